@@ -1,0 +1,64 @@
+"""tensorsight: make deep learning visible.
+
+Two halves share this package:
+
+* the tensor debugger (NumPy only at import): :func:`clarify`, :func:`explain`, :func:`astviz`;
+* the network explainer (needs the ``torch`` extra): :func:`capture`, :func:`show`, and the
+  ``tensorsight serve`` command.
+
+Importing the package imports NumPy and nothing heavier; every other part loads on first use.
+
+>>> import numpy as np, tensorsight
+>>> with tensorsight.clarify():
+...     np.ones((2, 3)) @ np.ones((4, 5))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it; resolved lazily so `import tensorsight` stays light.
+_LAZY_EXPORTS = {
+    "clarify": "tensorsight.debugger",
+    "explain": "tensorsight.debugger",
+    "astviz": "tensorsight.debugger",
+    "capture": "tensorsight.capture",
+    "show": "tensorsight.jupyter",
+}
+
+if TYPE_CHECKING:
+    from tensorsight.capture import capture
+    from tensorsight.debugger import astviz, clarify, explain
+    from tensorsight.jupyter import show
+
+__all__ = ["__version__", "astviz", "capture", "clarify", "explain", "show"]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY_EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'tensorsight' has no attribute {name!r}")
+    value = getattr(import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext tensorsight``: clarify the errors of every cell that follows."""
+    from tensorsight.debugger.ipython import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext tensorsight``: stop clarifying cells."""
+    from tensorsight.debugger.ipython import unload_ipython_extension as unload
+
+    unload(ipython)

@@ -1,0 +1,84 @@
+"""Decode image bytes from an untrusted source into one RGB or L frame, or say clearly why not."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+class ImageError(ValueError):
+    """An image that cannot be used; ``str()`` is a sentence fit to show a user.
+
+    ``status`` is the HTTP status a server should answer with (413 too large, 415 not an image,
+    422 an image that cannot be decoded or used).
+    """
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def decode_image(
+    data: bytes,
+    *,
+    max_bytes: int = MAX_IMAGE_BYTES,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+) -> Image.Image:
+    """Decode ``data`` into a fully loaded RGB or L image (first frame of an animation).
+
+    Transparency is composited onto white, EXIF orientation is applied, and palette, CMYK and
+    16-bit images are converted. Raises :class:`ImageError` for an empty, oversized,
+    non-image, truncated or decompression-bomb input.
+
+    >>> decode_image(b"not an image")
+    Traceback (most recent call last):
+    ...
+    tensorsight.imaging.decode.ImageError: This file is not an image that can be read (...).
+    """
+    if not data:
+        raise ImageError("The file is empty.", status=400)
+    if len(data) > max_bytes:
+        raise ImageError(
+            f"The file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB.",
+            status=413,
+        )
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise ImageError(
+            "This file is not an image that can be read (PNG, JPEG, GIF, WebP, BMP, TIFF...).",
+            status=415,
+        ) from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageError(
+            f"The image is {width}x{height} pixels; the limit is {max_pixels:,} pixels.",
+            status=413,
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image.seek(0)
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError("The image expands to too many pixels to decode safely.", 413) from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageError(f"The image is damaged or truncated and cannot be decoded ({error}).")
+    return _normalise_mode(ImageOps.exif_transpose(image))
+
+
+def _normalise_mode(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGB", "L"):
+        return image.copy()
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return image.point(lambda value: value / 256).convert("L")
+    if image.mode in ("RGBA", "LA", "PA", "P") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
