@@ -1,0 +1,147 @@
+// The app shell: image picker, colour controls, explanations, the overview, and the detail views
+// (from ./detail/index.js) opened on top of it. One app, two hosts: main.js mounts it in the page
+// with the HTTP source, widget.js inside a notebook with the anywidget comm source.
+//
+// Styles: any module may `import "./something.css"`; the build gathers them all into app.css.
+import "./styles/app.css";
+import * as colors from "./colors.js";
+import { clear, el } from "./detail/dom.js";
+import { openDetail } from "./detail/index.js";
+import { createPicker } from "./images/picker.js";
+import { explanation } from "./overview/explain.js";
+import { createOverview, RANGE_MODES } from "./overview/overview.js";
+import { formatPercent } from "./ui/format.js";
+import { createReadout } from "./ui/readout.js";
+
+// mount(el, source, {page}): `page` also reports the state on document.body (the bench and the
+// browser tests wait for body[data-state="ready"]); inside a notebook only `el` carries it.
+export async function mount(root, source, { page = false } = {}) {
+  const setState = (state) => {
+    root.dataset.state = state;
+    if (page) document.body.dataset.state = state;
+  };
+  setState("loading");
+  clear(root).classList.add("ts-app");
+
+  const alert = el("div", { class: "ts-alert", role: "alert", hidden: true });
+  const status = el("span", { class: "ts-status", "aria-live": "polite" });
+  root.append(el("header", { class: "ts-top" },
+    el("span", { class: "ts-logo" }, "tensorsight"), status), alert);
+
+  let modelInfo;
+  let samples;
+  try {
+    [modelInfo, samples] = await Promise.all([source.modelInfo(), source.samples()]);
+  } catch (error) {
+    showAlert(error.message);
+    setState("error");
+    return null;
+  }
+  status.textContent = `${modelInfo.name} · input ${modelInfo.input.channels}×${modelInfo.input.height}×${modelInfo.input.width}`;
+
+  const readout = createReadout();
+  const explainTitle = el("h2", {});
+  const explainBody = el("p", {});
+  const overview = createOverview({
+    source, modelInfo, readout,
+    onOpenDetail: (node, channel) => showDetail(node, channel),
+    onFocusKind: (kind) => explain(kind),
+  });
+  const picker = createPicker({
+    onSample: (id) => start(() => source.runSample(id), id),
+    onUpload: (file) => start(() => source.runUpload(file), null),
+  });
+  const modelView = el("img", { class: "ts-model-view", alt: "The image as the model sees it", width: 96, height: 96 });
+  const prediction = el("p", { class: "ts-prediction" });
+  const detailLayer = el("div", { class: "ts-detail-layer", hidden: true });
+
+  root.append(el("div", { class: "ts-body" },
+    el("aside", { class: "ts-side" },
+      el("section", { class: "ts-card" }, el("h2", {}, "Image"), picker.el,
+        el("div", { class: "ts-seen" },
+          el("figure", {}, modelView, el("figcaption", {}, "as the model sees it")),
+          prediction)),
+      el("section", { class: "ts-card" }, el("h2", {}, "Colour range"), rangeControl(),
+        el("p", { class: "ts-note" }, "Red is positive, blue negative, white zero. Each layer's legend shows the range its colours span.")),
+      el("section", { class: "ts-card ts-explain", "aria-live": "polite" }, explainTitle, explainBody)),
+    el("main", { class: "ts-content" },
+      el("div", { class: "ts-toolbar" }, readout.el),
+      overview.el)),
+  detailLayer);
+  explain("overview");
+
+  let current = null;
+  let ticket = 0;
+  let detail = null;
+
+  function showAlert(message) {
+    alert.textContent = message;
+    alert.hidden = !message;
+  }
+
+  function explain(kind) {
+    const { title, body } = explanation(kind);
+    explainTitle.textContent = title;
+    explainBody.textContent = body;
+  }
+
+  function rangeControl() {
+    const group = el("div", { class: "ts-segmented", role: "radiogroup", "aria-label": "Colour range" });
+    for (const [mode, label] of Object.entries(RANGE_MODES)) {
+      const input = el("input", {
+        type: "radio", name: "ts-range", value: mode, id: `ts-range-${mode}`, checked: mode === "layer",
+        onchange: () => overview.setRangeMode(mode),
+      });
+      group.append(input, el("label", { for: `ts-range-${mode}` }, label));
+    }
+    return group;
+  }
+
+  // Runs an image (sample or upload); the newest request wins if several overlap.
+  async function start(request, sampleId) {
+    const mine = ++ticket;
+    setState("loading");
+    showAlert("");
+    closeDetail();
+    try {
+      const result = await request();
+      if (mine !== ticket) return;
+      current = result;
+      root.dataset.runId = result.run_id;
+      picker.setCurrent(sampleId);
+      modelView.src = `data:image/png;base64,${result.input_png_base64}`;
+      const [best, probability] = result.output.top[0];
+      clear(prediction).append("Prediction: ", el("strong", {}, best), ` (${formatPercent(probability)})`);
+      await overview.show(result);
+      if (mine === ticket) setState("ready");
+    } catch (error) {
+      if (mine !== ticket) return;
+      showAlert(error.message);
+      setState("error");
+    }
+  }
+
+  function showDetail(node, channel) {
+    if (!current) return;
+    closeDetail();
+    detailLayer.hidden = false;
+    const ctx = {
+      source, runId: current.run_id, node, channel, modelInfo, overview: current, colors,
+      range: overview.activationRange(node.id), close: closeDetail,
+    };
+    detail = openDetail(detailLayer, null, ctx);
+  }
+
+  function closeDetail() {
+    if (!detail) return;
+    const open = detail;
+    detail = null;
+    open.destroy?.();
+    clear(detailLayer).hidden = true;
+  }
+
+  picker.setSamples(samples);
+  if (samples.length) await start(() => source.runSample(samples[0].id), samples[0].id);
+  else setState("idle");
+  return { runSample: (id) => start(() => source.runSample(id), id) };
+}

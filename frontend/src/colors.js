@@ -1,0 +1,187 @@
+// Colour scales. Activations use a diverging scale centred on zero (blue below, red above);
+// weights use a different diverging scale (purple below, green above) so the two never read
+// alike; magnitudes and probabilities use a sequential scale. Every scale is a function
+// value -> [r, g, b] (0..255), which is what canvases need.
+
+// ColorBrewer RdBu (reversed so negative is blue), PRGn and viridis stops, low to high.
+const ACTIVATION_STOPS = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
+  "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"];
+const WEIGHT_STOPS = ["#40004b", "#762a83", "#9970ab", "#c2a5cf", "#e7d4e8", "#f7f7f7",
+  "#d9f0d3", "#a6dba0", "#5aae61", "#1b7837", "#00441b"];
+const SEQUENTIAL_STOPS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89",
+  "#35b779", "#6ece58", "#b5de2b", "#fde725"];
+
+function parseHex(hex) {
+  const n = parseInt(hex.slice(1), 16);
+  return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
+}
+
+// t in [0, 1] -> [r, g, b], linear between evenly spaced stops.
+function interpolator(stops) {
+  const rgb = stops.map(parseHex);
+  const last = rgb.length - 1;
+  return (t) => {
+    const x = Math.min(Math.max(Number.isFinite(t) ? t : 0.5, 0), 1) * last;
+    const i = Math.min(Math.floor(x), last - 1);
+    const f = x - i;
+    const [a, b] = [rgb[i], rgb[i + 1]];
+    return [0, 1, 2].map((k) => Math.round(a[k] + (b[k] - a[k]) * f));
+  };
+}
+
+const activationRamp = interpolator(ACTIVATION_STOPS);
+const weightRamp = interpolator(WEIGHT_STOPS);
+const sequentialRamp = interpolator(SEQUENTIAL_STOPS);
+
+function diverging(ramp, limit) {
+  const half = limit > 0 ? limit : 1;
+  const scale = (value) => ramp(0.5 + value / (2 * half));
+  scale.domain = [-half, half];
+  return scale;
+}
+
+// Activations in [-absMax, absMax] (zero is white).
+export function activationColor(absMax) {
+  return diverging(activationRamp, absMax);
+}
+
+// Weights and kernels in [-absMax, absMax] (zero is white).
+export function weightColor(absMax) {
+  return diverging(weightRamp, absMax);
+}
+
+// Non-negative or one-signed values in [min, max] (viridis).
+export function sequentialColor(min, max) {
+  const span = max - min || 1;
+  const scale = (value) => sequentialRamp((value - min) / span);
+  scale.domain = [min, max];
+  return scale;
+}
+
+// Plain grey, black at min: how the input image itself is shown.
+export function grayColor(min, max) {
+  const span = max - min || 1;
+  const scale = (value) => {
+    const level = Math.round(Math.min(Math.max((value - min) / span, 0), 1) * 255);
+    return [level, level, level];
+  };
+  scale.domain = [min, max];
+  return scale;
+}
+
+// One value at a time, for views that colour cells one by one: [r, g, b].
+export function divergingRgb(value, limit) {
+  return activationRamp(0.5 + value / (2 * (limit > 0 ? limit : 1)));
+}
+
+export function weightRgb(value, limit) {
+  return weightRamp(0.5 + value / (2 * (limit > 0 ? limit : 1)));
+}
+
+export function cssColor([r, g, b]) {
+  return `rgb(${r},${g},${b})`;
+}
+
+// The largest magnitude of a range: the half-width of a zero-centred diverging scale.
+export function absMax(min, max) {
+  return Math.max(Math.abs(min), Math.abs(max)) || 1;
+}
+
+// RGBA lookup table for uint8 values quantized to [low, high]: value(q) = low + q/255*(high-low).
+export function quantizedLut(low, high, color) {
+  const lut = new Uint8ClampedArray(256 * 4);
+  for (let q = 0; q < 256; q++) {
+    const [r, g, b] = color(low + (q / 255) * (high - low));
+    lut.set([r, g, b, 255], q * 4);
+  }
+  return lut;
+}
+
+// Paint rows x cols values onto a canvas at one canvas pixel per value.
+// `values` is uint8 with `lut` (from quantizedLut) or any numbers with `color`.
+export function paintCanvas(canvas, values, rows, cols, { lut = null, color = null } = {}) {
+  canvas.width = cols;
+  canvas.height = rows;
+  const g = canvas.getContext("2d");
+  const image = g.createImageData(cols, rows);
+  const pixels = image.data;
+  for (let i = 0; i < rows * cols; i++) {
+    if (lut) {
+      pixels.set(lut.subarray(values[i] * 4, values[i] * 4 + 4), i * 4);
+    } else {
+      const [r, gg, b] = color(values[i]);
+      pixels[i * 4] = r;
+      pixels[i * 4 + 1] = gg;
+      pixels[i * 4 + 2] = b;
+      pixels[i * 4 + 3] = 255;
+    }
+  }
+  g.putImageData(image, 0, 0);
+}
+
+// About `count` round tick values covering [min, max] (0 included when inside).
+export function niceTicks(min, max, count = 5) {
+  if (!(max > min)) return [min];
+  const raw = (max - min) / Math.max(count - 1, 1);
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw) || raw;
+  const ticks = [];
+  for (let t = Math.ceil(min / step) * step; t <= max + step * 1e-9; t += step) {
+    ticks.push(Math.abs(t) < step * 1e-9 ? 0 : Number(t.toPrecision(12)));
+  }
+  return ticks;
+}
+
+// A horizontal legend: gradient bar with the scale's domain ends and round ticks between.
+// Returns an element; `label` names what the colours mean.
+export function legend(scale, { label = "", width = 160, ticks = 3, format = shortNumber } = {}) {
+  const [min, max] = scale.domain;
+  const box = document.createElement("div");
+  box.className = "ts-legend";
+  box.dataset.min = String(min);
+  box.dataset.max = String(max);
+  if (label) {
+    const caption = document.createElement("div");
+    caption.className = "ts-legend-label";
+    caption.textContent = label;
+    box.append(caption);
+  }
+  const bar = document.createElement("canvas");
+  bar.className = "ts-legend-bar";
+  bar.width = 128;
+  bar.height = 1;
+  bar.style.width = `${width}px`;
+  const steps = Array.from({ length: 128 }, (_, i) => min + ((i + 0.5) / 128) * (max - min));
+  paintCanvas(bar, steps, 1, 128, { color: scale });
+  const axis = document.createElement("div");
+  axis.className = "ts-legend-ticks";
+  axis.style.width = `${width}px`;
+  const values = [min, ...interiorTicks(min, max, ticks - 2), max];
+  for (const value of values) {
+    const tick = document.createElement("span");
+    tick.className = "ts-legend-tick";
+    tick.style.left = `${((value - min) / (max - min || 1)) * 100}%`;
+    tick.textContent = format(value);
+    tick.dataset.value = String(value);
+    axis.append(tick);
+  }
+  box.append(bar, axis);
+  return box;
+}
+
+// Up to `count` round values strictly inside (min, max), zero first, none crowding the ends.
+function interiorTicks(min, max, count) {
+  if (count <= 0) return [];
+  const clear = (t) => t - min > (max - min) * 0.2 && max - t > (max - min) * 0.2;
+  const zero = min < 0 && max > 0 ? [0] : [];
+  const others = niceTicks(min, max, count + 2).filter((t) => t !== 0 && clear(t));
+  return [...zero, ...others].slice(0, count).sort((a, b) => a - b);
+}
+
+// Compact number for axes: 3 significant digits, no trailing zeros.
+export function shortNumber(value) {
+  if (value === 0) return "0";
+  const magnitude = Math.abs(value);
+  if (magnitude >= 1e4 || magnitude < 1e-3) return value.toExponential(1);
+  return String(Number(value.toPrecision(3)));
+}

@@ -1,0 +1,40 @@
+// Concatenation along channels: which source tensor each output channel range comes from, and
+// the chosen channel's map (copied unchanged from its source).
+import { clear, el, num, term } from "./dom.js";
+import { heatmap } from "./heatmap.js";
+import { activationScale } from "./palette.js";
+import { asMap, cellName, defineView, explain, figure, nodeById } from "./view.js";
+
+export const catView = defineView("Concatenation", (frame, pack, ctx) => {
+  const { dim, sources = [] } = pack.meta;
+  const channel = pack.meta.channel ?? ctx.channel ?? 0;
+  const total = sources.length ? sources[sources.length - 1].stop : 0;
+  const ranges = el("div", { class: "tsd-cat-ranges", role: "list" });
+  let from = null;
+  sources.forEach((source, index) => {
+    const name = (nodeById(ctx, source.node) || {}).name || source.node;
+    const holds = channel >= source.start && channel < source.stop;
+    if (holds) from = { ...source, name };
+    ranges.append(el("div", {
+      class: `tsd-cat-range${holds ? " tsd-cat-current" : ""}`, role: "listitem", "data-part": `source source-${index}`,
+      style: { flexGrow: String(Math.max(source.stop - source.start, 1)) },
+      title: `${name}: channels ${source.start}..${source.stop - 1}`,
+    }, el("strong", {}, name), el("small", {}, `${source.start}–${source.stop - 1}`)));
+  });
+  const readout = el("div", { class: "tsd-formula-box", "aria-live": "polite" });
+  const output = asMap(pack.arrays.output);
+  const map = heatmap({
+    rows: output.rows, cols: output.cols, values: output.data, flat: output.flat, size: 200,
+    color: activationScale(output.data), part: "output", label: `output channel ${channel}`,
+    onCell: (r, c) => clear(readout).append(el("div", { class: "tsd-formula-line" },
+      `output channel ${channel} ${cellName(output, r, c)} = `, num(output.data[r * output.cols + c]),
+      from ? ` = ${from.name} channel ${channel - from.start} ${cellName(output, r, c)}` : "")),
+  });
+  frame.views.append(figure(`${total} output channels along dim ${dim}`, ranges),
+    el("div", { class: "tsd-maps" }, figure(`output channel ${channel}`, map.el)), readout);
+  explain(frame,
+    ["Concatenation computes nothing: it stacks its ", term("source", "sources"),
+      " one after another along a dimension, here the channels, so each source keeps its own range of channel numbers."],
+    [from ? `Output channel ${channel} is channel ${channel - from.start} of ${from.name}, copied unchanged into the `
+      : "This channel's ", term("output", "output"), "."]);
+});

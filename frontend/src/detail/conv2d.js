@@ -1,0 +1,364 @@
+// Convolution, two levels. "Channels": every input channel with its own kernel and the
+// intermediate map it produces, their sum plus the bias, the output map. "Formula": for one
+// window position, the real input patch × kernel = intermediate value, for every channel, then
+// the cross-channel sum plus the bias = the output value, with the window sliding over the input.
+import { clear, el, fmt, num, term } from "./dom.js";
+import { heatmap } from "./heatmap.js";
+import { activationScale, weightScale } from "./palette.js";
+import { defineView, explain, figure, numberGrid, operator, pair, plane } from "./view.js";
+
+const CHANNELS_PER_PAGE = 5;
+const PLAY_INTERVAL_MS = 550;
+
+export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
+  const conv = readConv(pack);
+  const state = { i: 0, j: 0, channel: 0, page: 0, level: "channels", timer: null };
+
+  const tabs = el("div", { class: "tsd-tabs", role: "tablist", "aria-label": "Level of detail" });
+  const stage = el("div", { class: "tsd-conv-stage" });
+  const levels = { channels: "All input channels", formula: "Formula for one window" };
+  const tabButtons = {};
+  for (const [level, label] of Object.entries(levels)) {
+    tabButtons[level] = el("button", {
+      type: "button", role: "tab", class: "tsd-tab", "data-level": level,
+      onclick: () => show(level),
+    }, label);
+    tabs.append(tabButtons[level]);
+  }
+  frame.views.append(tabs, stage);
+  frame.onDestroy(() => stop());
+
+  const moveListeners = [];
+  function setPosition(i, j) {
+    state.i = Math.min(Math.max(i, 0), conv.outRows - 1);
+    state.j = Math.min(Math.max(j, 0), conv.outCols - 1);
+    for (const listener of moveListeners) listener();
+  }
+
+  function show(level) {
+    stop();
+    state.level = level;
+    moveListeners.length = 0;
+    for (const [name, button] of Object.entries(tabButtons)) {
+      button.setAttribute("aria-selected", String(name === level));
+      button.tabIndex = name === level ? 0 : -1;
+    }
+    clear(stage);
+    clear(frame.text);
+    if (level === "channels") channelsLevel();
+    else formulaLevel();
+    setPosition(state.i, state.j);
+  }
+
+  // ---- level (a): every input channel ------------------------------------------------------
+  function channelsLevel() {
+    const first = state.page * CHANNELS_PER_PAGE;
+    const last = Math.min(first + CHANNELS_PER_PAGE, conv.cin);
+    const mapSize = 84;
+    const rows = el("div", { class: "tsd-conv-rows" });
+    const inputMaps = [];
+    const middleMaps = [];
+    for (let c = first; c < last; c++) {
+      const input = plane(pack.arrays.input, c);
+      const middle = plane(pack.arrays.intermediate, c);
+      const inputMap = heatmap({
+        ...input, values: input.data, color: conv.inputColor, size: mapSize, part: "input",
+        label: `input channel ${conv.channelName(c)}`,
+      });
+      const middleMap = heatmap({
+        ...middle, values: middle.data, color: conv.middleColor, size: mapSize, part: "intermediate",
+        label: `intermediate map of input channel ${conv.channelName(c)}`,
+        onCell: (i, j) => setPosition(i, j),
+      });
+      inputMaps.push([c, inputMap]);
+      middleMaps.push(middleMap);
+      rows.append(el("div", { class: "tsd-conv-row", "data-channel": c },
+        figure(`in ${conv.channelName(c)}`, inputMap.el),
+        operator("∗"),
+        figure("kernel", kernelGrid(c, false)),
+        operator("="),
+        figure("intermediate", middleMap.el),
+        el("button", {
+          type: "button", class: "tsd-link-button", "aria-label": `Formula for input channel ${conv.channelName(c)}`,
+          onclick: () => { state.channel = c; show("formula"); },
+        }, "formula →")));
+    }
+    const outputMap = heatmap({
+      rows: conv.outRows, cols: conv.outCols, values: conv.output, color: conv.outputColor,
+      size: 150, part: "output", label: "output map", onCell: (i, j) => setPosition(i, j),
+    });
+    const summary = el("div", { class: "tsd-conv-sum" });
+    const pager = conv.cin > CHANNELS_PER_PAGE ? channelPager(first, last) : null;
+    stage.append(el("div", { class: "tsd-conv-channels" },
+      el("div", {}, pager, rows),
+      el("div", { class: "tsd-conv-result" },
+        el("div", { class: "tsd-conv-sumsign", "data-part": "sum" }, "Σ"),
+        el("div", { class: "tsd-conv-bias", "data-part": "bias" }, "+ bias ", num(conv.bias)),
+        figure("output", outputMap.el),
+        summary)));
+
+    moveListeners.push(() => {
+      const { i, j } = state;
+      for (const [, map] of inputMaps) map.mark("window", windowMarks(conv, i, j));
+      for (const map of middleMaps) map.mark("cursor", [{ r: i, c: j, kind: "cursor" }]);
+      outputMap.mark("cursor", [{ r: i, c: j, kind: "cursor" }]);
+      outputMap.setCursor(i, j);
+      clear(summary).append(
+        el("div", {}, `output[${i}, ${j}] = Σ intermediate[${i}, ${j}] + bias`),
+        el("div", { class: "tsd-conv-sumvalue", "data-part": "output" }, "= ", num(conv.outAt(i, j), { "data-role": "output-value" })));
+    });
+
+    explain(frame,
+      ["A convolution neuron looks at every ", term("input", "input channel"), " through its own small grid of weights, its ",
+        term("kernel", "kernel"), ". Sliding the kernel over the channel and adding up input × weight under the ",
+        term("window", "window"), " at each position gives that channel's ", term("intermediate", "intermediate map"), "."],
+      ["The neuron's ", term("output", "output map"), " is the ", term("sum", "sum"), " of all ", String(conv.cin),
+        " intermediate maps plus one number, the ", term("bias", "bias"), ` (${fmt(conv.bias)}).`],
+      [conv.settingsSentence()],
+      ["Hover a map (or focus it and use the arrow keys) to follow one position; open the formula to see the arithmetic."]);
+  }
+
+  function channelPager(first, last) {
+    const pages = Math.ceil(conv.cin / CHANNELS_PER_PAGE);
+    const go = (page) => { state.page = page; show("channels"); };
+    return el("div", { class: "tsd-pager" },
+      el("button", { type: "button", disabled: state.page === 0, onclick: () => go(state.page - 1) }, "‹ previous"),
+      el("span", {}, `input channels ${first}–${last - 1} of ${conv.cin}`),
+      el("button", { type: "button", disabled: state.page >= pages - 1, onclick: () => go(state.page + 1) }, "next ›"));
+  }
+
+  function kernelGrid(c, showNumbers) {
+    const [kh, kw] = conv.kernelSize;
+    const weights = plane(pack.arrays.kernel, c).data;
+    return numberGrid({
+      rows: kh, cols: kw, part: "kernel", showNumbers, label: `kernel for input channel ${conv.channelName(c)}`,
+      cellSize: showNumbers ? null : Math.max(8, Math.min(18, Math.floor(60 / Math.max(kh, kw)))),
+      cells: (r, k) => {
+        const value = weights[r * kw + k];
+        return { value, color: conv.weightColor(value), label: `weight [${r}, ${k}] = ${value}` };
+      },
+    }).el;
+  }
+
+  // ---- level (b): the formula for one window -----------------------------------------------
+  function formulaLevel() {
+    const [pr, pc] = conv.padding;
+    const controls = el("div", { class: "tsd-controls" });
+    const playButton = el("button", {
+      type: "button", class: "tsd-play", "aria-pressed": "false", onclick: () => (state.timer ? stop() : play()),
+    }, "▶ Play");
+    const channelSelect = el("select", { "aria-label": "Input channel", "data-part": "input" });
+    for (let c = 0; c < conv.cin; c++) {
+      channelSelect.append(el("option", { value: c, selected: c === state.channel }, `input channel ${conv.channelName(c)}`));
+    }
+    channelSelect.addEventListener("change", () => { state.channel = Number(channelSelect.value); show("formula"); });
+    const position = el("span", { class: "tsd-position", "aria-live": "polite" });
+    controls.append(playButton,
+      el("button", { type: "button", "aria-label": "Previous position", onclick: () => { stop(); step(-1); } }, "◀"),
+      el("button", { type: "button", "aria-label": "Next position", onclick: () => { stop(); step(1); } }, "▶|"),
+      channelSelect, position);
+
+    const input = plane(pack.arrays.input, state.channel);
+    const inputMap = heatmap({
+      ...input, values: input.data, color: conv.inputColor, size: 230, pad: Math.max(pr, pc),
+      part: "input", label: `input channel ${conv.channelName(state.channel)} with its zero padding`,
+    });
+    const outputMap = heatmap({
+      rows: conv.outRows, cols: conv.outCols, values: conv.output, color: conv.outputColor, size: 170,
+      part: "output", label: "output map (arrow keys move the window)",
+      onCell: (i, j, how) => { if (how === "key") stop(); setPosition(i, j); },
+    });
+    const arithmetic = el("div", { class: "tsd-conv-arithmetic" });
+    const channelSum = el("div", { class: "tsd-conv-channel-sum" });
+    stage.append(controls,
+      el("div", { class: "tsd-conv-formula-maps" },
+        figure(`input channel ${conv.channelName(state.channel)}${pr || pc ? " (padded)" : ""}`, inputMap.el),
+        operator("→"),
+        figure("output", outputMap.el)),
+      arithmetic, channelSum);
+
+    stage.addEventListener("keydown", (event) => {
+      if (event.target.closest(".tsd-heat, .tsd-grid, select")) return;
+      const move = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[event.key];
+      if (!move) return;
+      event.preventDefault();
+      stop();
+      setPosition(state.i + move[0], state.j + move[1]);
+    });
+    playButton.dataset.role = "play";
+    state.playButton = playButton;
+
+    moveListeners.push(() => {
+      const { i, j, channel } = state;
+      position.textContent = `window at output [${i}, ${j}]`;
+      inputMap.mark("window", windowMarks(conv, i, j));
+      outputMap.mark("cursor", [{ r: i, c: j, kind: "cursor" }]);
+      outputMap.setCursor(i, j);
+      renderArithmetic(arithmetic, channel, i, j);
+      renderChannelSum(channelSum, channel, i, j);
+    });
+
+    explain(frame,
+      ["The ", term("window", "window"), " covers a patch of the ", term("input", "input channel"),
+        ". Each input value is multiplied by the ", term("kernel", "weight"), " over it; the ",
+        term("products", "products"), " add up to one value of the channel's ", term("intermediate", "intermediate map"), "."],
+      ["Doing the same for every input channel and adding the channel values (the ", term("sum", "cross-channel sum"),
+        ") plus the ", term("bias", "bias"), " gives one value of the ", term("output", "output map"), "."],
+      [conv.settingsSentence()],
+      ["Play slides the window; hover the output map, or focus it and use the arrow keys, to move it yourself. ",
+        "Grey cells are padding zeros."]);
+  }
+
+  function renderArithmetic(target, c, i, j) {
+    const [kh, kw] = conv.kernelSize;
+    const weights = plane(pack.arrays.kernel, c).data;
+    const patch = conv.patch(c, i, j);
+    const products = patch.map((x, index) => (x === null ? 0 : Math.fround(x * weights[index])));
+    const patchGrid = numberGrid({
+      rows: kh, cols: kw, part: "input window", label: "input patch under the window",
+      cells: (r, k) => {
+        const x = patch[r * kw + k];
+        return x === null
+          ? { value: 0, cls: "tsd-cell-pad", label: "padding: 0" }
+          : { value: x, color: conv.inputColor(x), label: `input ${x}` };
+      },
+    });
+    const kernel = numberGrid({
+      rows: kh, cols: kw, part: "kernel", label: "kernel weights",
+      cells: (r, k) => {
+        const value = weights[r * kw + k];
+        return { value, color: conv.weightColor(value), label: `weight ${value}` };
+      },
+    });
+    const productGrid = numberGrid({
+      rows: kh, cols: kw, part: "products", label: "input × weight for each cell",
+      cells: (r, k) => {
+        const index = r * kw + k;
+        const x = patch[index] === null ? 0 : patch[index];
+        return { value: products[index], label: `${x} × ${weights[index]} = ${products[index]}` };
+      },
+    });
+    const middle = conv.middleAt(c, i, j);
+    clear(target).append(
+      el("div", { class: "tsd-formula", "data-role": "conv-formula" },
+        figure("input patch", patchGrid.el), operator("⊙"),
+        figure("kernel", kernel.el), operator("="),
+        figure("products", productGrid.el), operator("→ Σ ="),
+        el("div", { class: "tsd-result", "data-part": "intermediate" },
+          num(middle, { "data-role": "intermediate-value" }),
+          el("small", {}, `intermediate[${i}, ${j}] of input ${conv.channelName(c)}`))));
+  }
+
+  function renderChannelSum(target, current, i, j) {
+    const terms = el("div", { class: "tsd-sum-terms", "data-part": "sum" });
+    for (let c = 0; c < conv.cin; c++) {
+      if (c > 0) terms.append(operator("+"));
+      terms.append(el("button", {
+        type: "button", class: `tsd-chip${c === current ? " tsd-chip-current" : ""}`, "data-channel": c,
+        title: `intermediate[${i}, ${j}] of input channel ${conv.channelName(c)}; click to show its formula`,
+        onclick: () => { state.channel = c; show("formula"); },
+      }, el("small", {}, `in ${conv.channelName(c)} `), num(conv.middleAt(c, i, j))));
+    }
+    terms.append(operator("+"), el("span", { class: "tsd-chip tsd-chip-bias", "data-part": "bias" },
+      el("small", {}, "bias "), num(conv.bias, { "data-role": "bias-value" })));
+    clear(target).append(
+      el("div", { class: "tsd-sum-title" }, `output[${i}, ${j}] = sum over the ${conv.cin} input channels + bias`),
+      terms,
+      el("div", { class: "tsd-sum-result", "data-part": "output" }, "= ",
+        num(conv.outAt(i, j), { "data-role": "output-value" })));
+  }
+
+  function step(direction) {
+    const total = conv.outRows * conv.outCols;
+    const index = (state.i * conv.outCols + state.j + direction + total) % total;
+    setPosition(Math.floor(index / conv.outCols), index % conv.outCols);
+  }
+  function play() {
+    if (!state.playButton) return;
+    state.timer = setInterval(() => step(1), PLAY_INTERVAL_MS);
+    state.playButton.textContent = "❚❚ Pause";
+    state.playButton.setAttribute("aria-pressed", "true");
+  }
+  function stop() {
+    if (state.timer) clearInterval(state.timer);
+    state.timer = null;
+    if (state.playButton && state.playButton.isConnected) {
+      state.playButton.textContent = "▶ Play";
+      state.playButton.setAttribute("aria-pressed", "false");
+    }
+  }
+
+  show("channels");
+});
+
+// Everything the two levels need from the pack, with the window geometry from meta.
+function readConv(pack) {
+  const { meta, arrays } = pack;
+  const [cin, rows, cols] = arrays.input.shape;
+  const kernelSize = arrays.kernel.shape.slice(1);
+  const [outRows, outCols] = arrays.output.shape;
+  const stride = pair(meta.stride, 1);
+  const dilation = pair(meta.dilation, 1);
+  const padding = resolvePadding(meta.padding, kernelSize, dilation);
+  const output = arrays.output.data;
+  const middle = arrays.intermediate.data;
+  const bias = typeof meta.bias === "number" ? meta.bias : 0;
+  const inChannels = meta.in_channels || [];
+  return {
+    cin, rows, cols, kernelSize, outRows, outCols, stride, padding, dilation, output, bias,
+    inputColor: activationScale(arrays.input.data),
+    middleColor: activationScale(middle),
+    outputColor: activationScale(output),
+    weightColor: weightScale(arrays.kernel.data),
+    channelName: (c) => String(inChannels[c] ?? c),
+    outAt: (i, j) => output[i * outCols + j],
+    middleAt: (c, i, j) => middle[(c * outRows + i) * outCols + j],
+    // The input values under the window for output (i, j); null where the window is on padding.
+    patch(c, i, j) {
+      const values = [];
+      const data = arrays.input.data;
+      for (let a = 0; a < kernelSize[0]; a++) {
+        for (let b = 0; b < kernelSize[1]; b++) {
+          const r = i * stride[0] - padding[0] + a * dilation[0];
+          const k = j * stride[1] - padding[1] + b * dilation[1];
+          values.push(r < 0 || k < 0 || r >= rows || k >= cols ? null : data[(c * rows + r) * cols + k]);
+        }
+      }
+      return values;
+    },
+    settingsSentence() {
+      const same = (p) => (p[0] === p[1] ? String(p[0]) : `${p[0]}×${p[1]}`);
+      return `Here the kernel is ${kernelSize[0]}×${kernelSize[1]}, the window moves ${same(stride)} cell(s) per step ` +
+        `(stride), the input gets ${same(padding)} ring(s) of zeros (padding), the kernel taps every ` +
+        `${same(dilation)} cell(s) (dilation)${meta.groups > 1 ? ` and the ${meta.groups} groups each see their own input channels` : ""}: ` +
+        `${rows}×${cols} in, ${outRows}×${outCols} out.`;
+    },
+  };
+}
+
+function resolvePadding(padding, kernelSize, dilation) {
+  if (padding === "valid") return [0, 0];
+  if (padding === "same") {
+    return [0, 1].map((axis) => Math.floor((dilation[axis] * (kernelSize[axis] - 1)) / 2));
+  }
+  return pair(padding, 0);
+}
+
+// Marks for the window of output (i, j) on the input: the box it spans, and each tap when
+// dilation spreads the taps apart.
+export function windowMarks(conv, i, j) {
+  const [kh, kw] = conv.kernelSize;
+  const top = i * conv.stride[0] - conv.padding[0];
+  const left = j * conv.stride[1] - conv.padding[1];
+  const h = conv.dilation[0] * (kh - 1) + 1;
+  const w = conv.dilation[1] * (kw - 1) + 1;
+  const marks = [{ r: top, c: left, h, w, kind: "window" }];
+  if (conv.dilation[0] > 1 || conv.dilation[1] > 1) {
+    for (let a = 0; a < kh; a++) {
+      for (let b = 0; b < kw; b++) {
+        marks.push({ r: top + a * conv.dilation[0], c: left + b * conv.dilation[1], kind: "taps" });
+      }
+    }
+  }
+  return marks;
+}

@@ -1,0 +1,115 @@
+// Linear layer, one output unit: the flattened input times the unit's row of weights. The
+// largest contributions x·w are listed with their real numbers, then the bias, then the unit's
+// value (for the last layer: the class logit). Units can be switched without leaving the view.
+import { clear, el, fmt, num, term } from "./dom.js";
+import { heatmap } from "./heatmap.js";
+import { activationScale, weightScale } from "./palette.js";
+import { className, explain, figure, nodeById } from "./view.js";
+import { defineView } from "./view.js";
+
+const TOP_TERMS = 12;
+
+export const linearView = defineView("Linear layer", function build(frame, pack, ctx) {
+  const { meta, arrays } = pack;
+  const unit = meta.channel ?? ctx.channel ?? 0;
+  const x = arrays.input.data;
+  const w = arrays.weight.data;
+  const outputs = arrays.output.data;
+  const isClassifier = isOutputLayer(ctx, outputs.length);
+  const unitName = (k) => (isClassifier ? className(ctx, k) : `unit ${k}`);
+  // Products of two shown float32 numbers, rounded to float32 like the model's arithmetic.
+  const products = Float32Array.from(x, (value, i) => Math.fround(value * w[i]));
+  const order = Array.from(products.keys()).sort((a, b) => Math.abs(products[b]) - Math.abs(products[a]));
+  const sourceShape = flattenedShape(ctx, x.length);
+
+  const rows = el("tbody");
+  for (const i of order.slice(0, TOP_TERMS)) {
+    rows.append(el("tr", { "data-index": i },
+      el("td", {}, sourceShape ? `${i} ${position(sourceShape, i)}` : String(i)),
+      el("td", { "data-part": "input" }, num(x[i])),
+      el("td", { class: "tsd-op" }, "×"),
+      el("td", { "data-part": "weight" }, num(w[i])),
+      el("td", { class: "tsd-op" }, "="),
+      el("td", { "data-part": "contribution" }, num(products[i], { "data-role": "product" })),
+      el("td", {}, bar(products[i], Math.abs(products[order[0]]) || 1))));
+  }
+  const rest = x.length - Math.min(TOP_TERMS, x.length);
+  const table = el("table", { class: "tsd-terms", "data-role": "terms" },
+    el("thead", {}, el("tr", {}, el("th", {}, "input index"), el("th", {}, "x"), el("th"), el("th", {}, "weight"),
+      el("th"), el("th", {}, "x · w"), el("th"))),
+    rows,
+    el("tfoot", {},
+      rest > 0 ? el("tr", {}, el("td", { colspan: 7, class: "tsd-muted" },
+        `+ ${rest} smaller terms (all ${x.length} are in the maps below)`)) : null,
+      el("tr", { "data-part": "bias" }, el("td", { colspan: 5 }, "+ bias"),
+        el("td", {}, num(meta.bias, { "data-role": "bias-value" })), el("td")),
+      el("tr", { class: "tsd-total", "data-part": "output" }, el("td", { colspan: 5 }, `= ${isClassifier ? "logit of" : "value of"} ${unitName(unit)}`),
+        el("td", {}, num(outputs[unit], { "data-role": "output-value" })), el("td"))));
+
+  const strips = el("div", { class: "tsd-maps" });
+  const stripCols = sourceShape ? sourceShape[1] * sourceShape[2] : Math.min(x.length, 32);
+  const stripRows = Math.ceil(x.length / stripCols);
+  const strip = (values, color, part, label) => heatmap({
+    rows: stripRows, cols: stripCols, values, color, flat: true, part, label,
+    size: Math.min(420, Math.max(200, stripCols * 3)),
+  });
+  strips.append(
+    figure("input x", strip(x, activationScale(x), "input", "input vector").el),
+    figure(`weights into ${unitName(unit)}`, strip(w, weightScale(w), "weight", "weights").el),
+    figure("contributions x · w", strip(products, activationScale(products), "contribution", "contributions").el));
+
+  const units = el("div", { class: "tsd-units", role: "group", "aria-label": "Output units" });
+  outputs.forEach((value, k) => {
+    units.append(el("button", {
+      type: "button", class: `tsd-chip${k === unit ? " tsd-chip-current" : ""}`, "data-unit": k,
+      "aria-pressed": String(k === unit), "data-part": k === unit ? "output" : null,
+      onclick: () => switchUnit(k),
+    }, el("small", {}, `${unitName(k)} `), num(value)));
+  });
+
+  function switchUnit(k) {
+    if (k === unit || !ctx.source) return;
+    ctx.source.detail(ctx.runId, ctx.node.id, k).then((next) => {
+      clear(frame.views);
+      clear(frame.text);
+      build(frame, next, { ...ctx, channel: k });
+    });
+  }
+
+  frame.views.append(
+    el("div", { class: "tsd-formula-line" }, `${unitName(unit)} = Σ x·w over ${x.length} inputs + bias`),
+    table, strips,
+    figure(isClassifier ? "all logits (pick a class)" : "all units of this layer (pick one)", units));
+  explain(frame,
+    ["Each output of a linear layer multiplies every ", term("input", "input"), " value by its own ", term("weight", "weight"),
+      " and adds the ", term("contribution", "products"), " up, plus a ", term("bias", "bias"), "."],
+    ["The table lists the contributions that matter most for ", term("output", unitName(unit)),
+      `: positive ones push its value up, negative ones pull it down.${isClassifier ? " The logits then go through softmax to become probabilities." : ""}`],
+    [`Here the sum of all ${x.length} products plus the bias is ${fmt(outputs[unit])}.`]);
+});
+
+function isOutputLayer(ctx, units) {
+  const classes = ctx.modelInfo && ctx.modelInfo.classes;
+  return Boolean(classes && classes.length === units);
+}
+
+// [C, H, W] of the tensor that was flattened into this layer's input, when the graph says so.
+function flattenedShape(ctx, length) {
+  const inputs = (ctx.node && ctx.node.inputs) || [];
+  const flatten = inputs.length ? nodeById(ctx, inputs[0]) : null;
+  if (!flatten || !["flatten", "reshape"].includes(flatten.kind)) return null;
+  const source = nodeById(ctx, (flatten.inputs || [])[0]);
+  const shape = source && source.shape ? source.shape.slice(1) : null;
+  if (!shape || shape.length !== 3 || shape[0] * shape[1] * shape[2] !== length) return null;
+  return shape;
+}
+
+function position([, rows, cols], index) {
+  const area = rows * cols;
+  return `(c${Math.floor(index / area)}, ${Math.floor((index % area) / cols)}, ${index % cols})`;
+}
+
+function bar(value, largest) {
+  const width = Math.max(1, Math.round((Math.abs(value) / largest) * 60));
+  return el("span", { class: `tsd-bar ${value < 0 ? "tsd-bar-neg" : "tsd-bar-pos"}`, style: { width: `${width}px` } });
+}

@@ -1,0 +1,534 @@
+// The overview: every layer as a column of per-channel heatmaps, edges between layers, the
+// class probabilities at the end. Hovering a neuron lights up what feeds it and reads out its
+// exact value; clicking it asks the app to open the detail view.
+import { clear, el } from "../detail/dom.js";
+import {
+  absMax, activationColor, cssColor, grayColor, legend, paintCanvas, quantizedLut,
+} from "../colors.js";
+import { formatShape } from "../ui/format.js";
+import { buildUnits, colourBlocks, feeders, initialExpanded, layoutColumns } from "./graph.js";
+
+const PAGE = 16;                // channels shown per layer at once
+const LIST_MAX = 32;            // vectors up to this long are drawn as labelled rows
+const FETCH_MARGIN = 480;       // px beyond the visible area still fetched eagerly
+
+export const RANGE_MODES = {
+  layer: "Per layer",
+  block: "Per block",
+  global: "Whole network",
+};
+
+export function createOverview({ source, modelInfo, readout, onOpenDetail, onFocusKind }) {
+  const nodes = modelInfo.nodes;
+  const byId = new Map(nodes.map((node) => [node.id, node]));
+  const blockOf = colourBlocks(nodes);
+  const expanded = initialExpanded(nodes);
+  const hasBlocks = nodes.some((node) => node.group);
+
+  const scroller = el("div", { class: "ts-stage-scroll", tabindex: -1 });
+  const edges = svg("svg", { class: "ts-edges", "aria-hidden": "true" });
+  const baseEdges = svg("g", { class: "ts-edges-base" });
+  const hotEdges = svg("g", { class: "ts-edges-hot" });
+  edges.append(baseEdges, hotEdges);
+  const columnsEl = el("div", { class: "ts-columns" });
+  const stage = el("div", { class: "ts-stage" }, edges, columnsEl);
+  scroller.append(stage);
+  const blockBar = el("div", { class: "ts-blockbar", hidden: !hasBlocks });
+  const root = el("div", { class: "ts-overview" }, blockBar, scroller);
+
+  let run = null;
+  let rangeMode = "layer";
+  let units = [];
+  let unitOf = new Map();
+  const pages = new Map();                 // node id -> first channel shown
+  const views = new Map();                 // unit key -> {unit, section, neurons: Map channel -> el}
+  const drawn = new Map();                 // node id -> {channel -> paint info} for repaints
+  const exact = new Map();                 // `${run}|${node}|${channel}` -> Promise<Float32Array>
+  const fetched = new Set();               // `${node}|${start}` fetched for the current run
+  let hover = null;
+
+  // ---- colour ranges ------------------------------------------------------------------------
+  function statsOf(id) {
+    return run?.nodes?.[id];
+  }
+
+  function activationRange(nodeId) {
+    const own = statsOf(nodeId);
+    if (!own) return 1;
+    if (rangeMode === "layer") return absMax(own.min, own.max);
+    const members = nodes.filter((node) => node.kind !== "input" && node.kind !== "softmax"
+      && (rangeMode === "global" || blockOf.get(node.id) === blockOf.get(nodeId)));
+    const spans = members.map((node) => statsOf(node.id)).filter(Boolean)
+      .map((stats) => absMax(stats.min, stats.max));
+    return spans.length ? Math.max(...spans) : absMax(own.min, own.max);
+  }
+
+  function colourFor(node) {
+    if (node.kind === "input") {
+      const stats = statsOf(node.id);
+      return grayColor(stats?.min ?? 0, stats?.max ?? 1);
+    }
+    return activationColor(activationRange(node.id));
+  }
+
+  // ---- building the DOM -----------------------------------------------------------------------
+  function render() {
+    ({ units, unitOf } = buildUnits(nodes, expanded));
+    views.clear();
+    drawn.clear();
+    fetched.clear();
+    clear(columnsEl);
+    for (const [index, column] of layoutColumns(units).entries()) {
+      const columnEl = el("div", { class: "ts-column" });
+      for (const unit of column) columnEl.append(renderUnit(unit, index));
+      columnsEl.append(columnEl);
+    }
+    renderBlockBar();
+    requestAnimationFrame(drawEdges);
+  }
+
+  function renderUnit(unit, column) {
+    const node = unit.node;
+    const isOutput = run && node.id === run.output.node_id;
+    const title = unit.block || node.name;
+    const heading = unit.block
+      ? el("button", {
+        class: "ts-unit-title ts-unit-open", type: "button", title: `Open ${unit.block}: ${unit.nodes.length} layers`,
+        onclick: () => { expanded.add(unit.block); refresh(); },
+      }, el("span", { class: "ts-caret", "aria-hidden": "true" }, "▸"), title)
+      : el("div", { class: "ts-unit-title", title: `${node.name} (${node.module_type || node.kind})` }, title);
+    const section = el("section", {
+      class: `ts-unit ts-kind-${node.kind}${unit.block ? " ts-block" : ""}${isOutput ? " ts-output" : ""}`,
+      dataset: { unit: unit.key, node: node.id, kind: node.kind },
+      "aria-label": `${title}, ${node.kind}, shape ${formatShape(node.shape)}`,
+      onmouseenter: () => onFocusKind(unit.block ? "block" : node.kind),
+    },
+    el("header", {},
+      heading,
+      el("div", { class: "ts-unit-meta" }, unit.block ? `${unit.nodes.length} layers` : kindLabel(node)),
+      el("div", { class: "ts-unit-meta ts-shape" }, formatShape(node.shape)),
+      el("div", { class: "ts-unit-legend" })));
+    const view = { unit, section, column, neurons: new Map(), body: null };
+    views.set(unit.key, view);
+    if (isOutput && node.shape.length === 2) renderProbabilities(view);
+    else if (node.shape.length === 4) renderMaps(view);
+    else if (node.shape.length === 2) renderVector(view);
+    else section.append(el("p", { class: "ts-note" }, "This shape is not drawn."));
+    return section;
+  }
+
+  function kindLabel(node) {
+    return node.module_type || node.kind;
+  }
+
+  function renderMaps(view) {
+    const node = view.unit.node;
+    const [, count, height, width] = node.shape;
+    const start = pages.get(node.id) || 0;
+    const stop = Math.min(start + PAGE, count);
+    const body = el("div", { class: "ts-maps" });
+    for (let channel = start; channel < stop; channel++) {
+      const canvas = el("canvas", {
+        class: "ts-map", width, height, tabindex: 0,
+        dataset: { node: node.id, channel: String(channel) },
+        "aria-label": `${node.name} channel ${channel}: press Enter for details, arrows to move`,
+      });
+      canvas.style.aspectRatio = `${width} / ${height}`;
+      wireNeuron(canvas, node, channel, { rows: height, cols: width });
+      view.neurons.set(channel, canvas);
+      body.append(el("div", { class: "ts-map-cell" }, canvas,
+        el("span", { class: "ts-map-index", "aria-hidden": "true" }, String(channel))));
+    }
+    view.body = body;
+    view.section.append(body);
+    if (count > PAGE) view.section.append(pager(node, start, stop, count));
+  }
+
+  function pager(node, start, stop, count) {
+    const go = (first) => () => {
+      pages.set(node.id, first);
+      refresh();
+    };
+    return el("div", { class: "ts-pager" },
+      el("button", { type: "button", disabled: start === 0, onclick: go(Math.max(start - PAGE, 0)),
+        "aria-label": `Previous channels of ${node.name}` }, "‹"),
+      el("span", { class: "ts-pager-label" }, `${start}–${stop - 1} of ${count}`),
+      el("button", { type: "button", disabled: stop >= count, onclick: go(stop),
+        "aria-label": `Next channels of ${node.name}` }, "›"));
+  }
+
+  function renderVector(view) {
+    const node = view.unit.node;
+    const length = node.shape[1];
+    if (length <= LIST_MAX) {
+      const names = length === modelInfo.classes.length ? modelInfo.classes : null;
+      const body = el("ol", { class: "ts-units-list" });
+      for (let index = 0; index < length; index++) {
+        const swatch = el("span", { class: "ts-swatch" });
+        const row = el("li", {
+          class: "ts-vector-row", tabindex: 0, dataset: { node: node.id, channel: String(index) },
+          "aria-label": `${node.name} unit ${index}${names ? ` (${names[index]})` : ""}`,
+        }, swatch, el("span", { class: "ts-vector-label" }, names ? names[index] : String(index)));
+        wireNeuron(row, node, index, { rows: 1, cols: 1, vector: true });
+        view.neurons.set(index, row);
+        body.append(row);
+      }
+      view.body = body;
+    } else {
+      const canvas = el("canvas", {
+        class: "ts-strip", width: 1, height: length, tabindex: 0,
+        dataset: { node: node.id, channel: "0" },
+        "aria-label": `${node.name}: ${length} values; press Enter for details`,
+      });
+      wireNeuron(canvas, node, 0, { rows: length, cols: 1, vector: true, strip: true });
+      view.neurons.set(0, canvas);
+      view.body = el("div", { class: "ts-strip-wrap" }, canvas);
+    }
+    view.section.append(view.body);
+  }
+
+  function renderProbabilities(view) {
+    const node = view.unit.node;
+    const probabilities = run.output.probabilities;
+    const best = probabilities.indexOf(Math.max(...probabilities));
+    const body = el("ol", { class: "ts-probs" });
+    probabilities.forEach((p, index) => {
+      const row = el("li", {
+        class: `ts-prob${index === best ? " ts-prob-top" : ""}`, tabindex: 0,
+        dataset: { node: node.id, channel: String(index), probability: String(p) },
+        "aria-label": `${modelInfo.classes[index]}: ${(p * 100).toFixed(1)} percent`,
+      },
+      el("span", { class: "ts-prob-name" }, modelInfo.classes[index] ?? String(index)),
+      el("span", { class: "ts-prob-bar" }, el("span", { style: { width: `${(p * 100).toFixed(2)}%` } })),
+      el("span", { class: "ts-prob-value" }, `${(p * 100).toFixed(1)}%`));
+      wireNeuron(row, node, index, { rows: 1, cols: 1, vector: true });
+      view.neurons.set(index, row);
+      body.append(row);
+    });
+    view.body = body;
+    view.section.append(body);
+    view.static = true;
+  }
+
+  function renderBlockBar() {
+    clear(blockBar);
+    const open = [...expanded].filter((p) => nodes.some((n) => n.group === p
+      || n.group?.startsWith(`${p}.`))).sort();
+    const collapsible = nodes.length > 30;
+    blockBar.hidden = !hasBlocks || !collapsible;
+    if (blockBar.hidden) return;
+    blockBar.append(el("span", { class: "ts-blockbar-label" }, open.length ? "Open blocks:" : "Blocks are collapsed: click one to open it."));
+    for (const prefix of open) {
+      blockBar.append(el("button", {
+        type: "button", class: "ts-chip", title: `Collapse ${prefix}`,
+        onclick: () => {
+          for (const p of [...expanded]) if (p === prefix || p.startsWith(`${prefix}.`)) expanded.delete(p);
+          refresh();
+        },
+      }, prefix, el("span", { "aria-hidden": "true" }, " ✕")));
+    }
+  }
+
+  // ---- neurons: hover, keyboard, click ----------------------------------------------------------
+  function wireNeuron(target, node, channel, shape) {
+    let cursor = [0, 0];
+    const point = (event) => {   // inside the content box: the border is not part of the map
+      const box = target.getBoundingClientRect();
+      const y = event.clientY - box.top - target.clientTop;
+      const x = event.clientX - box.left - target.clientLeft;
+      const row = Math.floor((y / (target.clientHeight || 1)) * shape.rows);
+      const col = Math.floor((x / (target.clientWidth || 1)) * shape.cols);
+      return [clamp(row, 0, shape.rows - 1), clamp(col, 0, shape.cols - 1)];
+    };
+    const at = ([row, col]) => {
+      cursor = [row, col];
+      setHover({ node, channel, row, col, shape, target });
+    };
+    target.addEventListener("mousemove", (event) => at(point(event)));
+    target.addEventListener("mouseleave", () => setHover(null));
+    target.addEventListener("focus", () => at(cursor));
+    target.addEventListener("blur", () => setHover(null));
+    target.addEventListener("click", (event) => {
+      at(point(event));
+      onOpenDetail(node, shape.strip ? cursor[0] : channel);
+    });
+    target.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        onOpenDetail(node, shape.strip ? cursor[0] : channel);
+        return;
+      }
+      const step = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[event.key];
+      if (!step || (shape.rows === 1 && shape.cols === 1)) return;
+      event.preventDefault();
+      at([clamp(cursor[0] + step[0], 0, shape.rows - 1), clamp(cursor[1] + step[1], 0, shape.cols - 1)]);
+    });
+  }
+
+  function setHover(next) {
+    const same = hover && next && hover.node.id === next.node.id && hover.channel === next.channel;
+    if (!same) {
+      clearHighlight();
+      hover = next;
+      if (next) highlight(next);
+    } else {
+      hover = next;
+    }
+    showReadout(next);
+  }
+
+  function clearHighlight() {
+    for (const lit of root.querySelectorAll(".ts-lit, .ts-feeds, .ts-feeds-unit")) {
+      lit.classList.remove("ts-lit", "ts-feeds", "ts-feeds-unit");
+    }
+    clear(hotEdges);
+  }
+
+  function highlight({ node, channel, target }) {
+    target.classList.add("ts-lit");
+    const to = anchor(target, "left");
+    for (const { nodeId, channels } of feeders(node, channel, byId)) {
+      const view = views.get(unitOf.get(nodeId));
+      if (!view) continue;
+      if (view.unit.node.id !== nodeId) {     // the feeder is inside a collapsed block
+        view.section.classList.add("ts-feeds-unit");
+        hotEdges.append(edgePath(anchor(view.body || view.section, "right"), to, "ts-edge-hot"));
+        continue;
+      }
+      const shown = channels === "all" ? [...view.neurons.keys()]
+        : channels.filter((c) => view.neurons.has(c));
+      if (view.unit.node.shape.length === 2 && channels !== "all") shown.push(0);
+      for (const c of new Set(shown)) {
+        const neuron = view.neurons.get(c);
+        if (!neuron) continue;
+        neuron.classList.add("ts-feeds");
+        hotEdges.append(edgePath(anchor(neuron, "right"), to, "ts-edge-hot"));
+      }
+      if (!shown.length) view.section.classList.add("ts-feeds-unit");
+    }
+  }
+
+  // ---- exact values ---------------------------------------------------------------------------
+  function exactValues(node, channel) {
+    const perChannel = node.shape.length === 4;
+    const key = `${run.run_id}|${node.id}|${perChannel ? channel : "all"}`;
+    if (!exact.has(key)) {
+      const channels = perChannel ? [channel, channel + 1] : null;
+      const request = source.activations(run.run_id, [node.id], { channels, encoding: "f32" })
+        .then((pack) => pack.arrays[node.id].data);
+      request.catch(() => exact.delete(key));
+      exact.set(key, request);
+    }
+    return exact.get(key);
+  }
+
+  async function showReadout(point) {
+    if (!point || !run) {
+      readout.clear();
+      return;
+    }
+    const { node, channel, row, col, shape } = point;
+    const index = shape.vector ? (shape.strip ? row : channel) : row * shape.cols + col;
+    const where = shape.vector ? `[${index}]` : `ch ${channel} · (${row}, ${col})`;
+    readout.pending(node, where);
+    try {
+      const values = await exactValues(node, channel);
+      if (hover !== point) return;
+      readout.show(node, where, values[index], {
+        channel: shape.vector ? index : channel, row: shape.vector ? null : row, col: shape.vector ? null : col,
+      });
+    } catch (error) {
+      if (hover === point) readout.failed(error.message);
+    }
+  }
+
+  // ---- fetching and painting -------------------------------------------------------------------
+  function visibleViews() {
+    const frame = scroller.getBoundingClientRect();
+    return [...views.values()].filter((view) => {
+      if (view.static) return false;
+      const box = view.section.getBoundingClientRect();
+      return box.right >= frame.left - FETCH_MARGIN && box.left <= frame.right + FETCH_MARGIN
+        && box.bottom >= frame.top - FETCH_MARGIN && box.top <= frame.bottom + FETCH_MARGIN;
+    });
+  }
+
+  // Fetch (u8) and paint every visible unit not painted yet; one request per channel window.
+  async function fillVisible() {
+    if (!run) return;
+    const runId = run.run_id;
+    const wanted = new Map();   // "start:stop" or "all" -> node ids
+    for (const view of visibleViews()) {
+      const node = view.unit.node;
+      const start = pages.get(node.id) || 0;
+      const key = `${node.id}|${start}`;
+      if (fetched.has(key)) continue;
+      fetched.add(key);
+      const window = node.shape.length === 4
+        ? `${start}:${Math.min(start + PAGE, node.shape[1])}` : "all";
+      if (!wanted.has(window)) wanted.set(window, []);
+      wanted.get(window).push(node.id);
+    }
+    await Promise.all([...wanted].map(async ([window, ids]) => {
+      const channels = window === "all" ? null : window.split(":").map(Number);
+      let pack;
+      try {
+        pack = await source.activations(runId, ids, { channels, encoding: "u8" });
+      } catch (error) {
+        for (const id of ids) fetched.delete(`${id}|${channels ? channels[0] : 0}`);
+        throw error;
+      }
+      if (!run || run.run_id !== runId) return;
+      for (const id of ids) paintNode(byId.get(id), pack.meta.nodes[id], pack.arrays[id]);
+    }));
+  }
+
+  function paintNode(node, meta, array) {
+    const view = views.get(unitOf.get(node.id));
+    if (!view || !meta || !array) return;
+    const info = new Map();
+    drawn.set(node.id, info);
+    const [first] = meta.channels || [0];
+    if (node.shape.length === 4) {
+      const [rows, cols] = array.shape.slice(-2);
+      const size = rows * cols;
+      meta.scale.forEach(([low, high], i) => {
+        const canvas = view.neurons.get(first + i);
+        if (!canvas) return;
+        info.set(first + i, { canvas, data: array.data.subarray(i * size, (i + 1) * size), low, high, rows, cols });
+      });
+    } else {
+      const [low, high] = meta.scale[0];
+      info.set("vector", { data: array.data, low, high });
+    }
+    repaintNode(node);
+  }
+
+  function repaintNode(node) {
+    const info = drawn.get(node.id);
+    const view = views.get(unitOf.get(node.id));
+    if (!info || !view) return;
+    const color = colourFor(node);
+    const legendHolder = view.section.querySelector(".ts-unit-legend");
+    clear(legendHolder).append(legend(color, { width: 72, ticks: node.kind === "input" ? 2 : 3 }));
+    for (const [channel, paint] of info) {
+      const lut = quantizedLut(paint.low, paint.high, color);
+      if (channel === "vector") {
+        if (view.neurons.size === 1 && view.neurons.get(0)?.tagName === "CANVAS") {
+          paintCanvas(view.neurons.get(0), paint.data, paint.data.length, 1, { lut });
+        } else {
+          for (const [index, row] of view.neurons) {
+            const rgb = lut.subarray(paint.data[index] * 4, paint.data[index] * 4 + 3);
+            row.querySelector(".ts-swatch").style.background = cssColor(rgb);
+          }
+        }
+      } else {
+        paintCanvas(paint.canvas, paint.data, paint.rows, paint.cols, { lut });
+        paint.canvas.classList.add("ts-painted");
+      }
+    }
+  }
+
+  // ---- edges ------------------------------------------------------------------------------------
+  function anchor(element, side) {
+    const box = element.getBoundingClientRect();
+    const origin = stage.getBoundingClientRect();
+    return [(side === "right" ? box.right : box.left) - origin.left, box.top + box.height / 2 - origin.top];
+  }
+
+  // Neighbouring columns are joined directly; an edge that skips columns (a residual or U-Net
+  // skip) runs below the columns it passes so it never hides behind a layer.
+  function drawEdges() {
+    clear(baseEdges);
+    const origin = stage.getBoundingClientRect();
+    const bottomOf = (view) => view.section.getBoundingClientRect().bottom - origin.top;
+    let skips = 0;
+    let lowest = 0;
+    for (const view of views.values()) {
+      for (const input of view.unit.inputs) {
+        const from = views.get(input);
+        if (!from) continue;
+        const start = anchor(from.body || from.section, "right");
+        const end = anchor(view.body || view.section, "left");
+        if (view.column - from.column <= 1) {
+          baseEdges.append(edgePath(start, end, "ts-edge"));
+          continue;
+        }
+        const passed = [...views.values()].filter((v) => v.column > from.column && v.column < view.column);
+        const floor = Math.max(start[1], end[1], ...passed.map(bottomOf)) + 16 + 10 * (skips++ % 4);
+        lowest = Math.max(lowest, floor);
+        baseEdges.append(skipPath(start, end, floor));
+      }
+    }
+    const contentBottom = columnsEl.getBoundingClientRect().bottom - origin.top;
+    stage.style.paddingBottom = `${Math.max(lowest - contentBottom + 16, 0) + 20}px`;
+    edges.setAttribute("width", stage.scrollWidth);
+    edges.setAttribute("height", stage.scrollHeight);
+  }
+
+  function refresh() {
+    render();
+    requestAnimationFrame(() => fillVisible().catch(() => {}));
+  }
+
+  let scrollTimer = null;
+  scroller.addEventListener("scroll", () => {
+    clearTimeout(scrollTimer);
+    scrollTimer = setTimeout(() => fillVisible().catch(() => {}), 80);
+  });
+  const resize = new ResizeObserver(() => requestAnimationFrame(drawEdges));
+  resize.observe(scroller);
+
+  return {
+    el: root,
+    // Show a run's overview; resolves once every visible layer is painted.
+    async show(overview) {
+      run = overview;
+      exact.clear();
+      hover = null;
+      readout.clear();
+      render();
+      await nextFrame();
+      drawEdges();
+      await fillVisible();
+    },
+    setRangeMode(mode) {
+      rangeMode = mode;
+      for (const node of nodes) repaintNode(node);
+    },
+    get rangeMode() { return rangeMode; },
+    activationRange,
+  };
+}
+
+function nextFrame() {
+  return new Promise((resolve) => requestAnimationFrame(() => resolve()));
+}
+
+function clamp(value, low, high) {
+  return Math.min(Math.max(value, low), high);
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+function svg(tag, attrs = {}) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  return node;
+}
+
+function skipPath([x1, y1], [x2, y2], floor) {
+  const r = 10;
+  return svg("path", {
+    class: "ts-edge ts-edge-skip",
+    d: `M${x1.toFixed(1)},${y1.toFixed(1)} h${r} Q${(x1 + 2 * r).toFixed(1)},${y1.toFixed(1)} ${(x1 + 2 * r).toFixed(1)},${(y1 + r).toFixed(1)} V${(floor - r).toFixed(1)} Q${(x1 + 2 * r).toFixed(1)},${floor.toFixed(1)} ${(x1 + 3 * r).toFixed(1)},${floor.toFixed(1)} H${(x2 - 3 * r).toFixed(1)} Q${(x2 - 2 * r).toFixed(1)},${floor.toFixed(1)} ${(x2 - 2 * r).toFixed(1)},${(floor - r).toFixed(1)} V${(y2 + r).toFixed(1)} Q${(x2 - 2 * r).toFixed(1)},${y2.toFixed(1)} ${(x2 - r).toFixed(1)},${y2.toFixed(1)} H${x2.toFixed(1)}`,
+  });
+}
+
+function edgePath([x1, y1], [x2, y2], className) {
+  const bend = Math.max((x2 - x1) / 2, 12);
+  return svg("path", {
+    class: className,
+    d: `M${x1.toFixed(1)},${y1.toFixed(1)} C${(x1 + bend).toFixed(1)},${y1.toFixed(1)} ${(x2 - bend).toFixed(1)},${y2.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}`,
+  });
+}

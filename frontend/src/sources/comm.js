@@ -1,0 +1,49 @@
+// Data source over an anywidget model (Jupyter): each call sends {id, method, params} as a custom
+// message and resolves on the {id, ok, result | error} reply; packs and PNGs come back as the
+// reply's first buffer. Method names and params are the Explainer's (docs/architecture.md).
+import { decodePack } from "../wire.js";
+import { SourceError } from "./http.js";
+
+export function commSource(model) {
+  let nextId = 0;
+  const pending = new Map();
+
+  model.on("msg:custom", (message, buffers) => {
+    const waiting = message && pending.get(message.id);
+    if (!waiting) return;
+    pending.delete(message.id);
+    if (message.ok) waiting.resolve({ result: message.result, buffer: buffers?.[0] });
+    else waiting.reject(new SourceError(message.error || "The kernel reported an error."));
+  });
+
+  function call(method, params = {}, buffers = []) {
+    const id = `ts${nextId++}`;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      model.send({ id, method, params }, undefined, buffers);
+    });
+  }
+
+  const toArrayBuffer = (view) => (view instanceof ArrayBuffer ? view
+    : view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
+  const pack = async (method, params) => decodePack(toArrayBuffer((await call(method, params)).buffer));
+  const result = async (method, params, buffers) => (await call(method, params, buffers)).result;
+
+  return {
+    modelInfo: () => result("model_info"),
+    async samples() {
+      const samples = await result("samples");
+      return Promise.all(samples.map(async (sample) => {
+        const { buffer } = await call("sample_png", { sample_id: sample.id });
+        return { ...sample, url: URL.createObjectURL(new Blob([buffer], { type: "image/png" })) };
+      }));
+    },
+    runSample: (id) => result("run_sample", { sample_id: id }),
+    async runUpload(blob) {
+      return result("run_image", {}, [await blob.arrayBuffer()]);
+    },
+    activations: (runId, nodeIds, { channels = null, encoding = "u8" } = {}) =>
+      pack("activations", { run_id: runId, node_ids: nodeIds, channels, encoding }),
+    detail: (runId, nodeId, channel) => pack("detail", { run_id: runId, node_id: nodeId, channel }),
+  };
+}

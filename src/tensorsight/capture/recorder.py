@@ -1,0 +1,269 @@
+"""Run a model once and record every operation it executes, with real values.
+
+Two listeners cooperate. Forward hooks on every module say which module is running: a *leaf*
+module (one of torch.nn's layers, or a user module with weights and no sub-modules) becomes one
+node, and everything inside its forward is hidden. A :class:`~torch.overrides.TorchFunctionMode`
+sees the functional ops that run between leaves (``F.relu``, the residual ``+``, ``torch.cat``,
+``view``...) with their real arguments, so models with shape-dependent control flow work too
+(``torch.fx`` would have to trace them symbolically and fails on such branches).
+
+Edges come from tensor identity: each recorded output tensor is remembered (and kept alive, so
+its ``id`` cannot be reused) with the node that produced it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from tensorsight.capture.graph import Graph, Node
+from tensorsight.capture.kinds import (
+    PASS_THROUGH_OPS,
+    function_config,
+    function_kind,
+    is_builtin_module,
+    module_config,
+    module_kind,
+)
+
+
+class CaptureError(RuntimeError):
+    """The model failed while being captured; says which layer, chained to the original error.
+
+    ``module_path`` is the dotted path of the innermost module that was running (``""`` for the
+    model itself) and ``module_type`` its class name.
+    """
+
+    def __init__(self, message: str, module_path: str, module_type: str) -> None:
+        super().__init__(message)
+        self.module_path = module_path
+        self.module_type = module_type
+
+
+def capture(model: nn.Module, x: torch.Tensor) -> Graph:
+    """Run ``model`` on ``x`` once (eval mode, no gradients) and record the executed graph.
+
+    The model is not changed: every hook is removed and every ``training`` flag restored, even
+    when the forward pass fails (then a :class:`CaptureError` names the failing layer).
+
+    >>> model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU())
+    >>> graph = capture(model, torch.randn(1, 1, 5, 5))
+    >>> [(node.kind, node.name, node.output_shape) for node in graph.nodes]
+    [('input', 'input', (1, 1, 5, 5)), ('conv2d', '0', (1, 2, 3, 3)), ('relu', '1', (1, 2, 3, 3))]
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"capture needs the model input as a torch.Tensor, not {type(x).__name__}.")
+    return _Recorder(model).run(x)
+
+
+class _Recorder:
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.paths = {module: path for path, module in model.named_modules()}
+        self.leaves = {module for module in self.paths if _is_leaf(module)}
+        self.nodes: list[Node] = []
+        # id(tensor) -> (tensor, node id); the tensor is held so that its id stays unique.
+        self.producers: dict[int, tuple[torch.Tensor, str]] = {}
+        self.op_counts: Counter[str] = Counter()
+        self.module_calls: Counter[nn.Module] = Counter()
+        self.containers: list[str] = []  # paths of the non-leaf modules now running
+        self.running: list[nn.Module] = []  # every module now running, innermost last
+        self.leaf_depth = 0  # > 0 while inside a leaf: its inner ops are not nodes
+        self.failed_op: str | None = None
+
+    def run(self, x: torch.Tensor) -> Graph:
+        modes = {module: module.training for module in self.paths}
+        handles = []
+        try:
+            for module in self.paths:
+                handles.append(module.register_forward_pre_hook(self._before, with_kwargs=True))
+                handles.append(module.register_forward_hook(self._after, with_kwargs=True))
+            self.model.eval()
+            self._add(x, kind="input", name="input", inputs=())
+            with torch.no_grad(), _FunctionListener(self):
+                output = self.model(x)
+        except Exception as error:
+            raise self._failure(error) from error
+        finally:
+            for handle in handles:
+                handle.remove()
+            for module, training in modes.items():
+                module.training = training
+        return Graph(tuple(self.nodes), self._output_id(output))
+
+    # -- module hooks -------------------------------------------------------------------------
+
+    def _before(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.running.append(module)
+        if self.leaf_depth or module in self.leaves:
+            self.leaf_depth += 1
+        else:
+            self.containers.append(self.paths.get(module, ""))
+
+    def _after(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any],
+               output: Any) -> None:
+        self.running.pop()
+        if not self.leaf_depth:
+            self.containers.pop()
+            return
+        self.leaf_depth -= 1
+        if self.leaf_depth:
+            return
+        path = self.paths.get(module, "")
+        self.module_calls[module] += 1
+        calls = self.module_calls[module]
+        name = path or type(module).__name__
+        inputs = self._inputs_of(args, kwargs)
+        parameters = {name: _keep(tensor) for name, tensor in
+                      itertools.chain(module.named_parameters(), module.named_buffers())
+                      if tensor.is_floating_point()}
+        for index, tensor in _tensor_outputs(output):
+            self._add(tensor, kind=module_kind(module),
+                      name=_numbered(name if calls == 1 else f"{name}#{calls}", index),
+                      inputs=inputs, module=module, config=module_config(module),
+                      parameters=parameters)
+
+    # -- functional ops -----------------------------------------------------------------------
+
+    def on_function(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            output = func(*args, **kwargs)
+        except Exception:
+            self.failed_op = self.failed_op or getattr(func, "__name__", repr(func))
+            raise
+        op_name = getattr(func, "__name__", "op")
+        if self.leaf_depth or op_name in PASS_THROUGH_OPS:
+            self._alias_pass_through(op_name, args, output)
+            return output
+        inputs = self._inputs_of(args, kwargs)
+        if not inputs:  # constants and parameter arithmetic are not part of the data flow
+            return output
+        kind = function_kind(op_name)
+        config, tensors = function_config(kind, op_name, args, kwargs)
+        parameters = {name: _keep(tensor) for name, tensor in tensors.items()
+                      if id(tensor) not in self.producers}
+        label = kind if kind != "other" else op_name.strip("_")
+        self.op_counts[label] += 1
+        for index, tensor in _tensor_outputs(output):
+            self._add(tensor, kind=kind, name=_numbered(f"{label}_{self.op_counts[label]}", index),
+                      inputs=inputs, config=config, parameters=parameters)
+        return output
+
+    def _alias_pass_through(self, op_name: str, args: tuple[Any, ...], output: Any) -> None:
+        """Let the output of ``x.contiguous()``, ``x.float()``... stand for ``x``'s node."""
+        if self.leaf_depth or op_name not in PASS_THROUGH_OPS or not args:
+            return
+        source = self.producers.get(id(args[0]))
+        if source is not None and isinstance(output, torch.Tensor) and output is not args[0]:
+            self.producers[id(output)] = (output, source[1])
+
+    # -- bookkeeping --------------------------------------------------------------------------
+
+    def _add(self, tensor: torch.Tensor, *, kind: str, name: str, inputs: tuple[str, ...],
+             module: nn.Module | None = None, config: dict[str, Any] | None = None,
+             parameters: dict[str, torch.Tensor] | None = None) -> None:
+        node_id = f"n{len(self.nodes)}"
+        self.nodes.append(Node(
+            id=node_id,
+            kind=kind,
+            name=name,
+            module_path=None if module is None else self.paths.get(module, ""),
+            module_type=None if module is None else type(module).__name__,
+            config=config or {},
+            inputs=inputs,
+            output_shape=tuple(tensor.shape),
+            activation=_copy(tensor),
+            parameters=parameters or {},
+            group=(self.containers[-1] or None) if self.containers else None,
+        ))
+        self.producers[id(tensor)] = (tensor, node_id)
+
+    def _inputs_of(self, args: Any, kwargs: dict[str, Any]) -> tuple[str, ...]:
+        found: dict[str, None] = {}  # ordered and without repeats
+        for value in _tensors_in((args, kwargs)):
+            source = self.producers.get(id(value))
+            if source is not None:
+                found[source[1]] = None
+        return tuple(found)
+
+    def _output_id(self, output: Any) -> str:
+        for value in _tensors_in(output):
+            if id(value) in self.producers:
+                return self.producers[id(value)][1]
+        return self.nodes[-1].id
+
+    def _failure(self, error: Exception) -> Exception:
+        if isinstance(error, CaptureError):
+            return error
+        module = self.running[-1] if self.running else self.model
+        path = self.paths.get(module, "")
+        module_type = type(module).__name__
+        where = f"layer {path!r} ({module_type})" if path else f"the forward of {module_type}"
+        if self.failed_op and module not in self.leaves:
+            where += f" at {self.failed_op}"
+        return CaptureError(f"Capture failed in {where}: {type(error).__name__}: {error}",
+                            path, module_type)
+
+
+class _FunctionListener(TorchFunctionMode):
+    """Hands every torch function call to the recorder (the mode is off while it runs)."""
+
+    def __init__(self, recorder: _Recorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:
+        return self.recorder.on_function(func, args, kwargs or {})
+
+
+def _is_leaf(module: nn.Module) -> bool:
+    """torch.nn's own layers, and user modules holding weights but no sub-modules."""
+    if is_builtin_module(module):
+        return True
+    has_children = next(module.children(), None) is not None
+    has_own_tensors = any(True for _ in itertools.chain(module.parameters(recurse=False),
+                                                         module.buffers(recurse=False)))
+    return has_own_tensors and not has_children
+
+
+def _tensor_outputs(output: Any) -> Iterator[tuple[int | None, torch.Tensor]]:
+    """The tensors an op returned; the index is ``None`` when there is exactly one."""
+    tensors = list(_tensors_in(output))
+    if len(tensors) == 1:
+        yield None, tensors[0]
+        return
+    yield from enumerate(tensors)
+
+
+def _tensors_in(value: Any) -> Iterator[torch.Tensor]:
+    """The tensors in nested tuples, lists and dicts (a lean ``tree_leaves`` for hot paths)."""
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _tensors_in(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _tensors_in(item)
+
+
+def _numbered(name: str, index: int | None) -> str:
+    return name if index is None else f"{name}.{index}"
+
+
+def _copy(tensor: torch.Tensor) -> torch.Tensor:
+    # A copy, because later in-place ops (ReLU(inplace=True), +=) may overwrite the original.
+    # (clone() is far cheaper on CPU than to("cpu", copy=True).)
+    return tensor.detach().clone() if tensor.device.type == "cpu" else tensor.detach().cpu()
+
+
+def _keep(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.detach() if tensor.device.type == "cpu" else tensor.detach().cpu()
+

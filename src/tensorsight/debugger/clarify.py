@@ -1,0 +1,95 @@
+"""``clarify()``: explain tensor errors raised inside a block or a decorated function.
+
+Nothing happens while the code runs: ``__exit__`` only works when an exception arrives. It then
+finds the failing sub-expression from the traceback's recorded source positions, reads the
+operands from the live frames (never calling anything again), and adds one note to the exception
+with ``add_note``. The exception's type, args, message and traceback stay as they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from types import TracebackType
+from typing import Any
+
+from tensorsight.debugger.clarification import Clarification
+from tensorsight.debugger.rules import already_clarified, clarify_error
+
+_last = threading.local()
+
+
+class clarify(contextlib.ContextDecorator):  # noqa: N801 - used like a function: `with clarify():`
+    """Add a note naming the failing sub-expression, its operands' shapes and what disagrees.
+
+    Works as a context manager and as a decorator. ``diagram`` adds a text drawing of the failing
+    operation to the note, ``width`` its width in columns. ``record_torch`` (opt-in, costs a little
+    on every torch call) records the last torch call's arguments so operands that are results of
+    calls, e.g. ``torch.cat([f(x), y])``, get their shapes too.
+
+    >>> import numpy as np
+    >>> with clarify():                               # doctest: +SKIP
+    ...     np.ones((32, 128)) @ np.ones((64, 10))
+    ValueError: matmul: Input operand 1 has a mismatch in its core dimension 0, ...
+    tensorsight: in `np.ones((32, 128)) @ np.ones((64, 10))` (line 2), ...
+    """
+
+    def __init__(self, *, diagram: bool = True, width: int = 80, record_torch: bool = False) -> None:
+        self.diagram = diagram
+        self.width = width
+        self.record_torch = record_torch
+        self.clarification: Clarification | None = None
+        self._recorder: Any = None
+
+    def _recreate_cm(self) -> clarify:
+        # A decorated function may run in several threads or recursively: one context per call.
+        return clarify(diagram=self.diagram, width=self.width, record_torch=self.record_torch)
+
+    def __enter__(self) -> clarify:
+        if self.record_torch:
+            from tensorsight.debugger.torch_record import LastCallRecorder
+
+            self._recorder = LastCallRecorder()
+            self._recorder.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        recorded = None
+        if self._recorder is not None:
+            recorded = self._recorder.last
+            self._recorder.__exit__(None, None, None)
+            self._recorder = None
+        if isinstance(error, Exception):
+            self.clarification = explain_error(error, recorded, self.diagram, self.width)
+        return False
+
+
+def explain_error(error: BaseException, recorded: tuple[Any, ...] | None = None,
+                  diagram: bool = True, width: int = 80) -> Clarification | None:
+    """Add the tensorsight note to ``error`` if it is an unexplained tensor error.
+
+    Returns the :class:`Clarification` (also kept for :func:`last_clarification`), or None.
+    The debugger must never replace the user's error with its own, so any failure in it is
+    swallowed and the error passes through unexplained.
+    """
+    if already_clarified(error):
+        return None
+    try:
+        clarification = clarify_error(error, recorded)
+        if clarification is None:
+            return None
+        error.add_note(clarification.note(diagram=diagram, width=width))
+    except Exception:  # noqa: BLE001 - see the docstring
+        return None
+    _last.clarification = clarification
+    return clarification
+
+
+def last_clarification() -> Clarification | None:
+    """The last :class:`Clarification` made in this thread (for drawing it in a notebook)."""
+    return getattr(_last, "clarification", None)

@@ -1,0 +1,300 @@
+"""Draw what ``explain()`` saw: labels under sub-expressions as text, rich text and SVG.
+
+One layout feeds every output. Each labelled sub-expression gets a bracket under its source text
+(``└───┘``, ``^`` for one character) followed by its shape; brackets are packed into rows, inner
+sub-expressions above the ones that contain them, so a statement stays readable at 80 columns::
+
+    h = torch.relu(x @ W1 + b1)
+                   ^ 32x784
+                       └┘ 784x64
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+from xml.sax.saxutils import escape
+
+if TYPE_CHECKING:
+    from tensorsight.debugger.explain import Explanation, StatementShapes
+
+# Style names on the text grid; rich styles and SVG colours are looked up from them.
+CODE, BRACKET, LABEL, RESULT, NOTE = "code", "bracket", "label", "result", "note"
+RICH_STYLES = {CODE: "", BRACKET: "cyan", LABEL: "bold cyan", RESULT: "bold green", NOTE: "dim"}
+SVG_COLOURS = {CODE: "#1a202c", BRACKET: "#2b6cb0", LABEL: "#2b6cb0", RESULT: "#2f855a",
+               NOTE: "#718096"}
+CHAR_WIDTH, LINE_HEIGHT, FONT_SIZE = 8.4, 18, 14
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One bracket and its label on a row: columns ``start..end`` (end exclusive) of the code."""
+
+    start: int
+    end: int
+    label: str
+    result: bool
+    label_left: bool = False
+
+    def extent(self) -> tuple[int, int]:
+        """Columns taken by bracket and label together."""
+        if self.label_left:
+            return self.start - len(self.label) - 1, self.end
+        return self.start, self.end + 1 + len(self.label)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A code line and the rows of marks drawn under it."""
+
+    code: str
+    rows: tuple[tuple[Mark, ...], ...]
+
+
+def layout(shapes: StatementShapes, width: int = 80) -> list[Block]:
+    """The code lines of ``shapes`` with their marks packed into rows (inner spans first)."""
+    statement = shapes.statement
+    lines = statement.lines
+    per_line: list[list[Mark]] = [[] for _ in lines]
+    roots = set(shapes.roots)
+    for position, operand in enumerate(shapes.operands):
+        span = operand.span
+        index = span.end_line - statement.span.line
+        if not 0 <= index < len(lines):
+            continue
+        line = lines[index]
+        if span.line == span.end_line:
+            start = span.col - statement.indent
+        else:
+            start = len(line) - len(line.lstrip())
+        end = max(start + 1, span.end_col - statement.indent)
+        label = operand.label()
+        left = end + 1 + len(label) > width and start - len(label) - 1 >= 0
+        per_line[index].append(Mark(start, end, label, position in roots, left))
+    return [Block(code, _pack(marks)) for code, marks in zip(lines, per_line, strict=True)]
+
+
+def _pack(marks: list[Mark]) -> tuple[tuple[Mark, ...], ...]:
+    """Rows of marks that do not touch; a mark sits below every mark inside its span."""
+    rows: list[list[Mark]] = []
+    placed: list[tuple[Mark, int]] = []
+    for mark in sorted(marks, key=lambda m: (m.end - m.start, m.start)):
+        lowest = 1 + max((row for other, row in placed
+                          if mark.start <= other.start and other.end <= mark.end), default=-1)
+        first, last = mark.extent()
+        row = lowest
+        while row < len(rows) and any(
+            not (last + 1 <= other.extent()[0] or other.extent()[1] + 1 <= first)
+            for other in rows[row]
+        ):
+            row += 1
+        if row == len(rows):
+            rows.append([])
+        rows[row].append(mark)
+        placed.append((mark, row))
+    return tuple(tuple(sorted(row, key=lambda m: m.start)) for row in rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Text
+
+
+Styled = list[tuple[str, str]]
+"""A line as (text, style name) pieces."""
+
+
+def _mark_pieces(row: Sequence[Mark]) -> Styled:
+    pieces: Styled = []
+    column = 0
+    for mark in row:
+        first, _ = mark.extent()
+        pieces.append((" " * (first - column), CODE))
+        width = mark.end - mark.start
+        bracket = "^" if width == 1 else "└" + "─" * (width - 2) + "┘"
+        label_style = RESULT if mark.result else LABEL
+        if mark.label_left:
+            pieces += [(mark.label, label_style), (" ", CODE), (bracket, BRACKET)]
+        else:
+            pieces += [(bracket, BRACKET), (" ", CODE), (mark.label, label_style)]
+        column = mark.extent()[1]
+    return pieces
+
+
+def _header(shapes: StatementShapes) -> str:
+    statement = shapes.statement
+    result = shapes.operands[shapes.roots[-1]] if shapes.roots else shapes.operands[-1]
+    where = f"{statement.location} in {statement.function}"
+    return f"{where}  [{result.framework} {result.dtype}]"
+
+
+def statement_lines(shapes: StatementShapes, width: int = 80) -> list[Styled]:
+    """The header, each code line and its mark rows, as styled pieces."""
+    lines: list[Styled] = [[(_header(shapes), NOTE)]]
+    for block in layout(shapes, width):
+        lines.append([(block.code, CODE)])
+        lines.extend(_mark_pieces(row) for row in block.rows)
+    return lines
+
+
+def _plain(lines: Iterable[Styled]) -> str:
+    return "\n".join("".join(text for text, _ in line).rstrip() for line in lines)
+
+
+def statement_text(shapes: StatementShapes, width: int = 80) -> str:
+    """``shapes`` as plain text: header, code, a labelled bracket under each sub-expression."""
+    return _plain(statement_lines(shapes, width))
+
+
+def statement_rich(shapes: StatementShapes, width: int = 80) -> Any:
+    """``shapes`` as a rich ``Text`` (colours: brackets cyan, results green)."""
+    from rich.text import Text
+
+    text = Text(no_wrap=True, overflow="ignore")
+    for number, line in enumerate(statement_lines(shapes, width)):
+        if number:
+            text.append("\n")
+        for piece, style in line:
+            text.append(piece, RICH_STYLES[style] or None)
+    return text
+
+
+def _shape_words(shapes: StatementShapes) -> list[str]:
+    """``x 32x784,`` ``W 784x64`` ``→ 32x64``: the leaves, then the results they produce."""
+    leaves = [f"{shapes.operands[i].source} {shapes.operands[i].label()}" for i in shapes.leaves]
+    words = [f"{word}," for word in leaves[:-1]] + leaves[-1:]
+    results = [shapes.operands[i].label() for i in shapes.roots if i not in shapes.leaves]
+    return words + [f"→ {', '.join(results)}"] if results else words
+
+
+def summary_text(statements: Sequence[StatementShapes], width: int = 80) -> str:
+    """Each statement once per shape signature: where, its source, its inputs → result."""
+    distinct = len({id(shapes.statement) for shapes in statements})
+    out = [f"explain summary: {distinct} statements, {len(statements)} shape signatures"]
+    for shapes in statements:
+        where = f"  {shapes.statement.location}  "
+        count = f"  (x{shapes.count})" if shapes.count > 1 else ""
+        source = shapes.statement.lines[0] + (" …" if len(shapes.statement.lines) > 1 else "")
+        room = max(10, width - len(where) - len(count))
+        if len(source) > room:
+            source = source[: room - 1] + "…"
+        out.append(f"{where}{source}{count}")
+        out.extend(_wrap(_shape_words(shapes), "      ", width))
+    return "\n".join(out)
+
+
+def _wrap(words: Sequence[str], indent: str, width: int) -> list[str]:
+    lines: list[str] = []
+    current = indent
+    for word in words:
+        candidate = word if current == indent else f" {word}"
+        if current != indent and len(current) + len(candidate) > width:
+            lines.append(current)
+            current = indent + word
+        else:
+            current += candidate
+    lines.append(current)
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# SVG
+
+
+def statement_svg(shapes: StatementShapes) -> str:
+    """``shapes`` as a standalone SVG: the code in monospace, brackets and shape labels below."""
+    items: list[str] = []
+    y = LINE_HEIGHT
+    widest = len(_header(shapes))
+    items.append(_svg_text(0, y, _header(shapes), NOTE, size=FONT_SIZE - 2))
+    for block in layout(shapes, width=10_000):
+        y += LINE_HEIGHT + 4
+        items.append(_svg_text(0, y, block.code, CODE))
+        widest = max(widest, len(block.code))
+        for row in block.rows:
+            y += LINE_HEIGHT
+            for mark in row:
+                items.extend(_svg_mark(mark, y))
+                widest = max(widest, mark.extent()[1])
+    width = round((widest + 2) * CHAR_WIDTH + 16)
+    height = y + LINE_HEIGHT // 2
+    body = "\n".join(items)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="-8 0 {width} {height}" font-family="Menlo, Consolas, DejaVu Sans Mono, '
+        f'monospace" font-size="{FONT_SIZE}">\n<rect x="-8" y="0" width="{width}" '
+        f'height="{height}" fill="white"/>\n{body}\n</svg>'
+    )
+
+
+def _svg_text(column: float, y: float, text: str, style: str, *, size: int = FONT_SIZE,
+              bold: bool = False) -> str:
+    weight = ' font-weight="bold"' if bold else ""
+    return (f'<text x="{column * CHAR_WIDTH:.1f}" y="{y}" fill="{SVG_COLOURS[style]}" '
+            f'font-size="{size}"{weight} xml:space="preserve">{escape(text)}</text>')
+
+
+def _svg_mark(mark: Mark, y: float) -> list[str]:
+    left, right = mark.start * CHAR_WIDTH + 1, mark.end * CHAR_WIDTH - 1
+    top, bottom = y - LINE_HEIGHT + 6, y - 6
+    style = RESULT if mark.result else LABEL
+    path = (f'<path d="M{left:.1f},{top} L{left:.1f},{bottom} L{right:.1f},{bottom} '
+            f'L{right:.1f},{top}" fill="none" stroke="{SVG_COLOURS[BRACKET]}" stroke-width="1.5"/>')
+    column = mark.extent()[0] if mark.label_left else mark.end + 1
+    return [path, _svg_text(column, y - 2, mark.label, style, bold=True)]
+
+
+def explanation_html(explanation: Explanation) -> str:
+    """Every statement's SVG and the summary, for Jupyter's rich display."""
+    figures = "".join(f"<div>{shapes.svg()}</div>" for shapes in explanation.statements)
+    return f"{figures}<pre>{escape(explanation.summary())}</pre>"
+
+
+# ---------------------------------------------------------------------------------------------
+# Where output goes
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (an IPython shell with a kernel attached)."""
+    ipython_module = sys.modules.get("IPython")
+    if ipython_module is None:
+        return False
+    shell = ipython_module.get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class Output:
+    """Sends statements and the summary to a rich console on ``file``, or, in a notebook with no
+    ``file`` given, displays an SVG per statement."""
+
+    def __init__(self, file: IO[str] | None) -> None:
+        self.notebook = file is None and in_notebook()
+        self.console: Any = None
+        if not self.notebook:
+            from rich.console import Console
+
+            stream = file if file is not None else sys.stdout
+            tty = getattr(stream, "isatty", lambda: False)()
+            width = shutil.get_terminal_size().columns if tty else 80
+            self.console = Console(file=stream, width=width, highlight=False)
+
+    @property
+    def width(self) -> int:
+        return self.console.width if self.console is not None else 100
+
+    def statement(self, shapes: StatementShapes) -> None:
+        if self.notebook:
+            from IPython.display import SVG, display
+
+            display(SVG(shapes.svg()))
+        else:
+            self.console.print(statement_rich(shapes, self.width), soft_wrap=True)
+
+    def summary(self, statements: Sequence[StatementShapes]) -> None:
+        text = summary_text(statements, self.width)
+        if self.notebook:
+            print(text)
+        else:
+            self.console.print(text, soft_wrap=True, style=RICH_STYLES[NOTE], markup=False)

@@ -1,0 +1,51 @@
+"""``%load_ext tensorsight``: clarify the tensor errors of every IPython/Jupyter cell.
+
+IPython runs each cell and, when it raises, calls the shell's custom exception handler if one is
+set for that exception type. Ours adds the tensorsight note, shows the usual traceback (with the
+note appended when this IPython's traceback printer does not print notes), and in a Jupyter
+kernel also displays the diagram as SVG. Nothing runs while cells succeed.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import TracebackType
+from typing import Any
+
+from tensorsight.debugger.clarify import explain_error
+
+_SAVED = "_tensorsight_saved_custom_exc"
+
+
+def _is_kernel(shell: Any) -> bool:
+    """True inside a Jupyter kernel (rich display available), False in a terminal IPython."""
+    return "ipykernel" in sys.modules and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def _handle(shell: Any, etype: type[BaseException], value: BaseException,
+            tb: TracebackType | None, tb_offset: int | None = None) -> None:
+    clarification = explain_error(value)
+    formatter = shell.InteractiveTB
+    stb = formatter.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+    if clarification is not None and clarification.headline() not in formatter.stb2text(stb):
+        stb = [*stb, clarification.note()]  # this IPython does not print exception notes
+    shell._showtraceback(etype, value, stb)
+    if clarification is not None and _is_kernel(shell):
+        from IPython.display import display
+
+        display(clarification.diagram())
+
+
+def load_ipython_extension(shell: Any) -> None:
+    """Install the cell error handler (``%load_ext tensorsight``)."""
+    if not hasattr(shell, _SAVED):
+        setattr(shell, _SAVED, (shell.custom_exceptions, shell.CustomTB))
+    shell.set_custom_exc((Exception,), _handle)
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    """Put back whatever handler was there before (``%unload_ext tensorsight``)."""
+    saved = getattr(shell, _SAVED, None)
+    if saved is not None:
+        shell.custom_exceptions, shell.CustomTB = saved
+        delattr(shell, _SAVED)

@@ -1,0 +1,753 @@
+"""Explain one failing tensor operation: which operation, which operands, which dims disagree.
+
+:func:`clarify_error` is the entry point. It locates the user's failing sub-expression
+(:mod:`tensorsight.debugger.source`), reads its operands, and hands them to the rule for that kind
+of operation (matrix product, broadcasting, concatenation, reshape, einsum, indexing, an
+``nn.Module`` call, or a generic rule). Every rule works from the operands' real shapes; the
+framework's message is only a fallback for operands nothing can read.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from types import FrameType
+from typing import Any
+
+from tensorsight.debugger.clarification import NOTE_PREFIX, Clarification
+from tensorsight.debugger.diagram import Box, Dim, dims_text
+from tensorsight.debugger.operands import (
+    INFERRED,
+    UNKNOWN,
+    Operand,
+    fill_from_message,
+)
+from tensorsight.debugger.source import Site, Unreadable, called_name, locate, read
+
+TENSOR_ERRORS = (ValueError, TypeError, RuntimeError, IndexError)
+TENSOR_LIBRARIES = frozenset({"numpy", "torch", "jax", "jaxlib"})
+
+OPERATORS: dict[type, str] = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
+    ast.Pow: "**", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^",
+    ast.LShift: "<<", ast.RShift: ">>", ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<",
+    ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+}
+MATMUL = frozenset({"matmul", "dot", "mm", "bmm", "mv"})
+ELEMENTWISE = frozenset(
+    {
+        "add", "subtract", "sub", "multiply", "mul", "divide", "div", "true_divide",
+        "floor_divide", "power", "pow", "maximum", "minimum", "where", "fmax", "fmin",
+        "hypot", "arctan2", "atan2", "logical_and", "logical_or", "equal", "eq", "ne",
+        "not_equal", "less", "greater", "lt", "gt", "le", "ge", "remainder", "mod",
+        "add_", "sub_", "mul_", "div_", "copy_",
+    }
+)
+CONCATENATE = frozenset({"cat", "concat", "concatenate", "hstack", "vstack", "stack"})
+RESHAPE = frozenset({"reshape", "view"})
+FIXED_NDIM = {"mm": (2, 2), "bmm": (3, 3), "mv": (2, 1)}
+
+
+@dataclass
+class Context:
+    """What a rule may look at: the site, the error, and recorded torch arguments if any."""
+
+    site: Site
+    error: BaseException
+    recorded: tuple[Any, ...] | None = None
+
+    @property
+    def message(self) -> str:
+        return str(self.error)
+
+    @property
+    def frame(self) -> FrameType:
+        return self.site.frame
+
+    def text(self, node: ast.AST) -> str:
+        return self.site.text(node)
+
+    def raising_library(self) -> str | None:
+        """Top-level package of the deepest library frame (who raised), if any."""
+        for frame in reversed(self.site.library_frames):
+            package = (frame.f_globals.get("__name__") or "").partition(".")[0]
+            if package in TENSOR_LIBRARIES:
+                return "jax" if package == "jaxlib" else package
+        return None
+
+    def operand(self, node: ast.expr) -> Operand:
+        """The operand ``node`` read from the frame, inferred, recorded, or unknown."""
+        label = self.text(node)
+        if isinstance(node, ast.Starred):
+            return Operand.unknown(label)
+        try:
+            return Operand.of(label, read(node, self.frame))
+        except Unreadable:
+            pass
+        except Exception:  # a property that raised: report the operand as unknown
+            return Operand.unknown(label)
+        return infer(self, node, label) or Operand.unknown(label)
+
+    def fill(self, operands: list[Operand]) -> list[Operand]:
+        """Unknown operands filled from recorded torch arguments or the framework's message."""
+        operands = fill_from_recording(operands, self.recorded)
+        framework = next((op.framework for op in operands if op.framework), None)
+        return fill_from_message(operands, self.message, framework or self.raising_library())
+
+    def build(
+        self,
+        cause: str,
+        operands: Sequence[Operand],
+        drawing: Sequence[Box | str],
+        details: Sequence[str] = (),
+    ) -> Clarification:
+        node = self.site.node
+        statement_text = self.text(self.site.statement)
+        expression = self.text(node)
+        return Clarification(
+            expression=expression,
+            line=node.lineno,
+            cause=cause,
+            operands=tuple(operands),
+            drawing=tuple(drawing),
+            statement=statement_text if _worth_showing(self.site) else None,
+            details=tuple(details),
+        )
+
+
+def _worth_showing(site: Site) -> bool:
+    """Show the whole statement when it spans lines or the failure is in a comprehension/lambda."""
+    statement = site.statement
+    multi_line = (statement.end_lineno or statement.lineno) > statement.lineno
+    nested = site.frame.f_code.co_name in ("<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>",
+                                          "<lambda>")
+    return multi_line or nested
+
+
+def already_clarified(error: BaseException) -> bool:
+    """True when an enclosing or earlier ``clarify`` already added its note."""
+    return any(str(note).startswith(NOTE_PREFIX) for note in getattr(error, "__notes__", ()))
+
+
+def clarify_error(error: BaseException, recorded: tuple[Any, ...] | None = None) -> Clarification | None:
+    """The :class:`Clarification` of a tensor error, or None for any other exception.
+
+    ``recorded`` is ``(function, args, kwargs)`` of the last torch call, when a recorder saw it.
+
+    >>> import numpy as np
+    >>> try:
+    ...     np.ones((2, 3)) @ np.ones((4, 5))
+    ... except ValueError as error:
+    ...     print(clarify_error(error).headline())  # doctest: +SKIP
+    """
+    if not isinstance(error, TENSOR_ERRORS):
+        return None
+    site = locate(error.__traceback__)
+    if site is None:
+        return None
+    context = Context(site, error, recorded)
+    node = site.node
+    try:
+        if isinstance(node, ast.BinOp | ast.AugAssign):
+            return binary(context, node.left if isinstance(node, ast.BinOp) else node.target,
+                          node.op, node.right)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            return binary(context, node.left, node.ops[0], node.comparators[0])
+        if isinstance(node, ast.Call):
+            return call(context, node)
+        if isinstance(node, ast.Subscript):
+            return subscript(context, node)
+        return None
+    finally:
+        del context, site  # frames must not outlive the explanation
+
+
+# --- shape arithmetic ---------------------------------------------------------------------------
+
+Conflict = tuple[int, int, int, int]  # operand i, its dim, operand j, its dim
+
+
+def broadcast_conflicts(shapes: Sequence[tuple[int, ...]]) -> list[Conflict]:
+    """Pairs of dims that cannot broadcast, aligned from the right, leftmost operand first.
+
+    >>> broadcast_conflicts([(3, 4), (5,)])
+    [(0, 1, 1, 0)]
+    """
+    conflicts = []
+    for back in range(1, max((len(shape) for shape in shapes), default=0) + 1):
+        sized = [(i, len(shape) - back, shape[-back]) for i, shape in enumerate(shapes)
+                 if len(shape) >= back and shape[-back] != 1]
+        first = sized[0] if sized else None
+        for other in sized[1:]:
+            if first is not None and other[2] != first[2]:
+                conflicts.append((first[0], first[1], other[0], other[1]))
+                break
+    return sorted(conflicts, key=lambda conflict: conflict[1])
+
+
+def broadcast_shape(shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...] | None:
+    """The broadcast result, or None when the shapes do not broadcast."""
+    if broadcast_conflicts(shapes):
+        return None
+    ndim = max(len(shape) for shape in shapes)
+    padded = [(1,) * (ndim - len(shape)) + shape for shape in shapes]
+    return tuple(max(sizes) for sizes in zip(*padded, strict=True))
+
+
+def matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape of ``a @ b`` under NumPy/PyTorch rules, or None when they disagree."""
+    if not a or not b or a[-1] != (b[-2] if len(b) >= 2 else b[0]):
+        return None
+    batch = broadcast_shape([a[:-2], b[:-2]])
+    if batch is None:
+        return None
+    return batch + a[-2:-1] + b[-1:] if len(b) >= 2 else batch + a[-2:-1]
+
+
+def infer(context: Context, node: ast.expr, label: str) -> Operand | None:
+    """The shape of plain arithmetic on readable operands, computed without running it."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd | ast.Invert):
+        inner = context.operand(node.operand)
+        return replace(inner, label=label, origin=INFERRED, value=None) if inner.is_tensor else None
+    if not isinstance(node, ast.BinOp):
+        return None
+    left, right = context.operand(node.left), context.operand(node.right)
+    if left.shape is None or right.shape is None or not (left.is_tensor or right.is_tensor):
+        return None
+    if isinstance(node.op, ast.MatMult):
+        shape = matmul_shape(left.shape, right.shape)
+    else:
+        shape = broadcast_shape([left.shape, right.shape])
+    if shape is None:
+        return None
+    tensor = left if left.is_tensor else right
+    return Operand(label, shape, None, tensor.device, INFERRED, tensor.framework)
+
+
+def fill_from_recording(operands: list[Operand], recorded: tuple[Any, ...] | None) -> list[Operand]:
+    """Unknown operands taken from the arguments a torch recorder saw the failing call get."""
+    if recorded is None or all(op.origin != UNKNOWN for op in operands):
+        return operands
+    _, args, kwargs = recorded
+    flat: list[Any] = []
+    for arg in (*args, *kwargs.values()):
+        flat.extend(arg if isinstance(arg, list | tuple) else [arg])
+    tensors = [arg for arg in flat if Operand.of("", arg).framework]
+    if len(tensors) != len(operands):
+        return operands
+    return [Operand.of(op.label, value) if op.origin == UNKNOWN else op
+            for op, value in zip(operands, tensors, strict=True)]
+
+
+def conflict_text(a: Operand, da: int, b: Operand, db: int) -> str:
+    assert a.shape is not None and b.shape is not None
+    return f"dim {da} of {a.ref()} ({a.shape[da]}) != dim {db} of {b.ref()} ({b.shape[db]})"
+
+
+def shapes_phrase(operands: Sequence[Operand], symbol: str | None, name: str | None) -> str:
+    """``operand shapes 3x4 + 5`` for operators, ``np.add operand shapes 3x4, 5`` for calls."""
+    if symbol:
+        return "operand shapes " + f" {symbol} ".join(op.shape_text() for op in operands)
+    return f"{name} operand shapes " + ", ".join(op.shape_text() for op in operands)
+
+
+def dtype_phrase(operands: Sequence[Operand], symbol: str | None, name: str | None) -> str | None:
+    """``operand dtypes float32 @ float64 disagree: ...`` when the tensors' dtypes differ."""
+    tensors = [op for op in operands if op.framework and op.dtype]
+    if len({op.dtype for op in tensors}) < 2:
+        return None
+    joined = f" {symbol} ".join if symbol else ", ".join
+    lead = "operand dtypes " if symbol else f"{name} operand dtypes "
+    which = ", ".join(f"{op.ref()} is {op.dtype}" for op in tensors)
+    return f"{lead}{joined(str(op.dtype) for op in tensors)} disagree: {which}"
+
+
+def drawing_for(operands: Sequence[Operand], symbol: str | None, name: str | None) -> list[Box | str]:
+    """Boxes joined by the operator, or wrapped in ``name(...)`` for a function call."""
+    if symbol:
+        items: list[Box | str] = []
+        for op in operands:
+            items += [op.box(), symbol]
+        return items[:-1]
+    items = [f"{name}("]
+    for op in operands:
+        items += [op.box(), ","]
+    items[-1] = ")"
+    return items
+
+
+def unknown_cause(phrase: str) -> str:
+    return f"{phrase} disagree (an operand's shape is unknown: it is the result of a call)"
+
+
+# --- rules --------------------------------------------------------------------------------------
+
+
+def binary(context: Context, left: ast.expr, op: ast.AST, right: ast.expr) -> Clarification | None:
+    """``a @ b``, ``a + b``, ``a == b``, ``a += b``."""
+    symbol = OPERATORS.get(type(op), "?")
+    operands = [context.operand(left), context.operand(right)]
+    if isinstance(op, ast.MatMult):
+        return matmul(context, operands, symbol, None)
+    return elementwise(context, operands, symbol, None)
+
+
+def matmul(context: Context, operands: list[Operand], symbol: str | None,
+           name: str | None) -> Clarification | None:
+    """Matrix products: the contracted dims, then the batch dims, then dtypes."""
+    a, b = context.fill(operands[:2])
+    if not (a.is_tensor or b.is_tensor):
+        return None
+    phrase = shapes_phrase([a, b], symbol, name)
+    short = (name or "").rsplit(".", 1)[-1]
+    if a.shape is None or b.shape is None:
+        return context.build(unknown_cause(phrase), [a, b], drawing_for([a, b], symbol, name))
+    if short in FIXED_NDIM and (a.ndim, b.ndim) != FIXED_NDIM[short]:
+        want_a, want_b = FIXED_NDIM[short]
+        cause = (f"{phrase} disagree: {name} needs a {want_a}-D and a {want_b}-D operand, "
+                 f"got {a.ref()} {a.ndim}-D and {b.ref()} {b.ndim}-D")
+        return context.build(cause, [a, b], drawing_for([a, b], symbol, name))
+    if a.ndim == 0 or b.ndim == 0:
+        scalar = a if a.ndim == 0 else b
+        cause = f"{phrase} disagree: a matrix product needs 1-D or larger operands, {scalar.ref()} is a scalar"
+        return context.build(cause, [a, b], drawing_for([a, b], symbol, name))
+    da, db = a.ndim - 1, (b.ndim - 2 if b.ndim >= 2 else 0)
+    if a.shape[da] != b.shape[db]:
+        a, b = a.with_bad(da), b.with_bad(db)
+        cause = f"{phrase} disagree: {conflict_text(a, da, b, db)}"
+        return context.build(cause, [a, b], drawing_for([a, b], symbol, name))
+    batch = broadcast_conflicts([a.shape[:-2], b.shape[:-2] if b.ndim >= 2 else ()])
+    if batch:
+        _, da, _, db = batch[0]
+        a, b = a.with_bad(da), b.with_bad(db)
+        cause = f"{phrase} disagree in their batch dims: {conflict_text(a, da, b, db)}"
+        return context.build(cause, [a, b], drawing_for([a, b], symbol, name))
+    dtypes = dtype_phrase([a, b], symbol, name)
+    if dtypes:
+        return context.build(dtypes, [a, b], drawing_for([a, b], symbol, name))
+    return generic(context, [a, b], name or symbol or "?")
+
+
+def elementwise(context: Context, operands: list[Operand], symbol: str | None,
+                name: str | None) -> Clarification | None:
+    """Broadcasting operations: aligned from the right, sizes must match or be 1."""
+    operands = context.fill(operands)
+    if not any(op.is_tensor for op in operands):
+        return None
+    phrase = shapes_phrase(operands, symbol, name)
+    if any(op.shape is None for op in operands if op.origin == UNKNOWN):
+        return context.build(unknown_cause(phrase), operands, drawing_for(operands, symbol, name))
+    shaped = [op for op in operands if op.shape is not None]
+    conflicts = broadcast_conflicts([op.shape for op in shaped if op.shape is not None])
+    if conflicts:
+        marked = list(shaped)
+        texts = []
+        for i, di, j, dj in conflicts:
+            marked[i], marked[j] = marked[i].with_bad(di), marked[j].with_bad(dj)
+            texts.append(conflict_text(marked[i], di, marked[j], dj))
+        by_label = {id(old): new for old, new in zip(shaped, marked, strict=True)}
+        operands = [by_label.get(id(op), op) for op in operands]
+        cause = f"{phrase} do not broadcast: {'; '.join(texts)}"
+        return context.build(cause, operands, drawing_for(operands, symbol, name))
+    dtypes = dtype_phrase(operands, symbol, name)
+    if dtypes:
+        return context.build(dtypes, operands, drawing_for(operands, symbol, name))
+    return generic(context, operands, name or symbol or "?")
+
+
+def _axis(context: Context, node: ast.Call, position: int, default: int | None) -> int | None:
+    for keyword in node.keywords:
+        if keyword.arg in ("dim", "axis"):
+            try:
+                return int(read(keyword.value, context.frame))
+            except (Unreadable, TypeError, ValueError):
+                return None
+    if len(node.args) > position:
+        try:
+            return int(read(node.args[position], context.frame))
+        except (Unreadable, TypeError, ValueError):
+            return None
+    return default
+
+
+def _sequence_operands(context: Context, node: ast.Call) -> list[Operand]:
+    sequence = node.args[0] if node.args else next(
+        (kw.value for kw in node.keywords if kw.arg in ("tensors", "arrays")), None)
+    if sequence is None:
+        return []
+    if isinstance(sequence, ast.List | ast.Tuple):
+        return [context.operand(element) for element in sequence.elts]
+    label = context.text(sequence)
+    try:
+        values = read(sequence, context.frame)
+    except Unreadable:
+        return [Operand.unknown(label)]
+    if not isinstance(values, list | tuple):
+        return [Operand.of(label, values)]
+    return [Operand.of(f"{label}[{i}]", value) for i, value in enumerate(values)]
+
+
+def concatenate(context: Context, node: ast.Call, name: str) -> Clarification | None:
+    """``cat``/``concatenate``/``stack``/``hstack``/``vstack`` along one dim."""
+    short = name.rsplit(".", 1)[-1]
+    operands = context.fill(_sequence_operands(context, node))
+    if not any(op.is_tensor for op in operands):
+        return None
+    if any(op.shape is None for op in operands):
+        cause = unknown_cause(shapes_phrase(operands, None, name))
+        return context.build(cause, operands, drawing_for(operands, None, name))
+    shapes = [op.shape for op in operands if op.shape is not None]
+    listed = ", ".join(dims_text(shape) for shape in shapes)
+    stacking = short == "stack" or (short == "vstack" and all(len(s) == 1 for s in shapes))
+    axis = _axis(context, node, 1, 1 if short == "hstack" and all(len(s) > 1 for s in shapes) else 0)
+    first = operands[0]
+    for index, other in enumerate(operands[1:], start=1):
+        if other.ndim != first.ndim:
+            cause = (f"{name} of shapes {listed} needs arrays with the same number of dims: "
+                     f"{first.ref()} is {first.ndim}-D, {other.ref()} is {other.ndim}-D")
+            return context.build(cause, operands, drawing_for(operands, None, name))
+        skip = None if stacking or axis is None else axis % first.ndim
+        assert first.shape is not None and other.shape is not None
+        differing = [d for d in range(first.ndim) if d != skip and first.shape[d] != other.shape[d]]
+        if differing:
+            dim = differing[0]
+            operands[0], operands[index] = first.with_bad(dim), other.with_bad(dim)
+            rule = "equal shapes" if stacking else f"equal sizes in every dim but dim {axis}"
+            cause = (f"{name} of shapes {listed} needs {rule}: "
+                     f"{conflict_text(operands[0], dim, operands[index], dim)}")
+            return context.build(cause, operands, drawing_for(operands, None, name))
+    return generic(context, operands, name)
+
+
+def _target_shape(context: Context, nodes: Sequence[ast.expr]) -> tuple[int, ...] | None:
+    try:
+        values = [read(node, context.frame) for node in nodes]
+    except Unreadable:
+        return None
+    if len(values) == 1 and isinstance(values[0], list | tuple | range):
+        values = list(values[0])
+    if len(values) == 1 and hasattr(values[0], "__len__") and not isinstance(values[0], int):
+        values = list(values[0])  # a torch.Size
+    try:
+        return tuple(int(value) for value in values)
+    except (TypeError, ValueError):
+        return None
+
+
+def reshape(context: Context, subject: Operand, target_nodes: Sequence[ast.expr],
+            name: str) -> Clarification | None:
+    """``x.view(...)``, ``x.reshape(...)``, ``np.reshape(x, shape)``: element counts."""
+    short = name.rsplit(".", 1)[-1]
+    if not subject.is_tensor or subject.shape is None:
+        return None
+    target = _target_shape(context, target_nodes)
+    size = math.prod(subject.shape)
+    have = f"{subject.ref()} ({subject.shape_text()}, {size} elements)"
+    if target is None:
+        return generic(context, [subject], name)
+    target_text = "x".join(str(part) for part in target)
+    known = math.prod(part for part in target if part != -1)
+    drawing: list[Box | str] = [subject.box(), "→",
+                                Box(f"{short} to", tuple(_dim_or_free(p) for p in target))]
+    verb = "view" if short == "view" else "reshape"
+    preposition = "as" if short == "view" else "into"
+    if -1 in target and (known == 0 or size % known):
+        cause = (f"cannot {verb} {have} {preposition} {target_text}: {size} is not a multiple "
+                 f"of {known}")
+    elif -1 not in target and known != size:
+        cause = f"cannot {verb} {have} {preposition} {target_text} ({known} elements)"
+    elif "stride" in context.message or "contiguous" in context.message:
+        cause = (f"cannot view {subject.ref()} ({subject.shape_text()}) as {target_text}: its "
+                 f"memory is not contiguous; use .reshape() or .contiguous() first")
+    else:
+        return generic(context, [subject], name)
+    return context.build(cause, [subject], drawing)
+
+
+def _dim_or_free(size: int) -> Dim:
+    return "-1" if size == -1 else size
+
+
+def einsum(context: Context, node: ast.Call, name: str) -> Clarification | None:
+    """``einsum(spec, *operands)``: each letter must have one size across operands."""
+    try:
+        spec = read(node.args[0], context.frame)
+    except (Unreadable, IndexError):
+        return None
+    if not isinstance(spec, str):
+        return None
+    operands = context.fill([context.operand(arg) for arg in node.args[1:]])
+    if not any(op.is_tensor for op in operands):
+        return None
+    terms = spec.replace(" ", "").partition("->")[0].split(",")
+    drawing = drawing_for(operands, None, f"{name}('{spec}'")
+    if len(terms) != len(operands):
+        cause = f"{name} '{spec}' names {len(terms)} operands but got {len(operands)}"
+        return context.build(cause, operands, drawing)
+    if any(op.shape is None for op in operands):
+        return context.build(unknown_cause(f"{name} '{spec}' operand shapes"), operands, drawing)
+    seen: dict[str, tuple[int, int]] = {}
+    for index, (term, op) in enumerate(zip(terms, operands, strict=True)):
+        assert op.shape is not None
+        head, ellipsis, tail = term.partition("...")
+        if not ellipsis and len(term) != op.ndim:
+            cause = (f"{name} '{spec}': term '{term}' has {len(term)} letters but {op.ref()} "
+                     f"is {op.ndim}-D ({op.shape_text()})")
+            return context.build(cause, operands, drawing)
+        lettered = list(enumerate(head)) + [(op.ndim - len(tail) + k, c) for k, c in enumerate(tail)]
+        for dim, letter in lettered:
+            if letter in seen:
+                other_index, other_dim = seen[letter]
+                other = operands[other_index]
+                assert other.shape is not None
+                if other.shape[other_dim] != op.shape[dim]:
+                    operands[other_index] = other.with_bad(other_dim)
+                    operands[index] = op.with_bad(dim)
+                    cause = (f"{name} '{spec}': index {letter} is {other.shape[other_dim]} in "
+                             f"dim {other_dim} of {other.ref()} but {op.shape[dim]} in dim {dim} "
+                             f"of {op.ref()}")
+                    return context.build(cause, operands,
+                                         drawing_for(operands, None, f"{name}('{spec}'"))
+            else:
+                seen[letter] = (index, dim)
+    return generic(context, operands, name)
+
+
+def _index_items(index: Any) -> tuple[Any, ...]:
+    return index if isinstance(index, tuple) else (index,)
+
+
+def subscript(context: Context, node: ast.Subscript) -> Clarification | None:
+    """``x[i, j]``: which index is out of range for which dim."""
+    container = context.operand(node.value)
+    if not container.is_tensor or container.shape is None:
+        return None
+    index_text = context.text(node.slice)
+    try:
+        items = _index_items(read(node.slice, context.frame))
+    except Unreadable:
+        return generic(context, [container], f"indexing [{index_text}]")
+    drawing: list[Box | str] = [container.box(), f"[{index_text}]"]
+    wanted = sum(1 for item in items if item is not None and item is not Ellipsis)
+    if Ellipsis not in items and wanted > container.ndim:
+        cause = (f"{container.ref()} is {container.ndim}-D ({container.shape_text()}) but "
+                 f"[{index_text}] indexes {wanted} dims")
+        return context.build(cause, [container], drawing)
+    dim = 0
+    for item in items:
+        if item is Ellipsis:
+            dim = container.ndim - (len(items) - items.index(Ellipsis) - 1)
+            continue
+        if item is None:
+            continue
+        size = container.shape[dim] if dim < container.ndim else 0
+        bad = _bad_index(item, size)
+        if bad is not None:
+            marked = container.with_bad(dim)
+            cause = (f"index {bad} is out of range for dim {dim} of {marked.ref()} "
+                     f"(size {size}, valid {-size}..{size - 1}); {marked.ref()} is "
+                     f"{marked.shape_text()}")
+            return context.build(cause, [marked], [marked.box(), f"[{index_text}]"])
+        dim += 1
+    return generic(context, [container], f"indexing [{index_text}]")
+
+
+def _bad_index(item: Any, size: int) -> int | None:
+    """The first integer in ``item`` outside ``-size..size-1``, if any."""
+    if isinstance(item, bool | slice):
+        return None
+    if isinstance(item, int):
+        return item if not -size <= item < size else None
+    described = Operand.of("", item)
+    if described.framework and described.dtype and "int" in described.dtype:
+        numpy = sys.modules["numpy"]
+        values = numpy.asarray(item.cpu() if described.framework == "torch" else item).ravel()
+        outside = values[(values >= size) | (values < -size)]
+        return int(outside[0]) if outside.size else None
+    return None
+
+
+def _display_path(base: str, path: str) -> str:
+    for part in path.split("."):
+        base += f"[{part}]" if part.isdigit() else f".{part}"
+    return base
+
+
+def _failing_module(context: Context, called: Any) -> tuple[Any, Any, bool]:
+    """The deepest ``nn.Module.forward`` frame below the user's call: (module, input, found)."""
+    torch = sys.modules["torch"]
+    for frame in reversed(context.site.library_frames):
+        owner = frame.f_locals.get("self")
+        if frame.f_code.co_name == "forward" and isinstance(owner, torch.nn.Module):
+            names = frame.f_code.co_varnames
+            if frame.f_code.co_argcount > 1 and names[1] in frame.f_locals:
+                return owner, frame.f_locals[names[1]], True
+    return called, None, False
+
+
+def module_call(context: Context, node: ast.Call, module: Any, name: str) -> Clarification | None:
+    """``self.fc(x)``: the module (or the layer inside it) that rejected its input."""
+    leaf, value, found = _failing_module(context, module)
+    path = name
+    if leaf is not module:
+        path = next((_display_path(name, sub) for sub, mod in module.named_modules() if mod is leaf),
+                    f"a {type(leaf).__name__} inside {name}")
+    if found and leaf is module and node.args:
+        given = Operand.of(context.text(node.args[0]), value)
+    elif found:
+        given = replace(Operand.of(f"input of {path}", value), prose=True)
+    elif node.args:
+        given = context.operand(node.args[0])
+    else:
+        return None
+    config = f"{type(leaf).__name__}({leaf.extra_repr()})"
+    explained = layer_rule(context, leaf, given)
+    if explained is None:
+        cause = f"{path} is {config}: it failed on input {given.ref()} ({given.shape_text()})"
+        return context.build(cause, [given], [given.box(), "→", path])
+    want, marked, expected = explained
+    cause = f"{path} is {config}: {want}"
+    return context.build(cause, [marked], [marked.box(), "vs", Box(f"{path} expects", expected,
+                                                                    marked.bad)])
+
+
+def layer_rule(context: Context, layer: Any, given: Operand
+               ) -> tuple[str, Operand, tuple[Dim, ...]] | None:
+    """What ``layer`` expected of its input: (sentence, marked input, expected dims)."""
+    if given.shape is None or not given.shape:
+        return None
+    torch = sys.modules["torch"]
+    nn = torch.nn
+    shape, ndim, ref = given.shape, given.ndim, given.ref()
+    if isinstance(layer, nn.Linear) and shape[-1] != layer.in_features:
+        dim = ndim - 1
+        return (f"input {ref} is {given.shape_text()} but dim {dim} should be "
+                f"{layer.in_features} (in_features)", given.with_bad(dim),
+                (*shape[:-1], layer.in_features))
+    if isinstance(layer, nn.modules.conv._ConvNd):
+        spatial = len(layer.kernel_size)
+        letters = ("L",) if spatial == 1 else ("H", "W") if spatial == 2 else ("D", "H", "W")
+        expected: tuple[Dim, ...] = (layer.in_channels, *letters)
+        if ndim != spatial + 1:
+            expected = ("N", *expected)
+        if ndim not in (spatial + 1, spatial + 2):
+            return (f"input {ref} is {given.shape_text()} ({ndim}-D) but it should be "
+                    f"{spatial + 2}-D N x C x {' x '.join(letters)} (or {spatial + 1}-D without N)",
+                    given, expected)
+        channel = ndim - spatial - 1
+        if shape[channel] != layer.in_channels:
+            return (f"input {ref} is {given.shape_text()} but dim {channel} should be "
+                    f"{layer.in_channels} (in_channels)", given.with_bad(channel), expected)
+        return _kernel_too_large(layer, given, expected)
+    if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+        channel = 1 if ndim > 1 else 0
+        if shape[channel] != layer.num_features:
+            return (f"input {ref} is {given.shape_text()} but dim {channel} should be "
+                    f"{layer.num_features} (num_features)", given.with_bad(channel),
+                    (*shape[:channel], layer.num_features, *shape[channel + 1:]))
+        return None
+    if isinstance(layer, nn.LayerNorm):
+        normalized = tuple(layer.normalized_shape)
+        if shape[-len(normalized):] != normalized:
+            dims = range(ndim - len(normalized), ndim)
+            return (f"input {ref} is {given.shape_text()} but its last dims should be "
+                    f"{dims_text(normalized)} (normalized_shape)", given.with_bad(*dims),
+                    (*shape[: ndim - len(normalized)], *normalized))
+        return None
+    if isinstance(layer, nn.Embedding) and given.value is not None:
+        largest = int(given.value.max())
+        if largest >= layer.num_embeddings:
+            return (f"input {ref} holds index {largest} but the table has {layer.num_embeddings} "
+                    f"rows (valid 0..{layer.num_embeddings - 1})", given, shape)
+    return None
+
+
+def _kernel_too_large(layer: Any, given: Operand, expected: tuple[Dim, ...]
+                      ) -> tuple[str, Operand, tuple[Dim, ...]] | None:
+    assert given.shape is not None
+    spatial = len(layer.kernel_size)
+    padding = layer.padding if isinstance(layer.padding, tuple) else (0,) * spatial
+    sizes = given.shape[-spatial:]
+    reach = [d * (k - 1) + 1 for d, k in zip(layer.dilation, layer.kernel_size, strict=True)]
+    small = [i for i in range(spatial) if sizes[i] + 2 * padding[i] < reach[i]]
+    if not small:
+        return None
+    first_dim = given.ndim - spatial
+    marked = given.with_bad(*(first_dim + i for i in small))
+    return (f"input {given.ref()} is {given.shape_text()} but its spatial size "
+            f"{dims_text(sizes)} (padding {dims_text(padding)}) is smaller than the kernel "
+            f"{dims_text(tuple(reach))}", marked, expected)
+
+
+def generic(context: Context, operands: Sequence[Operand], name: str) -> Clarification | None:
+    """Any other failing operation on tensors: name it and list its operands' shapes."""
+    operands = list(operands)
+    if not any(op.is_tensor for op in operands):
+        return None
+    shapes = ", ".join(op.shape_text() for op in operands)
+    details = []
+    for frame in reversed(context.site.library_frames):
+        module = frame.f_globals.get("__name__") or ""
+        if module.partition(".")[0] in TENSOR_LIBRARIES:
+            details.append(f"raised inside {module}.{frame.f_code.co_qualname}")
+            break
+    cause = f"{name} failed on operand shapes {shapes}"
+    return context.build(cause, operands, drawing_for(operands, None, name), details)
+
+
+def _called_module(context: Context) -> Any:
+    """The ``nn.Module`` whose ``__call__`` frame sits right below the user's frame, if any."""
+    frames = context.site.library_frames
+    return frames[0].f_locals.get("self") if frames and frames[0].f_code.co_name in (
+        "_wrapped_call_impl", "_call_impl") else None
+
+
+def _library_callable(function: Any) -> bool:
+    owner = getattr(function, "__self__", None)
+    if owner is not None and Operand.of("", owner).framework:
+        return True
+    module = getattr(function, "__module__", None) or ""
+    return module.partition(".")[0] in TENSOR_LIBRARIES
+
+
+def call(context: Context, node: ast.Call) -> Clarification | None:
+    """Function and method calls: dispatch on what is being called."""
+    name = called_name(node.func)
+    if "(...)" in name:
+        name = context.text(node.func)
+    try:
+        function = read(node.func, context.frame)
+    except Exception:
+        function = None
+    torch = sys.modules.get("torch")
+    if torch is not None and function is None:
+        function = _called_module(context)
+    if torch is not None and isinstance(function, torch.nn.Module):
+        return module_call(context, node, function, name)
+    receiver_value = getattr(function, "__self__", None)
+    receiver = None
+    if receiver_value is not None and Operand.of("", receiver_value).framework:
+        assert isinstance(node.func, ast.Attribute)
+        receiver = Operand.of(context.text(node.func.value), receiver_value)
+    elif function is None and isinstance(node.func, ast.Attribute):
+        receiver = context.operand(node.func.value)
+    args = [context.operand(arg) for arg in node.args if not isinstance(arg, ast.Starred)]
+    short = name.rsplit(".", 1)[-1]
+    handlers: dict[frozenset[str], Callable[[], Clarification | None]] = {
+        MATMUL: lambda: matmul(context, ([receiver] if receiver else []) + args, None, name),
+        ELEMENTWISE: lambda: elementwise(context, ([receiver] if receiver else []) + args,
+                                         None, name),
+        CONCATENATE: lambda: concatenate(context, node, name),
+        RESHAPE: lambda: reshape(context, receiver, node.args, name) if receiver
+        else reshape(context, args[0], node.args[1:2], name) if args else None,
+        frozenset({"einsum"}): lambda: einsum(context, node, name),
+    }
+    if function is None or _library_callable(function):
+        for names, handler in handlers.items():
+            if short in names:
+                return handler()
+    operands = ([receiver] if receiver else []) + args
+    return generic(context, operands, name)

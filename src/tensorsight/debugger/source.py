@@ -1,0 +1,220 @@
+"""Find the user's failing sub-expression from a traceback, without running anything again.
+
+Python 3.11 records a source span for every bytecode instruction (what draws ``^^^^`` under
+tracebacks). The traceback's ``tb_lasti`` names the instruction that raised; its span is matched
+against the file's syntax tree to recover the exact expression node and its enclosing statement.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import linecache
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import FrameType, TracebackType
+from typing import Any
+
+# Top-level packages whose frames are "library internals", never the user's own code.
+LIBRARY_PACKAGES = frozenset(
+    {
+        "numpy",
+        "torch",
+        "jax",
+        "jaxlib",
+        "opt_einsum",
+        "contextlib",
+        "functools",
+        "IPython",
+        "tensorsight",
+        "importlib",
+        "runpy",
+        "threading",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Site:
+    """The failing expression in the user's code.
+
+    ``node`` is the expression whose bytecode raised, ``statement`` the whole statement around it.
+    """
+
+    frame: FrameType
+    filename: str
+    node: ast.expr | ast.AugAssign
+    statement: ast.stmt
+    source_lines: tuple[str, ...]
+    library_frames: tuple[FrameType, ...]
+
+    @property
+    def line(self) -> int:
+        """Line number of the failing expression's first line."""
+        return self.node.lineno
+
+    def text(self, node: ast.AST) -> str:
+        """The source text of ``node``, multi-line expressions joined onto one line."""
+        segment = ast.get_source_segment("".join(self.source_lines), node) or ast.unparse(node)
+        return " ".join(part.strip() for part in segment.splitlines())
+
+
+def is_library_frame(frame: FrameType) -> bool:
+    """True for frames of NumPy/PyTorch/JAX/standard helpers; user code is everything else."""
+    module = frame.f_globals.get("__name__") or ""
+    return module.partition(".")[0] in LIBRARY_PACKAGES
+
+
+def _frames(tb: TracebackType | None) -> Iterator[TracebackType]:
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
+
+
+def innermost_user_entry(tb: TracebackType | None) -> tuple[TracebackType, list[FrameType]] | None:
+    """The deepest traceback entry in user code, and the library frames called below it."""
+    entries = list(_frames(tb))
+    for index in range(len(entries) - 1, -1, -1):
+        if not is_library_frame(entries[index].tb_frame):
+            below = [entry.tb_frame for entry in entries[index + 1 :]]
+            return entries[index], below
+    return None
+
+
+def _instruction_span(entry: TracebackType) -> tuple[int, int, int, int] | None:
+    code = entry.tb_frame.f_code
+    index = entry.tb_lasti // 2
+    for position_index, position in enumerate(code.co_positions()):
+        if position_index == index:
+            if None in position:
+                return None
+            return position  # type: ignore[return-value]
+    return None
+
+
+_TREES: dict[tuple[str, int], ast.Module] = {}
+
+
+def _parse(filename: str, lines: list[str]) -> ast.Module | None:
+    key = (filename, hash(tuple(lines)))
+    tree = _TREES.get(key)
+    if tree is None:
+        try:
+            tree = ast.parse("".join(lines), filename)
+        except (SyntaxError, ValueError):
+            return None
+        if len(_TREES) > 64:
+            _TREES.clear()
+        _TREES[key] = tree
+    return tree
+
+
+def _span(node: ast.AST) -> tuple[int | None, int | None, int | None, int | None]:
+    return (
+        getattr(node, "lineno", None),
+        getattr(node, "end_lineno", None),
+        getattr(node, "col_offset", None),
+        getattr(node, "end_col_offset", None),
+    )
+
+
+def _find(
+    tree: ast.Module, span: tuple[int, int, int, int]
+) -> tuple[ast.expr | ast.AugAssign, ast.stmt] | None:
+    """The innermost expression exactly covering ``span`` and its innermost enclosing statement.
+
+    An augmented assignment (``a += b``) is its own failing "expression".
+    """
+    found: tuple[ast.expr | ast.AugAssign, ast.stmt] | None = None
+
+    def visit(node: ast.AST, statement: ast.stmt | None) -> None:
+        nonlocal found
+        if isinstance(node, ast.stmt):
+            statement = node
+            if isinstance(node, ast.AugAssign) and _span(node) == span:
+                found = (node, node)
+        elif isinstance(node, ast.expr) and statement is not None and _span(node) == span:
+            found = (node, statement)
+        for child in ast.iter_child_nodes(node):
+            lineno, end_lineno = getattr(child, "lineno", None), getattr(child, "end_lineno", None)
+            if lineno is None or end_lineno is None or lineno <= span[0] <= end_lineno:
+                visit(child, statement)
+
+    visit(tree, None)
+    return found
+
+
+def locate(tb: TracebackType | None) -> Site | None:
+    """The :class:`Site` of the deepest user-code frame of ``tb``, or None if it has no source.
+
+    >>> try:
+    ...     [1, 2][5]
+    ... except IndexError as error:
+    ...     site = locate(error.__traceback__)  # doctest: +SKIP
+    """
+    user = innermost_user_entry(tb)
+    if user is None:
+        return None
+    entry, below = user
+    span = _instruction_span(entry)
+    filename = entry.tb_frame.f_code.co_filename
+    lines = linecache.getlines(filename, entry.tb_frame.f_globals)
+    if span is None or not lines:
+        return None
+    tree = _parse(filename, lines)
+    match = _find(tree, span) if tree is not None else None
+    if match is None:
+        return None
+    node, statement = match
+    return Site(entry.tb_frame, filename, node, statement, tuple(lines), tuple(below))
+
+
+class Unreadable(Exception):
+    """An operand that cannot be read from the frame without calling code."""
+
+
+def read(node: ast.expr, frame: FrameType) -> Any:
+    """The value of a name, attribute, subscript or constant operand, read from ``frame``.
+
+    Calls, operators and anything else that would run user code again raise :class:`Unreadable`.
+    """
+    match node:
+        case ast.Constant(value=value):
+            return value
+        case ast.Name(id=name):
+            for scope in (frame.f_locals, frame.f_globals, vars(builtins)):
+                if name in scope:
+                    return scope[name]
+            raise Unreadable(name)
+        case ast.Attribute(value=owner, attr=attr):
+            try:
+                return getattr(read(owner, frame), attr)
+            except AttributeError as error:
+                raise Unreadable(attr) from error
+        case ast.Subscript(value=container, slice=index):
+            try:
+                return read(container, frame)[read(index, frame)]
+            except (IndexError, KeyError, TypeError, ValueError, RuntimeError) as error:
+                raise Unreadable("subscript") from error
+        case ast.Slice(lower=lower, upper=upper, step=step):
+            return slice(*(None if part is None else read(part, frame) for part in (lower, upper, step)))
+        case ast.Tuple(elts=items):
+            return tuple(read(item, frame) for item in items)
+        case ast.List(elts=items):
+            return [read(item, frame) for item in items]
+        case ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=int() | float() as number)):
+            return -number
+        case _:
+            raise Unreadable(type(node).__name__)
+
+
+def called_name(func: ast.expr) -> str:
+    """Dotted name of a called function: ``np.dot``, ``torch.cat``, ``x.view``, ``self.fc``."""
+    match func:
+        case ast.Name(id=name):
+            return name
+        case ast.Attribute(value=owner, attr=attr):
+            return f"{called_name(owner)}.{attr}"
+        case _:
+            return "(...)"
+

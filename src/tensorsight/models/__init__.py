@@ -1,0 +1,49 @@
+"""Models to explain: TinyVGG, MobileNetV2, your own ``torch.nn.Module``, and their bundles.
+
+This package imports torch when a model is built, so ``import tensorsight`` never imports it.
+
+>>> from tensorsight.models import load_model       # doctest: +SKIP
+>>> bundle = load_model("mobilenet_v2")             # doctest: +SKIP
+>>> bundle.name, len(bundle.class_names)            # doctest: +SKIP
+('MobileNetV2 (ImageNet)', 1000)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tensorsight.models.bundle import ModelBundle, Sample
+from tensorsight.models.loading import ModelLoadError, bundle_from_module, load_model
+
+if TYPE_CHECKING:
+    from tensorsight.models.mobilenet_v2 import MobileNetV2
+    from tensorsight.models.tinyvgg import TinyVGG
+
+# The name `tensorsight serve` catches; one class, two names.
+ModelError = ModelLoadError
+
+__all__ = [
+    "MobileNetV2",
+    "ModelBundle",
+    "ModelError",
+    "ModelLoadError",
+    "Sample",
+    "TinyVGG",
+    "bundle_from_module",
+    "load_model",
+]
+
+# Model classes import torch: resolve them on first use.
+_LAZY_CLASSES = {
+    "TinyVGG": "tensorsight.models.tinyvgg",
+    "MobileNetV2": "tensorsight.models.mobilenet_v2",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY_CLASSES.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'tensorsight.models' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(module_name), name)

@@ -1,0 +1,414 @@
+"""Resolve a ``--model`` spec (and optional weights) into a :class:`ModelBundle` ready to explain.
+
+Three kinds of spec:
+
+* ``tinyvgg``: the TinyVGG trained on Fashion-MNIST that ships with tensorsight;
+* ``mobilenet_v2``: MobileNetV2 with torchvision's ImageNet weights (found locally, never
+  downloaded);
+* ``package.module:factory`` (or ``path/to/file.py:factory``): your own model, built by calling
+  ``factory()`` with no arguments.
+
+Weights are read from ``.safetensors`` files, or from torch pickle files (``.pt``, ``.pth``,
+``.bin``, ``.ckpt``) when the caller says it trusts them (``trust_pickle=True``, the CLI's
+``--trust-pickle``). Even then they are read with ``torch.load(weights_only=True)``, which rebuilds
+tensors without running code; the flag records the user's intent, because a pickle file is a
+program format and tensorsight will not open one by default.
+
+A model card, a JSON file next to the weights (``<weights>.json`` or ``card.json``), may give
+``name``, ``class_names``, ``input_size`` (``[height, width]``), ``preprocessing`` (the mapping
+:meth:`tensorsight.imaging.Preprocessing.to_dict` writes) and, for TinyVGG, ``architecture``.
+
+>>> from tensorsight.models import load_model             # doctest: +SKIP
+>>> bundle = load_model("mynet.models:build", weights="mynet.safetensors")  # doctest: +SKIP
+>>> bundle.class_names[:2]                                 # doctest: +SKIP
+('cat', 'dog')
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tensorsight.imaging import Preprocessing
+from tensorsight.models.bundle import ModelBundle, Sample
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+BUILTIN_MODELS = ("tinyvgg", "mobilenet_v2")
+SAFETENSORS_SUFFIXES = (".safetensors",)
+PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+CARD_FILE = "card.json"
+DEFAULT_INPUT_SIZE = (224, 224)
+# How many offending keys an error message names before it says "and N more".
+_LISTED_KEYS = 3
+# Checkpoint dicts that wrap the state dict under one of these keys are unwrapped.
+_STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
+# A BatchNorm counter that does not affect inference; files saved without it still fit.
+_OPTIONAL_BUFFER = "num_batches_tracked"
+
+
+class ModelLoadError(Exception):
+    """A model that cannot be loaded; ``str()`` is one sentence fit to show on a command line."""
+
+
+def load_model(
+    spec: str,
+    *,
+    weights: str | Path | None = None,
+    class_names: Sequence[str] | None = None,
+    input_size: tuple[int, int] | None = None,
+    trust_pickle: bool = False,
+) -> ModelBundle:
+    """The model named by ``spec``, in eval mode, with its preprocessing and class names.
+
+    ``class_names`` and ``input_size`` (height, width) override what the bundle or the card
+    says. The model is run once on a zero image of the final input size, so a model that cannot
+    take that input, or whose outputs do not match the class names, fails here with a clear
+    message rather than later in the browser. Every failure is a :class:`ModelLoadError`.
+
+    >>> load_model("tinyvgg").class_names[0]                 # doctest: +SKIP
+    'T-shirt/top'
+    >>> load_model("resnet")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ModelLoadError: Unknown model 'resnet': use tinyvgg, mobilenet_v2, or package.module:factory...
+    """
+    weights_path = _existing_file(weights) if weights is not None else None
+    if spec == "mobilenet_v2":
+        from tensorsight.models.mobilenet_v2 import load_pretrained
+
+        bundle = load_pretrained(weights_path, trust_pickle=trust_pickle)
+    elif spec == "tinyvgg" and weights_path is None:
+        from tensorsight.models.tinyvgg import load_default
+
+        bundle = load_default()
+    else:
+        card = read_card(weights_path) if weights_path is not None else {}
+        model = _build_tinyvgg(card) if spec == "tinyvgg" else _call_factory(spec)
+        if weights_path is not None:
+            load_weights(model, weights_path, trust_pickle=trust_pickle)
+        preprocessing = (Preprocessing.from_dict(card["preprocessing"])
+                         if "preprocessing" in card else None)
+        return bundle_from_module(
+            model,
+            name=card.get("name", spec),
+            preprocessing=preprocessing,
+            class_names=class_names or card.get("class_names"),
+            input_size=input_size or _card_input_size(card),
+            card=card,
+        )
+    return bundle_from_module(
+        bundle.model,
+        name=bundle.name,
+        preprocessing=bundle.preprocessing,
+        class_names=class_names or bundle.class_names,
+        input_size=input_size,
+        card=bundle.card,
+        samples=bundle.samples,
+    )
+
+
+def bundle_from_module(
+    model: nn.Module,
+    *,
+    name: str | None = None,
+    preprocessing: Preprocessing | None = None,
+    class_names: Sequence[str] | None = None,
+    input_size: tuple[int, int] | None = None,
+    card: Mapping[str, Any] | None = None,
+    samples: Sequence[Sample] = (),
+) -> ModelBundle:
+    """Wrap a ``torch.nn.Module`` (put in eval mode) into a bundle, filling in what is missing.
+
+    The input size is ``input_size``, else ``preprocessing.size``, else the model's
+    ``input_size`` attribute, else 224x224; channels come from the first convolution. Without
+    class names the classes are called ``class 0``, ``class 1``, ... after the output size.
+
+    >>> from torch import nn
+    >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.LazyLinear(3))
+    >>> bundle = bundle_from_module(model, input_size=(28, 28))
+    >>> bundle.class_names, bundle.preprocessing.channels
+    (('class 0', 'class 1', 'class 2'), 1)
+    """
+    from torch import nn
+
+    if not isinstance(model, nn.Module):
+        raise ModelLoadError(
+            f"Expected a torch.nn.Module to explain, got {type(model).__name__}.")
+    model.eval()
+    if preprocessing is None:
+        size = input_size or _declared_input_size(model) or DEFAULT_INPUT_SIZE
+        preprocessing = Preprocessing(size=size, channels=_input_channels(model))
+    elif input_size is not None:
+        preprocessing = replace(preprocessing, size=input_size)
+    display_name = name or type(model).__name__
+    outputs = _probe(model, preprocessing, display_name)
+    if class_names is None:
+        class_names = [f"class {index}" for index in range(outputs)]
+    elif len(class_names) != outputs:
+        raise ModelLoadError(
+            f"{display_name} has {outputs} outputs but {len(class_names)} class names were "
+            f"given; give exactly one name per output.")
+    return ModelBundle(
+        name=display_name,
+        model=model,
+        preprocessing=preprocessing,
+        class_names=tuple(str(label) for label in class_names),
+        samples=tuple(samples),
+        card=dict(card or {}),
+    )
+
+
+def read_card(weights: Path) -> dict[str, Any]:
+    """The model card next to a weights file (``<weights>.json``, else ``card.json``), or ``{}``.
+
+    >>> read_card(Path("/nonexistent/model.safetensors"))
+    {}
+    """
+    for path in (weights.with_name(weights.name + ".json"), weights.with_name(CARD_FILE)):
+        if path.is_file():
+            try:
+                card = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+                raise ModelLoadError(f"Cannot read the model card {path}: {error}") from error
+            if not isinstance(card, dict):
+                raise ModelLoadError(f"The model card {path} must hold a JSON object.")
+            return card
+    return {}
+
+
+def load_weights(model: nn.Module, path: Path, *, trust_pickle: bool = False) -> None:
+    """Load a state dict file into ``model``, insisting that every key and shape fits.
+
+    >>> from torch import nn
+    >>> load_weights(nn.Linear(2, 2), Path("model.pth"))      # doctest: +SKIP
+    Traceback (most recent call last):
+    ...
+    ModelLoadError: model.pth is a torch pickle file, ...
+    """
+    state = _read_state_dict(path, trust_pickle=trust_pickle)
+    expected = model.state_dict()
+    missing = [key for key in expected
+               if key not in state and not key.endswith(_OPTIONAL_BUFFER)]
+    unexpected = [key for key in state if key not in expected]
+    mismatched = [
+        f"{key} (file {list(state[key].shape)}, model {list(expected[key].shape)})"
+        for key in expected if key in state and state[key].shape != expected[key].shape
+    ]
+    problems = [
+        _listing(missing, "missing key"),
+        _listing(unexpected, "unexpected key"),
+        _listing(mismatched, "shape mismatch", plural="shape mismatches"),
+    ]
+    problems = [problem for problem in problems if problem]
+    if problems:
+        raise ModelLoadError(
+            f"The weights in {path} do not fit {type(model).__name__}: {'; '.join(problems)}.")
+    model.load_state_dict(state, strict=False)
+
+
+def _read_state_dict(path: Path, *, trust_pickle: bool) -> dict[str, torch.Tensor]:
+    import torch
+
+    suffix = path.suffix.lower()
+    if suffix in SAFETENSORS_SUFFIXES:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            state: Any = load_file(path)
+        except (SafetensorError, OSError) as error:
+            raise ModelLoadError(f"Cannot read {path} as safetensors: {error}") from error
+    elif suffix in PICKLE_SUFFIXES:
+        if not trust_pickle:
+            raise ModelLoadError(
+                f"{path} is a torch pickle file, and unpickling an untrusted file can run code. "
+                f"If you trust it, pass --trust-pickle (trust_pickle=True); tensorsight then "
+                f"reads it with torch.load(weights_only=True). Or convert it to .safetensors.")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+            raise ModelLoadError(
+                f"Cannot read {path} as plain tensors ({type(error).__name__}); save the "
+                f"model's state_dict() rather than the model object.") from error
+    else:
+        known = ", ".join(SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES)
+        raise ModelLoadError(f"Cannot tell the format of {path}: weights files end in {known}.")
+    return _plain_state_dict(state, path)
+
+
+def _plain_state_dict(state: Any, path: Path) -> dict[str, torch.Tensor]:
+    """Unwrap checkpoint dicts and DataParallel's ``module.`` prefix; insist on tensors."""
+    import torch
+
+    while isinstance(state, Mapping):
+        wrapped = [key for key in _STATE_DICT_KEYS if isinstance(state.get(key), Mapping)]
+        if not wrapped:
+            break
+        state = state[wrapped[0]]
+    if not isinstance(state, Mapping) or not all(
+            isinstance(value, torch.Tensor) for value in state.values()):
+        raise ModelLoadError(
+            f"{path} does not hold a state dict (a mapping of names to tensors).")
+    state = dict(state)
+    if state and all(key.startswith("module.") for key in state):
+        state = {key.removeprefix("module."): value for key, value in state.items()}
+    return state
+
+
+def _listing(keys: list[str], noun: str, *, plural: str | None = None) -> str:
+    if not keys:
+        return ""
+    shown = ", ".join(keys[:_LISTED_KEYS])
+    more = f" and {len(keys) - _LISTED_KEYS} more" if len(keys) > _LISTED_KEYS else ""
+    name = noun if len(keys) == 1 else (plural or noun + "s")
+    return f"{len(keys)} {name} ({shown}{more})"
+
+
+def _existing_file(weights: str | Path) -> Path:
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        reason = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise ModelLoadError(f"Weights file {path} {reason}.")
+    return path
+
+
+def _card_input_size(card: Mapping[str, Any]) -> tuple[int, int] | None:
+    if "input_size" not in card:
+        return None
+    height, width = card["input_size"]
+    return int(height), int(width)
+
+
+def _build_tinyvgg(card: Mapping[str, Any]) -> nn.Module:
+    """An untrained TinyVGG shaped as the card's ``architecture`` says (Fashion-MNIST's default)."""
+    from tensorsight.models.tinyvgg import TinyVGG
+
+    if "architecture" not in card:
+        return TinyVGG()
+    try:
+        return TinyVGG.from_architecture(card["architecture"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelLoadError(f"The card's TinyVGG architecture is unusable: {error}") from error
+
+
+def _call_factory(spec: str) -> nn.Module:
+    from torch import nn
+
+    module_name, colon, factory_name = spec.partition(":")
+    if not (colon and module_name and factory_name):
+        raise ModelLoadError(
+            f"Unknown model {spec!r}: use {', '.join(BUILTIN_MODELS)}, or package.module:factory "
+            f"(a function returning a torch.nn.Module).")
+    factory = _resolve_factory(_import_user_module(module_name), module_name, factory_name)
+    try:
+        model = factory()
+    except Exception as error:
+        raise ModelLoadError(
+            f"{spec}() raised {type(error).__name__}: {error}") from error
+    if not isinstance(model, nn.Module):
+        raise ModelLoadError(
+            f"{spec}() returned a {type(model).__name__}, not a torch.nn.Module.")
+    return model
+
+
+def _import_user_module(module_name: str) -> Any:
+    """Import ``package.module`` (the current folder is searched too) or a ``.py`` file."""
+    try:
+        if module_name.endswith(".py"):
+            return _import_file(Path(module_name))
+        _search_current_folder()
+        return importlib.import_module(module_name)
+    except ModelLoadError:
+        raise
+    except ModuleNotFoundError as error:
+        raise ModelLoadError(
+            f"Cannot import {module_name!r}: {error}. Install it, or run tensorsight from the "
+            f"folder that holds it.") from error
+    except Exception as error:
+        raise ModelLoadError(
+            f"Importing {module_name!r} failed with {type(error).__name__}: {error}") from error
+
+
+def _search_current_folder() -> None:
+    # `python -m` puts the working folder on sys.path but console scripts do not; users expect
+    # `tensorsight serve --model mynet:build` to find mynet.py where they run it.
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+
+
+def _import_file(path: Path) -> Any:
+    if not path.is_file():
+        raise ModelLoadError(f"Cannot import {path}: the file does not exist.")
+    spec = importlib.util.spec_from_file_location(f"tensorsight_user_model.{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ModelLoadError(f"Cannot import {path} as a Python module.")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _resolve_factory(module: Any, module_name: str, factory_name: str) -> Callable[[], Any]:
+    target: Any = module
+    for part in factory_name.split("."):
+        if not hasattr(target, part):
+            callables = sorted(name for name, value in vars(module).items()
+                               if callable(value) and not name.startswith("_"))
+            hint = f" It defines: {', '.join(callables[:8])}." if callables else ""
+            raise ModelLoadError(f"{module_name!r} has no {factory_name!r}.{hint}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise ModelLoadError(
+            f"{module_name}:{factory_name} is a {type(target).__name__}, not a function.")
+    return target
+
+
+def _declared_input_size(model: nn.Module) -> tuple[int, int] | None:
+    size = getattr(model, "input_size", None)
+    if isinstance(size, int):
+        return size, size
+    if isinstance(size, tuple | list) and len(size) == 2:
+        return int(size[0]), int(size[1])
+    return None
+
+
+def _input_channels(model: nn.Module) -> int:
+    from torch import nn
+
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+            return module.in_channels
+    return 3
+
+
+def _probe(model: nn.Module, preprocessing: Preprocessing, name: str) -> int:
+    """Run the model on one zero image; return its number of outputs (classes)."""
+    import torch
+
+    shape = (1, preprocessing.channels, *preprocessing.size)
+    try:
+        with torch.no_grad():
+            output = model(torch.zeros(shape))
+    except Exception as error:
+        size = "x".join(str(side) for side in shape)
+        raise ModelLoadError(
+            f"{name} fails on a {size} input ({type(error).__name__}: {error}); give the input "
+            f"size it expects (--input-size HxW or the card's input_size).") from error
+    if not isinstance(output, torch.Tensor) or output.ndim != 2 or output.shape[0] != 1:
+        raise ModelLoadError(
+            f"{name} must return one tensor of class scores [batch, classes]; it returned "
+            f"{_describe_output(output)}.")
+    return int(output.shape[1])
+
+
+def _describe_output(output: Any) -> str:
+    shape = getattr(output, "shape", None)
+    return f"a tensor of shape {list(shape)}" if shape is not None else f"a {type(output).__name__}"

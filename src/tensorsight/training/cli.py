@@ -1,0 +1,80 @@
+"""``tensorsight train``: train TinyVGG on Fashion-MNIST or a folder of photos from the shell.
+
+    tensorsight train --output runs/fashion
+    tensorsight train --data my-photos/ --input-size 64 --epochs 30 --output runs/photos
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+_DEFAULT_OUTPUT = "tinyvgg-run"
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``train`` on the top-level parser's sub-parsers and set its ``handler``."""
+    parser = subparsers.add_parser(
+        "train",
+        help="train TinyVGG on Fashion-MNIST or your own photos",
+        description="Train TinyVGG and write weights.safetensors, card.json (architecture, "
+        "classes, preprocessing, test accuracy, confusion matrix, data checksum, time) and "
+        "samples/*.png into --output.",
+    )
+    parser.add_argument(
+        "--data", default="fashion-mnist",
+        help="'fashion-mnist' (default) or a folder with one sub-folder of images per class",
+    )
+    parser.add_argument(
+        "--data-dir", default=None,
+        help="folder holding the Fashion-MNIST *-ubyte.gz files "
+        "(default: $TENSORSIGHT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)",
+    )
+    parser.add_argument("--output", "-o", default=_DEFAULT_OUTPUT,
+                        help=f"folder to write the model into (default: {_DEFAULT_OUTPUT})")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--input-size", type=int, default=None,
+                        help="side of the square model input in pixels (default: 64)")
+    parser.add_argument("--channels", type=int, choices=(1, 3), default=None,
+                        help="1 = grayscale, 3 = RGB (default: 1 for Fashion-MNIST, else 3)")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="peak learning rate of the one-cycle schedule")
+    parser.add_argument("--label-smoothing", type=float, default=None)
+    parser.add_argument("--no-augment", dest="augment", action="store_false", default=None,
+                        help="train without random shifts, zooms and flips")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--limit", type=int, default=None,
+                        help="train on only this many images (a quick check)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train as the parsed ``args`` say; print where the model went and its test accuracy."""
+    from tensorsight.data import DatasetError, DatasetNotFoundError
+    from tensorsight.training.train import TrainConfig, train
+
+    overrides = {
+        key: value for key, value in {
+            "epochs": args.epochs, "input_size": args.input_size, "channels": args.channels,
+            "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+            "label_smoothing": args.label_smoothing, "augment": args.augment,
+            "seed": args.seed, "limit": args.limit, "threads": args.threads,
+        }.items() if value is not None
+    }
+    config = TrainConfig(output=args.output, data=args.data, data_dir=args.data_dir,
+                         progress=not args.quiet, **overrides)
+    try:
+        result = train(config)
+    except (DatasetError, DatasetNotFoundError) as error:
+        print(f"tensorsight train: {error}", file=sys.stderr)
+        return 1
+    metrics = result.card["metrics"]
+    print(f"test accuracy {metrics['test_accuracy']:.4f} on {metrics['test_count']} images, "
+          f"trained in {result.card['training']['training_seconds']:.0f} s")
+    print(f"model written to {result.output}/ (weights.safetensors, card.json, samples/)")
+    return 0

@@ -1,0 +1,244 @@
+"""capture() against plain forward passes of every architecture family in tests/architectures."""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from architectures import FAMILIES, build
+from tensorsight.capture import KINDS, CaptureError, Graph, Node, capture
+
+
+def plain_forward_outputs(model: nn.Module, x: torch.Tensor) -> tuple[dict, torch.Tensor]:
+    """Outputs of every module call in an ordinary forward pass: {(path, call number): tensor}."""
+    outputs: dict[tuple[str, int], torch.Tensor] = {}
+    calls: Counter[str] = Counter()
+    handles = []
+    for path, module in model.named_modules():
+        def record(module: nn.Module, args: tuple, output: object, path: str = path) -> None:
+            if isinstance(output, torch.Tensor):
+                calls[path] += 1
+                outputs[(path, calls[path])] = output.detach().clone()
+        handles.append(module.register_forward_hook(record))
+    try:
+        with torch.no_grad():
+            result = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return outputs, result
+
+
+def _inputs(graph: Graph, node: Node) -> list[torch.Tensor]:
+    return [graph.node(source).activation for source in node.inputs]
+
+
+# How each functional kind is recomputed from the activations of the nodes that fed it.
+RECOMPUTE: dict[str, Callable[[Node, list[torch.Tensor]], torch.Tensor]] = {
+    "add": lambda node, xs: xs[0] + xs[1],
+    "relu": lambda node, xs: F.relu(xs[0]),
+    "tanh": lambda node, xs: torch.tanh(xs[0]),
+    "cat": lambda node, xs: torch.cat(xs, dim=node.config["dim"]),
+    "flatten": lambda node, xs: torch.flatten(xs[0], node.config["start_dim"],
+                                              node.config["end_dim"]),
+    "reshape": lambda node, xs: xs[0].reshape(node.output_shape),
+    "mean": lambda node, xs: xs[0].mean(dim=tuple(node.config["dim"])),
+    "softmax": lambda node, xs: torch.softmax(xs[0], dim=node.config["dim"]),
+    "upsample": lambda node, xs: F.interpolate(xs[0], scale_factor=node.config["scale_factor"],
+                                               mode=node.config["mode"]),
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_every_leaf_activation_equals_the_plain_forward_pass(family: str) -> None:
+    model, x = build(family)
+    expected, _ = plain_forward_outputs(model, x)
+    graph = capture(model, x)
+    calls: Counter[str] = Counter()
+    leaves = [node for node in graph.nodes if node.module_path is not None]
+    assert leaves, "every family has leaf modules"
+    for node in leaves:
+        calls[node.module_path] += 1
+        reference = expected[(node.module_path, calls[node.module_path])]
+        torch.testing.assert_close(node.activation, reference, rtol=0, atol=0, msg=node.name)
+        assert node.output_shape == tuple(reference.shape)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_every_functional_node_recomputes_from_its_inputs(family: str) -> None:
+    model, x = build(family)
+    graph = capture(model, x)
+    functional = [node for node in graph.nodes if node.module_path is None and node.kind != "input"]
+    for node in functional:
+        assert node.kind in RECOMPUTE, f"no reference for {node.kind} ({node.name})"
+        recomputed = RECOMPUTE[node.kind](node, _inputs(graph, node))
+        torch.testing.assert_close(node.activation, recomputed, msg=node.name)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_graph_shape_input_first_and_output_is_the_model_result(family: str) -> None:
+    model, x = build(family)
+    with torch.no_grad():
+        expected = model(x)
+    graph = capture(model, x)
+    assert graph.nodes[0].kind == "input"
+    torch.testing.assert_close(graph.nodes[0].activation, x, rtol=0, atol=0)
+    torch.testing.assert_close(graph.node(graph.output_id).activation, expected, rtol=0, atol=0)
+    ids = [node.id for node in graph.nodes]
+    assert ids == [f"n{index}" for index in range(len(ids))]
+    assert len({node.name for node in graph.nodes}) == len(ids)
+    for position, node in enumerate(graph.nodes):
+        assert node.kind in KINDS
+        assert all(ids.index(source) < position for source in node.inputs), node.name
+        assert not node.activation.requires_grad
+        assert node.activation.device.type == "cpu"
+    assert all(node.inputs for node in graph.nodes[1:])
+
+
+def test_residual_adds_have_both_branches_as_inputs() -> None:
+    model, x = build("resnet")
+    graph = capture(model, x)
+    by_name = {node.name: node for node in graph.nodes}
+    adds = [node for node in graph.nodes if node.kind == "add"]
+    assert len(adds) == 3
+    first = adds[0]
+    assert first.group == "layer1.0" and first.module_path is None
+    assert set(first.inputs) == {by_name["stem.2"].id, by_name["layer1.0.bn"].id}
+    # `out += shortcut(x)` is in place: the add is a node, and the conv keeps its own value.
+    in_place = adds[2]
+    assert set(in_place.inputs) == {by_name["layer2.conv"].id, by_name["layer2.shortcut"].id}
+    assert by_name["layer2.relu"].inputs == (in_place.id,)
+    assert not torch.equal(by_name["layer2.conv"].activation, in_place.activation)
+
+
+def test_unet_concatenations_take_the_skip_connections() -> None:
+    model, x = build("unet")
+    graph = capture(model, x)
+    by_name = {node.name: node for node in graph.nodes}
+    cats = [node for node in graph.nodes if node.kind == "cat"]
+    assert [cat.inputs for cat in cats] == [
+        (by_name["up2"].id, by_name["down2.1"].id),
+        (by_name["upsample_1"].id, by_name["down1.1"].id),
+    ]
+    assert by_name["pool"].output_shape == (1, 8, 16, 16)
+    assert by_name["pool#2"].output_shape == (1, 16, 8, 8)  # the same MaxPool2d, called again
+
+
+def test_shape_dependent_branch_follows_the_input() -> None:
+    model, x = build("branchy")
+    large = [node.kind for node in capture(model, x).nodes]
+    small = [node.kind for node in capture(model, x[..., :16, :16]).nodes]
+    assert "avg_pool2d" in large and "avg_pool2d" not in small
+    assert large[-1] == small[-1] == "softmax"
+
+
+def test_configs_and_parameters_come_from_the_modules() -> None:
+    model, x = build("branchy")
+    graph = capture(model, x)
+    depthwise = next(node for node in graph.nodes if node.name == "depthwise")
+    assert depthwise.kind == "conv2d" and depthwise.module_type == "Conv2d"
+    assert depthwise.config["groups"] == 12
+    assert depthwise.config["dilation"] == [2, 2] and depthwise.config["padding"] == [2, 2]
+    assert depthwise.parameters["weight"] is not model.depthwise.weight
+    torch.testing.assert_close(depthwise.parameters["weight"], model.depthwise.weight)
+    batch_norm = next(node for node in graph.nodes if node.kind == "batch_norm")
+    torch.testing.assert_close(batch_norm.parameters["running_var"], model.bn.running_var)
+    assert batch_norm.config["eps"] == model.bn.eps
+    mean = next(node for node in graph.nodes if node.kind == "mean")
+    assert mean.config["dim"] == [2, 3]
+
+
+def test_kinds_come_from_module_types_not_names() -> None:
+    misleading = nn.Sequential(OrderedDict(conv=nn.ReLU(), relu=nn.Identity(), pool=nn.Tanh()))
+    graph = capture(misleading, torch.randn(1, 4))
+    assert [node.kind for node in graph.nodes] == ["input", "relu", "identity", "tanh"]
+
+
+class _Trivia(nn.Module):
+    """Metadata reads and layout changes between layers must not become nodes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch = x.size(0)
+        x = x.transpose(1, 2).contiguous().float().detach()
+        assert x.dim() == 3 and x.shape[0] == batch
+        return self.linear(x.reshape(batch, -1))
+
+
+def test_metadata_and_layout_ops_are_not_nodes_but_keep_edges() -> None:
+    graph = capture(_Trivia(), torch.randn(2, 3, 2))
+    assert [node.name for node in graph.nodes] == ["input", "transpose_1", "reshape_1", "linear"]
+    assert graph.nodes[2].inputs == (graph.nodes[1].id,)
+    assert graph.nodes[3].inputs == (graph.nodes[2].id,)
+
+
+def _hook_counts(model: nn.Module) -> int:
+    return sum(len(module._forward_hooks) + len(module._forward_pre_hooks)
+               + len(module._forward_hooks_with_kwargs) for module in model.modules())
+
+
+def test_hooks_removed_training_flags_restored_and_grad_mode_kept() -> None:
+    model, x = build("resnet")
+    model.train()
+    model.layer1[1].eval()  # a mixed state must come back exactly
+    before = {name: module.training for name, module in model.named_modules()}
+    graph = capture(model, x)
+    assert {name: module.training for name, module in model.named_modules()} == before
+    assert _hook_counts(model) == 0
+    assert torch.is_grad_enabled()
+    # eval mode during capture: batch norm used its running statistics
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(graph.node(graph.output_id).activation, model(x))
+
+
+class _BadHead(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU())
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(7, 2))  # wrong: features give 8
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def test_failure_names_the_layer_and_keeps_the_cause() -> None:
+    model = _BadHead().train()
+    with pytest.raises(CaptureError, match=r"layer 'head\.1' \(Linear\)") as caught:
+        capture(model, torch.randn(1, 1, 4, 4))
+    assert caught.value.module_path == "head.1" and caught.value.module_type == "Linear"
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    assert "mat1 and mat2" in str(caught.value)
+    assert _hook_counts(model) == 0 and model.training and model.head[1].training
+
+
+class _BadCat(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = _Joiner()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x)
+
+
+class _Joiner(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, x[:, :, :1]], dim=1)
+
+
+def test_failure_in_a_functional_op_names_the_module_and_the_op() -> None:
+    with pytest.raises(CaptureError, match=r"layer 'block' \(_Joiner\) at cat"):
+        capture(_BadCat(), torch.randn(1, 2, 3, 3))
+
+
+def test_capture_rejects_a_non_tensor_input() -> None:
+    with pytest.raises(TypeError, match=r"torch\.Tensor"):
+        capture(nn.ReLU(), [1.0, 2.0])  # type: ignore[arg-type]

@@ -1,0 +1,68 @@
+"""Refused uploads, in process: each gets a JSON error sentence and the next good upload works."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+
+def assert_still_serving(client, sample_png: bytes) -> None:
+    response = client.post("/api/runs", content=sample_png, headers={"content-type": "image/png"})
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("how", ["raw", "multipart"])
+def test_bad_files_are_refused_with_a_sentence(client, bad_image, sample_png, how):
+    data, status = bad_image
+    if how == "raw":
+        response = client.post("/api/runs", content=data,
+                               headers={"content-type": "application/octet-stream"})
+    else:
+        response = client.post("/api/runs", files={"image": ("upload.png", data, "image/png")})
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error.endswith(".") or error.endswith(")")
+    assert_still_serving(client, sample_png)
+
+
+def test_declared_oversize_body_is_refused_before_reading(client, sample_png, upload_limit):
+    response = client.post("/api/runs", content=b"\0" * (upload_limit + 1),
+                           headers={"content-type": "image/png"})
+    assert response.status_code == 413
+    assert re.fullmatch(r"The upload is [\d.]+ MB; the limit is \d+ MB\.", response.json()["error"])
+    assert_still_serving(client, sample_png)
+
+
+def test_streamed_oversize_body_without_length_is_cut_off(client, sample_png, upload_limit):
+    def chunks():
+        for _ in range(upload_limit // 65536 + 2):
+            yield b"\xff" * 65536
+
+    response = client.post("/api/runs", content=chunks(), headers={"content-type": "image/jpeg"})
+    assert response.status_code == 413
+    assert re.fullmatch(r"The upload is more than [\d.]+ MB; the limit is \d+ MB\.",
+                        response.json()["error"])
+    assert_still_serving(client, sample_png)
+
+
+def test_oversize_multipart_file_is_refused(client, sample_png, upload_limit):
+    big = b"\x89PNG" + b"\0" * (upload_limit + 100_000)
+    response = client.post("/api/runs", files={"image": ("big.png", big, "image/png")})
+    assert response.status_code == 413
+    assert_still_serving(client, sample_png)
+
+
+def test_multipart_without_an_image_field_says_which_field(client, sample_png):
+    response = client.post("/api/runs", files={"photo": ("a.png", sample_png, "image/png")})
+    assert response.status_code == 400
+    assert "'image'" in response.json()["error"]
+    assert_still_serving(client, sample_png)
+
+
+def test_malformed_json_run_request_is_400(client, sample_png):
+    response = client.post("/api/runs", content=b"{not json",
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert '{"sample"' in response.json()["error"]
+    assert_still_serving(client, sample_png)
