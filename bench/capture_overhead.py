@@ -3,7 +3,7 @@
 Prints the median of repeated runs for TinyVGG (1x64x64) and a ResNet-18-sized network
 (3x224x224, defined here: torchvision does not import in this environment), and the ratio.
 
-    python bench/capture_overhead.py [--repeats 15]
+    python bench/capture_overhead.py [--repeats 15] [--threads 1]
 """
 
 from __future__ import annotations
@@ -64,14 +64,17 @@ class ResNet18(nn.Module):
         return self.fc(torch.flatten(self.pool(self.stages(self.stem(x))), 1))
 
 
-def median_seconds(run: Callable[[], object], repeats: int) -> float:
-    run()  # warm-up: allocator, kernels
-    times = []
+def interleaved_medians(runs: list[Callable[[], object]], repeats: int) -> list[float]:
+    """Median seconds of each run, timed in turns so a busy machine slows them alike."""
+    for run in runs:
+        run()  # warm-up: allocator, kernels
+    times: list[list[float]] = [[] for _ in runs]
     for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for run, samples in zip(runs, times, strict=True):
+            start = time.perf_counter()
+            run()
+            samples.append(time.perf_counter() - start)
+    return [statistics.median(samples) for samples in times]
 
 
 def bare_forward(model: nn.Module, x: torch.Tensor) -> Callable[[], object]:
@@ -84,7 +87,11 @@ def bare_forward(model: nn.Module, x: torch.Tensor) -> Callable[[], object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (fewer gives steadier timings on a busy machine)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     cases = [("TinyVGG 1x64x64", TinyVGG(in_channels=1, input_size=64), (1, 1, 64, 64)),
              ("ResNet-18 3x224x224", ResNet18(), (1, 3, 224, 224))]
@@ -93,8 +100,8 @@ def main() -> None:
     for label, model, shape in cases:
         model.eval()
         x = torch.randn(shape)
-        bare = median_seconds(bare_forward(model, x), args.repeats)
-        captured = median_seconds(lambda model=model, x=x: capture(model, x), args.repeats)
+        bare, captured = interleaved_medians(
+            [bare_forward(model, x), lambda model=model, x=x: capture(model, x)], args.repeats)
         print(f"{label:22s} forward {bare * 1e3:8.2f} ms   capture {captured * 1e3:8.2f} ms   "
               f"ratio {captured / bare:5.2f}x")
 

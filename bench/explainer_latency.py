@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import re
 import statistics
 import subprocess
@@ -132,7 +133,9 @@ def bench_browser(url: str, image: bytes, repeats: int) -> dict[str, float]:
         transferred: list[int] = []
         page.on("requestfinished", lambda request: transferred.append(_wire_size(request)))
         page.goto(url)
-        page.wait_for_function("document.body.dataset.state === 'ready'", timeout=60_000)
+        # "idle": a model without samples shows nothing until the first upload.
+        page.wait_for_function("['ready', 'idle'].includes(document.body.dataset.state)",
+                               timeout=60_000)
         first_load_bytes = sum(transferred)
         page.evaluate(_INSTRUMENT)
         render_ms, upload_bytes = [], []
@@ -174,7 +177,8 @@ def main() -> None:
         else:
             results |= bench_browser(url, image, args.repeats)
     print(f"model {args.model}, upload {len(image) / 1000:.0f} KB JPEG 640x480, "
-          f"medians of {args.repeats} runs after one warm-up")
+          f"medians of {args.repeats} runs after one warm-up; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     for name, value in results.items():
         print(f"  {name:<52} {value:8.1f}")
     rendered = results.get("page: upload -> rendered (ms)")

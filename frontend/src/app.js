@@ -8,13 +8,16 @@ import * as colors from "./colors.js";
 import { clear, el } from "./detail/dom.js";
 import { openDetail } from "./detail/index.js";
 import { createPicker } from "./images/picker.js";
+import { openPlayground } from "./playground/index.js";
 import { explanation } from "./overview/explain.js";
 import { createOverview, RANGE_MODES } from "./overview/overview.js";
 import { formatPercent } from "./ui/format.js";
 import { createReadout } from "./ui/readout.js";
 
-// mount(el, source, {page}): `page` also reports the state on document.body (the bench and the
-// browser tests wait for body[data-state="ready"]); inside a notebook only `el` carries it.
+// mount(el, source, {page}): builds the app in `el` and runs the first sample. `page` also
+// reports the state on document.body (the bench and the browser tests wait for
+// body[data-state="ready"]); inside a notebook only `el` carries it. States: loading, ready
+// (the current run is painted), idle (no samples: waiting for an upload), error.
 export async function mount(root, source, { page = false } = {}) {
   const setState = (state) => {
     root.dataset.state = state;
@@ -23,10 +26,17 @@ export async function mount(root, source, { page = false } = {}) {
   setState("loading");
   clear(root).classList.add("ts-app");
 
+  let current = null;   // the overview of the run on screen
+  let ticket = 0;       // the newest run request: older answers are dropped
+  let detail = null;    // the open detail view or playground
+  const detailLayer = el("div", { class: "ts-detail-layer", hidden: true });
   const alert = el("div", { class: "ts-alert", role: "alert", hidden: true });
   const status = el("span", { class: "ts-status", "aria-live": "polite" });
+  const playgroundButton = el("button", {
+    type: "button", class: "ts-top-button", onclick: () => showPanel((layer, close) => openPlayground(layer, { close })),
+  }, "Convolution playground");
   root.append(el("header", { class: "ts-top" },
-    el("span", { class: "ts-logo" }, "tensorsight"), status), alert);
+    el("span", { class: "ts-logo" }, "tensorsight"), status, playgroundButton), alert, detailLayer);
 
   let modelInfo;
   let samples;
@@ -35,17 +45,21 @@ export async function mount(root, source, { page = false } = {}) {
   } catch (error) {
     showAlert(error.message);
     setState("error");
-    return null;
+    return;
   }
   status.textContent = `${modelInfo.name} · input ${modelInfo.input.channels}×${modelInfo.input.height}×${modelInfo.input.width}`;
 
   const readout = createReadout();
+  const legendHolder = el("div", { class: "ts-toolbar-legend" });
   const explainTitle = el("h2", {});
   const explainBody = el("p", {});
   const overview = createOverview({
     source, modelInfo, readout,
     onOpenDetail: (node, channel) => showDetail(node, channel),
     onFocusKind: (kind) => explain(kind),
+    onError: (message) => showAlert(message),
+    onLegend: (node, scale, mode) => clear(legendHolder).append(
+      colors.legend(scale, { label: `${node.name} · ${mode.toLowerCase()}`, width: 180, ticks: 5 })),
   });
   const picker = createPicker({
     onSample: (id) => start(() => source.runSample(id), id),
@@ -53,7 +67,6 @@ export async function mount(root, source, { page = false } = {}) {
   });
   const modelView = el("img", { class: "ts-model-view", alt: "The image as the model sees it", width: 96, height: 96 });
   const prediction = el("p", { class: "ts-prediction" });
-  const detailLayer = el("div", { class: "ts-detail-layer", hidden: true });
 
   root.append(el("div", { class: "ts-body" },
     el("aside", { class: "ts-side" },
@@ -65,14 +78,9 @@ export async function mount(root, source, { page = false } = {}) {
         el("p", { class: "ts-note" }, "Red is positive, blue negative, white zero. Each layer's legend shows the range its colours span.")),
       el("section", { class: "ts-card ts-explain", "aria-live": "polite" }, explainTitle, explainBody)),
     el("main", { class: "ts-content" },
-      el("div", { class: "ts-toolbar" }, readout.el),
-      overview.el)),
-  detailLayer);
+      el("div", { class: "ts-toolbar" }, readout.el, legendHolder),
+      overview.el)));
   explain("overview");
-
-  let current = null;
-  let ticket = 0;
-  let detail = null;
 
   function showAlert(message) {
     alert.textContent = message;
@@ -123,13 +131,17 @@ export async function mount(root, source, { page = false } = {}) {
 
   function showDetail(node, channel) {
     if (!current) return;
+    showPanel((layer, close) => openDetail(layer, null, {
+      source, runId: current.run_id, node, channel, modelInfo, overview: current, colors,
+      range: overview.activationRange(node.id), close,
+    }));
+  }
+
+  // Opens a detail view or the playground on the layer above the overview, one at a time.
+  function showPanel(open) {
     closeDetail();
     detailLayer.hidden = false;
-    const ctx = {
-      source, runId: current.run_id, node, channel, modelInfo, overview: current, colors,
-      range: overview.activationRange(node.id), close: closeDetail,
-    };
-    detail = openDetail(detailLayer, null, ctx);
+    detail = open(detailLayer, closeDetail);
   }
 
   function closeDetail() {
@@ -143,5 +155,4 @@ export async function mount(root, source, { page = false } = {}) {
   picker.setSamples(samples);
   if (samples.length) await start(() => source.runSample(samples[0].id), samples[0].id);
   else setState("idle");
-  return { runSample: (id) => start(() => source.runSample(id), id) };
 }

@@ -132,50 +132,57 @@ export function niceTicks(min, max, count = 5) {
   return ticks;
 }
 
-// A horizontal legend: gradient bar with the scale's domain ends and round ticks between.
-// Returns an element; `label` names what the colours mean.
-export function legend(scale, { label = "", width = 160, ticks = 3, format = shortNumber } = {}) {
+// A horizontal legend: gradient bar, then tick values under it (`ticks` of them, ends included),
+// or with `compact` one caption: "±R" for a zero-centred scale, "min … max" otherwise.
+export function legend(scale, { label = "", width = 160, ticks = 3, compact = false,
+  format = shortNumber } = {}) {
   const [min, max] = scale.domain;
-  const box = document.createElement("div");
-  box.className = "ts-legend";
+  const box = element("div", "ts-legend");
   box.dataset.min = String(min);
   box.dataset.max = String(max);
-  if (label) {
-    const caption = document.createElement("div");
-    caption.className = "ts-legend-label";
-    caption.textContent = label;
-    box.append(caption);
-  }
-  const bar = document.createElement("canvas");
-  bar.className = "ts-legend-bar";
-  bar.width = 128;
-  bar.height = 1;
+  if (label) box.append(element("div", "ts-legend-label", label));
+  const bar = element("canvas", "ts-legend-bar");
   bar.style.width = `${width}px`;
   const steps = Array.from({ length: 128 }, (_, i) => min + ((i + 0.5) / 128) * (max - min));
   paintCanvas(bar, steps, 1, 128, { color: scale });
-  const axis = document.createElement("div");
-  axis.className = "ts-legend-ticks";
+  box.append(bar);
+  if (compact) {
+    const text = min === -max ? `±${format(max)}` : `${format(min)} … ${format(max)}`;
+    box.append(element("div", "ts-legend-caption", text));
+    return box;
+  }
+  const axis = element("div", "ts-legend-ticks");
   axis.style.width = `${width}px`;
-  const values = [min, ...interiorTicks(min, max, ticks - 2), max];
-  for (const value of values) {
-    const tick = document.createElement("span");
-    tick.className = "ts-legend-tick";
+  for (const value of [min, ...interiorTicks(min, max, ticks - 2, width), max]) {
+    const tick = element("span", "ts-legend-tick", format(value));
     tick.style.left = `${((value - min) / (max - min || 1)) * 100}%`;
-    tick.textContent = format(value);
     tick.dataset.value = String(value);
     axis.append(tick);
   }
-  box.append(bar, axis);
+  box.append(axis);
   return box;
 }
 
-// Up to `count` round values strictly inside (min, max), zero first, none crowding the ends.
-function interiorTicks(min, max, count) {
+function element(tag, className, text = "") {
+  const node = document.createElement(tag);
+  node.className = className;
+  if (text) node.textContent = text;
+  return node;
+}
+
+// Up to `count` round values strictly inside (min, max), zero first, each at least `gap` pixels
+// (on a bar `width` wide) from the ends and from each other, so their labels never overlap.
+function interiorTicks(min, max, count, width, gap = 46) {
   if (count <= 0) return [];
-  const clear = (t) => t - min > (max - min) * 0.2 && max - t > (max - min) * 0.2;
-  const zero = min < 0 && max > 0 ? [0] : [];
-  const others = niceTicks(min, max, count + 2).filter((t) => t !== 0 && clear(t));
-  return [...zero, ...others].slice(0, count).sort((a, b) => a - b);
+  const at = (t) => ((t - min) / (max - min)) * width;
+  const chosen = [];
+  const candidates = [...(min < 0 && max > 0 ? [0] : []),
+    ...niceTicks(min, max, count + 2).filter((t) => t !== 0)];
+  for (const t of candidates) {
+    const room = at(t) >= gap && width - at(t) >= gap && chosen.every((c) => Math.abs(at(c) - at(t)) >= gap);
+    if (room && chosen.length < count) chosen.push(t);
+  }
+  return chosen.sort((a, b) => a - b);
 }
 
 // Compact number for axes: 3 significant digits, no trailing zeros.

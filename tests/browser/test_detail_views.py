@@ -142,7 +142,7 @@ def test_convolution_formula_is_the_models_arithmetic(live_server, page, model_i
     conv = nodes_of_kind(model_info, "conv2d")[1]
     view = open_view(page, conv["id"], 2)
     view.frame.get_by_role("tab", name="Formula for one window").click()
-    channel_select = view.frame.get_by_label("Input channel")
+    channel_select = view.frame.get_by_label("Input channel", exact=True)
     channel_select.select_option("4")
     rows, cols = view.arrays["output"].shape
     row, col = 5, 7
@@ -296,7 +296,8 @@ def test_softmax_terms_sum_and_probabilities(live_server, page, model_info, scre
     overview = httpx.get(f"{live_server.url}api/runs/{view.run_id}/activations",
                          params={"nodes": view.node_id, "encoding": "f32"}, timeout=60)
     _, arrays = decode_pack(overview.content)
-    np.testing.assert_array_equal(np.float32(probabilities), arrays[view.node_id].ravel())
+    np.testing.assert_array_equal(np.float32(probabilities), view.arrays["probabilities"])
+    np.testing.assert_allclose(probabilities, arrays[view.node_id].ravel(), rtol=1e-6)
     # Hovering a class row writes its formula and lights its term in the sum.
     row = table.locator("tbody tr").nth(3)
     row.hover()

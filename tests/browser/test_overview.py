@@ -102,13 +102,21 @@ def test_readout_is_the_servers_float32_under_the_pointer(page, live_server, mod
     conv = first_node(model, "conv2d")
     channel = min(3, conv["shape"][1] - 1)
     height, width = conv["shape"][2], conv["shape"][3]
+    values = f32_channel(live_server, run_id(page), conv["id"], channel)
+    # Aim at a pixel whose value differs from its neighbours and from its transposed twin, so a
+    # readout that is off by a row or column, or swaps them, cannot pass.
+    side = min(height, width)
+    row, col = max(((r, c) for r in range(1, side - 1) for c in range(1, side - 1)),
+                   key=lambda rc: min(abs(values[rc] - values[rc[0] + dr, rc[1] + dc])
+                                      for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))
+                                      ) + (values[rc] != values[rc[::-1]]))
+    # Maps are drawn smaller than one screen pixel per value; enlarge them so that a whole-pixel
+    # mouse position lands on one value for sure.
+    page.add_style_tag(content=f".ts-app {{ --ts-map: {4 * width + 2}px; }}")
     canvas = map_canvas(page, conv["id"], channel)
-    inner = canvas.evaluate("(c) => [c.clientLeft, c.clientTop, c.clientWidth, c.clientHeight]")
-    left, top, shown_width, shown_height = inner
-    row, col = height // 3, (2 * width) // 3
-    # The centre of pixel (row, col) on the scaled-up canvas, inside its border.
-    canvas.hover(position={"x": left + (col + 0.5) * shown_width / width,
-                           "y": top + (row + 0.5) * shown_height / height})
+    shown_width, shown_height = canvas.evaluate("(c) => [c.clientWidth, c.clientHeight]")
+    canvas.hover(position={"x": (col + 0.5) * shown_width / width,
+                           "y": (row + 0.5) * shown_height / height})
     readout = page.locator(".ts-readout[data-state=value]")
     readout.wait_for()
 
@@ -116,8 +124,7 @@ def test_readout_is_the_servers_float32_under_the_pointer(page, live_server, mod
     assert int(readout.get_attribute("data-channel")) == channel
     assert (int(readout.get_attribute("data-row")), int(readout.get_attribute("data-col"))) \
         == (row, col)
-    expected = float(f32_channel(live_server, run_id(page), conv["id"], channel)[row, col])
-    assert float(readout.get_attribute("data-value")) == expected
+    assert float(readout.get_attribute("data-value")) == float(values[row, col])
     assert conv["name"] in readout.text_content()
 
 
@@ -168,10 +175,15 @@ def test_output_column_shows_the_runs_probabilities(page, live_server, model):
 
 
 def test_range_mode_changes_the_legends(page, model):
+    maps = {node["id"] for node in model["nodes"]
+            if len(node["shape"]) == 4 and node["kind"] != "input"}
+
     def legend_ranges() -> dict[str, float]:
-        return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll(
-            '.ts-unit:not(.ts-kind-input) .ts-unit-legend .ts-legend')].map((legend) => [
+        """The colour range (half-width) each feature-map layer's legend shows."""
+        ranges = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll(
+            '.ts-unit-legend .ts-legend')].map((legend) => [
             legend.closest('.ts-unit').dataset.node, Number(legend.dataset.max)]))""")
+        return {node: value for node, value in ranges.items() if node in maps}
 
     per_layer = legend_ranges()
     assert len(per_layer) >= 3
@@ -182,8 +194,17 @@ def test_range_mode_changes_the_legends(page, model):
     per_block = legend_ranges()
     assert all(per_layer[node] <= per_block[node] <= whole[node] for node in per_layer)
     assert per_block != per_layer or per_block != whole
-    ticks = page.locator(".ts-unit:not(.ts-kind-input) .ts-legend-tick").all_text_contents()
-    assert "0" in ticks
+    # The big legend explains the layer last pointed at, with tick values, in the current mode.
+    conv = first_node(model, "conv2d")
+    map_canvas(page, conv["id"], 0).hover()
+    big = page.locator(".ts-toolbar-legend .ts-legend")
+    assert conv["name"] in big.text_content() and "per block" in big.text_content()
+    assert float(big.get_attribute("data-max")) == per_block[conv["id"]]
+    ticks = [float(t) for t in big.locator(".ts-legend-tick").evaluate_all(
+        "(ticks) => ticks.map((tick) => tick.dataset.value)")]
+    assert ticks[0] == -ticks[-1] == -per_block[conv["id"]] and 0 in ticks
+    page.click("label[for=ts-range-layer]")
+    assert float(big.get_attribute("data-max")) == per_layer[conv["id"]]
 
 
 def test_clicking_a_neuron_opens_its_detail_view(page, model):

@@ -4,6 +4,7 @@ and (when Fashion-MNIST is installed) it scores what its card says."""
 from __future__ import annotations
 
 import re
+import socket
 
 import numpy as np
 import pytest
@@ -38,6 +39,16 @@ def test_default_is_a_cnn_explainer_sized_tinyvgg(bundle) -> None:
     assert bundle.preprocessing.channels == 1 and bundle.preprocessing.invert_light_background
     assert bundle.card["metrics"]["test_count"] == 10_000
     assert bundle.card["metrics"]["test_accuracy"] >= 0.91
+
+
+def test_loads_without_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("load_default tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    bundle = load_default()
+    assert bundle.model(torch.zeros(1, 1, *bundle.preprocessing.size)).shape == (1, 10)
 
 
 def test_bundle_holds_only_safe_small_files() -> None:

@@ -9,6 +9,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -22,11 +23,12 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from starlette.testclient import TestClient
 
-from tensorsight.explanation import Explainer  # noqa: E402
 from tensorsight.imaging import Preprocessing  # noqa: E402
 from tensorsight.models.bundle import Sample  # noqa: E402
 from tensorsight.models.tinyvgg import TinyVGG  # noqa: E402
-from tensorsight.server import create_app  # noqa: E402
+
+if TYPE_CHECKING:
+    from tensorsight.explanation import Explainer
 
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -110,6 +112,8 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def explainer(sample_dir: Path) -> Explainer:
+    from tensorsight.explanation import Explainer
+
     samples = (Sample("sneaker-0", "Sneaker", sample_dir / "sneaker-0.png"),
                Sample("bag-1", "Bag", sample_dir / "bag-1.png"))
     return Explainer(tiny_model(), preprocessing=PREPROCESSING, class_names=CLASSES,
@@ -118,6 +122,8 @@ def explainer(sample_dir: Path) -> Explainer:
 
 @pytest.fixture(scope="session")
 def client(explainer: Explainer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    from tensorsight.server import create_app
+
     static = tmp_path_factory.mktemp("static")
     (static / "index.html").write_text("<!doctype html><title>tensorsight</title>")
     (static / "app-5FJ2K3QX.js").write_text("export const answer = 42;\n" * 100)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import sys
@@ -10,6 +11,7 @@ import time
 import httpx
 import pytest
 import torch
+from PIL import Image
 
 from tensorsight.cli import main
 
@@ -118,3 +120,60 @@ def test_classes_file_and_open_in_a_real_server(tmp_path, server_factory):
             break
         time.sleep(0.1)
     assert opened.read_text() == server.url
+
+
+USER_MODULE = '''
+from tensorsight.models.tinyvgg import TinyVGG
+
+
+def build():
+    return TinyVGG(in_channels=3, input_size=(96, 80), num_classes=3)
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("weights_format", ["safetensors", "pickle"])
+def test_your_own_model_with_weights_classes_and_input_size(tmp_path, server_factory,
+                                                            weights_format):
+    from safetensors.torch import save_file
+
+    from tensorsight.explanation import decode_pack
+    from tensorsight.models.tinyvgg import TinyVGG
+
+    (tmp_path / "shapes_net.py").write_text(USER_MODULE)
+    (tmp_path / "classes.txt").write_text("circle\nsquare\ntriangle\n")
+    torch.manual_seed(3)
+    state = TinyVGG(in_channels=3, input_size=(96, 80), num_classes=3).state_dict()
+    if weights_format == "safetensors":
+        weights, trust = tmp_path / "shapes.safetensors", []
+        save_file(state, weights)
+    else:
+        weights, trust = tmp_path / "shapes.pt", ["--trust-pickle"]
+        torch.save(state, weights)
+    server = server_factory(
+        ["--model", "shapes_net:build", "--weights", str(weights), "--classes",
+         str(tmp_path / "classes.txt"), "--input-size", "96x80", *trust],
+        env={"PYTHONPATH": str(tmp_path)})
+
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        info = http.get("/api/model").json()
+        assert info["classes"] == ["circle", "square", "triangle"]
+        assert (info["input"]["height"], info["input"]["width"]) == (96, 80)
+        run = http.post("/api/runs", content=(tmp_path / "classes.txt").read_bytes())
+        assert run.status_code == 415  # a text file is not an image
+        png = _png_bytes(120, 100)
+        run = http.post("/api/runs", content=png, headers={"content-type": "image/png"})
+        assert run.status_code == 201, run.text
+        conv = next(node for node in info["nodes"] if node["module_path"] == "conv_1_1")
+        detail = http.get(f"/api/runs/{run.json()['run_id']}/nodes/{conv['id']}/detail",
+                          params={"channel": 4})
+    meta, arrays = decode_pack(detail.content)
+    torch.testing.assert_close(torch.from_numpy(arrays["kernel"].copy()),
+                               state["conv_1_1.weight"][4])
+    assert meta["bias"] == pytest.approx(float(state["conv_1_1.bias"][4]))
+
+
+def _png_bytes(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.linear_gradient("L").resize((width, height)).convert("RGB").save(buffer, "PNG")
+    return buffer.getvalue()

@@ -68,7 +68,7 @@ def test_bad_files_are_refused_and_the_server_keeps_serving(http, bad_image, sam
 
 
 def test_oversize_upload_is_refused_by_declared_length(http, sample_png):
-    response = http.post("/api/runs", content=b"\0" * 21_000_000,
+    response = http.post("/api/runs", content=b"\0" * 25_000_000,
                          headers={"content-type": "image/png"})
     assert response.status_code == 413
     assert "the limit is 20 MB" in response.json()["error"]
@@ -115,3 +115,16 @@ def test_page_and_every_asset_it_names_are_served_locally(http):
         asset = http.get(reference)
         assert asset.status_code == 200, reference
         assert "cache-control" in asset.headers
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not (static_dir() / "index.html").is_file(), reason="front end not built")
+def test_the_page_renders_a_run_from_local_requests_only(live_server, browser_page):
+    requested: list[str] = []
+    browser_page.on("request", lambda request: requested.append(request.url))
+    browser_page.goto(live_server.url)
+    browser_page.wait_for_function("document.body.dataset.state === 'ready'", timeout=30_000)
+    outside = [url for url in requested
+               if not url.startswith(live_server.url) and not url.startswith("data:")]
+    assert outside == []
+    assert any("/activations?" in url for url in requested)

@@ -66,3 +66,12 @@ def test_malformed_json_run_request_is_400(client, sample_png):
     assert response.status_code == 400
     assert '{"sample"' in response.json()["error"]
     assert_still_serving(client, sample_png)
+
+
+def test_malformed_multipart_is_400(client, sample_png):
+    body = b"--xyz\r\nContent-Disposition: form-data; name=image; filename=a.png\r\n\r\n"
+    response = client.post("/api/runs", content=body,
+                           headers={"content-type": "multipart/form-data; boundary=xyz"})
+    assert response.status_code == 400
+    assert "part of the API" not in response.json()["error"]
+    assert_still_serving(client, sample_png)

@@ -30,11 +30,12 @@ export const catView = defineView("Concatenation", (frame, pack, ctx) => {
       `output channel ${channel} ${cellName(output, r, c)} = `, num(output.data[r * output.cols + c]),
       from ? ` = ${from.name} channel ${channel - from.start} ${cellName(output, r, c)}` : "")),
   });
-  frame.views.append(figure(`${total} output channels along dim ${dim}`, ranges),
+  const axis = dim === 0 ? "the channel axis" : `dimension ${dim}`;
+  frame.views.append(figure(`${total} output ${dim === 0 ? "channels" : "slices"} along ${axis}`, ranges),
     el("div", { class: "tsd-maps" }, figure(`output channel ${channel}`, map.el)), readout);
   explain(frame,
     ["Concatenation computes nothing: it stacks its ", term("source", "sources"),
-      " one after another along a dimension, here the channels, so each source keeps its own range of channel numbers."],
+      ` one after another along ${axis}, so each source keeps its own range of ${dim === 0 ? "channel numbers" : "positions"}.`],
     [from ? `Output channel ${channel} is channel ${channel - from.start} of ${from.name}, copied unchanged into the `
       : "This channel's ", term("output", "output"), "."]);
 });

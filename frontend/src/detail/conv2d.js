@@ -166,7 +166,7 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
     const outputMap = heatmap({
       rows: conv.outRows, cols: conv.outCols, values: conv.output, color: conv.outputColor, size: 170,
       part: "output", label: "output map (arrow keys move the window)",
-      onCell: (i, j, how) => { if (how === "key") stop(); setPosition(i, j); },
+      onCell: (i, j) => { stop(); setPosition(i, j); },
     });
     const arithmetic = el("div", { class: "tsd-conv-arithmetic" });
     const channelSum = el("div", { class: "tsd-conv-channel-sum" });
@@ -206,7 +206,7 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
         ") plus the ", term("bias", "bias"), " gives one value of the ", term("output", "output map"), "."],
       [conv.settingsSentence()],
       ["Play slides the window; hover the output map, or focus it and use the arrow keys, to move it yourself. ",
-        "Grey cells are padding zeros."]);
+        conv.paddingMode === "zeros" ? "Grey cells are padding zeros." : `Grey cells are padding; in ${conv.paddingMode} mode they repeat input values.`]);
   }
 
   function renderArithmetic(target, c, i, j) {
@@ -304,6 +304,7 @@ function readConv(pack) {
   const middle = arrays.intermediate.data;
   const bias = typeof meta.bias === "number" ? meta.bias : 0;
   const inChannels = meta.in_channels || [];
+  const paddingMode = meta.padding_mode || "zeros";
   return {
     cin, rows, cols, kernelSize, outRows, outCols, stride, padding, dilation, output, bias,
     inputColor: activationScale(arrays.input.data),
@@ -313,15 +314,17 @@ function readConv(pack) {
     channelName: (c) => String(inChannels[c] ?? c),
     outAt: (i, j) => output[i * outCols + j],
     middleAt: (c, i, j) => middle[(c * outRows + i) * outCols + j],
-    // The input values under the window for output (i, j); null where the window is on padding.
+    paddingMode,
+    // The input values under the window for output (i, j); null where the window is on zero
+    // padding (other padding modes read a real input cell, found by sourceIndex).
     patch(c, i, j) {
       const values = [];
       const data = arrays.input.data;
       for (let a = 0; a < kernelSize[0]; a++) {
         for (let b = 0; b < kernelSize[1]; b++) {
-          const r = i * stride[0] - padding[0] + a * dilation[0];
-          const k = j * stride[1] - padding[1] + b * dilation[1];
-          values.push(r < 0 || k < 0 || r >= rows || k >= cols ? null : data[(c * rows + r) * cols + k]);
+          const r = sourceIndex(i * stride[0] - padding[0] + a * dilation[0], rows, paddingMode);
+          const k = sourceIndex(j * stride[1] - padding[1] + b * dilation[1], cols, paddingMode);
+          values.push(r === null || k === null ? null : data[(c * rows + r) * cols + k]);
         }
       }
       return values;
@@ -330,10 +333,19 @@ function readConv(pack) {
       const same = (p) => (p[0] === p[1] ? String(p[0]) : `${p[0]}×${p[1]}`);
       return `Here the kernel is ${kernelSize[0]}×${kernelSize[1]}, the window moves ${same(stride)} cell(s) per step ` +
         `(stride), the input gets ${same(padding)} ring(s) of zeros (padding), the kernel taps every ` +
-        `${same(dilation)} cell(s) (dilation)${meta.groups > 1 ? ` and the ${meta.groups} groups each see their own input channels` : ""}: ` +
+        `${same(dilation)} cell(s) (dilation)${paddingMode !== "zeros" ? `, padding copies input values (${paddingMode} mode)` : ""}${meta.groups > 1 ? ` and the ${meta.groups} groups each see their own input channels` : ""}: ` +
         `${rows}×${cols} in, ${outRows}×${outCols} out.`;
     },
   };
+}
+
+// The input index a padded position reads, as PyTorch's padding modes define it; null for zeros.
+function sourceIndex(index, size, mode) {
+  if (index >= 0 && index < size) return index;
+  if (mode === "reflect") return index < 0 ? -index : 2 * (size - 1) - index;
+  if (mode === "replicate") return index < 0 ? 0 : size - 1;
+  if (mode === "circular") return ((index % size) + size) % size;
+  return null;
 }
 
 function resolvePadding(padding, kernelSize, dilation) {
@@ -346,7 +358,7 @@ function resolvePadding(padding, kernelSize, dilation) {
 
 // Marks for the window of output (i, j) on the input: the box it spans, and each tap when
 // dilation spreads the taps apart.
-export function windowMarks(conv, i, j) {
+function windowMarks(conv, i, j) {
   const [kh, kw] = conv.kernelSize;
   const top = i * conv.stride[0] - conv.padding[0];
   const left = j * conv.stride[1] - conv.padding[1];

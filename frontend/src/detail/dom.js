@@ -51,10 +51,15 @@ export function clear(node) {
 // Hovering (or focusing) a [data-term] word in the text lights up every [data-part] of the
 // same name in the view, and the other way round.
 export function linkTerms(root) {
+  // Every name on the way up from the hovered element: a softmax row's cell lights both the
+  // logit column and the row's class.
   const names = (target) => {
-    const holder = target.closest?.("[data-term],[data-part]");
-    if (!holder || !root.contains(holder)) return null;
-    return holder.dataset.term || holder.dataset.part;
+    const found = [];
+    for (let node = target; node && node !== root && root.contains(node); node = node.parentElement) {
+      const name = node.dataset && (node.dataset.term || node.dataset.part);
+      if (name) found.push(name);
+    }
+    return found.length ? found.join(" ") : null;
   };
   let lit = null;
   const light = (name) => {

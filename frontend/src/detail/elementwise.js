@@ -23,7 +23,7 @@ const FUNCTIONS = {
   },
   sigmoid: {
     title: "Sigmoid",
-    formula: (x, y) => ["1 / (1 + e^(−", x, ")) = ", y],
+    formula: (x, y) => ["1 / (1 + exp(−(", x, "))) = ", y],
     idea: "squashes every value into the range 0..1",
   },
   tanh: {

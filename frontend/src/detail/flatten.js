@@ -7,7 +7,7 @@ import { defineView, explain, figure, plane } from "./view.js";
 
 const MAX_CHANNEL_MAPS = 16;
 
-export const flattenView = defineView("Flatten", (frame, pack) => {
+export const flattenView = defineView("Flatten", (frame, pack, ctx) => {
   const input = pack.arrays.input;
   const output = pack.arrays.output;
   const [channels, rows, cols] = input.shape.length === 3 ? input.shape : [1, ...input.shape.slice(-2)];
@@ -55,7 +55,9 @@ export const flattenView = defineView("Flatten", (frame, pack) => {
     figure(`input ${channels} × ${rows} × ${cols}${channels > shownChannels ? ` (first ${shownChannels} channels shown)` : ""}`, grid),
     figure(`output vector of ${output.data.length} values${area >= 4 ? ` (one row per channel, ${area} values each)` : ""}`, vector.el),
     formula);
-  show(0, 0, 0);
+  // The overview opens a vector at the position that was clicked: start there.
+  const start = Number.isInteger(ctx.channel) && ctx.channel < output.data.length ? ctx.channel : 0;
+  show(Math.floor(start / area), Math.floor((start % area) / cols), start % cols);
   explain(frame,
     ["Flatten changes no value: it lays the ", term("input", "input"), "'s channels out one after another as one long ",
       term("output", "vector"), ", row by row inside each channel, so a linear layer can take them."],

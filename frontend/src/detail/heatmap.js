@@ -5,7 +5,7 @@ import { el, fmt } from "./dom.js";
 const MARK_STYLES = {
   window: { stroke: "#111", width: 2, fill: "rgba(255,255,255,0.18)" },
   taps: { stroke: "#111", width: 1, fill: "rgba(255,255,255,0.35)" },
-  cursor: { stroke: "#e4572e", width: 2.5, fill: null },
+  cursor: { stroke: "#111", width: 3, fill: null, inner: "#fff" },
   source: { stroke: "#1f6feb", width: 2, fill: "rgba(31,111,235,0.15)" },
 };
 
@@ -47,10 +47,12 @@ export function heatmap({ values, rows, cols, color, size = 160, pad = 0, label 
     for (const list of marks.values()) {
       for (const mark of list) {
         const style = MARK_STYLES[mark.kind || "window"];
-        const x = (mark.c + pad) * cell;
-        const y = (mark.r + pad) * cell;
-        const w = (mark.w || 1) * cell;
-        const h = (mark.h || 1) * cell;
+        // Cursors reach a little outside their cell, so a cell of 2 px still shows one.
+        const grow = style.inner ? Math.max(0, 6 - cell) / 2 + style.width / 2 : 0;
+        const x = (mark.c + pad) * cell - grow;
+        const y = (mark.r + pad) * cell - grow;
+        const w = (mark.w || 1) * cell + 2 * grow;
+        const h = (mark.h || 1) * cell + 2 * grow;
         if (style.fill) {
           g.fillStyle = style.fill;
           g.fillRect(x, y, w, h);
@@ -59,6 +61,12 @@ export function heatmap({ values, rows, cols, color, size = 160, pad = 0, label 
         g.strokeStyle = style.stroke;
         g.strokeRect(x + style.width / 2, y + style.width / 2,
           Math.max(w - style.width, 1), Math.max(h - style.width, 1));
+        if (style.inner) {  // a light line inside the dark one reads on any colour
+          g.lineWidth = 1;
+          g.strokeStyle = style.inner;
+          g.strokeRect(x + style.width, y + style.width,
+            Math.max(w - 2 * style.width, 0.5), Math.max(h - 2 * style.width, 0.5));
+        }
       }
     }
   }

@@ -4,10 +4,10 @@
 import { clear, el, fmt, num, term } from "./dom.js";
 import { heatmap } from "./heatmap.js";
 import { activationScale, weightScale } from "./palette.js";
-import { className, explain, figure, nodeById } from "./view.js";
-import { defineView } from "./view.js";
+import { className, defineView, explain, figure, nodeById } from "./view.js";
 
 const TOP_TERMS = 12;
+const MAX_CHANNEL_COLUMNS = 16;
 
 export const linearView = defineView("Linear layer", function build(frame, pack, ctx) {
   const { meta, arrays } = pack;
@@ -40,23 +40,22 @@ export const linearView = defineView("Linear layer", function build(frame, pack,
     rows,
     el("tfoot", {},
       rest > 0 ? el("tr", {}, el("td", { colspan: 7, class: "tsd-muted" },
-        `+ ${rest} smaller terms (all ${x.length} are in the maps below)`)) : null,
+        `+ ${rest} smaller terms (all ${x.length} are in the maps)`)) : null,
       el("tr", { "data-part": "bias" }, el("td", { colspan: 5 }, "+ bias"),
         el("td", {}, num(meta.bias, { "data-role": "bias-value" })), el("td")),
       el("tr", { class: "tsd-total", "data-part": "output" }, el("td", { colspan: 5 }, `= ${isClassifier ? "logit of" : "value of"} ${unitName(unit)}`),
         el("td", {}, num(outputs[unit], { "data-role": "output-value" })), el("td"))));
 
-  const strips = el("div", { class: "tsd-maps" });
-  const stripCols = sourceShape ? sourceShape[1] * sourceShape[2] : Math.min(x.length, 32);
-  const stripRows = Math.ceil(x.length / stripCols);
-  const strip = (values, color, part, label) => heatmap({
-    rows: stripRows, cols: stripCols, values, color, flat: true, part, label,
-    size: Math.min(420, Math.max(200, stripCols * 3)),
-  });
-  strips.append(
-    figure("input x", strip(x, activationScale(x), "input", "input vector").el),
-    figure(`weights into ${unitName(unit)}`, strip(w, weightScale(w), "weight", "weights").el),
-    figure("contributions x · w", strip(products, activationScale(products), "contribution", "contributions").el));
+  const maps = sourceShape && sourceShape[0] <= MAX_CHANNEL_COLUMNS && sourceShape[1] * sourceShape[2] >= 4
+    ? channelColumns(sourceShape, x, w, products, showTerm)
+    : strips(x, w, products, showTerm, unitName(unit));
+  const readout = el("div", { class: "tsd-formula-line", "data-role": "term", "aria-live": "polite" },
+    "Hover a map to read one input × weight.");
+  function showTerm(i) {
+    clear(readout).append(`x[${i}]${sourceShape ? ` ${position(sourceShape, i)}` : ""} × w[${i}] = `,
+      num(x[i], { "data-part": "input" }), " × ", num(w[i], { "data-part": "weight" }), " = ",
+      num(products[i], { "data-part": "contribution" }));
+  }
 
   const units = el("div", { class: "tsd-units", role: "group", "aria-label": "Output units" });
   outputs.forEach((value, k) => {
@@ -78,7 +77,7 @@ export const linearView = defineView("Linear layer", function build(frame, pack,
 
   frame.views.append(
     el("div", { class: "tsd-formula-line" }, `${unitName(unit)} = Σ x·w over ${x.length} inputs + bias`),
-    table, strips,
+    el("div", { class: "tsd-linear-layout" }, table, el("div", {}, maps, readout)),
     figure(isClassifier ? "all logits (pick a class)" : "all units of this layer (pick one)", units));
   explain(frame,
     ["Each output of a linear layer multiplies every ", term("input", "input"), " value by its own ", term("weight", "weight"),
@@ -112,4 +111,41 @@ function position([, rows, cols], index) {
 function bar(value, largest) {
   const width = Math.max(1, Math.round((Math.abs(value) / largest) * 60));
   return el("span", { class: `tsd-bar ${value < 0 ? "tsd-bar-neg" : "tsd-bar-pos"}`, style: { width: `${width}px` } });
+}
+
+// One column per channel of the flattened map: its input values, the weights that read them and
+// their products, each drawn in the channel's own H × W layout.
+function channelColumns([channels, rows, cols], x, w, products, onIndex) {
+  const area = rows * cols;
+  const colors = [activationScale(x), weightScale(w), activationScale(products)];
+  const parts = ["input", "weight", "contribution"];
+  const grid = el("div", { class: "tsd-linear-columns" },
+    el("div", { class: "tsd-linear-labels" }, el("span", {}, "input x"), el("span", {}, "weights w"), el("span", {}, "x · w")));
+  for (let c = 0; c < channels; c++) {
+    const column = el("div", { class: "tsd-linear-column" });
+    [x, w, products].forEach((values, k) => {
+      const map = heatmap({
+        rows, cols, values: values.subarray(c * area, (c + 1) * area), color: colors[k], size: 52,
+        part: parts[k], label: `${parts[k]} of channel ${c}`,
+        onCell: (r, q) => onIndex(c * area + r * cols + q),
+      });
+      column.append(map.el);
+    });
+    grid.append(figure(`c${c}`, column));
+  }
+  return grid;
+}
+
+// Three wrapped strips (input, weights, products) when the input is a plain vector.
+function strips(x, w, products, onIndex, unitLabel) {
+  const cols = Math.min(x.length, 32);
+  const rows = Math.ceil(x.length / cols);
+  const strip = (values, color, part, label) => heatmap({
+    rows, cols, values, color, flat: true, part, label, size: Math.min(360, Math.max(160, cols * 6)),
+    onCell: (r, c) => onIndex(r * cols + c),
+  }).el;
+  return el("div", { class: "tsd-maps" },
+    figure("input x", strip(x, activationScale(x), "input", "input vector")),
+    figure(`weights into ${unitLabel}`, strip(w, weightScale(w), "weight", "weights")),
+    figure("contributions x · w", strip(products, activationScale(products), "contribution", "contributions")));
 }

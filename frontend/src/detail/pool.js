@@ -5,13 +5,14 @@ import { activationScale } from "./palette.js";
 import { asMap, defineView, explain, figure, numberGrid, operator, pair } from "./view.js";
 import { heatmap } from "./heatmap.js";
 
-// The input rows/cols window [start, stop) of output index `index` along one axis.
+// The input window of output index `index` along one axis: [start, stop) and the step between
+// the cells it reads (the dilation).
 function windowRange(index, size, outSize, geometry) {
   if (geometry.adaptive) {
-    return [Math.floor((index * size) / outSize), Math.ceil(((index + 1) * size) / outSize)];
+    return [Math.floor((index * size) / outSize), Math.ceil(((index + 1) * size) / outSize), 1];
   }
   const start = index * geometry.stride - geometry.padding;
-  return [start, start + geometry.kernel];
+  return [start, start + geometry.dilation * (geometry.kernel - 1) + 1, geometry.dilation];
 }
 
 function pooling(kind) {
@@ -25,8 +26,9 @@ function pooling(kind) {
     const kernel = pair(meta.kernel_size, 1);
     const stride = pair(meta.stride ?? meta.kernel_size, 1);
     const padding = pair(meta.padding, 0);
+    const dilation = pair(meta.dilation, 1);
     const axes = [0, 1].map((axis) => ({
-      adaptive, kernel: kernel[axis], stride: stride[axis], padding: padding[axis],
+      adaptive, kernel: kernel[axis], stride: stride[axis], padding: padding[axis], dilation: dilation[axis],
     }));
     const color = activationScale(input.data, output.data);
     const inputMap = heatmap({
@@ -41,28 +43,37 @@ function pooling(kind) {
     });
 
     function show(i, j) {
-      const [top, bottom] = windowRange(i, input.rows, output.rows, axes[0]);
-      const [left, right] = windowRange(j, input.cols, output.cols, axes[1]);
-      inputMap.mark("window", [{ r: top, c: left, h: bottom - top, w: right - left, kind: "window" }]);
+      const [top, bottom, rowStep] = windowRange(i, input.rows, output.rows, axes[0]);
+      const [left, right, colStep] = windowRange(j, input.cols, output.cols, axes[1]);
+      const marks = [{ r: top, c: left, h: bottom - top, w: right - left, kind: "window" }];
+      if (rowStep > 1 || colStep > 1) {
+        for (let r = top; r < bottom; r += rowStep) {
+          for (let c = left; c < right; c += colStep) marks.push({ r, c, kind: "taps" });
+        }
+      }
+      inputMap.mark("window", marks);
       outputMap.mark("cursor", [{ r: i, c: j, kind: "cursor" }]);
       outputMap.setCursor(i, j);
       let best = -1;
       const patch = [];
-      for (let r = top; r < bottom; r++) {
-        for (let c = left; c < right; c++) {
+      for (let r = top; r < bottom; r += rowStep) {
+        for (let c = left; c < right; c += colStep) {
           const inside = r >= 0 && c >= 0 && r < input.rows && c < input.cols;
           const value = inside ? input.data[r * input.cols + c] : null;
           if (isMax && value !== null && (best < 0 || value > patch[best])) best = patch.length;
           patch.push(value);
         }
       }
-      const cols = right - left;
+      const cols = Math.ceil((right - left) / colStep);
       const grid = numberGrid({
-        rows: bottom - top, cols, part: "input window", label: "values under the window",
+        rows: Math.ceil((bottom - top) / rowStep), cols, part: "input window", label: "values under the window",
         cells: (r, c) => {
           const index = r * cols + c;
           const value = patch[index];
-          if (value === null) return { value: isMax ? -Infinity : 0, cls: "tsd-cell-pad", label: "padding" };
+          if (value === null) {
+            const countsAsZero = !isMax && meta.count_include_pad !== false;
+            return { value: countsAsZero ? 0 : "–", cls: "tsd-cell-pad", label: countsAsZero ? "padding: 0, counted" : "padding: not counted" };
+          }
           return { value, color: color(value), cls: index === best ? "tsd-cell-best" : "", label: String(value) };
         },
       });

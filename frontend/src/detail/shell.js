@@ -8,6 +8,8 @@ import "./detail.css";
 export function openFrame(container, { title, subtitle = "", close, className = "" }) {
   const cleanups = [];
   let closed = false;
+  // Keyboard users go back to where they opened the view from.
+  const opener = document.activeElement;
   const closeButton = el("button", { class: "tsd-close", type: "button", "aria-label": `Close ${title}` }, "×");
   const views = el("div", { class: "tsd-detail-views" });
   const text = el("aside", { class: "tsd-detail-text" });
@@ -30,6 +32,7 @@ export function openFrame(container, { title, subtitle = "", close, className = 
     destroy();
     if (close) close();
     else frame.remove();
+    if (opener && opener.isConnected && opener.focus) opener.focus({ preventScroll: true });
   }
   function listen(target, type, handler, options) {
     target.addEventListener(type, handler, options);

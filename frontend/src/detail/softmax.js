@@ -21,7 +21,7 @@ export const softmaxView = defineView("Softmax", (frame, pack, ctx) => {
       el("td", { "data-part": "exp" }, num(exp[k], { "data-role": "exp" })),
       el("td", { "data-part": "probability" }, num(probabilities[k], { "data-role": "probability" })),
       el("td", {}, el("span", {
-        class: "tsd-bar tsd-bar-pos", style: { width: `${Math.max(1, Math.round(probabilities[k] * 120))}px` },
+        class: "tsd-bar tsd-bar-prob", style: { width: `${Math.max(1, Math.round(probabilities[k] * 120))}px` },
       })));
     row.addEventListener("mouseenter", () => show(k));
     row.addEventListener("focus", () => show(k));

@@ -49,11 +49,16 @@ export function buildUnits(nodes, expanded) {
   return { units: [...units.values()].sort((a, b) => a.order - b.order), unitOf };
 }
 
+// Whether the overview collapses modules into blocks at all (small models show every layer).
+export function collapsesBlocks(nodes) {
+  return nodes.length > SMALL_MODEL_NODES && nodes.some((node) => node.group);
+}
+
 // Expanded prefixes to start with: everything for small models, else the biggest blocks are
 // opened one at a time until the overview has a useful number of units.
-export function initialExpanded(nodes, smallModelNodes = SMALL_MODEL_NODES) {
+export function initialExpanded(nodes) {
   const sizes = blockSizes(nodes);
-  if (nodes.length <= smallModelNodes) return new Set(sizes.keys());
+  if (!collapsesBlocks(nodes)) return new Set(sizes.keys());
   const expanded = new Set();
   for (let guard = 0; guard < 64; guard++) {
     const { units } = buildUnits(nodes, expanded);

@@ -5,11 +5,14 @@ import { clear, el } from "../detail/dom.js";
 import {
   absMax, activationColor, cssColor, grayColor, legend, paintCanvas, quantizedLut,
 } from "../colors.js";
-import { formatShape } from "../ui/format.js";
-import { buildUnits, colourBlocks, feeders, initialExpanded, layoutColumns } from "./graph.js";
+import { formatPercent, formatShape } from "../ui/format.js";
+import {
+  buildUnits, collapsesBlocks, colourBlocks, feeders, initialExpanded, layoutColumns,
+} from "./graph.js";
 
 const PAGE = 16;                // channels shown per layer at once
 const LIST_MAX = 32;            // vectors up to this long are drawn as labelled rows
+const PROBABILITY_ROWS = 20;    // classes listed at most in the output column
 const FETCH_MARGIN = 480;       // px beyond the visible area still fetched eagerly
 
 export const RANGE_MODES = {
@@ -18,12 +21,15 @@ export const RANGE_MODES = {
   global: "Whole network",
 };
 
-export function createOverview({ source, modelInfo, readout, onOpenDetail, onFocusKind }) {
+// onLegend(node, colourScale, modeLabel): the scale of the layer last pointed at changed.
+export function createOverview({
+  source, modelInfo, readout, onOpenDetail, onFocusKind, onError, onLegend,
+}) {
   const nodes = modelInfo.nodes;
   const byId = new Map(nodes.map((node) => [node.id, node]));
   const blockOf = colourBlocks(nodes);
   const expanded = initialExpanded(nodes);
-  const hasBlocks = nodes.some((node) => node.group);
+  const collapses = collapsesBlocks(nodes);
 
   const scroller = el("div", { class: "ts-stage-scroll", tabindex: -1 });
   const edges = svg("svg", { class: "ts-edges", "aria-hidden": "true" });
@@ -33,7 +39,7 @@ export function createOverview({ source, modelInfo, readout, onOpenDetail, onFoc
   const columnsEl = el("div", { class: "ts-columns" });
   const stage = el("div", { class: "ts-stage" }, edges, columnsEl);
   scroller.append(stage);
-  const blockBar = el("div", { class: "ts-blockbar", hidden: !hasBlocks });
+  const blockBar = el("div", { class: "ts-blockbar", hidden: !collapses });
   const root = el("div", { class: "ts-overview" }, blockBar, scroller);
 
   let run = null;
@@ -46,6 +52,7 @@ export function createOverview({ source, modelInfo, readout, onOpenDetail, onFoc
   const exact = new Map();                 // `${run}|${node}|${channel}` -> Promise<Float32Array>
   const fetched = new Set();               // `${node}|${start}` fetched for the current run
   let hover = null;
+  let legendNode = null;   // the layer whose colours the big legend explains: the last pointed at
 
   // ---- colour ranges ------------------------------------------------------------------------
   function statsOf(id) {
@@ -56,7 +63,10 @@ export function createOverview({ source, modelInfo, readout, onOpenDetail, onFoc
     const own = statsOf(nodeId);
     if (!own) return 1;
     if (rangeMode === "layer") return absMax(own.min, own.max);
+    // Maps share ranges with maps and vectors with vectors: logits would wash out every map.
+    const rank = byId.get(nodeId).shape.length;
     const members = nodes.filter((node) => node.kind !== "input" && node.kind !== "softmax"
+      && node.shape.length === rank
       && (rangeMode === "global" || blockOf.get(node.id) === blockOf.get(nodeId)));
     const spans = members.map((node) => statsOf(node.id)).filter(Boolean)
       .map((stats) => absMax(stats.min, stats.max));
@@ -74,6 +84,9 @@ export function createOverview({ source, modelInfo, readout, onOpenDetail, onFoc
   // ---- building the DOM -----------------------------------------------------------------------
   function render() {
     ({ units, unitOf } = buildUnits(nodes, expanded));
+    if (!units.some((unit) => unit.node.id === legendNode)) {
+      legendNode = units.find((unit) => unit.node.kind !== "input" && unit.node.shape.length === 4)?.node.id;
+    }
     views.clear();
     drawn.clear();
     fetched.clear();
@@ -105,7 +118,7 @@ export function createOverview({ source, modelInfo, readout, onOpenDetail, onFoc
     },
     el("header", {},
       heading,
-      el("div", { class: "ts-unit-meta" }, unit.block ? `${unit.nodes.length} layers` : kindLabel(node)),
+      el("div", { class: "ts-unit-meta" }, unit.block ? `${unit.nodes.length} layers` : node.module_type || node.kind),
       el("div", { class: "ts-unit-meta ts-shape" }, formatShape(node.shape)),
       el("div", { class: "ts-unit-legend" })));
     const view = { unit, section, column, neurons: new Map(), body: null };
@@ -115,10 +128,6 @@ export function createOverview({ source, modelInfo, readout, onOpenDetail, onFoc
     else if (node.shape.length === 2) renderVector(view);
     else section.append(el("p", { class: "ts-note" }, "This shape is not drawn."));
     return section;
-  }
-
-  function kindLabel(node) {
-    return node.module_type || node.kind;
   }
 
   function renderMaps(view) {
@@ -152,7 +161,8 @@ export function createOverview({ source, modelInfo, readout, onOpenDetail, onFoc
     return el("div", { class: "ts-pager" },
       el("button", { type: "button", disabled: start === 0, onclick: go(Math.max(start - PAGE, 0)),
         "aria-label": `Previous channels of ${node.name}` }, "‹"),
-      el("span", { class: "ts-pager-label" }, `${start}–${stop - 1} of ${count}`),
+      el("span", { class: "ts-pager-label", title: `channels ${start} to ${stop - 1} of ${count}` },
+        `${start}–${stop - 1}/${count}`),
       el("button", { type: "button", disabled: stop >= count, onclick: go(stop),
         "aria-label": `Next channels of ${node.name}` }, "›"));
   }
@@ -187,37 +197,45 @@ export function createOverview({ source, modelInfo, readout, onOpenDetail, onFoc
     view.section.append(view.body);
   }
 
+  // One row per class, or the most probable few when there are many (ImageNet has 1000).
   function renderProbabilities(view) {
     const node = view.unit.node;
     const probabilities = run.output.probabilities;
-    const best = probabilities.indexOf(Math.max(...probabilities));
+    const order = probabilities.map((p, index) => index);
+    const shown = probabilities.length > PROBABILITY_ROWS
+      ? order.sort((a, b) => probabilities[b] - probabilities[a]).slice(0, PROBABILITY_ROWS) : order;
+    const best = order.reduce((a, b) => (probabilities[b] > probabilities[a] ? b : a), 0);
     const body = el("ol", { class: "ts-probs" });
-    probabilities.forEach((p, index) => {
+    for (const index of shown) {
+      const p = probabilities[index];
+      const name = modelInfo.classes[index] ?? String(index);
       const row = el("li", {
         class: `ts-prob${index === best ? " ts-prob-top" : ""}`, tabindex: 0,
         dataset: { node: node.id, channel: String(index), probability: String(p) },
-        "aria-label": `${modelInfo.classes[index]}: ${(p * 100).toFixed(1)} percent`,
+        "aria-label": `${name}: ${formatPercent(p)}`, title: name,
       },
-      el("span", { class: "ts-prob-name" }, modelInfo.classes[index] ?? String(index)),
+      el("span", { class: "ts-prob-name" }, name),
       el("span", { class: "ts-prob-bar" }, el("span", { style: { width: `${(p * 100).toFixed(2)}%` } })),
-      el("span", { class: "ts-prob-value" }, `${(p * 100).toFixed(1)}%`));
+      el("span", { class: "ts-prob-value" }, formatPercent(p)));
       wireNeuron(row, node, index, { rows: 1, cols: 1, vector: true });
       view.neurons.set(index, row);
       body.append(row);
-    });
+    }
     view.body = body;
     view.section.append(body);
+    if (shown.length < probabilities.length) {
+      view.section.append(el("p", { class: "ts-note" }, `top ${shown.length} of ${probabilities.length} classes`));
+    }
     view.static = true;
   }
 
   function renderBlockBar() {
     clear(blockBar);
-    const open = [...expanded].filter((p) => nodes.some((n) => n.group === p
-      || n.group?.startsWith(`${p}.`))).sort();
-    const collapsible = nodes.length > 30;
-    blockBar.hidden = !hasBlocks || !collapsible;
-    if (blockBar.hidden) return;
-    blockBar.append(el("span", { class: "ts-blockbar-label" }, open.length ? "Open blocks:" : "Blocks are collapsed: click one to open it."));
+    blockBar.hidden = !collapses;
+    if (!collapses) return;
+    const open = [...expanded].sort();
+    blockBar.append(el("span", { class: "ts-blockbar-label" },
+      open.length ? "Open blocks (click to close):" : "Blocks are collapsed: click one to open it."));
     for (const prefix of open) {
       blockBar.append(el("button", {
         type: "button", class: "ts-chip", title: `Collapse ${prefix}`,
@@ -271,6 +289,10 @@ export function createOverview({ source, modelInfo, readout, onOpenDetail, onFoc
       clearHighlight();
       hover = next;
       if (next) highlight(next);
+      if (next && next.node.id !== legendNode && drawn.has(next.node.id)) {
+        legendNode = next.node.id;
+        onLegend(next.node, colourFor(next.node), RANGE_MODES[rangeMode]);
+      }
     } else {
       hover = next;
     }
@@ -284,27 +306,31 @@ export function createOverview({ source, modelInfo, readout, onOpenDetail, onFoc
     clear(hotEdges);
   }
 
+  // Lights up what feeds the neuron: the exact channels where the feeding layer is drawn, the
+  // whole unit where it is hidden in a collapsed block (or shows other channels).
   function highlight({ node, channel, target }) {
     target.classList.add("ts-lit");
     const to = anchor(target, "left");
+    const own = views.get(unitOf.get(node.id));
+    const lightUnit = (view) => {
+      view.section.classList.add("ts-feeds-unit");
+      hotEdges.append(edgePath(anchor(view.body || view.section, "right"), to, "ts-edge-hot"));
+    };
+    if (own.unit.block) {       // a block's output: what feeds the block from outside
+      for (const key of own.unit.inputs) lightUnit(views.get(key));
+      return;
+    }
     for (const { nodeId, channels } of feeders(node, channel, byId)) {
       const view = views.get(unitOf.get(nodeId));
       if (!view) continue;
-      if (view.unit.node.id !== nodeId) {     // the feeder is inside a collapsed block
-        view.section.classList.add("ts-feeds-unit");
-        hotEdges.append(edgePath(anchor(view.body || view.section, "right"), to, "ts-edge-hot"));
-        continue;
-      }
-      const shown = channels === "all" ? [...view.neurons.keys()]
-        : channels.filter((c) => view.neurons.has(c));
-      if (view.unit.node.shape.length === 2 && channels !== "all") shown.push(0);
-      for (const c of new Set(shown)) {
+      const shown = view.unit.node.id !== nodeId ? []
+        : channels === "all" ? [...view.neurons.keys()] : channels.filter((c) => view.neurons.has(c));
+      for (const c of shown) {
         const neuron = view.neurons.get(c);
-        if (!neuron) continue;
         neuron.classList.add("ts-feeds");
         hotEdges.append(edgePath(anchor(neuron, "right"), to, "ts-edge-hot"));
       }
-      if (!shown.length) view.section.classList.add("ts-feeds-unit");
+      if (!shown.length) lightUnit(view);
     }
   }
 
@@ -410,7 +436,8 @@ export function createOverview({ source, modelInfo, readout, onOpenDetail, onFoc
     if (!info || !view) return;
     const color = colourFor(node);
     const legendHolder = view.section.querySelector(".ts-unit-legend");
-    clear(legendHolder).append(legend(color, { width: 72, ticks: node.kind === "input" ? 2 : 3 }));
+    clear(legendHolder).append(legend(color, { width: 72, compact: true }));
+    if (node.id === legendNode) onLegend(node, color, RANGE_MODES[rangeMode]);
     for (const [channel, paint] of info) {
       const lut = quantizedLut(paint.low, paint.high, color);
       if (channel === "vector") {
@@ -466,17 +493,22 @@ export function createOverview({ source, modelInfo, readout, onOpenDetail, onFoc
     edges.setAttribute("height", stage.scrollHeight);
   }
 
+  const fillLater = () => fillVisible().catch((error) => onError(error.message));
+
   function refresh() {
     render();
-    requestAnimationFrame(() => fillVisible().catch(() => {}));
+    requestAnimationFrame(fillLater);
   }
 
   let scrollTimer = null;
   scroller.addEventListener("scroll", () => {
     clearTimeout(scrollTimer);
-    scrollTimer = setTimeout(() => fillVisible().catch(() => {}), 80);
+    scrollTimer = setTimeout(fillLater, 80);
   });
-  const resize = new ResizeObserver(() => requestAnimationFrame(drawEdges));
+  const resize = new ResizeObserver(() => requestAnimationFrame(() => {
+    drawEdges();
+    fillLater();
+  }));
   resize.observe(scroller);
 
   return {

@@ -9,10 +9,16 @@ sees the functional ops that run between leaves (``F.relu``, the residual ``+``,
 
 Edges come from tensor identity: each recorded output tensor is remembered (and kept alive, so
 its ``id`` cannot be reused) with the node that produced it.
+
+Activations are copied lazily: a node keeps a view of its CPU output and copies it only just
+before an in-place op (``ReLU(inplace=True)``, ``+=``) would overwrite that memory. Tensor
+version counters check this at the end; if any kept value changed unseen, the capture runs again
+copying every output at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import Counter
 from collections.abc import Iterator
@@ -59,12 +65,21 @@ def capture(model: nn.Module, x: torch.Tensor) -> Graph:
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"capture needs the model input as a torch.Tensor, not {type(x).__name__}.")
-    return _Recorder(model).run(x)
+    graph = _Recorder(model, copy_at_once=False).run(x)
+    return graph if graph is not None else _Recorder(model, copy_at_once=True).run(x)
+
+
+# In-place operator spellings (in-place methods end in a single "_": add_, relu_, copy_).
+_IN_PLACE_DUNDERS = frozenset((
+    "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__", "__imod__", "__ipow__",
+    "__imatmul__", "__iand__", "__ior__", "__ixor__", "__ilshift__", "__irshift__", "__setitem__",
+))
 
 
 class _Recorder:
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, *, copy_at_once: bool) -> None:
         self.model = model
+        self.copy_at_once = copy_at_once
         self.paths = {module: path for path, module in model.named_modules()}
         self.leaves = {module for module in self.paths if _is_leaf(module)}
         self.nodes: list[Node] = []
@@ -76,8 +91,12 @@ class _Recorder:
         self.running: list[nn.Module] = []  # every module now running, innermost last
         self.leaf_depth = 0  # > 0 while inside a leaf: its inner ops are not nodes
         self.failed_op: str | None = None
+        # Lazily copied activations: storage address -> node indices, and each one's version.
+        self.views: dict[int, list[int]] = {}
+        self.versions: dict[int, int] = {}
 
-    def run(self, x: torch.Tensor) -> Graph:
+    def run(self, x: torch.Tensor) -> Graph | None:
+        """The graph, or ``None`` when a kept activation was overwritten unseen (lazy mode)."""
         modes = {module: module.training for module in self.paths}
         handles = []
         try:
@@ -85,7 +104,7 @@ class _Recorder:
                 handles.append(module.register_forward_pre_hook(self._before, with_kwargs=True))
                 handles.append(module.register_forward_hook(self._after, with_kwargs=True))
             self.model.eval()
-            self._add(x, kind="input", name="input", inputs=())
+            self._add(x, kind="input", name="input", inputs=(), copy=True)  # the caller's tensor
             with torch.no_grad(), _FunctionListener(self):
                 output = self.model(x)
         except Exception as error:
@@ -95,6 +114,9 @@ class _Recorder:
                 handle.remove()
             for module, training in modes.items():
                 module.training = training
+        if any(self.nodes[index].activation._version != version
+               for index, version in self.versions.items()):
+            return None
         return Graph(tuple(self.nodes), self._output_id(output))
 
     # -- module hooks -------------------------------------------------------------------------
@@ -108,6 +130,13 @@ class _Recorder:
 
     def _after(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any],
                output: Any) -> None:
+        # Hooks run inside the function mode; our own tensor reads (.shape, detach) need not
+        # pass through it. (Private, but what torch's own overrides use.)
+        with torch._C.DisableTorchFunction():
+            self._record_leaf(module, args, kwargs, output)
+
+    def _record_leaf(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any],
+                     output: Any) -> None:
         self.running.pop()
         if not self.leaf_depth:
             self.containers.pop()
@@ -132,12 +161,14 @@ class _Recorder:
     # -- functional ops -----------------------------------------------------------------------
 
     def on_function(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        op_name = getattr(func, "__name__", "op")
+        if self.views and args and _writes_in_place(op_name, kwargs):
+            self._save_before_write(args[0], kwargs.get("out"))
         try:
             output = func(*args, **kwargs)
         except Exception:
             self.failed_op = self.failed_op or getattr(func, "__name__", repr(func))
             raise
-        op_name = getattr(func, "__name__", "op")
         if self.leaf_depth or op_name in PASS_THROUGH_OPS:
             self._alias_pass_through(op_name, args, output)
             return output
@@ -167,8 +198,13 @@ class _Recorder:
 
     def _add(self, tensor: torch.Tensor, *, kind: str, name: str, inputs: tuple[str, ...],
              module: nn.Module | None = None, config: dict[str, Any] | None = None,
-             parameters: dict[str, torch.Tensor] | None = None) -> None:
+             parameters: dict[str, torch.Tensor] | None = None, copy: bool = False) -> None:
         node_id = f"n{len(self.nodes)}"
+        copy = copy or self.copy_at_once or tensor.device.type != "cpu"
+        if not copy:
+            address = tensor.untyped_storage().data_ptr()
+            self.views.setdefault(address, []).append(len(self.nodes))
+            self.versions[len(self.nodes)] = tensor._version
         self.nodes.append(Node(
             id=node_id,
             kind=kind,
@@ -178,11 +214,19 @@ class _Recorder:
             config=config or {},
             inputs=inputs,
             output_shape=tuple(tensor.shape),
-            activation=_copy(tensor),
+            activation=_copy(tensor) if copy else tensor.detach(),
             parameters=parameters or {},
             group=(self.containers[-1] or None) if self.containers else None,
         ))
         self.producers[id(tensor)] = (tensor, node_id)
+
+    def _save_before_write(self, *targets: Any) -> None:
+        """Copy the kept activations that share memory with tensors about to be overwritten."""
+        for target in _tensors_in(targets):
+            for index in self.views.pop(target.untyped_storage().data_ptr(), ()):
+                node = self.nodes[index]
+                self.nodes[index] = dataclasses.replace(node, activation=node.activation.clone())
+                del self.versions[index]
 
     def _inputs_of(self, args: Any, kwargs: dict[str, Any]) -> tuple[str, ...]:
         found: dict[str, None] = {}  # ordered and without repeats
@@ -221,6 +265,12 @@ class _FunctionListener(TorchFunctionMode):
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
         return self.recorder.on_function(func, args, kwargs or {})
+
+
+def _writes_in_place(op_name: str, kwargs: dict[str, Any]) -> bool:
+    return ((op_name.endswith("_") and not op_name.endswith("__"))
+            or op_name in _IN_PLACE_DUNDERS or kwargs.get("inplace") is True
+            or kwargs.get("out") is not None)
 
 
 def _is_leaf(module: nn.Module) -> bool:

@@ -54,7 +54,7 @@ class FashionMNIST:
         from PIL import Image
 
         return np.stack(
-            [preprocessing.to_array(Image.fromarray(image, mode="L")) for image in self.images]
+            [preprocessing.to_array(Image.fromarray(image)) for image in self.images]
         )
 
     def checksums(self) -> dict[str, str]:

@@ -25,7 +25,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from tensorsight.debugger import instrument
-from tensorsight.debugger.instrument import SUBEXPRESSIONS, Span
+from tensorsight.debugger.instrument import Span
 from tensorsight.debugger.tensors import TensorInfo, describe
 
 OPERATORS = {
@@ -210,7 +210,9 @@ def _tree(node: ast.expr, source: str, slots: Mapping[Span, int],
           values: Mapping[int, TensorInfo | str]) -> TreeNode:
     """The display tree of ``node``: operands as children, values looked up by span."""
     slot = slots.get(Span.of(node))
-    value = values.get(slot) if slot is not None else None
+    # Not instrumented (a tuple, a module path): nothing to show. Instrumented but never
+    # reported: evaluation stopped before it (None, drawn "?").
+    value = values.get(slot) if slot is not None else ""
     text = ast.get_source_segment(source, node) or ast.unparse(node)
     if _is_literal(node):
         return TreeNode(text, text, "")
@@ -271,9 +273,9 @@ def _label(node: ast.expr, slots: Mapping[Span, int]) -> str:
         case ast.Compare(ops=ops):
             return " ".join(OPERATORS.get(type(op), "?") for op in ops)
         case ast.Call(func=ast.Attribute(attr=attr, value=owner) as func):
-            return f".{attr}()" if _evaluated(owner, slots) else ast.unparse(func)
+            return f".{attr}()" if _evaluated(owner, slots) else f"{ast.unparse(func)}()"
         case ast.Call(func=func):
-            return ast.unparse(func)
+            return f"{ast.unparse(func)}()"
         case ast.Attribute(attr=attr, value=owner):
             return f".{attr}" if _evaluated(owner, slots) else ast.unparse(node)
         case ast.Subscript():

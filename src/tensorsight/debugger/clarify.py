@@ -19,7 +19,7 @@ from tensorsight.debugger.rules import already_clarified, clarify_error
 _last = threading.local()
 
 
-class clarify(contextlib.ContextDecorator):  # noqa: N801 - used like a function: `with clarify():`
+class clarify(contextlib.ContextDecorator):
     """Add a note naming the failing sub-expression, its operands' shapes and what disagrees.
 
     Works as a context manager and as a decorator. ``diagram`` adds a text drawing of the failing
@@ -34,7 +34,9 @@ class clarify(contextlib.ContextDecorator):  # noqa: N801 - used like a function
     tensorsight: in `np.ones((32, 128)) @ np.ones((64, 10))` (line 2), ...
     """
 
-    def __init__(self, *, diagram: bool = True, width: int = 80, record_torch: bool = False) -> None:
+    def __init__(
+        self, *, diagram: bool = True, width: int = 80, record_torch: bool = False
+    ) -> None:
         self.diagram = diagram
         self.width = width
         self.record_torch = record_torch
@@ -84,7 +86,7 @@ def explain_error(error: BaseException, recorded: tuple[Any, ...] | None = None,
         if clarification is None:
             return None
         error.add_note(clarification.note(diagram=diagram, width=width))
-    except Exception:  # noqa: BLE001 - see the docstring
+    except Exception:
         return None
     _last.clarification = clarification
     return clarification

@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from html import escape
+from itertools import groupby
+from typing import Any
 
 Dim = int | str | None
 """A dimension: its size, a symbolic name such as ``"N"``, or None when unknown."""
@@ -29,8 +30,11 @@ Dim = int | str | None
 # Style names used on the text canvas; rich colours and SVG colours are looked up from them.
 EDGE, BAD, LABEL, OPERATOR, NOTE = "edge", "bad", "label", "operator", "note"
 RICH_STYLES = {EDGE: "cyan", BAD: "bold red", LABEL: "bold", OPERATOR: "bold yellow", NOTE: "dim"}
-SVG_COLOURS = {EDGE: "#2b6cb0", BAD: "#d62728", LABEL: "#1a202c", OPERATOR: "#b7791f", NOTE: "#718096"}
+SVG_COLOURS = {
+    EDGE: "#2b6cb0", BAD: "#d62728", LABEL: "#1a202c", OPERATOR: "#b7791f", NOTE: "#718096"
+}
 MAX_TITLE = 32
+SVG_LEGEND = "red marks the dimensions that disagree"
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,12 @@ class Box:
         text = " ".join(part for part in (f"{self.label}: {shape}", self.caption) if part)
         return text if len(text) <= MAX_TITLE else text[: MAX_TITLE - 1] + "…"
 
-    def dim_label(self, index: int) -> str:
-        """The label of one dimension, wrapped in ``*`` when highlighted."""
+    def dim_label(self, index: int, marked: bool = True) -> str:
+        """The label of one dimension, wrapped in ``*`` when highlighted (and ``marked``)."""
         assert self.dims is not None
         size = self.dims[index]
         text = "?" if size is None else str(size)
-        return f"*{text}*" if index in self.highlight else text
+        return f"*{text}*" if marked and index in self.highlight else text
 
 
 def dims_text(dims: Sequence[Dim]) -> str:
@@ -104,8 +108,9 @@ class _Canvas:
 
 @dataclass
 class _Block:
-    canvas: _Canvas
+    canvas: _Canvas  # the drawing without its title
     middle: int  # row to align the operators with
+    title: str = ""
 
 
 def _rectangle(canvas: _Canvas, top: int, left: int, inner_w: int, inner_h: int,
@@ -134,11 +139,9 @@ def _rectangle(canvas: _Canvas, top: int, left: int, inner_w: int, inner_h: int,
 def _box_block(box: Box) -> _Block:
     title = box.title()
     if box.dims is None or len(box.dims) == 0:
-        mark = "?" if box.dims is None else "•"
-        canvas = _Canvas(max(len(title), 3), 2)
-        canvas.put(0, 0, title, LABEL)
-        canvas.put(1, 0, f"[{mark}]", EDGE)
-        return _Block(canvas, 1)
+        canvas = _Canvas(3, 1)
+        canvas.put(0, 0, "[?]" if box.dims is None else "[•]", EDGE)
+        return _Block(canvas, 0, title)
     dims, ndim = box.dims, len(box.dims)
     col_index = ndim - 1
     row_index = ndim - 2 if ndim >= 2 else None
@@ -146,15 +149,12 @@ def _box_block(box: Box) -> _Block:
     inner_h = 0 if row_index is None else _cells(dims[row_index], 1, 4, 0.5)
     row_label = "" if row_index is None else box.dim_label(row_index)
     depth_label = "x".join(box.dim_label(i) for i in range(ndim - 2)) if ndim > 2 else ""
-    layers = 3 if ndim > 2 else 1
-    shift = layers - 1  # rows (and 2 x columns) the back layers stick out
+    shift = 2 if ndim > 2 else 0  # rows (and 2 x columns) the back layers stick out
     margin = len(row_label) + 1 if row_label else 0
     drawing_w = margin + inner_w + 2 + 2 * shift + (len(depth_label) + 1 if depth_label else 0)
     col_label = box.dim_label(col_index)
-    top = 1 + shift
-    height = top + inner_h + 2 + 1
-    canvas = _Canvas(max(len(title), drawing_w, margin + len(col_label)), height)
-    canvas.put(0, 0, title, LABEL)
+    top = shift
+    canvas = _Canvas(max(drawing_w, margin + len(col_label)), top + inner_h + 3)
     heavy_bottom = col_index in box.highlight
     heavy_left = row_index is not None and row_index in box.highlight
     heavy_back = any(i in box.highlight for i in range(ndim - 2))
@@ -164,13 +164,13 @@ def _box_block(box: Box) -> _Block:
     front = {name for name, on in (("bottom", heavy_bottom), ("left", heavy_left)) if on}
     _rectangle(canvas, top, margin, inner_w, inner_h, front)
     if depth_label:
-        canvas.put(1, margin + 2 * shift + inner_w + 3, depth_label, BAD if heavy_back else LABEL)
+        canvas.put(0, margin + 2 * shift + inner_w + 3, depth_label, BAD if heavy_back else LABEL)
     middle = top + (inner_h + 1) // 2
     if row_label:
         canvas.put(middle, 0, row_label, BAD if heavy_left else LABEL)
     centre = margin + (inner_w + 2 - len(col_label)) // 2
     canvas.put(top + inner_h + 2, centre, col_label, BAD if heavy_bottom else LABEL)
-    return _Block(canvas, middle)
+    return _Block(canvas, middle, title)
 
 
 def _operator_block(text: str) -> _Block:
@@ -180,15 +180,16 @@ def _operator_block(text: str) -> _Block:
 
 
 def _join(blocks: Sequence[_Block]) -> _Canvas:
+    """Blocks side by side: titles on the first row, drawings aligned on their middle rows."""
     above = max(block.middle for block in blocks)
     below = max(block.canvas.height - block.middle for block in blocks)
-    gap = 1
-    width = sum(block.canvas.width for block in blocks) + gap * (len(blocks) - 1)
-    canvas = _Canvas(width, above + below)
+    widths = [max(block.canvas.width, len(block.title)) for block in blocks]
+    canvas = _Canvas(sum(widths) + len(blocks) - 1, 1 + above + below)
     col = 0
-    for block in blocks:
-        canvas.paste(block.canvas, above - block.middle, col)
-        col += block.canvas.width + gap
+    for block, width in zip(blocks, widths, strict=True):
+        canvas.put(0, col, block.title, LABEL)
+        canvas.paste(block.canvas, 1 + above - block.middle, col)
+        col += width + 1
     return canvas
 
 
@@ -217,11 +218,12 @@ class Diagram:
         rows: list[list[_Block]] = [[]]
         used = 0
         for block in blocks:
-            if rows[-1] and used + 1 + block.canvas.width > width:
+            block_width = max(block.canvas.width, len(block.title))
+            if rows[-1] and used + 1 + block_width > width:
                 rows.append([])
                 used = 0
             rows[-1].append(block)
-            used += block.canvas.width + (1 if used else 0)
+            used += block_width + (1 if used else 0)
         canvases = [_join(row) for row in rows if row]
         if self._has_highlight():
             legend = _Canvas(len(self.legend), 1)
@@ -242,14 +244,15 @@ class Diagram:
         for canvas in self.canvases(options.max_width):
             for cells in canvas.rows():
                 line = Text(no_wrap=True, overflow="crop")
-                for char, style in cells:
-                    line.append(char, RICH_STYLES.get(style or "", ""))
+                for style, run in groupby(cells, key=lambda cell: cell[1]):
+                    line.append("".join(char for char, _ in run), RICH_STYLES.get(style or "", ""))
                 line.rstrip()
                 yield line
 
     def svg(self) -> str:
         """A standalone SVG document of the diagram (well-formed XML, no external resources)."""
-        return _Svg(self.items, self.legend if self._has_highlight() else "").document()
+        legend = SVG_LEGEND if self._has_highlight() else ""
+        return _Svg(self.items, legend).document()
 
     def _repr_svg_(self) -> str:
         return self.svg()
@@ -259,9 +262,12 @@ class Diagram:
 
 
 class _Svg:
-    """SVG drawing of a diagram; sizes follow the same logarithmic scale as the text."""
+    """SVG drawing of a diagram; sizes follow the same logarithmic scale as the text.
 
-    unit, font = 9, 13
+    Highlighted dimensions are red (labels and the matching edge) instead of ``*``-marked.
+    """
+
+    unit, font, title_y, mid = 9, 13, 22.0, 88.0
 
     def __init__(self, items: Sequence[Box | str], legend: str) -> None:
         self.items, self.legend = items, legend
@@ -274,71 +280,73 @@ class _Svg:
             f"{weight}>{escape(text)}</text>"
         )
 
-    def _rect(self, x: float, y: float, w: float, h: float, bad: bool, dashed: bool = False) -> None:
-        stroke = SVG_COLOURS[BAD if bad else EDGE]
+    def _rect(self, x: float, y: float, w: float, h: float, colour: str,
+              dashed: bool = False) -> None:
         dash = ' stroke-dasharray="4 3"' if dashed else ""
         self.parts.append(
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="#ebf4ff" '
-            f'stroke="{stroke}" stroke-width="{2.5 if bad else 1.2}"{dash}/>'
+            f'stroke="{colour}" stroke-width="1.2"{dash}/>'
         )
 
-    def _box(self, box: Box, x: float, mid: float) -> float:
+    def _edge(self, x1: float, y1: float, x2: float, y2: float) -> None:
+        self.parts.append(
+            f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
+            f'stroke="{SVG_COLOURS[BAD]}" stroke-width="4"/>'
+        )
+
+    def _width(self, text: str) -> float:
+        return len(text) * self.font * 0.62
+
+    def _box(self, box: Box, x: float) -> float:
         """Draw one box with its left edge at ``x``; returns its width."""
-        title_w = len(box.title()) * self.font * 0.62
+        title = box.title()
+        self._text(x, self.title_y, title, LABEL, "start")
         if box.dims is None or len(box.dims) == 0:
             side = 3 * self.unit
-            self._rect(x, mid - side / 2, side, side, False, dashed=box.dims is None)
-            self._text(x + side / 2, mid - side / 2 - 8, box.title(), LABEL, "start")
-            return max(side, title_w)
+            self._rect(x, self.mid - side / 2, side, side, SVG_COLOURS[EDGE],
+                       dashed=box.dims is None)
+            return max(side, self._width(title))
         dims, ndim = box.dims, len(box.dims)
         w = _cells(dims[-1], 3, 18, 2.0) * self.unit
         h = (_cells(dims[-2], 1, 4, 0.5) * 2 + 1) * self.unit if ndim >= 2 else self.unit
-        margin = (len(box.dim_label(ndim - 2)) * self.font * 0.62 + 6) if ndim >= 2 else 0
-        shift = 2 if ndim > 2 else 0
-        step = 6
-        left, top = x + margin, mid - h / 2
+        margin = self._width(box.dim_label(ndim - 2, False)) + 8 if ndim >= 2 else 0
+        layers, step = (2 if ndim > 2 else 0), 6
+        left, top = x + margin, self.mid - h / 2
         heavy_back = any(i in box.highlight for i in range(ndim - 2))
-        for layer in range(shift, 0, -1):
-            self._rect(left + layer * step, top - layer * step, w, h, heavy_back)
-        self._rect(left, top, w, h, (ndim - 1) in box.highlight or (ndim - 2) in box.highlight)
-        if ndim - 1 in box.highlight:
-            self.parts.append(
-                f'<line x1="{left:.1f}" y1="{top + h:.1f}" x2="{left + w:.1f}" y2="{top + h:.1f}" '
-                f'stroke="{SVG_COLOURS[BAD]}" stroke-width="4"/>'
-            )
-        if ndim >= 2 and ndim - 2 in box.highlight:
-            self.parts.append(
-                f'<line x1="{left:.1f}" y1="{top:.1f}" x2="{left:.1f}" y2="{top + h:.1f}" '
-                f'stroke="{SVG_COLOURS[BAD]}" stroke-width="4"/>'
-            )
-        col = ndim - 1
-        self._text(left + w / 2, top + h + 16, box.dim_label(col),
+        for layer in range(layers, 0, -1):
+            self._rect(left + layer * step, top - layer * step, w, h,
+                       SVG_COLOURS[BAD if heavy_back else EDGE])
+        self._rect(left, top, w, h, SVG_COLOURS[EDGE])
+        col, row = ndim - 1, ndim - 2
+        if col in box.highlight:
+            self._edge(left, top + h, left + w, top + h)
+        self._text(left + w / 2, top + h + 16, box.dim_label(col, False),
                    BAD if col in box.highlight else LABEL)
         if ndim >= 2:
-            row = ndim - 2
-            self._text(left - 5, mid + 4, box.dim_label(row),
+            if row in box.highlight:
+                self._edge(left, top, left, top + h)
+            self._text(left - 6, self.mid + 4, box.dim_label(row, False),
                        BAD if row in box.highlight else LABEL, "end")
-        right = left + w + shift * step
+        right = left + w + layers * step
         if ndim > 2:
-            depth = "x".join(box.dim_label(i) for i in range(ndim - 2))
-            self._text(right + 4, top - shift * step + 4, depth, BAD if heavy_back else LABEL, "start")
-            right += len(depth) * self.font * 0.62 + 6
-        self._text(x, top - shift * step - 10, box.title(), LABEL, "start")
-        return max(right - x, title_w)
+            depth = "x".join(box.dim_label(i, False) for i in range(ndim - 2))
+            self._text(right + 4, top - layers * step + 4, depth, BAD if heavy_back else LABEL,
+                       "start")
+            right += self._width(depth) + 6
+        return max(right - x, self._width(title))
 
     def document(self) -> str:
-        mid, x, pad = 70.0, 12.0, 18
+        x, gap = 12.0, 14
         for item in self.items:
             if isinstance(item, str):
-                width = len(item) * self.font * 0.62 + 16
-                self._text(x + width / 2, mid + 5, item, OPERATOR)
-                x += width
+                self._text(x + self._width(item) / 2, self.mid + 5, item, OPERATOR)
+                x += self._width(item) + gap
             else:
-                x += self._box(item, x, mid) + pad
-        height = 150
+                x += self._box(item, x) + gap
+        height = 176
         if self.legend:
-            self._text(12, height - 8, self.legend, NOTE, "start")
-            x = max(x, 12 + len(self.legend) * self.font * 0.62)
+            self._text(12, height - 10, self.legend, NOTE, "start")
+            x = max(x, 12 + self._width(self.legend))
         body = "".join(self.parts)
         return (
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{x + 12:.0f}" height="{height}" '

@@ -24,8 +24,8 @@ How it observes shapes (no sub-expression is ever evaluated twice):
 from __future__ import annotations
 
 import ast
-import dis
 import copy
+import dis
 import functools
 import inspect
 import sys
@@ -138,7 +138,8 @@ class Explanation(instrument.Observer):
         self._open: dict[Statement, _Execution] = {}
         self._previous: instrument.Observer | None = None
         self._output: Any = None
-        self._block_frames: list[tuple[types.FrameType, Any, Any, bool, _Block | None]] = []
+        self._shown = 0
+        self._tracing: list[_Tracing] = []  # one per `with` this object is inside
 
     # recording ---------------------------------------------------------------------------------
     def observe(self, slot: int, value: Any) -> None:
@@ -148,7 +149,7 @@ class Explanation(instrument.Observer):
             if execution is not None:
                 self._close(statement, execution)
             execution = self._open[statement] = _Execution()
-        info = describe(value)
+        info = _describe_cached(value)
         if info is not None:
             execution.values.append((slot, info))
         execution.last_slot = slot
@@ -172,11 +173,7 @@ class Explanation(instrument.Observer):
 
     # output ------------------------------------------------------------------------------------
     def _emit(self, shapes: StatementShapes) -> None:
-        if self._output is None:
-            from tensorsight.debugger.explain_render import Output
-
-            self._output = Output(self.file)
-        self._output.statement(shapes)
+        self._output_for().statement(shapes)
 
     def summary(self, width: int = 80) -> str:
         """Each statement seen with the shapes of its operands and result, as plain text."""
@@ -195,10 +192,12 @@ class Explanation(instrument.Observer):
         return explanation_html(self)
 
     # session -----------------------------------------------------------------------------------
-    def _start(self) -> None:
-        self.statements.clear()
-        self._seen.clear()
+    def _start(self, *, fresh: bool = True) -> None:
+        if fresh:
+            self.statements.clear()
+            self._seen.clear()
         self._open.clear()
+        self._shown = len(self.statements)
         self._previous = instrument.activate(self)
 
     def _finish(self) -> None:
@@ -206,20 +205,26 @@ class Explanation(instrument.Observer):
         for statement, execution in list(self._open.items()):
             self._close(statement, execution)
         self._open.clear()
-        if self.show and self.statements:
-            if self._output is None:
-                self._emit_nothing()
-            self._output.summary(self.statements)
+        if self.show and len(self.statements) > self._shown:
+            self._output_for().summary(self.statements)
         self._output = None
 
-    def _emit_nothing(self) -> None:
-        from tensorsight.debugger.explain_render import Output
+    def _output_for(self) -> Any:
+        if self._output is None:
+            from tensorsight.debugger.explain_render import Output
 
-        self._output = Output(self.file)
+            self._output = Output(self.file)
+        return self._output
 
     # decorator ---------------------------------------------------------------------------------
     def __call__(self, func: F) -> F:
-        """Decorate ``func``: every call of it is explained (its twin runs instead of it)."""
+        """Decorate ``func``: its calls are explained (its instrumented twin runs instead).
+
+        Records accumulate over calls: a statement is shown again only when it runs with a
+        shape signature not seen in an earlier call (a smaller last batch, say), and a call
+        that showed something new ends with the summary so far. The wrapper's ``explanation``
+        attribute is this object, whose ``statements`` hold the records.
+        """
         if not isinstance(func, types.FunctionType) or _is_resumable(func):
             raise TypeError("explain() decorates plain Python functions (not generators, "
                             f"coroutines or builtins); got {func!r}")
@@ -227,12 +232,13 @@ class Explanation(instrument.Observer):
 
         @functools.wraps(func)
         def explained(*args: Any, **kwargs: Any) -> Any:
-            self._start()
+            self._start(fresh=False)
             try:
                 return twin(*args, **kwargs)
             finally:
                 self._finish()
 
+        explained.explanation = self  # type: ignore[attr-defined]
         return explained  # type: ignore[return-value]
 
     # context manager ---------------------------------------------------------------------------
@@ -241,19 +247,21 @@ class Explanation(instrument.Observer):
         if frame.f_code.co_code[frame.f_lasti] != _BEFORE_WITH:
             raise TypeError("use explain() directly in a `with` statement or as a decorator")
         block = _block_for(frame, self.calls)
-        saved = (sys.gettrace(), frame.f_trace, frame.f_trace_opcodes)
-        self._block_frames.append((frame, *saved, block))
+        tracing = _Tracing(frame, sys.gettrace(), frame.f_trace, frame.f_trace_opcodes)
+        self._tracing.append(tracing)
         self._start()
-        if block is not None and block.body_offsets:
+        if block is None and self.show:
+            self._output_for().note(f"explain(): no source for {frame.f_code.co_filename}; "
+                                    "the block runs unexplained")
+        elif block.body_offsets:
             frame.f_trace_opcodes = True
-            frame.f_trace = functools.partial(_enter_block, self, block)
+            frame.f_trace = functools.partial(_enter_block, tracing, block)
             sys.settrace(_trace_nothing)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: Any) -> bool:
-        frame, global_trace, frame_trace, opcodes, _ = self._block_frames.pop()
-        _restore_tracing(frame, global_trace, frame_trace, opcodes)
+        self._tracing.pop().restore()
         self._finish()
         return isinstance(error, _SkipBlock)
 
@@ -268,20 +276,58 @@ def _trace_nothing(frame: types.FrameType, event: str, arg: Any) -> None:
     return None
 
 
-def _restore_tracing(frame: types.FrameType, global_trace: Any, frame_trace: Any,
-                     opcodes: bool) -> None:
-    sys.settrace(global_trace)
-    frame.f_trace = frame_trace
-    frame.f_trace_opcodes = opcodes
+_NOT_ARRAYS: set[type] = set()
+_TORCH_TYPES: set[type] = set()
+_INFOS: dict[tuple[Any, ...], TensorInfo] = {}
 
 
-def _enter_block(session: Explanation, block: _Block, frame: types.FrameType, event: str,
+def _describe_cached(value: Any) -> TensorInfo | None:
+    """:func:`describe`, memoised on (type, shape, dtype[, device]): it runs on every observed
+    value, and formatting a NumPy dtype's name alone costs microseconds."""
+    kind = type(value)
+    if kind in _NOT_ARRAYS:
+        return None
+    try:
+        key = (kind, value.shape, value.dtype, value.device if kind in _TORCH_TYPES else None)
+        info = _INFOS.get(key)
+    except (AttributeError, TypeError):  # no shape/dtype, or an unhashable shape
+        key, info = None, None
+    if info is None:
+        info = describe(value)
+        if info is None:
+            _NOT_ARRAYS.add(kind)
+        elif key is not None:
+            if info.framework == "torch" and kind not in _TORCH_TYPES:
+                _TORCH_TYPES.add(kind)  # its key must include the device from now on
+            else:
+                if len(_INFOS) > 4096:
+                    _INFOS.clear()
+                _INFOS[key] = info
+    return info
+
+
+@dataclass(frozen=True)
+class _Tracing:
+    """The trace settings found on entering a block, put back once it starts and on exit."""
+
+    frame: types.FrameType
+    global_trace: Any
+    frame_trace: Any
+    opcodes: bool
+
+    def restore(self) -> None:
+        sys.settrace(self.global_trace)
+        self.frame.f_trace = self.frame_trace
+        self.frame.f_trace_opcodes = self.opcodes
+
+
+def _enter_block(tracing: _Tracing, block: _Block, frame: types.FrameType, event: str,
                  arg: Any) -> Any:
-    """Trace function of the ``with`` frame: on the block's first instruction, run its twin."""
+    """Trace function of the ``with`` frame: on the block's first instruction, run its twin
+    (with tracing already restored), then skip the original block."""
     if event != "opcode" or frame.f_lasti not in block.body_offsets:
         return frame.f_trace
-    _, global_trace, frame_trace, opcodes, _ = session._block_frames[-1]
-    _restore_tracing(frame, global_trace, frame_trace, opcodes)
+    tracing.restore()
     block.run(frame)
     raise _SkipBlock
 

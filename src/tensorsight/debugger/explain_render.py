@@ -163,26 +163,40 @@ def statement_rich(shapes: StatementShapes, width: int = 80) -> Any:
 
 def _shape_words(shapes: StatementShapes) -> list[str]:
     """``x 32x784,`` ``W 784x64`` ``→ 32x64``: the leaves, then the results they produce."""
-    leaves = [f"{shapes.operands[i].source} {shapes.operands[i].label()}" for i in shapes.leaves]
+    leaves = list(dict.fromkeys(
+        f"{shapes.operands[i].source} {shapes.operands[i].label()}" for i in shapes.leaves))
     words = [f"{word}," for word in leaves[:-1]] + leaves[-1:]
     results = [shapes.operands[i].label() for i in shapes.roots if i not in shapes.leaves]
-    return words + [f"→ {', '.join(results)}"] if results else words
+    if results:
+        words.append(f"→ {', '.join(results)}")
+    if shapes.count > 1:
+        words.append(f"(x{shapes.count})")
+    return words
 
 
 def summary_text(statements: Sequence[StatementShapes], width: int = 80) -> str:
-    """Each statement once per shape signature: where, its source, its inputs → result."""
-    distinct = len({id(shapes.statement) for shapes in statements})
-    out = [f"explain summary: {distinct} statements, {len(statements)} shape signatures"]
+    """Each statement once, in first-run order, with each of its shape signatures below it:
+    the leaf operands' shapes → the result's, and how many runs had that signature."""
+    grouped: dict[int, list[StatementShapes]] = {}
     for shapes in statements:
-        where = f"  {shapes.statement.location}  "
-        count = f"  (x{shapes.count})" if shapes.count > 1 else ""
-        source = shapes.statement.lines[0] + (" …" if len(shapes.statement.lines) > 1 else "")
-        room = max(10, width - len(where) - len(count))
+        grouped.setdefault(id(shapes.statement), []).append(shapes)
+    out = [f"explain summary: {_count(len(grouped), 'statement')}, "
+           f"{_count(len(statements), 'shape signature')}"]
+    for signatures in grouped.values():
+        statement = signatures[0].statement
+        where = f"  {statement.location}  "
+        source = statement.lines[0] + (" …" if len(statement.lines) > 1 else "")
+        room = max(10, width - len(where))
         if len(source) > room:
             source = source[: room - 1] + "…"
-        out.append(f"{where}{source}{count}")
-        out.extend(_wrap(_shape_words(shapes), "      ", width))
+        out.append(f"{where}{source}")
+        for shapes in signatures:
+            out.extend(_wrap(_shape_words(shapes), "      ", width))
     return "\n".join(out)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _wrap(words: Sequence[str], indent: str, width: int) -> list[str]:
@@ -211,7 +225,7 @@ def statement_svg(shapes: StatementShapes) -> str:
     items.append(_svg_text(0, y, _header(shapes), NOTE, size=FONT_SIZE - 2))
     for block in layout(shapes, width=10_000):
         y += LINE_HEIGHT + 4
-        items.append(_svg_text(0, y, block.code, CODE))
+        items.append(_svg_text(0, y, block.code, CODE, fit=True))
         widest = max(widest, len(block.code))
         for row in block.rows:
             y += LINE_HEIGHT
@@ -230,10 +244,14 @@ def statement_svg(shapes: StatementShapes) -> str:
 
 
 def _svg_text(column: float, y: float, text: str, style: str, *, size: int = FONT_SIZE,
-              bold: bool = False) -> str:
+              bold: bool = False, fit: bool = False) -> str:
+    """A text element at a character column; ``fit`` stretches it to exactly one column per
+    character so brackets line up whatever monospace font the viewer has."""
     weight = ' font-weight="bold"' if bold else ""
+    length = (f' textLength="{len(text) * CHAR_WIDTH:.1f}" lengthAdjust="spacingAndGlyphs"'
+              if fit and text else "")
     return (f'<text x="{column * CHAR_WIDTH:.1f}" y="{y}" fill="{SVG_COLOURS[style]}" '
-            f'font-size="{size}"{weight} xml:space="preserve">{escape(text)}</text>')
+            f'font-size="{size}"{weight}{length} xml:space="preserve">{escape(text)}</text>')
 
 
 def _svg_mark(mark: Mark, y: float) -> list[str]:
@@ -291,10 +309,13 @@ class Output:
             display(SVG(shapes.svg()))
         else:
             self.console.print(statement_rich(shapes, self.width), soft_wrap=True)
+            self.console.print()
 
-    def summary(self, statements: Sequence[StatementShapes]) -> None:
-        text = summary_text(statements, self.width)
+    def note(self, text: str) -> None:
         if self.notebook:
             print(text)
         else:
             self.console.print(text, soft_wrap=True, style=RICH_STYLES[NOTE], markup=False)
+
+    def summary(self, statements: Sequence[StatementShapes]) -> None:
+        self.note(summary_text(statements, self.width))

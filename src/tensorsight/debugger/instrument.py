@@ -23,7 +23,8 @@ import linecache
 import sys
 import sysconfig
 import types
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,8 @@ class Span:
 
     @classmethod
     def of(cls, node: ast.AST) -> Span:
-        return cls(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined,arg-type]
+        return cls(node.lineno, node.col_offset,  # type: ignore[attr-defined]
+                   node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
 
     def contains(self, other: Span) -> bool:
         return (self.line, self.col) <= (other.line, other.col) and (
@@ -58,8 +60,8 @@ class Span:
 class Statement:
     """One instrumented statement (or a compound statement's header, ``for x in xs:``).
 
-    ``lines`` are the source lines shown for it, without their common ``indent``; ``first_slot``/``last_slot`` the slots of the
-    first and last sub-expression it evaluates.
+    ``lines`` are the source lines shown for it, without their common ``indent``;
+    ``last_slot`` is the slot of the last sub-expression it evaluates: seeing it ends a run.
     """
 
     filename: str
@@ -67,7 +69,6 @@ class Statement:
     span: Span
     lines: tuple[str, ...]
     indent: int
-    first_slot: int = -1
     last_slot: int = -1
 
     @property
@@ -156,7 +157,8 @@ class _Rewriter:
         self.filename = filename
         self.lines = lines
         self.function = function
-        self.modules = {name for name, value in modules.items() if isinstance(value, types.ModuleType)}
+        self.modules = {name for name, value in modules.items()
+                        if isinstance(value, types.ModuleType)}
         self.follow_calls = follow_calls
         self.statements: list[Statement] = []
         self.sites: list[SubExpression] = []
@@ -207,7 +209,7 @@ class _Rewriter:
             rewriter.statement = None
             slots = [site.slot for site in rewriter.sites if site.statement is statement]
             if slots:
-                statement.first_slot, statement.last_slot = slots[0], slots[-1]
+                statement.last_slot = slots[-1]
                 rewriter.statements.append(statement)
 
     def _statement(self, node: ast.stmt, header_end: int | None) -> _StatementScope:
@@ -336,7 +338,9 @@ class SourceUnavailable(Exception):
 _TREES: dict[str, tuple[tuple[str, ...], ast.Module]] = {}
 
 
-def source_tree(filename: str, module_globals: Mapping[str, Any] | None = None) -> tuple[list[str], ast.Module]:
+def source_tree(
+    filename: str, module_globals: Mapping[str, Any] | None = None
+) -> tuple[list[str], ast.Module]:
     """The lines of ``filename`` (through linecache, so notebooks work) and their syntax tree.
 
     The returned tree is shared: callers must deep-copy nodes before rewriting them.
@@ -359,7 +363,7 @@ def source_tree(filename: str, module_globals: Mapping[str, Any] | None = None) 
 # Functions: instrument once per code object
 
 
-_FUNCTIONS: dict[types.CodeType, types.CodeType] = {}
+_FUNCTIONS: dict[tuple[types.CodeType, bool], types.CodeType] = {}
 _LIBRARY_ROOTS = tuple(
     {str(Path(sysconfig.get_paths()[key]).resolve()) for key in ("stdlib", "purelib", "platlib")}
     | {str(Path(__file__).resolve().parent.parent)}
@@ -392,14 +396,16 @@ def _class_name(qualname: str) -> str | None:
     return parts[-2] if len(parts) >= 2 and parts[-2] != "<locals>" else None
 
 
-def instrumented_code(function: types.FunctionType, *, follow_calls: bool = False) -> types.CodeType:
+def instrumented_code(
+    function: types.FunctionType, *, follow_calls: bool = False
+) -> types.CodeType:
     """The code object of ``function`` rewritten to record its sub-expressions (cached).
 
     Its free variables are those of the original plus :data:`RECORD` and :data:`CALL`, so the
     twin shares the original's closure cells.
     """
     original = function.__code__
-    key = original.replace(co_name=f"{original.co_name}:{int(follow_calls)}")
+    key = (original, follow_calls)
     cached = _FUNCTIONS.get(key)
     if cached is not None:
         return cached
@@ -444,7 +450,9 @@ def _find_code(code: types.CodeType, name: str) -> types.CodeType:
     raise LookupError(name)
 
 
-def instrumented_function(function: types.FunctionType, *, follow_calls: bool = False) -> types.FunctionType:
+def instrumented_function(
+    function: types.FunctionType, *, follow_calls: bool = False
+) -> types.FunctionType:
     """A twin of ``function`` that records its sub-expressions; shares globals and closure."""
     code = instrumented_code(function, follow_calls=follow_calls)
     own = dict(zip(function.__code__.co_freevars, function.__closure__ or (), strict=True))
@@ -458,7 +466,10 @@ def instrumented_function(function: types.FunctionType, *, follow_calls: bool = 
     return twin
 
 
-_CALLABLES: dict[Any, Callable[..., Any]] = {}
+# Twins of the functions met through `call`; weak so closures made per step do not pile up.
+_TWINS: weakref.WeakKeyDictionary[types.FunctionType, types.FunctionType] = (
+    weakref.WeakKeyDictionary())
+_NO_TWIN = types.FunctionType((lambda: None).__code__, {})
 
 
 def instrumented_callable(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -479,14 +490,14 @@ def instrumented_callable(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _twin(function: types.FunctionType) -> types.FunctionType:
-    twin = _CALLABLES.get(function)
+    twin = _TWINS.get(function)
     if twin is None:
         try:
             twin = instrumented_function(function, follow_calls=True)
-        except (SourceUnavailable, OSError):
-            twin = function
-        _CALLABLES[function] = twin
-    return twin  # type: ignore[return-value]
+        except SourceUnavailable:  # a lambda, code typed at a prompt: call it as it is
+            twin = _NO_TWIN
+        _TWINS[function] = twin
+    return function if twin is _NO_TWIN else twin
 
 
 class _ModuleCall:

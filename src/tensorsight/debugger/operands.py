@@ -16,7 +16,7 @@ from tensorsight.debugger.diagram import Box, dims_text
 from tensorsight.debugger.tensors import describe
 
 # Where an operand's shape came from; the note says so for everything but a live value.
-VALUE, MESSAGE, INFERRED, UNKNOWN = "value", "message", "inferred", "unknown"
+VALUE, MESSAGE, INFERRED, ARGUMENT, UNKNOWN = "value", "message", "inferred", "argument", "unknown"
 
 _SIMPLE_LABEL = re.compile(r"[A-Za-z_][\w.]*(\[[^\[\]]*\])?")
 MAX_LABEL = 30
@@ -60,7 +60,7 @@ class Operand:
     @property
     def is_tensor(self) -> bool:
         """True when it is a NumPy/PyTorch/JAX array or its shape is known from elsewhere."""
-        return self.framework is not None or self.origin in (MESSAGE, INFERRED)
+        return self.framework is not None or self.origin in (MESSAGE, INFERRED, ARGUMENT)
 
     @property
     def ndim(self) -> int:
@@ -96,6 +96,8 @@ class Operand:
             parts.append(f"(from {self.framework or 'the library'}'s message; not run again)")
         elif self.origin == INFERRED:
             parts.append("(inferred from its operands; not run again)")
+        elif self.origin == ARGUMENT:
+            parts.append("(as the called function received it; not run again)")
         return " ".join(parts)
 
     def box(self) -> Box:
@@ -130,7 +132,9 @@ def message_shapes(message: str) -> list[tuple[int, ...]]:
     ]
 
 
-def fill_from_message(operands: list[Operand], message: str, framework: str | None) -> list[Operand]:
+def fill_from_message(
+    operands: list[Operand], message: str, framework: str | None
+) -> list[Operand]:
     """Operands with unknown shapes filled in when the message states exactly one per operand."""
     if all(op.shape is not None for op in operands):
         return operands

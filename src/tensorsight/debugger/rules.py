@@ -10,16 +10,19 @@ framework's message is only a fallback for operands nothing can read.
 from __future__ import annotations
 
 import ast
+import inspect
 import math
+import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import FrameType
 from typing import Any
 
 from tensorsight.debugger.clarification import NOTE_PREFIX, Clarification
 from tensorsight.debugger.diagram import Box, Dim, dims_text
 from tensorsight.debugger.operands import (
+    ARGUMENT,
     INFERRED,
     UNKNOWN,
     Operand,
@@ -49,6 +52,13 @@ ELEMENTWISE = frozenset(
 CONCATENATE = frozenset({"cat", "concat", "concatenate", "hstack", "vstack", "stack"})
 RESHAPE = frozenset({"reshape", "view"})
 FIXED_NDIM = {"mm": (2, 2), "bmm": (3, 3), "mv": (2, 1)}
+# NumPy's matmul names only the two contracted sizes: "Input operand 1 has a mismatch in its core
+# dimension 0, with gufunc signature ... (size 64 is different from 128)".
+_NUMPY_CORE_DIM = re.compile(
+    r"Input operand (?P<operand>[01]) has a mismatch in its core dimension \d+, with gufunc "
+    r"signature \(n\?,k\),\(k,m\?\)->\(n\?,m\?\) \(size (?P<got>\d+) is different from "
+    r"(?P<wanted>\d+)\)"
+)
 
 
 @dataclass
@@ -58,6 +68,7 @@ class Context:
     site: Site
     error: BaseException
     recorded: tuple[Any, ...] | None = None
+    received: list[Any] = field(default_factory=list)  # arguments the callee's frame holds
 
     @property
     def message(self) -> str:
@@ -90,6 +101,23 @@ class Context:
         except Exception:  # a property that raised: report the operand as unknown
             return Operand.unknown(label)
         return infer(self, node, label) or Operand.unknown(label)
+
+    def callee_arguments(self, node: ast.Call, function: Any) -> list[Any]:
+        """The positional arguments the called library function received, read from its frame.
+
+        Empty unless the first frame below the user's is that function's own Python frame.
+        """
+        frames = self.site.library_frames
+        code = getattr(inspect.unwrap(function), "__code__", None) if function else None
+        if not frames or code is None or frames[0].f_code is not code:
+            return []
+        local = frames[0].f_locals
+        names = code.co_varnames[: code.co_argcount]
+        values = [local[name] for name in names if name in local]
+        if len(values) == len(names) and code.co_flags & inspect.CO_VARARGS:
+            star = code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
+            values += list(local.get(star, ()))
+        return values
 
     def fill(self, operands: list[Operand]) -> list[Operand]:
         """Unknown operands filled from recorded torch arguments or the framework's message."""
@@ -132,7 +160,9 @@ def already_clarified(error: BaseException) -> bool:
     return any(str(note).startswith(NOTE_PREFIX) for note in getattr(error, "__notes__", ()))
 
 
-def clarify_error(error: BaseException, recorded: tuple[Any, ...] | None = None) -> Clarification | None:
+def clarify_error(
+    error: BaseException, recorded: tuple[Any, ...] | None = None
+) -> Clarification | None:
     """The :class:`Clarification` of a tensor error, or None for any other exception.
 
     ``recorded`` is ``(function, args, kwargs)`` of the last torch call, when a recorder saw it.
@@ -151,9 +181,10 @@ def clarify_error(error: BaseException, recorded: tuple[Any, ...] | None = None)
     context = Context(site, error, recorded)
     node = site.node
     try:
-        if isinstance(node, ast.BinOp | ast.AugAssign):
-            return binary(context, node.left if isinstance(node, ast.BinOp) else node.target,
-                          node.op, node.right)
+        if isinstance(node, ast.BinOp):
+            return binary(context, node.left, node.op, node.right)
+        if isinstance(node, ast.AugAssign):
+            return binary(context, node.target, node.op, node.value, augmented=True)
         if isinstance(node, ast.Compare) and len(node.ops) == 1:
             return binary(context, node.left, node.ops[0], node.comparators[0])
         if isinstance(node, ast.Call):
@@ -265,14 +296,15 @@ def dtype_phrase(operands: Sequence[Operand], symbol: str | None, name: str | No
     return f"{lead}{joined(str(op.dtype) for op in tensors)} disagree: {which}"
 
 
-def drawing_for(operands: Sequence[Operand], symbol: str | None, name: str | None) -> list[Box | str]:
+def drawing_for(operands: Sequence[Operand], symbol: str | None, name: str | None,
+                opening: str | None = None) -> list[Box | str]:
     """Boxes joined by the operator, or wrapped in ``name(...)`` for a function call."""
     if symbol:
         items: list[Box | str] = []
         for op in operands:
             items += [op.box(), symbol]
         return items[:-1]
-    items = [f"{name}("]
+    items = [opening or f"{name}("]
     for op in operands:
         items += [op.box(), ","]
     items[-1] = ")"
@@ -286,9 +318,10 @@ def unknown_cause(phrase: str) -> str:
 # --- rules --------------------------------------------------------------------------------------
 
 
-def binary(context: Context, left: ast.expr, op: ast.AST, right: ast.expr) -> Clarification | None:
+def binary(context: Context, left: ast.expr, op: ast.AST, right: ast.expr,
+           augmented: bool = False) -> Clarification | None:
     """``a @ b``, ``a + b``, ``a == b``, ``a += b``."""
-    symbol = OPERATORS.get(type(op), "?")
+    symbol = OPERATORS.get(type(op), "?") + ("=" if augmented else "")
     operands = [context.operand(left), context.operand(right)]
     if isinstance(op, ast.MatMult):
         return matmul(context, operands, symbol, None)
@@ -299,20 +332,30 @@ def matmul(context: Context, operands: list[Operand], symbol: str | None,
            name: str | None) -> Clarification | None:
     """Matrix products: the contracted dims, then the batch dims, then dtypes."""
     a, b = context.fill(operands[:2])
-    if not (a.is_tensor or b.is_tensor):
+    core = _NUMPY_CORE_DIM.search(context.message)
+    if not (a.is_tensor or b.is_tensor or core):
         return None
     phrase = shapes_phrase([a, b], symbol, name)
     short = (name or "").rsplit(".", 1)[-1]
+    if (a.shape is None or b.shape is None) and core:
+        got, wanted = (core["got"], core["wanted"]) if core["operand"] == "1" else (
+            core["wanted"], core["got"])
+        cause = (f"{phrase} disagree: {a.ref()} has {wanted} in its last dim but {b.ref()} has "
+                 f"{got} in its contracted dim (sizes from numpy's message)")
+        return context.build(cause, [a, b], drawing_for([a, b], symbol, name))
     if a.shape is None or b.shape is None:
         return context.build(unknown_cause(phrase), [a, b], drawing_for([a, b], symbol, name))
     if short in FIXED_NDIM and (a.ndim, b.ndim) != FIXED_NDIM[short]:
         want_a, want_b = FIXED_NDIM[short]
-        cause = (f"{phrase} disagree: {name} needs a {want_a}-D and a {want_b}-D operand, "
+        needs = (f"{want_a}-D operands" if want_a == want_b
+                 else f"a {want_a}-D and a {want_b}-D operand")
+        cause = (f"{phrase} disagree: {name} needs {needs}, "
                  f"got {a.ref()} {a.ndim}-D and {b.ref()} {b.ndim}-D")
         return context.build(cause, [a, b], drawing_for([a, b], symbol, name))
     if a.ndim == 0 or b.ndim == 0:
         scalar = a if a.ndim == 0 else b
-        cause = f"{phrase} disagree: a matrix product needs 1-D or larger operands, {scalar.ref()} is a scalar"
+        cause = (f"{phrase} disagree: a matrix product needs 1-D or larger operands, "
+                 f"{scalar.ref()} is a scalar")
         return context.build(cause, [a, b], drawing_for([a, b], symbol, name))
     da, db = a.ndim - 1, (b.ndim - 2 if b.ndim >= 2 else 0)
     if a.shape[da] != b.shape[db]:
@@ -379,7 +422,12 @@ def _sequence_operands(context: Context, node: ast.Call) -> list[Operand]:
     if sequence is None:
         return []
     if isinstance(sequence, ast.List | ast.Tuple):
-        return [context.operand(element) for element in sequence.elts]
+        operands = [context.operand(element) for element in sequence.elts]
+        received = context.received[0] if node.args and context.received else None
+        if isinstance(received, list | tuple) and len(received) == len(operands):
+            pairs = zip(operands, received, strict=True)
+            operands = [from_callee(op, value) for op, value in pairs]
+        return operands
     label = context.text(sequence)
     try:
         values = read(sequence, context.frame)
@@ -402,7 +450,8 @@ def concatenate(context: Context, node: ast.Call, name: str) -> Clarification | 
     shapes = [op.shape for op in operands if op.shape is not None]
     listed = ", ".join(dims_text(shape) for shape in shapes)
     stacking = short == "stack" or (short == "vstack" and all(len(s) == 1 for s in shapes))
-    axis = _axis(context, node, 1, 1 if short == "hstack" and all(len(s) > 1 for s in shapes) else 0)
+    default_axis = 1 if short == "hstack" and all(len(s) > 1 for s in shapes) else 0
+    axis = _axis(context, node, 1, default_axis)
     first = operands[0]
     for index, other in enumerate(operands[1:], start=1):
         if other.ndim != first.ndim:
@@ -479,11 +528,14 @@ def einsum(context: Context, node: ast.Call, name: str) -> Clarification | None:
         return None
     if not isinstance(spec, str):
         return None
-    operands = context.fill([context.operand(arg) for arg in node.args[1:]])
+    operands = [context.operand(arg) for arg in node.args[1:]]
+    operands = context.fill([from_callee(op, context.received[i + 1])
+                             if i + 1 < len(context.received) else op
+                             for i, op in enumerate(operands)])
     if not any(op.is_tensor for op in operands):
         return None
     terms = spec.replace(" ", "").partition("->")[0].split(",")
-    drawing = drawing_for(operands, None, f"{name}('{spec}'")
+    drawing = drawing_for(operands, None, name, f"{name}('{spec}',")
     if len(terms) != len(operands):
         cause = f"{name} '{spec}' names {len(terms)} operands but got {len(operands)}"
         return context.build(cause, operands, drawing)
@@ -497,7 +549,8 @@ def einsum(context: Context, node: ast.Call, name: str) -> Clarification | None:
             cause = (f"{name} '{spec}': term '{term}' has {len(term)} letters but {op.ref()} "
                      f"is {op.ndim}-D ({op.shape_text()})")
             return context.build(cause, operands, drawing)
-        lettered = list(enumerate(head)) + [(op.ndim - len(tail) + k, c) for k, c in enumerate(tail)]
+        trailing = [(op.ndim - len(tail) + k, letter) for k, letter in enumerate(tail)]
+        lettered = list(enumerate(head)) + trailing
         for dim, letter in lettered:
             if letter in seen:
                 other_index, other_dim = seen[letter]
@@ -510,7 +563,7 @@ def einsum(context: Context, node: ast.Call, name: str) -> Clarification | None:
                              f"dim {other_dim} of {other.ref()} but {op.shape[dim]} in dim {dim} "
                              f"of {op.ref()}")
                     return context.build(cause, operands,
-                                         drawing_for(operands, None, f"{name}('{spec}'"))
+                                         drawing_for(operands, None, name, f"{name}('{spec}',"))
             else:
                 seen[letter] = (index, dim)
     return generic(context, operands, name)
@@ -593,8 +646,8 @@ def module_call(context: Context, node: ast.Call, module: Any, name: str) -> Cla
     leaf, value, found = _failing_module(context, module)
     path = name
     if leaf is not module:
-        path = next((_display_path(name, sub) for sub, mod in module.named_modules() if mod is leaf),
-                    f"a {type(leaf).__name__} inside {name}")
+        paths = (_display_path(name, sub) for sub, mod in module.named_modules() if mod is leaf)
+        path = next(paths, f"a {type(leaf).__name__} inside {name}")
     if found and leaf is module and node.args:
         given = Operand.of(context.text(node.args[0]), value)
     elif found:
@@ -621,10 +674,11 @@ def layer_rule(context: Context, layer: Any, given: Operand
         return None
     torch = sys.modules["torch"]
     nn = torch.nn
-    shape, ndim, ref = given.shape, given.ndim, given.ref()
+    shape, ndim = given.shape, given.ndim
+    subject = "its input" if given.prose else f"input {given.ref()}"
     if isinstance(layer, nn.Linear) and shape[-1] != layer.in_features:
         dim = ndim - 1
-        return (f"input {ref} is {given.shape_text()} but dim {dim} should be "
+        return (f"{subject} is {given.shape_text()} but dim {dim} should be "
                 f"{layer.in_features} (in_features)", given.with_bad(dim),
                 (*shape[:-1], layer.in_features))
     if isinstance(layer, nn.modules.conv._ConvNd):
@@ -634,18 +688,18 @@ def layer_rule(context: Context, layer: Any, given: Operand
         if ndim != spatial + 1:
             expected = ("N", *expected)
         if ndim not in (spatial + 1, spatial + 2):
-            return (f"input {ref} is {given.shape_text()} ({ndim}-D) but it should be "
+            return (f"{subject} is {given.shape_text()} ({ndim}-D) but it should be "
                     f"{spatial + 2}-D N x C x {' x '.join(letters)} (or {spatial + 1}-D without N)",
                     given, expected)
         channel = ndim - spatial - 1
         if shape[channel] != layer.in_channels:
-            return (f"input {ref} is {given.shape_text()} but dim {channel} should be "
+            return (f"{subject} is {given.shape_text()} but dim {channel} should be "
                     f"{layer.in_channels} (in_channels)", given.with_bad(channel), expected)
         return _kernel_too_large(layer, given, expected)
     if isinstance(layer, nn.modules.batchnorm._BatchNorm):
         channel = 1 if ndim > 1 else 0
         if shape[channel] != layer.num_features:
-            return (f"input {ref} is {given.shape_text()} but dim {channel} should be "
+            return (f"{subject} is {given.shape_text()} but dim {channel} should be "
                     f"{layer.num_features} (num_features)", given.with_bad(channel),
                     (*shape[:channel], layer.num_features, *shape[channel + 1:]))
         return None
@@ -653,14 +707,14 @@ def layer_rule(context: Context, layer: Any, given: Operand
         normalized = tuple(layer.normalized_shape)
         if shape[-len(normalized):] != normalized:
             dims = range(ndim - len(normalized), ndim)
-            return (f"input {ref} is {given.shape_text()} but its last dims should be "
+            return (f"{subject} is {given.shape_text()} but its last dims should be "
                     f"{dims_text(normalized)} (normalized_shape)", given.with_bad(*dims),
                     (*shape[: ndim - len(normalized)], *normalized))
         return None
     if isinstance(layer, nn.Embedding) and given.value is not None:
         largest = int(given.value.max())
         if largest >= layer.num_embeddings:
-            return (f"input {ref} holds index {largest} but the table has {layer.num_embeddings} "
+            return (f"{subject} holds index {largest} but the table has {layer.num_embeddings} "
                     f"rows (valid 0..{layer.num_embeddings - 1})", given, shape)
     return None
 
@@ -677,7 +731,8 @@ def _kernel_too_large(layer: Any, given: Operand, expected: tuple[Dim, ...]
         return None
     first_dim = given.ndim - spatial
     marked = given.with_bad(*(first_dim + i for i in small))
-    return (f"input {given.ref()} is {given.shape_text()} but its spatial size "
+    subject = "its input" if given.prose else f"input {given.ref()}"
+    return (f"{subject} is {given.shape_text()} but its spatial size "
             f"{dims_text(sizes)} (padding {dims_text(padding)}) is smaller than the kernel "
             f"{dims_text(tuple(reach))}", marked, expected)
 
@@ -703,6 +758,14 @@ def _called_module(context: Context) -> Any:
     frames = context.site.library_frames
     return frames[0].f_locals.get("self") if frames and frames[0].f_code.co_name in (
         "_wrapped_call_impl", "_call_impl") else None
+
+
+def from_callee(operand: Operand, value: Any) -> Operand:
+    """An unknown operand replaced by the value the callee received, if that is an array."""
+    if operand.origin != UNKNOWN:
+        return operand
+    received = Operand.of(operand.label, value)
+    return replace(received, origin=ARGUMENT) if received.framework else operand
 
 
 def _library_callable(function: Any) -> bool:
@@ -735,6 +798,10 @@ def call(context: Context, node: ast.Call) -> Clarification | None:
     elif function is None and isinstance(node.func, ast.Attribute):
         receiver = context.operand(node.func.value)
     args = [context.operand(arg) for arg in node.args if not isinstance(arg, ast.Starred)]
+    received = context.callee_arguments(node, function)
+    args = [from_callee(op, received[i]) if i < len(received) else op
+            for i, op in enumerate(args)]
+    context.received = received
     short = name.rsplit(".", 1)[-1]
     handlers: dict[frozenset[str], Callable[[], Clarification | None]] = {
         MATMUL: lambda: matmul(context, ([receiver] if receiver else []) + args, None, name),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import builtins
 import linecache
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import FrameType, TracebackType
@@ -34,6 +35,10 @@ LIBRARY_PACKAGES = frozenset(
 )
 
 
+_OPEN_GAP = re.compile(r"([(\[{]) +")
+_CLOSE_GAP = re.compile(r" +([)\]}])")
+
+
 @dataclass(frozen=True)
 class Site:
     """The failing expression in the user's code.
@@ -56,7 +61,8 @@ class Site:
     def text(self, node: ast.AST) -> str:
         """The source text of ``node``, multi-line expressions joined onto one line."""
         segment = ast.get_source_segment("".join(self.source_lines), node) or ast.unparse(node)
-        return " ".join(part.strip() for part in segment.splitlines())
+        joined = " ".join(part.strip() for part in segment.splitlines())
+        return _CLOSE_GAP.sub(r"\1", _OPEN_GAP.sub(r"\1", joined))
 
 
 def is_library_frame(frame: FrameType) -> bool:
@@ -197,7 +203,8 @@ def read(node: ast.expr, frame: FrameType) -> Any:
             except (IndexError, KeyError, TypeError, ValueError, RuntimeError) as error:
                 raise Unreadable("subscript") from error
         case ast.Slice(lower=lower, upper=upper, step=step):
-            return slice(*(None if part is None else read(part, frame) for part in (lower, upper, step)))
+            parts = (lower, upper, step)
+            return slice(*(None if part is None else read(part, frame) for part in parts))
         case ast.Tuple(elts=items):
             return tuple(read(item, frame) for item in items)
         case ast.List(elts=items):

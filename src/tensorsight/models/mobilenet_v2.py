@@ -166,7 +166,9 @@ def find_weights() -> Path:
     )
 
 
-def load_pretrained(weights: str | Path | None = None, *, trust_pickle: bool = False) -> ModelBundle:
+def load_pretrained(
+    weights: str | Path | None = None, *, trust_pickle: bool = False
+) -> ModelBundle:
     """MobileNetV2 with torchvision's ImageNet weights, its preprocessing and the 1000 classes.
 
     ``weights`` overrides where the state dict is read from: a ``.safetensors`` file with

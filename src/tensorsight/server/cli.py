@@ -7,7 +7,8 @@ import ipaddress
 import json
 import socket
 import sys
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,8 +72,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def serve(args: argparse.Namespace) -> int:
     """Load the model, bind the socket, print the URL and serve until interrupted."""
     try:
-        bundle = _load_bundle(args)
-        listener = _listen(args.host, args.port)
+        listener = _listen(args.host, args.port)  # first: a busy port fails before a slow load
+        with _closed_on_error(listener):
+            bundle = _load_bundle(args)
     except UsageError as error:
         print(f"tensorsight serve: error: {error}", file=sys.stderr)
         return 2
@@ -99,17 +101,24 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def _closed_on_error(listener: socket.socket) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        listener.close()
+        raise
+
+
 def _load_bundle(args: argparse.Namespace) -> ModelBundle:
     from tensorsight.models import ModelError, load_model
 
+    class_names = _read_classes(args.classes) if args.classes is not None else None
     try:
-        bundle = load_model(args.model, weights=args.weights, trust_pickle=args.trust_pickle,
-                            input_size=args.input_size)
+        return load_model(args.model, weights=args.weights, class_names=class_names,
+                          input_size=args.input_size, trust_pickle=args.trust_pickle)
     except ModelError as error:
         raise UsageError(str(error)) from None
-    if args.classes is not None:
-        bundle = replace(bundle, class_names=_read_classes(args.classes))
-    return bundle
 
 
 def _read_classes(path: Path) -> tuple[str, ...]:

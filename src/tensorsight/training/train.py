@@ -183,8 +183,8 @@ def _prepare_fashion_mnist(config: TrainConfig) -> _Prepared:
     labels = torch.from_numpy(train_set.labels)
 
     def write_samples(folder: Path, per_class: int) -> None:
-        images = [Image.fromarray(image, mode="L") for image in test_set.images]
-        _write_samples(folder, images, test_set.labels, FASHION_MNIST_CLASSES, per_class)
+        _write_samples(folder, test_set.labels, FASHION_MNIST_CLASSES, per_class,
+                       lambda index: Image.fromarray(test_set.images[index]))
 
     return _Prepared(
         preprocessing=preprocessing,
@@ -223,9 +223,8 @@ def _prepare_image_folder(config: TrainConfig) -> _Prepared:
         )
 
     def write_samples(directory: Path, per_class: int) -> None:
-        images = [folder.open(int(index)) for index in test_index]
-        _write_samples(directory, images, folder.labels[test_index], folder.class_names,
-                       per_class)
+        _write_samples(directory, folder.labels[test_index], folder.class_names, per_class,
+                       lambda index: folder.open(int(test_index[index])))
 
     return _Prepared(
         preprocessing=preprocessing,
@@ -372,17 +371,18 @@ def _model_card(model: TinyVGG, data: _Prepared, config: TrainConfig,
     }
 
 
-def _write_samples(folder: Path, images: list[Image.Image], labels: np.ndarray,
-                   class_names: tuple[str, ...], per_class: int) -> None:
+def _write_samples(folder: Path, labels: np.ndarray, class_names: tuple[str, ...],
+                   per_class: int, open_image: Callable[[int], Image.Image]) -> None:
+    """Save the first ``per_class`` held-out images of each class as ``<class>-<n>.png``."""
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.png"):
         old.unlink()
     written = dict.fromkeys(range(len(class_names)), 0)
-    for image, label in zip(images, labels.tolist(), strict=True):
+    for index, label in enumerate(labels.tolist()):
         if written[label] >= per_class:
             continue
         written[label] += 1
-        image = image.copy()
+        image = open_image(index)
         image.thumbnail((_SAMPLE_MAX_SIDE, _SAMPLE_MAX_SIDE))
         image.save(folder / f"{class_slug(class_names[label])}-{written[label]}.png")
 

@@ -1,0 +1,255 @@
+"""Explaining a model end to end: time, peak memory and first-view payload, TinyVGG and MobileNetV2.
+
+For each model at 224x224 it prints the median of ``--repeats`` runs of a bare forward pass,
+of :func:`tensorsight.capture.capture` alone, and of ``Explainer.run_image`` (image -> overview
+data); the peak resident memory each adds (measured in a fresh process per phase, from
+``resource.getrusage``); and the bytes of the first view: ``model_info`` and overview JSON plus
+the u8 activation packs of the first ``--channels`` channels of every node. With CUDA it also
+times a ResNet-50-sized network on the GPU. Goals: capture <= 1.5x a bare forward, MobileNetV2
+overview <= 1 s, first-view payload < 2 MB.
+
+    python bench/explain_model.py [--repeats 5] [--channels 16] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from tensorsight.capture import capture
+from tensorsight.explanation import Explainer, encode_pack
+from tensorsight.models import ModelBundle, ModelLoadError, bundle_from_module, load_model
+from tensorsight.models.mobilenet_v2 import MobileNetV2, imagenet_class_names
+from tensorsight.models.tinyvgg import TinyVGG
+
+MODELS = ("TinyVGG", "MobileNetV2")
+PHASES = ("forward", "capture", "run_image")
+CAPTURE_GOAL = 1.5
+OVERVIEW_GOAL_S = 1.0
+PAYLOAD_GOAL_BYTES = 2_000_000
+
+
+@dataclass(frozen=True)
+class Figures:
+    forward_s: float
+    capture_s: float
+    run_image_s: float
+    activation_bytes: int
+    info_bytes: int
+    overview_bytes: int
+    packs_bytes: int
+    first_view_gzip_bytes: int
+
+    @property
+    def first_view_bytes(self) -> int:
+        return self.info_bytes + self.overview_bytes + self.packs_bytes
+
+
+def build(name: str) -> tuple[ModelBundle, str]:
+    """The bundle to measure and where its weights came from (timings do not depend on them)."""
+    if name == "TinyVGG":
+        model = TinyVGG(in_channels=3, input_size=224, num_classes=10)
+        return bundle_from_module(model, name="TinyVGG 224x224"), "random weights"
+    try:
+        return load_model("mobilenet_v2"), "torchvision ImageNet weights"
+    except ModelLoadError:
+        return bundle_from_module(MobileNetV2(), name="MobileNetV2",
+                                  class_names=imagenet_class_names()), "random weights"
+
+
+def test_image() -> Image.Image:
+    """A 320x240 photo-sized RGB image with smooth structure and noise."""
+    rows, cols = np.mgrid[0:240, 0:320]
+    rng = np.random.default_rng(0)
+    channels = [np.sin(rows / 17.0 + phase) * np.cos(cols / 23.0) for phase in (0.0, 1.0, 2.0)]
+    pixels = np.stack(channels, axis=-1) * 100 + 128 + rng.normal(0, 20, (240, 320, 3))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def median_seconds(action: Callable[[], Any], repeats: int) -> float:
+    action()  # warm-up: lazy kernels and allocator pools are not what we measure
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure(bundle: ModelBundle, repeats: int, channels: int) -> Figures:
+    image = test_image()
+    x = bundle.preprocessing.to_tensor(image)
+    explainer = Explainer.from_bundle(bundle)
+
+    def forward() -> None:
+        with torch.no_grad():
+            bundle.model(x)
+
+    forward_s = median_seconds(forward, repeats)
+    capture_s = median_seconds(lambda: capture(bundle.model, x), repeats)
+    run_image_s = median_seconds(lambda: explainer.run_image(image), repeats)
+
+    graph = capture(bundle.model, x)
+    activation_bytes = sum(node.activation.numel() * node.activation.element_size()
+                           for node in graph.nodes)
+    info = json.dumps(explainer.model_info()).encode()
+    overview_dict = explainer.run_image(image)
+    overview = json.dumps(overview_dict).encode()
+    pack = encode_pack(*explainer.activations(overview_dict["run_id"],
+                                              list(overview_dict["nodes"]),
+                                              channels=(0, channels), encoding="u8"))
+    compressed = sum(len(gzip.compress(part, 5)) for part in (info, overview, pack))
+    return Figures(forward_s, capture_s, run_image_s, activation_bytes, len(info), len(overview),
+                   len(pack), compressed)
+
+
+def peak_memory_mb(name: str, phase: str) -> float:
+    """Peak resident memory one phase adds, measured in a fresh process."""
+    completed = subprocess.run(
+        [sys.executable, __file__, "--memory-of", name, phase],
+        capture_output=True, text=True, check=True)
+    return float(completed.stdout.strip())
+
+
+def memory_child(name: str, phase: str) -> None:
+    bundle, _ = build(name)
+    image = test_image()
+    explainer = Explainer.from_bundle(bundle)
+    x = bundle.preprocessing.to_tensor(image)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with torch.no_grad():
+        if phase == "forward":
+            bundle.model(x)
+        elif phase == "capture":
+            capture(bundle.model, x)
+        else:
+            explainer.run_image(image)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"{(after - before) / 1024:.1f}")  # ru_maxrss is in KiB on Linux
+
+
+def report(name: str, source: str, figures: Figures, memory: dict[str, float]) -> None:
+    ratio = figures.capture_s / figures.forward_s
+    mb = 1e6
+    print(f"\n{name} at 224x224 ({source})")
+    print(f"  bare forward        {figures.forward_s * 1e3:8.1f} ms   peak +{memory['forward']:.0f} MB")
+    print(f"  capture             {figures.capture_s * 1e3:8.1f} ms   peak +{memory['capture']:.0f} MB"
+          f"   {ratio:.2f}x forward (goal <= {CAPTURE_GOAL}x: {_verdict(ratio <= CAPTURE_GOAL)})")
+    overview_ok = figures.run_image_s <= OVERVIEW_GOAL_S
+    print(f"  image -> overview   {figures.run_image_s * 1e3:8.1f} ms   "
+          f"peak +{memory['run_image']:.0f} MB   (goal <= {OVERVIEW_GOAL_S:.0f} s: "
+          f"{_verdict(overview_ok)})")
+    print(f"  activations kept    {figures.activation_bytes / mb:8.2f} MB (float32, all nodes)")
+    payload_ok = figures.first_view_bytes < PAYLOAD_GOAL_BYTES
+    print(f"  first view          {figures.first_view_bytes / mb:8.2f} MB = model_info "
+          f"{figures.info_bytes / mb:.2f} + overview {figures.overview_bytes / mb:.2f} + packs "
+          f"{figures.packs_bytes / mb:.2f}; gzip {figures.first_view_gzip_bytes / mb:.2f} MB "
+          f"(goal < {PAYLOAD_GOAL_BYTES / mb:.0f} MB: {_verdict(payload_ok)})")
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+class Bottleneck(nn.Module):
+    """ResNet's 1x1-3x3-1x1 bottleneck with a projection shortcut when the shape changes."""
+
+    def __init__(self, in_channels: int, width: int, stride: int) -> None:
+        super().__init__()
+        out_channels = width * 4
+        self.conv1 = nn.Conv2d(in_channels, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, out_channels, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU()
+        self.shortcut = (nn.Identity() if stride == 1 and in_channels == out_channels else
+                         nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                                       nn.BatchNorm2d(out_channels)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.relu(self.bn2(self.conv2(y)))
+        return self.relu(self.bn3(self.conv3(y)) + self.shortcut(x))
+
+
+def resnet50_sized(num_classes: int = 1000) -> nn.Module:
+    """ResNet-50's layout (3, 4, 6, 3 bottlenecks; 25.6 M parameters), random weights."""
+    layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, 2, padding=3, bias=False), nn.BatchNorm2d(64),
+                               nn.ReLU(), nn.MaxPool2d(3, 2, padding=1)]
+    in_channels = 64
+    for stage, (blocks, width) in enumerate(zip((3, 4, 6, 3), (64, 128, 256, 512), strict=True)):
+        for index in range(blocks):
+            stride = 2 if index == 0 and stage > 0 else 1
+            layers.append(Bottleneck(in_channels, width, stride))
+            in_channels = width * 4
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(in_channels, num_classes)]
+    return nn.Sequential(*layers).eval()
+
+
+def cuda_resnet(repeats: int) -> None:
+    if not torch.cuda.is_available():
+        print("\nResNet-50-sized model on CUDA: skipped (no CUDA GPU here)")
+        return
+    model = resnet50_sized().cuda()
+    x = torch.rand(1, 3, 224, 224, device="cuda")
+
+    def forward() -> None:
+        with torch.no_grad():
+            model(x)
+        torch.cuda.synchronize()
+
+    def captured() -> None:
+        capture(model, x)
+        torch.cuda.synchronize()
+
+    forward_s = median_seconds(forward, repeats)
+    capture_s = median_seconds(captured, repeats)
+    print(f"\nResNet-50-sized model on {torch.cuda.get_device_name()} at 224x224")
+    print(f"  bare forward {forward_s * 1e3:.1f} ms, capture {capture_s * 1e3:.1f} ms "
+          f"({capture_s / forward_s:.2f}x; capture copies every activation to the CPU)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--channels", type=int, default=16,
+                        help="channels per node in the first view's activation packs")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--memory-of", nargs=2, metavar=("MODEL", "PHASE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.memory_of:
+        memory_child(*args.memory_of)
+        return 0
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
+          f"medians of {args.repeats} runs")
+    for name in MODELS:
+        bundle, source = build(name)
+        figures = measure(bundle, args.repeats, args.channels)
+        memory = {phase: peak_memory_mb(name, phase) for phase in PHASES}
+        report(name, source, figures, memory)
+    cuda_resnet(args.repeats)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""Detail packs: for one node and one channel, the real numbers its detail view explains.
+
+Each builder returns ``(meta, arrays)`` for :func:`~tensorsight.explanation.pack.encode_pack`
+(docs/architecture.md, "Detail packs"). Arrays are the captured tensors, or computed from them
+by :mod:`tensorsight.explanation.maths`; all are float32 and have no batch dimension.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from tensorsight.capture import Graph, Node
+from tensorsight.explanation import maths
+from tensorsight.explanation.errors import BadParameterError
+
+Pack = tuple[dict[str, Any], dict[str, np.ndarray]]
+
+ELEMENTWISE_KINDS = frozenset((
+    "relu", "relu6", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", "hardswish", "dropout",
+    "identity",
+))
+
+
+def detail_pack(graph: Graph, node: Node, channel: int) -> Pack:
+    """The detail pack of ``node`` for output ``channel`` (the unit, for dense layers)."""
+    builder = _elementwise if node.kind in ELEMENTWISE_KINDS else _BUILDERS.get(node.kind,
+                                                                                 _generic)
+    meta, arrays = builder(graph, node, channel)
+    meta = {"kind": node.kind, **meta}
+    return meta, {name: _float32(array) for name, array in arrays.items()}
+
+
+def per_image(tensor: torch.Tensor) -> torch.Tensor:
+    """The first image of a batched tensor; a scalar becomes a one-element vector."""
+    values = tensor[0] if tensor.dim() > 1 else tensor
+    return values.reshape(1) if values.dim() == 0 else values
+
+
+def check_channel(values: torch.Tensor, channel: int, what: str = "channel") -> None:
+    """Raise :class:`BadParameterError` unless ``channel`` indexes the first axis of ``values``."""
+    if not 0 <= channel < values.shape[0]:
+        raise BadParameterError(
+            f"{what} {channel} does not exist: this node has {values.shape[0]} "
+            f"({what}s 0 to {values.shape[0] - 1}).")
+
+
+def _plane(values: torch.Tensor, channel: int) -> torch.Tensor:
+    """One channel of a map, or the whole tensor when it is a vector."""
+    if values.dim() == 1:
+        return values
+    check_channel(values, channel)
+    return values[channel]
+
+
+def _source(graph: Graph, node: Node, position: int = 0) -> Node:
+    if len(node.inputs) <= position:
+        raise BadParameterError(
+            f"{node.name} has no recorded input to explain it with (it reads a tensor that no "
+            "earlier layer produced).")
+    return graph.node(node.inputs[position])
+
+
+def _conv2d(graph: Graph, node: Node, channel: int) -> Pack:
+    x = per_image(_source(graph, node).activation)
+    output = per_image(node.activation)
+    check_channel(output, channel)
+    weight, bias = node.parameters["weight"], node.parameters.get("bias")
+    config = node.config
+    settings = {
+        "stride": maths.pair(config.get("stride", 1)),
+        "padding": config.get("padding", 0),
+        "dilation": maths.pair(config.get("dilation", 1)),
+        "groups": int(config.get("groups", 1)),
+        "padding_mode": config.get("padding_mode", "zeros"),
+    }
+    channels = maths.conv_input_channels(channel, x.shape[0], weight.shape[0],
+                                         settings["groups"])
+    intermediate = maths.conv_channel_maps(x, weight, channel, **settings)
+    top, _, left, _ = maths.conv_padding(settings["padding"], weight.shape[2:],
+                                         settings["dilation"])
+    meta = {
+        "channel": channel,
+        "stride": list(settings["stride"]),
+        "padding": [top, left],
+        "dilation": list(settings["dilation"]),
+        "groups": settings["groups"],
+        "padding_mode": settings["padding_mode"],
+        "bias": 0.0 if bias is None else float(bias[channel]),
+        "in_channels": list(channels),
+    }
+    arrays = {
+        "input": x[channels.start:channels.stop],
+        "kernel": weight[channel],
+        "intermediate": intermediate,
+        "output": output[channel],
+    }
+    return meta, arrays
+
+
+def _elementwise(graph: Graph, node: Node, channel: int) -> Pack:
+    settings = {name: node.config[name] for name in ("negative_slope", "approximate", "p")
+                if name in node.config}
+    x = per_image(_source(graph, node).activation)
+    return ({"channel": channel, **settings},
+            {"input": _plane(x, channel), "output": _plane(per_image(node.activation), channel)})
+
+
+def _pool(graph: Graph, node: Node, channel: int) -> Pack:
+    config = node.config
+    meta: dict[str, Any] = {"channel": channel}
+    if node.kind == "adaptive_avg_pool2d":
+        meta["output_size"] = list(per_image(node.activation).shape[1:])
+    else:
+        kernel = maths.pair(config["kernel_size"])
+        stride = config.get("stride") or kernel  # PyTorch: stride defaults to the kernel size
+        meta.update(kernel_size=list(kernel), stride=list(maths.pair(stride)),
+                    padding=list(maths.pair(config.get("padding", 0))),
+                    dilation=list(maths.pair(config.get("dilation", 1))),
+                    ceil_mode=bool(config.get("ceil_mode", False)))
+        if node.kind == "avg_pool2d":
+            meta["count_include_pad"] = bool(config.get("count_include_pad", True))
+    x, output = per_image(_source(graph, node).activation), per_image(node.activation)
+    return meta, {"input": _plane(x, channel), "output": _plane(output, channel)}
+
+
+def _linear(graph: Graph, node: Node, channel: int) -> Pack:
+    x = per_image(_source(graph, node).activation)
+    output = per_image(node.activation)
+    if x.dim() != 1:
+        raise BadParameterError(
+            f"{node.name} is applied to every row of a {list(x.shape)} tensor; its detail view "
+            "explains dense layers on vectors only.")
+    check_channel(output, channel, "unit")
+    weight, bias = node.parameters["weight"], node.parameters.get("bias")
+    meta = {"channel": channel, "bias": 0.0 if bias is None else float(bias[channel]),
+            "in_features": int(weight.shape[1]), "out_features": int(weight.shape[0])}
+    return meta, {"input": x, "weight": weight[channel], "output": output}
+
+
+def _reshape(graph: Graph, node: Node, channel: int) -> Pack:
+    x = per_image(_source(graph, node).activation)
+    return ({"input_shape": list(x.shape)},
+            {"input": x, "output": per_image(node.activation)})
+
+
+def _softmax(graph: Graph, node: Node, channel: int) -> Pack:
+    logits = per_image(_source(graph, node).activation)
+    if logits.dim() != 1:
+        raise BadParameterError(
+            f"{node.name} normalises a {list(logits.shape)} tensor; its detail view explains "
+            "softmax over a vector of class scores only.")
+    terms = maths.softmax_terms(logits)
+    return ({"sum_exp": terms.sum_exp, "max_logit": terms.max_logit},
+            {"logits": terms.logits, "exp": terms.exp, "probabilities": terms.probabilities})
+
+
+def _batch_norm(graph: Graph, node: Node, channel: int) -> Pack:
+    source = _source(graph, node).activation
+    x, output = per_image(source), per_image(node.activation)
+    check_channel(output, channel)
+    parameters = node.parameters
+    if "running_mean" in parameters:
+        mean = float(parameters["running_mean"][channel])
+        var = float(parameters["running_var"][channel])
+    else:  # no running statistics: normalised with the batch's own (biased) statistics
+        values = source.transpose(0, 1)[channel].double()
+        mean, var = float(values.mean()), float(values.var(unbiased=False))
+    gamma = float(parameters["weight"][channel]) if "weight" in parameters else 1.0
+    beta = float(parameters["bias"][channel]) if "bias" in parameters else 0.0
+    meta = {"channel": channel, "mean": mean, "var": var, "eps": float(node.config["eps"]),
+            "gamma": gamma, "beta": beta}
+    return meta, {"input": x[channel], "output": output[channel]}
+
+
+def _elementwise_binary(graph: Graph, node: Node, channel: int) -> Pack:
+    output = per_image(node.activation)
+    operands = torch.stack([
+        _plane(per_image(graph.node(source).activation).expand_as(output), channel)
+        for source in node.inputs
+    ]) if node.inputs else torch.empty(0)
+    return ({"channel": channel, "operand_nodes": list(node.inputs)},
+            {"operands": operands, "output": _plane(output, channel)})
+
+
+def _cat(graph: Graph, node: Node, channel: int) -> Pack:
+    output = per_image(node.activation)
+    batched_dim = int(node.config.get("dim", 0))
+    dim = (batched_dim % len(node.output_shape)) - 1  # without the batch dimension
+    sizes = [per_image(graph.node(source).activation).shape[dim] for source in node.inputs]
+    sources = [{"node": source, "start": start, "stop": stop} for source, (start, stop)
+               in zip(node.inputs, maths.concat_sources(sizes), strict=True)]
+    return ({"channel": channel, "dim": dim, "sources": sources},
+            {"output": _plane(output, channel)})
+
+
+def _generic(graph: Graph, node: Node, channel: int) -> Pack:
+    output = per_image(node.activation)
+    arrays = {"output": _plane(output, channel)}
+    if node.inputs:
+        x = per_image(graph.node(node.inputs[0]).activation)
+        if x.dim() == 1 or channel < x.shape[0]:
+            arrays = {"input": _plane(x, channel), **arrays}
+    return {"channel": channel}, arrays
+
+
+_BUILDERS: dict[str, Callable[[Graph, Node, int], Pack]] = {
+    "conv2d": _conv2d,
+    "max_pool2d": _pool,
+    "avg_pool2d": _pool,
+    "adaptive_avg_pool2d": _pool,
+    "linear": _linear,
+    "flatten": _reshape,
+    "reshape": _reshape,
+    "softmax": _softmax,
+    "batch_norm": _batch_norm,
+    "add": _elementwise_binary,
+    "mul": _elementwise_binary,
+    "cat": _cat,
+}
+
+
+def _float32(array: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(array.detach().to(torch.float32).numpy())

@@ -1,0 +1,258 @@
+"""The explainer session: a model, how images reach it, and the last few runs.
+
+Both hosts (the HTTP server and the Jupyter widget) call exactly these methods
+(docs/architecture.md, "Explanation"); each returns JSON-able data or a ``(meta, arrays)`` pack.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from tensorsight.capture import CaptureError, Graph, Node, capture
+from tensorsight.explanation.details import check_channel, detail_pack, per_image
+from tensorsight.explanation.errors import BadParameterError, ModelRunError, UnknownIdError
+from tensorsight.imaging import Preprocessing, decode_image
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from tensorsight.models.bundle import ModelBundle, Sample
+
+DEFAULT_MAX_RUNS = 16
+TOP_CLASSES = 5
+ENCODINGS = ("u8", "f32")
+
+
+@dataclass(frozen=True)
+class _Run:
+    graph: Graph
+    synthetic: frozenset[str]
+
+
+class Explainer:
+    """Runs images through a model and answers the front end's questions about them.
+
+    >>> from tensorsight.models import load_model              # doctest: +SKIP
+    >>> explainer = Explainer.from_bundle(load_model("tinyvgg"))  # doctest: +SKIP
+    >>> overview = explainer.run_sample(explainer.samples()[0]["id"])  # doctest: +SKIP
+    >>> meta, arrays = explainer.detail(overview["run_id"], "n1", channel=0)  # doctest: +SKIP
+    >>> arrays["intermediate"].sum(0) + meta["bias"]  # == arrays["output"]  # doctest: +SKIP
+    """
+
+    def __init__(self, model: nn.Module, *, preprocessing: Preprocessing,
+                 class_names: Sequence[str], name: str, samples: Iterable[Sample] = (),
+                 max_runs: int = DEFAULT_MAX_RUNS) -> None:
+        self.model = model
+        self.preprocessing = preprocessing
+        self.class_names = tuple(class_names)
+        self.name = name
+        self._samples = {sample.id: sample for sample in samples}
+        self._max_runs = max_runs
+        self._runs: OrderedDict[str, _Run] = OrderedDict()
+        self._structure: _Run | None = None
+
+    @classmethod
+    def from_bundle(cls, bundle: ModelBundle, **options: Any) -> Explainer:
+        """An explainer for a :class:`~tensorsight.models.bundle.ModelBundle`."""
+        return cls(bundle.model, preprocessing=bundle.preprocessing,
+                   class_names=bundle.class_names, name=bundle.name, samples=bundle.samples,
+                   **options)
+
+    # -- the model -----------------------------------------------------------------------------
+
+    def model_info(self) -> dict[str, Any]:
+        """Name, classes, input format and every node of the network (from a blank probe run)."""
+        if self._structure is None:
+            height, width = self.preprocessing.size
+            probe = torch.zeros(1, self.preprocessing.channels, height, width)
+            self._structure = self._capture(probe)
+        run = self._structure
+        height, width = self.preprocessing.size
+        return {
+            "name": self.name,
+            "classes": list(self.class_names),
+            "input": {"channels": self.preprocessing.channels, "height": height,
+                      "width": width, "description": self.preprocessing.describe()},
+            "nodes": [{**node.describe(), "synthetic": node.id in run.synthetic}
+                      for node in run.graph.nodes],
+        }
+
+    def samples(self) -> list[dict[str, Any]]:
+        """The sample images that ship with the model: ``[{id, label, filename}]``."""
+        return [{"id": sample.id, "label": sample.label, "filename": sample.path.name}
+                for sample in self._samples.values()]
+
+    def sample_png(self, sample_id: str) -> bytes:
+        """The sample image as PNG bytes."""
+        path = self._sample(sample_id).path
+        if path.suffix.lower() == ".png":
+            return path.read_bytes()
+        return _png(decode_image(path.read_bytes()))
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def run_sample(self, sample_id: str) -> dict[str, Any]:
+        """:meth:`run_image` on a shipped sample."""
+        return self.run_image(decode_image(self._sample(sample_id).path.read_bytes()))
+
+    def run_image(self, image: Image.Image) -> dict[str, Any]:
+        """Preprocess ``image``, run the model once, keep the run, and return its overview.
+
+        The overview holds the input as the model sees it (PNG, base64), every node's value
+        range (overall and per channel) and the output: logits, probabilities, top classes.
+        """
+        run = self._capture(self.preprocessing.to_tensor(image))
+        run_id = uuid.uuid4().hex[:12]
+        self._runs[run_id] = run
+        while len(self._runs) > self._max_runs:
+            self._runs.popitem(last=False)
+        return {
+            "run_id": run_id,
+            "input_png_base64": base64.b64encode(
+                _png(self.preprocessing.model_view(image))).decode("ascii"),
+            "nodes": {node.id: _node_stats(node) for node in run.graph.nodes},
+            "output": self._output_summary(run.graph),
+        }
+
+    def activations(self, run_id: str, node_ids: Sequence[str], *,
+                    channels: tuple[int, int] | None = None,
+                    encoding: str = "u8") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The activations of ``node_ids`` as a pack: ``[channels, H, W]`` maps, or vectors.
+
+        ``u8`` quantises each channel to 0..255 over its own ``scale`` ``[min, max]`` (a vector
+        counts as one channel); ``f32`` sends the values. ``channels=(start, stop)`` limits the
+        maps sent; vectors are always sent whole.
+        """
+        if encoding not in ENCODINGS:
+            raise BadParameterError(f"encoding must be one of {ENCODINGS}, not {encoding!r}.")
+        graph = self._run(run_id).graph
+        meta: dict[str, Any] = {}
+        arrays: dict[str, np.ndarray] = {}
+        for node_id in node_ids:
+            node = _node(graph, node_id)
+            values = per_image(node.activation).to(torch.float32)
+            if values.dim() == 1:
+                start, stop = 0, 1
+                low, high = _finite(values).min().reshape(1), _finite(values).max().reshape(1)
+            else:
+                start, stop = _channel_range(channels, values.shape[0], node)
+                values = values[start:stop]
+                flat = _finite(values).reshape(values.shape[0], -1)
+                low, high = flat.min(dim=1).values, flat.max(dim=1).values
+            meta[node_id] = {"shape": list(node.output_shape), "channels": [start, stop],
+                             "encoding": encoding,
+                             "scale": [[float(lo), float(hi)] for lo, hi in zip(low, high,
+                                                                                   strict=True)]}
+            arrays[node_id] = (_quantise(values, low, high) if encoding == "u8"
+                               else values.contiguous().numpy())
+        return {"nodes": meta}, arrays
+
+    def detail(self, run_id: str, node_id: str,
+               channel: int = 0) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The numbers behind one node's detail view for one channel (or unit), as a pack."""
+        graph = self._run(run_id).graph
+        return detail_pack(graph, _node(graph, node_id), channel)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _capture(self, x: torch.Tensor) -> _Run:
+        try:
+            graph = capture(self.model, x)
+        except CaptureError as error:
+            raise ModelRunError(f"The model {self.name!r} failed on this input. {error}") from error
+        output = graph.output
+        if output.kind == "softmax" or per_image(output.activation).dim() != 1:
+            return _Run(graph, frozenset())
+        softmax = Node(
+            id=f"n{len(graph.nodes)}", kind="softmax", name="softmax", module_path=None,
+            module_type=None, config={"dim": -1}, inputs=(output.id,),
+            output_shape=output.output_shape,
+            activation=torch.softmax(output.activation, dim=-1), parameters={}, group=None)
+        return _Run(Graph((*graph.nodes, softmax), softmax.id), frozenset({softmax.id}))
+
+    def _output_summary(self, graph: Graph) -> dict[str, Any]:
+        output = graph.output
+        if output.kind != "softmax" or not output.inputs:
+            return {"node_id": output.id, "logits": [], "probabilities": [], "top": []}
+        logits = per_image(graph.node(output.inputs[0]).activation)
+        probabilities = per_image(output.activation)
+        names = (self.class_names if len(self.class_names) == probabilities.numel()
+                 else tuple(str(index) for index in range(probabilities.numel())))
+        order = torch.argsort(probabilities, descending=True)[:TOP_CLASSES]
+        return {
+            "node_id": output.id,
+            "logits": logits.tolist(),
+            "probabilities": probabilities.tolist(),
+            "top": [[names[index], float(probabilities[index])] for index in order.tolist()],
+        }
+
+    def _run(self, run_id: str) -> _Run:
+        run = self._runs.get(run_id)
+        if run is None:
+            raise UnknownIdError(
+                f"There is no run {run_id!r} (runs expire after {self._max_runs} newer ones; "
+                "run the image again).")
+        self._runs.move_to_end(run_id)
+        return run
+
+    def _sample(self, sample_id: str) -> Sample:
+        sample = self._samples.get(sample_id)
+        if sample is None:
+            raise UnknownIdError(f"There is no sample {sample_id!r} for model {self.name!r}.")
+        return sample
+
+
+def _node(graph: Graph, node_id: str) -> Node:
+    if node_id not in graph:
+        raise UnknownIdError(f"This network has no node {node_id!r}.")
+    return graph.node(node_id)
+
+
+def _channel_range(channels: tuple[int, int] | None, count: int,
+                   node: Node) -> tuple[int, int]:
+    if channels is None:
+        return 0, count
+    start, stop = channels
+    if start < 0 or stop <= start:
+        raise BadParameterError(f"channels {start}:{stop} is not a range (0 <= start < stop).")
+    check_channel(torch.empty(count), start)
+    return start, min(stop, count)
+
+
+def _finite(values: torch.Tensor) -> torch.Tensor:
+    return torch.nan_to_num(values, nan=0.0, posinf=torch.finfo(torch.float32).max,
+                            neginf=torch.finfo(torch.float32).min)
+
+
+def _quantise(values: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> np.ndarray:
+    """Map each channel's ``low..high`` to 0..255 (a constant channel maps to 0)."""
+    shape = (-1,) + (1,) * (values.dim() - 1)
+    low, high = low.double().reshape(shape), high.double().reshape(shape)
+    span = torch.where(high > low, high - low, torch.ones_like(high))
+    scaled = (_finite(values).double() - low) / span * 255.0
+    return scaled.round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def _node_stats(node: Node) -> dict[str, Any]:
+    values = _finite(per_image(node.activation).to(torch.float32))
+    flat = values.reshape(1, -1) if values.dim() == 1 else values.reshape(values.shape[0], -1)
+    channel_min, channel_max = flat.min(dim=1).values, flat.max(dim=1).values
+    return {"shape": list(node.output_shape), "min": float(channel_min.min()),
+            "max": float(channel_max.max()), "channel_min": channel_min.tolist(),
+            "channel_max": channel_max.tolist()}
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
