@@ -1,7 +1,9 @@
 """How much slower is ``capture()`` than a bare forward pass?  Goal: at most 1.5x.
 
 Prints the median of repeated runs for TinyVGG (1x64x64) and a ResNet-18-sized network
-(3x224x224, defined here: torchvision does not import in this environment), and the ratio.
+(3x224x224, defined here: torchvision does not import in this environment), and the ratio, in
+wall-clock time and in this process's CPU time (steadier on a shared machine; with one thread it
+is the work done, while wall time also counts waiting for other processes).
 
     python bench/capture_overhead.py [--repeats 15] [--threads 1]
 """
@@ -64,17 +66,19 @@ class ResNet18(nn.Module):
         return self.fc(torch.flatten(self.pool(self.stages(self.stem(x))), 1))
 
 
-def interleaved_medians(runs: list[Callable[[], object]], repeats: int) -> list[float]:
-    """Median seconds of each run, timed in turns so a busy machine slows them alike."""
+def interleaved_medians(runs: list[Callable[[], object]],
+                        repeats: int) -> list[tuple[float, float]]:
+    """Median (wall, CPU) seconds of each run, timed in turns so load slows them alike."""
     for run in runs:
         run()  # warm-up: allocator, kernels
-    times: list[list[float]] = [[] for _ in runs]
+    times: list[list[tuple[float, float]]] = [[] for _ in runs]
     for _ in range(repeats):
         for run, samples in zip(runs, times, strict=True):
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             run()
-            samples.append(time.perf_counter() - start)
-    return [statistics.median(samples) for samples in times]
+            samples.append((time.perf_counter() - wall, time.process_time() - cpu))
+    return [(statistics.median(wall for wall, _ in samples),
+             statistics.median(cpu for _, cpu in samples)) for samples in times]
 
 
 def bare_forward(model: nn.Module, x: torch.Tensor) -> Callable[[], object]:
@@ -88,7 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (fewer gives steadier timings on a busy machine)")
+                        help="torch intra-op threads (1 gives steady timings on a busy machine)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -102,8 +106,10 @@ def main() -> None:
         x = torch.randn(shape)
         bare, captured = interleaved_medians(
             [bare_forward(model, x), lambda model=model, x=x: capture(model, x)], args.repeats)
-        print(f"{label:22s} forward {bare * 1e3:8.2f} ms   capture {captured * 1e3:8.2f} ms   "
-              f"ratio {captured / bare:5.2f}x")
+        for clock, plain, recorded in (("wall", bare[0], captured[0]),
+                                       ("cpu", bare[1], captured[1])):
+            print(f"{label:20s} {clock:4s} forward {plain * 1e3:8.2f} ms   "
+                  f"capture {recorded * 1e3:8.2f} ms   ratio {recorded / plain:5.2f}x")
 
 
 if __name__ == "__main__":

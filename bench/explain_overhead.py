@@ -10,7 +10,8 @@ Explained variants: ``@explain`` on the step (records accumulate: only new shape
 drawn, the steady state of "leaving it on"), ``with explain():`` around a loop of steps, and
 ``with explain():`` around every single step (a fresh session each time, so every statement is
 drawn again: the worst case). ``tsensor.explain()`` runs if tensor-sensor imports; its failures
-are reported, not hidden. Output goes to a sink (no terminal cost is measured)::
+are reported, not hidden, and so is how many times each variant ran the model's forward per
+call (plain: once). Output goes to a sink (no terminal cost is measured)::
 
     python bench/explain_overhead.py [--repeats 15]
 """
@@ -71,6 +72,15 @@ tokens = torch.randn(8, 64, 128)
 rng = np.random.default_rng(0)
 points, weights_np = rng.normal(size=(16, 8)), rng.normal(size=(8, 8))
 SINK = io.StringIO()
+FORWARD_RUNS = [0]  # how many times the model's forward ran: an explainer must not add any
+
+
+def count_forward(module: nn.Module, inputs: object) -> None:
+    FORWARD_RUNS[0] += 1
+
+
+mlp.register_forward_pre_hook(count_forward)
+attention.register_forward_pre_hook(count_forward)
 
 
 # The same statements appear in each variant (plain, decorated, inside `with`) on purpose: the
@@ -234,10 +244,14 @@ def main() -> None:
             per_sample = 1 if label.startswith("tsensor") else n
             try:
                 seconds = median_seconds(run, repeats, per_sample)
+                FORWARD_RUNS[0] = 0
+                run()
             except Exception as error:  # report how the explainer fails; it is the result
                 print(f"  {label:<34} FAILED: {type(error).__name__}: {str(error)[:60]}")
                 continue
-            print(f"  {label:<34} {seconds * 1e3:8.3f} ms  {seconds / base:6.2f}x plain")
+            forwards = FORWARD_RUNS[0] / per_sample
+            runs = f"  (model forward ran {forwards:g}x per call)" if forwards else ""
+            print(f"  {label:<34} {seconds * 1e3:8.3f} ms  {seconds / base:6.2f}x plain{runs}")
 
 
 if __name__ == "__main__":

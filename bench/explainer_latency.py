@@ -11,7 +11,8 @@ Starts ``tensorsight serve -p 0`` in a subprocess and measures, over ``--repeats
 
 Goals: render within 300 ms of an upload; first view under 300 KB on the wire.
 
-    python bench/explainer_latency.py [--model tinyvgg] [--repeats 15] [--no-browser]
+    python bench/explainer_latency.py [--model tinyvgg] [--weights FILE] [--repeats 15]
+                                      [--no-browser]
 """
 
 from __future__ import annotations
@@ -43,10 +44,10 @@ FIRST_VIEW_GOAL_KB = 300
 
 
 @contextmanager
-def serve(model: str) -> Iterator[str]:
+def serve(options: list[str]) -> Iterator[str]:
     """A ``tensorsight serve`` subprocess; yields its URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tensorsight", "serve", "-p", "0", "--model", model],
+        [sys.executable, "-m", "tensorsight", "serve", "-p", "0", *options],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True).start()
@@ -162,13 +163,15 @@ def _wire_size(request: object) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tinyvgg")
+    parser.add_argument("--weights", help="passed to tensorsight serve")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args()
     from tensorsight.web import static_dir
 
     image = upload_image()
-    with serve(args.model) as url:
+    weights = ["--weights", args.weights] if args.weights else []
+    with serve(["--model", args.model, *weights]) as url:
         results = bench_http(url, image, args.repeats)
         if args.no_browser or not (static_dir() / "index.html").is_file():
             print("(browser part skipped: --no-browser or the front end is not built)")

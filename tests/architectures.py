@@ -4,7 +4,8 @@ Each family is a plain ``nn.Module`` with seeded random weights (batch-norm stat
 no layer is an identity) and an input shape; ``build(name)`` returns both. Together they cover
 plain stacks, functional residual adds, concatenated skips with upsampling and transposed
 convolutions, a generator that starts from a vector, shape-dependent control flow, depthwise
-convolutions, GELU, batch norm, adaptive pooling, flatten/view and mean.
+convolutions, GELU, batch norm, adaptive pooling, flatten/view and mean, and layers written
+with ``torch.nn.functional`` on a model's own weights.
 
 >>> model, x = build("tinyvgg")
 >>> model(x).shape
@@ -150,12 +151,41 @@ class BranchyDepthwise(nn.Module):
         return torch.softmax(self.classify(x.mean(dim=(2, 3))), dim=-1)
 
 
+class ChannelScale(nn.Module):
+    """A user-defined layer: own weight, no sub-modules, so capture treats it as one leaf."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(channels, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gain
+
+
+class FunctionalNet(nn.Module):
+    """Layers written with torch.nn.functional on the model's own weights, plus a user leaf."""
+
+    def __init__(self, in_channels: int = 3, classes: int = 3) -> None:
+        super().__init__()
+        self.conv_weight = nn.Parameter(torch.empty(6, in_channels, 3, 3))
+        self.conv_bias = nn.Parameter(torch.empty(6))
+        self.scale = ChannelScale(6)
+        self.fc_weight = nn.Parameter(torch.empty(classes, 6 * 4 * 4))
+        self.fc_bias = nn.Parameter(torch.empty(classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.conv2d(x, self.conv_weight, self.conv_bias, stride=2, padding=1)
+        x = F.max_pool2d(self.scale(F.leaky_relu(x, 0.1)), 2)
+        return F.linear(x.view(x.shape[0], -1), self.fc_weight, self.fc_bias)
+
+
 FAMILIES: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "tinyvgg": (TinyVGGLike, (1, 1, 64, 64)),
     "resnet": (ResNetLike, (1, 3, 32, 32)),
     "unet": (UNetLike, (1, 3, 32, 32)),
     "generator": (Generator, (1, 16)),
     "branchy": (BranchyDepthwise, (1, 3, 32, 32)),
+    "functional": (FunctionalNet, (1, 3, 16, 16)),
 }
 
 

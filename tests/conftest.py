@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, ConsoleMessage, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -103,12 +103,22 @@ def live_server_args() -> list[str]:
 
 @pytest.fixture(scope="session")
 def live_server(live_server_args: list[str]) -> Iterator[LiveServer]:
-    """One real ``tensorsight serve -p 0`` on 127.0.0.1 for the whole session."""
+    """One real ``tensorsight serve -p 0`` on 127.0.0.1, shared by the whole session."""
     server = start_server(live_server_args)
     yield server
     stop_server(server)
-    if server.process.returncode not in (0, -15):
-        print(f"tensorsight serve exited with {server.process.returncode}:\n{server.output}")
+
+
+@pytest.fixture(autouse=True)
+def _report_a_dead_live_server(request: pytest.FixtureRequest) -> Iterator[None]:
+    # A server that dies mid-session would only show as refused connections: show its output.
+    yield
+    if "live_server" not in request.fixturenames:
+        return
+    server: LiveServer = request.getfixturevalue("live_server")
+    if server.process.poll() is not None:
+        pytest.fail(f"tensorsight serve has exited (code {server.process.returncode}); "
+                    f"it printed:\n{server.output}", pytrace=False)
 
 
 @pytest.fixture
@@ -146,9 +156,13 @@ def browser_page(_browser: Browser) -> Iterator[Page]:
     context = _browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     problems: list[str] = []
+
+    def note_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.append(f"console error: {message.text}")
+
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("console", lambda message: message.type == "error"
-            and problems.append(f"console error: {message.text}"))
+    page.on("console", note_console)
     yield page
     context.close()
     if problems:

@@ -71,7 +71,7 @@ export async function mount(root, source, { page = false } = {}) {
   root.append(el("div", { class: "ts-body" },
     el("aside", { class: "ts-side" },
       el("section", { class: "ts-card" }, el("h2", {}, "Image"), picker.el,
-        el("div", { class: "ts-seen" },
+        el("div", { class: "ts-seen", hidden: true },
           el("figure", {}, modelView, el("figcaption", {}, "as the model sees it")),
           prediction)),
       el("section", { class: "ts-card" }, el("h2", {}, "Colour range"), rangeControl(),
@@ -118,6 +118,7 @@ export async function mount(root, source, { page = false } = {}) {
       root.dataset.runId = result.run_id;
       picker.setCurrent(sampleId);
       modelView.src = `data:image/png;base64,${result.input_png_base64}`;
+      modelView.closest(".ts-seen").hidden = false;
       const [best, probability] = result.output.top[0];
       clear(prediction).append("Prediction: ", el("strong", {}, best), ` (${formatPercent(probability)})`);
       await overview.show(result);

@@ -1,15 +1,13 @@
 // Colour scales. Activations use a diverging scale centred on zero (blue below, red above);
 // weights use a different diverging scale (purple below, green above) so the two never read
-// alike; magnitudes and probabilities use a sequential scale. Every scale is a function
-// value -> [r, g, b] (0..255), which is what canvases need.
+// alike; the input image is grey. A scale is a function value -> [r, g, b] (0..255), which is
+// what canvases need, with its `domain` [min, max] attached for legends.
 
-// ColorBrewer RdBu (reversed so negative is blue), PRGn and viridis stops, low to high.
+// ColorBrewer RdBu (reversed so negative is blue) and PRGn stops, low to high.
 const ACTIVATION_STOPS = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
   "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"];
 const WEIGHT_STOPS = ["#40004b", "#762a83", "#9970ab", "#c2a5cf", "#e7d4e8", "#f7f7f7",
   "#d9f0d3", "#a6dba0", "#5aae61", "#1b7837", "#00441b"];
-const SEQUENTIAL_STOPS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89",
-  "#35b779", "#6ece58", "#b5de2b", "#fde725"];
 
 function parseHex(hex) {
   const n = parseInt(hex.slice(1), 16);
@@ -31,12 +29,15 @@ function interpolator(stops) {
 
 const activationRamp = interpolator(ACTIVATION_STOPS);
 const weightRamp = interpolator(WEIGHT_STOPS);
-const sequentialRamp = interpolator(SEQUENTIAL_STOPS);
+
+// Where `value` sits on a zero-centred ramp spanning [-limit, limit]: 0 .. 0.5 (zero) .. 1.
+function centred(value, limit) {
+  return 0.5 + value / (2 * (limit > 0 ? limit : 1));
+}
 
 function diverging(ramp, limit) {
-  const half = limit > 0 ? limit : 1;
-  const scale = (value) => ramp(0.5 + value / (2 * half));
-  scale.domain = [-half, half];
+  const scale = (value) => ramp(centred(value, limit));
+  scale.domain = limit > 0 ? [-limit, limit] : [-1, 1];
   return scale;
 }
 
@@ -48,14 +49,6 @@ export function activationColor(absMax) {
 // Weights and kernels in [-absMax, absMax] (zero is white).
 export function weightColor(absMax) {
   return diverging(weightRamp, absMax);
-}
-
-// Non-negative or one-signed values in [min, max] (viridis).
-export function sequentialColor(min, max) {
-  const span = max - min || 1;
-  const scale = (value) => sequentialRamp((value - min) / span);
-  scale.domain = [min, max];
-  return scale;
 }
 
 // Plain grey, black at min: how the input image itself is shown.
@@ -71,11 +64,11 @@ export function grayColor(min, max) {
 
 // One value at a time, for views that colour cells one by one: [r, g, b].
 export function divergingRgb(value, limit) {
-  return activationRamp(0.5 + value / (2 * (limit > 0 ? limit : 1)));
+  return activationRamp(centred(value, limit));
 }
 
 export function weightRgb(value, limit) {
-  return weightRamp(0.5 + value / (2 * (limit > 0 ? limit : 1)));
+  return weightRamp(centred(value, limit));
 }
 
 export function cssColor([r, g, b]) {
@@ -102,21 +95,18 @@ export function quantizedLut(low, high, color) {
 export function paintCanvas(canvas, values, rows, cols, { lut = null, color = null } = {}) {
   canvas.width = cols;
   canvas.height = rows;
-  const g = canvas.getContext("2d");
-  const image = g.createImageData(cols, rows);
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(cols, rows);
   const pixels = image.data;
   for (let i = 0; i < rows * cols; i++) {
     if (lut) {
       pixels.set(lut.subarray(values[i] * 4, values[i] * 4 + 4), i * 4);
     } else {
-      const [r, gg, b] = color(values[i]);
-      pixels[i * 4] = r;
-      pixels[i * 4 + 1] = gg;
-      pixels[i * 4 + 2] = b;
+      pixels.set(color(values[i]), i * 4);
       pixels[i * 4 + 3] = 255;
     }
   }
-  g.putImageData(image, 0, 0);
+  context.putImageData(image, 0, 0);
 }
 
 // About `count` round tick values covering [min, max] (0 included when inside).

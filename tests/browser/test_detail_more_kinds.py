@@ -12,6 +12,7 @@ import importlib.util
 import os
 import re
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,17 @@ def model_file(tmp_path_factory) -> Path:
     return path
 
 
+@dataclass
+class Served:
+    """The page showing our model, and the server's URL (ends in ``/``)."""
+
+    page: Any
+    server_url: str
+
+    def __getattr__(self, name: str) -> Any:  # act as the Playwright page
+        return getattr(self.page, name)
+
+
 @pytest.fixture
 def page(server_factory, browser_page, model_file, tmp_path) -> Any:
     server = server_factory(["--model", f"{model_file}:build", "--input-size", "24x24"])
@@ -79,8 +91,7 @@ def page(server_factory, browser_page, model_file, tmp_path) -> Any:
     browser_page.goto(server.url)
     browser_page.set_input_files("input[type=file]", str(picture))
     browser_page.wait_for_selector('body[data-state="ready"]', timeout=90_000)
-    browser_page.server = server
-    return browser_page
+    return Served(browser_page, server.url)
 
 
 def built_model() -> Any:
@@ -91,7 +102,7 @@ def built_model() -> Any:
 
 
 def node_named(page, name: str) -> dict[str, Any]:
-    info = httpx.get(page.server.url + "api/model", timeout=60).json()
+    info = httpx.get(page.server_url + "api/model", timeout=60).json()
     return next(node for node in info["nodes"] if node["name"] == name)
 
 
@@ -108,7 +119,7 @@ def open_view(page, node: dict[str, Any], channel: int):
 
 
 def captured(page, run_id: str, node: dict[str, Any], channel: int) -> np.ndarray:
-    response = httpx.get(f"{page.server.url}api/runs/{run_id}/activations", timeout=60,
+    response = httpx.get(f"{page.server_url}api/runs/{run_id}/activations", timeout=60,
                          params={"nodes": node["id"], "channels": f"{channel}:{channel + 1}",
                                  "encoding": "f32"})
     return decode_pack(response.content)[1][node["id"]][0]
@@ -137,17 +148,18 @@ def test_views_of_a_residual_model(page, tmp_path):
     layer = {name: tensor.detach() for name, tensor in model.norm.state_dict().items()}
     for part, expected in [("mean", layer["running_mean"][2]), ("var", layer["running_var"][2]),
                            ("gamma", layer["weight"][2]), ("beta", layer["bias"][2])]:
-        assert value_of(formula.locator(f'[data-part="{part}"]')) == pytest.approx(float(expected), rel=1e-6)
+        shown_value = value_of(formula.locator(f'[data-part="{part}"]'))
+        assert shown_value == pytest.approx(float(expected), rel=1e-6)
     assert value_of(formula.locator('[data-part="eps"]')) == pytest.approx(model.norm.eps)
     x = value_of(formula.locator('[data-role="x"]'))
     y = value_of(formula.locator('[data-role="y"]'))
     assert y == float(captured(page, run_id, norm, 2)[0, 0])
-    expected_y = (x - meta["mean"]) / np.sqrt(meta["var"] + meta["eps"]) * meta["gamma"] + meta["beta"]
-    assert y == pytest.approx(expected_y, abs=1e-5)
+    scale = meta["gamma"] / np.sqrt(meta["var"] + meta["eps"])
+    assert y == pytest.approx((x - meta["mean"]) * scale + meta["beta"], abs=1e-5)
     page.screenshot(path=str(screenshots / "detail_batch_norm.png"))
     close(page)
 
-    # The stem convolution: stride 2, padding 2, dilation 2; the patch is read from the padded input.
+    # The stem convolution (stride 2, padding 2, dilation 2): the patch comes from the padded input.
     stem = node_named(page, "stem")
     frame, run_id, meta, arrays = open_view(page, stem, 1)
     assert meta["stride"] == [2, 2] and meta["dilation"] == [2, 2] and meta["padding"] == [2, 2]
@@ -169,7 +181,7 @@ def test_views_of_a_residual_model(page, tmp_path):
     close(page)
 
     # Residual add: operand values and their sum at the hovered cell.
-    add = next(node for node in httpx.get(page.server.url + "api/model").json()["nodes"]
+    add = next(node for node in httpx.get(page.server_url + "api/model").json()["nodes"]
                if node["kind"] == "add")
     frame, run_id, meta, arrays = open_view(page, add, 3)
     operands = [value_of(v) for v in frame.locator('[data-role="operand"]').all()]
@@ -181,7 +193,7 @@ def test_views_of_a_residual_model(page, tmp_path):
     close(page)
 
     # Concatenation: channel 8 of the output is channel 2 of the sigmoid branch.
-    cat = next(node for node in httpx.get(page.server.url + "api/model").json()["nodes"]
+    cat = next(node for node in httpx.get(page.server_url + "api/model").json()["nodes"]
                if node["kind"] == "cat")
     frame, run_id, meta, arrays = open_view(page, cat, 8)
     ranges = frame.locator(".tsd-cat-range")
@@ -200,6 +212,7 @@ def test_views_of_a_residual_model(page, tmp_path):
         assert formula.inner_text().startswith(start)
         cell = frame.locator(".tsd-formula-where").inner_text()
         r, c = (int(v) for v in re.findall(r"\d+", cell))
-        assert value_of(formula.locator('[data-role="y"]')) == float(captured(page, run_id, node, 0)[r, c])
+        truth = captured(page, run_id, node, 0)
+        assert value_of(formula.locator('[data-role="y"]')) == float(truth[r, c])
         page.screenshot(path=str(screenshots / f"detail_{name}.png"))
         close(page)

@@ -183,7 +183,8 @@ def test_convolution_formula_is_the_models_arithmetic(live_server, page, model_i
     output_map.focus()
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowDown")
-    assert view.frame.locator(".tsd-position").inner_text() == f"window at output [{row + 1}, {col + 1}]"
+    position = view.frame.locator(".tsd-position")
+    assert position.inner_text() == f"window at output [{row + 1}, {col + 1}]"
     play = view.frame.locator('[data-role="play"]')
     play.click()
     assert play.get_attribute("aria-pressed") == "true"
@@ -222,10 +223,22 @@ def test_relu_formula_matches_activation(live_server, page, model_info, screensh
     assert shown(formula.locator('[data-role="y"]')) == float(truth[tuple(positive)])
     # Hovering a term of the explanation lights the matching map, and the other way round.
     view.frame.locator('.tsd-detail-text [data-term="output"]').hover()
-    assert "tsd-linked" in view.frame.locator('.tsd-heat[data-part="output"]').get_attribute("class")
+    output_map = view.frame.locator('.tsd-heat[data-part="output"]')
+    assert "tsd-linked" in output_map.get_attribute("class")
     view.frame.locator('.tsd-heat[data-part="input"]').hover()
-    assert "tsd-linked" in view.frame.locator('.tsd-detail-text [data-term="input"]').get_attribute("class")
+    input_term = view.frame.locator('.tsd-detail-text [data-term="input"]')
+    assert "tsd-linked" in input_term.get_attribute("class")
     page.screenshot(path=str(screenshot_dir / "detail_relu.png"))
+    # From the keyboard alone: Tab reaches the close button, then the input map; arrows move.
+    view.frame.focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')").startswith("Close")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.part") == "input"
+    page.keyboard.press("ArrowRight")
+    where = view.frame.locator(".tsd-formula-where").inner_text()
+    r, c = (int(v) for v in re.findall(r"\d+", where))
+    assert shown(formula.locator('[data-role="x"]')) == float(x[r, c])
     assert_closes_with_escape(view)
 
 
@@ -238,10 +251,12 @@ def test_max_pool_window_and_maximum(live_server, page, model_info, screenshot_d
     hover_cell(page, output_map, *y.shape, row, col)
     formula = view.frame.locator('[data-role="formula"]')
     patch = [float(c.get_attribute("data-value")) for c in formula.locator(".tsd-cell").all()]
-    np.testing.assert_array_equal(np.float32(patch), x[2 * row:2 * row + 2, 2 * col:2 * col + 2].ravel())
+    window = x[2 * row:2 * row + 2, 2 * col:2 * col + 2]
+    np.testing.assert_array_equal(np.float32(patch), window.ravel())
     best = formula.locator(".tsd-cell-best")
     assert best.count() == 1 and float(best.get_attribute("data-value")) == max(patch)
-    assert shown(formula.locator('[data-role="y"]')) == float(activation(live_server, view)[row, col])
+    truth = activation(live_server, view)
+    assert shown(formula.locator('[data-role="y"]')) == float(truth[row, col])
     output_map.focus()
     page.keyboard.press("ArrowLeft")
     assert "output [4, 8]" in view.frame.locator(".tsd-formula-where").inner_text()
@@ -252,12 +267,13 @@ def test_max_pool_window_and_maximum(live_server, page, model_info, screenshot_d
 def test_flatten_maps_cells_to_flat_indices(page, model_info, screenshot_dir):
     flatten = nodes_of_kind(model_info, "flatten")[0]
     view = open_view(page, flatten["id"], 0)
-    channels, rows, cols = view.arrays["input"].shape
+    _, rows, cols = view.arrays["input"].shape
     c, h, w = 2, 5, 8
     hover_cell(page, view.frame.locator(".tsd-flatten-channels .tsd-heat").nth(c), rows, cols, h, w)
     index = c * rows * cols + h * cols + w
     assert view.frame.locator('[data-role="flat-index"]').inner_text() == str(index)
-    assert f"{c}·{rows}·{cols} + {h}·{cols} + {w}" in view.frame.locator('[data-role="index-formula"]').inner_text()
+    index_formula = view.frame.locator('[data-role="index-formula"]').inner_text()
+    assert f"{c}·{rows}·{cols} + {h}·{cols} + {w}" in index_formula
     assert shown(view.frame.locator('[data-role="y"]')) == float(view.arrays["output"][index])
     assert view.arrays["output"][index] == view.arrays["input"][c, h, w]
     page.screenshot(path=str(screenshot_dir / "detail_flatten.png"))
@@ -279,6 +295,13 @@ def test_linear_top_contributions_bias_and_logit(live_server, page, model_info, 
     assert logit == float(overview_logits[view.meta["channel"]])
     assert float(np.float64(products).sum() + view.meta["bias"]) == pytest.approx(logit, abs=1e-4)
     page.screenshot(path=str(screenshot_dir / "detail_linear.png"))
+    # Another class, picked in the view: its own row of weights and bias, fetched from the server.
+    with page.expect_response(lambda response: "channel=3" in response.url) as info:
+        view.frame.locator('button[data-unit="3"]').click()
+    meta, _ = decode_pack(info.value.body())
+    view.frame.locator('button[data-unit="3"][aria-pressed="true"]').wait_for()
+    assert shown(table.locator('[data-role="bias-value"]')) == pytest.approx(meta["bias"])
+    assert shown(table.locator('[data-role="output-value"]')) == float(overview_logits[3])
     assert_closes_with_escape(view)
 
 

@@ -40,6 +40,13 @@ def _inputs(graph: Graph, node: Node) -> list[torch.Tensor]:
 
 # How each functional kind is recomputed from the activations of the nodes that fed it.
 RECOMPUTE: dict[str, Callable[[Node, list[torch.Tensor]], torch.Tensor]] = {
+    "conv2d": lambda node, xs: F.conv2d(xs[0], node.parameters["weight"],
+                                        node.parameters["bias"], stride=node.config["stride"],
+                                        padding=node.config["padding"]),
+    "linear": lambda node, xs: F.linear(xs[0], node.parameters["weight"],
+                                        node.parameters["bias"]),
+    "leaky_relu": lambda node, xs: F.leaky_relu(xs[0], node.config["negative_slope"]),
+    "max_pool2d": lambda node, xs: F.max_pool2d(xs[0], node.config["kernel_size"]),
     "add": lambda node, xs: xs[0] + xs[1],
     "relu": lambda node, xs: F.relu(xs[0]),
     "tanh": lambda node, xs: torch.tanh(xs[0]),
@@ -242,3 +249,98 @@ def test_failure_in_a_functional_op_names_the_module_and_the_op() -> None:
 def test_capture_rejects_a_non_tensor_input() -> None:
     with pytest.raises(TypeError, match=r"torch\.Tensor"):
         capture(nn.ReLU(), [1.0, 2.0])  # type: ignore[arg-type]
+
+
+class _Overwriter(nn.Module):
+    """Overwrites values after they are recorded, in ways capture sees and in one it cannot."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.ReLU(inplace=True)  # overwrites the caller's input
+        self.conv = nn.Conv2d(1, 2, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.first(x)
+        y = self.conv(x)
+        y[:, 0] = 0.0  # __setitem__ writes into the conv's output
+        z = F.relu(y * 2, inplace=True)
+        with torch._C.DisableTorchFunction():  # a write no listener sees: only versions tell
+            z.sub_(1.0)
+        return z * 1.0
+
+
+def test_values_overwritten_in_place_keep_what_they_were_when_recorded() -> None:
+    model, x = _Overwriter(), _seeded_input()
+    original = x.clone()
+    graph = capture(model, x)
+    first, conv, setitem, mul, relu, scaled = graph.nodes[1:]
+    assert torch.equal(graph.nodes[0].activation, original)  # the input before ReLU overwrote it
+    assert torch.equal(first.activation, F.relu(original))
+    with torch.no_grad():
+        conv_output = model.conv(F.relu(original))
+    assert torch.equal(conv.activation, conv_output) and (conv.activation[:, 0] != 0).any()
+    assert setitem.kind == "other" and torch.equal(setitem.activation[:, 0],
+                                                   torch.zeros_like(conv_output[:, 0]))
+    assert mul.kind == "mul" and (mul.activation < 0).any()  # kept its negatives
+    assert relu.kind == "relu" and torch.equal(relu.activation, F.relu(mul.activation))
+    assert torch.equal(scaled.activation, relu.activation - 1.0)
+    assert graph.output_id == scaled.id
+
+
+def _seeded_input() -> torch.Tensor:
+    return torch.randn((1, 1, 5, 5), generator=torch.Generator().manual_seed(3))
+
+
+class _Scale(nn.Module):
+    """A user layer with its own weight and no sub-modules: one leaf node, its ops hidden."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.full((3, 1, 1), 2.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(x * self.gain + 1)
+
+
+class _FunctionalConv(nn.Module):
+    """Weights used through torch.nn.functional by a module that also has children."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(4, 3, 3, 3))
+        self.bias = nn.Parameter(torch.randn(4))
+        self.scale = _Scale()
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.scale(x)
+        return self.act(F.conv2d(x, self.weight, self.bias, stride=2, padding=1))
+
+
+def test_user_leaves_and_functional_layers_carry_config_and_parameters() -> None:
+    model = _FunctionalConv()
+    graph = capture(model, torch.randn(1, 3, 8, 8))
+    assert [(node.kind, node.name) for node in graph.nodes] == [
+        ("input", "input"), ("other", "scale"), ("conv2d", "conv2d_1"), ("relu", "act")]
+    scale, conv = graph.nodes[1], graph.nodes[2]
+    assert scale.module_type == "_Scale" and set(scale.parameters) == {"gain"}
+    assert conv.module_path is None and conv.inputs == (scale.id,)
+    assert conv.config == {"stride": [2, 2], "padding": [1, 1], "dilation": [1, 1], "groups": 1,
+                           "in_channels": 3, "out_channels": 4, "kernel_size": [3, 3],
+                           "bias": True}
+    torch.testing.assert_close(conv.parameters["weight"], model.weight)
+    torch.testing.assert_close(conv.activation, F.conv2d(scale.activation, model.weight,
+                                                         model.bias, stride=2, padding=1))
+
+
+class _TupleOutputs(nn.Module):
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        left, right = torch.chunk(x, 2, dim=1)
+        return {"joined": left * right, "left": left}
+
+
+def test_ops_with_several_outputs_get_one_node_each_and_dict_outputs_work() -> None:
+    graph = capture(_TupleOutputs(), torch.randn(1, 4, 3))
+    assert [node.name for node in graph.nodes] == ["input", "chunk_1.0", "chunk_1.1", "mul_1"]
+    assert graph.nodes[3].inputs == ("n1", "n2")
+    assert graph.output_id == "n3"

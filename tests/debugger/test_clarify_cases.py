@@ -515,10 +515,25 @@ b = np.ones(4)
 np.linalg.solve(A, b)
 """,
         """\
-tensorsight: in `np.linalg.solve(A, b)` (line 3), np.linalg.solve failed on operand shapes 3x3, 4
+tensorsight: in `np.linalg.solve(A, b)` (line 3), np.linalg.solve failed on A (3x3), b (4)
   A: 3x3 float64
   b: 4 float64
   raised inside numpy.linalg._linalg.solve""",
+    ),
+    Case(
+        "np-deep-library-inner-operation", "numpy", ValueError,
+        """\
+a, b, c = np.ones((3, 4)), np.ones((5, 6)), np.ones((6, 2))
+chain = np.linalg.multi_dot([a, b, c])
+""",
+        """\
+tensorsight: in `np.linalg.multi_dot([a, b, c])` (line 2), np.linalg.multi_dot failed on a (3x4), b (5x6), c (6x2)
+  a: 3x4 float64
+  b: 5x6 float64
+  c: 6x2 float64
+  raised inside numpy.linalg._linalg._multi_dot_three, at `dot(A, dot(B, C), out=out)`: dot operand shapes 3x4, 5x2 disagree: dim 1 of A (4) != dim 0 of `dot(B, C)` (5)
+    A: 3x4 float64
+    dot(B, C): 5x2 (from numpy's message; not run again)""",
     ),
     Case(
         "torch-matmul-2d", "torch", RuntimeError,
@@ -936,6 +951,32 @@ tensorsight: in `x @ W` (line 3), operand dtypes float32 @ float64 disagree: x i
   W: 4x2 float64 cpu""",
     ),
     Case(
+        "torch-device-add", "torch", RuntimeError,
+        """\
+x = torch.ones(3, 4, device="meta")
+y = torch.ones(3, 4)
+x + y
+""",
+        """\
+tensorsight: in `x + y` (line 3), operand devices meta + cpu disagree: x is on meta, y is on cpu
+  x: 3x4 float32 meta
+  y: 3x4 float32 cpu""",
+    ),
+    Case(
+        "torch-device-cat-in-loop-header", "torch", RuntimeError,
+        """\
+x = torch.ones(3, 4, device="meta")
+y = torch.ones(3, 4)
+for part in torch.cat([x, y]):
+    print(part)
+""",
+        """\
+tensorsight: in `torch.cat([x, y])` (line 3), torch.cat operand devices meta, cpu disagree: x is on meta, y is on cpu
+  statement: for part in torch.cat([x, y]):
+  x: 3x4 float32 meta
+  y: 3x4 float32 cpu""",
+    ),
+    Case(
         "torch-index-out-of-range", "torch", IndexError,
         """\
 x = torch.ones(3, 4)
@@ -964,7 +1005,7 @@ target = torch.zeros(3, dtype=torch.long)
 F.cross_entropy(logits, target)
 """,
         """\
-tensorsight: in `F.cross_entropy(logits, target)` (line 3), F.cross_entropy failed on operand shapes 4x10, 3
+tensorsight: in `F.cross_entropy(logits, target)` (line 3), F.cross_entropy failed on logits (4x10), target (3)
   logits: 4x10 float32 cpu
   target: 3 int64 cpu
   raised inside torch.nn.functional.cross_entropy""",

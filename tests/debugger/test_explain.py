@@ -180,18 +180,18 @@ logits = net(images)
          └─────────┘ 8x10
 
 """)
-    summary = expected(SmallCNN.forward, """\
+    summary = expected(cnn, """\
 explain summary: 4 statements, 4 shape signatures
+  test_explain.py:@5  logits = net(images)
+      images 8x1x28x28 → 8x10
+""")
+    summary += expected(SmallCNN.forward, """\
   test_explain.py:@1  x = F.max_pool2d(torch.relu(self.conv(images)), 2)
       images 8x1x28x28 → 8x4x14x14
   test_explain.py:@2  x = x.view(x.shape[0], -1)
       x 8x4x14x14 → 8x784
   test_explain.py:@3  return self.fc(torch.flatten(x, 1))
       x 8x784 → 8x10
-""")
-    summary += expected(cnn, """\
-  test_explain.py:@5  logits = net(images)
-      images 8x1x28x28 → 8x10
 """)
     assert out.getvalue() == forward + caller + summary
 
@@ -227,3 +227,30 @@ explain summary: 2 statements, 4 shape signatures
         (loop.__code__.co_firstlineno + 5, (2, 3), 1),
         (loop.__code__.co_firstlineno + 6, (2, 2), 1),
     ]
+
+
+def heads_concat(out: io.StringIO) -> Explanation:
+    heads = [torch.ones(8, 4) * k for k in range(3)]
+    x = torch.ones(5, 8)
+    with explain(file=out) as shapes:
+        y = torch.cat([x @ W for W in heads], dim=-1)
+    assert y.shape == (5, 12)
+    return shapes
+
+
+def test_comprehension_element_is_labelled_from_its_first_item() -> None:
+    out = io.StringIO()
+    shapes = heads_concat(out)
+    assert out.getvalue() == expected(heads_concat, """\
+test_explain.py:@4 in heads_concat  [torch float32]
+y = torch.cat([x @ W for W in heads], dim=-1)
+               ^ 5x8
+                   ^ 8x4
+               └───┘ 5x4
+    └───────────────────────────────────────┘ 5x12
+
+explain summary: 1 statement, 1 shape signature
+  test_explain.py:@4  y = torch.cat([x @ W for W in heads], dim=-1)
+      x 5x8, W 8x4 → 5x12
+""")
+    assert shapes.statements[0].count == 1

@@ -94,3 +94,24 @@ def test_jax_arrays() -> None:
           test_explain_frameworks.py:{line}  y = jnp.maximum(x @ W, 0.0).T
               x 4x3, W 3x2 → 2x4
         """)
+
+
+def test_jit_traces_the_explained_function_once() -> None:
+    jax = pytest.importorskip("jax")
+    jnp = pytest.importorskip("jax.numpy")
+    from tensorsight.debugger.explain import explain
+
+    out = io.StringIO()
+    explained = explain(file=out)
+
+    @jax.jit
+    @explained
+    def layer(x: object, w: object) -> object:
+        return jnp.tanh(x @ w)
+
+    for _ in range(3):
+        assert layer(jnp.ones((2, 3)), jnp.ones((3, 4))).shape == (2, 4)
+    # Shapes are recorded while JAX traces; compiled calls run no Python at all.
+    assert [(s.source, s.operands[-1].shape, s.count) for s in explained.statements] == [
+        ("return jnp.tanh(x @ w)", (2, 4), 1)]
+    assert out.getvalue().count("explain summary") == 1

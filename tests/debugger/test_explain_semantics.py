@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 import traceback
@@ -266,3 +267,40 @@ def test_bare_decorator_prints_to_stdout(capsys: pytest.CaptureFixture[str]) -> 
     assert double(np.ones(3)).tolist() == [2.0, 2.0, 2.0]
     printed = capsys.readouterr().out
     assert "return x * 2" in printed and "x 3 → 3" in printed
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_colours_around_the_same_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    terminal, plain = Terminal(), io.StringIO()
+    x, W = np.ones((4, 3)), np.ones((3, 2))
+    for out in (terminal, plain):
+        with explain(file=out):
+            y = np.tanh(x @ W)
+    assert y.shape == (4, 2)
+    coloured = terminal.getvalue()
+    assert "\x1b[" in coloured
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain.getvalue()
+
+
+POWER_OUT = io.StringIO()
+
+
+@explain(file=POWER_OUT)
+def power(x: np.ndarray, times: int) -> np.ndarray:
+    """A module-level recursive function: its own name must stay a global in its twin."""
+    return x if times == 0 else power(x @ x, times - 1)
+
+
+def test_recursive_decorated_function_reports_once_and_deactivates() -> None:
+    from tensorsight.debugger import instrument
+
+    assert power(np.eye(2) * 2, 2)[0, 0] == 16.0
+    assert POWER_OUT.getvalue().count("explain summary") == 1
+    assert instrument._active is None

@@ -329,7 +329,7 @@ def test_depthwise_dilated_conv_detail() -> None:
 
 def test_every_node_of_every_family_has_an_encodable_detail() -> None:
     for family, size, channels in [("tinyvgg", 64, 1), ("resnet", 32, 3), ("unet", 32, 3),
-                                   ("branchy", 32, 3)]:
+                                   ("branchy", 32, 3), ("functional", 16, 3)]:
         explainer = explainer_for(family, size, channels)
         run_id = explainer.run_image(photo())["run_id"]
         for node in explainer.model_info()["nodes"]:
@@ -367,3 +367,58 @@ def test_a_model_failure_is_a_500_that_names_the_layer() -> None:
     with pytest.raises(ModelRunError, match=r"layer '1' \(Linear\)") as caught:
         explainer.run_image(photo())
     assert caught.value.status == 500
+
+
+def test_the_run_cache_also_keeps_to_a_size_budget() -> None:
+    one_run = 4 * sum(torch.Size(node["shape"]).numel()
+                      for node in explainer_for("tinyvgg", 64, 1).model_info()["nodes"])
+    explainer = explainer_for("tinyvgg", 64, 1, max_bytes=int(one_run * 2.5))
+    ids = [explainer.run_image(photo(seed))["run_id"] for seed in range(4)]
+    for kept in ids[2:]:
+        explainer.activations(kept, ["n1"])
+    for dropped in ids[:2]:
+        with pytest.raises(UnknownIdError):
+            explainer.activations(dropped, ["n1"])
+    tiny_budget = explainer_for("tinyvgg", 64, 1, max_bytes=1)
+    newest = tiny_budget.run_image(photo())["run_id"]
+    assert tiny_budget.activations(newest, ["n1"])[1]["n1"].shape == (10, 62, 62)
+
+
+def test_functional_layers_have_the_same_details_as_modules() -> None:
+    explainer = explainer_for("functional", 16, 3)
+    run_id = explainer.run_image(photo())["run_id"]
+    nodes = {node["kind"]: node for node in explainer.model_info()["nodes"]}
+    assert nodes["reshape"]["config"] == {"op": "view", "shape": [1, -1]}
+    meta, arrays = roundtrip(explainer.detail(run_id, nodes["conv2d"]["id"], 5))
+    assert meta["stride"] == [2, 2] and meta["padding"] == [1, 1]
+    assert np.allclose(arrays["intermediate"].sum(0) + meta["bias"], arrays["output"], atol=1e-5)
+    meta, arrays = roundtrip(explainer.detail(run_id, nodes["max_pool2d"]["id"], 1))
+    assert meta["kernel_size"] == [2, 2] and meta["stride"] == [2, 2]
+    pooled = F.max_pool2d(torch.from_numpy(arrays["input"].copy())[None], 2)[0]
+    assert np.array_equal(arrays["output"], pooled.numpy())
+    meta, arrays = roundtrip(explainer.detail(run_id, nodes["linear"]["id"], 2))
+    value = float(np.dot(arrays["input"].astype(np.float64), arrays["weight"])) + meta["bias"]
+    assert value == pytest.approx(float(arrays["output"][2]), abs=1e-5)
+    meta, arrays = roundtrip(explainer.detail(run_id, nodes["leaky_relu"]["id"], 0))
+    assert meta["negative_slope"] == 0.1
+    assert np.allclose(arrays["output"], np.where(arrays["input"] > 0, arrays["input"],
+                                                  0.1 * arrays["input"]))
+
+
+def test_the_shipped_tinyvgg_architecture_explains_end_to_end() -> None:
+    from tensorsight.models.tinyvgg import TinyVGG
+
+    torch.manual_seed(0)
+    model = TinyVGG(in_channels=1, input_size=64, num_classes=10).eval()
+    explainer = Explainer(model, preprocessing=Preprocessing(size=(64, 64), channels=1),
+                          class_names=CLASSES, name="tinyvgg")
+    nodes = explainer.model_info()["nodes"]
+    assert [node["name"] for node in nodes if node["kind"] == "conv2d"] == [
+        "conv_1_1", "conv_1_2", "conv_2_1", "conv_2_2"]
+    assert nodes[-1]["synthetic"] and nodes[-2]["name"] == "output"
+    run_id = explainer.run_image(photo())["run_id"]
+    for node in nodes:
+        if node["kind"] == "conv2d":
+            meta, arrays = roundtrip(explainer.detail(run_id, node["id"], 3))
+            assert np.allclose(arrays["intermediate"].sum(0) + meta["bias"], arrays["output"],
+                               rtol=1e-5, atol=1e-5)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +139,32 @@ def test_bad_messages_get_an_error_sentence(handler: CommHandler, method: str, p
 def test_a_message_that_is_not_an_object(handler: CommHandler) -> None:
     reply, _ = handler.handle(["model_info"], [])
     assert reply == {"id": None, "ok": False, "error": "A widget message must be an object."}
+    reply, _ = handler.handle({"id": 4, "method": "samples", "params": [1]}, [])
+    assert reply == {"id": 4, "ok": False, "error": "A widget message's params must be an object."}
+
+
+class FailsOnBrightImages(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.mean() > 0.5:
+            raise RuntimeError("too bright for this layer")
+        return self.linear(torch.nn.functional.adaptive_avg_pool2d(x, 2).flatten(1))
+
+
+def test_a_model_failing_on_an_image_is_reported_and_the_widget_goes_on() -> None:
+    handler = CommHandler(Explainer(FailsOnBrightImages(), preprocessing=PREPROCESSING,
+                                    class_names=("dark", "light"), name="moody"))
+    white, black = io.BytesIO(), io.BytesIO()
+    Image.new("L", (32, 32), 255).save(white, format="PNG")
+    Image.new("L", (32, 32), 0).save(black, format="PNG")
+    reply, _ = ask(handler, "run_image", buffers=[white.getvalue()])
+    assert reply["ok"] is False
+    assert "moody" in reply["error"] and "too bright for this layer" in reply["error"]
+    reply, _ = ask(handler, "run_image", buffers=[black.getvalue()])
+    assert reply["ok"] is True
 
 
 def test_widget_loads_the_built_module_and_answers_over_its_comm(
@@ -155,7 +184,7 @@ def test_widget_loads_the_built_module_and_answers_over_its_comm(
     assert buffers == []
 
 
-def test_show_a_module_on_a_tensor(model: TinyVGG, capsys: pytest.CaptureFixture) -> None:
+def test_show_a_module_on_a_tensor(model: TinyVGG) -> None:
     x = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(5))
     widget = explainer_widget(model, x, class_names=CLASSES)
     explainer = widget.explainer
@@ -165,8 +194,6 @@ def test_show_a_module_on_a_tensor(model: TinyVGG, capsys: pytest.CaptureFixture
     seen = torch.round(x * 255) / 255  # the image is kept as 8-bit pixels
     np.testing.assert_allclose(overview["output"]["logits"], model(seen)[0].detach().numpy(),
                                rtol=1e-4, atol=1e-5)
-    show(model, x, class_names=CLASSES)
-    assert "ExplainerWidget" in capsys.readouterr().out  # display() outside a notebook
 
 
 def test_show_a_bundle_with_an_image_file(tmp_path: Path) -> None:
@@ -196,3 +223,36 @@ def test_show_a_model_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 def test_bad_image_tensor_is_refused(model: TinyVGG) -> None:
     with pytest.raises(ValueError, match=r"\[C, H, W\].*got shape \[2, 2\]"):
         explainer_widget(model, np.zeros((2, 2)))
+
+
+SHOW_IN_IPYTHON = """
+import json, torch
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+from tensorsight.models.tinyvgg import TinyVGG
+import tensorsight
+
+InteractiveShell.instance()
+with capture_output() as captured:
+    returned = tensorsight.show(TinyVGG(), torch.rand(1, 1, 64, 64))
+print(json.dumps({"returned": repr(returned),
+                  "outputs": [sorted(output.data) for output in captured.outputs],
+                  "view": captured.outputs[0].data.get(
+                      "application/vnd.jupyter.widget-view+json")}))
+"""
+
+
+def test_show_displays_a_widget_view_in_ipython() -> None:
+    # A fresh interpreter: the IPython shell is a process-wide singleton.
+    completed = subprocess.run([sys.executable, "-c", SHOW_IN_IPYTHON], capture_output=True,
+                               text=True, check=True)
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["returned"] == "None"  # shown once, not again as the cell's value
+    assert result["outputs"] == [["application/vnd.jupyter.widget-view+json", "text/plain"]]
+    assert len(result["view"]["model_id"]) == 32
+
+
+def test_show_is_exported_by_the_package() -> None:
+    import tensorsight
+
+    assert tensorsight.show is show

@@ -262,6 +262,29 @@ def test_tinyvgg_from_weights_and_card(tmp_path: Path) -> None:
     assert bundle.class_names == ("w", "x", "y", "z")
 
 
+def test_tinyvgg_is_the_shipped_default() -> None:
+    from tensorsight.models import tinyvgg
+
+    if not (tinyvgg.DEFAULT_BUNDLE_DIR / tinyvgg.WEIGHTS_FILE).is_file():
+        pytest.skip("the default TinyVGG bundle has not been trained into the package yet")
+    shipped = tinyvgg.load_default()
+    bundle = load_model("tinyvgg")
+    assert bundle.class_names == shipped.class_names
+    assert bundle.preprocessing == shipped.preprocessing
+    assert [sample.id for sample in bundle.samples] == [sample.id for sample in shipped.samples]
+    x = torch.rand(1, shipped.preprocessing.channels, *shipped.preprocessing.size)
+    assert torch.equal(bundle.model(x), shipped.model(x))
+
+
+def test_a_damaged_default_bundle_is_a_load_error(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    from tensorsight.models import tinyvgg
+
+    monkeypatch.setattr(tinyvgg, "DEFAULT_BUNDLE_DIR", tmp_path)
+    with pytest.raises(ModelLoadError, match=r"TinyVGG shipped in .* cannot be loaded"):
+        load_model("tinyvgg")
+
+
 def test_importing_tensorsight_does_not_import_models_or_torch() -> None:
     code = ("import sys, tensorsight; "
             "print('tensorsight.models' in sys.modules, 'torch' in sys.modules)")

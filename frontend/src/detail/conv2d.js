@@ -41,7 +41,6 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
     moveListeners.length = 0;
     for (const [name, button] of Object.entries(tabButtons)) {
       button.setAttribute("aria-selected", String(name === level));
-      button.tabIndex = name === level ? 0 : -1;
     }
     clear(stage);
     clear(frame.text);
@@ -331,10 +330,15 @@ function readConv(pack) {
     },
     settingsSentence() {
       const same = (p) => (p[0] === p[1] ? String(p[0]) : `${p[0]}×${p[1]}`);
-      return `Here the kernel is ${kernelSize[0]}×${kernelSize[1]}, the window moves ${same(stride)} cell(s) per step ` +
-        `(stride), the input gets ${same(padding)} ring(s) of zeros (padding), the kernel taps every ` +
-        `${same(dilation)} cell(s) (dilation)${paddingMode !== "zeros" ? `, padding copies input values (${paddingMode} mode)` : ""}${meta.groups > 1 ? ` and the ${meta.groups} groups each see their own input channels` : ""}: ` +
-        `${rows}×${cols} in, ${outRows}×${outCols} out.`;
+      const cells = (p) => `${same(p)} cell${p[0] === 1 && p[1] === 1 ? "" : "s"}`;
+      const pad = padding[0] || padding[1]
+        ? `the input gets ${same(padding)} ring${padding[0] === 1 && padding[1] === 1 ? "" : "s"} of ${paddingMode === "zeros" ? "zeros" : `${paddingMode} padding`} (padding)`
+        : "there is no padding";
+      const taps = dilation[0] > 1 || dilation[1] > 1
+        ? `its taps are ${cells(dilation)} apart (dilation)` : "its taps touch (dilation 1)";
+      const groups = meta.groups > 1 ? ` The ${meta.groups} groups each see only their own input channels.` : "";
+      return `Here the kernel is ${kernelSize[0]}×${kernelSize[1]} and ${taps}; the window moves ${cells(stride)} ` +
+        `per step (stride) and ${pad}: ${rows}×${cols} in, ${outRows}×${outCols} out.${groups}`;
     },
   };
 }

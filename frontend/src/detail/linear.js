@@ -71,7 +71,12 @@ export const linearView = defineView("Linear layer", function build(frame, pack,
     ctx.source.detail(ctx.runId, ctx.node.id, k).then((next) => {
       clear(frame.views);
       clear(frame.text);
+      const subtitle = frame.frame.querySelector(".tsd-detail-sub");
+      if (subtitle) subtitle.textContent = subtitle.textContent.replace(/unit \d+/, `unit ${k}`);
       build(frame, next, { ...ctx, channel: k });
+    }, (error) => {
+      frame.views.prepend(el("p", { class: "tsd-error", role: "alert" },
+        `Could not load ${unitName(k)}: ${error && error.message ? error.message : error}`));
     });
   }
 

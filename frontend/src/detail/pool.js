@@ -89,7 +89,7 @@ function pooling(kind) {
       figure("input", inputMap.el), operator("→"), figure("output", outputMap.el)), formula);
     show(0, 0);
     const shape = adaptive ? `windows sized to give a ${output.rows}×${output.cols} output`
-      : `a ${kernel[0]}×${kernel[1]} window that moves ${stride[0]} cell(s) at a time${padding[0] || padding[1] ? ` over an input padded by ${padding[0]}` : ""}`;
+      : `a ${kernel[0]}×${kernel[1]} window that moves ${stride[0]} cell${stride[0] === 1 ? "" : "s"} at a time${padding[0] || padding[1] ? ` over an input padded by ${padding[0]}` : ""}`;
     explain(frame,
       [`${title} shrinks each channel on its own, using ${shape}. Each `, term("output", "output"), " value is the ",
         isMax ? "largest" : "average", " of the input values under the ", term("window", "window"), "."],

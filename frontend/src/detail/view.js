@@ -47,11 +47,16 @@ function showError(frame, error) {
     `This view could not be shown: ${error && error.message ? error.message : error}`));
 }
 
+// Kinds whose view is about the whole vector, not one channel of it.
+const WHOLE_TENSOR_KINDS = new Set(["flatten", "reshape", "softmax"]);
+
 function describeNode(ctx) {
   const node = ctx.node || {};
   const parts = [node.name || node.id];
-  if (ctx.channel !== undefined && ctx.channel !== null) parts.push(`channel ${ctx.channel}`);
-  if (node.shape) parts.push(`output ${node.shape.join(" × ")}`);
+  if (ctx.channel !== undefined && ctx.channel !== null && !WHOLE_TENSOR_KINDS.has(node.kind)) {
+    parts.push(`${node.kind === "linear" ? "unit" : "channel"} ${ctx.channel}`);
+  }
+  if (node.shape) parts.push(`output ${node.shape.slice(1).join(" × ")}`);
   return parts.filter(Boolean).join(" · ");
 }
 

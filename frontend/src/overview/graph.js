@@ -54,18 +54,18 @@ export function collapsesBlocks(nodes) {
   return nodes.length > SMALL_MODEL_NODES && nodes.some((node) => node.group);
 }
 
-// Expanded prefixes to start with: everything for small models, else the biggest blocks are
-// opened one at a time until the overview has a useful number of units.
+// Expanded prefixes to start with: everything for small models; else the biggest block is
+// opened, again and again, while the overview has too few units or one block holds more than
+// a quarter of the network (MobileNetV2's `features` holds almost all of it).
 export function initialExpanded(nodes) {
   const sizes = blockSizes(nodes);
   if (!collapsesBlocks(nodes)) return new Set(sizes.keys());
   const expanded = new Set();
   for (let guard = 0; guard < 64; guard++) {
     const { units } = buildUnits(nodes, expanded);
-    if (units.length >= MIN_UNITS) break;
-    const blocks = units.filter((u) => u.block).sort((a, b) => b.nodes.length - a.nodes.length);
-    if (!blocks.length) break;
-    expanded.add(blocks[0].block);
+    const biggest = units.filter((u) => u.block).sort((a, b) => b.nodes.length - a.nodes.length)[0];
+    if (!biggest || (units.length >= MIN_UNITS && biggest.nodes.length <= nodes.length / 4)) break;
+    expanded.add(biggest.block);
   }
   return expanded;
 }

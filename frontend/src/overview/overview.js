@@ -36,10 +36,11 @@ export function createOverview({
   const baseEdges = svg("g", { class: "ts-edges-base" });
   const hotEdges = svg("g", { class: "ts-edges-hot" });
   edges.append(baseEdges, hotEdges);
-  const columnsEl = el("div", { class: "ts-columns" });
+  const columnsEl = el("div", { class: "ts-columns" },
+    el("p", { class: "ts-empty" }, "Choose a sample or upload an image to see every layer's activations."));
   const stage = el("div", { class: "ts-stage" }, edges, columnsEl);
   scroller.append(stage);
-  const blockBar = el("div", { class: "ts-blockbar", hidden: !collapses });
+  const blockBar = el("div", { class: "ts-blockbar", hidden: true });
   const root = el("div", { class: "ts-overview" }, blockBar, scroller);
 
   let run = null;
@@ -50,7 +51,8 @@ export function createOverview({
   const views = new Map();                 // unit key -> {unit, section, neurons: Map channel -> el}
   const drawn = new Map();                 // node id -> {channel -> paint info} for repaints
   const exact = new Map();                 // `${run}|${node}|${channel}` -> Promise<Float32Array>
-  const fetched = new Set();               // `${node}|${start}` fetched for the current run
+  const quantized = new Map();             // `${node}|${start}` -> Promise<{meta, array}> (u8)
+  const painted = new Set();               // `${node}|${start}` painted in the current DOM
   let hover = null;
   let legendNode = null;   // the layer whose colours the big legend explains: the last pointed at
 
@@ -89,7 +91,7 @@ export function createOverview({
     }
     views.clear();
     drawn.clear();
-    fetched.clear();
+    painted.clear();
     clear(columnsEl);
     for (const [index, column] of layoutColumns(units).entries()) {
       const columnEl = el("div", { class: "ts-column" });
@@ -379,33 +381,45 @@ export function createOverview({
     });
   }
 
-  // Fetch (u8) and paint every visible unit not painted yet; one request per channel window.
+  // Paint every visible unit not painted yet, fetching the u8 maps it lacks: one request per
+  // channel window, each answer cached for the run (paging back and forth fetches nothing new).
   async function fillVisible() {
     if (!run) return;
     const runId = run.run_id;
-    const wanted = new Map();   // "start:stop" or "all" -> node ids
+    const waiting = [];
+    const wanted = new Map();   // "start:stop" or "all" -> [node ids]
     for (const view of visibleViews()) {
       const node = view.unit.node;
-      const start = pages.get(node.id) || 0;
+      const start = node.shape.length === 4 ? pages.get(node.id) || 0 : 0;
       const key = `${node.id}|${start}`;
-      if (fetched.has(key)) continue;
-      fetched.add(key);
-      const window = node.shape.length === 4
-        ? `${start}:${Math.min(start + PAGE, node.shape[1])}` : "all";
-      if (!wanted.has(window)) wanted.set(window, []);
-      wanted.get(window).push(node.id);
+      if (painted.has(key)) continue;
+      painted.add(key);
+      if (!quantized.has(key)) {
+        const window = node.shape.length === 4
+          ? `${start}:${Math.min(start + PAGE, node.shape[1])}` : "all";
+        if (!wanted.has(window)) wanted.set(window, []);
+        wanted.get(window).push(node.id);
+      }
+      waiting.push([node, key]);
     }
-    await Promise.all([...wanted].map(async ([window, ids]) => {
+    for (const [window, ids] of wanted) {
       const channels = window === "all" ? null : window.split(":").map(Number);
-      let pack;
+      const pack = source.activations(runId, ids, { channels, encoding: "u8" });
+      for (const id of ids) {
+        const key = `${id}|${channels ? channels[0] : 0}`;
+        quantized.set(key, pack.then((answer) => ({ meta: answer.meta.nodes[id], array: answer.arrays[id] })));
+      }
+    }
+    await Promise.all(waiting.map(async ([node, key]) => {
+      let maps;
       try {
-        pack = await source.activations(runId, ids, { channels, encoding: "u8" });
+        maps = await quantized.get(key);
       } catch (error) {
-        for (const id of ids) fetched.delete(`${id}|${channels ? channels[0] : 0}`);
+        quantized.delete(key);
+        painted.delete(key);
         throw error;
       }
-      if (!run || run.run_id !== runId) return;
-      for (const id of ids) paintNode(byId.get(id), pack.meta.nodes[id], pack.arrays[id]);
+      if (run?.run_id === runId) paintNode(node, maps.meta, maps.array);
     }));
   }
 
@@ -517,6 +531,7 @@ export function createOverview({
     async show(overview) {
       run = overview;
       exact.clear();
+      quantized.clear();
       hover = null;
       readout.clear();
       render();
@@ -528,7 +543,6 @@ export function createOverview({
       rangeMode = mode;
       for (const node of nodes) repaintNode(node);
     },
-    get rangeMode() { return rangeMode; },
     activationRange,
   };
 }

@@ -97,9 +97,12 @@ export function openPlayground(container, options = {}) {
         "there is no position where it fits, so this convolution has no output. Lower the kernel size or dilation, or add padding.");
     } else if (ignored) {
       const lostInput = Math.max(ignored - p, 0);
+      const rowsAndCols = (count) => (count === 1 ? "row and column" : `${count} rows and columns`);
       showWarning(`The stride does not fit: ${reach} (n + 2p − d(k − 1) − 1) is not a multiple of the stride ${s}. ` +
-        `The window stops ${ignored} cell(s) short of the end, so the last ${ignored} row(s) and column(s) of the padded input ` +
-        `are never read (marked red): ${lostInput ? `${lostInput} row(s) and column(s) of real input values are ignored` : "only padding zeros, no input value is lost"}.`);
+        `The window stops ${ignored} cell${ignored === 1 ? "" : "s"} short of the end, so the last ${rowsAndCols(ignored)} ` +
+        "of the padded input are never read (marked red): " +
+        (lostInput ? `the last ${rowsAndCols(lostInput)} of real input values are ignored.`
+          : "they are padding zeros, so no input value is lost."));
     } else {
       warning.hidden = true;
     }

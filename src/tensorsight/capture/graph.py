@@ -71,7 +71,14 @@ class Graph:
         object.__setattr__(self, "_by_id", {node.id: node for node in self.nodes})
 
     def node(self, node_id: str) -> Node:
-        """The node with id ``node_id``; ``KeyError`` if there is none."""
+        """The node with id ``node_id``; ``KeyError`` if there is none.
+
+        >>> import torch
+        >>> from torch import nn
+        >>> from tensorsight.capture import capture
+        >>> capture(nn.Sequential(nn.Tanh()), torch.zeros(1, 2)).node("n1").kind
+        'tanh'
+        """
         try:
             return self._by_id[node_id]
         except KeyError:

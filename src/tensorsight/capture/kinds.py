@@ -163,7 +163,11 @@ def function_kind(op_name: str) -> str:
 
 
 def is_builtin_module(module: nn.Module) -> bool:
-    """Whether ``module`` is one of torch.nn's own layers (not a container or a user class)."""
+    """Whether ``module`` is one of torch.nn's own layers (not a container or a user class).
+
+    >>> is_builtin_module(nn.ReLU()), is_builtin_module(nn.Sequential(nn.ReLU()))
+    (True, False)
+    """
     cls = type(module)
     return cls.__module__.startswith("torch.nn.") and not isinstance(
         module, nn.Sequential | nn.ModuleList | nn.ModuleDict | nn.ParameterList |
@@ -191,8 +195,17 @@ def function_config(kind: str, op_name: str, args: Sequence[Any],
 
     Returns ``(config, tensors)``; ``tensors`` maps a parameter name to each tensor argument
     (the caller decides which ones were produced by earlier nodes).
+
+    >>> config, tensors = function_config("conv2d", "conv2d",
+    ...                                   (torch.ones(1, 2, 5, 5), torch.ones(4, 2, 3, 3)),
+    ...                                   {"stride": 2})
+    >>> config["stride"], config["out_channels"], config["bias"], sorted(tensors)
+    ([2, 2], 4, False, ['input', 'weight'])
     """
     names = _FUNCTION_PARAMETERS.get(kind)
+    if op_name in ("view", "reshape") and len(args) > 1:  # x.view(n, -1) or x.view((n, -1))
+        shape = args[1] if len(args) == 2 and isinstance(args[1], Sequence) else args[1:]
+        return {"op": op_name, "shape": _jsonable(list(shape))}, {}
     if names is None:  # unknown op: positional settings keep their order
         bound = {f"arg{index}": value for index, value in enumerate(args)}
     else:

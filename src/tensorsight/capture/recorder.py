@@ -65,8 +65,13 @@ def capture(model: nn.Module, x: torch.Tensor) -> Graph:
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"capture needs the model input as a torch.Tensor, not {type(x).__name__}.")
-    graph = _Recorder(model, copy_at_once=False).run(x)
-    return graph if graph is not None else _Recorder(model, copy_at_once=True).run(x)
+    recorder = _Recorder(model, copy_at_once=False)
+    graph = recorder.run(x)
+    if graph is None:  # the model may have overwritten x too: start again from its copy
+        pristine = recorder.nodes[0].activation.to(x.device, copy=True)
+        graph = _Recorder(model, copy_at_once=True).run(pristine)
+    assert graph is not None  # copying every output at once cannot lose one
+    return graph
 
 
 # In-place operator spellings (in-place methods end in a single "_": add_, relu_, copy_).
@@ -81,7 +86,10 @@ class _Recorder:
         self.model = model
         self.copy_at_once = copy_at_once
         self.paths = {module: path for path, module in model.named_modules()}
-        self.leaves = {module for module in self.paths if _is_leaf(module)}
+        # The model itself is a leaf only when it is a single torch.nn layer: a user model that
+        # keeps its weights on itself and calls torch.nn.functional must still show its ops.
+        self.leaves = {module for module in self.paths
+                       if is_builtin_module(module) or (module is not model and _is_leaf(module))}
         self.nodes: list[Node] = []
         # id(tensor) -> (tensor, node id); the tensor is held so that its id stays unique.
         self.producers: dict[int, tuple[torch.Tensor, str]] = {}
@@ -133,9 +141,9 @@ class _Recorder:
         # Hooks run inside the function mode; our own tensor reads (.shape, detach) need not
         # pass through it. (Private, but what torch's own overrides use.)
         with torch._C.DisableTorchFunction():
-            self._record_leaf(module, args, kwargs, output)
+            self._leave(module, args, kwargs, output)
 
-    def _record_leaf(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any],
+    def _leave(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any],
                      output: Any) -> None:
         self.running.pop()
         if not self.leaf_depth:
@@ -149,9 +157,7 @@ class _Recorder:
         calls = self.module_calls[module]
         name = path or type(module).__name__
         inputs = self._inputs_of(args, kwargs)
-        parameters = {name: _keep(tensor) for name, tensor in
-                      itertools.chain(module.named_parameters(), module.named_buffers())
-                      if tensor.is_floating_point()}
+        parameters = _parameters_of(module)
         for index, tensor in _tensor_outputs(output):
             self._add(tensor, kind=module_kind(module),
                       name=_numbered(name if calls == 1 else f"{name}#{calls}", index),
@@ -167,30 +173,33 @@ class _Recorder:
         try:
             output = func(*args, **kwargs)
         except Exception:
-            self.failed_op = self.failed_op or getattr(func, "__name__", repr(func))
+            self.failed_op = self.failed_op or op_name
             raise
-        if self.leaf_depth or op_name in PASS_THROUGH_OPS:
-            self._alias_pass_through(op_name, args, output)
+        if self.leaf_depth:
+            return output
+        if op_name in PASS_THROUGH_OPS:
+            self._alias_pass_through(args, output)
             return output
         inputs = self._inputs_of(args, kwargs)
         if not inputs:  # constants and parameter arithmetic are not part of the data flow
             return output
         kind = function_kind(op_name)
         config, tensors = function_config(kind, op_name, args, kwargs)
+        result = output
+        if op_name == "__setitem__":  # `y[i] = v` returns nothing but gives y new values
+            result = args[0]
         parameters = {name: _keep(tensor) for name, tensor in tensors.items()
                       if id(tensor) not in self.producers}
         label = kind if kind != "other" else op_name.strip("_")
         self.op_counts[label] += 1
-        for index, tensor in _tensor_outputs(output):
+        for index, tensor in _tensor_outputs(result):
             self._add(tensor, kind=kind, name=_numbered(f"{label}_{self.op_counts[label]}", index),
                       inputs=inputs, config=config, parameters=parameters)
         return output
 
-    def _alias_pass_through(self, op_name: str, args: tuple[Any, ...], output: Any) -> None:
+    def _alias_pass_through(self, args: tuple[Any, ...], output: Any) -> None:
         """Let the output of ``x.contiguous()``, ``x.float()``... stand for ``x``'s node."""
-        if self.leaf_depth or op_name not in PASS_THROUGH_OPS or not args:
-            return
-        source = self.producers.get(id(args[0]))
+        source = self.producers.get(id(args[0])) if args else None
         if source is not None and isinstance(output, torch.Tensor) and output is not args[0]:
             self.producers[id(output)] = (output, source[1])
 
@@ -267,6 +276,15 @@ class _FunctionListener(TorchFunctionMode):
         return self.recorder.on_function(func, args, kwargs or {})
 
 
+def _parameters_of(module: nn.Module) -> dict[str, torch.Tensor]:
+    if next(module.children(), None) is None:  # the common case, without generator chains
+        named = itertools.chain(module._parameters.items(), module._buffers.items())
+    else:
+        named = itertools.chain(module.named_parameters(), module.named_buffers())
+    return {name: _keep(tensor) for name, tensor in named
+            if tensor is not None and tensor.is_floating_point()}
+
+
 def _writes_in_place(op_name: str, kwargs: dict[str, Any]) -> bool:
     return ((op_name.endswith("_") and not op_name.endswith("__"))
             or op_name in _IN_PLACE_DUNDERS or kwargs.get("inplace") is True
@@ -274,9 +292,7 @@ def _writes_in_place(op_name: str, kwargs: dict[str, Any]) -> bool:
 
 
 def _is_leaf(module: nn.Module) -> bool:
-    """torch.nn's own layers, and user modules holding weights but no sub-modules."""
-    if is_builtin_module(module):
-        return True
+    """A user module holding weights but no sub-modules (torch.nn's own layers are leaves too)."""
     has_children = next(module.children(), None) is not None
     has_own_tensors = any(True for _ in itertools.chain(module.parameters(recurse=False),
                                                          module.buffers(recurse=False)))

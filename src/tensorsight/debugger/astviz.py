@@ -147,9 +147,9 @@ def astviz(source: str, namespace: Mapping[str, Any] | None = None) -> Expressio
 
     >>> import numpy as np
     >>> print(astviz("np.tanh(x).T", {"np": np, "x": np.ones((2, 3))}).text())
-    .T             3x2
-    └── np.tanh    2x3
-        └── x      2x3
+    .T               3x2
+    └── np.tanh()    2x3
+        └── x        2x3
     """
     if namespace is None:
         caller = sys._getframe(1)

@@ -31,6 +31,7 @@ class Clarification:
     drawing: Sequence[Box | str]
     statement: str | None = None
     details: Sequence[str] = field(default_factory=tuple)
+    generic: bool = False  # no rule knew the operation: the note only lists the operands
 
     def headline(self) -> str:
         """The note's first line: where it failed and why."""

@@ -9,14 +9,18 @@ with ``add_note``. The exception's type, args, message and traceback stay as the
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from tensorsight.debugger.clarification import Clarification
 from tensorsight.debugger.rules import already_clarified, clarify_error
 
 _last = threading.local()
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class clarify(contextlib.ContextDecorator):
@@ -34,6 +38,8 @@ class clarify(contextlib.ContextDecorator):
     tensorsight: in `np.ones((32, 128)) @ np.ones((64, 10))` (line 2), ...
     """
 
+    __slots__ = ("_recorder", "clarification", "diagram", "record_torch", "width")
+
     def __init__(
         self, *, diagram: bool = True, width: int = 80, record_torch: bool = False
     ) -> None:
@@ -46,6 +52,22 @@ class clarify(contextlib.ContextDecorator):
     def _recreate_cm(self) -> clarify:
         # A decorated function may run in several threads or recursively: one context per call.
         return clarify(diagram=self.diagram, width=self.width, record_torch=self.record_torch)
+
+    def __call__(self, function: Callable[P, R]) -> Callable[P, R]:
+        """Decorate ``function``; without the torch recorder this costs one call frame."""
+        if self.record_torch:
+            return super().__call__(function)
+        diagram, width = self.diagram, self.width
+
+        @functools.wraps(function)
+        def clarified(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return function(*args, **kwargs)
+            except Exception as error:
+                explain_error(error, None, diagram, width)
+                raise
+
+        return clarified
 
     def __enter__(self) -> clarify:
         if self.record_torch:

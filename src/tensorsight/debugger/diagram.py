@@ -66,7 +66,11 @@ class Box:
 
 
 def dims_text(dims: Sequence[Dim]) -> str:
-    """``32x128`` style; ``scalar`` for no dimensions, ``?`` for unknown sizes."""
+    """``32x128`` style; ``scalar`` for no dimensions, ``?`` for unknown sizes.
+
+    >>> dims_text((32, None, "N")), dims_text(())
+    ('32x?xN', 'scalar')
+    """
     if not dims:
         return "scalar"
     return "x".join("?" if size is None else str(size) for size in dims)

@@ -3,7 +3,7 @@
 How it observes shapes (no sub-expression is ever evaluated twice):
 
 * The block's (or decorated function's) source is parsed once and every sub-expression ``e`` is
-  rewritten into ``__ts_record(slot, e)``, which reads ``e``'s shape and dtype and returns ``e``
+  rewritten into ``__ts_record__(slot, e)``, which reads ``e``'s shape and dtype and returns ``e``
   unchanged (:mod:`tensorsight.debugger.instrument`). The rewritten code is compiled once per
   site and cached; it is what runs, once, instead of the original.
 * Decorator: the function's twin is compiled with the same globals and closure cells.
@@ -15,9 +15,9 @@ How it observes shapes (no sub-expression is ever evaluated twice):
 
 >>> import numpy as np, io
 >>> x, W = np.ones((2, 3)), np.ones((3, 4))
->>> with explain(file=io.StringIO()) as shapes:  # doctest: +SKIP
+>>> with explain(file=io.StringIO()) as shapes:
 ...     y = x @ W
->>> shapes.statements[0].operands[-1].shape  # doctest: +SKIP
+>>> shapes.statements[0].operands[-1].shape
 (2, 4)
 """
 
@@ -76,6 +76,7 @@ class StatementShapes:
     roots: tuple[int, ...]
     leaves: tuple[int, ...]
     count: int = 1
+    started: int = 0  # when its first run began, among the runs of its explanation
 
     @property
     def filename(self) -> str:
@@ -117,6 +118,8 @@ class _Execution:
 
     values: list[tuple[int, TensorInfo]] = field(default_factory=list)
     last_slot: int = -1
+    repeated: set[int] = field(default_factory=set)  # comprehension slots already recorded
+    started: int = 0
 
 
 class _SkipBlock(Exception):
@@ -136,23 +139,32 @@ class Explanation(instrument.Observer):
         self.statements: list[StatementShapes] = []
         self._seen: dict[tuple[Statement, tuple[tuple[int, TensorInfo], ...]], StatementShapes] = {}
         self._open: dict[Statement, _Execution] = {}
-        self._previous: instrument.Observer | None = None
+        self._previous: list[instrument.Observer | None] = []  # a stack: calls may recurse
         self._output: Any = None
         self._shown = 0
+        self._runs = 0
         self._tracing: list[_Tracing] = []  # one per `with` this object is inside
 
     # recording ---------------------------------------------------------------------------------
     def observe(self, slot: int, value: Any) -> None:
-        statement = SUBEXPRESSIONS[slot].statement
+        site = SUBEXPRESSIONS[slot]
+        statement = site.statement
         execution = self._open.get(statement)
-        if execution is None or slot <= execution.last_slot:
+        if site.repeats and execution is not None and slot <= execution.last_slot:
+            if slot in execution.repeated:  # a later item of a comprehension: the first stands
+                return
+            execution.repeated.add(slot)
+        elif execution is None or slot <= execution.last_slot:
             if execution is not None:
                 self._close(statement, execution)
-            execution = self._open[statement] = _Execution()
+            self._runs += 1
+            execution = self._open[statement] = _Execution(started=self._runs)
+        elif site.repeats:
+            execution.repeated.add(slot)
         info = _describe_cached(value)
         if info is not None:
             execution.values.append((slot, info))
-        execution.last_slot = slot
+        execution.last_slot = max(slot, execution.last_slot)
         if slot == statement.last_slot:
             del self._open[statement]
             self._close(statement, execution)
@@ -166,6 +178,7 @@ class Explanation(instrument.Observer):
             seen.count += 1
             return
         shapes = _statement_shapes(statement, execution.values)
+        shapes.started = execution.started
         self._seen[key] = shapes
         self.statements.append(shapes)
         if self.show:
@@ -193,15 +206,18 @@ class Explanation(instrument.Observer):
 
     # session -----------------------------------------------------------------------------------
     def _start(self, *, fresh: bool = True) -> None:
-        if fresh:
-            self.statements.clear()
-            self._seen.clear()
-        self._open.clear()
-        self._shown = len(self.statements)
-        self._previous = instrument.activate(self)
+        if not self._previous:  # not an inner call of a decorated function
+            if fresh:
+                self.statements.clear()
+                self._seen.clear()
+            self._open.clear()
+            self._shown = len(self.statements)
+        self._previous.append(instrument.activate(self))
 
     def _finish(self) -> None:
-        instrument.activate(self._previous)
+        instrument.activate(self._previous.pop())
+        if self._previous:  # an inner call of a decorated function: the outer one reports
+            return
         for statement, execution in list(self._open.items()):
             self._close(statement, execution)
         self._open.clear()
@@ -250,9 +266,10 @@ class Explanation(instrument.Observer):
         tracing = _Tracing(frame, sys.gettrace(), frame.f_trace, frame.f_trace_opcodes)
         self._tracing.append(tracing)
         self._start()
-        if block is None and self.show:
-            self._output_for().note(f"explain(): no source for {frame.f_code.co_filename}; "
-                                    "the block runs unexplained")
+        if block is None:
+            if self.show:
+                self._output_for().note(f"explain(): no source for {frame.f_code.co_filename};"
+                                        " the block runs unexplained")
         elif block.body_offsets:
             frame.f_trace_opcodes = True
             frame.f_trace = functools.partial(_enter_block, tracing, block)
@@ -480,6 +497,9 @@ def _reject_jumps(with_node: ast.With) -> None:
             word = type(node).__name__.lower().replace("yieldfrom", "yield from")
             raise SyntaxError(f"explain(): a `with explain():` block cannot contain `{word}` "
                               f"(line {node.lineno}); decorate the function with @explain instead")
+        if isinstance(node, ast.Nonlocal):
+            raise SyntaxError(f"explain(): `nonlocal` at line {node.lineno} cannot be used in a "
+                              "`with explain():` block; decorate the function with @explain")
         if isinstance(node, ast.Break | ast.Continue):
             raise SyntaxError(f"explain(): `{type(node).__name__.lower()}` at line {node.lineno}"
                               " leaves the `with explain():` block; put the loop inside it")
@@ -560,7 +580,7 @@ def explain(func: Any = None, /, *, file: IO[str] | None = None, calls: bool = F
     >>> @explain(file=io.StringIO())
     ... def affine(x, W, b):
     ...     return x @ W + b
-    >>> affine(np.ones((2, 3)), np.ones((3, 4)), np.ones(4)).shape  # doctest: +SKIP
+    >>> affine(np.ones((2, 3)), np.ones((3, 4)), np.ones(4)).shape
     (2, 4)
     """
     explanation = Explanation(file=file, calls=calls, show=show)

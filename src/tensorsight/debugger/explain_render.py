@@ -175,10 +175,10 @@ def _shape_words(shapes: StatementShapes) -> list[str]:
 
 
 def summary_text(statements: Sequence[StatementShapes], width: int = 80) -> str:
-    """Each statement once, in first-run order, with each of its shape signatures below it:
+    """Each statement once, in the order they started, with its shape signatures below it:
     the leaf operands' shapes → the result's, and how many runs had that signature."""
     grouped: dict[int, list[StatementShapes]] = {}
-    for shapes in statements:
+    for shapes in sorted(statements, key=lambda shapes: shapes.started):
         grouped.setdefault(id(shapes.statement), []).append(shapes)
     out = [f"explain summary: {_count(len(grouped), 'statement')}, "
            f"{_count(len(statements), 'shape signature')}"]
@@ -284,38 +284,38 @@ def in_notebook() -> bool:
 
 
 class Output:
-    """Sends statements and the summary to a rich console on ``file``, or, in a notebook with no
-    ``file`` given, displays an SVG per statement."""
+    """Where an explanation goes: a terminal gets rich colours, any other stream plain text (the
+    same characters, no escape codes), and a notebook with no ``file`` an SVG per statement."""
 
     def __init__(self, file: IO[str] | None) -> None:
         self.notebook = file is None and in_notebook()
+        self.stream = file if file is not None else sys.stdout
         self.console: Any = None
-        if not self.notebook:
+        self.width = 100 if self.notebook else 80
+        if not self.notebook and getattr(self.stream, "isatty", lambda: False)():
             from rich.console import Console
 
-            stream = file if file is not None else sys.stdout
-            tty = getattr(stream, "isatty", lambda: False)()
-            width = shutil.get_terminal_size().columns if tty else 80
-            self.console = Console(file=stream, width=width, highlight=False)
-
-    @property
-    def width(self) -> int:
-        return self.console.width if self.console is not None else 100
+            self.width = shutil.get_terminal_size().columns
+            self.console = Console(file=self.stream, width=self.width, highlight=False)
 
     def statement(self, shapes: StatementShapes) -> None:
         if self.notebook:
             from IPython.display import SVG, display
 
             display(SVG(shapes.svg()))
-        else:
+        elif self.console is not None:
             self.console.print(statement_rich(shapes, self.width), soft_wrap=True)
             self.console.print()
+        else:
+            self.stream.write(statement_text(shapes, self.width) + "\n\n")
 
     def note(self, text: str) -> None:
         if self.notebook:
             print(text)
-        else:
+        elif self.console is not None:
             self.console.print(text, soft_wrap=True, style=RICH_STYLES[NOTE], markup=False)
+        else:
+            self.stream.write(text + "\n")
 
     def summary(self, statements: Sequence[StatementShapes]) -> None:
         self.note(summary_text(statements, self.width))

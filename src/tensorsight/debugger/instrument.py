@@ -86,6 +86,7 @@ class SubExpression:
     span: Span
     source: str
     operands: tuple[int, ...]
+    repeats: bool = False  # inside a comprehension: evaluated once per item of one execution
 
 
 # Every sub-expression ever instrumented, indexed by slot; append-only so slots stay valid.
@@ -163,6 +164,7 @@ class _Rewriter:
         self.statements: list[Statement] = []
         self.sites: list[SubExpression] = []
         self.statement: Statement | None = None
+        self.repeating = 0  # depth of comprehensions around the expression being rewritten
 
     # statements -------------------------------------------------------------------------------
     def body(self, statements: list[ast.stmt]) -> list[ast.stmt]:
@@ -207,9 +209,11 @@ class _Rewriter:
         def __exit__(self, *exc: object) -> None:
             rewriter, statement = self.rewriter, self.statement
             rewriter.statement = None
-            slots = [site.slot for site in rewriter.sites if site.statement is statement]
-            if slots:
-                statement.last_slot = slots[-1]
+            sites = [site for site in rewriter.sites if site.statement is statement]
+            if sites:
+                # A statement ending inside a comprehension has no slot that surely comes last:
+                # its run ends when it runs again or the block ends.
+                statement.last_slot = -1 if sites[-1].repeats else sites[-1].slot
                 rewriter.statements.append(statement)
 
     def _statement(self, node: ast.stmt, header_end: int | None) -> _StatementScope:
@@ -232,6 +236,7 @@ class _Rewriter:
             case ast.Constant() | ast.Lambda() | ast.Dict() | ast.Set() | ast.JoinedStr():
                 wrap = False
             case ast.ListComp() | ast.SetComp() | ast.DictComp() | ast.GeneratorExp():
+                self._comprehension(node)
                 wrap = False
             case ast.Attribute():
                 if self._module_chain(node):
@@ -278,6 +283,24 @@ class _Rewriter:
             return node
         return self._wrap(node, first_slot)
 
+    def _comprehension(
+        self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
+    ) -> None:
+        """Rewrite in evaluation order: the first iterable (once), then per item the
+        conditions, inner iterables and the element, whose slots are marked as repeating."""
+        for index, generator in enumerate(node.generators):
+            if index:
+                self.repeating += 1
+            generator.iter = self.expr(generator.iter)
+            if not index:
+                self.repeating += 1
+            generator.ifs = [self.expr(condition) for condition in generator.ifs]
+        if isinstance(node, ast.DictComp):
+            node.key, node.value = self.expr(node.key), self.expr(node.value)
+        else:
+            node.elt = self.expr(node.elt)
+        self.repeating -= len(node.generators)
+
     def _module_chain(self, node: ast.expr) -> bool:
         """``torch.nn.functional``: a dotted name starting at a module imported in the file."""
         while isinstance(node, ast.Attribute):
@@ -291,7 +314,8 @@ class _Rewriter:
         operands = tuple(
             site.slot for site in SUBEXPRESSIONS[first_slot:] if site.slot not in inner
         )
-        site = SubExpression(slot, self.statement, Span.of(node), self._source(node), operands)
+        site = SubExpression(slot, self.statement, Span.of(node), self._source(node), operands,
+                             self.repeating > 0)
         SUBEXPRESSIONS.append(site)
         self.sites.append(site)
         wrapped = ast.Call(ast.Name(RECORD, ast.Load()), [ast.Constant(slot), node], [])
@@ -418,16 +442,20 @@ def instrumented_code(
     node.body = unit.body
     # Compile the def inside a factory whose locals are the closure names, so the compiler makes
     # them free variables of the twin; a class wrapper keeps name mangling and ``super()``.
-    inner: ast.stmt = node
+    # The factory never runs; when the def is not in a class, a `global` keeps the function's
+    # own name global in the twin (recursion) instead of a closure over the factory's local.
+    inner: list[ast.stmt] = [node]
     class_name = _class_name(function.__qualname__)
     if class_name is not None:
-        inner = ast.ClassDef(class_name, [], [], [node], [])
+        inner = [ast.ClassDef(class_name, [], [], inner, [])]
+    elif node.name not in original.co_freevars:
+        inner.insert(0, ast.Global([node.name]))
     names = [RECORD, CALL, *original.co_freevars]
     factory = ast.FunctionDef(
         "__ts_factory",
         ast.arguments([], [ast.arg(name) for name in names if name != "__class__"], None, [], [],
                       None, []),
-        [inner], [], None,
+        inner, [], None,
     )
     module = ast.Module([factory], [])
     ast.copy_location(factory, node)

@@ -9,6 +9,7 @@ or, when none of those can see it, reported as unknown. Nothing is ever called a
 from __future__ import annotations
 
 import re
+import reprlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -40,6 +41,7 @@ class Operand:
     value: Any = field(default=None, repr=False, compare=False)
     bad: frozenset[int] = frozenset()
     prose: bool = False  # the label is words ("input of net[2]"), not source code
+    summary: str = ""  # type and short repr of a value that is not an array
 
     @classmethod
     def of(cls, label: str, value: Any) -> Operand:
@@ -50,7 +52,8 @@ class Operand:
             return cls(label, info.shape, info.dtype, device, VALUE, info.framework, value)
         if isinstance(value, bool | int | float | complex):
             return cls(label, (), type(value).__name__, value=value)
-        return cls(label, None, origin=VALUE, value=value)
+        summary = f"{type(value).__name__} {reprlib.repr(value)}"
+        return cls(label, None, origin=VALUE, value=value, summary=summary)
 
     @classmethod
     def unknown(cls, label: str) -> Operand:
@@ -89,7 +92,7 @@ class Operand:
         if self.origin == UNKNOWN:
             return f"{self.label}: shape unknown (result of a call; not run again)"
         if self.shape is None:
-            return f"{self.label}: {type(self.value).__name__} {self.value!r}"[:120]
+            return f"{self.label}: {self.summary}"
         parts = [f"{self.label}: {self.shape_text()}"]
         parts += [part for part in (self.dtype, self.device) if part]
         if self.origin == MESSAGE:
@@ -135,7 +138,13 @@ def message_shapes(message: str) -> list[tuple[int, ...]]:
 def fill_from_message(
     operands: list[Operand], message: str, framework: str | None
 ) -> list[Operand]:
-    """Operands with unknown shapes filled in when the message states exactly one per operand."""
+    """Operands with unknown shapes filled in when the message states exactly one per operand.
+
+    >>> known, unknown = Operand("W", (64, 10)), Operand.unknown("f(x)")
+    >>> message = "mat1 and mat2 shapes cannot be multiplied (32x128 and 64x10)"
+    >>> fill_from_message([unknown, known], message, "torch")[0].line()
+    "f(x): 32x128 (from torch's message; not run again)"
+    """
     if all(op.shape is not None for op in operands):
         return operands
     shapes = message_shapes(message)

@@ -28,7 +28,7 @@ from tensorsight.debugger.operands import (
     Operand,
     fill_from_message,
 )
-from tensorsight.debugger.source import Site, Unreadable, called_name, locate, read
+from tensorsight.debugger.source import Site, Unreadable, called_name, locate, read, site_at
 
 TENSOR_ERRORS = (ValueError, TypeError, RuntimeError, IndexError)
 TENSOR_LIBRARIES = frozenset({"numpy", "torch", "jax", "jaxlib"})
@@ -69,6 +69,7 @@ class Context:
     error: BaseException
     recorded: tuple[Any, ...] | None = None
     received: list[Any] = field(default_factory=list)  # arguments the callee's frame holds
+    inside_library: bool = False  # explaining a library's own frame, not the user's
 
     @property
     def message(self) -> str:
@@ -102,7 +103,7 @@ class Context:
             return Operand.unknown(label)
         return infer(self, node, label) or Operand.unknown(label)
 
-    def callee_arguments(self, node: ast.Call, function: Any) -> list[Any]:
+    def callee_arguments(self, function: Any) -> list[Any]:
         """The positional arguments the called library function received, read from its frame.
 
         Empty unless the first frame below the user's is that function's own Python frame.
@@ -131,18 +132,20 @@ class Context:
         operands: Sequence[Operand],
         drawing: Sequence[Box | str],
         details: Sequence[str] = (),
+        generic: bool = False,
     ) -> Clarification:
         node = self.site.node
-        statement_text = self.text(self.site.statement)
+        statement_text = self.site.statement_text()
         expression = self.text(node)
         return Clarification(
             expression=expression,
             line=node.lineno,
             cause=cause,
-            operands=tuple(operands),
+            operands=tuple(replace(op, value=None) for op in operands),
             drawing=tuple(drawing),
             statement=statement_text if _worth_showing(self.site) else None,
             details=tuple(details),
+            generic=generic,
         )
 
 
@@ -178,22 +181,23 @@ def clarify_error(
     site = locate(error.__traceback__)
     if site is None:
         return None
-    context = Context(site, error, recorded)
-    node = site.node
-    try:
-        if isinstance(node, ast.BinOp):
-            return binary(context, node.left, node.op, node.right)
-        if isinstance(node, ast.AugAssign):
-            return binary(context, node.target, node.op, node.value, augmented=True)
-        if isinstance(node, ast.Compare) and len(node.ops) == 1:
-            return binary(context, node.left, node.ops[0], node.comparators[0])
-        if isinstance(node, ast.Call):
-            return call(context, node)
-        if isinstance(node, ast.Subscript):
-            return subscript(context, node)
-        return None
-    finally:
-        del context, site  # frames must not outlive the explanation
+    return explain_site(Context(site, error, recorded))
+
+
+def explain_site(context: Context) -> Clarification | None:
+    """Dispatch on the kind of the failing expression."""
+    node = context.site.node
+    if isinstance(node, ast.BinOp):
+        return binary(context, node.left, node.op, node.right)
+    if isinstance(node, ast.AugAssign):
+        return binary(context, node.target, node.op, node.value, augmented=True)
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        return binary(context, node.left, node.ops[0], node.comparators[0])
+    if isinstance(node, ast.Call):
+        return call(context, node)
+    if isinstance(node, ast.Subscript):
+        return subscript(context, node)
+    return None
 
 
 # --- shape arithmetic ---------------------------------------------------------------------------
@@ -220,7 +224,11 @@ def broadcast_conflicts(shapes: Sequence[tuple[int, ...]]) -> list[Conflict]:
 
 
 def broadcast_shape(shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...] | None:
-    """The broadcast result, or None when the shapes do not broadcast."""
+    """The broadcast result, or None when the shapes do not broadcast.
+
+    >>> broadcast_shape([(8, 1, 4), (3, 1)]), broadcast_shape([(3, 4), (5,)])
+    ((8, 3, 4), None)
+    """
     if broadcast_conflicts(shapes):
         return None
     ndim = max(len(shape) for shape in shapes)
@@ -229,7 +237,11 @@ def broadcast_shape(shapes: Sequence[tuple[int, ...]]) -> tuple[int, ...] | None
 
 
 def matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
-    """The shape of ``a @ b`` under NumPy/PyTorch rules, or None when they disagree."""
+    """The shape of ``a @ b`` under NumPy/PyTorch rules, or None when they disagree.
+
+    >>> matmul_shape((8, 3, 4), (4, 5)), matmul_shape((3, 4), (5, 6))
+    ((8, 3, 5), None)
+    """
     if not a or not b or a[-1] != (b[-2] if len(b) >= 2 else b[0]):
         return None
     batch = broadcast_shape([a[:-2], b[:-2]])
@@ -269,8 +281,10 @@ def fill_from_recording(operands: list[Operand], recorded: tuple[Any, ...] | Non
     tensors = [arg for arg in flat if Operand.of("", arg).framework]
     if len(tensors) != len(operands):
         return operands
-    return [Operand.of(op.label, value) if op.origin == UNKNOWN else op
-            for op, value in zip(operands, tensors, strict=True)]
+    pairs = list(zip(operands, tensors, strict=True))
+    if any(op.origin != UNKNOWN and op.value is not value for op, value in pairs):
+        return operands  # the recorded call is not the failing one
+    return [Operand.of(op.label, value) if op.origin == UNKNOWN else op for op, value in pairs]
 
 
 def conflict_text(a: Operand, da: int, b: Operand, db: int) -> str:
@@ -285,15 +299,19 @@ def shapes_phrase(operands: Sequence[Operand], symbol: str | None, name: str | N
     return f"{name} operand shapes " + ", ".join(op.shape_text() for op in operands)
 
 
-def dtype_phrase(operands: Sequence[Operand], symbol: str | None, name: str | None) -> str | None:
-    """``operand dtypes float32 @ float64 disagree: ...`` when the tensors' dtypes differ."""
-    tensors = [op for op in operands if op.framework and op.dtype]
-    if len({op.dtype for op in tensors}) < 2:
-        return None
-    joined = f" {symbol} ".join if symbol else ", ".join
-    lead = "operand dtypes " if symbol else f"{name} operand dtypes "
-    which = ", ".join(f"{op.ref()} is {op.dtype}" for op in tensors)
-    return f"{lead}{joined(str(op.dtype) for op in tensors)} disagree: {which}"
+def mismatch_phrase(operands: Sequence[Operand], symbol: str | None, name: str | None
+                    ) -> str | None:
+    """``operand devices cpu @ cuda:0 disagree: ...`` or the same for dtypes, when they differ."""
+    tensors = [op for op in operands if op.framework]
+    for attribute, plural, verb in (("device", "devices", "is on"), ("dtype", "dtypes", "is")):
+        values = [getattr(op, attribute) for op in tensors if getattr(op, attribute)]
+        if len(set(values)) < 2:
+            continue
+        joined = f" {symbol} ".join(values) if symbol else ", ".join(values)
+        lead = f"operand {plural}" if symbol else f"{name} operand {plural}"
+        which = ", ".join(f"{op.ref()} {verb} {getattr(op, attribute)}" for op in tensors)
+        return f"{lead} {joined} disagree: {which}"
+    return None
 
 
 def drawing_for(operands: Sequence[Operand], symbol: str | None, name: str | None,
@@ -337,40 +355,44 @@ def matmul(context: Context, operands: list[Operand], symbol: str | None,
         return None
     phrase = shapes_phrase([a, b], symbol, name)
     short = (name or "").rsplit(".", 1)[-1]
+
+    def report(cause: str, *operands: Operand) -> Clarification:
+        return context.build(cause, operands, drawing_for(operands, symbol, name))
+
     if (a.shape is None or b.shape is None) and core:
         got, wanted = (core["got"], core["wanted"]) if core["operand"] == "1" else (
             core["wanted"], core["got"])
         cause = (f"{phrase} disagree: {a.ref()} has {wanted} in its last dim but {b.ref()} has "
                  f"{got} in its contracted dim (sizes from numpy's message)")
-        return context.build(cause, [a, b], drawing_for([a, b], symbol, name))
+        return report(cause, a, b)
     if a.shape is None or b.shape is None:
-        return context.build(unknown_cause(phrase), [a, b], drawing_for([a, b], symbol, name))
+        return report(unknown_cause(phrase), a, b)
     if short in FIXED_NDIM and (a.ndim, b.ndim) != FIXED_NDIM[short]:
         want_a, want_b = FIXED_NDIM[short]
         needs = (f"{want_a}-D operands" if want_a == want_b
                  else f"a {want_a}-D and a {want_b}-D operand")
         cause = (f"{phrase} disagree: {name} needs {needs}, "
                  f"got {a.ref()} {a.ndim}-D and {b.ref()} {b.ndim}-D")
-        return context.build(cause, [a, b], drawing_for([a, b], symbol, name))
+        return report(cause, a, b)
     if a.ndim == 0 or b.ndim == 0:
         scalar = a if a.ndim == 0 else b
         cause = (f"{phrase} disagree: a matrix product needs 1-D or larger operands, "
                  f"{scalar.ref()} is a scalar")
-        return context.build(cause, [a, b], drawing_for([a, b], symbol, name))
+        return report(cause, a, b)
     da, db = a.ndim - 1, (b.ndim - 2 if b.ndim >= 2 else 0)
     if a.shape[da] != b.shape[db]:
         a, b = a.with_bad(da), b.with_bad(db)
         cause = f"{phrase} disagree: {conflict_text(a, da, b, db)}"
-        return context.build(cause, [a, b], drawing_for([a, b], symbol, name))
+        return report(cause, a, b)
     batch = broadcast_conflicts([a.shape[:-2], b.shape[:-2] if b.ndim >= 2 else ()])
     if batch:
         _, da, _, db = batch[0]
         a, b = a.with_bad(da), b.with_bad(db)
         cause = f"{phrase} disagree in their batch dims: {conflict_text(a, da, b, db)}"
-        return context.build(cause, [a, b], drawing_for([a, b], symbol, name))
-    dtypes = dtype_phrase([a, b], symbol, name)
+        return report(cause, a, b)
+    dtypes = mismatch_phrase([a, b], symbol, name)
     if dtypes:
-        return context.build(dtypes, [a, b], drawing_for([a, b], symbol, name))
+        return report(dtypes, a, b)
     return generic(context, [a, b], name or symbol or "?")
 
 
@@ -391,11 +413,11 @@ def elementwise(context: Context, operands: list[Operand], symbol: str | None,
         for i, di, j, dj in conflicts:
             marked[i], marked[j] = marked[i].with_bad(di), marked[j].with_bad(dj)
             texts.append(conflict_text(marked[i], di, marked[j], dj))
-        by_label = {id(old): new for old, new in zip(shaped, marked, strict=True)}
-        operands = [by_label.get(id(op), op) for op in operands]
+        marked_by_id = {id(old): new for old, new in zip(shaped, marked, strict=True)}
+        operands = [marked_by_id.get(id(op), op) for op in operands]
         cause = f"{phrase} do not broadcast: {'; '.join(texts)}"
         return context.build(cause, operands, drawing_for(operands, symbol, name))
-    dtypes = dtype_phrase(operands, symbol, name)
+    dtypes = mismatch_phrase(operands, symbol, name)
     if dtypes:
         return context.build(dtypes, operands, drawing_for(operands, symbol, name))
     return generic(context, operands, name or symbol or "?")
@@ -421,9 +443,14 @@ def _sequence_operands(context: Context, node: ast.Call) -> list[Operand]:
         (kw.value for kw in node.keywords if kw.arg in ("tensors", "arrays")), None)
     if sequence is None:
         return []
+    received = context.received[0] if node.args and context.received else None
+    return _elements(context, sequence, received)
+
+
+def _elements(context: Context, sequence: ast.expr, received: Any = None) -> list[Operand]:
+    """One operand per element of a list/tuple argument such as ``[a, f(x)]`` or ``arrays``."""
     if isinstance(sequence, ast.List | ast.Tuple):
         operands = [context.operand(element) for element in sequence.elts]
-        received = context.received[0] if node.args and context.received else None
         if isinstance(received, list | tuple) and len(received) == len(operands):
             pairs = zip(operands, received, strict=True)
             operands = [from_callee(op, value) for op, value in pairs]
@@ -468,6 +495,9 @@ def concatenate(context: Context, node: ast.Call, name: str) -> Clarification | 
             cause = (f"{name} of shapes {listed} needs {rule}: "
                      f"{conflict_text(operands[0], dim, operands[index], dim)}")
             return context.build(cause, operands, drawing_for(operands, None, name))
+    mismatch = mismatch_phrase(operands, None, name)
+    if mismatch:
+        return context.build(mismatch, operands, drawing_for(operands, None, name))
     return generic(context, operands, name)
 
 
@@ -742,15 +772,34 @@ def generic(context: Context, operands: Sequence[Operand], name: str) -> Clarifi
     operands = list(operands)
     if not any(op.is_tensor for op in operands):
         return None
-    shapes = ", ".join(op.shape_text() for op in operands)
-    details = []
-    for frame in reversed(context.site.library_frames):
+    listing = ", ".join(f"{op.ref()} ({op.shape_text()})" for op in operands if op.is_tensor)
+    details = [] if context.inside_library else _inside_library(context)
+    cause = f"{name} failed on {listing}"
+    return context.build(cause, operands, drawing_for(operands, None, name), details, True)
+
+
+def _inside_library(context: Context) -> list[str]:
+    """Where in the library it raised, and that inner operation explained when it can be.
+
+    The deepest library frame is read like a user frame: its failing instruction's source span,
+    its operands from its locals. Nothing runs again.
+    """
+    frames = context.site.library_frames
+    for depth in range(len(frames) - 1, -1, -1):
+        frame = frames[depth]
         module = frame.f_globals.get("__name__") or ""
-        if module.partition(".")[0] in TENSOR_LIBRARIES:
-            details.append(f"raised inside {module}.{frame.f_code.co_qualname}")
-            break
-    cause = f"{name} failed on operand shapes {shapes}"
-    return context.build(cause, operands, drawing_for(operands, None, name), details)
+        if module.partition(".")[0] not in TENSOR_LIBRARIES:
+            continue
+        where = f"raised inside {module}.{frame.f_code.co_qualname}"
+        site = site_at(frame, frame.f_lasti, frames[depth + 1 :])
+        inner = None
+        if site is not None:
+            inner = explain_site(Context(site, context.error, inside_library=True))
+        if inner is None or inner.generic:
+            return [where]
+        return [f"{where}, at `{inner.expression}`: {inner.cause}",
+                *(f"  {operand.line()}" for operand in inner.operands)]
+    return []
 
 
 def _called_module(context: Context) -> Any:
@@ -797,8 +846,9 @@ def call(context: Context, node: ast.Call) -> Clarification | None:
         receiver = Operand.of(context.text(node.func.value), receiver_value)
     elif function is None and isinstance(node.func, ast.Attribute):
         receiver = context.operand(node.func.value)
-    args = [context.operand(arg) for arg in node.args if not isinstance(arg, ast.Starred)]
-    received = context.callee_arguments(node, function)
+    positional = [arg for arg in node.args if not isinstance(arg, ast.Starred)]
+    args = [context.operand(arg) for arg in positional]
+    received = context.callee_arguments(function)
     args = [from_callee(op, received[i]) if i < len(received) else op
             for i, op in enumerate(args)]
     context.received = received
@@ -816,5 +866,11 @@ def call(context: Context, node: ast.Call) -> Clarification | None:
         for names, handler in handlers.items():
             if short in names:
                 return handler()
-    operands = ([receiver] if receiver else []) + args
+    operands = [receiver] if receiver else []
+    for index, (arg, operand) in enumerate(zip(positional, args, strict=True)):
+        if isinstance(operand.value, list | tuple):  # e.g. multi_dot([a, b, c])
+            value = context.received[index] if index < len(context.received) else None
+            operands += _elements(context, arg, value)
+        else:
+            operands.append(operand)
     return generic(context, operands, name)

@@ -11,9 +11,9 @@ import ast
 import builtins
 import linecache
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from types import FrameType, TracebackType
+from types import CodeType, FrameType, TracebackType
 from typing import Any
 
 # Top-level packages whose frames are "library internals", never the user's own code.
@@ -35,6 +35,7 @@ LIBRARY_PACKAGES = frozenset(
 )
 
 
+_COMMENT = re.compile(r"\s+#[^'\"]*$")  # a trailing comment without quotes in it
 _OPEN_GAP = re.compile(r"([(\[{]) +")
 _CLOSE_GAP = re.compile(r" +([)\]}])")
 
@@ -58,10 +59,27 @@ class Site:
         """Line number of the failing expression's first line."""
         return self.node.lineno
 
+    def statement_text(self, limit: int = 120) -> str:
+        """The enclosing statement on one line; only the header of a compound statement."""
+        statement = self.statement
+        body = getattr(statement, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+            lines = self.source_lines[statement.lineno - 1 : body[0].lineno]
+            lines = [*lines[:-1], lines[-1].encode()[: body[0].col_offset].decode(errors="ignore")]
+            first = lines[0].encode()[statement.col_offset :].decode(errors="ignore")
+            header = " ".join(part.strip() for part in [first, *lines[1:]] if part.strip())
+            text = _CLOSE_GAP.sub(r"\1", _OPEN_GAP.sub(r"\1", header))
+        else:
+            text = self.text(statement)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
     def text(self, node: ast.AST) -> str:
         """The source text of ``node``, multi-line expressions joined onto one line."""
         segment = ast.get_source_segment("".join(self.source_lines), node) or ast.unparse(node)
-        joined = " ".join(part.strip() for part in segment.splitlines())
+        lines = segment.splitlines()
+        if len(lines) > 1:  # comments inside a multi-line expression would end the joined line
+            lines = [_COMMENT.sub("", line) for line in lines]
+        joined = " ".join(part.strip() for part in lines if part.strip())
         return _CLOSE_GAP.sub(r"\1", _OPEN_GAP.sub(r"\1", joined))
 
 
@@ -87,14 +105,10 @@ def innermost_user_entry(tb: TracebackType | None) -> tuple[TracebackType, list[
     return None
 
 
-def _instruction_span(entry: TracebackType) -> tuple[int, int, int, int] | None:
-    code = entry.tb_frame.f_code
-    index = entry.tb_lasti // 2
+def _instruction_span(code: CodeType, lasti: int) -> tuple[int, int, int, int] | None:
     for position_index, position in enumerate(code.co_positions()):
-        if position_index == index:
-            if None in position:
-                return None
-            return position  # type: ignore[return-value]
+        if position_index == lasti // 2:
+            return None if None in position else position  # type: ignore[return-value]
     return None
 
 
@@ -162,9 +176,17 @@ def locate(tb: TracebackType | None) -> Site | None:
     if user is None:
         return None
     entry, below = user
-    span = _instruction_span(entry)
-    filename = entry.tb_frame.f_code.co_filename
-    lines = linecache.getlines(filename, entry.tb_frame.f_globals)
+    return site_at(entry.tb_frame, entry.tb_lasti, below)
+
+
+def site_at(frame: FrameType, lasti: int, below: Sequence[FrameType] = ()) -> Site | None:
+    """The :class:`Site` of the instruction ``lasti`` of ``frame``, if its source is readable.
+
+    ``below`` are the frames it called on the way to the exception.
+    """
+    span = _instruction_span(frame.f_code, lasti)
+    filename = frame.f_code.co_filename
+    lines = linecache.getlines(filename, frame.f_globals)
     if span is None or not lines:
         return None
     tree = _parse(filename, lines)
@@ -172,7 +194,7 @@ def locate(tb: TracebackType | None) -> Site | None:
     if match is None:
         return None
     node, statement = match
-    return Site(entry.tb_frame, filename, node, statement, tuple(lines), tuple(below))
+    return Site(frame, filename, node, statement, tuple(lines), tuple(below))
 
 
 class Unreadable(Exception):
@@ -183,6 +205,10 @@ def read(node: ast.expr, frame: FrameType) -> Any:
     """The value of a name, attribute, subscript or constant operand, read from ``frame``.
 
     Calls, operators and anything else that would run user code again raise :class:`Unreadable`.
+
+    >>> import sys
+    >>> read(ast.parse("sys.version_info[0]", mode="eval").body, sys._getframe())
+    3
     """
     match node:
         case ast.Constant(value=value):
@@ -216,7 +242,11 @@ def read(node: ast.expr, frame: FrameType) -> Any:
 
 
 def called_name(func: ast.expr) -> str:
-    """Dotted name of a called function: ``np.dot``, ``torch.cat``, ``x.view``, ``self.fc``."""
+    """Dotted name of a called function: ``np.dot``, ``torch.cat``, ``x.view``, ``self.fc``.
+
+    >>> called_name(ast.parse("self.fc(x)").body[0].value.func)
+    'self.fc'
+    """
     match func:
         case ast.Name(id=name):
             return name

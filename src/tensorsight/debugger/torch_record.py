@@ -20,7 +20,7 @@ class LastCallRecorder(TorchFunctionMode):
     >>> with LastCallRecorder() as recorder:
     ...     _ = torch.ones(2) + 1
     >>> recorder.last[0].__name__
-    '__add__'
+    'add'
     """
 
     def __init__(self) -> None:

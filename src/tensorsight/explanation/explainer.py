@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from tensorsight.models.bundle import ModelBundle, Sample
 
 DEFAULT_MAX_RUNS = 16
+# Runs of a big network hold hundreds of MB of activations: the cache also has a size budget.
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 TOP_CLASSES = 5
 ENCODINGS = ("u8", "f32")
 
@@ -38,9 +40,17 @@ class _Run:
     graph: Graph
     synthetic: frozenset[str]
 
+    @property
+    def nbytes(self) -> int:
+        return sum(node.activation.numel() * node.activation.element_size()
+                   for node in self.graph.nodes)
+
 
 class Explainer:
     """Runs images through a model and answers the front end's questions about them.
+
+    The last ``max_runs`` runs are kept (fewer when their activations pass ``max_bytes``; the
+    newest is always kept); asking about an older one raises :class:`UnknownIdError`.
 
     >>> from tensorsight.models import load_model              # doctest: +SKIP
     >>> explainer = Explainer.from_bundle(load_model("tinyvgg"))  # doctest: +SKIP
@@ -51,13 +61,14 @@ class Explainer:
 
     def __init__(self, model: nn.Module, *, preprocessing: Preprocessing,
                  class_names: Sequence[str], name: str, samples: Iterable[Sample] = (),
-                 max_runs: int = DEFAULT_MAX_RUNS) -> None:
+                 max_runs: int = DEFAULT_MAX_RUNS, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.model = model
         self.preprocessing = preprocessing
         self.class_names = tuple(class_names)
         self.name = name
         self._samples = {sample.id: sample for sample in samples}
         self._max_runs = max_runs
+        self._max_bytes = max_bytes
         self._runs: OrderedDict[str, _Run] = OrderedDict()
         self._structure: _Run | None = None
 
@@ -114,7 +125,9 @@ class Explainer:
         run = self._capture(self.preprocessing.to_tensor(image))
         run_id = uuid.uuid4().hex[:12]
         self._runs[run_id] = run
-        while len(self._runs) > self._max_runs:
+        while len(self._runs) > 1 and (
+                len(self._runs) > self._max_runs
+                or sum(kept.nbytes for kept in self._runs.values()) > self._max_bytes):
             self._runs.popitem(last=False)
         return {
             "run_id": run_id,
@@ -145,7 +158,7 @@ class Explainer:
                 start, stop = 0, 1
                 low, high = _finite(values).min().reshape(1), _finite(values).max().reshape(1)
             else:
-                start, stop = _channel_range(channels, values.shape[0], node)
+                start, stop = _channel_range(channels, values.shape[0])
                 values = values[start:stop]
                 flat = _finite(values).reshape(values.shape[0], -1)
                 low, high = flat.min(dim=1).values, flat.max(dim=1).values
@@ -166,13 +179,18 @@ class Explainer:
     # -- internals -----------------------------------------------------------------------------
 
     def _capture(self, x: torch.Tensor) -> _Run:
+        weight = next((tensor for tensor in self.model.parameters()
+                       if tensor.is_floating_point()), None)
+        if weight is not None:  # a model on the GPU or in half precision gets its input so too
+            x = x.to(device=weight.device, dtype=weight.dtype)
         try:
             graph = capture(self.model, x)
         except CaptureError as error:
             raise ModelRunError(f"The model {self.name!r} failed on this input. {error}") from error
         output = graph.output
-        if output.kind == "softmax" or per_image(output.activation).dim() != 1:
-            return _Run(graph, frozenset())
+        scores = per_image(output.activation)
+        if output.kind == "softmax" or scores.dim() != 1 or scores.numel() < 2:
+            return _Run(graph, frozenset())  # already probabilities, or not class scores
         softmax = Node(
             id=f"n{len(graph.nodes)}", kind="softmax", name="softmax", module_path=None,
             module_type=None, config={"dim": -1}, inputs=(output.id,),
@@ -218,8 +236,7 @@ def _node(graph: Graph, node_id: str) -> Node:
     return graph.node(node_id)
 
 
-def _channel_range(channels: tuple[int, int] | None, count: int,
-                   node: Node) -> tuple[int, int]:
+def _channel_range(channels: tuple[int, int] | None, count: int) -> tuple[int, int]:
     if channels is None:
         return 0, count
     start, stop = channels
@@ -247,9 +264,18 @@ def _node_stats(node: Node) -> dict[str, Any]:
     values = _finite(per_image(node.activation).to(torch.float32))
     flat = values.reshape(1, -1) if values.dim() == 1 else values.reshape(values.shape[0], -1)
     channel_min, channel_max = flat.min(dim=1).values, flat.max(dim=1).values
-    return {"shape": list(node.output_shape), "min": float(channel_min.min()),
-            "max": float(channel_max.max()), "channel_min": channel_min.tolist(),
-            "channel_max": channel_max.tolist()}
+    return {"shape": list(node.output_shape), "min": _short(float(channel_min.min())),
+            "max": _short(float(channel_max.max())), "channel_min": _shorts(channel_min),
+            "channel_max": _shorts(channel_max)}
+
+
+def _short(value: float) -> float:
+    """A float32 value to the 7 significant digits it holds: half the JSON of ``repr``."""
+    return float(f"{value:.7g}")
+
+
+def _shorts(values: torch.Tensor) -> list[float]:
+    return [_short(value) for value in values.tolist()]
 
 
 def _png(image: Image.Image) -> bytes:

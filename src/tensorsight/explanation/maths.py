@@ -57,7 +57,11 @@ def conv_padding(padding: Padding, kernel_size: Pair,
 
 def pad_input(x: torch.Tensor, padding: tuple[int, int, int, int],
               mode: str = "zeros") -> torch.Tensor:
-    """``x [C, H, W]`` with ``padding = (top, bottom, left, right)`` added, as a conv sees it."""
+    """``x [C, H, W]`` with ``padding = (top, bottom, left, right)`` added, as a conv sees it.
+
+    >>> pad_input(torch.ones(1, 2, 2), (1, 0, 0, 1)).shape
+    torch.Size([1, 3, 3])
+    """
     top, bottom, left, right = padding
     return F.pad(x, (left, right, top, bottom), mode="constant" if mode == "zeros" else mode)
 
@@ -190,7 +194,11 @@ def adaptive_pool_bounds(index: int, in_size: int, out_size: int) -> tuple[int, 
 
 
 def relu(x: torch.Tensor) -> torch.Tensor:
-    """``max(0, x)`` element by element: negative values become 0, the rest pass unchanged."""
+    """``max(0, x)`` element by element: negative values become 0, the rest pass unchanged.
+
+    >>> relu(torch.tensor([-1.5, 0.0, 2.0])).tolist()
+    [0.0, 0.0, 2.0]
+    """
     return torch.where(x > 0, x, torch.zeros_like(x))
 
 
@@ -206,7 +214,12 @@ class SoftmaxTerms:
 
 
 def softmax_terms(logits: torch.Tensor) -> SoftmaxTerms:
-    """The steps of a softmax over a vector of logits."""
+    """The steps of a softmax over a vector of logits.
+
+    >>> terms = softmax_terms(torch.tensor([0.0, 0.0]))
+    >>> terms.max_logit, terms.sum_exp, terms.probabilities.tolist()
+    (0.0, 2.0, [0.5, 0.5])
+    """
     max_logit = float(logits.max())
     exp = torch.exp(logits - max_logit)
     sum_exp = float(exp.sum())
@@ -252,7 +265,12 @@ class LinearTerms:
 
 def linear_terms(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                  unit: int) -> LinearTerms:
-    """The contributions of each input feature ``x [F]`` to output ``unit``."""
+    """The contributions of each input feature ``x [F]`` to output ``unit``.
+
+    >>> terms = linear_terms(torch.tensor([1.0, 2.0]), torch.tensor([[3.0, -1.0]]), None, 0)
+    >>> terms.products.tolist(), terms.value
+    ([3.0, -2.0], 1.0)
+    """
     products = x * weight[unit]
     bias_value = 0.0 if bias is None else float(bias[unit])
     return LinearTerms(products, bias_value, float(products.double().sum()) + bias_value)
@@ -270,7 +288,12 @@ class BatchNormTerms:
 
 def batch_norm_terms(x: torch.Tensor, mean: float, var: float, eps: float, gamma: float = 1.0,
                      beta: float = 0.0) -> BatchNormTerms:
-    """``(x - mean) / sqrt(var + eps) * gamma + beta`` for one channel's values ``x``."""
+    """``(x - mean) / sqrt(var + eps) * gamma + beta`` for one channel's values ``x``.
+
+    >>> terms = batch_norm_terms(torch.tensor([3.0]), mean=1.0, var=4.0, eps=0.0, gamma=2.0)
+    >>> terms.scale, terms.shift, terms.output.tolist()
+    (1.0, -1.0, [2.0])
+    """
     scale = gamma / math.sqrt(var + eps)
     return BatchNormTerms(scale, beta - mean * scale, (x - mean) / math.sqrt(var + eps) * gamma
                           + beta)
@@ -290,7 +313,11 @@ def concat_sources(sizes: Sequence[int]) -> list[tuple[int, int]]:
 
 
 def elementwise_sum(operands: Sequence[torch.Tensor]) -> torch.Tensor:
-    """The cell-by-cell sum of same-shaped (or broadcastable) operands, as a residual add."""
+    """The cell-by-cell sum of same-shaped (or broadcastable) operands, as a residual add.
+
+    >>> elementwise_sum([torch.ones(2), torch.tensor([1.0, 2.0])]).tolist()
+    [2.0, 3.0]
+    """
     total = operands[0]
     for operand in operands[1:]:
         total = total + operand

@@ -7,6 +7,7 @@ image travels as the first buffer) and waits for ``{id, ok: true, result}`` or
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -14,6 +15,9 @@ from tensorsight.explanation import ExplainerError, encode_pack
 from tensorsight.imaging import decode_image
 
 Reply = tuple[dict[str, Any], list[bytes]]
+# Errors that answer a bad request (ImageError is a ValueError); anything else is a bug.
+_EXPECTED_ERRORS = (ExplainerError, KeyError, ValueError, IndexError, TypeError)
+_log = logging.getLogger(__name__)
 
 
 class ExplainerLike(Protocol):
@@ -62,10 +66,15 @@ class CommHandler:
             known = ", ".join(sorted(self._methods))
             return _error(message_id, f"Unknown method {message.get('method')!r}; known: {known}.")
         params = message.get("params") or {}
+        if not isinstance(params, Mapping):
+            return _error(message_id, "A widget message's params must be an object.")
         try:
             answer = method(params, [bytes(buffer) for buffer in buffers])
-        except Exception as error:  # the kernel must keep serving the widget, as the server does
+        except _EXPECTED_ERRORS as error:
             return _error(message_id, _sentence(error))
+        except Exception as error:  # a bug: keep serving the widget, as the server does, and log
+            _log.exception("tensorsight widget: %s failed", message.get("method"))
+            return _error(message_id, f"{type(error).__name__}: {error}")
         if isinstance(answer, _Buffer):
             return {"id": message_id, "ok": True, "result": None}, [answer.data]
         return {"id": message_id, "ok": True, "result": answer}, []
@@ -116,14 +125,10 @@ def _error(message_id: Any, sentence: str) -> Reply:
 
 def _sentence(error: Exception) -> str:
     """What the person at the notebook reads: the explainer's own sentence where it has one."""
-    if isinstance(error, ExplainerError):
-        return str(error)
-    if isinstance(error, KeyError):
+    if isinstance(error, KeyError) and not isinstance(error, ExplainerError):
         # str(KeyError("x")) is "'x'": a bare key is not a sentence, so say what was not found.
         detail = error.args[0] if error.args else ""
         if isinstance(detail, str) and " " in detail:
             return detail
         return f"Not found: {detail!r} (the run may have expired; run the image again)."
-    if isinstance(error, ValueError | IndexError | TypeError):  # ImageError is a ValueError
-        return str(error)
-    return f"{type(error).__name__}: {error}"
+    return str(error)

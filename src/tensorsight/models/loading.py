@@ -87,9 +87,7 @@ def load_model(
 
         bundle = load_pretrained(weights_path, trust_pickle=trust_pickle)
     elif spec == "tinyvgg" and weights_path is None:
-        from tensorsight.models.tinyvgg import load_default
-
-        bundle = load_default()
+        bundle = _default_tinyvgg()
     else:
         card = read_card(weights_path) if weights_path is not None else {}
         model = _build_tinyvgg(card) if spec == "tinyvgg" else _call_factory(spec)
@@ -286,6 +284,17 @@ def _card_input_size(card: Mapping[str, Any]) -> tuple[int, int] | None:
         return None
     height, width = card["input_size"]
     return int(height), int(width)
+
+
+def _default_tinyvgg() -> ModelBundle:
+    from tensorsight.models.tinyvgg import DEFAULT_BUNDLE_DIR, load_default
+
+    try:
+        return load_default()
+    except (OSError, KeyError, ValueError) as error:  # a missing file, a damaged card or weights
+        raise ModelLoadError(
+            f"The TinyVGG shipped in {DEFAULT_BUNDLE_DIR} cannot be loaded "
+            f"({type(error).__name__}: {error}); reinstall tensorsight.") from error
 
 
 def _build_tinyvgg(card: Mapping[str, Any]) -> nn.Module:

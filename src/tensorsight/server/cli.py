@@ -70,7 +70,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Load the model, bind the socket, print the URL and serve until interrupted."""
+    """Bind the socket, load the model, print the URL and serve until interrupted."""
     try:
         listener = _listen(args.host, args.port)  # first: a busy port fails before a slow load
         with _closed_on_error(listener):
@@ -78,19 +78,17 @@ def serve(args: argparse.Namespace) -> int:
     except UsageError as error:
         print(f"tensorsight serve: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl+C while a large model loads
+        return 130
 
     import uvicorn
 
     from tensorsight.explanation import Explainer
     from tensorsight.server.app import create_app
 
-    explainer = Explainer(bundle.model, preprocessing=bundle.preprocessing,
-                          class_names=bundle.class_names, name=bundle.name,
-                          samples=bundle.samples)
-    loopback = _is_loopback(args.host)
-    app = create_app(explainer, allowed_hosts=_trusted_hosts(args.host))
+    app = create_app(Explainer.from_bundle(bundle), allowed_hosts=_trusted_hosts(args.host))
     url = _url(args.host, listener.getsockname()[1])
-    reach = "this computer only" if loopback else "other computers too"
+    reach = "this computer only" if _is_loopback(args.host) else "other computers too"
     print(f"tensorsight: serving {bundle.name} at {url} ({reach}; Ctrl+C stops)", flush=True)
     if args.open:
         import webbrowser

@@ -57,7 +57,11 @@ class TrainConfig:
     ``limit`` trains on only the first ``limit`` training images (for quick checks).
     ``validation_fraction`` of the training images is held out to report progress; an image
     folder also holds out ``test_fraction`` for the test accuracy (Fashion-MNIST has its own
-    test split). ``max_shift`` and ``max_zoom`` are fractions of the input size.
+    test split). Augmentation resamples each training image with a random shift of up to
+    ``max_shift`` and zoom of up to ``max_zoom`` (fractions of the input size) and, with
+    ``flip``, a random horizontal flip. The defaults keep it light because a 10-filter
+    TinyVGG underfits Fashion-MNIST: with flips and 8% shifts and zooms, its training
+    accuracy stayed below its validation accuracy.
     """
 
     output: str | Path = "tinyvgg-run"

@@ -1,0 +1,26 @@
+"""The examples in the debugger's docstrings run and say what they show."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "tensorsight.debugger.clarification",
+    "tensorsight.debugger.diagram",
+    "tensorsight.debugger.operands",
+    "tensorsight.debugger.rules",
+    "tensorsight.debugger.source",
+    "tensorsight.debugger.torch_record",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str) -> None:
+    if name.endswith("torch_record"):
+        pytest.importorskip("torch")
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+    assert result.attempted > 0
