@@ -9,7 +9,13 @@ overview JSON plus the u8 activation packs of the first ``--channels`` channels 
 ResNet-50-sized network on the GPU. Goals: capture <= 1.5x a bare forward, MobileNetV2 overview
 <= 1 s, first-view payload < 2 MB.
 
+``--keep-freed-memory`` stops glibc returning freed blocks to the system, so a capture reuses
+warm pages instead of faulting in fresh ones. ``--browser`` also serves each model and measures,
+in headless Chromium, what the page really downloads to show an uploaded image (only the layers
+on screen).
+
     python bench/explain_model.py [--repeats 5] [--channels 16] [--threads N]
+                                  [--keep-freed-memory] [--browser]
 """
 
 from __future__ import annotations
@@ -19,13 +25,17 @@ import contextlib
 import ctypes
 import gc
 import gzip
+import io
 import json
 import os
+import re
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +53,11 @@ MODELS = ("TinyVGG", "MobileNetV2")
 CAPTURE_GOAL = 1.5
 OVERVIEW_GOAL_S = 1.0
 PAYLOAD_GOAL_BYTES = 2_000_000
+# glibc's mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @dataclass(frozen=True)
@@ -64,11 +79,15 @@ class Figures:
         return self.info_bytes + self.overview_bytes + self.packs_bytes
 
 
+def tinyvgg_224() -> nn.Module:
+    """TinyVGG at 224x224 RGB: ``tensorsight serve --model bench/explain_model.py:tinyvgg_224``."""
+    return TinyVGG(in_channels=3, input_size=224, num_classes=10)
+
+
 def build(name: str) -> tuple[ModelBundle, str]:
     """The bundle to measure and where its weights came from (timings do not depend on them)."""
     if name == "TinyVGG":
-        model = TinyVGG(in_channels=3, input_size=224, num_classes=10)
-        return bundle_from_module(model, name="TinyVGG 224x224"), "random weights"
+        return bundle_from_module(tinyvgg_224(), name="TinyVGG 224x224"), "random weights"
     try:
         return load_model("mobilenet_v2"), "torchvision ImageNet weights"
     except ModelLoadError:
@@ -165,6 +184,13 @@ def peak_extra_mb(action: Callable[[], Any]) -> float | None:
     return (_status_kib("VmHWM") - before) / 1024
 
 
+def keep_freed_memory() -> None:
+    """Make glibc serve big blocks from its heap and keep freed memory (mallopt), not the OS."""
+    libc = ctypes.CDLL("libc.so.6")
+    for option in (_M_MMAP_THRESHOLD, _M_TRIM_THRESHOLD):
+        libc.mallopt(option, 1 << 30)
+
+
 def _release_free_memory() -> None:
     with contextlib.suppress(OSError, AttributeError):  # not glibc: the peak may be understated
         ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -203,6 +229,63 @@ def report(name: str, source: str, figures: Figures) -> None:
 def _peak(figures: Figures, phase: str) -> str:
     peak = figures.peak_mb[phase]
     return "peak n/a     " if peak is None else f"peak +{peak:5.1f} MB"
+
+
+def browser_first_view(name: str) -> str:
+    """What the page really downloads to show an uploaded image: the run and the visible packs.
+
+    Serves the model with ``tensorsight serve`` and drives the page in headless Chromium.
+    """
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return "playwright is not installed"
+    if not CHROMIUM.is_file():
+        return f"no Chromium at {CHROMIUM}"
+    spec = "mobilenet_v2" if name == "MobileNetV2" else f"{__file__}:tinyvgg_224"
+    server = subprocess.Popen([sys.executable, "-m", "tensorsight", "serve", "--model", spec,
+                               "-p", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    try:
+        url = _served_url(server)
+        upload = io.BytesIO()
+        test_image().save(upload, format="PNG")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                                 args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(url)
+            page.wait_for_function("['ready', 'idle'].includes(document.body.dataset.state)",
+                                   timeout=120_000)
+            before = page.evaluate("document.querySelector('.ts-app').dataset.runId || ''")
+            responses: list[Any] = []
+            page.on("response", lambda response: responses.append(response)
+                    if "/api/runs" in response.url else None)
+            page.set_input_files(".ts-file-input", files=[
+                {"name": "upload.png", "mimeType": "image/png", "buffer": upload.getvalue()}])
+            page.wait_for_function(
+                "(before) => { const app = document.querySelector('.ts-app');"
+                " return app.dataset.state === 'ready' && app.dataset.runId !== before; }",
+                arg=before, timeout=120_000)
+            page.wait_for_load_state("networkidle")
+            body = sum(len(response.body()) for response in responses)
+            wire = sum(int(response.headers.get("content-length", 0)) for response in responses)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    ok = body < PAYLOAD_GOAL_BYTES
+    return (f"{body / 1e6:.2f} MB in {len(responses)} responses, {wire / 1e6:.2f} MB on the wire "
+            f"(goal < {PAYLOAD_GOAL_BYTES / 1e6:.0f} MB: {_verdict(ok)})")
+
+
+def _served_url(server: subprocess.Popen[str]) -> str:
+    assert server.stdout is not None
+    for line in server.stdout:
+        match = re.search(r"serving .* at (http://\S+/)", line)
+        if match:
+            return match.group(1)
+    raise RuntimeError(f"tensorsight serve exited with {server.wait()} before serving")
 
 
 def _verdict(ok: bool) -> str:
@@ -275,15 +358,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--channels", type=int, default=16,
                         help="channels per node in the first view's activation packs")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--keep-freed-memory", action="store_true",
+                        help="tell glibc to keep freed memory for reuse (no mmap/trim), which "
+                             "spares a capture the page faults of fresh memory")
+    parser.add_argument("--browser", action="store_true",
+                        help="also measure the real first view in headless Chromium")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.keep_freed_memory:
+        keep_freed_memory()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{'freed memory kept, ' if args.keep_freed_memory else ''}"
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
           f"medians of {args.repeats} runs")
     for name in MODELS:
         bundle, source = build(name)
         report(name, source, measure(bundle, args.repeats, args.channels))
+        if args.browser:
+            print(f"  page, upload -> first screen: {browser_first_view(name)}")
     cuda_resnet(args.repeats)
     return 0
 

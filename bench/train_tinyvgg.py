@@ -26,12 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--input-size", type=int, default=defaults.input_size)
     parser.add_argument("--threads", type=int, default=defaults.threads)
+    parser.add_argument("--no-augment", dest="augment", action="store_false")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     output = args.output or tempfile.mkdtemp(prefix="tinyvgg-bench-")
     config = TrainConfig(output=output, epochs=args.epochs, input_size=args.input_size,
-                         threads=args.threads, data_dir=args.data_dir,
+                         threads=args.threads, data_dir=args.data_dir, augment=args.augment,
                          progress=not args.no_progress)
     result = train(config)
     card = result.card

@@ -133,6 +133,10 @@ def test_convolution_channels_level_shows_every_input_channel(live_server, page,
     weights = [float(cell.get_attribute("data-value"))
                for cell in view.frame.locator(".tsd-conv-row").first.locator(".tsd-cell").all()]
     np.testing.assert_array_equal(np.float32(weights), view.arrays["kernel"][0].ravel())
+    kernel_cells = view.frame.locator(".tsd-conv-row").nth(1).locator(".tsd-cell")
+    kernel_cells.nth(5).hover()  # row 1, column 2 of input channel 1's 3x3 kernel
+    assert shown(view.frame.locator('[data-role="weight"] .tsd-num')) == float(
+        view.arrays["kernel"][1, 1, 2])
     page.screenshot(path=str(screenshot_dir / "detail_conv_channels.png"))
     assert_closes_with_escape(view)
 

@@ -189,7 +189,9 @@ def test_metadata_and_layout_ops_are_not_nodes_but_keep_edges() -> None:
 
 def _hook_counts(model: nn.Module) -> int:
     return sum(len(module._forward_hooks) + len(module._forward_pre_hooks)
-               + len(module._forward_hooks_with_kwargs) for module in model.modules())
+               + len(module._forward_hooks_with_kwargs)
+               + len(module._forward_pre_hooks_with_kwargs)
+               + len(module._forward_hooks_always_called) for module in model.modules())
 
 
 def test_hooks_removed_training_flags_restored_and_grad_mode_kept() -> None:
@@ -344,3 +346,12 @@ def test_ops_with_several_outputs_get_one_node_each_and_dict_outputs_work() -> N
     assert [node.name for node in graph.nodes] == ["input", "chunk_1.0", "chunk_1.1", "mul_1"]
     assert graph.nodes[3].inputs == ("n1", "n2")
     assert graph.output_id == "n3"
+
+
+def test_tensorsight_capture_is_callable_even_after_the_package_is_imported() -> None:
+    import tensorsight
+    import tensorsight.capture  # the import system rebinds tensorsight.capture to the package
+
+    model, x = build("tinyvgg")
+    graph = tensorsight.capture(model, x)
+    assert isinstance(graph, Graph) and graph.nodes[-1].kind == "linear"

@@ -22,18 +22,14 @@ from tensorsight import clarify
 
 @dataclass(frozen=True)
 class Case:
-    id: str
+    """Failing code, the exception it raises, and the exact note ``clarify`` must add."""
+
+    name: str
     framework: str
     error: type[BaseException]
     code: str
     note: str
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def __init__(self, id: str, framework: str, error: type[BaseException], code: str, note: str,
-                 **options: Any) -> None:
-        for name, value in (("id", id), ("framework", framework), ("error", error),
-                            ("code", code), ("note", note), ("options", options)):
-            object.__setattr__(self, name, value)
+    options: dict[str, Any] = field(default_factory=dict)  # for clarify(), e.g. record_torch
 
 
 def namespace(framework: str) -> dict[str, Any]:
@@ -49,7 +45,7 @@ def namespace(framework: str) -> dict[str, Any]:
 
 
 def run_case(case: Case, directory: Path) -> tuple[BaseException, dict[str, Any]]:
-    path = directory / f"{case.id}.py"
+    path = directory / f"{case.name}.py"
     path.write_text(textwrap.dedent(case.code))
     names = namespace(case.framework)
     with pytest.raises(case.error) as caught, clarify(diagram=False, **case.options):
@@ -618,7 +614,7 @@ scores = q @ k.transpose(-2, -1)
 tensorsight: in `q @ k.transpose(-2, -1)` (line 3), operand shapes 2x8x16x64 @ 2x8x32x16 disagree: dim 3 of q (64) != dim 2 of `k.transpose(-2, -1)` (32)
   q: 2x8x16x64 float32 cpu
   k.transpose(-2, -1): 2x8x32x16 float32 cpu""",
-        record_torch=True,
+        {"record_torch": True},
     ),
     Case(
         "torch-matmul-from-message", "torch", RuntimeError,
@@ -725,7 +721,7 @@ torch.cat([features(), y])
 tensorsight: in `torch.cat([features(), y])` (line 8), torch.cat of shapes 3x4, 3x5 needs equal sizes in every dim but dim 0: dim 1 of `features()` (4) != dim 1 of y (5)
   features(): 3x4 float32 cpu
   y: 3x5 float32 cpu""",
-        record_torch=True,
+        {"record_torch": True},
     ),
     Case(
         "torch-view", "torch", RuntimeError,
@@ -803,6 +799,30 @@ torch.einsum("ij,jk->ik", torch.tanh(x), w.float())
 tensorsight: in `torch.einsum("ij,jk->ik", torch.tanh(x), w.float())` (line 3), torch.einsum 'ij,jk->ik': index j is 128 in dim 1 of `torch.tanh(x)` but 64 in dim 0 of `w.float()`
   torch.tanh(x): 32x128 float32 cpu (as the called function received it; not run again)
   w.float(): 64x10 float32 cpu (as the called function received it; not run again)""",
+    ),
+    Case(
+        "torch-functional-linear", "torch", RuntimeError,
+        """\
+x = torch.ones(4, 3)
+weight = torch.ones(5, 6)
+F.linear(x, weight)
+""",
+        """\
+tensorsight: in `F.linear(x, weight)` (line 3), F.linear operand shapes 4x3, 5x6 disagree: dim 1 of x (3) != dim 1 of weight (6) (F.linear computes x @ weight.T)
+  x: 4x3 float32 cpu
+  weight: 5x6 float32 cpu""",
+    ),
+    Case(
+        "torch-functional-conv2d", "torch", RuntimeError,
+        """\
+images = torch.ones(2, 1, 8, 8)
+kernels = torch.ones(4, 3, 3, 3)
+F.conv2d(images, kernels, padding=1)
+""",
+        """\
+tensorsight: in `F.conv2d(images, kernels, padding=1)` (line 3), F.conv2d operand shapes 2x1x8x8, 4x3x3x3 disagree: dim 1 of images (1) != dim 1 of kernels (3) (input channels; weight is out x in/groups x kernel)
+  images: 2x1x8x8 float32 cpu
+  kernels: 4x3x3x3 float32 cpu""",
     ),
     Case(
         "torch-linear-in-forward", "torch", RuntimeError,
@@ -1149,7 +1169,7 @@ tensorsight: in `x @ w` (line 3), operand shapes 3x4 @ 5x2 disagree: dim 1 of x 
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_note(case: Case, tmp_path: Path) -> None:
     error, names = run_case(case, tmp_path)
     ours = [note for note in error.__notes__ if note.startswith("tensorsight:")]

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a golden note has one long headline)
 """The box diagrams: golden text at fixed widths, rich output with and without colour, SVG."""
 
 from __future__ import annotations
@@ -155,3 +156,31 @@ def test_clarification_renders_for_jupyter() -> None:
     parse_svg(bundle["image/svg+xml"])
     parse_svg(block.clarification._repr_svg_())
     assert bundle["text/plain"].startswith("tensorsight: in `h @ w`")
+
+
+def linear_layer_fails(torch) -> None:  # type: ignore[no-untyped-def]
+    fc = torch.nn.Linear(128, 10)
+    x = torch.ones(32, 64)
+    fc(x)
+
+
+LINEAR_NOTE = """\
+tensorsight: in `fc(x)` (line {line}), fc is Linear(in_features=128, out_features=10, bias=True): input x is 32x64 but dim 1 should be 128 (in_features)
+  x: 32x64 float32 cpu
+
+x: 32x64 float32 cpu      fc expects: 32x128
+   ┌────────────┐            ┌──────────────┐
+   │            │            │              │
+32 │            │     vs  32 │              │
+   │            │            │              │
+   ┕━━━━━━━━━━━━┙            ┕━━━━━━━━━━━━━━┙
+        *64*                      *128*
+*n* marks the dimensions that disagree"""
+
+
+def test_full_note_with_diagram_for_a_layer_at_80_columns() -> None:
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError) as caught, clarify(width=80):
+        linear_layer_fails(torch)
+    line = linear_layer_fails.__code__.co_firstlineno + 3
+    assert caught.value.__notes__ == [LINEAR_NOTE.format(line=line)]

@@ -70,3 +70,35 @@ def test_unload_stops_clarifying(output: str) -> None:
     # the last cell fails with the same error, and no third note follows it
     tail = output.rsplit("Cell In[11]", 1)[1]
     assert "ValueError: matmul" in tail and "tensorsight" not in tail
+
+
+NOTEBOOK_SHELL = """
+import xml.etree.ElementTree as ET
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+shell = InteractiveShell.instance()
+# what a Jupyter kernel's formatter shows; a terminal shows text/plain only
+shell.display_formatter.active_types = ["text/plain", "image/png", "image/svg+xml"]
+shell.run_cell("%load_ext tensorsight")
+shell.run_cell("import numpy as np; h = np.ones((32, 128)); W = np.ones((64, 10))")
+with capture_output() as captured:
+    result = shell.run_cell("h @ W")
+assert isinstance(result.error_in_exec, ValueError)
+svgs = [output.data["image/svg+xml"] for output in captured.outputs]
+assert len(svgs) == 1, captured.outputs
+root = ET.fromstring(svgs[0])
+texts = [element.text for element in root.iter("{http://www.w3.org/2000/svg}text")]
+assert "h: 32x128 float64" in texts and "W: 64x10 float64" in texts, texts
+assert "tensorsight: in `h @ W` (line 1)" in captured.stdout + captured.stderr
+with capture_output() as captured:
+    shell.run_cell("1 / 0")
+assert captured.outputs == []
+print("ok")
+"""
+
+
+def test_notebook_front_ends_get_the_diagram_as_svg() -> None:
+    result = subprocess.run([sys.executable, "-c", NOTEBOOK_SHELL], capture_output=True,
+                            text=True, timeout=120)
+    assert result.stdout.strip().endswith("ok"), result.stdout + result.stderr

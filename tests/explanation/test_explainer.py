@@ -358,6 +358,12 @@ def test_unknown_ids_are_404_and_bad_parameters_400(tinyvgg: Explainer,
         tinyvgg.detail(run_id, nodes_of_kind(tinyvgg, "linear")[0]["id"], 10)
     with pytest.raises(ExplainerError):
         tinyvgg.detail(run_id, "n2", -1)
+    with pytest.raises(BadParameterError, match="whole numbers"):
+        tinyvgg.detail(run_id, "n2", 1.5)  # type: ignore[arg-type]
+    with pytest.raises(BadParameterError, match="whole numbers"):
+        tinyvgg.activations(run_id, ["n1"], channels=("0", 4))  # type: ignore[arg-type]
+    with pytest.raises(BadParameterError, match=r"\[start, stop\]"):
+        tinyvgg.activations(run_id, ["n1"], channels=(0, 4, 8))  # type: ignore[arg-type]
 
 
 def test_a_model_failure_is_a_500_that_names_the_layer() -> None:

@@ -71,7 +71,9 @@ def test_factory_defaults_to_224_pixels(user_module: str) -> None:
 
 def test_factory_from_a_python_file(tmp_path: Path) -> None:
     path = tmp_path / "net_file.py"
-    path.write_text(SMALL_NET, encoding="utf-8")
+    # A dataclass needs its module in sys.modules while the file runs.
+    path.write_text(SMALL_NET + "\nfrom dataclasses import dataclass\n\n@dataclass\n"
+                    "class Config:\n    depth: int = 2\n", encoding="utf-8")
     bundle = load_model(f"{path}:build", class_names=["a", "b", "c"])
     assert bundle.class_names == ("a", "b", "c")
 
@@ -150,6 +152,15 @@ def test_unreadable_card(user_module: str, tmp_path: Path) -> None:
     save_file(small_net().state_dict(), path)
     (tmp_path / "card.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ModelLoadError, match="Cannot read the model card"):
+        load_model(f"{user_module}:build", weights=path)
+
+
+@pytest.mark.parametrize("card", [{"input_size": 224}, {"preprocessing": {"channels": 3}}])
+def test_card_with_unusable_sizes(user_module: str, tmp_path: Path, card: dict) -> None:
+    path = tmp_path / "weights.safetensors"
+    save_file(small_net().state_dict(), path)
+    (tmp_path / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="preprocessing or input_size is unusable"):
         load_model(f"{user_module}:build", weights=path)
 
 

@@ -55,6 +55,8 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
     const last = Math.min(first + CHANNELS_PER_PAGE, conv.cin);
     const mapSize = 84;
     const rows = el("div", { class: "tsd-conv-rows" });
+    const weightReadout = el("div", { class: "tsd-formula-where", "aria-live": "polite", "data-role": "weight" },
+      "Hover a kernel cell to read its weight.");
     const inputMaps = [];
     const middleMaps = [];
     for (let c = first; c < last; c++) {
@@ -74,7 +76,8 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
       rows.append(el("div", { class: "tsd-conv-row", "data-channel": c },
         figure(`in ${conv.channelName(c)}`, inputMap.el),
         operator("∗"),
-        figure("kernel", kernelGrid(c, false)),
+        figure("kernel", kernelGrid(c, (r, k, value) => clear(weightReadout).append(
+          `weight [${r}, ${k}] for input ${conv.channelName(c)} = `, num(value, { "data-part": "kernel" })))),
         operator("="),
         figure("intermediate", middleMap.el),
         el("button", {
@@ -89,7 +92,7 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
     const summary = el("div", { class: "tsd-conv-sum" });
     const pager = conv.cin > CHANNELS_PER_PAGE ? channelPager(first, last) : null;
     stage.append(el("div", { class: "tsd-conv-channels" },
-      el("div", {}, pager, rows),
+      el("div", {}, pager, rows, weightReadout),
       el("div", { class: "tsd-conv-result" },
         el("div", { class: "tsd-conv-sumsign", "data-part": "sum" }, "Σ"),
         el("div", { class: "tsd-conv-bias", "data-part": "bias" }, "+ bias ", num(conv.bias)),
@@ -126,12 +129,13 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
       el("button", { type: "button", disabled: state.page >= pages - 1, onclick: () => go(state.page + 1) }, "next ›"));
   }
 
-  function kernelGrid(c, showNumbers) {
+  function kernelGrid(c, onWeight) {
     const [kh, kw] = conv.kernelSize;
     const weights = plane(pack.arrays.kernel, c).data;
     return numberGrid({
-      rows: kh, cols: kw, part: "kernel", showNumbers, label: `kernel for input channel ${conv.channelName(c)}`,
-      cellSize: showNumbers ? null : Math.max(8, Math.min(18, Math.floor(60 / Math.max(kh, kw)))),
+      rows: kh, cols: kw, part: "kernel", showNumbers: false, label: `kernel for input channel ${conv.channelName(c)}`,
+      onCell: (r, k) => onWeight(r, k, weights[r * kw + k]),
+      cellSize: Math.max(8, Math.min(18, Math.floor(60 / Math.max(kh, kw)))),
       cells: (r, k) => {
         const value = weights[r * kw + k];
         return { value, color: conv.weightColor(value), label: `weight [${r}, ${k}] = ${value}` };

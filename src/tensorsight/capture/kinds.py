@@ -6,7 +6,6 @@ class (``isinstance``), a functional op's by the torch function that ran.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -125,14 +124,14 @@ _FUNCTION_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 # Module attributes that describe a layer's settings.
-_MODULE_ATTRIBUTES = (
+_MODULE_ATTRIBUTES = frozenset((
     "in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding",
     "dilation", "groups", "padding_mode", "in_features", "out_features", "num_features", "eps",
     "momentum", "affine", "track_running_stats", "normalized_shape", "elementwise_affine",
     "negative_slope", "approximate", "min_val", "max_val", "output_size", "ceil_mode",
     "count_include_pad", "divisor_override", "start_dim", "end_dim", "unflattened_size", "dim",
     "size", "scale_factor", "mode", "align_corners", "p",
-)
+))
 _INPLACE_FLAG = "inplace"
 
 
@@ -142,15 +141,15 @@ def module_kind(module: nn.Module) -> str:
     >>> module_kind(nn.Conv2d(1, 2, 3)), module_kind(nn.Sequential())
     ('conv2d', 'other')
     """
-    return _kind_of_class(type(module))
+    cls = type(module)
+    kind = _KIND_BY_CLASS.get(cls)
+    if kind is None:
+        kind = next((kind for types, kind in _MODULE_KINDS if issubclass(cls, types)), "other")
+        _KIND_BY_CLASS[cls] = kind
+    return kind
 
 
-@functools.cache
-def _kind_of_class(cls: type[nn.Module]) -> str:
-    for types, kind in _MODULE_KINDS:
-        if issubclass(cls, types):
-            return kind
-    return "other"
+_KIND_BY_CLASS: dict[type[nn.Module], str] = {}  # isinstance over the table, once per class
 
 
 def function_kind(op_name: str) -> str:
@@ -181,9 +180,8 @@ def module_config(module: nn.Module) -> dict[str, Any]:
     [1, 1]
     """
     # Settings are plain instance attributes; reading __dict__ avoids nn.Module.__getattr__.
-    attributes = vars(module)
-    config = {name: _jsonable(attributes[name]) for name in _MODULE_ATTRIBUTES
-              if name in attributes and _is_setting(attributes[name])}
+    config = {name: _jsonable(value) for name, value in vars(module).items()
+              if name in _MODULE_ATTRIBUTES and _is_setting(value)}
     if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
         config["bias"] = module.bias is not None
     return config
@@ -242,17 +240,22 @@ def _weight_settings(kind: str, weight: torch.Tensor, config: Mapping[str, Any])
     return settings
 
 
+# Exact types, not ABCs: these checks run for every attribute of every layer of every capture.
+_SCALARS = (bool, int, float, str, type(None))
+_SEQUENCES = (tuple, list, torch.Size)
+
+
 def _is_setting(value: Any) -> bool:
-    if isinstance(value, bool | int | float | str) or value is None:
+    if isinstance(value, _SCALARS):
         return True
-    if isinstance(value, Sequence):
-        return all(isinstance(item, bool | int | float | str) or item is None for item in value)
+    if isinstance(value, _SEQUENCES):
+        return all(isinstance(item, _SCALARS) for item in value)
     return False
 
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    if isinstance(value, Sequence) and not isinstance(value, str):
+    if isinstance(value, _SEQUENCES):
         return [_jsonable(item) for item in value]
     return value

@@ -32,10 +32,18 @@ class clarify(contextlib.ContextDecorator):
     calls, e.g. ``torch.cat([f(x), y])``, get their shapes too.
 
     >>> import numpy as np
-    >>> with clarify():                               # doctest: +SKIP
-    ...     np.ones((32, 128)) @ np.ones((64, 10))
-    ValueError: matmul: Input operand 1 has a mismatch in its core dimension 0, ...
-    tensorsight: in `np.ones((32, 128)) @ np.ones((64, 10))` (line 2), ...
+    >>> h, w = np.ones((32, 128)), np.ones((64, 10))
+    >>> try:
+    ...     with clarify(diagram=False):
+    ...         h @ w
+    ... except ValueError as error:
+    ...     note = error.__notes__[0]
+    >>> print(note.splitlines()[0].partition("), ")[2])
+    operand shapes 32x128 @ 64x10 disagree: dim 1 of h (128) != dim 0 of w (64)
+    >>> for line in note.splitlines()[1:]:
+    ...     print(line)
+      h: 32x128 float64
+      w: 64x10 float64
     """
 
     __slots__ = ("_recorder", "clarification", "diagram", "record_torch", "width")
@@ -53,7 +61,7 @@ class clarify(contextlib.ContextDecorator):
         # A decorated function may run in several threads or recursively: one context per call.
         return clarify(diagram=self.diagram, width=self.width, record_torch=self.record_torch)
 
-    def __call__(self, function: Callable[P, R]) -> Callable[P, R]:
+    def __call__(self, function: Callable[P, R]) -> Callable[P, R]:  # type: ignore[override]
         """Decorate ``function``; without the torch recorder this costs one call frame."""
         if self.record_torch:
             return super().__call__(function)
@@ -82,7 +90,7 @@ class clarify(contextlib.ContextDecorator):
         exc_type: type[BaseException] | None,
         error: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool:
+    ) -> None:
         recorded = None
         if self._recorder is not None:
             recorded = self._recorder.last
@@ -90,7 +98,6 @@ class clarify(contextlib.ContextDecorator):
             self._recorder = None
         if isinstance(error, Exception):
             self.clarification = explain_error(error, recorded, self.diagram, self.width)
-        return False
 
 
 def explain_error(error: BaseException, recorded: tuple[Any, ...] | None = None,

@@ -2,13 +2,12 @@
 
 IPython runs each cell and, when it raises, calls the shell's custom exception handler if one is
 set for that exception type. Ours adds the tensorsight note, shows the usual traceback (with the
-note appended when this IPython's traceback printer does not print notes), and in a Jupyter
-kernel also displays the diagram as SVG. Nothing runs while cells succeed.
+note appended when this IPython's traceback printer does not print notes), and where the front
+end shows SVG (Jupyter) also displays the diagram as SVG. Nothing runs while cells succeed.
 """
 
 from __future__ import annotations
 
-import sys
 from types import TracebackType
 from typing import Any
 
@@ -17,9 +16,9 @@ from tensorsight.debugger.clarify import explain_error
 _SAVED = "_tensorsight_saved_custom_exc"
 
 
-def _is_kernel(shell: Any) -> bool:
-    """True inside a Jupyter kernel (rich display available), False in a terminal IPython."""
-    return "ipykernel" in sys.modules and type(shell).__name__ == "ZMQInteractiveShell"
+def _shows_svg(shell: Any) -> bool:
+    """True where the front end displays SVG (Jupyter), False in a terminal IPython."""
+    return "image/svg+xml" in shell.display_formatter.active_types
 
 
 def _handle(shell: Any, etype: type[BaseException], value: BaseException,
@@ -30,7 +29,7 @@ def _handle(shell: Any, etype: type[BaseException], value: BaseException,
     if clarification is not None and clarification.headline() not in formatter.stb2text(stb):
         stb = [*stb, clarification.note()]  # this IPython does not print exception notes
     shell._showtraceback(etype, value, stb)
-    if clarification is not None and _is_kernel(shell):
+    if clarification is not None and _shows_svg(shell):
         from IPython.display import display
 
         display(clarification.diagram())

@@ -51,6 +51,7 @@ ELEMENTWISE = frozenset(
 )
 CONCATENATE = frozenset({"cat", "concat", "concatenate", "hstack", "vstack", "stack"})
 RESHAPE = frozenset({"reshape", "view"})
+FUNCTIONAL_LAYERS = frozenset({"linear", "conv1d", "conv2d", "conv3d"})
 FIXED_NDIM = {"mm": (2, 2), "bmm": (3, 3), "mv": (2, 1)}
 # NumPy's matmul names only the two contracted sizes: "Input operand 1 has a mismatch in its core
 # dimension 0, with gufunc signature ... (size 64 is different from 128)".
@@ -379,12 +380,13 @@ def matmul(context: Context, operands: list[Operand], symbol: str | None,
         cause = (f"{phrase} disagree: a matrix product needs 1-D or larger operands, "
                  f"{scalar.ref()} is a scalar")
         return report(cause, a, b)
+    shape_a, shape_b = a.shape, b.shape
     da, db = a.ndim - 1, (b.ndim - 2 if b.ndim >= 2 else 0)
-    if a.shape[da] != b.shape[db]:
+    if shape_a[da] != shape_b[db]:
         a, b = a.with_bad(da), b.with_bad(db)
         cause = f"{phrase} disagree: {conflict_text(a, da, b, db)}"
         return report(cause, a, b)
-    batch = broadcast_conflicts([a.shape[:-2], b.shape[:-2] if b.ndim >= 2 else ()])
+    batch = broadcast_conflicts([shape_a[:-2], shape_b[:-2] if b.ndim >= 2 else ()])
     if batch:
         _, da, _, db = batch[0]
         a, b = a.with_bad(da), b.with_bad(db)
@@ -423,19 +425,23 @@ def elementwise(context: Context, operands: list[Operand], symbol: str | None,
     return generic(context, operands, name or symbol or "?")
 
 
+def _keyword_or_position(context: Context, node: ast.Call, names: str | tuple[str, ...],
+                         position: int, default: int | None) -> int | None:
+    """An integer argument given by keyword or position, its default, or None if unreadable."""
+    names = (names,) if isinstance(names, str) else names
+    given = next((kw.value for kw in node.keywords if kw.arg in names), None)
+    if given is None and len(node.args) > position:
+        given = node.args[position]
+    if given is None:
+        return default
+    try:
+        return int(read(given, context.frame))
+    except (Unreadable, TypeError, ValueError):
+        return None
+
+
 def _axis(context: Context, node: ast.Call, position: int, default: int | None) -> int | None:
-    for keyword in node.keywords:
-        if keyword.arg in ("dim", "axis"):
-            try:
-                return int(read(keyword.value, context.frame))
-            except (Unreadable, TypeError, ValueError):
-                return None
-    if len(node.args) > position:
-        try:
-            return int(read(node.args[position], context.frame))
-        except (Unreadable, TypeError, ValueError):
-            return None
-    return default
+    return _keyword_or_position(context, node, ("dim", "axis"), position, default)
 
 
 def _sequence_operands(context: Context, node: ast.Call) -> list[Operand]:
@@ -767,6 +773,30 @@ def _kernel_too_large(layer: Any, given: Operand, expected: tuple[Dim, ...]
             f"{dims_text(tuple(reach))}", marked, expected)
 
 
+def functional_layer(context: Context, node: ast.Call, operands: list[Operand], name: str
+                     ) -> Clarification | None:
+    """``F.linear(x, w)`` contracts the last dims; ``F.conv2d(x, w)`` checks input channels."""
+    if len(operands) < 2:
+        return generic(context, operands, name)
+    x, w = operands[:2]
+    if x.shape is None or w.shape is None or not x.shape or not w.shape or w.ndim < 2:
+        return generic(context, operands, name)
+    phrase = shapes_phrase([x, w], None, name)
+    if name.endswith("linear"):
+        dx, dw, why = x.ndim - 1, w.ndim - 1, f"{name} computes x @ weight.T"
+    else:
+        spatial = int(name[-2])
+        dx, dw = x.ndim - spatial - 1, 1
+        why = "input channels; weight is out x in/groups x kernel"
+        if _keyword_or_position(context, node, "groups", 6, 1) != 1:
+            return generic(context, operands, name)
+    if dx < 0 or x.shape[dx] == w.shape[dw]:
+        return generic(context, operands, name)
+    x, w = x.with_bad(dx), w.with_bad(dw)
+    cause = f"{phrase} disagree: {conflict_text(x, dx, w, dw)} ({why})"
+    return context.build(cause, [x, w, *operands[2:]], drawing_for([x, w], None, name))
+
+
 def generic(context: Context, operands: Sequence[Operand], name: str) -> Clarification | None:
     """Any other failing operation on tensors: name it and list its operands' shapes."""
     operands = list(operands)
@@ -861,6 +891,7 @@ def call(context: Context, node: ast.Call) -> Clarification | None:
         RESHAPE: lambda: reshape(context, receiver, node.args, name) if receiver
         else reshape(context, args[0], node.args[1:2], name) if args else None,
         frozenset({"einsum"}): lambda: einsum(context, node, name),
+        FUNCTIONAL_LAYERS: lambda: functional_layer(context, node, args, name),
     }
     if function is None or _library_callable(function):
         for names, handler in handlers.items():

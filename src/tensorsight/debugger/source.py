@@ -64,10 +64,10 @@ class Site:
         statement = self.statement
         body = getattr(statement, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
-            lines = self.source_lines[statement.lineno - 1 : body[0].lineno]
-            lines = [*lines[:-1], lines[-1].encode()[: body[0].col_offset].decode(errors="ignore")]
-            first = lines[0].encode()[statement.col_offset :].decode(errors="ignore")
-            header = " ".join(part.strip() for part in [first, *lines[1:]] if part.strip())
+            span = list(self.source_lines[statement.lineno - 1 : body[0].lineno])
+            span[-1] = span[-1].encode()[: body[0].col_offset].decode(errors="ignore")
+            span[0] = span[0].encode()[statement.col_offset :].decode(errors="ignore")
+            header = " ".join(part.strip() for part in span if part.strip())
             text = _CLOSE_GAP.sub(r"\1", _OPEN_GAP.sub(r"\1", header))
         else:
             text = self.text(statement)

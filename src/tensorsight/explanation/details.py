@@ -18,6 +18,8 @@ from tensorsight.explanation import maths
 from tensorsight.explanation.errors import BadParameterError
 
 Pack = tuple[dict[str, Any], dict[str, np.ndarray]]
+# What the builders return: the same arrays, still as tensors.
+TensorPack = tuple[dict[str, Any], dict[str, torch.Tensor]]
 
 ELEMENTWISE_KINDS = frozenset((
     "relu", "relu6", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", "hardswish", "dropout",
@@ -56,15 +58,16 @@ def _plane(values: torch.Tensor, channel: int) -> torch.Tensor:
     return values[channel]
 
 
-def _source(graph: Graph, node: Node, position: int = 0) -> Node:
-    if len(node.inputs) <= position:
+def _source(graph: Graph, node: Node) -> Node:
+    """The node whose output this one reads first."""
+    if not node.inputs:
         raise BadParameterError(
             f"{node.name} has no recorded input to explain it with (it reads a tensor that no "
             "earlier layer produced).")
-    return graph.node(node.inputs[position])
+    return graph.node(node.inputs[0])
 
 
-def _conv2d(graph: Graph, node: Node, channel: int) -> Pack:
+def _conv2d(graph: Graph, node: Node, channel: int) -> TensorPack:
     x = per_image(_source(graph, node).activation)
     output = per_image(node.activation)
     check_channel(output, channel)
@@ -101,15 +104,15 @@ def _conv2d(graph: Graph, node: Node, channel: int) -> Pack:
     return meta, arrays
 
 
-def _elementwise(graph: Graph, node: Node, channel: int) -> Pack:
-    settings = {name: node.config[name] for name in ("negative_slope", "approximate", "p")
-                if name in node.config}
+def _elementwise(graph: Graph, node: Node, channel: int) -> TensorPack:
+    settings: dict[str, Any] = {name: node.config[name] for name in
+                                ("negative_slope", "approximate", "p") if name in node.config}
     x = per_image(_source(graph, node).activation)
     return ({"channel": channel, **settings},
             {"input": _plane(x, channel), "output": _plane(per_image(node.activation), channel)})
 
 
-def _pool(graph: Graph, node: Node, channel: int) -> Pack:
+def _pool(graph: Graph, node: Node, channel: int) -> TensorPack:
     config = node.config
     meta: dict[str, Any] = {"channel": channel}
     if node.kind == "adaptive_avg_pool2d":
@@ -127,7 +130,7 @@ def _pool(graph: Graph, node: Node, channel: int) -> Pack:
     return meta, {"input": _plane(x, channel), "output": _plane(output, channel)}
 
 
-def _linear(graph: Graph, node: Node, channel: int) -> Pack:
+def _linear(graph: Graph, node: Node, channel: int) -> TensorPack:
     x = per_image(_source(graph, node).activation)
     output = per_image(node.activation)
     if x.dim() != 1:
@@ -141,13 +144,13 @@ def _linear(graph: Graph, node: Node, channel: int) -> Pack:
     return meta, {"input": x, "weight": weight[channel], "output": output}
 
 
-def _reshape(graph: Graph, node: Node, channel: int) -> Pack:
+def _reshape(graph: Graph, node: Node, channel: int) -> TensorPack:
     x = per_image(_source(graph, node).activation)
     return ({"input_shape": list(x.shape)},
             {"input": x, "output": per_image(node.activation)})
 
 
-def _softmax(graph: Graph, node: Node, channel: int) -> Pack:
+def _softmax(graph: Graph, node: Node, channel: int) -> TensorPack:
     logits = per_image(_source(graph, node).activation)
     if logits.dim() != 1:
         raise BadParameterError(
@@ -158,7 +161,7 @@ def _softmax(graph: Graph, node: Node, channel: int) -> Pack:
             {"logits": terms.logits, "exp": terms.exp, "probabilities": terms.probabilities})
 
 
-def _batch_norm(graph: Graph, node: Node, channel: int) -> Pack:
+def _batch_norm(graph: Graph, node: Node, channel: int) -> TensorPack:
     source = _source(graph, node).activation
     x, output = per_image(source), per_image(node.activation)
     check_channel(output, channel)
@@ -176,7 +179,7 @@ def _batch_norm(graph: Graph, node: Node, channel: int) -> Pack:
     return meta, {"input": x[channel], "output": output[channel]}
 
 
-def _elementwise_binary(graph: Graph, node: Node, channel: int) -> Pack:
+def _elementwise_binary(graph: Graph, node: Node, channel: int) -> TensorPack:
     output = per_image(node.activation)
     operands = torch.stack([
         _plane(per_image(graph.node(source).activation).expand_as(output), channel)
@@ -186,7 +189,7 @@ def _elementwise_binary(graph: Graph, node: Node, channel: int) -> Pack:
             {"operands": operands, "output": _plane(output, channel)})
 
 
-def _cat(graph: Graph, node: Node, channel: int) -> Pack:
+def _cat(graph: Graph, node: Node, channel: int) -> TensorPack:
     output = per_image(node.activation)
     batched_dim = int(node.config.get("dim", 0))
     dim = (batched_dim % len(node.output_shape)) - 1  # without the batch dimension
@@ -197,7 +200,7 @@ def _cat(graph: Graph, node: Node, channel: int) -> Pack:
             {"output": _plane(output, channel)})
 
 
-def _generic(graph: Graph, node: Node, channel: int) -> Pack:
+def _generic(graph: Graph, node: Node, channel: int) -> TensorPack:
     output = per_image(node.activation)
     arrays = {"output": _plane(output, channel)}
     if node.inputs:
@@ -207,7 +210,7 @@ def _generic(graph: Graph, node: Node, channel: int) -> Pack:
     return {"channel": channel}, arrays
 
 
-_BUILDERS: dict[str, Callable[[Graph, Node, int], Pack]] = {
+_BUILDERS: dict[str, Callable[[Graph, Node, int], TensorPack]] = {
     "conv2d": _conv2d,
     "max_pool2d": _pool,
     "avg_pool2d": _pool,

@@ -173,6 +173,7 @@ class Explainer:
     def detail(self, run_id: str, node_id: str,
                channel: int = 0) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The numbers behind one node's detail view for one channel (or unit), as a pack."""
+        _check_whole_numbers("channel", channel)
         graph = self._run(run_id).graph
         return detail_pack(graph, _node(graph, node_id), channel)
 
@@ -239,11 +240,19 @@ def _node(graph: Graph, node_id: str) -> Node:
 def _channel_range(channels: tuple[int, int] | None, count: int) -> tuple[int, int]:
     if channels is None:
         return 0, count
+    if len(channels) != 2:
+        raise BadParameterError(f"channels must be [start, stop], not {list(channels)!r}.")
     start, stop = channels
+    _check_whole_numbers("channels", start, stop)
     if start < 0 or stop <= start:
         raise BadParameterError(f"channels {start}:{stop} is not a range (0 <= start < stop).")
     check_channel(torch.empty(count), start)
     return start, min(stop, count)
+
+
+def _check_whole_numbers(name: str, *values: Any) -> None:
+    if not all(isinstance(value, int) and not isinstance(value, bool) for value in values):
+        raise BadParameterError(f"{name} must be whole numbers, not {list(values)!r}.")
 
 
 def _finite(values: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,9 @@ import numpy as np
 
 MAGIC = b"TSP1"
 _ALIGN = 8
-_DTYPES = {"float32": np.dtype("<f4"), "uint8": np.dtype("u1"), "int32": np.dtype("<i4")}
+_DTYPES: dict[str, np.dtype[Any]] = {
+    "float32": np.dtype("<f4"), "uint8": np.dtype("u1"), "int32": np.dtype("<i4"),
+}
 
 
 class PackError(ValueError):

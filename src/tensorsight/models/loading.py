@@ -93,14 +93,13 @@ def load_model(
         model = _build_tinyvgg(card) if spec == "tinyvgg" else _call_factory(spec)
         if weights_path is not None:
             load_weights(model, weights_path, trust_pickle=trust_pickle)
-        preprocessing = (Preprocessing.from_dict(card["preprocessing"])
-                         if "preprocessing" in card else None)
+        card_preprocessing, card_input_size = _card_input(card)
         return bundle_from_module(
             model,
             name=card.get("name", spec),
-            preprocessing=preprocessing,
+            preprocessing=card_preprocessing,
             class_names=class_names or card.get("class_names"),
-            input_size=input_size or _card_input_size(card),
+            input_size=input_size or card_input_size,
             card=card,
         )
     return bundle_from_module(
@@ -279,11 +278,20 @@ def _existing_file(weights: str | Path) -> Path:
     return path
 
 
-def _card_input_size(card: Mapping[str, Any]) -> tuple[int, int] | None:
-    if "input_size" not in card:
-        return None
-    height, width = card["input_size"]
-    return int(height), int(width)
+def _card_input(card: Mapping[str, Any]) -> tuple[Preprocessing | None, tuple[int, int] | None]:
+    """The card's ``preprocessing`` and ``input_size`` (height, width), each None when absent."""
+    try:
+        preprocessing = (Preprocessing.from_dict(card["preprocessing"])
+                         if "preprocessing" in card else None)
+        input_size = None
+        if "input_size" in card:
+            height, width = card["input_size"]
+            input_size = int(height), int(width)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelLoadError(
+            f"The model card's preprocessing or input_size is unusable ({type(error).__name__}: "
+            f"{error}); input_size is [height, width].") from error
+    return preprocessing, input_size
 
 
 def _default_tinyvgg() -> ModelBundle:
@@ -361,7 +369,12 @@ def _import_file(path: Path) -> Any:
     if spec is None or spec.loader is None:
         raise ModelLoadError(f"Cannot import {path} as a Python module.")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[spec.name] = module  # dataclasses and pickling look their module up there
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[spec.name]
+        raise
     return module
 
 

@@ -43,6 +43,8 @@ _MB = 1024 * 1024
 _HASHED_ASSET = re.compile(r"[.-][A-Za-z0-9_]{8,}\.(?:js|css|woff2?|png|svg|wasm|map)$")
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _REVALIDATE = "no-cache"
+# Runs expire from the explainer's cache, so browsers should not keep API answers either.
+_NO_STORE = {"Cache-Control": "no-store"}
 
 Result = TypeVar("Result")
 
@@ -129,13 +131,24 @@ class _Api:
         except (ExplainerError, ImageError) as error:
             raise ApiError(error.status, str(error)) from None
 
+    async def _json(self, method: Callable[..., Any], *args: Any,
+                    status_code: int = 200) -> Response:
+        """Call an explainer method and answer with its result as JSON, encoded off the loop.
+
+        A large network's overview is a megabyte of JSON: too long to encode on the event loop.
+        """
+        body = await self._call(lambda: _json_bytes(method(*args)))
+        return Response(body, status_code=status_code, media_type="application/json",
+                        headers=_NO_STORE)
+
     async def model(self, request: Request) -> Response:
-        return _json(await self._call(self.explainer.model_info))
+        return await self._json(self.explainer.model_info)
 
     async def samples(self, request: Request) -> Response:
         samples = await self._call(self.explainer.samples)
-        return _json([{**sample, "url": request.url_for("sample_png", sample_id=sample["id"]).path}
-                      for sample in samples])
+        return JSONResponse(
+            [{**sample, "url": request.url_for("sample_png", sample_id=sample["id"]).path}
+             for sample in samples], headers=_NO_STORE)
 
     async def sample_png(self, request: Request) -> Response:
         png = await self._call(self.explainer.sample_png, request.path_params["sample_id"])
@@ -144,17 +157,15 @@ class _Api:
     async def create_run(self, request: Request) -> Response:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "application/json":
-            body = await _read_body(request, MAX_JSON_BYTES)
-            overview = await self._call(self.explainer.run_sample, _sample_id(body))
+            sample_id = _sample_id(await _read_body(request, MAX_JSON_BYTES))
+            return await self._json(self.explainer.run_sample, sample_id, status_code=201)
+        if content_type == "multipart/form-data":
+            limit = self.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+            data = await _multipart_image(request, await _read_body(request, limit))
         else:
-            if content_type == "multipart/form-data":
-                limit = self.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
-                data = await _multipart_image(request, await _read_body(request, limit))
-            else:
-                data = await _read_body(request, self.max_upload_bytes)
-            image = await run_in_threadpool(self._decode, data)
-            overview = await self._call(self.explainer.run_image, image)
-        return _json(overview, status_code=201)
+            data = await _read_body(request, self.max_upload_bytes)
+        image = await run_in_threadpool(self._decode, data)
+        return await self._json(self.explainer.run_image, image, status_code=201)
 
     def _decode(self, data: bytes) -> Image.Image:
         try:
@@ -187,7 +198,7 @@ class _Api:
                     *args: Any, **kwargs: Any) -> Response:
         """Call an explainer method that returns ``(meta, arrays)`` and answer with its pack."""
         pack = await self._call(lambda: encode_pack(*method(*args, **kwargs)))
-        return Response(pack, media_type=PACK_MEDIA_TYPE, headers={"Cache-Control": "no-store"})
+        return Response(pack, media_type=PACK_MEDIA_TYPE, headers=_NO_STORE)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -256,8 +267,10 @@ def _integer(text: str, name: str) -> int:
         raise ApiError(400, f"{name} must be a whole number, not {text!r}.") from None
 
 
-def _json(content: Any, status_code: int = 200) -> Response:
-    return JSONResponse(content, status_code=status_code, headers={"Cache-Control": "no-store"})
+def _json_bytes(content: Any) -> bytes:
+    """JSON as Starlette's JSONResponse writes it (compact, UTF-8, no NaN)."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":")).encode("utf-8")
 
 
 def _page(assets: Path) -> Callable[[Request], Any]:

@@ -1,0 +1,179 @@
+"""Driving the overview of a served model in Playwright: what it draws, its edges, detail views.
+
+Shared by the architecture-family browser tests. Every helper reads the page the way a user sees
+it (units, maps, SVG edges, the detail frame) and returns plain Python values to compare with
+what the server says over HTTP::
+
+    page.goto(server.url)
+    run_id = upload_picture(page, width=32, height=32, channels=3)
+    units = drawn_units(page)
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import numpy as np
+
+from tensorsight.explanation.pack import decode_pack
+
+READY_TIMEOUT_MS = 90_000
+DETAIL_URL = re.compile(r"/api/runs/([^/]+)/nodes/([^/]+)/detail\?channel=(\d+)")
+# Edge ends are written with one decimal; layout rounding adds a little more.
+EDGE_TOLERANCE_PX = 2.5
+PRINTED_DIGITS_TOLERANCE = 0.0005 + 1e-9   # the views print three decimals
+
+
+def picture_png(width: int, height: int, channels: int) -> bytes:
+    """A real PNG drawn with Pillow: a bright disc and a bar on a gradient, RGB or grayscale."""
+    from PIL import Image, ImageDraw
+
+    ramp = np.linspace(0, 200, width * height * 3, dtype=np.float64).reshape(height, width, 3)
+    image = Image.fromarray(ramp.astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((width // 5, height // 6, width * 3 // 4, height * 5 // 6), fill=(250, 220, 40))
+    draw.rectangle((width // 8, height // 2, width * 7 // 8, height // 2 + max(height // 10, 1)),
+                   fill=(20, 60, 230))
+    if channels == 1:
+        image = image.convert("L")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def upload_picture(page: Any, *, width: int, height: int, channels: int) -> str:
+    """Wait for the idle page, upload a picture, wait until the overview is painted; the run id."""
+    page.wait_for_selector("body[data-state=idle]", timeout=READY_TIMEOUT_MS)
+    page.set_input_files("#ts-file-input", files=[{
+        "name": "picture.png", "mimeType": "image/png",
+        "buffer": picture_png(width, height, channels)}])
+    page.wait_for_selector("body[data-state=ready]", timeout=READY_TIMEOUT_MS)
+    return page.locator(".ts-app").get_attribute("data-run-id")
+
+
+def drawn_units(page: Any) -> list[str]:
+    """The ``data-unit`` of every unit the overview draws: a node id, or ``block:<module>``."""
+    return page.eval_on_selector_all(".ts-unit", "units => units.map(u => u.dataset.unit)")
+
+
+def unit_of(node: dict[str, Any], units: set[str]) -> str | None:
+    """The drawn unit that shows ``node``: its own, or the collapsed block that holds it."""
+    if node["id"] in units:
+        return node["id"]
+    parts = (node["group"] or "").split(".") if node["group"] else []
+    for end in range(1, len(parts) + 1):
+        block = "block:" + ".".join(parts[:end])
+        if block in units:
+            return block
+    return None
+
+
+# For the unit `key`: the units whose body's right-middle is where an edge of the base layer
+# starts, for every edge that ends at the left-middle of this unit's body. The body is what the
+# overview anchors edges to: the first child after the header (maps, list, probabilities).
+_EDGE_SOURCES_JS = """([key, tolerance]) => {
+  const origin = document.querySelector('.ts-stage').getBoundingClientRect();
+  const bodyOf = (section) => [...section.children].find((child) => child.tagName !== 'HEADER'
+    && !child.classList.contains('ts-pager') && !child.classList.contains('ts-note')) || section;
+  const anchor = (section, side) => {
+    const box = bodyOf(section).getBoundingClientRect();
+    return [(side === 'right' ? box.right : box.left) - origin.left,
+            box.top + box.height / 2 - origin.top];
+  };
+  const sections = [...document.querySelectorAll('.ts-unit')];
+  const target = sections.find((s) => s.dataset.unit === key);
+  const [toX, toY] = anchor(target, 'left');
+  const near = ([x, y], [u, v]) => Math.abs(x - u) <= tolerance && Math.abs(y - v) <= tolerance;
+  const sources = [];
+  for (const path of document.querySelectorAll('.ts-edges-base path')) {
+    const d = path.getAttribute('d');
+    const numbers = [...d.matchAll(/-?[\\d.]+/g)].map((m) => Number(m[0]));
+    const start = [numbers[0], numbers[1]];
+    const horizontal = /H(-?[\\d.]+)$/.exec(d);
+    const end = horizontal ? [Number(horizontal[1]), numbers[numbers.length - 2]]
+                           : [numbers[numbers.length - 2], numbers[numbers.length - 1]];
+    if (!near(end, [toX, toY])) continue;
+    const from = sections.find((s) => near(start, anchor(s, 'right')));
+    sources.push(from ? from.dataset.unit : `unmatched edge starting at ${start}`);
+  }
+  return sources;
+}"""
+
+
+def edge_sources(page: Any, unit_key: str) -> list[str]:
+    """The units joined by a drawn edge into ``unit_key``, found from the SVG paths' end points."""
+    return page.evaluate(_EDGE_SOURCES_JS, [unit_key, EDGE_TOLERANCE_PX])
+
+
+def open_block(page: Any, block: str) -> None:
+    """Open a collapsed module block in the overview and wait until it is replaced."""
+    page.click(f".ts-unit[data-unit='block:{block}'] .ts-unit-open")
+    page.wait_for_selector(f".ts-unit[data-unit='block:{block}']", state="detached")
+
+
+@dataclass
+class DetailView:
+    """A detail view open in the page: its frame, and the pack the page itself received."""
+
+    frame: Any
+    run_id: str
+    channel: int
+    meta: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+
+
+def open_detail(page: Any, node_id: str, channel: int) -> DetailView:
+    """Click the overview's map of (node, channel) and wait for the detail view it opens."""
+    target = page.locator(f'.ts-unit [data-node="{node_id}"][data-channel="{channel}"]').first
+    target.scroll_into_view_if_needed()
+    with page.expect_response(lambda response: DETAIL_URL.search(response.url) is not None) as info:
+        target.click()
+    response = info.value
+    assert response.status == 200, response.text()
+    run_id, got_node, got_channel = DETAIL_URL.search(response.url).groups()
+    assert got_node == node_id
+    meta, arrays = decode_pack(response.body())
+    frame = page.locator(".tsd-detail[data-ready]")
+    frame.wait_for()
+    return DetailView(frame, run_id, int(got_channel), meta, arrays)
+
+
+def close_detail(page: Any) -> None:
+    page.keyboard.press("Escape")
+    page.locator(".tsd-detail").wait_for(state="detached")
+
+
+def fetch_detail(server_url: str, run_id: str, node_id: str, channel: int
+                 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The detail pack of (node, channel) fetched over HTTP, decoded."""
+    response = httpx.get(f"{server_url}api/runs/{run_id}/nodes/{node_id}/detail",
+                         params={"channel": channel}, timeout=60)
+    assert response.status_code == 200, response.text
+    return decode_pack(response.content)
+
+
+def fetch_activation(server_url: str, run_id: str, node_id: str, channel: int) -> np.ndarray:
+    """One channel of a node's captured activation, float32 ``[H, W]``."""
+    response = httpx.get(f"{server_url}api/runs/{run_id}/activations", timeout=60, params={
+        "nodes": node_id, "channels": f"{channel}:{channel + 1}", "encoding": "f32"})
+    assert response.status_code == 200, response.text
+    return decode_pack(response.content)[1][node_id][0]
+
+
+def hover_cell(page: Any, heatmap: Any, rows: int, cols: int, row: int, col: int) -> None:
+    """Move the mouse over cell (row, col) of a detail view's heatmap."""
+    box = heatmap.locator("canvas").first.bounding_box()
+    page.mouse.move(box["x"] + (col + 0.5) * box["width"] / cols,
+                    box["y"] + (row + 0.5) * box["height"] / rows)
+
+
+def shown(locator: Any) -> float:
+    """The exact value behind a number the page prints, after checking the printed digits."""
+    value = float(locator.get_attribute("data-value"))
+    text = locator.inner_text().strip()
+    assert abs(float(text) - value) <= PRINTED_DIGITS_TOLERANCE * max(1.0, abs(value)), (text, value)
+    return value
