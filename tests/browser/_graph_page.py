@@ -26,6 +26,7 @@ DETAIL_URL = re.compile(r"/api/runs/([^/]+)/nodes/([^/]+)/detail\?channel=(\d+)"
 # Edge ends are written with one decimal; layout rounding adds a little more.
 EDGE_TOLERANCE_PX = 2.5
 PRINTED_DIGITS_TOLERANCE = 0.0005 + 1e-9   # the views print three decimals
+_ROW_COLUMN = re.compile(r"row (\d+), column (\d+)")
 
 
 def picture_png(width: int, height: int, channels: int) -> bytes:
@@ -164,11 +165,17 @@ def fetch_activation(server_url: str, run_id: str, node_id: str, channel: int) -
     return decode_pack(response.content)[1][node_id][0]
 
 
-def hover_cell(page: Any, heatmap: Any, rows: int, cols: int, row: int, col: int) -> None:
-    """Move the mouse over cell (row, col) of a detail view's heatmap."""
+def hover_cell(page: Any, heatmap: Any, rows: int, cols: int, row: int, col: int
+               ) -> tuple[int, int]:
+    """Move the mouse to the middle of cell (row, col) of a detail view's heatmap (as drawn on
+    its canvas); return the cell the heatmap says is under the pointer (its aria-label)."""
     box = heatmap.locator("canvas").first.bounding_box()
     page.mouse.move(box["x"] + (col + 0.5) * box["width"] / cols,
                     box["y"] + (row + 0.5) * box["height"] / rows)
+    label = heatmap.get_attribute("aria-label")
+    found = _ROW_COLUMN.search(label)
+    assert found, f"the heatmap names no cell after hovering: {label!r}"
+    return int(found[1]), int(found[2])
 
 
 def shown(locator: Any) -> float:

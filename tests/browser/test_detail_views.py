@@ -93,6 +93,16 @@ def activation(live_server, view: OpenedView) -> np.ndarray:
     return arrays[view.node_id][0]
 
 
+def liveliest_channel(live_server, page, node_id: str) -> int:
+    """The channel of the page's current run whose largest value is highest (not a dead one)."""
+    run_id = page.locator(".ts-app").get_attribute("data-run-id")
+    response = httpx.get(f"{live_server.url}api/runs/{run_id}/activations",
+                         params={"nodes": node_id, "encoding": "f32"}, timeout=60)
+    _, arrays = decode_pack(response.content)
+    maps = arrays[node_id]
+    return int(maps.reshape(maps.shape[0], -1).max(axis=1).argmax())
+
+
 def shown(locator) -> float:
     """The exact value behind a number the view shows, after checking the printed digits."""
     value = float(locator.get_attribute("data-value"))
@@ -146,10 +156,12 @@ def test_convolution_formula_is_the_models_arithmetic(live_server, page, model_i
     conv = nodes_of_kind(model_info, "conv2d")[1]
     view = open_view(page, conv["id"], 2)
     view.frame.get_by_role("tab", name="Formula for one window").click()
-    channel_select = view.frame.get_by_label("Input channel", exact=True)
-    channel_select.select_option("4")
     rows, cols = view.arrays["output"].shape
-    row, col = 5, 7
+    row, col = rows // 4, cols // 3
+    # The input channel that contributes most at this position: a patch of real, non-zero values.
+    source = int(np.abs(view.arrays["intermediate"][:, row, col]).argmax())
+    channel_select = view.frame.get_by_label("Input channel", exact=True)
+    channel_select.select_option(str(source))
     output_map = view.frame.locator('.tsd-conv-formula-maps .tsd-heat[data-part="output"]')
     hover_cell(page, output_map, rows, cols, row, col)
     assert view.frame.locator(".tsd-position").inner_text() == f"window at output [{row}, {col}]"
@@ -164,11 +176,11 @@ def test_convolution_formula_is_the_models_arithmetic(live_server, page, model_i
     kh, kw = view.arrays["kernel"].shape[1:]
     # The patch is the real input under the window (stride 1, no padding in TinyVGG).
     np.testing.assert_array_equal(np.float32(patch),
-                                  view.arrays["input"][4, row:row + kh, col:col + kw].ravel())
-    np.testing.assert_array_equal(np.float32(weights), view.arrays["kernel"][4].ravel())
+                                  view.arrays["input"][source, row:row + kh, col:col + kw].ravel())
+    np.testing.assert_array_equal(np.float32(weights), view.arrays["kernel"][source].ravel())
     np.testing.assert_array_equal(np.float32(products), np.float32(patch) * np.float32(weights))
     intermediate = shown(formula.locator('[data-role="intermediate-value"]'))
-    assert intermediate == float(view.arrays["intermediate"][4, row, col])
+    assert intermediate == float(view.arrays["intermediate"][source, row, col])
     assert sum(products) == pytest.approx(intermediate, abs=1e-5)
 
     # The cross-channel sum: every channel's intermediate value, the bias, and the output.
@@ -193,7 +205,8 @@ def test_convolution_formula_is_the_models_arithmetic(live_server, page, model_i
     play.click()
     assert play.get_attribute("aria-pressed") == "true"
     page.wait_for_function(
-        "() => document.querySelector('.tsd-position').textContent !== 'window at output [6, 8]'")
+        "(before) => document.querySelector('.tsd-position').textContent !== before",
+        arg=f"window at output [{row + 1}, {col + 1}]")
     play.click()
     assert play.get_attribute("aria-pressed") == "false"
     assert_closes_with_escape(view)
@@ -212,7 +225,7 @@ def test_views_close_with_button_and_click_outside(page, model_info):
 
 def test_relu_formula_matches_activation(live_server, page, model_info, screenshot_dir):
     relu = nodes_of_kind(model_info, "relu")[1]
-    view = open_view(page, relu["id"], 5)
+    view = open_view(page, relu["id"], liveliest_channel(live_server, page, relu["id"]))
     x = view.arrays["input"]
     negative = np.argwhere(x < 0)
     row, col = (int(v) for v in negative[len(negative) // 2])
@@ -248,9 +261,9 @@ def test_relu_formula_matches_activation(live_server, page, model_info, screensh
 
 def test_max_pool_window_and_maximum(live_server, page, model_info, screenshot_dir):
     pool = nodes_of_kind(model_info, "max_pool2d")[0]
-    view = open_view(page, pool["id"], 1)
+    view = open_view(page, pool["id"], liveliest_channel(live_server, page, pool["id"]))
     x, y = view.arrays["input"], view.arrays["output"]
-    row, col = 4, 9
+    row, col = (int(v) for v in np.unravel_index(int(y.argmax()), y.shape))  # a lively window
     output_map = view.frame.locator('.tsd-heat[data-part="output"]')
     hover_cell(page, output_map, *y.shape, row, col)
     formula = view.frame.locator('[data-role="formula"]')
@@ -262,8 +275,9 @@ def test_max_pool_window_and_maximum(live_server, page, model_info, screenshot_d
     truth = activation(live_server, view)
     assert shown(formula.locator('[data-role="y"]')) == float(truth[row, col])
     output_map.focus()
-    page.keyboard.press("ArrowLeft")
-    assert "output [4, 8]" in view.frame.locator(".tsd-formula-where").inner_text()
+    page.keyboard.press("ArrowLeft" if col > 0 else "ArrowRight")
+    moved = col - 1 if col > 0 else col + 1
+    assert f"output [{row}, {moved}]" in view.frame.locator(".tsd-formula-where").inner_text()
     page.screenshot(path=str(screenshot_dir / "detail_max_pool.png"))
     assert_closes_with_escape(view)
 
@@ -271,8 +285,8 @@ def test_max_pool_window_and_maximum(live_server, page, model_info, screenshot_d
 def test_flatten_maps_cells_to_flat_indices(page, model_info, screenshot_dir):
     flatten = nodes_of_kind(model_info, "flatten")[0]
     view = open_view(page, flatten["id"], 0)
-    _, rows, cols = view.arrays["input"].shape
-    c, h, w = 2, 5, 8
+    channels, rows, cols = view.arrays["input"].shape
+    c, h, w = min(2, channels - 1), rows // 2, cols - 1
     hover_cell(page, view.frame.locator(".tsd-flatten-channels .tsd-heat").nth(c), rows, cols, h, w)
     index = c * rows * cols + h * cols + w
     assert view.frame.locator('[data-role="flat-index"]').inner_text() == str(index)

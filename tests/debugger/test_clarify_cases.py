@@ -592,14 +592,14 @@ tensorsight: in `q @ k` (line 3), operand shapes 2x8x16x64 @ 2x8x32x16 disagree:
   k: 2x8x32x16 float32 cpu""",
     ),
     Case(
-        "torch-matmul-call-operand-unknown", "torch", RuntimeError,
+        "torch-matmul-call-operand-sizes-from-message", "torch", RuntimeError,
         """\
 q = torch.ones(2, 8, 16, 64)
 k = torch.ones(2, 8, 16, 32)
 scores = q @ k.transpose(-2, -1)
 """,
         """\
-tensorsight: in `q @ k.transpose(-2, -1)` (line 3), operand shapes 2x8x16x64 @ ? disagree (an operand's shape is unknown: it is the result of a call)
+tensorsight: in `q @ k.transpose(-2, -1)` (line 3), operand shapes 2x8x16x64 @ ? disagree: q has 64 in its last dim but `k.transpose(-2, -1)` has 32 in its contracted dim (sizes from torch's message)
   q: 2x8x16x64 float32 cpu
   k.transpose(-2, -1): shape unknown (result of a call; not run again)""",
     ),
@@ -1151,6 +1151,18 @@ jnp.concatenate([jnp.zeros((3, 5)), a])
 tensorsight: in `jnp.concatenate([jnp.zeros((3, 5)), a])` (line 2), jnp.concatenate of shapes 3x5, 3x4 needs equal sizes in every dim but dim 0: dim 1 of `jnp.zeros((3, 5))` (5) != dim 1 of a (4)
   jnp.zeros((3, 5)): 3x5 float32 (as the called function received it; not run again)
   a: 3x4 float32""",
+    ),
+    Case(
+        "jax-matmul-call-operand-sizes-from-message", "jax", TypeError,
+        """\
+a = jnp.ones((32, 128))
+b = jnp.ones((64, 10))
+jnp.tanh(a) @ b
+""",
+        """\
+tensorsight: in `jnp.tanh(a) @ b` (line 3), operand shapes ? @ 64x10 disagree: `jnp.tanh(a)` has 128 in its last dim but b has 64 in its contracted dim (sizes from jax's message)
+  jnp.tanh(a): shape unknown (result of a call; not run again)
+  b: 64x10 float32""",
     ),
     Case(
         "jax-jit", "jax", TypeError,

@@ -67,13 +67,17 @@ def test_two_samples_per_class_with_url_safe_ids(bundle) -> None:
             assert image.format == "PNG" and image.size == (28, 28)
 
 
-def test_model_classifies_its_samples(bundle) -> None:
+def test_model_classifies_its_samples_about_as_well_as_the_card_says(bundle) -> None:
     correct = 0
-    for sample in bundle.samples:
-        with Image.open(sample.path) as image:
-            logits = bundle.model(bundle.preprocessing.to_tensor(image))
-        correct += bundle.class_names[int(logits.argmax())] == sample.label
-    assert correct >= 16
+    with torch.no_grad():
+        for sample in bundle.samples:
+            with Image.open(sample.path) as image:
+                logits = bundle.model(bundle.preprocessing.to_tensor(image))
+            correct += bundle.class_names[int(logits.argmax())] == sample.label
+    # 20 draws at the card's accuracy (~0.9) fall 4 or more below the mean well under 1% of
+    # the time; broken weights or preprocessing score near chance (2 of 20)
+    expected = len(bundle.samples) * bundle.card["metrics"]["test_accuracy"]
+    assert correct >= round(expected) - 4
 
 
 def test_a_dark_on_light_photo_lands_where_training_data_is(bundle) -> None:

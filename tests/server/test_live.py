@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import httpx
 import numpy as np
@@ -71,7 +73,7 @@ def test_oversize_upload_is_refused_by_declared_length(http, sample_png):
     response = http.post("/api/runs", content=b"\0" * 25_000_000,
                          headers={"content-type": "image/png"})
     assert response.status_code == 413
-    assert "the limit is 20 MB" in response.json()["error"]
+    assert "the limit is 20.0 MiB" in response.json()["error"]
     assert_still_serving(http, sample_png)
 
 
@@ -86,7 +88,7 @@ def test_oversize_upload_without_length_is_cut_off(http, sample_png):
         pass  # the server may answer and close before the client finishes sending
     else:
         assert response.status_code == 413
-        assert "the limit is 20 MB" in response.json()["error"]
+        assert "the limit is 20.0 MiB" in response.json()["error"]
     assert_still_serving(http, sample_png)
 
 
@@ -128,3 +130,44 @@ def test_the_page_renders_a_run_from_local_requests_only(live_server, browser_pa
                if not url.startswith(live_server.url) and not url.startswith("data:")]
     assert outside == []
     assert any("/activations?" in url for url in requested)
+
+
+SLOW_MODULE = '''
+import time
+
+from tensorsight.models.tinyvgg import TinyVGG
+
+
+class SlowTinyVGG(TinyVGG):
+    """A network that takes 3 s on any real image (the blank probe at start-up stays fast)."""
+
+    def forward(self, x):
+        if bool(x.abs().sum() > 0):
+            time.sleep(3)
+        return super().forward(x)
+
+
+def build():
+    return SlowTinyVGG(in_channels=3, input_size=32)
+'''
+
+
+def test_the_page_is_served_while_a_model_runs(tmp_path, server_factory, sample_png):
+    (tmp_path / "slow_net.py").write_text(SLOW_MODULE)
+    server = server_factory(["--model", "slow_net:build"], env={"PYTHONPATH": str(tmp_path)})
+    finished: dict[str, float] = {}
+
+    def upload() -> None:
+        response = httpx.post(server.url + "api/runs", content=sample_png, timeout=60,
+                              headers={"content-type": "image/png"})
+        assert response.status_code == 201
+        finished["upload"] = time.monotonic()
+
+    uploader = threading.Thread(target=upload)
+    uploader.start()
+    time.sleep(0.5)  # let the upload reach the model
+    page = httpx.get(server.url, timeout=60)
+    finished["page"] = time.monotonic()
+    uploader.join()
+    assert page.status_code in (200, 503)  # 503: the front end is not built
+    assert finished["page"] < finished["upload"]

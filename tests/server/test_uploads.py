@@ -30,7 +30,8 @@ def test_declared_oversize_body_is_refused_before_reading(client, sample_png, up
     response = client.post("/api/runs", content=b"\0" * (upload_limit + 1),
                            headers={"content-type": "image/png"})
     assert response.status_code == 413
-    assert re.fullmatch(r"The upload is [\d.]+ MB; the limit is \d+ MB\.", response.json()["error"])
+    assert re.fullmatch(r"The upload is [\d.]+ MiB; the limit is [\d.]+ MiB\.",
+                        response.json()["error"])
     assert_still_serving(client, sample_png)
 
 
@@ -41,7 +42,7 @@ def test_streamed_oversize_body_without_length_is_cut_off(client, sample_png, up
 
     response = client.post("/api/runs", content=chunks(), headers={"content-type": "image/jpeg"})
     assert response.status_code == 413
-    assert re.fullmatch(r"The upload is more than [\d.]+ MB; the limit is \d+ MB\.",
+    assert re.fullmatch(r"The upload is more than [\d.]+ MiB; the limit is [\d.]+ MiB\.",
                         response.json()["error"])
     assert_still_serving(client, sample_png)
 

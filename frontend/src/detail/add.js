@@ -29,7 +29,7 @@ function combine(kind) {
       parts.push(" = ", num(output.data[at], { "data-part": "output", "data-role": "y" }));
       clear(formula).append(el("div", { class: "tsd-formula-where" }, `cell ${cellName(output, r, c)}`),
         formulaLine(parts, { "data-role": "formula" }));
-    }, count > 2 ? 150 : 180);
+    }, count > 2 ? 170 : 210);
     frame.views.append(row.el, formula);
     row.move(0, 0);
     explain(frame,

@@ -12,7 +12,9 @@ const PLAY_INTERVAL_MS = 550;
 
 export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
   const conv = readConv(pack);
-  const state = { i: 0, j: 0, channel: 0, page: 0, level: "channels", timer: null };
+  // channel: the input channel the formula shows; null until the user picks one, and then the
+  // one that contributes most at the current position is shown.
+  const state = { i: 0, j: 0, channel: null, page: 0, level: "channels", timer: null };
 
   const tabs = el("div", { class: "tsd-tabs", role: "tablist", "aria-label": "Level of detail" });
   const stage = el("div", { class: "tsd-conv-stage" });
@@ -145,6 +147,7 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
 
   // ---- level (b): the formula for one window -----------------------------------------------
   function formulaLevel() {
+    if (state.channel === null) state.channel = conv.strongestChannel(state.i, state.j);
     const [pr, pc] = conv.padding;
     const controls = el("div", { class: "tsd-controls" });
     const playButton = el("button", {
@@ -317,6 +320,13 @@ function readConv(pack) {
     channelName: (c) => String(inChannels[c] ?? c),
     outAt: (i, j) => output[i * outCols + j],
     middleAt: (c, i, j) => middle[(c * outRows + i) * outCols + j],
+    strongestChannel(i, j) {
+      let best = 0;
+      for (let c = 1; c < cin; c++) {
+        if (Math.abs(this.middleAt(c, i, j)) > Math.abs(this.middleAt(best, i, j))) best = c;
+      }
+      return best;
+    },
     paddingMode,
     // The input values under the window for output (i, j); null where the window is on zero
     // padding (other padding modes read a real input cell, found by sourceIndex).

@@ -165,7 +165,7 @@ export function nodeById(ctx, id) {
 
 // Maps of the same size side by side that follow one cursor: hovering (or arrow keys on) any of
 // them moves the cursor on all and calls onCell(r, c). specs: [{map, caption, part, color}].
-export function linkedMaps(specs, onCell, size = 190) {
+export function linkedMaps(specs, onCell, size = 230) {
   const maps = [];
   const move = (r, c) => {
     for (const map of maps) {

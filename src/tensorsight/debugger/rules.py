@@ -14,7 +14,7 @@ import inspect
 import math
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from types import FrameType
 from typing import Any
@@ -53,13 +53,36 @@ CONCATENATE = frozenset({"cat", "concat", "concatenate", "hstack", "vstack", "st
 RESHAPE = frozenset({"reshape", "view"})
 FUNCTIONAL_LAYERS = frozenset({"linear", "conv1d", "conv2d", "conv3d"})
 FIXED_NDIM = {"mm": (2, 2), "bmm": (3, 3), "mv": (2, 1)}
-# NumPy's matmul names only the two contracted sizes: "Input operand 1 has a mismatch in its core
-# dimension 0, with gufunc signature ... (size 64 is different from 128)".
-_NUMPY_CORE_DIM = re.compile(
-    r"Input operand (?P<operand>[01]) has a mismatch in its core dimension \d+, with gufunc "
-    r"signature \(n\?,k\),\(k,m\?\)->\(n\?,m\?\) \(size (?P<got>\d+) is different from "
-    r"(?P<wanted>\d+)\)"
+# Messages that name only the two contracted sizes of a matrix product: (left's, right's).
+_CONTRACTED_SIZES = (
+    # NumPy: "Input operand 1 has a mismatch in its core dimension 0, with gufunc signature
+    # (n?,k),(k,m?)->(n?,m?) (size 64 is different from 128)"
+    (re.compile(r"Input operand 1 has a mismatch in its core dimension 0, with gufunc signature "
+                r"\(n\?,k\),\(k,m\?\)->\(n\?,m\?\) \(size (?P<right>\d+) is different from "
+                r"(?P<left>\d+)\)"), "numpy"),
+    # PyTorch batched: "Expected size for first two dimensions of batch2 tensor to be: [16, 4]
+    # but got: [16, 5]."
+    (re.compile(r"first two dimensions of batch2 tensor to be: \[\d+, (?P<left>\d+)\] but got: "
+                r"\[\d+, (?P<right>\d+)\]"), "torch"),
+    # JAX: "dot_general requires contracting dimensions to have the same shape, got (128,) and
+    # (64,)."
+    (re.compile(r"contracting dimensions to have the same shape, got \((?P<left>\d+),\) and "
+                r"\((?P<right>\d+),\)"), "jax"),
 )
+
+
+def contracted_sizes(message: str) -> tuple[int, int, str] | None:
+    """(left operand's last dim, right operand's contracted dim, library) stated by a message.
+
+    >>> contracted_sizes("dot_general requires contracting dimensions to have the same shape, "
+    ...                  "got (128,) and (64,).")
+    (128, 64, 'jax')
+    """
+    for pattern, library in _CONTRACTED_SIZES:
+        match = pattern.search(message)
+        if match:
+            return int(match["left"]), int(match["right"]), library
+    return None
 
 
 @dataclass
@@ -351,8 +374,8 @@ def matmul(context: Context, operands: list[Operand], symbol: str | None,
            name: str | None) -> Clarification | None:
     """Matrix products: the contracted dims, then the batch dims, then dtypes."""
     a, b = context.fill(operands[:2])
-    core = _NUMPY_CORE_DIM.search(context.message)
-    if not (a.is_tensor or b.is_tensor or core):
+    sizes = contracted_sizes(context.message)
+    if not (a.is_tensor or b.is_tensor or sizes):
         return None
     phrase = shapes_phrase([a, b], symbol, name)
     short = (name or "").rsplit(".", 1)[-1]
@@ -360,11 +383,10 @@ def matmul(context: Context, operands: list[Operand], symbol: str | None,
     def report(cause: str, *operands: Operand) -> Clarification:
         return context.build(cause, operands, drawing_for(operands, symbol, name))
 
-    if (a.shape is None or b.shape is None) and core:
-        got, wanted = (core["got"], core["wanted"]) if core["operand"] == "1" else (
-            core["wanted"], core["got"])
-        cause = (f"{phrase} disagree: {a.ref()} has {wanted} in its last dim but {b.ref()} has "
-                 f"{got} in its contracted dim (sizes from numpy's message)")
+    if (a.shape is None or b.shape is None) and sizes:
+        left, right, library = sizes
+        cause = (f"{phrase} disagree: {a.ref()} has {left} in its last dim but {b.ref()} has "
+                 f"{right} in its contracted dim (sizes from {library}'s message)")
         return report(cause, a, b)
     if a.shape is None or b.shape is None:
         return report(unknown_cause(phrase), a, b)
@@ -855,6 +877,30 @@ def _library_callable(function: Any) -> bool:
     return module.partition(".")[0] in TENSOR_LIBRARIES
 
 
+def _receiver(context: Context, node: ast.Call, function: Any) -> Operand | None:
+    """The array a method is called on (``x`` in ``x.view(5, 3)``), if it is one."""
+    owner = getattr(function, "__self__", None)
+    if owner is not None and Operand.of("", owner).framework:
+        assert isinstance(node.func, ast.Attribute)
+        return Operand.of(context.text(node.func.value), owner)
+    if function is None and isinstance(node.func, ast.Attribute):
+        return context.operand(node.func.value)  # e.g. f(x).view(...): unknown, not re-run
+    return None
+
+
+def _flattened(context: Context, positional: list[ast.expr], args: list[Operand]
+               ) -> list[Operand]:
+    """Arguments with list/tuple arguments such as ``[a, b, c]`` expanded into their elements."""
+    operands: list[Operand] = []
+    for index, (arg, operand) in enumerate(zip(positional, args, strict=True)):
+        if isinstance(operand.value, list | tuple):
+            value = context.received[index] if index < len(context.received) else None
+            operands += _elements(context, arg, value)
+        else:
+            operands.append(operand)
+    return operands
+
+
 def call(context: Context, node: ast.Call) -> Clarification | None:
     """Function and method calls: dispatch on what is being called."""
     name = called_name(node.func)
@@ -869,39 +915,26 @@ def call(context: Context, node: ast.Call) -> Clarification | None:
         function = _called_module(context)
     if torch is not None and isinstance(function, torch.nn.Module):
         return module_call(context, node, function, name)
-    receiver_value = getattr(function, "__self__", None)
-    receiver = None
-    if receiver_value is not None and Operand.of("", receiver_value).framework:
-        assert isinstance(node.func, ast.Attribute)
-        receiver = Operand.of(context.text(node.func.value), receiver_value)
-    elif function is None and isinstance(node.func, ast.Attribute):
-        receiver = context.operand(node.func.value)
+    receiver = _receiver(context, node, function)
     positional = [arg for arg in node.args if not isinstance(arg, ast.Starred)]
-    args = [context.operand(arg) for arg in positional]
-    received = context.callee_arguments(function)
-    args = [from_callee(op, received[i]) if i < len(received) else op
-            for i, op in enumerate(args)]
-    context.received = received
+    context.received = context.callee_arguments(function)
+    args = [from_callee(op, context.received[i]) if i < len(context.received) else op
+            for i, op in enumerate(context.operand(arg) for arg in positional)]
+    operands = ([receiver] if receiver else []) + args
     short = name.rsplit(".", 1)[-1]
-    handlers: dict[frozenset[str], Callable[[], Clarification | None]] = {
-        MATMUL: lambda: matmul(context, ([receiver] if receiver else []) + args, None, name),
-        ELEMENTWISE: lambda: elementwise(context, ([receiver] if receiver else []) + args,
-                                         None, name),
-        CONCATENATE: lambda: concatenate(context, node, name),
-        RESHAPE: lambda: reshape(context, receiver, node.args, name) if receiver
-        else reshape(context, args[0], node.args[1:2], name) if args else None,
-        frozenset({"einsum"}): lambda: einsum(context, node, name),
-        FUNCTIONAL_LAYERS: lambda: functional_layer(context, node, args, name),
-    }
     if function is None or _library_callable(function):
-        for names, handler in handlers.items():
-            if short in names:
-                return handler()
-    operands = [receiver] if receiver else []
-    for index, (arg, operand) in enumerate(zip(positional, args, strict=True)):
-        if isinstance(operand.value, list | tuple):  # e.g. multi_dot([a, b, c])
-            value = context.received[index] if index < len(context.received) else None
-            operands += _elements(context, arg, value)
-        else:
-            operands.append(operand)
-    return generic(context, operands, name)
+        if short in MATMUL:
+            return matmul(context, operands, None, name)
+        if short in ELEMENTWISE:
+            return elementwise(context, operands, None, name)
+        if short in CONCATENATE:
+            return concatenate(context, node, name)
+        if short in RESHAPE and (receiver or args):
+            subject, target = (receiver, node.args) if receiver else (args[0], node.args[1:2])
+            return reshape(context, subject, target, name)
+        if short == "einsum":
+            return einsum(context, node, name)
+        if short in FUNCTIONAL_LAYERS:
+            return functional_layer(context, node, args, name)
+    flattened = _flattened(context, positional, args)
+    return generic(context, ([receiver] if receiver else []) + flattened, name)

@@ -75,12 +75,23 @@ class Site:
 
     def text(self, node: ast.AST) -> str:
         """The source text of ``node``, multi-line expressions joined onto one line."""
-        segment = ast.get_source_segment("".join(self.source_lines), node) or ast.unparse(node)
-        lines = segment.splitlines()
+        lines = _segment_lines(self.source_lines, node) or ast.unparse(node).splitlines()
         if len(lines) > 1:  # comments inside a multi-line expression would end the joined line
             lines = [_COMMENT.sub("", line) for line in lines]
         joined = " ".join(part.strip() for part in lines if part.strip())
         return _CLOSE_GAP.sub(r"\1", _OPEN_GAP.sub(r"\1", joined))
+
+
+def _segment_lines(source_lines: Sequence[str], node: ast.AST) -> list[str]:
+    """The source lines of ``node``, cut at its columns (UTF-8 byte offsets, as ast counts)."""
+    first, last = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+    start, end = getattr(node, "col_offset", None), getattr(node, "end_col_offset", None)
+    if first is None or last is None or start is None or end is None or last > len(source_lines):
+        return []
+    lines = [line.encode() for line in source_lines[first - 1 : last]]
+    lines[-1] = lines[-1][:end]
+    lines[0] = lines[0][start:]
+    return [line.decode(errors="replace").rstrip("\r\n") for line in lines]
 
 
 def is_library_frame(frame: FrameType) -> bool:

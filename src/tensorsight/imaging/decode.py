@@ -44,11 +44,13 @@ def decode_image(
         raise ImageError("The file is empty.", status=400)
     if len(data) > max_bytes:
         raise ImageError(
-            f"The file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB.",
+            f"The file is {_mebibytes(len(data))}; the limit is {_mebibytes(max_bytes)}.",
             status=413,
         )
     try:
         image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:
+        raise ImageError("The image expands to too many pixels to decode safely.", 413) from None
     except UnidentifiedImageError:
         raise ImageError(
             "This file is not an image that can be read (PNG, JPEG, GIF, WebP, BMP, TIFF...).",
@@ -68,7 +70,8 @@ def decode_image(
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError("The image expands to too many pixels to decode safely.", 413) from None
     except (OSError, SyntaxError, ValueError) as error:
-        raise ImageError(f"The image is damaged or truncated and cannot be decoded ({error}).")
+        message = f"The image is damaged or truncated and cannot be decoded ({error})."
+        raise ImageError(message) from None
     return _normalise_mode(ImageOps.exif_transpose(image))
 
 
@@ -82,3 +85,7 @@ def _normalise_mode(image: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return image.convert("RGB")
+
+
+def _mebibytes(count: int) -> str:
+    return f"{count / 2**20:.1f} MiB"

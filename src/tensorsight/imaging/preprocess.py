@@ -69,7 +69,8 @@ class Preprocessing:
         height, width = self.size
         shorter = self.resize or max(height, width)
         scale = shorter / min(image.size)
-        new_size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
+        new_size = (max(width, round(image.width * scale)),
+                    max(height, round(image.height * scale)))
         image = image.resize(new_size, Image.Resampling.BILINEAR, reducing_gap=3.0)
         image = ImageOps.fit(image, (width, height), Image.Resampling.BILINEAR)
         if self.invert_light_background and _border_is_light(image):
