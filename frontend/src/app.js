@@ -119,8 +119,9 @@ export async function mount(root, source, { page = false } = {}) {
       picker.setCurrent(sampleId);
       modelView.src = `data:image/png;base64,${result.input_png_base64}`;
       modelView.closest(".ts-seen").hidden = false;
-      const [best, probability] = result.output.top[0];
-      clear(prediction).append("Prediction: ", el("strong", {}, best), ` (${formatPercent(probability)})`);
+      const top = result.output?.top?.[0];   // absent for models whose output is not classes
+      clear(prediction);
+      if (top) prediction.append("Prediction: ", el("strong", {}, top[0]), ` (${formatPercent(top[1])})`);
       await overview.show(result);
       if (mine === ticket) setState("ready");
     } catch (error) {

@@ -104,7 +104,9 @@ export function createOverview({
 
   function renderUnit(unit, column) {
     const node = unit.node;
-    const isOutput = run && node.id === run.output.node_id;
+    const probabilities = run?.output?.probabilities;
+    const isOutput = node.id === run?.output?.node_id && node.shape.length === 2
+      && probabilities?.length === node.shape[1];
     const title = unit.block || node.name;
     const heading = unit.block
       ? el("button", {
@@ -125,7 +127,7 @@ export function createOverview({
       el("div", { class: "ts-unit-legend" })));
     const view = { unit, section, column, neurons: new Map(), body: null };
     views.set(unit.key, view);
-    if (isOutput && node.shape.length === 2) renderProbabilities(view);
+    if (isOutput) renderProbabilities(view);
     else if (node.shape.length === 4) renderMaps(view);
     else if (node.shape.length === 2) renderVector(view);
     else section.append(el("p", { class: "ts-note" }, "This shape is not drawn."));

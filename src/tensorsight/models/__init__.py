@@ -19,13 +19,9 @@ if TYPE_CHECKING:
     from tensorsight.models.mobilenet_v2 import MobileNetV2
     from tensorsight.models.tinyvgg import TinyVGG
 
-# The name `tensorsight serve` catches; one class, two names.
-ModelError = ModelLoadError
-
 __all__ = [
     "MobileNetV2",
     "ModelBundle",
-    "ModelError",
     "ModelLoadError",
     "Sample",
     "TinyVGG",

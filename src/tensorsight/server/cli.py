@@ -109,13 +109,13 @@ def _closed_on_error(listener: socket.socket) -> Iterator[None]:
 
 
 def _load_bundle(args: argparse.Namespace) -> ModelBundle:
-    from tensorsight.models import ModelError, load_model
+    from tensorsight.models import ModelLoadError, load_model
 
     class_names = _read_classes(args.classes) if args.classes is not None else None
     try:
         return load_model(args.model, weights=args.weights, class_names=class_names,
                           input_size=args.input_size, trust_pickle=args.trust_pickle)
-    except ModelError as error:
+    except ModelLoadError as error:
         raise UsageError(str(error)) from None
 
 
