@@ -182,5 +182,6 @@ def shown(locator: Any) -> float:
     """The exact value behind a number the page prints, after checking the printed digits."""
     value = float(locator.get_attribute("data-value"))
     text = locator.inner_text().strip()
-    assert abs(float(text) - value) <= PRINTED_DIGITS_TOLERANCE * max(1.0, abs(value)), (text, value)
+    tolerance = PRINTED_DIGITS_TOLERANCE * max(1.0, abs(value))
+    assert abs(float(text) - value) <= tolerance, (text, value)
     return value

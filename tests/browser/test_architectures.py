@@ -26,10 +26,18 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-
 from _graph_page import (
-    close_detail, drawn_units, edge_sources, fetch_activation, fetch_detail, hover_cell, open_block,
-    open_detail, shown, unit_of, upload_picture,
+    close_detail,
+    drawn_units,
+    edge_sources,
+    fetch_activation,
+    fetch_detail,
+    hover_cell,
+    open_block,
+    open_detail,
+    shown,
+    unit_of,
+    upload_picture,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -117,6 +125,7 @@ def test_family_is_drawn_and_explained(family: Family, server_factory, browser_p
         reveal(page, join)
         assert_join_edges(page, join, by_id)
         assert_hover_lights_feeders(page, join, by_id)
+        page.screenshot(path=str(screenshot_dir / f"{family.name}_{join['name']}_hover.png"))
 
     session = Session(page, server.url, run_id, by_id)
     checks = {"conv2d": check_conv, "add": check_add, "batch_norm": check_batch_norm,

@@ -170,7 +170,8 @@ def test_views_of_a_residual_model(page, tmp_path):
     page.keyboard.press("ArrowDown")
     row, col = 1, 1
     assert frame.locator(".tsd-position").inner_text() == f"window at output [{row}, {col}]"
-    padded = np.pad(arrays["input"][0], 2)
+    source = int(frame.get_by_label("Input channel", exact=True).input_value())
+    padded = np.pad(arrays["input"][source], 2)
     expected_patch = padded[row * 2:row * 2 + 5:2, col * 2:col * 2 + 5:2].ravel()
     cells = frame.locator('[data-role="conv-formula"] [data-part="input window"] .tsd-cell')
     np.testing.assert_array_equal(

@@ -348,3 +348,17 @@ def test_softmax_terms_sum_and_probabilities(live_server, page, model_info, scre
     assert "tsd-linked" in chip.get_attribute("class")
     page.screenshot(path=str(screenshot_dir / "detail_softmax.png"))
     assert_closes_with_escape(view)
+
+
+def test_views_fit_a_1024_pixel_window(page, model_info, screenshot_dir):
+    page.set_viewport_size({"width": 1024, "height": 768})
+    conv = nodes_of_kind(model_info, "conv2d")[2]
+    view = open_view(page, conv["id"], 0)
+    for level in ("All input channels", "Formula for one window"):
+        view.frame.get_by_role("tab", name=level).click()
+        box = view.frame.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 1024
+        views = view.frame.locator(".tsd-detail-views")
+        assert views.evaluate("element => element.scrollWidth <= element.clientWidth + 1")
+    page.screenshot(path=str(screenshot_dir / "detail_conv_formula_1024.png"))
+    assert_closes_with_escape(view)

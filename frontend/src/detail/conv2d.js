@@ -29,6 +29,15 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
   }
   frame.views.append(tabs, stage);
   frame.onDestroy(() => stop());
+  // In the formula, arrow keys move the window wherever the focus is (maps handle their own).
+  stage.addEventListener("keydown", (event) => {
+    if (state.level !== "formula" || event.target.closest(".tsd-heat, .tsd-grid, select")) return;
+    const move = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[event.key];
+    if (!move) return;
+    event.preventDefault();
+    stop();
+    setPosition(state.i + move[0], state.j + move[1]);
+  });
 
   const moveListeners = [];
   function setPosition(i, j) {
@@ -73,7 +82,7 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
         label: `intermediate map of input channel ${conv.channelName(c)}`,
         onCell: (i, j) => setPosition(i, j),
       });
-      inputMaps.push([c, inputMap]);
+      inputMaps.push(inputMap);
       middleMaps.push(middleMap);
       rows.append(el("div", { class: "tsd-conv-row", "data-channel": c },
         figure(`in ${conv.channelName(c)}`, inputMap.el),
@@ -103,7 +112,7 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
 
     moveListeners.push(() => {
       const { i, j } = state;
-      for (const [, map] of inputMaps) map.mark("window", windowMarks(conv, i, j));
+      for (const map of inputMaps) map.mark("window", windowMarks(conv, i, j));
       for (const map of middleMaps) map.mark("cursor", [{ r: i, c: j, kind: "cursor" }]);
       outputMap.mark("cursor", [{ r: i, c: j, kind: "cursor" }]);
       outputMap.setCursor(i, j);
@@ -167,7 +176,7 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
     const input = plane(pack.arrays.input, state.channel);
     const inputMap = heatmap({
       ...input, values: input.data, color: conv.inputColor, size: 230, pad: Math.max(pr, pc),
-      part: "input", label: `input channel ${conv.channelName(state.channel)} with its zero padding`,
+      part: "input", label: `input channel ${conv.channelName(state.channel)}${pr || pc ? " with its padding" : ""}`,
     });
     const outputMap = heatmap({
       rows: conv.outRows, cols: conv.outCols, values: conv.output, color: conv.outputColor, size: 170,
@@ -183,14 +192,6 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
         figure("output", outputMap.el)),
       arithmetic, channelSum);
 
-    stage.addEventListener("keydown", (event) => {
-      if (event.target.closest(".tsd-heat, .tsd-grid, select")) return;
-      const move = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[event.key];
-      if (!move) return;
-      event.preventDefault();
-      stop();
-      setPosition(state.i + move[0], state.j + move[1]);
-    });
     playButton.dataset.role = "play";
     state.playButton = playButton;
 

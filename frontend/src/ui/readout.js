@@ -22,7 +22,8 @@ export function createReadout() {
     el: element,
     clear: () => set("idle", hint),
     pending: (node, where) => set("pending", `${node.name} ${where} …`),
-    show: (node, where, value, position) => set("value", `${node.name} ${where} = ${formatValue(value)}`,
+    show: (node, where, value, position) => set("value",
+      `${node.name} ${where} = ${formatValue(value)}  ·  click for the arithmetic`,
       { node: node.id, value, ...position }),
     failed: (message) => set("error", message),
   };

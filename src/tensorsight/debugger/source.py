@@ -123,21 +123,44 @@ def _instruction_span(code: CodeType, lasti: int) -> tuple[int, int, int, int] |
     return None
 
 
-_TREES: dict[tuple[str, int], ast.Module] = {}
+_TREES: dict[tuple[str, int, int], ast.Module] = {}
 
 
-def _parse(filename: str, lines: list[str]) -> ast.Module | None:
-    key = (filename, hash(tuple(lines)))
+def _parse(filename: str, lines: Sequence[str], first_line: int = 1) -> ast.Module | None:
+    """The syntax tree of ``lines`` (which start at line ``first_line`` of the file), cached.
+
+    A part of a file is parsed inside ``if True:`` so that an indented method parses as is;
+    line numbers are then shifted to the file's, columns are untouched.
+    """
+    key = (filename, first_line, hash(tuple(lines)))
     tree = _TREES.get(key)
     if tree is None:
         try:
-            tree = ast.parse("".join(lines), filename)
+            if first_line == 1:
+                tree = ast.parse("".join(lines), filename)
+            else:
+                tree = ast.parse("if True:\n" + "".join(lines), filename)
+                ast.increment_lineno(tree, first_line - 2)
         except (SyntaxError, ValueError):
             return None
         if len(_TREES) > 64:
             _TREES.clear()
         _TREES[key] = tree
     return tree
+
+
+def _function_lines(code: CodeType, lines: list[str]) -> tuple[list[str], int]:
+    """Only the lines of a named function (decorators included), else the whole file.
+
+    Parsing a 3,000-line library module to explain one line inside it costs tens of ms.
+    Lambdas and comprehensions may start mid-statement, so they get the whole file.
+    """
+    if code.co_name.startswith("<") or code.co_firstlineno <= 1:
+        return lines, 1
+    last = max((end for _, end, _, _ in code.co_positions() if end is not None), default=0)
+    if last < code.co_firstlineno:
+        return lines, 1
+    return lines[code.co_firstlineno - 1 : last], code.co_firstlineno
 
 
 def _span(node: ast.AST) -> tuple[int | None, int | None, int | None, int | None]:
@@ -200,7 +223,9 @@ def site_at(frame: FrameType, lasti: int, below: Sequence[FrameType] = ()) -> Si
     lines = linecache.getlines(filename, frame.f_globals)
     if span is None or not lines:
         return None
-    tree = _parse(filename, lines)
+    tree = _parse(filename, *_function_lines(frame.f_code, lines))
+    if tree is None:  # the function's lines alone do not parse: take the whole file
+        tree = _parse(filename, lines)
     match = _find(tree, span) if tree is not None else None
     if match is None:
         return None
