@@ -9,12 +9,13 @@ export const genericView = defineView("Layer", (frame, pack, ctx) => {
   const kind = (ctx.node && ctx.node.kind) || pack.meta.kind || "layer";
   const readout = el("div", { class: "tsd-formula-box", "aria-live": "polite" });
   const row = el("div", { class: "tsd-maps" });
+  const color = activationScale(...Object.values(pack.arrays).map((array) => array.data));
   for (const [name, array] of Object.entries(pack.arrays)) {
     if (array.data.length === 0) continue;
     const map = asMap(array);
     const hm = heatmap({
       rows: map.rows, cols: map.cols, values: map.data, flat: map.flat,
-      color: activationScale(map.data), size: 180, part: name, label: name,
+      color, size: 200, part: name, label: name,
       onCell: (r, c) => {
         clear(readout).append(el("div", { class: "tsd-formula-line" },
           `${name} ${cellName(map, r, c)} = `, num(map.data[r * map.cols + c], { "data-part": name })));

@@ -21,8 +21,8 @@ import ast
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
-from xml.sax.saxutils import escape
 
 from tensorsight.debugger import instrument
 from tensorsight.debugger.instrument import Span

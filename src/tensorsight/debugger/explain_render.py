@@ -15,8 +15,8 @@ import shutil
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from html import escape
 from typing import IO, TYPE_CHECKING, Any
-from xml.sax.saxutils import escape
 
 if TYPE_CHECKING:
     from tensorsight.debugger.explain import Explanation, StatementShapes
