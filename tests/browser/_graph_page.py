@@ -165,13 +165,14 @@ def fetch_activation(server_url: str, run_id: str, node_id: str, channel: int) -
     return decode_pack(response.content)[1][node_id][0]
 
 
-def hover_cell(page: Any, heatmap: Any, rows: int, cols: int, row: int, col: int
-               ) -> tuple[int, int]:
-    """Move the mouse to the middle of cell (row, col) of a detail view's heatmap (as drawn on
-    its canvas); return the cell the heatmap says is under the pointer (its aria-label)."""
+def hover_cell(page: Any, heatmap: Any, rows: int, cols: int, row: int, col: int,
+               within: float = 0.5) -> tuple[int, int]:
+    """Move the mouse into cell (row, col) of a detail view's heatmap as drawn on its canvas
+    (``within`` of the way across the cell, down and right); return the cell the heatmap then
+    says is under the pointer (its aria-label)."""
     box = heatmap.locator("canvas").first.bounding_box()
-    page.mouse.move(box["x"] + (col + 0.5) * box["width"] / cols,
-                    box["y"] + (row + 0.5) * box["height"] / rows)
+    page.mouse.move(box["x"] + (col + within) * box["width"] / cols,
+                    box["y"] + (row + within) * box["height"] / rows)
     label = heatmap.get_attribute("aria-label")
     found = _ROW_COLUMN.search(label)
     assert found, f"the heatmap names no cell after hovering: {label!r}"

