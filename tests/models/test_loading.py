@@ -248,9 +248,10 @@ def test_input_the_model_cannot_take() -> None:
     assert caught.value.__cause__ is not None
 
 
-def test_model_that_does_not_return_class_scores() -> None:
-    with pytest.raises(ModelLoadError, match=r"one tensor of class scores.*shape \[1, 2, 6, 6\]"):
-        bundle_from_module(nn.Conv2d(3, 2, 3), input_size=(8, 8))
+def test_model_that_returns_neither_scores_nor_an_image() -> None:
+    with pytest.raises(ModelLoadError, match=r"class scores \[batch, classes\] or an image.*"
+                                             r"shape \[192\]\."):
+        bundle_from_module(nn.Flatten(0), input_size=(8, 8))
 
 
 def test_bundle_from_module_reads_input_size_and_channels() -> None:
@@ -310,3 +311,21 @@ def test_models_package_imports_without_torch_until_a_model_is_built() -> None:
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.split()
     assert output == ["False"]
+
+
+SEGMENTER = """
+from torch import nn
+
+def build():
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 1))
+"""
+
+
+def test_image_output_model_loads_without_classes(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    name = write_module(tmp_path, SEGMENTER)
+    bundle = load_model(f"{name}:build", input_size=(16, 16))
+    assert bundle.class_names == ()
+    with pytest.raises(ModelLoadError, match="returns an image, not class scores"):
+        load_model(f"{name}:build", input_size=(16, 16), class_names=["a", "b"])

@@ -148,7 +148,12 @@ def bundle_from_module(
         preprocessing = replace(preprocessing, size=input_size)
     display_name = name or type(model).__name__
     outputs = _probe(model, preprocessing, display_name)
-    if class_names is None:
+    if outputs is None:  # an image-to-image model (segmenter, generator): no classes to name
+        if class_names:
+            raise ModelLoadError(
+                f"{display_name} returns an image, not class scores, so it takes no class names.")
+        class_names = []
+    elif class_names is None:
         class_names = [f"class {index}" for index in range(outputs)]
     elif len(class_names) != outputs:
         raise ModelLoadError(
@@ -411,8 +416,8 @@ def _input_channels(model: nn.Module) -> int:
     return 3
 
 
-def _probe(model: nn.Module, preprocessing: Preprocessing, name: str) -> int:
-    """Run the model on one zero image; return its number of outputs (classes)."""
+def _probe(model: nn.Module, preprocessing: Preprocessing, name: str) -> int | None:
+    """Run the model on one zero image; return its number of classes, None for image outputs."""
     import torch
 
     shape = (1, preprocessing.channels, *preprocessing.size)
@@ -424,11 +429,11 @@ def _probe(model: nn.Module, preprocessing: Preprocessing, name: str) -> int:
         raise ModelLoadError(
             f"{name} fails on a {size} input ({type(error).__name__}: {error}); give the input "
             f"size it expects (--input-size HxW or the card's input_size).") from error
-    if not isinstance(output, torch.Tensor) or output.ndim != 2 or output.shape[0] != 1:
+    if not isinstance(output, torch.Tensor) or output.ndim not in (2, 4) or output.shape[0] != 1:
         raise ModelLoadError(
-            f"{name} must return one tensor of class scores [batch, classes]; it returned "
-            f"{_describe_output(output)}.")
-    return int(output.shape[1])
+            f"{name} must return one tensor: class scores [batch, classes] or an image "
+            f"[batch, channels, height, width]; it returned {_describe_output(output)}.")
+    return int(output.shape[1]) if output.ndim == 2 else None
 
 
 def _describe_output(output: Any) -> str:
