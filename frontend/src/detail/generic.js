@@ -17,6 +17,7 @@ export const genericView = defineView("Layer", (frame, pack, ctx) => {
       rows: map.rows, cols: map.cols, values: map.data, flat: map.flat,
       color, size: 200, part: name, label: name,
       onCell: (r, c) => {
+        hm.mark("cursor", [{ r, c, kind: "cursor" }]);
         clear(readout).append(el("div", { class: "tsd-formula-line" },
           `${name} ${cellName(map, r, c)} = `, num(map.data[r * map.cols + c], { "data-part": name })));
       },

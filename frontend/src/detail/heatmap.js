@@ -95,7 +95,8 @@ export function heatmap({ values, rows, cols, color, size = 160, pad = 0, label 
   }
 
   wrap.addEventListener("mousemove", (event) => {
-    const box = wrap.getBoundingClientRect();
+    // The map starts inside the frame's border: measure from the canvas, not from the frame.
+    const box = base.getBoundingClientRect();
     const r = Math.floor((event.clientY - box.top) / cell) - pad;
     const c = Math.floor((event.clientX - box.left) / cell) - pad;
     if (cursor && cursor[0] === r && cursor[1] === c) return;
