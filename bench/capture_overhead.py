@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tensorsight.capture import capture
+from tensorsight.capturing import capture
 from tensorsight.models.tinyvgg import TinyVGG
 
 

@@ -2,7 +2,7 @@
 
 For each model at 224x224 it prints the median of ``--repeats`` runs of a bare forward pass,
 of one that keeps every layer's output (the floor under any capture), of
-:func:`tensorsight.capture.capture` alone, and of ``Explainer.run_image`` (image -> overview
+:func:`tensorsight.capture` alone, and of ``Explainer.run_image`` (image -> overview
 data); the peak resident memory each adds; and the bytes of the first view: ``model_info`` and
 overview JSON plus the u8 activation packs of the first ``--channels`` channels of every node
 (an upper bound: the page fetches only the layers on screen). With CUDA it also times a
@@ -43,7 +43,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from tensorsight.capture import capture
+from tensorsight.capturing import capture
 from tensorsight.explanation import Explainer, encode_pack
 from tensorsight.models import ModelBundle, ModelLoadError, bundle_from_module, load_model
 from tensorsight.models.mobilenet_v2 import MobileNetV2, imagenet_class_names

@@ -25,12 +25,12 @@ _LAZY_EXPORTS = {
     "clarify": "tensorsight.debugger",
     "explain": "tensorsight.debugger",
     "astviz": "tensorsight.debugger",
-    "capture": "tensorsight.capture",
+    "capture": "tensorsight.capturing",
     "show": "tensorsight.jupyter",
 }
 
 if TYPE_CHECKING:
-    from tensorsight.capture import capture
+    from tensorsight.capturing import capture
     from tensorsight.debugger import astviz, clarify, explain
     from tensorsight.jupyter import show
 

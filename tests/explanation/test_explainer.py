@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from architectures import build
-from tensorsight.capture import capture
+from tensorsight.capturing import capture
 from tensorsight.explanation import (
     BadParameterError,
     Explainer,

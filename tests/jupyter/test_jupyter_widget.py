@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("anywidget")
 from PIL import Image  # noqa: E402
 
-from tensorsight.capture import capture  # noqa: E402
+from tensorsight.capturing import capture  # noqa: E402
 from tensorsight.explanation import Explainer, decode_pack  # noqa: E402
 from tensorsight.imaging import Preprocessing  # noqa: E402
 from tensorsight.jupyter import (  # noqa: E402

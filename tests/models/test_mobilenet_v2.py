@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 from PIL import Image  # noqa: E402
 from torch import nn  # noqa: E402
 
-from tensorsight.capture import capture  # noqa: E402
+from tensorsight.capturing import capture  # noqa: E402
 from tensorsight.models import ModelLoadError, load_model  # noqa: E402
 from tensorsight.models import mobilenet_v2 as mobilenet  # noqa: E402
 

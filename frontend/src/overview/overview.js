@@ -53,6 +53,7 @@ export function createOverview({
   const exact = new Map();                 // `${run}|${node}|${channel}` -> Promise<Float32Array>
   const quantized = new Map();             // `${node}|${start}` -> Promise<{meta, array}> (u8)
   const painted = new Set();               // `${node}|${start}` painted in the current DOM
+  const skipFloors = new Map();             // "from unit>to unit" -> y of a skip edge's route
   let hover = null;
   let legendNode = null;   // the layer whose colours the big legend explains: the last pointed at
 
@@ -108,12 +109,16 @@ export function createOverview({
     const isOutput = node.id === run?.output?.node_id && node.shape.length === 2
       && probabilities?.length === node.shape[1];
     const title = unit.block || node.name;
+    const [group, tail] = splitTitle(title, expanded);
+    const label = (...before) => [
+      group ? el("span", { class: "ts-unit-group" }, group) : null,
+      el("span", { class: "ts-unit-name" }, ...before, tail)];
     const heading = unit.block
       ? el("button", {
         class: "ts-unit-title ts-unit-open", type: "button", title: `Open ${unit.block}: ${unit.nodes.length} layers`,
         onclick: () => { expanded.add(unit.block); refresh(); },
-      }, el("span", { class: "ts-caret", "aria-hidden": "true" }, "▸"), title)
-      : el("div", { class: "ts-unit-title", title: `${node.name} (${node.module_type || node.kind})` }, title);
+      }, ...label(el("span", { class: "ts-caret", "aria-hidden": "true" }, "▸")))
+      : el("div", { class: "ts-unit-title", title: `${node.name} (${node.module_type || node.kind})` }, ...label());
     const section = el("section", {
       class: `ts-unit ts-kind-${node.kind}${unit.block ? " ts-block" : ""}${isOutput ? " ts-output" : ""}`,
       dataset: { unit: unit.key, node: node.id, kind: node.kind },
@@ -316,9 +321,16 @@ export function createOverview({
     target.classList.add("ts-lit");
     const to = anchor(target, "left");
     const own = views.get(unitOf.get(node.id));
+    // A feeder in a column next to this one is joined directly; one further back takes the
+    // skip edge's own route below the columns in between.
+    const hotEdge = (view, from) => {
+      const floor = skipFloors.get(`${view.unit.key}>${own.unit.key}`);
+      hotEdges.append(floor === undefined ? edgePath(from, to, "ts-edge-hot")
+        : skipPath(from, to, floor, "ts-edge-hot ts-edge-hot-skip"));
+    };
     const lightUnit = (view) => {
       view.section.classList.add("ts-feeds-unit");
-      hotEdges.append(edgePath(anchor(view.body || view.section, "right"), to, "ts-edge-hot"));
+      hotEdge(view, anchor(view.body || view.section, "right"));
     };
     if (own.unit.block) {       // a block's output: what feeds the block from outside
       for (const key of own.unit.inputs) lightUnit(views.get(key));
@@ -332,7 +344,7 @@ export function createOverview({
       for (const c of shown) {
         const neuron = view.neurons.get(c);
         neuron.classList.add("ts-feeds");
-        hotEdges.append(edgePath(anchor(neuron, "right"), to, "ts-edge-hot"));
+        hotEdge(view, anchor(neuron, "right"));
       }
       if (!shown.length) lightUnit(view);
     }
@@ -473,16 +485,24 @@ export function createOverview({
   }
 
   // ---- edges ------------------------------------------------------------------------------------
-  function anchor(element, side) {
+  // [x, top, bottom] of one side of an element, in stage coordinates.
+  function side(element, which) {
     const box = element.getBoundingClientRect();
     const origin = stage.getBoundingClientRect();
-    return [(side === "right" ? box.right : box.left) - origin.left, box.top + box.height / 2 - origin.top];
+    return [(which === "right" ? box.right : box.left) - origin.left, box.top - origin.top, box.bottom - origin.top];
   }
 
-  // Neighbouring columns are joined directly; an edge that skips columns (a residual or U-Net
-  // skip) runs below the columns it passes so it never hides behind a layer.
+  function anchor(element, which) {
+    const [x, top, bottom] = side(element, which);
+    return [x, (top + bottom) / 2];
+  }
+
+  // Neighbouring columns are joined by a band from the whole height of one stack of maps to the
+  // whole height of the next; an edge that skips columns (a residual or U-Net skip) runs below
+  // the columns it passes (and its ends) so it never hides behind a layer.
   function drawEdges() {
     clear(baseEdges);
+    skipFloors.clear();
     const origin = stage.getBoundingClientRect();
     const bottomOf = (view) => view.section.getBoundingClientRect().bottom - origin.top;
     let skips = 0;
@@ -491,16 +511,17 @@ export function createOverview({
       for (const input of view.unit.inputs) {
         const from = views.get(input);
         if (!from) continue;
-        const start = anchor(from.body || from.section, "right");
-        const end = anchor(view.body || view.section, "left");
+        const source = from.body || from.section;
+        const target = view.body || view.section;
         if (view.column - from.column <= 1) {
-          baseEdges.append(edgePath(start, end, "ts-edge"));
+          baseEdges.append(bandPath(side(source, "right"), side(target, "left")));
           continue;
         }
         const passed = [...views.values()].filter((v) => v.column > from.column && v.column < view.column);
-        const floor = Math.max(start[1], end[1], ...passed.map(bottomOf)) + 16 + 10 * (skips++ % 4);
+        const floor = Math.max(...[from, view, ...passed].map(bottomOf)) + 16 + 10 * (skips++ % 4);
         lowest = Math.max(lowest, floor);
-        baseEdges.append(skipPath(start, end, floor));
+        skipFloors.set(`${from.unit.key}>${view.unit.key}`, floor);
+        baseEdges.append(skipPath(anchor(source, "right"), anchor(target, "left"), floor, "ts-edge ts-edge-skip"));
       }
     }
     const contentBottom = columnsEl.getBoundingClientRect().bottom - origin.top;
@@ -565,12 +586,30 @@ function svg(tag, attrs = {}) {
   return node;
 }
 
-function skipPath([x1, y1], [x2, y2], floor) {
+function skipPath([x1, y1], [x2, y2], floor, className) {
   const r = 10;
   return svg("path", {
-    class: "ts-edge ts-edge-skip",
+    class: className,
     d: `M${x1.toFixed(1)},${y1.toFixed(1)} h${r} Q${(x1 + 2 * r).toFixed(1)},${y1.toFixed(1)} ${(x1 + 2 * r).toFixed(1)},${(y1 + r).toFixed(1)} V${(floor - r).toFixed(1)} Q${(x1 + 2 * r).toFixed(1)},${floor.toFixed(1)} ${(x1 + 3 * r).toFixed(1)},${floor.toFixed(1)} H${(x2 - 3 * r).toFixed(1)} Q${(x2 - 2 * r).toFixed(1)},${floor.toFixed(1)} ${(x2 - 2 * r).toFixed(1)},${(floor - r).toFixed(1)} V${(y2 + r).toFixed(1)} Q${(x2 - 2 * r).toFixed(1)},${y2.toFixed(1)} ${(x2 - r).toFixed(1)},${y2.toFixed(1)} H${x2.toFixed(1)}`,
   });
+}
+
+// A band between two sides [x, top, bottom]: smooth curves along its top and bottom edges.
+function bandPath([x1, top1, bottom1], [x2, top2, bottom2]) {
+  const middle = ((x1 + x2) / 2).toFixed(1);
+  const [a, b, c, d, e, f] = [x1, top1, x2, top2, bottom2, bottom1].map((v) => v.toFixed(1));
+  return svg("path", {
+    class: "ts-edge ts-edge-band",
+    d: `M${a},${b} C${middle},${b} ${middle},${d} ${c},${d} V${e} C${middle},${e} ${middle},${f} ${a},${f} Z`,
+  });
+}
+
+// The title of a unit split where an open block it sits in ends: ["layer1.0", ".conv"], so
+// neighbouring columns inside one block differ in what is shown; [null, title] outside blocks.
+function splitTitle(title, expanded) {
+  const group = [...expanded].filter((prefix) => title.startsWith(`${prefix}.`))
+    .sort((a, b) => b.length - a.length)[0];
+  return group ? [group, title.slice(group.length)] : [null, title];
 }
 
 function edgePath([x1, y1], [x2, y2], className) {

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tensorsight.capture import Graph, Node
+from tensorsight.capturing import Graph, Node
 from tensorsight.explanation import maths
 from tensorsight.explanation.errors import BadParameterError
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tensorsight.capture import CaptureError, Graph, Node, capture
+from tensorsight.capturing import CaptureError, Graph, Node, capture
 from tensorsight.explanation.details import check_channel, detail_pack, per_image
 from tensorsight.explanation.errors import BadParameterError, ModelRunError, UnknownIdError
 from tensorsight.imaging import Preprocessing, decode_image

@@ -28,8 +28,8 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from tensorsight.capture.graph import Graph, Node
-from tensorsight.capture.kinds import (
+from tensorsight.capturing.graph import Graph, Node
+from tensorsight.capturing.kinds import (
     PASS_THROUGH_OPS,
     function_config,
     function_kind,

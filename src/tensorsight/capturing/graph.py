@@ -1,4 +1,4 @@
-"""The executed graph that :func:`tensorsight.capture.capture` records (docs/architecture.md)."""
+"""The executed graph that :func:`tensorsight.capture` records (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ class Graph:
 
         >>> import torch
         >>> from torch import nn
-        >>> from tensorsight.capture import capture
+        >>> from tensorsight.capturing import capture
         >>> capture(nn.Sequential(nn.Tanh()), torch.zeros(1, 2)).node("n1").kind
         'tanh'
         """

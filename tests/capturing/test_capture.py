@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from architectures import FAMILIES, build
-from tensorsight.capture import KINDS, CaptureError, Graph, Node, capture
+from tensorsight.capturing import KINDS, CaptureError, Graph, Node, capture
 
 
 def plain_forward_outputs(model: nn.Module, x: torch.Tensor) -> tuple[dict, torch.Tensor]:
@@ -351,9 +351,9 @@ def test_ops_with_several_outputs_get_one_node_each_and_dict_outputs_work() -> N
     assert graph.output_id == "n3"
 
 
-def test_tensorsight_capture_is_callable_even_after_the_package_is_imported() -> None:
+def test_tensorsight_capture_is_the_function_even_after_the_package_is_imported() -> None:
     import tensorsight
-    import tensorsight.capture  # the import system rebinds tensorsight.capture to the package
+    import tensorsight.capturing  # must not rebind tensorsight.capture
 
     model, x = build("tinyvgg")
     graph = tensorsight.capture(model, x)
