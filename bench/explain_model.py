@@ -70,7 +70,6 @@ class Figures:
     activation_bytes: int
     info_bytes: int
     overview_bytes: int
-    channel_stats_bytes: int
     packs_bytes: int
     first_view_gzip_bytes: int
 
@@ -155,14 +154,12 @@ def measure(bundle: ModelBundle, repeats: int, channels: int) -> Figures:
     info = json.dumps(explainer.model_info()).encode()
     overview_dict = explainer.run_image(image)
     overview = json.dumps(overview_dict).encode()
-    channel_stats = sum(len(json.dumps([node["channel_min"], node["channel_max"]]))
-                        for node in overview_dict["nodes"].values())
     pack = encode_pack(*explainer.activations(overview_dict["run_id"],
                                               list(overview_dict["nodes"]),
                                               channels=(0, channels), encoding="u8"))
     compressed = sum(len(gzip.compress(part, 5)) for part in (info, overview, pack))
     return Figures(forward_s, keeping_s, capture_s, run_image_s, memory, activation_bytes,
-                   len(info), len(overview), channel_stats, len(pack), compressed)
+                   len(info), len(overview), len(pack), compressed)
 
 
 def peak_extra_mb(action: Callable[[], Any]) -> float | None:
@@ -221,7 +218,7 @@ def report(name: str, source: str, figures: Figures) -> None:
     print(f"  activations kept  {figures.activation_bytes / mb:8.2f} MB (float32, all nodes)")
     print(f"  first view        {figures.first_view_bytes / mb:8.2f} MB = model_info "
           f"{figures.info_bytes / mb:.2f} + overview {figures.overview_bytes / mb:.2f} "
-          f"(per-channel min/max {figures.channel_stats_bytes / mb:.2f}) + u8 packs "
+          f"+ u8 packs "
           f"{figures.packs_bytes / mb:.2f}; gzip {figures.first_view_gzip_bytes / mb:.2f} MB "
           f"(goal < {PAYLOAD_GOAL_BYTES / mb:.0f} MB: {_verdict(payload_ok)})")
 

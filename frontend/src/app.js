@@ -48,6 +48,7 @@ export async function mount(root, source, { page = false } = {}) {
     return;
   }
   status.textContent = `${modelInfo.name} · input ${modelInfo.input.channels}×${modelInfo.input.height}×${modelInfo.input.width}`;
+  status.title = status.textContent;   // a long model name is cut short in the header
 
   const readout = createReadout();
   const legendHolder = el("div", { class: "ts-toolbar-legend" });

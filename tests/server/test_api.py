@@ -67,7 +67,7 @@ def test_run_sample_matches_the_model_in_pytorch(client, sample_dir, oracle_mode
     assert input_png.size == (64, 64)
     conv = node_by_module(client, "conv_1_1")
     summary = overview["nodes"][conv["id"]]
-    assert summary["shape"] == [1, 10, 62, 62] and len(summary["channel_min"]) == 10
+    assert summary["shape"] == [1, 10, 62, 62] and summary["min"] <= summary["max"]
 
 
 @pytest.mark.parametrize("how", ["raw", "multipart"])

@@ -157,8 +157,11 @@ def _softmax(graph: Graph, node: Node, channel: int) -> TensorPack:
             f"{node.name} normalises a {list(logits.shape)} tensor; its detail view explains "
             "softmax over a vector of class scores only.")
     terms = maths.softmax_terms(logits)
+    # The probabilities shown are the node's own output, not exp / sum recomputed here (which
+    # can differ in the last bit from torch.softmax).
     return ({"sum_exp": terms.sum_exp, "max_logit": terms.max_logit},
-            {"logits": terms.logits, "exp": terms.exp, "probabilities": terms.probabilities})
+            {"logits": terms.logits, "exp": terms.exp,
+             "probabilities": per_image(node.activation)})
 
 
 def _batch_norm(graph: Graph, node: Node, channel: int) -> TensorPack:
