@@ -12,6 +12,7 @@ what the server says over HTTP::
 from __future__ import annotations
 
 import io
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -73,33 +74,42 @@ def unit_of(node: dict[str, Any], units: set[str]) -> str | None:
     return None
 
 
-# For the unit `key`: the units whose body's right-middle is where an edge of the base layer
-# starts, for every edge that ends at the left-middle of this unit's body. The body is what the
-# overview anchors edges to: the first child after the header (maps, list, probabilities).
+# For the unit `key`: the unit each base-layer edge into it comes from. The overview anchors
+# edges to a unit's body, the first child after the header (maps, list, probabilities). A band
+# between neighbouring columns runs from the source body's whole right side (top to bottom) to
+# the target body's whole left side: `M x1,top1 C .. .. x2,top2 V bottom2 C .. .. x1,bottom1 Z`.
+# A skip edge runs from the source body's right-middle to the target body's left-middle.
 _EDGE_SOURCES_JS = """([key, tolerance]) => {
   const origin = document.querySelector('.ts-stage').getBoundingClientRect();
   const bodyOf = (section) => [...section.children].find((child) => child.tagName !== 'HEADER'
     && !child.classList.contains('ts-pager') && !child.classList.contains('ts-note')) || section;
-  const anchor = (section, side) => {
+  const sideOf = (section, side) => {
     const box = bodyOf(section).getBoundingClientRect();
     return [(side === 'right' ? box.right : box.left) - origin.left,
-            box.top + box.height / 2 - origin.top];
+            box.top - origin.top, box.bottom - origin.top];
   };
+  const middle = ([x, top, bottom]) => [x, (top + bottom) / 2];
   const sections = [...document.querySelectorAll('.ts-unit')];
   const target = sections.find((s) => s.dataset.unit === key);
-  const [toX, toY] = anchor(target, 'left');
-  const near = ([x, y], [u, v]) => Math.abs(x - u) <= tolerance && Math.abs(y - v) <= tolerance;
+  const into = sideOf(target, 'left');
+  const near = (a, b) => a.length === b.length
+    && a.every((v, i) => Math.abs(v - b[i]) <= tolerance);
   const sources = [];
-  for (const path of document.querySelectorAll('.ts-edges-base path')) {
+  for (const path of document.querySelectorAll('.ts-edges-base path.ts-edge')) {
     const d = path.getAttribute('d');
     const numbers = [...d.matchAll(/-?[\\d.]+/g)].map((m) => Number(m[0]));
-    const start = [numbers[0], numbers[1]];
-    const horizontal = /H(-?[\\d.]+)$/.exec(d);
-    const end = horizontal ? [Number(horizontal[1]), numbers[numbers.length - 2]]
-                           : [numbers[numbers.length - 2], numbers[numbers.length - 1]];
-    if (!near(end, [toX, toY])) continue;
-    const from = sections.find((s) => near(start, anchor(s, 'right')));
-    sources.push(from ? from.dataset.unit : `unmatched edge starting at ${start}`);
+    let from;
+    if (path.classList.contains('ts-edge-band')) {
+      const [x1, top1, , , , , x2, top2, bottom2, , , , , x3, bottom1] = numbers;
+      if (numbers.length !== 15 || x3 !== x1 || !near([x2, top2, bottom2], into)) continue;
+      from = sections.find((s) => near([x1, top1, bottom1], sideOf(s, 'right')));
+    } else {
+      const horizontal = /H(-?[\\d.]+)$/.exec(d);
+      const end = [Number(horizontal[1]), numbers[numbers.length - 2]];
+      if (!near(end, middle(into))) continue;
+      from = sections.find((s) => near([numbers[0], numbers[1]], middle(sideOf(s, 'right'))));
+    }
+    sources.push(from ? from.dataset.unit : `unmatched edge: ${d}`);
   }
   return sources;
 }"""
@@ -108,6 +118,36 @@ _EDGE_SOURCES_JS = """([key, tolerance]) => {
 def edge_sources(page: Any, unit_key: str) -> list[str]:
     """The units joined by a drawn edge into ``unit_key``, found from the SVG paths' end points."""
     return page.evaluate(_EDGE_SOURCES_JS, [unit_key, EDGE_TOLERANCE_PX])
+
+
+# Skip edges (the dashed routes below the columns) into the unit `key`: the base layer's, each
+# with the unit it starts from, and every highlighted path's; each as [left, right, bottom] of
+# its drawn geometry.
+_SKIP_ROUTES_JS = """([key, tolerance]) => {
+  const origin = document.querySelector('.ts-stage').getBoundingClientRect();
+  const bodyOf = (section) => [...section.children].find((child) => child.tagName !== 'HEADER'
+    && !child.classList.contains('ts-pager') && !child.classList.contains('ts-note')) || section;
+  const sections = [...document.querySelectorAll('.ts-unit')];
+  const x = (section, side) => bodyOf(section).getBoundingClientRect()[side] - origin.left;
+  const into = x(sections.find((s) => s.dataset.unit === key), 'left');
+  const box = (path) => {
+    const b = path.getBBox();
+    return [b.x, b.x + b.width, b.y + b.height];
+  };
+  const base = [...document.querySelectorAll('.ts-edges-base path.ts-edge-skip')]
+    .map(box).filter(([, right]) => Math.abs(right - into) <= tolerance)
+    .map((route) => [sections.find((s) => Math.abs(x(s, 'right') - route[0]) <= tolerance)
+      ?.dataset.unit ?? null, route]);
+  return {base, hot: [...document.querySelectorAll('.ts-edges-hot path')].map(box)};
+}"""
+
+
+def skip_routes(page: Any, unit_key: str) -> tuple[list[tuple[str | None, list[float]]],
+                                                     list[list[float]]]:
+    """(source unit, [left, right, bottom]) of the skip edges into ``unit_key``, and the
+    [left, right, bottom] of every highlighted edge."""
+    found = page.evaluate(_SKIP_ROUTES_JS, [unit_key, EDGE_TOLERANCE_PX])
+    return [tuple(entry) for entry in found["base"]], found["hot"]
 
 
 def open_block(page: Any, block: str) -> None:
@@ -168,11 +208,12 @@ def fetch_activation(server_url: str, run_id: str, node_id: str, channel: int) -
 def hover_cell(page: Any, heatmap: Any, rows: int, cols: int, row: int, col: int,
                within: float = 0.5) -> tuple[int, int]:
     """Move the mouse into cell (row, col) of a detail view's heatmap as drawn on its canvas
-    (``within`` of the way across the cell, down and right); return the cell the heatmap then
-    says is under the pointer (its aria-label)."""
+    (the whole pixel nearest ``within`` of the way across the cell, down and right: the browser
+    reports whole-pixel positions, and cells may be less than 2 px); return the cell the heatmap
+    then says is under the pointer (its aria-label)."""
     box = heatmap.locator("canvas").first.bounding_box()
-    page.mouse.move(box["x"] + (col + within) * box["width"] / cols,
-                    box["y"] + (row + within) * box["height"] / rows)
+    page.mouse.move(_pixel_inside(box["x"], box["width"] / cols, col, within),
+                    _pixel_inside(box["y"], box["height"] / rows, row, within))
     label = heatmap.get_attribute("aria-label")
     found = _ROW_COLUMN.search(label)
     assert found, f"the heatmap names no cell after hovering: {label!r}"
@@ -206,6 +247,14 @@ def cursor_box(heatmap: Any, rows: int, cols: int) -> tuple[int, int] | str:
     """The (row, col) a detail heatmap's overlay marks, read from its pixels."""
     found = heatmap.evaluate(_CURSOR_BOX_JS, [rows, cols])
     return tuple(found) if isinstance(found, list) else found
+
+
+def _pixel_inside(origin: float, cell: float, index: int, within: float) -> int:
+    """The whole pixel coordinate inside cell ``index`` (from ``origin``, ``cell`` px each)
+    nearest to ``within`` of the way across it."""
+    start, stop = origin + index * cell, origin + (index + 1) * cell
+    pixel = round(start + within * cell)
+    return min(max(pixel, math.ceil(start)), math.ceil(stop) - 1)
 
 
 def shown(locator: Any) -> float:

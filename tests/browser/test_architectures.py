@@ -28,6 +28,7 @@ import httpx
 import numpy as np
 import pytest
 from _graph_page import (
+    EDGE_TOLERANCE_PX,
     close_detail,
     cursor_box,
     drawn_units,
@@ -38,6 +39,7 @@ from _graph_page import (
     open_block,
     open_detail,
     shown,
+    skip_routes,
     unit_of,
     upload_picture,
 )
@@ -113,6 +115,7 @@ def test_family_is_drawn_and_explained(family: Family, server_factory, browser_p
     page.screenshot(path=str(screenshot_dir / f"{family.name}_overview.png"), full_page=True)
 
     assert_every_node_drawn(page, nodes)
+    assert_titles_readable(page, by_id)
     assert_wide_layers_draw_one_page(page, nodes)
     joins = [node for node in nodes if node["kind"] in ("add", "cat")]
     for join in joins[:2]:
@@ -120,6 +123,8 @@ def test_family_is_drawn_and_explained(family: Family, server_factory, browser_p
         assert_join_edges(page, join, by_id)
         assert_hover_lights_feeders(page, join, by_id)
         page.screenshot(path=str(screenshot_dir / f"{family.name}_{join['name']}_hover.png"))
+
+    assert_titles_readable(page, by_id)   # blocks opened: names inside them still tell apart
 
     session = Session(page, server.url, run_id, by_id)
     checks = {"conv2d": check_conv, "add": check_add, "batch_norm": check_batch_norm,
@@ -146,6 +151,22 @@ def assert_every_node_drawn(page, nodes: list[dict[str, Any]]) -> None:
         if len(node["shape"]) == 4 and shown_here.count():
             maps = shown_here.locator(f"canvas.ts-map[data-node='{node['id']}']")
             assert maps.count() == min(node["shape"][1], PAGE), node["name"]
+
+
+def assert_titles_readable(page, by_id: dict[str, Any]) -> None:
+    """Every column title shows its module path whole (the open block it sits in, then the rest
+    of its name, on at most two lines, nothing cut off) and carries it as a tooltip."""
+    titles = page.eval_on_selector_all(".ts-unit", """units => units.map((unit) => {
+        const title = unit.querySelector('.ts-unit-title');
+        const name = title.querySelector('.ts-unit-name');
+        const clipped = name.scrollHeight > name.clientHeight + 1
+            || name.scrollWidth > name.clientWidth + 1;
+        return [unit.dataset.unit, title.textContent.replace('▸', ''), title.title, clipped];
+    })""")
+    for key, text, tooltip, clipped in titles:
+        full = key.removeprefix("block:") if key.startswith("block:") else by_id[key]["name"]
+        assert text == full and full in tooltip, (key, text, tooltip)
+        assert not clipped, f"the title of {full} is cut off"
 
 
 def assert_wide_layers_draw_one_page(page, nodes: list[dict[str, Any]]) -> None:
@@ -203,6 +224,16 @@ def assert_hover_lights_feeders(page, join: dict[str, Any], by_id: dict[str, Any
                if page.locator(f"canvas.ts-map[data-node='{pair[0]}']").count()}
     assert lit == visible, join["name"]
     assert page.locator(".ts-edges-hot path").count() == len(expected)
+    # A feeder further back lights the skip edge's own route under the columns in between, not
+    # a straight line across them: same ends in x, same depth.
+    units = set(drawn_units(page))
+    feeding = {unit_of(by_id[node_id], units) for node_id, _ in expected}
+    base, hot = skip_routes(page, join["id"])
+    for source, route in base:
+        if source in feeding:
+            assert any(all(abs(a - b) <= EDGE_TOLERANCE_PX
+                           for a, b in zip(route, lit_route, strict=True))
+                       for lit_route in hot), f"{source} -> {join['name']}: {route} not in {hot}"
 
 
 # ---- detail views -----------------------------------------------------------------------------

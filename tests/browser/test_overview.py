@@ -239,3 +239,15 @@ def test_narrow_windows_keep_the_controls_usable(page, width):
     for selector in (".ts-sample", ".ts-drop", "label[for=ts-range-global]", ".ts-readout"):
         box = page.locator(selector).first.bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, selector
+
+
+def test_a_long_model_name_stays_on_one_header_line(page, model):
+    status = page.locator(".ts-status")
+    assert model["name"] in status.get_attribute("title") == status.text_content()
+    header = page.locator(".ts-top")
+    height = header.bounding_box()["height"]
+    status.evaluate("(el, name) => { el.textContent = name; }", "TinyVGG (Fashion-MNIST) " * 12)
+    assert header.bounding_box()["height"] == height
+    button = page.locator(".ts-top-button").bounding_box()
+    assert button["x"] + button["width"] <= page.viewport_size["width"]
+    assert status.evaluate("(el) => el.scrollWidth > el.clientWidth"), "cut short, not wrapped"

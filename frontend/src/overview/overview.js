@@ -14,6 +14,7 @@ const PAGE = 16;                // channels shown per layer at once
 const LIST_MAX = 32;            // vectors up to this long are drawn as labelled rows
 const PROBABILITY_ROWS = 20;    // classes listed at most in the output column
 const FETCH_MARGIN = 480;       // px beyond the visible area still fetched eagerly
+const BUNDLE_LINES = 16;        // lines drawn at most inside the band between two layers
 
 export const RANGE_MODES = {
   layer: "Per layer",
@@ -497,6 +498,12 @@ export function createOverview({
     return [x, (top + bottom) / 2];
   }
 
+  // The middle of every neuron drawn in a unit on one side (the body's middle when it has none).
+  function neuronAnchors(view, which) {
+    const neurons = [...view.neurons.values()];
+    return neurons.length ? neurons.map((neuron) => anchor(neuron, which)) : [anchor(view.body || view.section, which)];
+  }
+
   // Neighbouring columns are joined by a band from the whole height of one stack of maps to the
   // whole height of the next; an edge that skips columns (a residual or U-Net skip) runs below
   // the columns it passes (and its ends) so it never hides behind a layer.
@@ -514,7 +521,8 @@ export function createOverview({
         const source = from.body || from.section;
         const target = view.body || view.section;
         if (view.column - from.column <= 1) {
-          baseEdges.append(bandPath(side(source, "right"), side(target, "left")));
+          baseEdges.append(bandPath(side(source, "right"), side(target, "left")),
+            bundlePath(neuronAnchors(from, "right"), neuronAnchors(view, "left")));
           continue;
         }
         const passed = [...views.values()].filter((v) => v.column > from.column && v.column < view.column);
@@ -602,6 +610,19 @@ function bandPath([x1, top1, bottom1], [x2, top2, bottom2]) {
     class: "ts-edge ts-edge-band",
     d: `M${a},${b} C${middle},${b} ${middle},${d} ${c},${d} V${e} C${middle},${e} ${middle},${f} ${a},${f} Z`,
   });
+}
+
+// Light lines inside a band, neuron to neuron where both sides have as many, fanning out or in
+// where they differ; one path, at most BUNDLE_LINES lines, however wide the layers.
+function bundlePath(starts, ends) {
+  const count = Math.min(Math.max(starts.length, ends.length), BUNDLE_LINES);
+  const pick = (points, i) => points[count < 2 ? 0 : Math.round((i * (points.length - 1)) / (count - 1))];
+  const curves = Array.from({ length: count }, (_, i) => {
+    const [[x1, y1], [x2, y2]] = [pick(starts, i), pick(ends, i)];
+    const middle = ((x1 + x2) / 2).toFixed(1);
+    return `M${x1.toFixed(1)},${y1.toFixed(1)} C${middle},${y1.toFixed(1)} ${middle},${y2.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}`;
+  });
+  return svg("path", { class: "ts-edge-lines", d: curves.join(" ") });
 }
 
 // The title of a unit split where an open block it sits in ends: ["layer1.0", ".conv"], so
