@@ -70,7 +70,7 @@ class TrainConfig:
     input_size: int = 64
     channels: int | None = None
     filters: int = 10
-    epochs: int = 12
+    epochs: int = 15
     batch_size: int = 128
     learning_rate: float = 0.01
     weight_decay: float = 1e-4
