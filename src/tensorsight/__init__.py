@@ -15,8 +15,9 @@ Importing the package imports NumPy and nothing heavier; every other part loads 
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
+
+from tensorsight._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -37,13 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["__version__", "astviz", "capture", "clarify", "explain", "show"]
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY_EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'tensorsight' has no attribute {name!r}")
-    value = getattr(import_module(module_name), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY_EXPORTS)
 
 
 def __dir__() -> list[str]:

@@ -10,9 +10,9 @@ The Explainer needs torch; it is imported on first use so the pack format stays 
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from tensorsight._lazy import lazy_attributes
 from tensorsight.explanation.errors import (
     BadParameterError,
     ExplainerError,
@@ -28,7 +28,4 @@ __all__ = ["BadParameterError", "Explainer", "ExplainerError", "ModelRunError", 
            "UnknownIdError", "decode_pack", "encode_pack"]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "Explainer":
-        return import_module("tensorsight.explanation.explainer").Explainer
-    raise AttributeError(f"module 'tensorsight.explanation' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, {"Explainer": "tensorsight.explanation.explainer"})

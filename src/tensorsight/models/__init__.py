@@ -10,8 +10,9 @@ This package imports torch when a model is built, so ``import tensorsight`` neve
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from tensorsight._lazy import lazy_attributes
 from tensorsight.models.bundle import ModelBundle, Sample
 from tensorsight.models.loading import ModelLoadError, bundle_from_module, load_model
 
@@ -36,10 +37,4 @@ _LAZY_CLASSES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY_CLASSES.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'tensorsight.models' has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(module_name), name)
+__getattr__ = lazy_attributes(__name__, _LAZY_CLASSES)

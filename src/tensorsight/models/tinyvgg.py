@@ -113,7 +113,7 @@ def _feature_map_size(side: int) -> int:
     return (side - 4) // 2
 
 
-def load_bundle(directory: str | Path, name: str = "tinyvgg") -> ModelBundle:
+def load_bundle(directory: str | Path, name: str = "TinyVGG") -> ModelBundle:
     """Load a TinyVGG written by ``tensorsight train``: weights, card and optional samples.
 
     ``directory`` holds ``weights.safetensors``, ``card.json`` and, optionally, ``samples/*.png``
@@ -146,7 +146,7 @@ def load_default() -> ModelBundle:
     >>> bundle.class_names[-1], len(bundle.samples) > 0
     ('Ankle boot', True)
     """
-    return load_bundle(DEFAULT_BUNDLE_DIR, name="tinyvgg")
+    return load_bundle(DEFAULT_BUNDLE_DIR, name="TinyVGG (Fashion-MNIST)")
 
 
 def class_slug(class_name: str) -> str:

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tensorsight._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from tensorsight.server.app import create_app
@@ -14,10 +16,5 @@ if TYPE_CHECKING:
 __all__ = ["create_app"]
 
 
-def __getattr__(name: str) -> Any:
-    # `tensorsight --help` imports this package to register `serve`: keep Starlette and PIL lazy.
-    if name == "create_app":
-        from tensorsight.server.app import create_app
-
-        return create_app
-    raise AttributeError(f"module 'tensorsight.server' has no attribute {name!r}")
+# `tensorsight --help` imports this package to register `serve`: keep Starlette and PIL lazy.
+__getattr__ = lazy_attributes(__name__, {"create_app": "tensorsight.server.app"})
