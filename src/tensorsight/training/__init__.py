@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from tensorsight._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from tensorsight.training.train import TrainConfig, TrainResult, evaluate, train
+    from tensorsight.training.trainer import TrainConfig, TrainResult, evaluate, train
 
 __all__ = ["TrainConfig", "TrainResult", "evaluate", "train"]
 
 # `tensorsight --help` imports this package to register `train`: torch loads on first use.
-__getattr__ = lazy_attributes(__name__, dict.fromkeys(__all__, "tensorsight.training.train"))
+__getattr__ = lazy_attributes(__name__, dict.fromkeys(__all__, "tensorsight.training.trainer"))

@@ -56,7 +56,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Train as the parsed ``args`` say; print where the model went and its test accuracy."""
     from tensorsight.data import DatasetError, DatasetNotFoundError
-    from tensorsight.training.train import TrainConfig, train
+    from tensorsight.training.trainer import TrainConfig, train
 
     overrides = {
         key: value for key, value in {
