@@ -15,6 +15,8 @@ Run: ``python bench/clarify_overhead.py`` (about a minute; fewer repeats with ``
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import statistics
 import subprocess
 import sys
@@ -218,13 +220,17 @@ def main() -> None:
                 ("tsensor, with drawing", "import tsensor", "tsensor.clarify()"),
             ]
         for label, setup, block in rows:
+            chatter = io.StringIO()  # TensorSensor prints a line per note it fails to make
             try:
-                warm_ms = note_latency(block, setup, directory, warm) * 1e3
+                with contextlib.redirect_stdout(chatter):
+                    warm_ms = note_latency(block, setup, directory, warm) * 1e3
                 first_ms = first_latency(setup, block, directory, runs) * 1e3
             except Exception as error:
                 print(f"  {label:28} failed: {type(error).__name__}: {str(error)[:60]}")
                 continue
             print(f"  {label:28} warm {warm_ms:7.2f} ms   first in a process {first_ms:7.2f} ms")
+            if "Can't parse" in chatter.getvalue():
+                print(f"  {'':28} (it printed \"Can't parse\": this times its failure path)")
 
     print("\nimport time beyond NumPy (median of fresh processes)")
     print(f"  tensorsight {import_seconds('tensorsight', runs) * 1e3:7.1f} ms")

@@ -204,7 +204,6 @@ def _status_kib(field: str) -> int:
 def report(name: str, source: str, figures: Figures) -> None:
     ratio = figures.capture_s / figures.forward_s
     overview_ok = figures.run_image_s <= OVERVIEW_GOAL_S
-    payload_ok = figures.first_view_bytes < PAYLOAD_GOAL_BYTES
     mb = 1e6
     print(f"\n{name} at 224x224 ({source})")
     print(f"  bare forward      {figures.forward_s * 1e3:8.1f} ms  {_peak(figures, 'forward')}")
@@ -216,11 +215,13 @@ def report(name: str, source: str, figures: Figures) -> None:
           f"{_peak(figures, 'run_image')}  (goal <= {OVERVIEW_GOAL_S:.0f} s: "
           f"{_verdict(overview_ok)})")
     print(f"  activations kept  {figures.activation_bytes / mb:8.2f} MB (float32, all nodes)")
-    print(f"  first view        {figures.first_view_bytes / mb:8.2f} MB = model_info "
+    # Every node's channels, not just the layers on screen: the page's real first view is what
+    # --browser (or bench/explainer_latency.py) measures against the goal.
+    print(f"  all-node payload  {figures.first_view_bytes / mb:8.2f} MB = model_info "
           f"{figures.info_bytes / mb:.2f} + overview {figures.overview_bytes / mb:.2f} "
-          f"+ u8 packs "
-          f"{figures.packs_bytes / mb:.2f}; gzip {figures.first_view_gzip_bytes / mb:.2f} MB "
-          f"(goal < {PAYLOAD_GOAL_BYTES / mb:.0f} MB: {_verdict(payload_ok)})")
+          f"+ u8 packs {figures.packs_bytes / mb:.2f}; gzip "
+          f"{figures.first_view_gzip_bytes / mb:.2f} MB (upper bound of the first view; "
+          f"goal < {PAYLOAD_GOAL_BYTES / mb:.0f} MB applies to what the page fetches)")
 
 
 def _peak(figures: Figures, phase: str) -> str:
