@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from _graph_page import open_detail
 
 from tensorsight.explanation.pack import decode_pack
 
@@ -27,7 +28,6 @@ Image = pytest.importorskip("PIL.Image")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-DETAIL_URL = re.compile(r"/api/runs/([^/]+)/nodes/([^/]+)/detail\?channel=(\d+)")
 
 MODEL_SOURCE = textwrap.dedent('''
     import torch
@@ -107,15 +107,8 @@ def node_named(page, name: str) -> dict[str, Any]:
 
 
 def open_view(page, node: dict[str, Any], channel: int):
-    target = page.locator(f'[data-node="{node["id"]}"][data-channel="{channel}"]').first
-    target.scroll_into_view_if_needed()
-    with page.expect_response(lambda response: DETAIL_URL.search(response.url) is not None) as info:
-        target.click()
-    run_id = DETAIL_URL.search(info.value.url).group(1)
-    meta, arrays = decode_pack(info.value.body())
-    frame = page.locator(".tsd-detail[data-ready]")
-    frame.wait_for()
-    return frame, run_id, meta, arrays
+    view = open_detail(page, node["id"], channel)
+    return view.frame, view.run_id, view.meta, view.arrays
 
 
 def captured(page, run_id: str, node: dict[str, Any], channel: int) -> np.ndarray:

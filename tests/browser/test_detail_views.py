@@ -20,12 +20,12 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from _graph_page import open_detail
 
 from tensorsight.explanation.pack import decode_pack
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-DETAIL_URL = re.compile(r"/api/runs/([^/]+)/nodes/([^/]+)/detail\?channel=(\d+)")
 SHOWN_DIGITS_TOLERANCE = 0.0005 + 1e-9  # the views print three decimals
 
 
@@ -67,19 +67,10 @@ def nodes_of_kind(model_info: dict[str, Any], kind: str) -> list[dict[str, Any]]
 
 def open_view(page, node_id: str, channel: int) -> OpenedView:
     """Click the overview's map of (node, channel) and wait for the detail view it opens."""
-    target = page.locator(f'[data-node="{node_id}"][data-channel="{channel}"]').first
-    target.scroll_into_view_if_needed()
-    with page.expect_response(lambda response: DETAIL_URL.search(response.url) is not None) as info:
-        target.click()
-    response = info.value
-    assert response.status == 200, response.text()
-    run_id, got_node, got_channel = DETAIL_URL.search(response.url).groups()
-    assert got_node == node_id
-    channel = int(got_channel)  # a vector's strip opens at the clicked position
-    meta, arrays = decode_pack(response.body())
-    frame = page.locator(".tsd-detail[data-ready]")
-    frame.wait_for()
-    return OpenedView(page, frame, run_id, node_id, channel, meta, arrays)
+    view = open_detail(page, node_id, channel)
+    # a vector's strip opens at the clicked position, so the channel comes from the request
+    return OpenedView(page, view.frame, view.run_id, node_id, view.channel, view.meta,
+                      view.arrays)
 
 
 def activation(live_server, view: OpenedView) -> np.ndarray:
