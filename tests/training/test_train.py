@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 from tensorsight.cli import main
 from tensorsight.data import FASHION_MNIST_CLASSES, DatasetError, read_fashion_mnist
 from tensorsight.imaging import Preprocessing
+from tensorsight.models import load_model
 from tensorsight.models.tinyvgg import load_bundle
 from tensorsight.training import TrainConfig, evaluate, train
 
@@ -94,6 +95,14 @@ def test_samples_come_from_the_test_split(trained) -> None:
         label = FASHION_MNIST_CLASSES.index(sample.label)
         first = test.images[test.labels == label][0]
         np.testing.assert_array_equal(np.asarray(Image.open(sample.path)), first)
+
+
+def test_serving_a_trained_run_offers_its_samples(trained) -> None:
+    bundle = load_model("tinyvgg", weights=trained.output / "weights.safetensors")
+    assert bundle.class_names == tuple(trained.card["class_names"])
+    assert [sample.id for sample in bundle.samples] == [
+        sample.id for sample in load_bundle(trained.output).samples]
+    assert len(bundle.samples) == len(FASHION_MNIST_CLASSES)
 
 
 def test_trains_on_an_image_folder(tmp_path: Path) -> None:

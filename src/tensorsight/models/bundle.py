@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,3 +39,30 @@ class ModelBundle:
     class_names: tuple[str, ...]
     samples: tuple[Sample, ...] = ()
     card: dict[str, Any] = field(default_factory=dict)
+
+
+def class_slug(class_name: str) -> str:
+    """URL-safe lower-case name for a class, used in sample file names and ids.
+
+    >>> class_slug("T-shirt/top"), class_slug("Ankle boot")
+    ('t-shirt-top', 'ankle-boot')
+    """
+    return re.sub(r"[^a-z0-9]+", "-", class_name.lower()).strip("-") or "class"
+
+
+def find_samples(folder: Path, class_names: Sequence[str]) -> tuple[Sample, ...]:
+    """The sample images in ``folder``, named ``<class-slug>-<n>.png`` as ``tensorsight train``
+    writes them; files whose slug names no class are ignored.
+
+    >>> find_samples(Path("/nonexistent"), ["Bag"])
+    ()
+    """
+    if not folder.is_dir():
+        return ()
+    label_by_slug = {class_slug(name): name for name in class_names}
+    samples = []
+    for path in sorted(folder.glob("*.png")):
+        slug = path.stem.rsplit("-", 1)[0]
+        if slug in label_by_slug:
+            samples.append(Sample(id=path.stem, label=label_by_slug[slug], path=path))
+    return tuple(samples)

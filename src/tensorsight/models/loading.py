@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tensorsight.imaging import Preprocessing
-from tensorsight.models.bundle import ModelBundle, Sample
+from tensorsight.models.bundle import ModelBundle, Sample, find_samples
 
 if TYPE_CHECKING:
     import torch
@@ -94,13 +94,18 @@ def load_model(
         if weights_path is not None:
             load_weights(model, weights_path, trust_pickle=trust_pickle)
         card_preprocessing, card_input_size = _card_input(card)
+        class_names = class_names or card.get("class_names")
+        # `tensorsight train` writes samples/ beside the weights: offer them as samples.
+        samples = (find_samples(weights_path.parent / "samples", class_names)
+                   if weights_path is not None and class_names else ())
         return bundle_from_module(
             model,
             name=card.get("name", spec),
             preprocessing=card_preprocessing,
-            class_names=class_names or card.get("class_names"),
+            class_names=class_names,
             input_size=input_size or card_input_size,
             card=card,
+            samples=samples,
         )
     return bundle_from_module(
         bundle.model,

@@ -14,7 +14,6 @@ then flatten and one dense layer. The shipped default was trained on Fashion-MNI
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import torch
 from torch import nn
 
 from tensorsight.imaging import Preprocessing
-from tensorsight.models.bundle import ModelBundle, Sample
+from tensorsight.models.bundle import ModelBundle, find_samples
 
 DEFAULT_BUNDLE_DIR = Path(__file__).with_name("bundles") / "tinyvgg"
 WEIGHTS_FILE = "weights.safetensors"
@@ -134,7 +133,7 @@ def load_bundle(directory: str | Path, name: str = "TinyVGG") -> ModelBundle:
         model=model,
         preprocessing=Preprocessing.from_dict(card["preprocessing"]),
         class_names=class_names,
-        samples=_find_samples(directory / SAMPLES_DIR, class_names),
+        samples=find_samples(directory / SAMPLES_DIR, class_names),
         card=card,
     )
 
@@ -147,24 +146,3 @@ def load_default() -> ModelBundle:
     ('Ankle boot', True)
     """
     return load_bundle(DEFAULT_BUNDLE_DIR, name="TinyVGG (Fashion-MNIST)")
-
-
-def class_slug(class_name: str) -> str:
-    """URL-safe lower-case name for a class, used in sample file names and ids.
-
-    >>> class_slug("T-shirt/top"), class_slug("Ankle boot")
-    ('t-shirt-top', 'ankle-boot')
-    """
-    return re.sub(r"[^a-z0-9]+", "-", class_name.lower()).strip("-") or "class"
-
-
-def _find_samples(folder: Path, class_names: tuple[str, ...]) -> tuple[Sample, ...]:
-    if not folder.is_dir():
-        return ()
-    label_by_slug = {class_slug(name): name for name in class_names}
-    samples = []
-    for path in sorted(folder.glob("*.png")):
-        slug = path.stem.rsplit("-", 1)[0]
-        if slug in label_by_slug:
-            samples.append(Sample(id=path.stem, label=label_by_slug[slug], path=path))
-    return tuple(samples)
