@@ -26,7 +26,7 @@ from tensorsight.imaging import Preprocessing, decode_image
 if TYPE_CHECKING:
     from PIL import Image
 
-    from tensorsight.models.bundle import ModelBundle, Sample
+    from tensorsight.models import ModelBundle, Sample
 
 DEFAULT_MAX_RUNS = 16
 # Runs of a big network hold hundreds of MB of activations: the cache also has a size budget.

@@ -13,7 +13,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tensorsight._lazy import lazy_attributes
-from tensorsight.models.bundle import ModelBundle, Sample
+from tensorsight.models.bundle import (
+    CARD_FILE,
+    SAMPLES_DIR,
+    WEIGHTS_FILE,
+    ModelBundle,
+    Sample,
+    class_slug,
+    find_samples,
+)
 from tensorsight.models.loading import ModelLoadError, bundle_from_module, load_model
 
 if TYPE_CHECKING:
@@ -21,12 +29,17 @@ if TYPE_CHECKING:
     from tensorsight.models.tinyvgg import TinyVGG
 
 __all__ = [
+    "CARD_FILE",
+    "SAMPLES_DIR",
+    "WEIGHTS_FILE",
     "MobileNetV2",
     "ModelBundle",
     "ModelLoadError",
     "Sample",
     "TinyVGG",
     "bundle_from_module",
+    "class_slug",
+    "find_samples",
     "load_model",
 ]
 

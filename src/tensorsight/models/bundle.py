@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     from torch import nn
 
 
+# The files of a bundle folder, as `tensorsight train` writes it.
+WEIGHTS_FILE = "weights.safetensors"
+CARD_FILE = "card.json"
+SAMPLES_DIR = "samples"
+
+
 @dataclass(frozen=True)
 class Sample:
     """A sample image shipped with a model: ``id`` is URL-safe, ``label`` its true class."""

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tensorsight.imaging import Preprocessing
-from tensorsight.models.bundle import ModelBundle, Sample, find_samples
+from tensorsight.models.bundle import CARD_FILE, SAMPLES_DIR, ModelBundle, Sample, find_samples
 
 if TYPE_CHECKING:
     import torch
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 BUILTIN_MODELS = ("tinyvgg", "mobilenet_v2")
 SAFETENSORS_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
-CARD_FILE = "card.json"
 DEFAULT_INPUT_SIZE = (224, 224)
 # How many offending keys an error message names before it says "and N more".
 _LISTED_KEYS = 3
@@ -96,7 +95,7 @@ def load_model(
         card_preprocessing, card_input_size = _card_input(card)
         class_names = class_names or card.get("class_names")
         # `tensorsight train` writes samples/ beside the weights: offer them as samples.
-        samples = (find_samples(weights_path.parent / "samples", class_names)
+        samples = (find_samples(weights_path.parent / SAMPLES_DIR, class_names)
                    if weights_path is not None and class_names else ())
         return bundle_from_module(
             model,

@@ -22,12 +22,15 @@ import torch
 from torch import nn
 
 from tensorsight.imaging import Preprocessing
-from tensorsight.models.bundle import ModelBundle, find_samples
+from tensorsight.models.bundle import (
+    CARD_FILE,
+    SAMPLES_DIR,
+    WEIGHTS_FILE,
+    ModelBundle,
+    find_samples,
+)
 
 DEFAULT_BUNDLE_DIR = Path(__file__).with_name("bundles") / "tinyvgg"
-WEIGHTS_FILE = "weights.safetensors"
-CARD_FILE = "card.json"
-SAMPLES_DIR = "samples"
 
 
 class TinyVGG(nn.Module):

@@ -35,8 +35,7 @@ from tensorsight.data import (
     read_fashion_mnist,
 )
 from tensorsight.imaging import Preprocessing
-from tensorsight.models.bundle import class_slug
-from tensorsight.models.tinyvgg import CARD_FILE, SAMPLES_DIR, WEIGHTS_FILE, TinyVGG
+from tensorsight.models import CARD_FILE, SAMPLES_DIR, WEIGHTS_FILE, TinyVGG, class_slug
 
 FASHION_MNIST = "fashion-mnist"
 CARD_FORMAT = "tensorsight-model-card/1"
