@@ -31,16 +31,23 @@ CONV_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("cin", "cout", "kernel", "stride", "padding", "dilation", "groups"),
-                         CONV_CASES)
-def test_patch_times_kernel_plus_bias_is_the_conv_output(cin, cout, kernel, stride, padding,
-                                                         dilation, groups) -> None:
+def _conv_case(cin, cout, kernel, stride, padding, dilation, groups):
+    """Seeded input, weights and bias for one case, its settings, and F.conv2d's answer."""
     kh, kw = maths.pair(kernel)
     x = _seeded(cin, 9, 11)
     weight, bias = _seeded(cout, cin // groups, kh, kw, seed=1), _seeded(cout, seed=2)
     settings = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
-    expected = F.conv2d(x[None], weight, bias, **settings)[0]
+    return x, weight, bias, settings, F.conv2d(x[None], weight, bias, **settings)[0]
+
+
+@pytest.mark.parametrize(("cin", "cout", "kernel", "stride", "padding", "dilation", "groups"),
+                         CONV_CASES)
+def test_patch_times_kernel_plus_bias_is_the_conv_output(cin, cout, kernel, stride, padding,
+                                                         dilation, groups) -> None:
+    x, weight, bias, settings, expected = _conv_case(cin, cout, kernel, stride, padding,
+                                                     dilation, groups)
     positions = list(itertools.product(range(expected.shape[1]), range(expected.shape[2])))
+    kh, kw = maths.pair(kernel)
     for out_channel in range(cout):
         for row, col in [*positions[::max(1, len(positions) // 7)], positions[-1]]:
             terms = maths.conv_terms(x, weight, bias, out_channel, row, col, **settings)
@@ -54,11 +61,8 @@ def test_patch_times_kernel_plus_bias_is_the_conv_output(cin, cout, kernel, stri
                          CONV_CASES)
 def test_per_channel_maps_sum_to_the_output_channel(cin, cout, kernel, stride, padding,
                                                     dilation, groups) -> None:
-    kh, kw = maths.pair(kernel)
-    x = _seeded(cin, 9, 11)
-    weight, bias = _seeded(cout, cin // groups, kh, kw, seed=1), _seeded(cout, seed=2)
-    settings = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
-    expected = F.conv2d(x[None], weight, bias, **settings)[0]
+    x, weight, bias, settings, expected = _conv_case(cin, cout, kernel, stride, padding,
+                                                     dilation, groups)
     for out_channel in range(cout):
         maps = maths.conv_channel_maps(x, weight, out_channel, **settings)
         assert maps.shape == (cin // groups, *expected.shape[1:])
