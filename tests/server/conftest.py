@@ -197,6 +197,20 @@ def bad_image(request: pytest.FixtureRequest) -> tuple[bytes, int]:
     return _bad_image(request.param)
 
 
+def post_image(client, data: bytes, content_type: str, how: str):
+    """POST an image to /api/runs as the raw body (``how="raw"``) or as the multipart field
+    ``image``, with a TestClient or an httpx client alike."""
+    if how == "raw":
+        return client.post("/api/runs", content=data, headers={"content-type": content_type})
+    return client.post("/api/runs", files={"image": ("upload", data, content_type)})
+
+
+@pytest.fixture(scope="session")
+def upload() -> Callable[..., object]:
+    """:func:`post_image`, for tests in any file of this folder."""
+    return post_image
+
+
 @pytest.fixture(scope="session")
 def sample_png() -> bytes:
     """A small acceptable upload, sent after each refused one to show the server still works."""

@@ -71,15 +71,11 @@ def test_run_sample_matches_the_model_in_pytorch(client, sample_dir, oracle_mode
 
 
 @pytest.mark.parametrize("how", ["raw", "multipart"])
-def test_uploads_give_the_models_own_answer(client, good_image, oracle, how):
-    data, content_type = good_image
-    if how == "raw":
-        response = client.post("/api/runs", content=data, headers={"content-type": content_type})
-    else:
-        response = client.post("/api/runs", files={"image": ("upload", data, content_type)})
+def test_uploads_give_the_models_own_answer(client, upload, good_image, oracle, how):
+    response = upload(client, *good_image, how)
     assert response.status_code == 201, response.text
     probabilities = response.json()["output"]["probabilities"]
-    np.testing.assert_allclose(probabilities, oracle(data), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(probabilities, oracle(good_image[0]), rtol=1e-5, atol=1e-6)
 
 
 def test_activations_are_the_real_tensors(client, sample_dir, oracle_model, preprocessing):

@@ -44,12 +44,8 @@ def test_model_and_samples(http):
 
 
 @pytest.mark.parametrize("how", ["raw", "multipart"])
-def test_real_image_files_are_explained(http, good_image, how):
-    data, content_type = good_image
-    if how == "raw":
-        response = http.post("/api/runs", content=data, headers={"content-type": content_type})
-    else:
-        response = http.post("/api/runs", files={"image": ("upload", data, content_type)})
+def test_real_image_files_are_explained(http, upload, good_image, how):
+    response = upload(http, *good_image, how)
     assert response.status_code == 201, response.text
     overview = response.json()
     assert np.isclose(sum(overview["output"]["probabilities"]), 1.0, atol=1e-5)
