@@ -14,7 +14,9 @@ from importlib import import_module
 
 from tensorsight import __version__
 
-_SUBCOMMAND_MODULES = ("tensorsight.server.cli", "tensorsight.training.cli")
+_SUBCOMMAND_MODULES = (
+    "tensorsight.server.cli", "tensorsight.training.cli", "tensorsight.training.gan_cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

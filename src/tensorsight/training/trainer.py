@@ -389,7 +389,7 @@ def _save_weights(model: nn.Module, path: Path) -> None:
     from safetensors.torch import save_file
 
     save_file({name: tensor.contiguous() for name, tensor in model.state_dict().items()},
-              str(path), metadata={"format": "pt", "architecture": "TinyVGG"})
+              str(path), metadata={"format": "pt", "architecture": type(model).__name__})
 
 
 def _permutation(count: int, seed: int) -> torch.Tensor:
