@@ -229,5 +229,12 @@ _BUILDERS: dict[str, Callable[[Graph, Node, int], TensorPack]] = {
 }
 
 
+# Transposed convolution, upsample, layer norm and mean live in their own module, which reads
+# this one's helpers: registered once both are defined.
+from tensorsight.explanation.updetails import BUILDERS as _UP_BUILDERS  # noqa: E402
+
+_BUILDERS.update(_UP_BUILDERS)
+
+
 def _float32(array: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(array.detach().to(torch.float32).numpy())

@@ -21,6 +21,13 @@ from torch import nn
 from tensorsight.capturing import CaptureError, Graph, Node, capture
 from tensorsight.explanation.details import check_channel, detail_pack, per_image
 from tensorsight.explanation.errors import BadParameterError, ModelRunError, UnknownIdError
+from tensorsight.explanation.latent import (
+    VERDICT_NOTE,
+    critic_input,
+    image_png_base64,
+    latent_vector,
+    verdict,
+)
 from tensorsight.imaging import Preprocessing, decode_image
 
 if TYPE_CHECKING:
@@ -61,8 +68,13 @@ class Explainer:
 
     def __init__(self, model: nn.Module, *, preprocessing: Preprocessing,
                  class_names: Sequence[str], name: str, samples: Iterable[Sample] = (),
-                 max_runs: int = DEFAULT_MAX_RUNS, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+                 max_runs: int = DEFAULT_MAX_RUNS, max_bytes: int = DEFAULT_MAX_BYTES,
+                 latent_dim: int | None = None, critic: nn.Module | None = None) -> None:
         self.model = model
+        # A generator takes a latent vector [1, latent_dim, 1, 1] instead of an image, and may
+        # come with the discriminator (critic) trained against it.
+        self.latent_dim = latent_dim
+        self.critic = critic.eval() if critic is not None else None
         self.preprocessing = preprocessing
         self.class_names = tuple(class_names)
         self.name = name
@@ -75,8 +87,10 @@ class Explainer:
     @classmethod
     def from_bundle(cls, bundle: ModelBundle, **options: Any) -> Explainer:
         """An explainer for a :class:`~tensorsight.models.bundle.ModelBundle`."""
+        latent_dim = bundle.card.get("latent_dim")
         return cls(bundle.model, preprocessing=bundle.preprocessing,
                    class_names=bundle.class_names, name=bundle.name, samples=bundle.samples,
+                   latent_dim=int(latent_dim) if latent_dim else None, critic=bundle.critic,
                    **options)
 
     # -- the model -----------------------------------------------------------------------------
@@ -89,7 +103,7 @@ class Explainer:
             self._structure = self._capture(probe)
         run = self._structure
         height, width = self.preprocessing.size
-        return {
+        info = {
             "name": self.name,
             "classes": list(self.class_names),
             "input": {"channels": self.preprocessing.channels, "height": height,
@@ -97,6 +111,12 @@ class Explainer:
             "nodes": [{**node.describe(), "synthetic": node.id in run.synthetic}
                       for node in run.graph.nodes],
         }
+        if self.latent_dim:
+            info["input"]["description"] = (
+                f"a latent vector z of {self.latent_dim} numbers drawn from N(0, 1)")
+            info["latent"] = {"dim": self.latent_dim, "distribution": "standard normal",
+                              "critic": self.critic is not None, "verdict_note": VERDICT_NOTE}
+        return info
 
     def samples(self) -> list[dict[str, Any]]:
         """The sample images that ship with the model: ``[{id, label, filename}]``."""
@@ -122,13 +142,13 @@ class Explainer:
         The overview holds the input as the model sees it (PNG, base64), every node's value
         range (overall and per channel) and the output: logits, probabilities, top classes.
         """
+        if self.latent_dim:
+            raise BadParameterError(
+                f"{self.name} is a generator: its input is a latent vector, not an image. Run "
+                "a latent vector (run_latent), or ask its discriminator about a photo "
+                "(judge_image).")
         run = self._capture(self.preprocessing.to_tensor(image))
-        run_id = uuid.uuid4().hex[:12]
-        self._runs[run_id] = run
-        while len(self._runs) > 1 and (
-                len(self._runs) > self._max_runs
-                or sum(kept.nbytes for kept in self._runs.values()) > self._max_bytes):
-            self._runs.popitem(last=False)
+        run_id = self._keep(run)
         return {
             "run_id": run_id,
             "input_png_base64": base64.b64encode(
@@ -136,6 +156,40 @@ class Explainer:
             "nodes": {node.id: _node_stats(node) for node in run.graph.nodes},
             "output": self._output_summary(run.graph),
         }
+
+    def run_latent(self, z: Sequence[float] | None = None, *,
+                   seed: int | None = None) -> dict[str, Any]:
+        """Run a generator on latent vector ``z`` (or a seeded N(0, 1) draw; a fresh one when
+        both are None) and return its overview, with ``latent`` (the numbers of z),
+        ``image_png_base64`` (the generated image) and ``verdict`` (the discriminator's).
+
+        >>> explainer.run_latent(seed=0)["verdict"]["p_real"]  # doctest: +SKIP
+        0.62...
+        """
+        if not self.latent_dim:
+            raise BadParameterError(f"{self.name} takes images, not latent vectors.")
+        latent = latent_vector(self.latent_dim, z, seed)
+        run = self._capture(latent)
+        run_id = self._keep(run)
+        image = run.graph.output.activation
+        return {
+            "run_id": run_id,
+            "latent": latent.flatten().tolist(),
+            "input_png_base64": image_png_base64(image),
+            "image_png_base64": image_png_base64(image),
+            "nodes": {node.id: _node_stats(node) for node in run.graph.nodes},
+            "output": self._output_summary(run.graph),
+            "verdict": verdict(self.critic, image) if self.critic is not None else None,
+        }
+
+    def judge_image(self, image: Image.Image) -> dict[str, Any]:
+        """The discriminator's verdict on a photo, with the photo as it sees it (PNG)."""
+        if self.critic is None or not self.latent_dim:
+            raise BadParameterError(f"{self.name} has no discriminator to judge images with.")
+        size = tuple(self.model_info()["nodes"][-1]["shape"][2:])
+        channels = int(self.model_info()["nodes"][-1]["shape"][1])
+        x = critic_input(image, (int(size[0]), int(size[1])), channels)
+        return {**verdict(self.critic, x), "input_png_base64": image_png_base64(x)}
 
     def activations(self, run_id: str, node_ids: Sequence[str], *,
                     channels: tuple[int, int] | None = None,
@@ -179,6 +233,16 @@ class Explainer:
 
     # -- internals -----------------------------------------------------------------------------
 
+    def _keep(self, run: _Run) -> str:
+        """Cache ``run`` under a new id, dropping the oldest beyond the count and size budgets."""
+        run_id = uuid.uuid4().hex[:12]
+        self._runs[run_id] = run
+        while len(self._runs) > 1 and (
+                len(self._runs) > self._max_runs
+                or sum(kept.nbytes for kept in self._runs.values()) > self._max_bytes):
+            self._runs.popitem(last=False)
+        return run_id
+
     def _capture(self, x: torch.Tensor) -> _Run:
         weight = next((tensor for tensor in self.model.parameters()
                        if tensor.is_floating_point()), None)
@@ -190,21 +254,33 @@ class Explainer:
             raise ModelRunError(f"The model {self.name!r} failed on this input. {error}") from error
         output = graph.output
         scores = per_image(output.activation)
-        if output.kind == "softmax" or scores.dim() != 1 or scores.numel() < 2:
+        if output.kind in ("softmax", "sigmoid") or scores.dim() != 1:
             return _Run(graph, frozenset())  # already probabilities, or not class scores
-        softmax = Node(
-            id=f"n{len(graph.nodes)}", kind="softmax", name="softmax", module_path=None,
-            module_type=None, config={"dim": -1}, inputs=(output.id,),
-            output_shape=output.output_shape,
-            activation=torch.softmax(output.activation, dim=-1), parameters={}, group=None)
-        return _Run(Graph((*graph.nodes, softmax), softmax.id), frozenset({softmax.id}))
+        if scores.numel() == 1:  # one logit (a discriminator, a yes/no model): its sigmoid
+            kind, probabilities = "sigmoid", torch.sigmoid(output.activation)
+        else:
+            kind, probabilities = "softmax", torch.softmax(output.activation, dim=-1)
+        synthetic = Node(
+            id=f"n{len(graph.nodes)}", kind=kind, name=kind, module_path=None,
+            module_type=None, config={"dim": -1} if kind == "softmax" else {},
+            inputs=(output.id,), output_shape=output.output_shape, activation=probabilities,
+            parameters={}, group=None)
+        return _Run(Graph((*graph.nodes, synthetic), synthetic.id), frozenset({synthetic.id}))
 
     def _output_summary(self, graph: Graph) -> dict[str, Any]:
         output = graph.output
-        if output.kind != "softmax" or not output.inputs:
+        if output.kind not in ("softmax", "sigmoid") or not output.inputs:
             return {"node_id": output.id, "logits": [], "probabilities": [], "top": []}
         logits = per_image(graph.node(output.inputs[0]).activation)
         probabilities = per_image(output.activation)
+        if output.kind == "sigmoid":
+            if probabilities.numel() != 1:
+                return {"node_id": output.id, "logits": [], "probabilities": [], "top": []}
+            name = self.class_names[0] if self.class_names else "yes"
+            p = float(probabilities[0])
+            top = sorted([[name, p], [f"not {name}", 1 - p]], key=lambda item: -item[1])
+            return {"node_id": output.id, "logits": logits.tolist(),
+                    "probabilities": probabilities.tolist(), "top": top}
         names = (self.class_names if len(self.class_names) == probabilities.numel()
                  else tuple(str(index) for index in range(probabilities.numel())))
         order = torch.argsort(probabilities, descending=True)[:TOP_CLASSES]

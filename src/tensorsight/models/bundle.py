@@ -45,6 +45,8 @@ class ModelBundle:
     class_names: tuple[str, ...]
     samples: tuple[Sample, ...] = ()
     card: dict[str, Any] = field(default_factory=dict)
+    # For a generator: the discriminator trained against it, which judges its images.
+    critic: nn.Module | None = None
 
 
 def class_slug(class_name: str) -> str:

@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-BUILTIN_MODELS = ("tinyvgg", "mobilenet_v2")
+BUILTIN_MODELS = ("tinyvgg", "mobilenet_v2", "dcgan", "dcgan-discriminator")
+GAN_MODELS = ("dcgan", "dcgan-discriminator")
 SAFETENSORS_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 DEFAULT_INPUT_SIZE = (224, 224)
@@ -78,10 +79,12 @@ def load_model(
     'T-shirt/top'
     >>> load_model("resnet")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ModelLoadError: Unknown model 'resnet': use tinyvgg, mobilenet_v2, or package.module:factory...
+    ModelLoadError: Unknown model 'resnet': use tinyvgg, mobilenet_v2, dcgan, ...or...
     """
     weights_path = _existing_file(weights) if weights is not None else None
-    if spec == "mobilenet_v2":
+    if spec in GAN_MODELS:
+        bundle = _gan_bundle(spec, weights_path)
+    elif spec == "mobilenet_v2":
         from tensorsight.models.mobilenet_v2 import load_pretrained
 
         bundle = load_pretrained(weights_path, trust_pickle=trust_pickle)
@@ -114,6 +117,7 @@ def load_model(
         input_size=input_size,
         card=bundle.card,
         samples=bundle.samples,
+        critic=bundle.critic,
     )
 
 
@@ -126,6 +130,7 @@ def bundle_from_module(
     input_size: tuple[int, int] | None = None,
     card: Mapping[str, Any] | None = None,
     samples: Sequence[Sample] = (),
+    critic: nn.Module | None = None,
 ) -> ModelBundle:
     """Wrap a ``torch.nn.Module`` (put in eval mode) into a bundle, filling in what is missing.
 
@@ -170,6 +175,7 @@ def bundle_from_module(
         class_names=tuple(str(label) for label in class_names),
         samples=tuple(samples),
         card=dict(card or {}),
+        critic=critic.eval() if critic is not None else None,
     )
 
 
@@ -312,6 +318,37 @@ def _default_tinyvgg() -> ModelBundle:
         raise ModelLoadError(
             f"The TinyVGG shipped in {DEFAULT_BUNDLE_DIR} cannot be loaded "
             f"({type(error).__name__}: {error}); reinstall tensorsight.") from error
+
+
+def _gan_bundle(spec: str, weights: Path | None) -> ModelBundle:
+    """The shipped DCGAN's generator (input: a latent vector) or its discriminator (input: a
+    32x32 image in [-1, 1]); ``weights`` may point into a ``tensorsight train-gan`` run."""
+    from tensorsight.models.dcgan import DEFAULT_BUNDLE_DIR, load_gan
+
+    directory = weights.parent if weights is not None else DEFAULT_BUNDLE_DIR
+    try:
+        pair = load_gan(directory)
+    except (OSError, KeyError, ValueError, RuntimeError) as error:
+        raise ModelLoadError(
+            f"The DCGAN in {directory} cannot be loaded ({type(error).__name__}: {error}); it "
+            f"needs generator.safetensors, discriminator.safetensors and card.json as "
+            f"`tensorsight train-gan` writes them.") from error
+    name = pair.card.get("name", "DCGAN")
+    if spec == "dcgan":
+        latent = Preprocessing(size=(1, 1), channels=pair.latent_dim)
+        return ModelBundle(name=f"{name} generator", model=pair.generator,
+                           preprocessing=latent, class_names=(), card=pair.card,
+                           critic=pair.discriminator)
+    side = pair.discriminator.image_size
+    # Photos are judged as the training images looked: light garment on black, x*2-1.
+    seen = Preprocessing(size=(side, side), channels=pair.discriminator.channels,
+                         mean=(0.5,) * pair.discriminator.channels,
+                         std=(0.5,) * pair.discriminator.channels,
+                         invert_light_background=True)
+    card = {key: value for key, value in pair.card.items() if key != "latent_dim"}
+    return ModelBundle(name=f"{name} discriminator", model=pair.discriminator,
+                       preprocessing=seen, class_names=("real",), card=card,
+                       samples=find_samples(directory / SAMPLES_DIR, ("real",)))
 
 
 def _build_tinyvgg(card: Mapping[str, Any]) -> nn.Module:
