@@ -8,6 +8,7 @@ import * as colors from "./colors.js";
 import { clear, el } from "./detail/dom.js";
 import { openDetail } from "./detail/index.js";
 import { createPicker } from "./images/picker.js";
+import { createLatentPanel } from "./latent/panel.js";
 import { openPlayground } from "./playground/index.js";
 import { explanation } from "./overview/explain.js";
 import { createOverview, RANGE_MODES } from "./overview/overview.js";
@@ -66,12 +67,17 @@ export async function mount(root, source, { page = false } = {}) {
     onSample: (id) => start(() => source.runSample(id), id),
     onUpload: (file) => start(() => source.runUpload(file), null),
   });
+  // A generator's input is a latent vector: its panel takes the image picker's place.
+  const latent = modelInfo.latent ? createLatentPanel({
+    latent: modelInfo.latent, source, run: (params) => start(() => source.runLatent(params), null),
+  }) : null;
   const modelView = el("img", { class: "ts-model-view", alt: "The image as the model sees it", width: 96, height: 96 });
   const prediction = el("p", { class: "ts-prediction" });
 
   root.append(el("div", { class: "ts-body" },
     el("aside", { class: "ts-side" },
-      el("section", { class: "ts-card" }, el("h2", {}, "Image"), picker.el,
+      latent ? latent.el : null,
+      el("section", { class: "ts-card", hidden: Boolean(latent) }, el("h2", {}, "Image"), picker.el,
         el("div", { class: "ts-seen", hidden: true },
           el("figure", {}, modelView, el("figcaption", {}, "as the model sees it")),
           prediction)),
@@ -123,6 +129,7 @@ export async function mount(root, source, { page = false } = {}) {
       const top = result.output?.top?.[0];   // absent for models whose output is not classes
       clear(prediction);
       if (top) prediction.append("Prediction: ", el("strong", {}, top[0]), ` (${formatPercent(top[1])})`);
+      if (latent) latent.show(result);
       await overview.show(result);
       if (mine === ticket) setState("ready");
     } catch (error) {
@@ -156,6 +163,7 @@ export async function mount(root, source, { page = false } = {}) {
   }
 
   picker.setSamples(samples);
-  if (samples.length) await start(() => source.runSample(samples[0].id), samples[0].id);
+  if (latent) await latent.start();
+  else if (samples.length) await start(() => source.runSample(samples[0].id), samples[0].id);
   else setState("idle");
 }

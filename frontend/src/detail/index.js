@@ -6,12 +6,16 @@ import { addView, mulView } from "./add.js";
 import { batchNormView } from "./batch_norm.js";
 import { catView } from "./cat.js";
 import { conv2dView } from "./conv2d.js";
+import { convTranspose2dView } from "./conv_transpose2d.js";
 import { elementwiseView, elementwiseViews } from "./elementwise.js";
 import { flattenView } from "./flatten.js";
 import { genericView } from "./generic.js";
+import { layerNormView } from "./layer_norm.js";
 import { linearView } from "./linear.js";
+import { meanView } from "./mean.js";
 import { adaptiveAvgPoolView, avgPoolView, maxPoolView } from "./pool.js";
 import { softmaxView } from "./softmax.js";
+import { upsampleView } from "./upsample.js";
 
 export const detailViews = {
   conv2d: conv2dView,
@@ -27,6 +31,10 @@ export const detailViews = {
   add: addView,
   mul: mulView,
   cat: catView,
+  conv_transpose2d: convTranspose2dView,
+  upsample: upsampleView,
+  layer_norm: layerNormView,
+  mean: meanView,
   generic: genericView,
 };
 

@@ -4,6 +4,7 @@
 import { clear, el, term } from "../detail/dom.js";
 import { openFrame } from "../detail/shell.js";
 import "./playground.css";
+import { openTransposedPlayground } from "./transposed.js";
 
 const CONTROLS = [
   { key: "n", label: "Input size", min: 1, max: 15, value: 7, term: "input" },
@@ -25,8 +26,32 @@ export function convGeometry({ n, p, k, s, d }) {
 }
 
 // Opens the playground inside `container`; options.close is called when the user closes it
-// (Escape, the close button or a click outside). Returns {destroy, close, frame}.
+// (Escape, the close button or a click outside). Returns {destroy, close, frame}. Two modes,
+// ordinary and transposed convolution, switched by the tabs at the top.
 export function openPlayground(container, options = {}) {
+  let current = null;
+  const open = (mode) => {
+    if (current) { current.destroy(); current.frame.remove(); }
+    const modeSwitch = modeTabs(mode, open);
+    current = mode === "transposed" ? openTransposedPlayground(container, { ...options, modeSwitch })
+      : openConvPlayground(container, { ...options, modeSwitch });
+  };
+  open(options.mode || "conv");
+  return { destroy: () => current.destroy(), close: () => current.close(), get frame() { return current.frame; } };
+}
+
+function modeTabs(mode, open) {
+  const tabs = el("div", { class: "tsd-tabs", role: "tablist", "aria-label": "Playground mode" });
+  for (const [name, label] of [["conv", "Convolution"], ["transposed", "Transposed convolution"]]) {
+    tabs.append(el("button", {
+      type: "button", role: "tab", class: "tsd-tab", "data-mode": name, "aria-selected": String(name === mode),
+      onclick: () => { if (name !== mode) open(name); },
+    }, label));
+  }
+  return tabs;
+}
+
+function openConvPlayground(container, options) {
   const frame = openFrame(container, {
     title: "Hyper-parameter playground", subtitle: "convolution output size", close: options.close,
     className: "tsd-playground",
@@ -60,7 +85,7 @@ export function openPlayground(container, options = {}) {
     class: "tsd-pg-grid tsd-pg-output", "data-part": "output", role: "grid", tabindex: 0,
     "aria-label": "output (arrow keys move the window)",
   });
-  frame.views.append(controls, formula, warning,
+  frame.views.append(options.modeSwitch || "", controls, formula, warning,
     el("div", { class: "tsd-pg-grids" },
       el("figure", { class: "tsd-figure" }, inputGrid, el("figcaption", { "data-role": "input-caption" })),
       el("div", { class: "tsd-pg-middle" }, playButton, el("span", { class: "tsd-op" }, "→")),

@@ -42,6 +42,10 @@ export function commSource(model) {
     async runUpload(blob) {
       return result("run_image", {}, [await blob.arrayBuffer()]);
     },
+    runLatent: (params) => result("run_latent", params),
+    async judgeUpload(blob) {
+      return result("judge_image", {}, [await blob.arrayBuffer()]);
+    },
     activations: (runId, nodeIds, { channels = null, encoding = "u8" } = {}) =>
       pack("activations", { run_id: runId, node_ids: nodeIds, channels, encoding }),
     detail: (runId, nodeId, channel) => pack("detail", { run_id: runId, node_id: nodeId, channel }),

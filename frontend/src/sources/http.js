@@ -39,6 +39,17 @@ export function httpSource(base = "") {
       form.append("image", blob, blob.name || "upload");
       return json("/api/runs", { method: "POST", body: form });
     },
+    // Generators: run a latent vector ({z} or {seed}); ask the discriminator about a photo.
+    runLatent: (params) => json("/api/latent-runs", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(params),
+    }),
+    judgeUpload(blob) {
+      const form = new FormData();
+      form.append("image", blob, blob.name || "upload");
+      return json("/api/verdicts", { method: "POST", body: form });
+    },
     activations(runId, nodeIds, { channels = null, encoding = "u8" } = {}) {
       const query = new URLSearchParams({ nodes: nodeIds.join(","), encoding });
       if (channels) query.set("channels", `${channels[0]}:${channels[1]}`);

@@ -87,6 +87,8 @@ def create_app(
         Route("/api/samples/{sample_id}.png",
               api.route("sample_png", headers={"Cache-Control": _REVALIDATE}), name="sample_png"),
         Route("/api/runs", api.create_run, methods=["POST"], name="runs"),
+        Route("/api/latent-runs", api.create_latent_run, methods=["POST"], name="latent_runs"),
+        Route("/api/verdicts", api.create_verdict, methods=["POST"], name="verdicts"),
         Route("/api/runs/{run_id}/activations", api.route("activations"), name="activations"),
         Route("/api/runs/{run_id}/nodes/{node_id}/detail", api.route("detail"), name="detail"),
         Mount("/static", _CachedStaticFiles(directory=assets, check_dir=False), name="static"),
@@ -156,12 +158,33 @@ class _Api:
             sample_id = _sample_id(await _read_body(request, MAX_JSON_BYTES))
             return await self._answer("run_sample", {"sample_id": sample_id}, syntax="json",
                                       status_code=201)
+        return await self._answer("run_image", {}, [await self._image_body(request)],
+                                  syntax="json", status_code=201)
+
+    async def _image_body(self, request: Request) -> bytes:
+        """An uploaded image's bytes: a multipart ``image`` field or the raw body."""
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "multipart/form-data":
             limit = self.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
-            data = await _multipart_image(request, await _read_body(request, limit))
-        else:
-            data = await _read_body(request, self.max_upload_bytes)
-        return await self._answer("run_image", {}, [data], syntax="json", status_code=201)
+            return await _multipart_image(request, await _read_body(request, limit))
+        return await _read_body(request, self.max_upload_bytes)
+
+    async def create_latent_run(self, request: Request) -> Response:
+        """``POST /api/latent-runs`` with JSON ``{"z": [...]}`` or ``{"seed": n}`` (or ``{}``)."""
+        body = await _read_body(request, MAX_JSON_BYTES)
+        try:
+            params = json.loads(body or b"{}")
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            params = None
+        if not isinstance(params, dict):
+            raise ApiError(400, 'A latent run request looks like {"z": [0.1, ...]} or '
+                                '{"seed": 7}.')
+        return await self._answer("run_latent", params, syntax="json", status_code=201)
+
+    async def create_verdict(self, request: Request) -> Response:
+        """``POST /api/verdicts`` with an image: the discriminator's verdict on it."""
+        return await self._answer("judge_image", {}, [await self._image_body(request)],
+                                  syntax="json")
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
