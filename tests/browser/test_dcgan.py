@@ -98,7 +98,7 @@ def test_transposed_convolution_view_shows_torchs_numbers(page, generator) -> No
     with torch.no_grad():
         before = model.relu_1(model.batch_norm_1(model.conv_t_1(z)))
         expected = F.conv_transpose2d(before, model.conv_t_2.weight, stride=2, padding=1)[0, 0]
-    torch.testing.assert_close(torch.from_numpy(view.arrays["output"]), expected,
+    torch.testing.assert_close(torch.tensor(view.arrays["output"]), expected,
                                atol=1e-5, rtol=1e-5)
     canvas = view.frame.locator('[data-part="output"].tsd-heat')
     canvas.first.focus()

@@ -140,7 +140,7 @@ export function createLatentPanel({ latent, source, run }) {
     result.latent.forEach((value, index) => {
       const color = divergingRgb(value, NUMBER_LIMIT);
       const cell = cells[index];
-      cell.textContent = fmt(value, 2);
+      cell.textContent = fmt(value, 1);
       cell.title = `z[${index}] = ${value}`;
       cell.dataset.value = String(value);
       Object.assign(cell.style, { background: css(color), color: inkFor(color) });

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +51,8 @@ def latent_vector(latent_dim: int, z: Sequence[float] | None = None,
                                  or not 0 <= seed <= MAX_SEED):
             raise BadParameterError(f"seed must be a whole number from 0 to {MAX_SEED}.")
         generator = torch.Generator()
-        generator.manual_seed(seed if seed is not None else int(torch.seed() % MAX_SEED))
+        # A fresh draw must not reseed torch's global generator (the user's code owns it).
+        generator.manual_seed(seed if seed is not None else secrets.randbits(62))
         return torch.randn(1, latent_dim, 1, 1, generator=generator)
     if not isinstance(z, Sequence) or isinstance(z, str):
         raise BadParameterError("z must be a list of numbers.")
