@@ -69,7 +69,11 @@ def latent_vector(latent_dim: int, z: Sequence[float] | None = None,
 
 
 def image_png_base64(image: torch.Tensor) -> str:
-    """A generated image ``[1, C, H, W]`` in [-1, 1] as a base64 PNG (grayscale or RGB)."""
+    """A generated image ``[1, C, H, W]`` in [-1, 1] as a base64 PNG (grayscale or RGB).
+
+    >>> image_png_base64(torch.zeros(1, 1, 2, 2))[:8]
+    'iVBORw0K'
+    """
     from PIL import Image
 
     pixels = ((image[0].detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
@@ -86,8 +90,8 @@ def verdict(critic: nn.Module, image: torch.Tensor) -> dict[str, Any]:
     """The discriminator's score for ``image [1, C, H, W]`` in [-1, 1]: logit and P(real).
 
     >>> from torch import nn
-    >>> verdict(nn.Sequential(nn.Flatten(), nn.Linear(4, 1)), torch.zeros(1, 1, 2, 2))["label"]
-    'real'
+    >>> verdict(nn.Flatten(), torch.zeros(1, 1, 1, 1))["p_real"]   # logit 0: undecided
+    0.5
     """
     weight = next(critic.parameters(), None)
     if weight is not None:
@@ -100,7 +104,12 @@ def verdict(critic: nn.Module, image: torch.Tensor) -> dict[str, Any]:
 
 def critic_input(image: Image.Image, size: tuple[int, int], channels: int) -> torch.Tensor:
     """A photo as the discriminator sees it: resized, grayscale or RGB, light backgrounds
-    inverted (the garments it knows are light on black), scaled to [-1, 1]."""
+    inverted (the garments it knows are light on black), scaled to [-1, 1].
+
+    >>> from PIL import Image
+    >>> critic_input(Image.new("L", (40, 30), 255), (16, 16), 1).unique().tolist()
+    [-1.0]
+    """
     from tensorsight.imaging import Preprocessing
 
     preprocessing = Preprocessing(size=size, channels=channels, invert_light_background=True)

@@ -161,18 +161,29 @@ def to_gan_range(inputs: torch.Tensor) -> torch.Tensor:
 
 
 def gan_preprocessing(image_size: int, channels: int) -> Preprocessing:
-    """How a photo becomes a discriminator input (before :func:`to_gan_range`)."""
+    """How a photo becomes a discriminator input (before :func:`to_gan_range`).
+
+    >>> gan_preprocessing(32, 1).describe()
+    'resize shorter side to 32, centre crop 32x32, grayscale, pixel/255'
+    """
     return Preprocessing(size=(image_size, image_size), channels=channels)
 
 
 def fixed_latents(config: GanConfig, count: int = _GRID_SIDE ** 2) -> torch.Tensor:
-    """The latent vectors drawn for the per-epoch grids: seeded apart from training's stream."""
+    """The latent vectors drawn for the per-epoch grids: seeded apart from training's stream.
+
+    >>> fixed_latents(GanConfig(latent_dim=8), count=4).shape
+    torch.Size([4, 8, 1, 1])
+    """
     generator = torch.Generator().manual_seed(config.seed + 1)
     return torch.randn(count, config.latent_dim, 1, 1, generator=generator)
 
 
 def save_grid(images: torch.Tensor, path: Path, columns: int = _GRID_SIDE) -> None:
-    """Write images ``[N, C, S, S]`` in [-1, 1] as one PNG grid with 2-pixel gutters."""
+    """Write images ``[N, C, S, S]`` in [-1, 1] as one PNG grid with 2-pixel gutters.
+
+    >>> save_grid(torch.zeros(64, 1, 32, 32), Path("grid.png"))  # doctest: +SKIP
+    """
     count, channels, side, _ = images.shape
     rows = -(-count // columns)
     gutter = 2

@@ -70,6 +70,10 @@ class ClassifierFeatures:
     Images ``[N, 1, S, S]`` in [-1, 1] are turned into uint8 pictures and passed through the
     classifier's own preprocessing (resize to its input size, pixel/255), exactly as a PNG of
     a generated garment would be at inference.
+
+    >>> features, classes = ClassifierFeatures()(torch.zeros(2, 1, 32, 32))  # doctest: +SKIP
+    >>> features.shape                                                          # doctest: +SKIP
+    torch.Size([2, 1690])
     """
 
     def __init__(self, bundle: ModelBundle | None = None) -> None:
@@ -121,7 +125,12 @@ def class_histogram(classes: torch.Tensor, names: tuple[str, ...] = FASHION_MNIS
 
 @torch.no_grad()
 def generate(generator: nn.Module, count: int, latent_dim: int, seed: int) -> torch.Tensor:
-    """``count`` images from seeded standard-normal latent vectors, in batches."""
+    """``count`` images from seeded standard-normal latent vectors, in batches.
+
+    >>> from tensorsight.models.dcgan import Generator
+    >>> generate(Generator(latent_dim=4, features=2, image_size=16), 3, 4, seed=0).shape
+    torch.Size([3, 1, 16, 16])
+    """
     rng = torch.Generator().manual_seed(seed)
     generator.eval()
     images = [generator(torch.randn(min(_BATCH, count - start), latent_dim, 1, 1, generator=rng))
