@@ -131,3 +131,20 @@ def test_playground_transposed_mode_shows_the_checkerboard(page) -> None:
         assert checkerboard.is_visible() == (k % s != 0)
     page.locator('[data-mode="conv"]').click()
     page.locator(".tsd-playground:not(.tsd-playground-transposed)").wait_for()
+
+
+def test_a_photo_is_judged_by_the_discriminator_with_an_honest_note(page, tmp_path) -> None:
+    from PIL import Image
+
+    photo = tmp_path / "shirt.png"
+    Image.new("RGB", (60, 80), (235, 235, 235)).save(photo)
+    page.locator(".ts-latent-judge summary").click()
+    with page.expect_response(lambda r: r.url.endswith("/api/verdicts")) as info:
+        page.locator('[data-role="judge-upload"]').set_input_files(str(photo))
+    answer = info.value.json()
+    page.wait_for_function("() => document.querySelector('[data-role=photo-verdict]')"
+                           ".textContent.startsWith('Discriminator')")
+    text = page.locator('[data-role="photo-verdict"]').inner_text()
+    assert f"{100 * answer['p_real']:.1f}%" in text
+    assert "not whether a photo is genuine" in page.locator(
+        '[data-role="verdict-note"]').inner_text()
