@@ -88,10 +88,12 @@ def test_card_quality_has_distance_floor_ceiling_and_histogram(trained) -> None:
         quality["smallest_class_fraction"] >= 0.03)
 
 
-def test_frechet_distance_matches_the_eigenvalue_formula() -> None:
+@pytest.mark.parametrize(("rows_a", "rows_b", "features"), [(500, 400, 6), (20, 30, 50)],
+                         ids=["more-rows-than-features", "fewer-rows-than-features"])
+def test_frechet_distance_matches_the_eigenvalue_formula(rows_a, rows_b, features) -> None:
     rng = np.random.default_rng(0)
-    a = rng.normal(size=(500, 6)) @ rng.normal(size=(6, 6))
-    b = rng.normal(size=(400, 6)) * 2 + 1
+    a = rng.normal(size=(rows_a, features)) @ rng.normal(size=(features, features))
+    b = rng.normal(size=(rows_b, features)) * 2 + 1
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     # tr((S_a S_b)^1/2) is the sum of the square roots of the eigenvalues of S_a S_b.
     cross = np.sqrt(np.clip(np.linalg.eigvals(cov_a @ cov_b).real, 0, None)).sum()

@@ -17,6 +17,7 @@ shows mode collapse directly.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,10 +39,12 @@ _BATCH = 500
 
 def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     """Fréchet distance between Gaussians fitted to feature rows ``a [N, d]`` and ``b [M, d]``:
-    ``|mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr((S_a^1/2 S_b S_a^1/2)^1/2)``, in float64.
+    ``|mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr((S_a S_b)^1/2)``, in float64.
 
-    The symmetric form needs only ``eigh`` (no scipy), and clamps the tiny negative
-    eigenvalues rounding leaves.
+    ``tr((S_a S_b)^1/2)`` is the sum of the square roots of the eigenvalues of ``S_a S_b``.
+    With ``S = X^T X`` for the centred, scaled rows ``X``, those are the squared singular values
+    of ``X_a X_b^T``: with fewer rows than features that small matrix is used; otherwise the
+    symmetric form ``S_a^1/2 S_b S_a^1/2`` and ``eigh`` (no scipy needed).
 
     >>> a = torch.zeros(100, 2); b = torch.ones(100, 2)
     >>> frechet_distance(a, b)
@@ -49,19 +52,19 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     """
     a, b = a.double(), b.double()
     mean_a, mean_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = _covariance(a), _covariance(b)
-    values, vectors = torch.linalg.eigh(cov_a)
-    root_a = vectors @ torch.diag(values.clamp(min=0).sqrt()) @ vectors.T
-    middle = root_a @ cov_b @ root_a
-    cross = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
-    distance = (mean_a - mean_b).square().sum() + cov_a.trace() + cov_b.trace() - 2 * cross
+    rows_a = (a - mean_a) / math.sqrt(max(len(a) - 1, 1))
+    rows_b = (b - mean_b) / math.sqrt(max(len(b) - 1, 1))
+    if min(len(a), len(b)) < a.shape[1]:
+        cross = torch.linalg.svdvals(rows_a @ rows_b.T).sum()
+    else:
+        cov_a, cov_b = rows_a.T @ rows_a, rows_b.T @ rows_b
+        values, vectors = torch.linalg.eigh(cov_a)
+        root_a = vectors @ torch.diag(values.clamp(min=0).sqrt()) @ vectors.T
+        middle = root_a @ cov_b @ root_a
+        cross = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
+    distance = ((mean_a - mean_b).square().sum() + rows_a.square().sum()
+                + rows_b.square().sum() - 2 * cross)
     return float(distance.clamp(min=0))
-
-
-def _covariance(rows: torch.Tensor) -> torch.Tensor:
-    if len(rows) < 2:
-        return torch.zeros(rows.shape[1], rows.shape[1], dtype=rows.dtype)
-    return torch.cov(rows.T).reshape(rows.shape[1], rows.shape[1])
 
 
 class ClassifierFeatures:
