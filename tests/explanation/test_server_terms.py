@@ -181,7 +181,7 @@ def test_linear_products_batch_norm_line_and_cat_origin_come_with_the_pack() -> 
         last = info["shape"][1] - 1
         meta, arrays = roundtrip(unet.detail(run_id, info["id"], last))
         origin = meta["origin"]
-        assert origin["node"] == info["inputs"][-1]
+        assert origin["node"] == info["inputs"][-1] and origin["source"] == len(info["inputs"]) - 1
         source = graph.node(origin["node"]).activation[0, origin["channel"]]
         assert np.array_equal(arrays["output"], source.numpy())
 

@@ -5,6 +5,7 @@ import { clear, el } from "../detail/dom.js";
 import {
   absMax, activationColor, cssColor, grayColor, legend, paintCanvas, quantizedLut,
 } from "../colors.js";
+import { arrowStep, clamp, stepWithin } from "../ui/cursor.js";
 import { formatPercent, formatShape } from "../ui/format.js";
 import {
   buildUnits, collapsesBlocks, colourBlocks, feeders, initialExpanded, layoutColumns,
@@ -286,10 +287,10 @@ export function createOverview({
         onOpenDetail(node, shape.strip ? cursor[0] : channel);
         return;
       }
-      const step = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[event.key];
+      const step = arrowStep(event);
       if (!step || (shape.rows === 1 && shape.cols === 1)) return;
       event.preventDefault();
-      at([clamp(cursor[0] + step[0], 0, shape.rows - 1), clamp(cursor[1] + step[1], 0, shape.cols - 1)]);
+      at(stepWithin(cursor, step, shape.rows, shape.cols));
     });
   }
 
@@ -337,7 +338,7 @@ export function createOverview({
       for (const key of own.unit.inputs) lightUnit(views.get(key));
       return;
     }
-    for (const { nodeId, channels } of feeders(node, channel, byId)) {
+    for (const { nodeId, channels } of feeders(node, channel)) {
       const view = views.get(unitOf.get(nodeId));
       if (!view) continue;
       const shown = view.unit.node.id !== nodeId ? []
@@ -580,10 +581,6 @@ export function createOverview({
 
 function nextFrame() {
   return new Promise((resolve) => requestAnimationFrame(() => resolve()));
-}
-
-function clamp(value, low, high) {
-  return Math.min(Math.max(value, low), high);
 }
 
 const SVG_NS = "http://www.w3.org/2000/svg";

@@ -2,6 +2,7 @@
 // decide a convolution's output size, with the window sliding over the padded input in step with
 // the output cell it produces.
 import { clear, el, term } from "../detail/dom.js";
+import { arrowStep, clamp } from "../ui/cursor.js";
 import { openFrame } from "../detail/shell.js";
 import "./playground.css";
 
@@ -72,7 +73,7 @@ export function openPlayground(container, options = {}) {
     if (cell) { stop(); moveTo(Number(cell.dataset.row), Number(cell.dataset.col)); }
   });
   outputGrid.addEventListener("keydown", (event) => {
-    const move = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[event.key];
+    const move = arrowStep(event);
     if (!move) return;
     event.preventDefault();
     stop();
@@ -134,8 +135,8 @@ export function openPlayground(container, options = {}) {
     for (const cell of inputCells) cell.classList.remove("tsd-pg-window", "tsd-pg-tap");
     for (const cell of outputCells) cell.classList.remove("tsd-pg-current");
     if (!out) return;
-    state.i = Math.min(Math.max(i, 0), out - 1);
-    state.j = Math.min(Math.max(j, 0), out - 1);
+    state.i = clamp(i, 0, out - 1);
+    state.j = clamp(j, 0, out - 1);
     outputCells[state.i * out + state.j].classList.add("tsd-pg-current");
     const top = state.i * s;
     const left = state.j * s;

@@ -45,5 +45,6 @@ export function commSource(model) {
     activations: (runId, nodeIds, { channels = null, encoding = "u8" } = {}) =>
       pack("activations", { run_id: runId, node_ids: nodeIds, channels, encoding }),
     detail: (runId, nodeId, channel) => pack("detail", { run_id: runId, node_id: nodeId, channel }),
+    terms: (runId, nodeId, channel, row, col) => pack("terms", { run_id: runId, node_id: nodeId, channel, row, col }),
   };
 }

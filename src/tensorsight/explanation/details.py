@@ -264,9 +264,10 @@ def _cat(graph: Graph, node: Node, channel: int) -> TensorPack:
     sizes = [per_image(graph.node(source).activation).shape[dim] for source in node.inputs]
     sources = [{"node": source, "start": start, "stop": stop} for source, (start, stop)
                in zip(node.inputs, maths.concat_sources(sizes), strict=True)]
-    origin = next(({"node": source["node"], "channel": channel - source["start"]}
-                   for source in sources if dim == 0
-                   and source["start"] <= channel < source["stop"]), None)
+    # The source (its position in ``sources``) and channel this output channel is a copy of.
+    origin = next(({"source": index, "node": source["node"], "channel": channel - source["start"]}
+                   for index, source in enumerate(sources)
+                   if dim == 0 and source["start"] <= channel < source["stop"]), None)
     return ({"channel": channel, "dim": dim, "sources": sources, "origin": origin},
             {"output": _plane(output, channel)})
 
