@@ -547,11 +547,14 @@ export function createOverview({
   }
 
   let scrollTimer = null;
-  scroller.addEventListener("scroll", () => {
+  const onScroll = () => {
     clearTimeout(scrollTimer);
     scrollTimer = setTimeout(fillLater, 80);
-  });
+  };
+  scroller.addEventListener("scroll", onScroll);
+  let destroyed = false;
   const resize = new ResizeObserver(() => requestAnimationFrame(() => {
+    if (destroyed) return;   // a frame already asked for when the overview went away
     drawEdges();
     fillLater();
   }));
@@ -576,6 +579,13 @@ export function createOverview({
       for (const node of nodes) repaintNode(node);
     },
     activationRange,
+    // Releases what outlives the element otherwise: the scroll listener, its timer, the observer.
+    destroy() {
+      scroller.removeEventListener("scroll", onScroll);
+      clearTimeout(scrollTimer);
+      resize.disconnect();
+      destroyed = true;
+    },
   };
 }
 
