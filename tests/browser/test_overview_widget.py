@@ -59,10 +59,12 @@ MOUNT = """async () => {
     window.unrender = widget.render({ model, el: document.getElementById('cell') });
 }"""
 
-# What is still listening: event listeners on window and document, scroll listeners anywhere,
-# ResizeObservers observing. Installed before any page script runs.
+# What the widget's code still has listening: event listeners on window and document, scroll
+# listeners anywhere, ResizeObservers observing. Installed before any page script runs; only
+# listeners added from widget.js count (Playwright adds its own while it clicks).
 TRACK_LISTENERS = """(() => {
     const live = [];
+    const ours = () => (new Error().stack || '').includes('/widget.js');
     const capture = (options) => typeof options === 'boolean' ? options : Boolean(options?.capture);
     const find = (target, type, listener, options) => live.findIndex((entry) =>
         entry.target === target && entry.type === type && entry.listener === listener
@@ -70,7 +72,7 @@ TRACK_LISTENERS = """(() => {
     const add = EventTarget.prototype.addEventListener;
     const remove = EventTarget.prototype.removeEventListener;
     EventTarget.prototype.addEventListener = function (type, listener, options) {
-        if (find(this, type, listener, options) < 0) {
+        if (ours() && find(this, type, listener, options) < 0) {
             live.push({ target: this, type, listener, capture: capture(options) });
         }
         return add.call(this, type, listener, options);
@@ -84,7 +86,7 @@ TRACK_LISTENERS = """(() => {
     const Observer = window.ResizeObserver;
     window.ResizeObserver = class extends Observer {
         observe(...args) {
-            if (!this.counted) { this.counted = true; observing++; }
+            if (!this.counted && ours()) { this.counted = true; observing++; }
             super.observe(...args);
         }
         disconnect() {
