@@ -1,7 +1,10 @@
-// The small helpers every view shares: arrow keys, clamping, number formats, feeders lookup.
+// The small helpers every view shares (arrow keys, clamping, number formats, the feeders
+// lookup) and the playground's output-size arithmetic, held against torch's fixture.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { feeders } from "../src/overview/graph.js";
+import { convGeometry } from "../src/playground/geometry.js";
 import { arrowStep, clamp, stepWithin } from "../src/ui/cursor.js";
 import { fmt, formatPercent, formatShape, formatValue, shortNumber } from "../src/ui/format.js";
 
@@ -42,4 +45,13 @@ test("feeders only read the server's feeds", () => {
     { nodeId: "a", channels: "all" }, { nodeId: "b", channels: [1] }, { nodeId: "c", channels: [2, 3] }]);
   assert.deepEqual(feeders(node, 2).map((f) => f.nodeId), ["a", "b"]);
   assert.deepEqual(feeders({}, 0), []);
+});
+
+test("the playground's output size and unreached cells are torch's, for every setting", () => {
+  const { playground } = JSON.parse(readFileSync(new URL("./fixtures/windows.json", import.meta.url)));
+  assert.ok(playground.length > 2000);
+  for (const [n, p, k, s, d, out, ignored] of playground) {
+    const geometry = convGeometry({ n, p, k, s, d });
+    assert.deepEqual([geometry.out, geometry.ignored], [out, ignored], JSON.stringify({ n, p, k, s, d }));
+  }
 });

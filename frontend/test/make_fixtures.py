@@ -9,6 +9,7 @@ tables. ``tests/explanation/test_frontend_fixtures.py`` fails when this file is 
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import sys
@@ -23,6 +24,9 @@ from torch import nn
 
 FIXTURE = Path(__file__).parent / "fixtures" / "windows.json"
 SIZE = (7, 9)
+# The playground's sliders (frontend/src/playground/index.js), input sizes sampled.
+PLAYGROUND = {"n": (1, 2, 3, 5, 7, 10, 15), "p": range(4), "k": range(1, 8), "s": range(1, 5),
+              "d": range(1, 4)}
 
 
 def layers() -> dict[str, nn.Module]:
@@ -60,7 +64,22 @@ def fixtures() -> dict[str, Any]:
         if isinstance(layer, nn.Conv2d):
             case["patches"] = _conv_patches(layer, x[0, 0])
         cases[name] = case
-    return {"generator": "frontend/test/make_fixtures.py", "cases": cases}
+    return {"generator": "frontend/test/make_fixtures.py", "cases": cases,
+            "playground": _playground_sizes()}
+
+
+def _playground_sizes() -> list[list[int]]:
+    """``[n, p, k, s, d, out, ignored]`` rows: the output size torch gives a 1-D slice of the
+    playground's square input, and how many padded cells at the end no window reaches."""
+    rows = []
+    for n, p, k, s, d in itertools.product(*PLAYGROUND.values()):
+        padded = torch.arange(n + 2 * p, dtype=torch.float64)[None, None, None]
+        if d * (k - 1) + 1 > n + 2 * p:  # torch refuses a kernel larger than the padded input
+            rows.append([n, p, k, s, d, 0, 0])
+            continue
+        taps = F.unfold(padded, (1, k), dilation=(1, d), stride=(1, s))[0]
+        rows.append([n, p, k, s, d, taps.shape[1], n + 2 * p - 1 - int(taps.max())])
+    return rows
 
 
 def _conv_patches(conv: nn.Conv2d, x: torch.Tensor) -> list[list[float | None]]:

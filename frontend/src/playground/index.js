@@ -3,6 +3,7 @@
 // the output cell it produces.
 import { clear, el, term } from "../detail/dom.js";
 import { arrowStep, clamp } from "../ui/cursor.js";
+import { convGeometry } from "./geometry.js";
 import { openFrame } from "../detail/shell.js";
 import "./playground.css";
 
@@ -14,16 +15,6 @@ const CONTROLS = [
   { key: "d", label: "Dilation", min: 1, max: 3, value: 1, term: "dilation" },
 ];
 const PLAY_INTERVAL_MS = 600;
-
-// The arithmetic of one setting. span: how many input cells one window covers; ignored: padded
-// rows (and columns) at the end that no window reaches.
-export function convGeometry({ n, p, k, s, d }) {
-  const padded = n + 2 * p;
-  const span = d * (k - 1) + 1;
-  const reach = padded - span;
-  const out = reach < 0 ? 0 : Math.floor(reach / s) + 1;
-  return { n, p, k, s, d, padded, span, reach, out, ignored: reach < 0 ? 0 : reach % s };
-}
 
 // Opens the playground inside `container`; options.close is called when the user closes it
 // (Escape, the close button or a click outside). Returns {destroy, close, frame}.
