@@ -66,6 +66,19 @@ def pad_input(x: torch.Tensor, padding: tuple[int, int, int, int],
     return F.pad(x, (left, right, top, bottom), mode="constant" if mode == "zeros" else mode)
 
 
+def padded_sources(size: int, before: int, after: int, mode: str = "zeros") -> torch.Tensor:
+    """For each cell of an axis padded as a convolution pads it, the input cell it repeats;
+    ``-1`` for a zero. PyTorch's own padding decides, applied to the cells' indices.
+
+    >>> padded_sources(3, 2, 1, "reflect").tolist(), padded_sources(3, 1, 1).tolist()
+    ([2, 1, 0, 1, 2, 1], [-1, 0, 1, 2, -1])
+    """
+    index = torch.arange(size, dtype=torch.float64)[None, None]
+    if mode == "zeros":
+        return F.pad(index, (before, after), value=-1.0)[0, 0].long()
+    return F.pad(index, (before, after), mode=mode)[0, 0].long()
+
+
 def conv_input_channels(out_channel: int, in_channels: int, out_channels: int,
                         groups: int = 1) -> range:
     """Which input channels one output channel of a grouped convolution reads.
@@ -109,10 +122,14 @@ def conv_terms(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     channels = conv_input_channels(out_channel, x.shape[0], weight.shape[0], groups)
     (sh, sw), (dh, dw) = pair(stride), pair(dilation)
     kh, kw = kernel.shape[1:]
-    padded = pad_input(x[channels.start:channels.stop],
-                       conv_padding(padding, (kh, kw), (dh, dw)), padding_mode)
-    top, left = row * sh, col * sw
-    patch = padded[:, top:top + dh * (kh - 1) + 1:dh, left:left + dw * (kw - 1) + 1:dw]
+    top, bottom, left, right = conv_padding(padding, (kh, kw), (dh, dw))
+    # Only the window's cells are read (not the whole padded map): the view asks per window.
+    rows = padded_sources(x.shape[1], top, bottom, padding_mode)[
+        row * sh:row * sh + dh * (kh - 1) + 1:dh]
+    cols = padded_sources(x.shape[2], left, right, padding_mode)[
+        col * sw:col * sw + dw * (kw - 1) + 1:dw]
+    cells = x[channels.start:channels.stop][:, rows.clamp(min=0)][:, :, cols.clamp(min=0)]
+    patch = torch.where((rows >= 0)[:, None] & (cols >= 0)[None], cells, torch.zeros_like(cells))
     products = patch * kernel
     # Summed in float64 like conv_channel_maps, so each sum is the intermediate map's value.
     channel_sums = products.double().sum(dim=(1, 2))
