@@ -44,6 +44,13 @@ def terms_pack(graph: Graph, node: Node, channel: int, row: int, col: int) -> Pa
 
     Sent on demand, one window at a time: all windows of a layer at once would be
     ``Cin_g·kh·kw`` times its output map (megabytes for MobileNetV2's first layer).
+
+    >>> import torch
+    >>> from tensorsight import capture
+    >>> graph = capture(torch.nn.Conv2d(2, 1, 3), torch.ones(1, 2, 4, 4))
+    >>> meta, arrays = terms_pack(graph, graph.nodes[1], 0, 1, 1)
+    >>> arrays["patch"].shape, arrays["products"].shape
+    ((2, 3, 3), (2, 3, 3))
     """
     if node.kind != "conv2d":
         raise BadParameterError(
