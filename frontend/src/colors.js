@@ -3,6 +3,7 @@
 // alike; the input image is grey. A scale is a function value -> [r, g, b] (0..255), which is
 // what canvases need, with its `domain` [min, max] attached for legends.
 
+import { el } from "./detail/dom.js";
 import { clamp } from "./ui/cursor.js";
 import { shortNumber } from "./ui/format.js";
 
@@ -121,37 +122,30 @@ export function niceTicks(min, max, count = 5) {
 export function legend(scale, { label = "", width = 160, ticks = 3, compact = false,
   format = shortNumber } = {}) {
   const [min, max] = scale.domain;
-  const box = element("div", "ts-legend");
+  const box = el("div", { class: "ts-legend" });
   box.dataset.min = String(min);
   box.dataset.max = String(max);
-  if (label) box.append(element("div", "ts-legend-label", label));
-  const bar = element("canvas", "ts-legend-bar");
+  if (label) box.append(el("div", { class: "ts-legend-label" }, label));
+  const bar = el("canvas", { class: "ts-legend-bar" });
   bar.style.width = `${width}px`;
   const steps = Array.from({ length: 128 }, (_, i) => min + ((i + 0.5) / 128) * (max - min));
   paintCanvas(bar, steps, 1, 128, { color: scale });
   box.append(bar);
   if (compact) {
     const text = min === -max ? `±${format(max)}` : `${format(min)} … ${format(max)}`;
-    box.append(element("div", "ts-legend-caption", text));
+    box.append(el("div", { class: "ts-legend-caption" }, text));
     return box;
   }
-  const axis = element("div", "ts-legend-ticks");
+  const axis = el("div", { class: "ts-legend-ticks" });
   axis.style.width = `${width}px`;
   for (const value of [min, ...interiorTicks(min, max, ticks - 2, width), max]) {
-    const tick = element("span", "ts-legend-tick", format(value));
+    const tick = el("span", { class: "ts-legend-tick" }, format(value));
     tick.style.left = `${((value - min) / (max - min || 1)) * 100}%`;
     tick.dataset.value = String(value);
     axis.append(tick);
   }
   box.append(axis);
   return box;
-}
-
-function element(tag, className, text = "") {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text) node.textContent = text;
-  return node;
 }
 
 // Up to `count` round values strictly inside (min, max), zero first, each at least `gap` pixels
