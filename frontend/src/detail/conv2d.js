@@ -226,10 +226,10 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
   // The patch and products arrive from the server; until then the last ones stay, greyed.
   function renderArithmetic(target, c, i, j) {
     target.classList.add("tsd-pending");
-    terms.at(i, j).then((window) => {
+    terms.at(i, j).then((found) => {
       if (state.level !== "formula" || state.i !== i || state.j !== j || state.channel !== c) return;
       target.classList.remove("tsd-pending");
-      drawArithmetic(target, c, i, j, window);
+      drawArithmetic(target, c, i, j, found);
     }, (error) => {
       target.classList.remove("tsd-pending");
       clear(target).append(el("p", { class: "tsd-error", role: "alert" },
@@ -237,11 +237,11 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
     });
   }
 
-  function drawArithmetic(target, c, i, j, window) {
+  function drawArithmetic(target, c, i, j, found) {
     const [kh, kw] = conv.kernelSize;
     const weights = plane(pack.arrays.kernel, c).data;
-    const patch = plane(window.arrays.patch, c).data;
-    const products = plane(window.arrays.products, c).data;
+    const patch = plane(found.arrays.patch, c).data;
+    const products = plane(found.arrays.products, c).data;
     const onPadding = conv.windows.cells(i, j).map(([r, k]) => r < 0 || k < 0 || r >= conv.rows || k >= conv.cols);
     const padLabel = conv.paddingMode === "zeros" ? "padding" : `${conv.paddingMode} padding`;
     const patchGrid = numberGrid({
@@ -273,7 +273,7 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
         figure("kernel", kernel.el), operator("="),
         figure("products", productGrid.el), operator("→ Σ ="),
         el("div", { class: "tsd-result", "data-part": "intermediate" },
-          num(window.arrays.channel_sums.data[c], { "data-role": "intermediate-value" }),
+          num(found.arrays.channel_sums.data[c], { "data-role": "intermediate-value" }),
           el("small", {}, `intermediate[${i}, ${j}] of input ${conv.channelName(c)}`))));
   }
 
