@@ -24,6 +24,7 @@ from tensorsight.explanation import (
     decode_pack,
     encode_pack,
 )
+from tensorsight.explanation.details import INDEX_ARRAYS
 from tensorsight.imaging import Preprocessing
 from tensorsight.models.bundle import ModelBundle, Sample
 
@@ -32,7 +33,6 @@ TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
 # Two forward passes of the same input can differ in the last bit (a busy machine's thread pool
 # may split reductions differently); values within one run are compared exactly.
 ACROSS_RUNS = {"rtol": 1e-6, "atol": 1e-6}
-INDEX_ARRAYS = {"rows", "cols", "argmax"}
 
 
 def photo(seed: int = 0, size: tuple[int, int] = (90, 70)) -> Image.Image:

@@ -24,6 +24,8 @@ Pack = tuple[dict[str, Any], dict[str, np.ndarray]]
 # What the builders return: the same arrays, still as tensors.
 TensorPack = tuple[dict[str, Any], dict[str, torch.Tensor]]
 
+# Arrays that hold positions (window tables, the cell max pooling picked), not values.
+INDEX_ARRAYS = frozenset(("rows", "cols", "argmax"))
 ELEMENTWISE_KINDS = frozenset((
     "relu", "relu6", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", "hardswish", "dropout",
     "identity",
@@ -306,7 +308,7 @@ _BUILDERS: dict[str, Callable[[Graph, Node, int], TensorPack]] = {
 
 
 def _numpy(arrays: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    """Values as float32, indices as int32 (the pack's dtypes)."""
+    """Index arrays as int32, everything else (an integer activation too) as float32."""
     return {name: np.ascontiguousarray(array.detach().to(
-                torch.float32 if array.is_floating_point() else torch.int32).numpy())
+                torch.int32 if name in INDEX_ARRAYS else torch.float32).numpy())
             for name, array in arrays.items()}
