@@ -24,6 +24,7 @@ from tensorsight.explanation import (
     decode_pack,
     encode_pack,
 )
+from tensorsight.explanation.details import INDEX_ARRAYS
 from tensorsight.imaging import Preprocessing
 from tensorsight.models.bundle import ModelBundle, Sample
 
@@ -338,7 +339,9 @@ def test_every_node_of_every_family_has_an_encodable_detail() -> None:
         for node in explainer.model_info()["nodes"]:
             meta, arrays = roundtrip(explainer.detail(run_id, node["id"], 0))
             assert meta["kind"] == node["kind"] and arrays
-            assert all(array.dtype == np.float32 for array in arrays.values())
+            # values are float32; only window tables and argmax are indices
+            assert all(array.dtype == (np.int32 if name in INDEX_ARRAYS else np.float32)
+                       for name, array in arrays.items())
 
 
 # -- errors ----------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 //     columns at the bottom/right; (b) "As a convolution": the same output as an ordinary
 //     convolution over the zero-inserted, padded input with the kernel rotated 180°.
 // Both levels follow the same output cell, so one cell's value is shown computed both ways.
-import { clear, el, fmt, num, term } from "./dom.js";
+import { fmt } from "../ui/format.js";
+import { clear, el, num, term } from "./dom.js";
 import { heatmap } from "./heatmap.js";
 import { activationScale, weightScale } from "./palette.js";
 import { defineView, explain, figure, formulaLine, numberGrid, operator, pair, plane } from "./view.js";

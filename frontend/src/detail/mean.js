@@ -1,5 +1,6 @@
 // A mean over some dimensions: each output cell is the plain average of a group of input values.
-import { clear, el, fmt, num, term } from "./dom.js";
+import { fmt } from "../ui/format.js";
+import { clear, el, num, term } from "./dom.js";
 import { activationScale } from "./palette.js";
 import { asMap, cellName, defineView, explain, formulaLine, linkedMaps } from "./view.js";
 

@@ -2,15 +2,17 @@
 // sliders on a few of its dimensions, a walk between two z's that re-runs (and so animates)
 // every layer, the generated image and the discriminator's verdict, and a photo upload that
 // asks the discriminator about a real picture (labelled for what it can and cannot tell).
-import { clear, el, fmt } from "../detail/dom.js";
-import { css, inkFor } from "../detail/palette.js";
-import { divergingRgb } from "../colors.js";
+import { activationColor, cssColor } from "../colors.js";
+import { clear, el } from "../detail/dom.js";
+import { inkFor } from "../detail/palette.js";
+import { fmt } from "../ui/format.js";
 import "./latent.css";
 
 const SLIDERS = 4;
 const SLIDER_LIMIT = 3;
 const WALK_STEPS = 24;
-const NUMBER_LIMIT = 2.5;   // colour scale of the numbers: |z| = 2.5 is full colour
+// The numbers' colours: |z| = 2.5 is full colour.
+const numberColor = activationColor(2.5);
 
 // A standard normal draw (Box-Muller) for the far end of a walk.
 export function randomNormal(count, random = Math.random) {
@@ -138,12 +140,12 @@ export function createLatentPanel({ latent, source, run }) {
     if (!result.latent) return;
     state.z = result.latent.slice();
     result.latent.forEach((value, index) => {
-      const color = divergingRgb(value, NUMBER_LIMIT);
+      const color = numberColor(value);
       const cell = cells[index];
       cell.textContent = fmt(value, 1);
       cell.title = `z[${index}] = ${value}`;
       cell.dataset.value = String(value);
-      Object.assign(cell.style, { background: css(color), color: inkFor(color) });
+      Object.assign(cell.style, { background: cssColor(color), color: inkFor(color) });
     });
     for (const slider of sliders) {
       slider.input.value = String(result.latent[slider.index]);

@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from tensorsight.capturing import CaptureError, Graph, Node, capture
-from tensorsight.explanation.details import check_channel, detail_pack, per_image
+from tensorsight.explanation.details import check_channel, detail_pack, per_image, terms_pack
 from tensorsight.explanation.errors import BadParameterError, ModelRunError, UnknownIdError
+from tensorsight.explanation.feeds import node_feeds
 from tensorsight.explanation.latent import (
     VERDICT_NOTE,
     critic_input,
@@ -108,8 +109,8 @@ class Explainer:
             "classes": list(self.class_names),
             "input": {"channels": self.preprocessing.channels, "height": height,
                       "width": width, "description": self.preprocessing.describe()},
-            "nodes": [{**node.describe(), "synthetic": node.id in run.synthetic}
-                      for node in run.graph.nodes],
+            "nodes": [{**node.describe(), "synthetic": node.id in run.synthetic,
+                       "feeds": node_feeds(run.graph, node)} for node in run.graph.nodes],
         }
         if self.latent_dim:
             info["input"]["description"] = (
@@ -230,6 +231,17 @@ class Explainer:
         _check_whole_numbers("channel", channel)
         graph = self._run(run_id).graph
         return detail_pack(graph, _node(graph, node_id), channel)
+
+    def terms(self, run_id: str, node_id: str, channel: int, row: int,
+              col: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """One convolution window term by term (patch, products), fetched as the view moves.
+
+        >>> meta, arrays = explainer.terms(run_id, "n1", 0, 2, 3)  # doctest: +SKIP
+        >>> arrays["products"].sum() + meta["bias"]  # == output[2, 3]  # doctest: +SKIP
+        """
+        _check_whole_numbers("channel, row and col", channel, row, col)
+        graph = self._run(run_id).graph
+        return terms_pack(graph, _node(graph, node_id), channel, row, col)
 
     # -- internals -----------------------------------------------------------------------------
 

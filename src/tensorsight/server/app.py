@@ -91,6 +91,7 @@ def create_app(
         Route("/api/verdicts", api.create_verdict, methods=["POST"], name="verdicts"),
         Route("/api/runs/{run_id}/activations", api.route("activations"), name="activations"),
         Route("/api/runs/{run_id}/nodes/{node_id}/detail", api.route("detail"), name="detail"),
+        Route("/api/runs/{run_id}/nodes/{node_id}/terms", api.route("terms"), name="terms"),
         Mount("/static", _CachedStaticFiles(directory=assets, check_dir=False), name="static"),
     ]
     # Level 3: nearly all of level 9's saving on packs and JSON for a fraction of the time.
