@@ -76,8 +76,31 @@ def test_conv_transpose_pack_matches_torch_both_ways(upsampler, index) -> None:
         cols = min(output.shape[1], full.shape[1] - padding[1])
         torch.testing.assert_close(full[padding[0]:padding[0] + rows, padding[1]:padding[1] + cols]
                                    + meta["bias"], output[:rows, :cols], **TOLERANCE)
+        _check_tables(arrays)
     assert meta["output_padding"] == ([1, 1] if index == 0 else [0, 0])
     assert meta["groups"] == (1 if index == 0 else 2)
+
+
+def _check_tables(arrays: dict) -> None:
+    """The tap and window tables the view looks up rebuild every channel's share exactly."""
+    x, kernel, flipped = arrays["input"], arrays["kernel"], arrays["flipped"]
+    stretched, intermediate = arrays["stretched"], arrays["intermediate"]
+    assert arrays["row_taps"].dtype == np.int32 and arrays["window_rows"].dtype == np.int32
+    np.testing.assert_allclose(arrays["stamped"], intermediate.sum(0), rtol=1e-5, atol=1e-5)
+    full = arrays["full"]
+    for r, row in enumerate(arrays["canvas_rows"]):
+        for c, col in enumerate(arrays["canvas_cols"]):
+            expected = full[row, col] if row >= 0 and col >= 0 else 0.0
+            np.testing.assert_allclose(arrays["stamped"][r, c], expected, rtol=1e-4, atol=1e-5)
+    for r in range(intermediate.shape[1]):
+        for c in range(intermediate.shape[2]):
+            stamps = sum(x[:, i, j] * kernel[:, a, b]
+                         for i, a in arrays["row_taps"][r] if i >= 0
+                         for j, b in arrays["col_taps"][c] if j >= 0)
+            np.testing.assert_allclose(stamps, intermediate[:, r, c], rtol=1e-4, atol=1e-5)
+            window = stretched[:, arrays["window_rows"][r]][:, :, arrays["window_cols"][c]]
+            np.testing.assert_allclose((window * flipped).sum((1, 2)), intermediate[:, r, c],
+                                       rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize(("index", "mode"), [(0, "bilinear"), (1, "nearest")])
@@ -111,6 +134,8 @@ def test_mean_pack_groups_average_to_the_output(upsampler) -> None:
     meta, arrays = explainer.detail(run["run_id"], _node(explainer, "mean")["id"], 0)
     assert meta["dim"] == [1, 2] and meta["count"] == 20 * 18 and meta["output_shape"] == [4]
     np.testing.assert_allclose(arrays["groups"].mean(1), arrays["output"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(arrays["sums"] / meta["count"], arrays["output"], rtol=1e-5,
+                               atol=1e-6)
 
 
 @pytest.fixture(scope="module")

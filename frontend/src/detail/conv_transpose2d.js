@@ -4,6 +4,8 @@
 //     columns at the bottom/right; (b) "As a convolution": the same output as an ordinary
 //     convolution over the zero-inserted, padded input with the kernel rotated 180°.
 // Both levels follow the same output cell, so one cell's value is shown computed both ways.
+// Every relation drawn (which input cells stamp onto a cell, which cells a window covers) and
+// every number shown comes from the pack: this file only looks them up.
 import { fmt } from "../ui/format.js";
 import { clear, el, num, term } from "./dom.js";
 import { heatmap } from "./heatmap.js";
@@ -28,14 +30,20 @@ export function readTransposed(pack) {
     const [, rows, cols] = array.shape;
     return array.data[(c * rows + r) * cols + k];
   };
-  // Which input cells and kernel taps stamp onto output cell (r, c): one axis at a time.
-  const axisTaps = (out, pad, s, d, size, k) => {
+  // The server's tables: (input index, kernel tap) pairs per output row/column, -1 after the
+  // last; window cells of the zero-inserted input per output row/column.
+  const axisTaps = (table, out) => {
+    const [, slots] = table.shape;
     const found = [];
-    for (let a = 0; a < k; a++) {
-      const t = out + pad - a * d;
-      if (t >= 0 && t % s === 0 && t / s < size) found.push({ index: t / s, tap: a });
+    for (let slot = 0; slot < slots; slot++) {
+      const index = table.data[(out * slots + slot) * 2];
+      if (index >= 0) found.push({ index, tap: table.data[(out * slots + slot) * 2 + 1] });
     }
     return found;
+  };
+  const windowCells = (table, out) => {
+    const [, k] = table.shape;
+    return Array.from(table.data.subarray(out * k, (out + 1) * k));
   };
   return {
     meta, cin, inRows, inCols, kh, kw, outRows, outCols, fullRows, fullCols,
@@ -49,14 +57,19 @@ export function readTransposed(pack) {
     output: (r, k) => arrays.output.data[r * outCols + k],
     full: (r, k) => arrays.full.data[r * fullCols + k],
     taps(r, c) {
-      const rows = axisTaps(r, padding[0], stride[0], dilation[0], inRows, kh);
-      const cols = axisTaps(c, padding[1], stride[1], dilation[1], inCols, kw);
+      const rows = axisTaps(arrays.row_taps, r);
+      const cols = axisTaps(arrays.col_taps, c);
       const list = [];
       for (const row of rows) for (const col of cols) list.push({ i: row.index, j: col.index, a: row.tap, b: col.tap });
       return list;
     },
     // Output rows/columns past the canvas come from output_padding: no stamp reaches them.
-    inPadding: (r, c) => r + padding[0] >= fullRows || c + padding[1] >= fullCols,
+    canvasRow: (r) => arrays.canvas_rows.data[r],
+    canvasCol: (c) => arrays.canvas_cols.data[c],
+    inPadding: (r, c) => arrays.canvas_rows.data[r] < 0 || arrays.canvas_cols.data[c] < 0,
+    outputOfCanvas: (row, col) => [arrays.canvas_rows.data.indexOf(row), arrays.canvas_cols.data.indexOf(col)],
+    stampAt: (i, j) => [arrays.stamp_rows.data[i], arrays.stamp_cols.data[j]],
+    span: meta.stamp_span || [1, 1],
     strongest(r, c) {
       let best = 0;
       for (let ch = 1; ch < cin; ch++) {
@@ -64,11 +77,9 @@ export function readTransposed(pack) {
       }
       return best;
     },
-    channelTotal(r, c) {
-      let total = 0;
-      for (let ch = 0; ch < cin; ch++) total += at(arrays.intermediate, ch, r, c);
-      return total;
-    },
+    stamped: (r, c) => arrays.stamped.data[r * outCols + c],
+    windowRows: (r) => windowCells(arrays.window_rows, r),
+    windowCols: (c) => windowCells(arrays.window_cols, c),
   };
 }
 
@@ -142,7 +153,10 @@ export const convTranspose2dView = defineView("Transposed convolution", (frame, 
     const canvas = heatmap({
       rows: t.fullRows, cols: t.fullCols, values: pack.arrays.full.data, color: outputColor, size: 220,
       part: "canvas", label: "canvas: every stamp of every input channel added, before the crop",
-      onCell: (r, c) => moveTo(r - t.padding[0], c - t.padding[1]),
+      onCell: (row, col) => {
+        const [r, c] = t.outputOfCanvas(row, col);
+        if (r >= 0 && c >= 0) moveTo(r, c);   // a cropped border cell is in no output cell
+      },
     });
     const output = outputMap();
     const kernel = kernelGrid((a, b) => t.kernel(ch, a, b), `kernel for input channel ${t.channelName(ch)}`, "kernel");
@@ -153,17 +167,21 @@ export const convTranspose2dView = defineView("Transposed convolution", (frame, 
       figure(`canvas ${t.fullRows}×${t.fullCols} (crop: padding ${t.padding.join(", ")})`, canvas.el), operator("→"),
       figure(`output ${t.outRows}×${t.outCols}`, output.el)), arithmetic);
 
-    const spanH = t.dilation[0] * (t.kh - 1) + 1;
-    const spanW = t.dilation[1] * (t.kw - 1) + 1;
-    const cropRows = Math.min(t.outRows, t.fullRows - t.padding[0]);
-    const cropCols = Math.min(t.outCols, t.fullCols - t.padding[1]);
+    const [spanH, spanW] = t.span;
+    const kept = (table) => Array.from(table.data).filter((cell) => cell >= 0);
+    const keptRows = kept(pack.arrays.canvas_rows);
+    const keptCols = kept(pack.arrays.canvas_cols);
     listeners.push(() => {
       const { r, c } = state;
       const taps = t.taps(r, c);
       inputMap.mark("source", taps.map(({ i, j }) => ({ r: i, c: j, kind: "source" })));
-      canvas.mark("crop", [{ r: t.padding[0], c: t.padding[1], h: cropRows, w: cropCols, kind: "taps" }]);
-      canvas.mark("stamps", taps.map(({ i, j }) => ({ r: i * t.stride[0], c: j * t.stride[1], h: spanH, w: spanW, kind: "source" })));
-      canvas.mark("cursor", t.inPadding(r, c) ? [] : [{ r: r + t.padding[0], c: c + t.padding[1], kind: "cursor" }]);
+      canvas.mark("crop", keptRows.length && keptCols.length
+        ? [{ r: keptRows[0], c: keptCols[0], h: keptRows.length, w: keptCols.length, kind: "taps" }] : []);
+      canvas.mark("stamps", taps.map(({ i, j }) => {
+        const [top, left] = t.stampAt(i, j);
+        return { r: top, c: left, h: spanH, w: spanW, kind: "source" };
+      }));
+      canvas.mark("cursor", t.inPadding(r, c) ? [] : [{ r: t.canvasRow(r), c: t.canvasCol(c), kind: "cursor" }]);
       output.mark("cursor", [{ r, c, kind: "cursor" }]);
       output.setCursor(r, c);
       for (const cell of kernel.cells) cell.classList.remove("tsd-cell-active");
@@ -185,7 +203,7 @@ export const convTranspose2dView = defineView("Transposed convolution", (frame, 
   function scatterFormula(r, c, taps) {
     const ch = state.channel;
     const lines = [el("div", { class: "tsd-formula-where" },
-      `output [${r}, ${c}] is canvas [${r + t.padding[0]}, ${c + t.padding[1]}] + bias`)];
+      t.inPadding(r, c) ? `output [${r}, ${c}]` : `output [${r}, ${c}] is canvas [${t.canvasRow(r)}, ${t.canvasCol(c)}] + bias`)];
     if (t.inPadding(r, c)) {
       lines.push(el("div", {}, "This cell is output padding: no stamp reaches it, so it holds only the bias."));
     } else if (!taps.length) {
@@ -208,7 +226,7 @@ export const convTranspose2dView = defineView("Transposed convolution", (frame, 
   }
 
   function totalLine(r, c) {
-    return formulaLine([`Σ over the ${t.cin} input channels `, num(t.channelTotal(r, c), { "data-part": "canvas" }),
+    return formulaLine([`Σ over the ${t.cin} input channels `, num(t.stamped(r, c), { "data-part": "canvas" }),
       " + bias ", num(t.bias, { "data-part": "bias" }), " = ", num(t.output(r, c), { "data-part": "output", "data-role": "output-value" })],
     { "data-role": "total" });
   }
@@ -233,9 +251,7 @@ export const convTranspose2dView = defineView("Transposed convolution", (frame, 
     listeners.push(() => {
       const { r, c } = state;
       const marks = [];
-      for (let a = 0; a < t.kh; a++) {
-        for (let b = 0; b < t.kw; b++) marks.push({ r: r + a * t.dilation[0], c: c + b * t.dilation[1], kind: "taps" });
-      }
+      for (const row of t.windowRows(r)) for (const col of t.windowCols(c)) marks.push({ r: row, c: col, kind: "taps" });
       stretchedMap.mark("window", marks);
       output.mark("cursor", [{ r, c, kind: "cursor" }]);
       output.setCursor(r, c);
@@ -256,9 +272,11 @@ export const convTranspose2dView = defineView("Transposed convolution", (frame, 
     const ch = state.channel;
     const parts = [];
     let nonzero = 0;
+    const rows = t.windowRows(r);
+    const cols = t.windowCols(c);
     for (let a = 0; a < t.kh; a++) {
       for (let b = 0; b < t.kw; b++) {
-        const x = t.stretched(ch, r + a * t.dilation[0], c + b * t.dilation[1]);
+        const x = t.stretched(ch, rows[a], cols[b]);
         if (x === 0) continue;   // inserted or padding zeros add nothing
         if (nonzero++ >= MAX_TERMS_SHOWN) continue;
         if (parts.length) parts.push(" + ");

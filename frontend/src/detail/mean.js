@@ -17,8 +17,7 @@ export const meanView = defineView("Mean", (frame, pack) => {
     const k = r * output.cols + c;
     if (k >= arrays.output.data.length) return;
     const group = arrays.groups.data.subarray(k * count, (k + 1) * count);
-    let total = 0;
-    for (const value of group) total += value;
+    const total = arrays.sums.data[k];
     const shown = [];
     for (let index = 0; index < Math.min(SHOWN_VALUES, count); index++) {
       if (index) shown.push(" + ");

@@ -5,20 +5,20 @@ import { heatmap } from "./heatmap.js";
 import { activationScale } from "./palette.js";
 import { defineView, explain, figure, formulaLine, operator, plane } from "./view.js";
 
-// The (up to four) input cells behind output cell (r, c) and their weights.
+// The (up to four) input cells behind output cell (r, c) with their row and column weights,
+// looked up in the server's tables (corners with a zero weight add nothing and are left out).
 export function upsampleTerms(arrays, r, c) {
   const { row_index: ri, row_weight: rw, col_index: ci, col_weight: cw } = arrays;
-  const found = new Map();
+  const found = [];
   for (let a = 0; a < 2; a++) {
     for (let b = 0; b < 2; b++) {
-      const weight = rw.data[r * 2 + a] * cw.data[c * 2 + b];
-      if (weight === 0) continue;
-      const key = `${ri.data[r * 2 + a]},${ci.data[c * 2 + b]}`;
-      const previous = found.get(key);
-      found.set(key, { i: ri.data[r * 2 + a], j: ci.data[c * 2 + b], weight: (previous ? previous.weight : 0) + weight });
+      const rowWeight = rw.data[r * 2 + a];
+      const colWeight = cw.data[c * 2 + b];
+      if (rowWeight === 0 || colWeight === 0) continue;
+      found.push({ i: ri.data[r * 2 + a], j: ci.data[c * 2 + b], rowWeight, colWeight });
     }
   }
-  return [...found.values()];
+  return found;
 }
 
 export const upsampleView = defineView("Upsampling", (frame, pack) => {
@@ -45,9 +45,10 @@ export const upsampleView = defineView("Upsampling", (frame, pack) => {
     const terms = upsampleTerms(arrays, r, c);
     inputMap.mark("source", terms.map(({ i, j }) => ({ r: i, c: j, kind: "source" })));
     const parts = [];
-    terms.forEach(({ i, j, weight }, index) => {
+    terms.forEach(({ i, j, rowWeight, colWeight }, index) => {
       if (index) parts.push(" + ");
-      parts.push(num(weight, { "data-part": "weight" }), " × in[", `${i}, ${j}`, "] ", num(input.data[i * input.cols + j], { "data-part": "input" }));
+      parts.push(num(rowWeight, { "data-part": "weight" }), " × ", num(colWeight, { "data-part": "weight" }),
+        " × in[", `${i}, ${j}`, "] ", num(input.data[i * input.cols + j], { "data-part": "input" }));
     });
     parts.push(" = ", num(output.data[r * output.cols + c], { "data-part": "output", "data-role": "y" }));
     clear(formula).append(el("div", { class: "tsd-formula-where" }, `output [${r}, ${c}]`), formulaLine(parts, { "data-role": "formula-line" }));
@@ -59,7 +60,7 @@ export const upsampleView = defineView("Upsampling", (frame, pack) => {
       ? ["Nearest-neighbour upsampling copies each ", term("input", "input"), " value into a block of ", term("output", "output"),
         " cells: every output cell takes the one input cell its position falls in (weight 1)."]
       : ["Bilinear upsampling places each ", term("output", "output"), " cell between four ", term("input", "input"),
-        " cells and mixes them with ", term("weight", "weights"), " that fall off with distance; the four weights add up to 1.",
+        " cells and mixes them with ", term("weight", "weights"), " that fall off with distance: a row weight times a column weight for each corner, the four products adding up to 1.",
         meta.align_corners ? " With align_corners the corner cells of input and output line up exactly." : " Positions are cell centres (align_corners=False), as PyTorch computes them."],
     ["The layer has no weights of its own to learn: it only resamples. Hover the output to see which input cells each value comes from."]);
 });

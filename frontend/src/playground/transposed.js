@@ -4,6 +4,7 @@
 // multiple of the stride the counts alternate, the checkerboard of early GAN images.
 import { clear, el, term } from "../detail/dom.js";
 import { openFrame } from "../detail/shell.js";
+import { overlapCounts, transposedGeometry } from "./geometry.js";
 import "./playground.css";
 
 const CONTROLS = [
@@ -13,20 +14,6 @@ const CONTROLS = [
   { key: "p", label: "Padding", min: 0, max: 3, value: 0, term: "padding" },
   { key: "a", label: "Output padding", min: 0, max: 3, value: 0, term: "output-padding" },
 ];
-
-// Sizes of one setting (dilation 1): canvas = every stamp, output = canvas cropped by p on each
-// side plus a rows/columns of output padding (PyTorch needs a < s).
-export function transposedGeometry({ n, k, s, p, a }) {
-  const canvas = (n - 1) * s + k;
-  return { n, k, s, p, a, canvas, out: canvas - 2 * p + a, valid: a < s && canvas - 2 * p + a > 0 };
-}
-
-// How many stamps cover each canvas cell, for one axis: the 2-D count is the product.
-export function overlapCounts(n, k, s, length) {
-  const counts = new Array(length).fill(0);
-  for (let i = 0; i < n; i++) for (let t = 0; t < k; t++) if (i * s + t < length) counts[i * s + t] += 1;
-  return counts;
-}
 
 const SHADES = ["#f8fafc", "#dbeafe", "#93c5fd", "#3b82f6", "#1d4ed8", "#1e3a8a", "#172554"];
 

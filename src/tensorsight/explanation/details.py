@@ -25,7 +25,9 @@ Pack = tuple[dict[str, Any], dict[str, np.ndarray]]
 TensorPack = tuple[dict[str, Any], dict[str, torch.Tensor]]
 
 # Arrays that hold positions (window tables, the cell max pooling picked), not values.
-INDEX_ARRAYS = frozenset(("rows", "cols", "argmax", "row_index", "col_index"))
+INDEX_ARRAYS = frozenset(("rows", "cols", "argmax", "row_index", "col_index", "row_taps",
+                          "col_taps", "window_rows", "window_cols", "stamp_rows", "stamp_cols",
+                          "canvas_rows", "canvas_cols"))
 ELEMENTWISE_KINDS = frozenset((
     "relu", "relu6", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", "hardswish", "dropout",
     "identity",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
+
 from tensorsight.capturing import Graph, Node
 from tensorsight.explanation import upmaths
 from tensorsight.explanation.details import (
@@ -46,16 +48,37 @@ def _conv_transpose2d(graph: Graph, node: Node, channel: int) -> TensorPack:
         "in_channels": [channels.start, channels.stop],
         "equivalent_padding": list(as_conv.padding),
     }
+    (sh, sw), (ph, pw), (dh, dw) = settings["stride"], settings["padding"], settings["dilation"]
+    (out_h, out_w), (kh, kw) = output.shape[1:], weight.shape[2:]
     arrays = {
         "input": x[channels.start:channels.stop],
         "kernel": scatter.kernel,
         "full": scatter.full,
         "intermediate": scatter.intermediate,
+        "stamped": scatter.intermediate.sum(0),
         "stretched": as_conv.stretched,
         "flipped": as_conv.flipped,
         "output": output[channel],
+        # Which input cells stamp onto each output row/column, and which window cells of the
+        # zero-inserted input the equivalent convolution reads: the view only looks them up.
+        "row_taps": upmaths.transposed_taps(out_h, x.shape[1], kh, sh, ph, dh),
+        "col_taps": upmaths.transposed_taps(out_w, x.shape[2], kw, sw, pw, dw),
+        "window_rows": upmaths.window_cells(out_h, kh, dh),
+        "window_cols": upmaths.window_cells(out_w, kw, dw),
+        # Where each input cell's stamp starts on the canvas, and which canvas row/column each
+        # output row/column is (-1: output padding, past the canvas).
+        "stamp_rows": torch.arange(x.shape[1]) * sh,
+        "stamp_cols": torch.arange(x.shape[2]) * sw,
+        "canvas_rows": _canvas_cells(out_h, ph, scatter.full.shape[0]),
+        "canvas_cols": _canvas_cells(out_w, pw, scatter.full.shape[1]),
     }
+    meta["stamp_span"] = [dh * (kh - 1) + 1, dw * (kw - 1) + 1]
     return meta, arrays
+
+
+def _canvas_cells(out_size: int, padding: int, canvas: int) -> torch.Tensor:
+    cells = torch.arange(out_size) + padding
+    return torch.where(cells < canvas, cells, torch.full_like(cells, -1))
 
 
 def _upsample(graph: Graph, node: Node, channel: int) -> TensorPack:
@@ -104,7 +127,8 @@ def _mean(graph: Graph, node: Node, channel: int) -> TensorPack:
     meta = {"channel": channel, "dim": list(groups.dims), "keepdim": bool(
         node.config.get("keepdim", False)), "count": int(groups.groups.shape[1]),
         "input_shape": list(x.shape), "output_shape": list(groups.output_shape)}
-    return meta, {"groups": groups.groups, "output": per_image(node.activation).reshape(-1)}
+    return meta, {"groups": groups.groups, "sums": groups.groups.sum(1),
+                  "output": per_image(node.activation).reshape(-1)}
 
 
 BUILDERS: dict[str, Callable[[Graph, Node, int], TensorPack]] = {

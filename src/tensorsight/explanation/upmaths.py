@@ -87,6 +87,39 @@ def conv_transpose_scatter(x: torch.Tensor, weight: torch.Tensor, out_channel: i
                              intermediate.sum(0) + bias_value, channels, bias_value)
 
 
+def transposed_taps(out_size: int, in_size: int, kernel: int, stride: int, padding: int,
+                    dilation: int = 1) -> torch.Tensor:
+    """For each output row (or column) of a transposed convolution, the ``(input index, kernel
+    tap)`` pairs whose stamp lands on it: ``[out_size, T, 2]`` int64, ``-1`` after the last pair.
+
+    Output row ``r`` is canvas row ``r + padding``; input row ``i`` with tap ``a`` lands on
+    canvas row ``i*stride + a*dilation``.
+
+    >>> transposed_taps(4, 2, 4, 2, 1)[1].tolist()   # DCGAN's k=4, s=2, p=1: two stamps
+    [[1, 0], [0, 2]]
+    """
+    pairs = [[(i, a) for a in range(kernel)
+              for i in [(row + padding - a * dilation) // stride]
+              if (row + padding - a * dilation) % stride == 0 and 0 <= i < in_size]
+             for row in range(out_size)]
+    table = torch.full((out_size, max((len(p) for p in pairs), default=0) or 1, 2), -1,
+                       dtype=torch.long)
+    for row, found in enumerate(pairs):
+        for slot, (i, a) in enumerate(found):
+            table[row, slot] = torch.tensor([i, a])
+    return table
+
+
+def window_cells(out_size: int, kernel: int, dilation: int = 1) -> torch.Tensor:
+    """Which rows (or columns) of the zero-inserted input each window of the equivalent
+    stride-1 convolution reads: ``[out_size, kernel]``, ``r + a*dilation``.
+
+    >>> window_cells(3, 2, dilation=2).tolist()
+    [[0, 2], [1, 3], [2, 4]]
+    """
+    return torch.arange(out_size)[:, None] + torch.arange(kernel)[None] * dilation
+
+
 @dataclass(frozen=True)
 class TransposedAsConv:
     """The same output as an ordinary (stride 1) convolution: zeros inserted between the input
