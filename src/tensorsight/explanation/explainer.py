@@ -104,7 +104,7 @@ class Explainer:
             self._structure = self._capture(probe)
         run = self._structure
         height, width = self.preprocessing.size
-        info = {
+        info: dict[str, Any] = {
             "name": self.name,
             "classes": list(self.class_names),
             "input": {"channels": self.preprocessing.channels, "height": height,
@@ -290,7 +290,8 @@ class Explainer:
                 return {"node_id": output.id, "logits": [], "probabilities": [], "top": []}
             name = self.class_names[0] if self.class_names else "yes"
             p = float(probabilities[0])
-            top = sorted([[name, p], [f"not {name}", 1 - p]], key=lambda item: -item[1])
+            pairs: list[list[Any]] = [[name, p], [f"not {name}", 1 - p]]
+            top = pairs if p >= 0.5 else pairs[::-1]
             return {"node_id": output.id, "logits": logits.tolist(),
                     "probabilities": probabilities.tolist(), "top": top}
         names = (self.class_names if len(self.class_names) == probabilities.numel()

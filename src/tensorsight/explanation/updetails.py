@@ -8,6 +8,7 @@ upsampling, layer norm and mean (docs/architecture.md, "Detail packs"). The numb
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -30,25 +31,22 @@ def _conv_transpose2d(graph: Graph, node: Node, channel: int) -> TensorPack:
     check_channel(output, channel)
     weight, bias = node.parameters["weight"], node.parameters.get("bias")
     config = node.config
-    settings = {
-        "stride": pair(config.get("stride", 1)),
-        "padding": pair(config.get("padding", 0)),
-        "output_padding": pair(config.get("output_padding", 0)),
-        "dilation": pair(config.get("dilation", 1)),
-        "groups": int(config.get("groups", 1)),
-    }
+    (sh, sw), (ph, pw) = pair(config.get("stride", 1)), pair(config.get("padding", 0))
+    (oh, ow), (dh, dw) = pair(config.get("output_padding", 0)), pair(config.get("dilation", 1))
+    groups = int(config.get("groups", 1))
+    settings: dict[str, Any] = {"stride": (sh, sw), "padding": (ph, pw),
+                                "output_padding": (oh, ow), "dilation": (dh, dw),
+                                "groups": groups}
     scatter = upmaths.conv_transpose_scatter(x, weight, channel, bias, **settings)
     as_conv = upmaths.conv_transpose_as_conv(x, weight, channel, bias, **settings)
     channels = scatter.channels
     meta = {
-        "channel": channel,
-        **{name: list(value) if isinstance(value, tuple) else value
-           for name, value in settings.items()},
+        "channel": channel, "stride": [sh, sw], "padding": [ph, pw],
+        "output_padding": [oh, ow], "dilation": [dh, dw], "groups": groups,
         "bias": scatter.bias,
         "in_channels": [channels.start, channels.stop],
         "equivalent_padding": list(as_conv.padding),
     }
-    (sh, sw), (ph, pw), (dh, dw) = settings["stride"], settings["padding"], settings["dilation"]
     (out_h, out_w), (kh, kw) = output.shape[1:], weight.shape[2:]
     arrays = {
         "input": x[channels.start:channels.stop],

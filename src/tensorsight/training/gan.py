@@ -207,6 +207,7 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 
 
 def _prepare(config: GanConfig) -> _GanData:
+    source: dict[str, Any]
     if str(config.data) == FASHION_MNIST:
         preprocessing = gan_preprocessing(config.image_size, config.channels or 1)
         split = read_fashion_mnist("train", config.data_dir)
@@ -238,7 +239,7 @@ def _fit(generator: Generator, discriminator: Discriminator, images: torch.Tenso
     from tqdm.auto import tqdm
 
     rng = torch.Generator().manual_seed(config.seed)
-    adam = {"lr": config.learning_rate, "betas": (config.beta1, 0.999)}
+    adam: dict[str, Any] = {"lr": config.learning_rate, "betas": (config.beta1, 0.999)}
     g_optimizer = torch.optim.Adam(generator.parameters(), **adam)
     d_optimizer = torch.optim.Adam(discriminator.parameters(), **adam)
     fixed = fixed_latents(config)

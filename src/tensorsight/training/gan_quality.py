@@ -106,7 +106,7 @@ class ClassifierFeatures:
     @torch.no_grad()
     def _forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         seen: list[torch.Tensor] = []
-        hook = self.model.flatten.register_forward_hook(
+        hook = self.model.get_submodule("flatten").register_forward_hook(
             lambda _module, _inputs, output: seen.append(output))
         try:
             logits = self.model(batch)
