@@ -49,7 +49,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         help="train on only this many images (a quick check)")
     parser.add_argument("--deformable", action="store_true",
                         help="make the last convolutions deformable and fine-tune the shipped "
-                        "TinyVGG (default 3 epochs, learning rate 0.002)")
+                        "TinyVGG (default 1 epoch, learning rate 0.002)")
     parser.add_argument("--deformable-layers", type=int, default=None,
                         help="how many of the last convolutions become deformable (default: 2)")
     parser.add_argument("--initial-weights", default=None,

@@ -44,7 +44,7 @@ CARD_FORMAT = "tensorsight-model-card/1"
 _EVAL_BATCH = 1000
 _SAMPLE_MAX_SIDE = 256
 # `--deformable` fine-tunes the shipped TinyVGG: a short, gentler schedule than from scratch.
-DEFORMABLE_DEFAULTS: dict[str, Any] = {"epochs": 3, "learning_rate": 0.002}
+DEFORMABLE_DEFAULTS: dict[str, Any] = {"epochs": 1, "learning_rate": 0.002}
 
 
 @dataclass(frozen=True)
