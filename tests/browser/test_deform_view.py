@@ -10,6 +10,7 @@ Any console or page error fails the test.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -105,3 +106,43 @@ def _cell_size(heat) -> float:
 
 def _value(locator) -> float:
     return float(locator.first.get_attribute("data-value"))
+
+
+def test_playground_deformable_mode_follows_a_dragged_point(served) -> None:
+    import torch
+
+    from tensorsight.ops import deform_conv2d
+
+    page, _ = served
+    page.get_by_role("button", name=re.compile("playground", re.IGNORECASE)).click()
+    frame = page.locator(".tsd-playground")
+    frame.locator('[data-mode-tab="deformable"]').click()
+    point = frame.locator('.tsd-pgd-point[data-tap="4"]')
+    point.wait_for()
+    values = [float(text) for text in frame.locator(".tsd-pgd-value").evaluate_all(
+        "labels => labels.map(label => label.textContent)")]
+    image = torch.tensor(values, dtype=torch.float64).reshape(1, 1, 7, 7)
+    weight_cells = frame.locator('[data-role="deformable-terms"] tbody td:nth-child(5)')
+    weights = [float(text.removeprefix("× ")) for text in weight_cells.all_inner_texts()]
+    kernel = torch.tensor(weights, dtype=torch.float64).reshape(1, 1, 3, 3)
+
+    box = point.bounding_box()
+    start_x, start_y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(start_x, start_y)
+    page.mouse.down()
+    page.mouse.move(start_x + 31, start_y - 17, steps=4)  # CELL is 44 px: (-0.39, +0.70) px
+    page.mouse.up()
+    point.focus()
+    page.keyboard.press("ArrowDown")  # and a quarter pixel down
+    y, x = float(point.get_attribute("data-y")), float(point.get_attribute("data-x"))
+    assert not (y.is_integer() and x.is_integer())
+    offsets = torch.zeros(1, 18, 5, 5, dtype=torch.float64)
+    offsets[0, 8], offsets[0, 9] = y - 3, x - 3  # tap 4 sits at (3, 3) for output (2, 2)
+    expected = deform_conv2d(image, offsets, kernel, torch.zeros(1, dtype=torch.float64))
+    shown = float(frame.locator('[data-role="deformable-value"]').get_attribute("data-value"))
+    assert math.isclose(shown, float(expected[0, 0, 2, 2]), abs_tol=1e-9)
+    cells = frame.locator('[data-role="deformable-output"] .tsd-pgd-cell')
+    assert cells.count() == 25
+    grid = [float(value) for value in
+            cells.evaluate_all("cells => cells.map(cell => cell.dataset.value)")]
+    assert np.allclose(grid, expected[0, 0].reshape(-1).numpy(), atol=1e-9)
