@@ -10,6 +10,7 @@ Any console or page error fails the test.
 from __future__ import annotations
 
 import math
+import os
 import re
 
 import numpy as np
@@ -31,6 +32,14 @@ def served(server_factory, browser_page):
     browser_page.wait_for_selector("body[data-state=ready]", timeout=READY_MS)
     yield browser_page, server
     assert not errors, "\n".join(errors)
+
+
+def snapshot(frame, name: str) -> None:
+    """Save a screenshot when TS_SCREENSHOTS names a folder (for looking at the view)."""
+    folder = os.environ.get("TS_SCREENSHOTS")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        frame.screenshot(path=os.path.join(folder, f"deform-{name}.png"))
 
 
 def deform_nodes(page) -> list[dict]:
@@ -60,6 +69,8 @@ def test_sampling_points_formula_and_receptive_field(served) -> None:
         assert math.isclose(cx, (arrays["sample_x"][0, k, i, j] + 0.5) * cell, abs_tol=1e-3)
         assert math.isclose(cy, (arrays["sample_y"][0, k, i, j] + 0.5) * cell, abs_tol=1e-3)
 
+    snapshot(frame, "points")
+
     # (b) the formula of the same position, number by number.
     frame.locator('[data-level="formula"]').click()
     table = frame.locator('[data-role="tap-table"]')
@@ -85,6 +96,8 @@ def test_sampling_points_formula_and_receptive_field(served) -> None:
     moved = _value(frame.locator('[data-role="output-value"]'))
     assert math.isclose(moved, captured[i, j + 1], rel_tol=1e-5, abs_tol=1e-6)
 
+    snapshot(frame, "formula")
+
     # (c) the receptive field: 81 points on the input for both models, where the pack says.
     frame.locator('[data-level="field"]').click()
     learned = frame.locator('[data-role="field-deformable"] circle')
@@ -98,6 +111,7 @@ def test_sampling_points_formula_and_receptive_field(served) -> None:
     assert np.allclose(plain, [2 * (j + 1) + 2.5 + 2 * step for step in range(5)], atol=1e-4)
     readout = frame.locator('[data-role="field-readout"]').inner_text()
     assert "sampling points on the input" in readout
+    snapshot(frame, "field")
 
 
 def _cell_size(heat) -> float:
@@ -145,4 +159,5 @@ def test_playground_deformable_mode_follows_a_dragged_point(served) -> None:
     assert cells.count() == 25
     grid = [float(value) for value in
             cells.evaluate_all("cells => cells.map(cell => cell.dataset.value)")]
+    snapshot(frame, "playground")
     assert np.allclose(grid, expected[0, 0].reshape(-1).numpy(), atol=1e-9)

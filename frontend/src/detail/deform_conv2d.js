@@ -98,9 +98,17 @@ export const deformConv2dView = defineView("Deformable convolution", (frame, pac
       el("option", { value: -1 }, "no offset field"));
     for (let k = 0; k < d.taps; k++) tapSelect.append(el("option", { value: k, selected: k === state.tap }, `offset field of tap ${d.tapName(k)}`));
     tapSelect.addEventListener("change", () => { state.tap = Number(tapSelect.value); drawField(); });
+    // Learned offsets are often a fraction of a pixel: the field's arrows can be drawn longer.
+    if (state.fieldScale === undefined) state.fieldScale = d.meanOffset() < 0.25 ? 10 : 1;
+    const scaleSelect = el("select", { "aria-label": "Length of the offset field's arrows", "data-role": "field-scale" });
+    for (const scale of [1, 5, 10, 20]) {
+      scaleSelect.append(el("option", { value: scale, selected: scale === state.fieldScale },
+        scale === 1 ? "field arrows at true length" : `field arrows drawn ×${scale}`));
+    }
+    scaleSelect.addEventListener("change", () => { state.fieldScale = Number(scaleSelect.value); drawField(); });
     const readout = el("div", { class: "tsd-formula-where", "aria-live": "polite", "data-role": "points-readout" });
     const out = outputMap(170);
-    stage.append(el("div", { class: "tsd-controls" }, channelSelect(), tapSelect),
+    stage.append(el("div", { class: "tsd-controls" }, channelSelect(), tapSelect, scaleSelect),
       el("div", { class: "tsd-deform-maps" },
         figure(`input channel ${d.channelName(state.channel)}`, map.el), operator("→"), figure("output", out.el)),
       readout);
@@ -112,7 +120,8 @@ export const deformConv2dView = defineView("Deformable convolution", (frame, pac
         for (let j = 0; j < d.outCols; j++) {
           const [ry, rx] = d.regular(state.tap, i, j);
           const [sy, sx] = d.sample(g, state.tap, i, j);
-          fieldLayer.arrow(ry, rx, sy, sx, "tsd-deform-field");
+          const scale = state.fieldScale;
+          fieldLayer.arrow(ry, rx, ry + (sy - ry) * scale, rx + (sx - rx) * scale, "tsd-deform-field");
         }
       }
     }
@@ -140,7 +149,8 @@ export const deformConv2dView = defineView("Deformable convolution", (frame, pac
         " to every tap and reads there instead (", term("point", "dots"), ", arrows from where the tap would have read)."],
       ["The offsets are not weights: another layer computes them from the same input",
         d.offsetNode ? ` (${nodeName(ctx, d.offsetNode)})` : "", ", so they change with every image and every position."],
-      ["The thin arrows show one tap's offset at every output position: the whole ", term("field", "offset field"), "."],
+      ["The thin arrows show one tap's offset at every output position: the whole ", term("field", "offset field"),
+        " (drawn longer than true when the menu says so; the dots and the formula always use the true positions)."],
       [d.settingsSentence()]);
   }
 
@@ -352,6 +362,12 @@ function readDeform(pack) {
     outAt: (i, j) => arrays.output.data[i * outCols + j],
     inputAt: (c, y, x) => (y < 0 || x < 0 || y >= rows || x >= cols ? 0 : arrays.input.data[(c * rows + y) * cols + x]),
     fieldExtent: () => [rows, cols],
+    meanOffset() {
+      const values = arrays.offset.data;
+      let total = 0;
+      for (let index = 0; index < values.length; index++) total += Math.abs(values[index]);
+      return values.length ? total / values.length : 0;
+    },
     spread(ys, xs, i, j) {
       const base = (i * outCols + j) * fieldPoints;
       let minY = Infinity; let maxY = -Infinity; let minX = Infinity; let maxX = -Infinity;
