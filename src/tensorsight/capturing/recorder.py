@@ -31,6 +31,8 @@ from torch.overrides import TorchFunctionMode
 from tensorsight.capturing.graph import Graph, Node
 from tensorsight.capturing.kinds import (
     PASS_THROUGH_OPS,
+    deform_config,
+    deform_inputs,
     function_config,
     function_kind,
     is_builtin_module,
@@ -158,10 +160,13 @@ class _Recorder:
         name = path or type(module).__name__
         inputs = self._inputs_of(args, kwargs)
         parameters = _parameters_of(module)
+        kind = module_kind(module)
+        config = module_config(module)
+        self._add_deform_inputs(kind, module, args, kwargs, config, parameters)
         for index, tensor in _tensor_outputs(output):
-            self._add(tensor, kind=module_kind(module),
+            self._add(tensor, kind=kind,
                       name=_numbered(name if calls == 1 else f"{name}#{calls}", index),
-                      inputs=inputs, module=module, config=module_config(module),
+                      inputs=inputs, module=module, config=config,
                       parameters=parameters)
 
     # -- functional ops -----------------------------------------------------------------------
@@ -190,12 +195,29 @@ class _Recorder:
             result = args[0]
         parameters = {name: _keep(tensor) for name, tensor in tensors.items()
                       if id(tensor) not in self.producers}
+        self._add_deform_inputs(kind, None, args, kwargs, config, parameters)
         label = kind if kind != "other" else op_name.strip("_")
         self.op_counts[label] += 1
         for index, tensor in _tensor_outputs(result):
             self._add(tensor, kind=kind, name=_numbered(f"{label}_{self.op_counts[label]}", index),
                       inputs=inputs, config=config, parameters=parameters)
         return output
+
+    def _add_deform_inputs(self, kind: str, module: nn.Module | None, args: tuple[Any, ...],
+                           kwargs: dict[str, Any], config: dict[str, Any],
+                           parameters: dict[str, torch.Tensor]) -> None:
+        """A deformable convolution keeps the offsets (and mask) it read, and which nodes
+        produced them (``offset_node``, ``mask_node``; None when no node did)."""
+        found = deform_inputs(kind, module, args, kwargs)
+        if found is None:
+            return
+        offset, mask = found
+        config.update(deform_config(offset, mask, config))
+        for name, tensor in (("offset", offset), ("mask", mask)):
+            source = self.producers.get(id(tensor)) if tensor is not None else None
+            config[f"{name}_node"] = source[1] if source is not None else None
+            if tensor is not None:
+                parameters[name] = _copy(tensor)
 
     def _alias_pass_through(self, args: tuple[Any, ...], output: Any) -> None:
         """Let the output of ``x.contiguous()``, ``x.float()``... stand for ``x``'s node."""

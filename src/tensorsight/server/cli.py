@@ -53,6 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--model", default="tinyvgg", metavar="NAME_OR_SPEC",
         help="tinyvgg (default: trained on Fashion-MNIST, shipped with tensorsight), "
+             "tinyvgg-deformable (the same with deformable last convolutions), "
              "mobilenet_v2, or package.module:factory returning your torch.nn.Module")
     parser.add_argument("--weights", type=Path, metavar="FILE",
                         help="weights for the model: .safetensors, or a torch state dict "
