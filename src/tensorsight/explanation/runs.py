@@ -9,6 +9,7 @@ pass runs again from the stored input and gives the same numbers.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -193,10 +194,8 @@ class DirectoryInputStore(InputStore):
 
     def touch(self, run_id: str) -> None:
         super().touch(run_id)
-        try:
+        with contextlib.suppress(FileNotFoundError):  # pruned: the next put writes it again
             os.utime(self._path(run_id))
-        except FileNotFoundError:
-            pass
 
     def prune(self) -> None:
         """Remove the least recently used files while the directory is over its budget."""
