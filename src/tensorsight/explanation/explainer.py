@@ -19,7 +19,14 @@ from torch import nn
 from tensorsight.capturing import CaptureError, Graph, Node, capture
 from tensorsight.explanation.details import check_channel, detail_pack, per_image
 from tensorsight.explanation.errors import BadParameterError, ModelRunError, UnknownIdError
-from tensorsight.explanation.runs import RUN_ID, ByteLru, InputStore, model_digest, run_id_for
+from tensorsight.explanation.runs import (
+    RUN_ID,
+    ByteLru,
+    InputStore,
+    model_digest,
+    release_freed_memory,
+    run_id_for,
+)
 from tensorsight.imaging import Preprocessing, decode_image
 
 if TYPE_CHECKING:
@@ -69,7 +76,8 @@ class Explainer:
         self.name = name
         self._samples = {sample.id: sample for sample in samples}
         self.store = store if store is not None else InputStore()
-        self._runs: ByteLru[_Run] = ByteLru(max_bytes, lambda run: run.nbytes)
+        self._runs: ByteLru[_Run] = ByteLru(max_bytes, lambda run: run.nbytes,
+                                            on_evict=release_freed_memory)
         self._model_id = model_digest(model)
         self._structure: _Run | None = None
 

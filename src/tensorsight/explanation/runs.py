@@ -10,11 +10,13 @@ pass runs again from the stored input and gives the same numbers.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import io
 import logging
 import os
 import re
+import sys
 import tempfile
 import threading
 from collections import OrderedDict
@@ -32,6 +34,11 @@ RUN_ID = re.compile(rf"[0-9a-f]{{{2 * _DIGEST_BYTES}}}")
 # Pruning a shared directory lists it: do that once per this many writes, not on every one.
 _PRUNE_EVERY = 64
 _log = logging.getLogger(__name__)
+_libc = None
+if sys.platform == "linux":
+    with contextlib.suppress(OSError, AttributeError):  # musl has no malloc_trim
+        _libc = ctypes.CDLL("libc.so.6")
+        _libc.malloc_trim.argtypes = [ctypes.c_size_t]
 
 Value = TypeVar("Value")
 
@@ -73,9 +80,11 @@ class ByteLru(Generic[Value]):
     (True, b'123')
     """
 
-    def __init__(self, max_bytes: int, size: Callable[[Value], int]) -> None:
+    def __init__(self, max_bytes: int, size: Callable[[Value], int],
+                 on_evict: Callable[[], None] | None = None) -> None:
         self.max_bytes = max_bytes
         self._size = size
+        self._on_evict = on_evict
         self._entries: OrderedDict[str, tuple[Value, int]] = OrderedDict()
         self._total = 0
         self._lock = threading.Lock()
@@ -106,9 +115,24 @@ class ByteLru(Generic[Value]):
                 self._total -= old[1]
             self._entries[key] = (value, size)
             self._total += size
+            evicted = 0
             while len(self._entries) > 1 and self._total > self.max_bytes:
                 _, (_, dropped) = self._entries.popitem(last=False)
                 self._total -= dropped
+                evicted += 1
+        if evicted and self._on_evict is not None:  # the dropped values are freed by now
+            self._on_evict()
+
+
+def release_freed_memory() -> None:
+    """Hand the pages of freed blocks back to the system (glibc's ``malloc_trim``; else no-op).
+
+    glibc keeps freed memory for reuse, so a process that evicts a run of hundreds of MB and
+    computes another holds both; trimming after each eviction keeps resident memory near the
+    cache's budget (measured in bench/serve_load.py).
+    """
+    if _libc is not None:
+        _libc.malloc_trim(0)
 
 
 class InputStore:
