@@ -108,3 +108,15 @@ def test_the_memory_store_is_bounded_by_bytes() -> None:
     for index in range(10):
         store.put(f"{index:020x}", torch.zeros(256))  # 1 KiB each
     assert store.get(f"{9:020x}") is not None and store.get(f"{0:020x}") is None
+
+
+def test_the_cache_makes_room_before_a_new_run_is_computed() -> None:
+    one_run = 4 * sum(torch.Size(node["shape"]).numel()
+                      for node in explainer().model_info()["nodes"])
+    session = explainer(max_bytes=int(2.5 * one_run))
+    first, second = (session.run_image(picture(seed))["run_id"] for seed in (6, 7))
+    assert len(session._runs) == 2
+    session._runs.make_room(one_run)  # what run_image does before capturing a third
+    assert len(session._runs) == 1 and session._runs.get(second) is not None
+    assert session.activations(first, ["n1"])[1]["n1"].shape == (10, 62, 62)  # recomputed
+    assert len(session._runs) == 2

@@ -79,6 +79,7 @@ class Explainer:
         self._runs: ByteLru[_Run] = ByteLru(max_bytes, lambda run: run.nbytes,
                                             on_evict=release_freed_memory)
         self._model_id = model_digest(model)
+        self._run_bytes = 0
         self._structure: _Run | None = None
 
     @classmethod
@@ -133,10 +134,7 @@ class Explainer:
         """
         x = self.preprocessing.to_tensor(image)
         run_id = run_id_for(self._model_id, x)
-        run = self._runs.get(run_id)
-        if run is None:
-            run = self._capture(x)
-            self._runs.put(run_id, run)
+        run = self._runs.get(run_id) or self._computed(run_id, x)
         self.store.put(run_id, x)
         return {
             "run_id": run_id,
@@ -235,8 +233,14 @@ class Explainer:
             raise UnknownIdError(
                 f"There is no run {run_id!r} (this server does not know that image; "
                 "run it again).")
+        return self._computed(run_id, x)
+
+    def _computed(self, run_id: str, x: torch.Tensor) -> _Run:
+        """Capture ``x`` into the cache, making room first so old and new never both pass it."""
+        self._runs.make_room(self._run_bytes)
         run = self._capture(x)
         self._runs.put(run_id, run)
+        self._run_bytes = run.nbytes  # the next run of this model is about as large
         return run
 
     def _sample(self, sample_id: str) -> Sample:

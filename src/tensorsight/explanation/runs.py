@@ -115,12 +115,29 @@ class ByteLru(Generic[Value]):
                 self._total -= old[1]
             self._entries[key] = (value, size)
             self._total += size
-            evicted = 0
-            while len(self._entries) > 1 and self._total > self.max_bytes:
-                _, (_, dropped) = self._entries.popitem(last=False)
-                self._total -= dropped
-                evicted += 1
-        if evicted and self._on_evict is not None:  # the dropped values are freed by now
+            evicted = self._evict(keep=1, room=0)
+        self._evicted(evicted)
+
+    def make_room(self, nbytes: int) -> None:
+        """Drop the least recently used entries until ``nbytes`` more fit in the budget.
+
+        Called before computing a value of about that size, so that the old and the new are
+        never both held beyond the budget.
+        """
+        with self._lock:
+            evicted = self._evict(keep=0, room=nbytes)
+        self._evicted(evicted)
+
+    def _evict(self, *, keep: int, room: int) -> int:
+        evicted = 0
+        while len(self._entries) > keep and self._total + room > self.max_bytes:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self._total -= dropped
+            evicted += 1
+        return evicted
+
+    def _evicted(self, count: int) -> None:
+        if count and self._on_evict is not None:  # the dropped values are freed by now
             self._on_evict()
 
 
