@@ -46,6 +46,7 @@ PICTURES = 16  # distinct uploads in the pool
 DETAILS_PER_RUN = 3
 DETAIL_CHANNELS = 2  # detail views ask channels 0..1, so the requests repeat and can be checked
 REQUEST_TIMEOUT_S = 120
+KEEPALIVE_S = 2.0
 
 
 @dataclass
@@ -181,7 +182,10 @@ class Student:
 
 async def load(url: str, clients: int, seconds: float, think_s: float) -> tuple[Tally, float]:
     tally = Tally()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them, or a
+    # request could race the server's close (as a browser would, it then retries).
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients,
+                          keepalive_expiry=KEEPALIVE_S)
     async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT_S, limits=limits) as http:
         info = (await http.get("/api/model")).json()
         samples = [sample["id"] for sample in (await http.get("/api/samples")).json()]
