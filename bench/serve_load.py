@@ -182,8 +182,8 @@ class Student:
 
 async def load(url: str, clients: int, seconds: float, think_s: float) -> tuple[Tally, float]:
     tally = Tally()
-    # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them, or a
-    # request could race the server's close (as a browser would, it then retries).
+    # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them: else a
+    # request can race the server's close (a browser retries it; here it counts as an error).
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients,
                           keepalive_expiry=KEEPALIVE_S)
     async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT_S, limits=limits) as http:
