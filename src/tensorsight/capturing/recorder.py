@@ -76,6 +76,9 @@ def capture(model: nn.Module, x: torch.Tensor) -> Graph:
     return graph
 
 
+# How many tensors share a storage (private, so optional: without it, kept values are copied).
+_use_count = getattr(torch._C, "_storage_Use_Count", None)
+
 # In-place operator spellings (in-place methods end in a single "_": add_, relu_, copy_).
 _IN_PLACE_DUNDERS = frozenset((
     "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__", "__imod__", "__ipow__",
@@ -173,10 +176,11 @@ class _Recorder:
 
     def on_function(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         op_name = getattr(func, "__name__", "op")
-        if self.views and args and _writes_in_place(op_name, kwargs):
-            self._save_before_write(args[0], kwargs.get("out"))
         try:
-            output = func(*args, **kwargs)
+            if self.views and args and _writes_in_place(op_name, kwargs):
+                output = self._write_keeping_values(func, args, kwargs)
+            else:
+                output = func(*args, **kwargs)
         except Exception:
             self.failed_op = self.failed_op or op_name
             raise
@@ -250,6 +254,46 @@ class _Recorder:
             group=(self.containers[-1] or None) if self.containers else None,
         ))
         self.producers[id(tensor)] = (tensor, node_id)
+
+    def _write_keeping_values(self, func: Any, args: tuple[Any, ...],
+                              kwargs: dict[str, Any]) -> Any:
+        """Run an op that overwrites its input without losing the kept values it overwrites.
+
+        The cheap way, for ``F.relu6(x, inplace=True)`` and the like on a tensor that nothing
+        but the kept activations shares: compute out of place and give ``x`` the new memory
+        (``set_``), so the kept activations keep the old values without a copy; ``x`` is still
+        the tensor the model holds, now with the new values. Otherwise copy what is kept first.
+        """
+        target = args[0]
+        kept = self._sole_sharers(target) if kwargs.get("inplace") is True else None
+        if kept is None:
+            self._save_before_write(target, kwargs.get("out"))
+            return func(*args, **kwargs)
+        result = func(*args, **{**kwargs, "inplace": False})
+        if not (isinstance(result, torch.Tensor) and result.shape == target.shape
+                and result.dtype == target.dtype and result.is_contiguous()):
+            self._save_before_write(target)  # not an element-wise op after all: do it in place
+            return func(*args, **kwargs)
+        target.set_(result.untyped_storage(), 0, result.shape, result.stride())
+        del self.views[kept[0]]  # nothing can write the old memory any more
+        for index in kept[1]:  # set_ counts as a write to the tensors sharing x's version
+            self.versions[index] = self.nodes[index].activation._version
+        return target
+
+    def _sole_sharers(self, tensor: Any) -> tuple[int, list[int]] | None:
+        """(storage address, kept node indices) when only those nodes share ``tensor``'s memory."""
+        if (not isinstance(tensor, torch.Tensor) or tensor.device.type != "cpu"
+                or tensor._is_view() or tensor.storage_offset() != 0
+                or not tensor.is_contiguous() or _use_count is None):
+            return None
+        storage = tensor.untyped_storage()
+        kept = self.views.get(storage.data_ptr())
+        if not kept or storage.nbytes() != tensor.numel() * tensor.element_size():
+            return None
+        # References: the tensor, the `storage` object here, and one per kept activation.
+        if _use_count(storage._cdata) != 2 + len(kept):
+            return None
+        return storage.data_ptr(), kept
 
     def _save_before_write(self, *targets: Any) -> None:
         """Copy the kept activations that share memory with tensors about to be overwritten."""
