@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
-from tensorsight.debugger.clarify import explain_error
+from tensorsight.debugger.clarifying import explain_error
 
 _SAVED = "_tensorsight_saved_custom_exc"
 

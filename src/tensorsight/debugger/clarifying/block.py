@@ -15,8 +15,10 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
-from tensorsight.debugger.clarification import Clarification
-from tensorsight.debugger.rules import already_clarified, clarify_error
+from tensorsight.debugger.clarifying.context import Recorded
+from tensorsight.debugger.clarifying.dispatch import already_clarified, clarify_error
+from tensorsight.debugger.clarifying.note import Clarification
+from tensorsight.debugger.clarifying.strict import internal_error
 
 _last = threading.local()
 P = ParamSpec("P")
@@ -79,7 +81,7 @@ class clarify(contextlib.ContextDecorator):
 
     def __enter__(self) -> clarify:
         if self.record_torch:
-            from tensorsight.debugger.torch_record import LastCallRecorder
+            from tensorsight.debugger.clarifying.torch_record import LastCallRecorder
 
             self._recorder = LastCallRecorder()
             self._recorder.__enter__()
@@ -100,13 +102,14 @@ class clarify(contextlib.ContextDecorator):
             self.clarification = explain_error(error, recorded, self.diagram, self.width)
 
 
-def explain_error(error: BaseException, recorded: tuple[Any, ...] | None = None,
+def explain_error(error: BaseException, recorded: Recorded | None = None,
                   diagram: bool = True, width: int = 80) -> Clarification | None:
     """Add the tensorsight note to ``error`` if it is an unexplained tensor error.
 
     Returns the :class:`Clarification` (also kept for :func:`last_clarification`), or None.
-    The debugger must never replace the user's error with its own, so any failure in it is
-    swallowed and the error passes through unexplained.
+    The debugger must never replace the user's error with its own, so a failure inside it lets
+    the error pass through unexplained; tests turn that failure into an error of their own
+    (:mod:`tensorsight.debugger.clarifying.strict`).
     """
     if already_clarified(error):
         return None
@@ -115,7 +118,8 @@ def explain_error(error: BaseException, recorded: tuple[Any, ...] | None = None,
         if clarification is None:
             return None
         error.add_note(clarification.note(diagram=diagram, width=width))
-    except Exception:
+    except Exception as bug:
+        internal_error(bug, error)
         return None
     _last.clarification = clarification
     return clarification

@@ -6,8 +6,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tensorsight.debugger.diagram import Box, Diagram
-from tensorsight.debugger.operands import Operand
+from tensorsight.debugger.clarifying.operands import Operand
+from tensorsight.debugger.render import Box, Diagram
 
 NOTE_PREFIX = "tensorsight:"
 
@@ -38,7 +38,7 @@ class Clarification:
         return f"{NOTE_PREFIX} in `{self.expression}` (line {self.line}), {self.cause}"
 
     def diagram(self) -> Diagram:
-        """The failing operation drawn as boxes (see :mod:`tensorsight.debugger.diagram`)."""
+        """The failing operation drawn as boxes (see :mod:`tensorsight.debugger.render`)."""
         return Diagram(self.drawing)
 
     def note(self, *, diagram: bool = True, width: int = 80) -> str:

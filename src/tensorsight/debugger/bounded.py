@@ -1,0 +1,40 @@
+"""A small least-recently-used cache: every cache the debugger keeps has a ceiling.
+
+>>> cache: BoundedCache[str, int] = BoundedCache(2)
+>>> cache["a"], cache["b"], cache["c"] = 1, 2, 3
+>>> list(cache.keys()), cache.get("a")
+(['b', 'c'], None)
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BoundedCache(OrderedDict[K, V], Generic[K, V]):
+    """An ``OrderedDict`` that forgets its least recently used entry past ``limit`` entries."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __getitem__(self, key: K) -> V:
+        value = super().__getitem__(key)
+        self.move_to_end(key)
+        return value
+
+    def get(self, key: K, default: V | None = None) -> V | None:  # type: ignore[override]
+        """The value for ``key`` (now the most recently used), or ``default``."""
+        if key in self:
+            return self[key]
+        return default
+
+    def __setitem__(self, key: K, value: V) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
