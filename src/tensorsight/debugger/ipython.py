@@ -30,7 +30,7 @@ def _handle(shell: Any, etype: type[BaseException], value: BaseException,
         stb = [*stb, clarification.note()]  # this IPython does not print exception notes
     shell._showtraceback(etype, value, stb)
     if clarification is not None and _shows_svg(shell):
-        from IPython.display import display
+        from tensorsight.debugger.render.notebook import display
 
         display(clarification.diagram())
 

@@ -129,7 +129,7 @@ def _indexed(context: Context, container: Operand, index: ast.expr, label: str,
         value = context.read(index)
     except Unreadable:
         return None
-    items = []
+    items: list[shapes.IndexItem] = []
     for item in value if isinstance(value, tuple) else (value,):
         described = Operand.of("", item)
         if described.framework and described.shape is not None:

@@ -85,11 +85,12 @@ def _matmul_shapes(context: Context, a: Operand, b: Operand, symbol: str | None,
         cause = (f"{phrase} disagree: a matrix product needs 1-D or larger operands, "
                  f"{scalar.ref()} is a scalar")
         return report(cause, a, b)
+    shape_a, shape_b = a.shape, b.shape
     da, db = a.ndim - 1, (b.ndim - 2 if b.ndim >= 2 else 0)
-    if a.shape[da] != b.shape[db]:
+    if shape_a[da] != shape_b[db]:
         a, b = a.with_bad(da), b.with_bad(db)
         return report(f"{phrase} disagree: {conflict_text(a, da, b, db)}", a, b)
-    batch = broadcast_conflicts([a.shape[:-2], b.shape[:-2] if b.ndim >= 2 else ()])
+    batch = broadcast_conflicts([shape_a[:-2], shape_b[:-2] if b.ndim >= 2 else ()])
     if batch:
         _, da, _, db = batch[0]
         a, b = a.with_bad(da), b.with_bad(db)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from types import EllipsisType
 
 Shape = tuple[int, ...]
 Conflict = tuple[int, int, int, int]  # operand i, its dim, operand j, its dim
@@ -198,7 +199,7 @@ def sliced_size(size: int, item: slice) -> int:
     return len(range(*item.indices(size)))
 
 
-IndexItem = int | slice | None | type(Ellipsis) | Shape
+IndexItem = int | slice | None | EllipsisType | Shape
 """One item of an index: an integer, a slice, ``None`` (a new axis), ``...``, or the shape of an
 integer index array (a one-element tuple ``(n,)`` for a list of n integers)."""
 
@@ -239,6 +240,7 @@ def _apply_index(shape: Shape, items: Sequence[IndexItem]) -> Shape | None:
     result: list[int] = []
     arrays: list[Shape] = []
     positions: list[int] = []  # where each advanced index sits among the items
+    first = 0  # where the first advanced index's dims would go in the result
     dim = 0
     for position, item in enumerate(items):
         if item is None:

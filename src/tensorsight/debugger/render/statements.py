@@ -293,9 +293,9 @@ class Output:
 
     def statement(self, shapes: StatementShapes) -> None:
         if self.notebook:
-            from IPython.display import SVG, display
+            from tensorsight.debugger.render.notebook import display_svg
 
-            display(SVG(shapes.svg()))
+            display_svg(shapes.svg())
         elif self.console is not None:
             self.console.print(statement_rich(shapes, self.width), soft_wrap=True)
             self.console.print()
