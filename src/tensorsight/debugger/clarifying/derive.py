@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tensorsight.debugger.clarifying import shapes
 from tensorsight.debugger.clarifying.operands import INFERRED, UNKNOWN, Operand
 from tensorsight.debugger.clarifying.shapes import Shape
-from tensorsight.debugger.frames import Unreadable, called_name
+from tensorsight.debugger.frames import Unreadable, array_library, called_name
 
 if TYPE_CHECKING:
     from tensorsight.debugger.clarifying.context import Context
@@ -47,6 +47,9 @@ REDUCTIONS = frozenset(
     {"sum", "mean", "prod", "std", "var", "amax", "amin", "nansum", "nanmean", "all", "any",
      "argmax", "argmin", "logsumexp", "max", "min", "median"}
 )
+# Functions that make an array of the shape their arguments give (``np.ones((3, 5))``,
+# ``torch.zeros(2, 4)``): nothing to derive from, but nothing to run again either.
+CONSTRUCTORS = frozenset({"ones", "zeros", "empty", "full", "rand", "randn"})
 # Torch's max/min/median with a dim return (values, indices), not one tensor.
 PAIR_REDUCTIONS = frozenset({"max", "min", "median"})
 
@@ -198,6 +201,8 @@ def _called(context: Context, node: ast.Call, label: str) -> Operand | None:
     if receiver is None and (function is None or not library_callable(function)
                              or _is_module(function)):
         return None  # the user's own function, a layer, or a method of an unknown object
+    if receiver is None and short in CONSTRUCTORS:
+        return _constructed(context, node, function, label, only_first=short == "full")
     arguments = list(node.args)
     subject = receiver or (known(context, arguments.pop(0)) if arguments else None)
     if subject is None or not subject.is_tensor or subject.shape is None:
@@ -215,6 +220,26 @@ def _called(context: Context, node: ast.Call, label: str) -> Operand | None:
     else:
         return None
     return _result(label, shape, subject, node)
+
+
+def _constructed(context: Context, node: ast.Call, function: Any, label: str,
+                 only_first: bool) -> Operand | None:
+    """``np.ones((3, 5))``, ``torch.zeros(2, 4)``, ``np.full((2, 3), 7)``: the shape given
+    (``full``'s second argument is the fill value, not a size)."""
+    values = Arguments(_read_all(context, node.args),
+                       {str(kw.arg): value for kw, value in
+                        zip(node.keywords, _read_all(context, [kw.value for kw in node.keywords]),
+                            strict=True)})
+    given = values.get(("size", "shape"), None, None)
+    if given is None and values.positional:
+        first = values.positional[0]
+        alone = only_first or len(values.positional) == 1
+        given = first if isinstance(first, list | tuple) or alone else values.positional
+    shape = _ints(given) if given is not None and given is not UNREADABLE else None
+    if shape is None or any(size < 0 for size in shape):
+        return None
+    framework = array_library(getattr(function, "__module__", None))
+    return Operand(label, shape, None, None, INFERRED, framework, node=node)
 
 
 def _is_module(function: Any) -> bool:

@@ -30,7 +30,7 @@ from tensorsight.debugger.clarifying.functions import (
     reshape,
 )
 from tensorsight.debugger.clarifying.indexing import subscript
-from tensorsight.debugger.clarifying.layers import module_call
+from tensorsight.debugger.clarifying.layers import MODULE_CALLS, module_call
 from tensorsight.debugger.clarifying.note import NOTE_PREFIX, Clarification
 from tensorsight.debugger.clarifying.operands import Operand
 from tensorsight.debugger.clarifying.operators import binary, elementwise, matmul
@@ -56,7 +56,6 @@ BROADCASTING = frozenset(
 CONCATENATE = frozenset({"cat", "concat", "concatenate", "hstack", "vstack", "stack"})
 RESHAPE = frozenset({"reshape", "view"})
 FUNCTIONAL_LAYERS = frozenset({"linear", *SPATIAL_DIMS})
-MODULE_CALLS = ("_wrapped_call_impl", "_call_impl")
 
 
 def already_clarified(error: BaseException) -> bool:

@@ -57,10 +57,9 @@ def subscript(context: Context, node: ast.Subscript) -> Clarification | None:
         items = index_items(context, node.slice, context.read(node.slice))
     except Unreadable:
         return generic(context, [container], f"indexing [{index_text}]")
-    values = [item.value for item in items]
     drawing: list[Box | str] = [container.box(), f"[{index_text}]"]
-    wanted = sum(1 for value in values if value is not None and value is not Ellipsis)
-    if Ellipsis not in values and wanted > container.ndim:
+    wanted = sum(1 for item in items if item.value is not None and item.value is not Ellipsis)
+    if not any(item.value is Ellipsis for item in items) and wanted > container.ndim:
         cause = (f"{container.ref()} is {container.ndim}-D ({container.shape_text()}) but "
                  f"[{index_text}] indexes {wanted} dims")
         return context.build(cause, [container], drawing)
@@ -102,11 +101,10 @@ def _out_of_range(context: Context, container: Operand, items: Sequence[IndexIte
                   index_text: str) -> Clarification | None:
     """The first integer (or element of an index array) outside its dim's range."""
     assert container.shape is not None
-    values = [item.value for item in items]
     dim = 0
-    for item in items:
-        if item.value is Ellipsis:
-            dim = container.ndim - (len(values) - values.index(Ellipsis) - 1)
+    for position, item in enumerate(items):
+        if item.value is Ellipsis:  # the items after it index the last dims
+            dim = container.ndim - (len(items) - position - 1)
             continue
         if item.value is None:
             continue

@@ -21,6 +21,9 @@ from tensorsight.debugger.clarifying.operands import Operand
 from tensorsight.debugger.clarifying.phrases import conflict_text
 from tensorsight.debugger.render import Box
 
+# The frames of Module.__call__ (the names differ across torch versions).
+MODULE_CALLS = ("_wrapped_call_impl", "_call_impl")
+
 Expected = tuple[str, list[Operand], tuple[Dim, ...] | None]
 """What a layer rule finds: the sentence, the inputs (disagreeing dims marked), and the shape
 the layer expected of its first input (None: draw the inputs only)."""
@@ -43,17 +46,37 @@ def _display_path(base: str, path: str) -> str:
 
 def _failing_forward(context: Context, called: Any) -> tuple[Any, tuple[str, ...], list[Any]]:
     """The deepest ``nn.Module.forward`` frame below the user's call: (module, its parameter
-    names after ``self``, the values they hold); ``called`` with no inputs when none is found."""
+    names after ``self``, the values they were called with); ``called`` with no inputs when
+    none is found."""
     torch = sys.modules["torch"]
-    for frame in reversed(context.site.library_frames):
+    frames = context.site.library_frames
+    for frame in reversed(frames):
         owner = frame.f_locals.get("self")
         if frame.f_code.co_name == "forward" and isinstance(owner, torch.nn.Module):
             code = frame.f_code
-            names = tuple(name for name in code.co_varnames[1 : code.co_argcount]
-                          if name in frame.f_locals)
-            values = [frame.f_locals[name] for name in names]
-            return owner, names, values
+            names = code.co_varnames[1 : code.co_argcount]
+            passed = _passed(frames, owner, names)
+            if passed is None:  # forward called without Module.__call__: its locals, as they are
+                passed = [(name, frame.f_locals[name]) for name in names
+                          if name in frame.f_locals]
+            return owner, tuple(name for name, _ in passed), [value for _, value in passed]
     return called, (), []
+
+
+def _passed(frames: Sequence[Any], module: Any, names: Sequence[str]
+            ) -> list[tuple[str, Any]] | None:
+    """The arguments ``module`` was called with, read from its ``Module.__call__`` frame.
+
+    Not from ``forward``'s locals: a forward may rebind its inputs before it fails
+    (``nn.MultiheadAttention`` transposes them when ``batch_first``).
+    """
+    for frame in frames:
+        if frame.f_code.co_name in MODULE_CALLS and frame.f_locals.get("self") is module:
+            args = frame.f_locals.get("args", ())
+            kwargs = frame.f_locals.get("kwargs", {})
+            return [(name, args[index] if index < len(args) else kwargs[name])
+                    for index, name in enumerate(names) if index < len(args) or name in kwargs]
+    return None
 
 
 def _layer_call(context: Context, node: ast.Call, module: Any, name: str) -> LayerCall | None:
@@ -253,8 +276,9 @@ def attention_rule(layer: Any, inputs: Sequence[Operand]) -> Expected | None:
         if op.shape[-1] != size:
             dim = op.ndim - 1
             ops[index] = op.with_bad(dim)
-            return (f"{role} {op.ref()} is {op.shape_text()} but dim {dim} should be {size} "
-                    f"({what})", ops, None)
+            named = role if op.prose else f"{role} {op.ref()}"
+            return (f"{named} is {op.shape_text()} but dim {dim} should be {size} ({what})",
+                    ops, None)
     query, _key, _value = ops
     if query.ndim not in (2, 3) or len({op.ndim for op in ops}) != 1:
         order = "N x L x E" if layer.batch_first else "L x N x E"

@@ -26,6 +26,8 @@ def message_shapes(message: str) -> list[tuple[int, ...]]:
         return [tuple(int(size) for size in part.split("x")) for part in pair.groups()]
     if "remapped shapes" in message:  # NumPy's gufunc messages state remapped, not real, shapes
         return []
+    if "size of tensor" in message:  # PyTorch's "(4)" there is one dim's size, not a shape
+        return []
     return [
         tuple(int(size) for size in match.group(1).split(",") if size.strip())
         for match in _TUPLE.finditer(message)
