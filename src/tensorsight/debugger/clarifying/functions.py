@@ -88,9 +88,10 @@ def concatenate(context: Context, node: ast.Call, name: str, received: Sequence[
     shapes = [op.shape for op in operands if op.shape is not None]
     listed = ", ".join(dims_text(shape) for shape in shapes)
     if short in ("cat", "concat", "concatenate") and any(not shape for shape in shapes):
-        scalars = ", ".join(op.ref() for op in operands if not op.shape)
+        scalars = [op.ref() for op in operands if not op.shape]
+        verb = "is a scalar" if len(scalars) == 1 else "are scalars"
         cause = (f"{name} of shapes {listed} needs arrays of at least 1 dim to join: "
-                 f"{scalars} {'is a scalar' if ',' not in scalars else 'are scalars'}")
+                 f"{', '.join(scalars)} {verb}")
         return context.build(cause, operands, drawing_for(operands, None, name))
     stacking = short == "stack" or (short == "vstack" and all(len(s) == 1 for s in shapes))
     default_axis = 1 if short == "hstack" and all(len(s) > 1 for s in shapes) else 0

@@ -171,6 +171,8 @@ def squeezed(shape: Shape, dims: int | Sequence[int] | None) -> Shape | None:
     if dims is None:
         return tuple(size for size in shape if size != 1)
     wanted = [dims] if isinstance(dims, int) else list(dims)
+    if not shape:  # a 0-D array squeezes as if it had one dim
+        return () if all(dim in (0, -1) for dim in wanted) else None
     found = {normalise_dim(dim, len(shape)) for dim in wanted}
     if None in found or any(shape[dim] != 1 for dim in found if dim is not None):
         return None
@@ -221,6 +223,12 @@ def indexed_shape(shape: Shape, items: Sequence[IndexItem]) -> Shape | None:
     indexing = sum(1 for item in items if item is not None and item is not Ellipsis)
     if indexing > len(shape):
         return None
+    has_arrays = any(isinstance(item, tuple) for item in items)
+    advanced = [position for position, item in enumerate(items)
+                if isinstance(item, tuple) or (has_arrays and isinstance(item, int))]
+    # Index arrays with anything between them (even an empty ``...``) put their dims first.
+    adjacent = advanced == list(range(advanced[0], advanced[0] + len(advanced))) if advanced \
+        else True
     expanded: list[IndexItem] = []
     for item in items:
         if item is Ellipsis:
@@ -228,10 +236,10 @@ def indexed_shape(shape: Shape, items: Sequence[IndexItem]) -> Shape | None:
         else:
             expanded.append(item)
     expanded += [slice(None)] * (len(shape) - sum(1 for item in expanded if item is not None))
-    return _apply_index(shape, expanded)
+    return _apply_index(shape, expanded, adjacent)
 
 
-def _apply_index(shape: Shape, items: Sequence[IndexItem]) -> Shape | None:
+def _apply_index(shape: Shape, items: Sequence[IndexItem], adjacent: bool) -> Shape | None:
     """``items`` has one entry per dim (plus ``None`` for new axes); see :func:`indexed_shape`.
 
     With index arrays present, integers count as 0-d index arrays (NumPy's advanced indexing).
@@ -239,10 +247,9 @@ def _apply_index(shape: Shape, items: Sequence[IndexItem]) -> Shape | None:
     has_arrays = any(isinstance(item, tuple) for item in items)
     result: list[int] = []
     arrays: list[Shape] = []
-    positions: list[int] = []  # where each advanced index sits among the items
-    first = 0  # where the first advanced index's dims would go in the result
+    first = 0  # where the index arrays' dims go when they are adjacent
     dim = 0
-    for position, item in enumerate(items):
+    for item in items:
         if item is None:
             result.append(1)
             continue
@@ -251,10 +258,9 @@ def _apply_index(shape: Shape, items: Sequence[IndexItem]) -> Shape | None:
         if isinstance(item, int) and not -size <= item < size:
             return None
         if isinstance(item, tuple) or (has_arrays and isinstance(item, int)):
-            arrays.append(item if isinstance(item, tuple) else ())
-            positions.append(position)
-            if len(arrays) == 1:
+            if not arrays:
                 first = len(result)
+            arrays.append(item if isinstance(item, tuple) else ())
         elif isinstance(item, slice):
             result.append(sliced_size(size, item))
     if not has_arrays:
@@ -262,6 +268,5 @@ def _apply_index(shape: Shape, items: Sequence[IndexItem]) -> Shape | None:
     broadcast = broadcast_shape(arrays)
     if broadcast is None:
         return None
-    adjacent = positions == list(range(positions[0], positions[0] + len(positions)))
     where = first if adjacent else 0
     return tuple(result[:where]) + broadcast + tuple(result[where:])
