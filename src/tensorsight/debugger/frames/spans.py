@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from types import CodeType
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -71,21 +72,22 @@ Failing = ast.expr | ast.AugAssign
 its own for the operation)."""
 
 
-def node_at(tree: ast.AST, span: Span) -> tuple[Failing, ast.stmt] | None:
-    """The innermost expression (or ``+=`` statement) exactly covering ``span``, and its
-    innermost enclosing statement.
+def node_at(tree: ast.AST, span: Span, kinds: tuple[type[ast.AST], ...] = (ast.expr, ast.AugAssign)
+            ) -> tuple[Failing, ast.stmt] | None:
+    """The innermost node of one of ``kinds`` (by default: an expression, or a ``+=``
+    statement) exactly covering ``span``, and its innermost enclosing statement.
 
     >>> node, statement = node_at(ast.parse("y = a @ b"), Span(1, 4, 1, 9))
     >>> ast.unparse(node), type(statement).__name__
     ('a @ b', 'Assign')
     """
-    found: tuple[Failing, ast.stmt] | None = None
+    found: tuple[Any, ast.stmt] | None = None
     pending: list[tuple[ast.AST, ast.stmt | None]] = [(tree, None)]
     while pending:
         node, statement = pending.pop()
         if isinstance(node, ast.stmt):
             statement = node
-        if Span.maybe(node) == span and statement is not None and isinstance(node, Failing):
+        if Span.maybe(node) == span and statement is not None and isinstance(node, kinds):
             found = (node, statement)  # deeper matches come later and win
         for child in reversed(list(ast.iter_child_nodes(node))):
             child_span = Span.maybe(child)
@@ -96,7 +98,5 @@ def node_at(tree: ast.AST, span: Span) -> tuple[Failing, ast.stmt] | None:
 
 def statement_at(tree: ast.AST, span: Span, kind: type[ast.stmt]) -> ast.stmt | None:
     """The statement of type ``kind`` whose span is exactly ``span`` (a ``with`` statement)."""
-    for node in ast.walk(tree):
-        if isinstance(node, kind) and Span.maybe(node) == span:
-            return node
-    return None
+    found = node_at(tree, span, (kind,))
+    return found[1] if found is not None else None

@@ -191,7 +191,8 @@ def _box_block(box: Box) -> _Block:
         return _Block(canvas, 0, title)
     inner_w, inner_h = shape.columns, shape.rows
     row_label = "" if shape.row is None else _marked(shape.row.text, shape.row.bad)
-    depth_label = "x".join(_marked(dim.text, dim.bad) for dim in shape.depth)
+    depth_label = dims_text([_marked(dim.text, dim.bad) for dim in shape.depth]) if shape.depth \
+        else ""
     shift = shape.layers  # rows (and 2 x columns) the back layers stick out
     margin = len(row_label) + 1 if row_label else 0
     drawing_w = margin + inner_w + 2 + 2 * shift + (len(depth_label) + 1 if depth_label else 0)
@@ -362,7 +363,7 @@ class _SvgDiagram:
                        "end")
         right = left + w + shape.layers * step
         if shape.depth:
-            depth = "x".join(dim.text for dim in shape.depth)
+            depth = dims_text([dim.text for dim in shape.depth])
             self._text(right + 4, top - shape.layers * step + 4, depth,
                        BAD if shape.back_bad else LABEL, "start")
             right += self._width(depth) + 6
