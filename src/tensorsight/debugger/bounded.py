@@ -38,3 +38,23 @@ class BoundedCache(OrderedDict[K, V], Generic[K, V]):
         self.move_to_end(key)
         while len(self) > self.limit:
             self.popitem(last=False)
+
+
+class CappedDict(dict[K, V], Generic[K, V]):
+    """A ``dict`` that empties itself when it would grow past ``limit`` entries: reads stay
+    plain dict reads, for caches on a hot path (one lookup per value ``explain()`` observes).
+
+    >>> cache: CappedDict[int, int] = CappedDict(2)
+    >>> cache[1], cache[2], cache[3] = 1, 2, 3
+    >>> dict(cache)
+    {3: 3}
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: K, value: V) -> None:
+        if key not in self and len(self) >= self.limit:
+            self.clear()
+        super().__setitem__(key, value)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from tensorsight.debugger.arrays import TensorInfo, describe
-from tensorsight.debugger.bounded import BoundedCache
+from tensorsight.debugger.bounded import CappedDict
 
 # Types that are not arrays, and torch tensor types (whose key must include the device).
-_NOT_ARRAYS: BoundedCache[type, bool] = BoundedCache(256)
-_TORCH_TYPES: BoundedCache[type, bool] = BoundedCache(16)
-_INFOS: BoundedCache[tuple[Any, ...], TensorInfo] = BoundedCache(4096)
+_NOT_ARRAYS: CappedDict[type, bool] = CappedDict(256)
+_TORCH_TYPES: CappedDict[type, bool] = CappedDict(16)
+_INFOS: CappedDict[tuple[Any, ...], TensorInfo] = CappedDict(4096)
 
 
 def describe_cached(value: Any) -> TensorInfo | None:
