@@ -17,7 +17,16 @@ The rooms (see ``docs/architecture.md``):
 ...     np.ones((2, 3)) @ np.ones((4, 5))  # doctest: +SKIP
 """
 
+from typing import TYPE_CHECKING
+
+from tensorsight._lazy import lazy_attributes
 from tensorsight.debugger.clarifying import clarify
-from tensorsight.debugger.tracing import astviz, explain
+
+if TYPE_CHECKING:
+    from tensorsight.debugger.tracing import astviz, explain
 
 __all__ = ["astviz", "clarify", "explain"]
+
+# explain() and astviz() load the tracing room on first use: `clarify` alone stays light.
+__getattr__ = lazy_attributes(__name__, {"astviz": "tensorsight.debugger.tracing",
+                                         "explain": "tensorsight.debugger.tracing"})

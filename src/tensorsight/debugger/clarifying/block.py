@@ -13,12 +13,13 @@ import functools
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from tensorsight.debugger.clarifying.context import Recorded
-from tensorsight.debugger.clarifying.dispatch import already_clarified, clarify_error
-from tensorsight.debugger.clarifying.note import Clarification
+from tensorsight.debugger.clarifying.note import Clarification, already_clarified
 from tensorsight.debugger.clarifying.strict import internal_error
+
+if TYPE_CHECKING:
+    from tensorsight.debugger.clarifying.context import Recorded
 
 _last = threading.local()
 P = ParamSpec("P")
@@ -114,6 +115,9 @@ def explain_error(error: BaseException, recorded: Recorded | None = None,
     if already_clarified(error):
         return None
     try:
+        # The rules load with the first error to explain, not when clarify() is imported.
+        from tensorsight.debugger.clarifying.dispatch import clarify_error
+
         clarification = clarify_error(error, recorded)
         if clarification is None:
             return None

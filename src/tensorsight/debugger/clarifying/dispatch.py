@@ -31,7 +31,7 @@ from tensorsight.debugger.clarifying.functions import (
 )
 from tensorsight.debugger.clarifying.indexing import subscript
 from tensorsight.debugger.clarifying.layers import MODULE_CALLS, module_call
-from tensorsight.debugger.clarifying.note import NOTE_PREFIX, Clarification
+from tensorsight.debugger.clarifying.note import Clarification
 from tensorsight.debugger.clarifying.operands import Operand
 from tensorsight.debugger.clarifying.operators import binary, elementwise, matmul
 from tensorsight.debugger.clarifying.phrases import generic
@@ -56,11 +56,6 @@ BROADCASTING = frozenset(
 CONCATENATE = frozenset({"cat", "concat", "concatenate", "hstack", "vstack", "stack"})
 RESHAPE = frozenset({"reshape", "view"})
 FUNCTIONAL_LAYERS = frozenset({"linear", *SPATIAL_DIMS})
-
-
-def already_clarified(error: BaseException) -> bool:
-    """True when an enclosing or earlier ``clarify`` already added its note."""
-    return any(str(note).startswith(NOTE_PREFIX) for note in getattr(error, "__notes__", ()))
 
 
 def is_tensor_error(error: BaseException) -> bool:
