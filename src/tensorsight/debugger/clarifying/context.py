@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from types import FrameType
 from typing import Any
 
+from tensorsight.debugger.clarifying.derive import derive_unknown, infer
 from tensorsight.debugger.clarifying.messages import fill_from_message
 from tensorsight.debugger.clarifying.note import Clarification
 from tensorsight.debugger.clarifying.operands import ARGUMENT, UNKNOWN, Operand
@@ -69,8 +70,6 @@ class Context:
 
     def operand(self, node: ast.expr) -> Operand:
         """The operand ``node`` read from the frame, inferred from readable parts, or unknown."""
-        from tensorsight.debugger.clarifying.derive import infer
-
         label = self.text(node)
         if isinstance(node, ast.Starred):
             return Operand.unknown(label)
@@ -103,8 +102,6 @@ class Context:
     def fill(self, operands: Sequence[Operand], *, derive: bool = True) -> list[Operand]:
         """Unknown operands filled from recorded torch arguments, the framework's message, and
         (with ``derive``) shape rules; see the module docstring for why in that order."""
-        from tensorsight.debugger.clarifying.derive import derive_unknown
-
         filled = fill_from_recording(list(operands), self.recorded)
         framework = next((op.framework for op in filled if op.framework), None)
         filled = fill_from_message(filled, self.message, framework or self.raising_library())
@@ -130,14 +127,6 @@ class Context:
             details=tuple(details),
             generic=generic,
         )
-
-
-def library_callable(function: Any) -> bool:
-    """Whether ``function`` belongs to NumPy, PyTorch or JAX (a bound method of an array too)."""
-    owner = getattr(function, "__self__", None)
-    if owner is not None and Operand.of("", owner).framework:
-        return True
-    return array_library(getattr(function, "__module__", None)) is not None
 
 
 def fill_from_recording(operands: list[Operand], recorded: Recorded | None) -> list[Operand]:

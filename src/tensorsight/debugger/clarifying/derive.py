@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tensorsight.debugger.clarifying import shapes
 from tensorsight.debugger.clarifying.operands import INFERRED, UNKNOWN, Operand
 from tensorsight.debugger.clarifying.shapes import Shape
-from tensorsight.debugger.frames import Unreadable, array_library, called_name
+from tensorsight.debugger.frames import Unreadable, array_library, called_name, library_callable
 
 if TYPE_CHECKING:
     from tensorsight.debugger.clarifying.context import Context
@@ -183,8 +183,6 @@ def _read_all(context: Context, nodes: Sequence[ast.expr]) -> tuple[Any, ...]:
 
 def _called(context: Context, node: ast.Call, label: str) -> Operand | None:
     """A library call's result from its array operand(s) and its readable arguments."""
-    from tensorsight.debugger.clarifying.context import library_callable
-
     if any(isinstance(arg, ast.Starred) for arg in node.args) or any(
             keyword.arg is None for keyword in node.keywords):
         return None  # *args or **kwargs: which argument is which is not known

@@ -14,12 +14,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from tensorsight.debugger.clarifying.context import (
-    Context,
-    Recorded,
-    from_callee,
-    library_callable,
-)
+from tensorsight.debugger.clarifying.context import Context, Recorded, from_callee
 from tensorsight.debugger.clarifying.derive import derive_unknown
 from tensorsight.debugger.clarifying.functions import (
     SPATIAL_DIMS,
@@ -38,6 +33,7 @@ from tensorsight.debugger.clarifying.phrases import generic
 from tensorsight.debugger.frames import (
     array_library,
     called_name,
+    library_callable,
     locate,
     site_at,
 )

@@ -10,6 +10,7 @@ from tensorsight.debugger.frames.code import (
     is_library,
     is_library_frame,
     is_user_function,
+    library_callable,
     package_of,
 )
 from tensorsight.debugger.frames.site import Site, locate, one_line, site_at
@@ -33,6 +34,6 @@ from tensorsight.debugger.frames.values import Unreadable, called_name, read
 __all__ = [
     "Failing", "Site", "SourceUnavailable", "Span", "Unreadable", "array_library", "called_name",
     "file_tree", "function_lines", "instruction_span", "instruction_spans", "is_library",
-    "is_library_frame", "is_user_function", "locate", "node_at", "one_line", "package_of",
-    "parse", "read", "site_at", "source_lines", "statement_at",
+    "is_library_frame", "is_user_function", "library_callable", "locate", "node_at",
+    "one_line", "package_of", "parse", "read", "site_at", "source_lines", "statement_at",
 ]

@@ -13,7 +13,9 @@ from __future__ import annotations
 import sysconfig
 from pathlib import Path
 from types import CodeType, FrameType, FunctionType
+from typing import Any
 
+from tensorsight.debugger.arrays import describe
 from tensorsight.debugger.bounded import BoundedCache
 
 # Top-level packages whose frames are library internals, whatever file they come from.
@@ -87,3 +89,16 @@ def is_user_function(function: FunctionType) -> bool:
     """Whether ``function`` is the user's (``explain(calls=True)`` follows those)."""
     code: CodeType = function.__code__
     return not is_library(function.__globals__.get("__name__"), code.co_filename)
+
+
+def library_callable(function: Any) -> bool:
+    """Whether ``function`` belongs to NumPy, PyTorch or JAX (a bound method of an array too).
+
+    >>> import numpy as np
+    >>> library_callable(np.tanh), library_callable(np.ones(2).sum), library_callable(print)
+    (True, True, False)
+    """
+    owner = getattr(function, "__self__", None)
+    if owner is not None and describe(owner) is not None:
+        return True
+    return array_library(getattr(function, "__module__", None)) is not None
