@@ -11,10 +11,15 @@ strict mode (see ``conftest.py``): an internal error fails the case.
 
 from __future__ import annotations
 
+import textwrap
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from test_clarify_cases import Case, run_case
+from test_clarify_cases import CASES as EXISTING
+from test_clarify_cases import Case, namespace, run_case
+
+from tensorsight import clarify
 
 CASES = [
     Case(
@@ -332,3 +337,21 @@ tensorsight: in `layer(x)` (line 3), layer.self_attn is MultiheadAttention(embed
 def test_note(case: Case, tmp_path: Path) -> None:
     error, _ = run_case(case, tmp_path)
     assert [note for note in error.__notes__ if note.startswith("tensorsight:")] == [case.note]
+
+
+def every_case() -> list[Case]:
+    return [*EXISTING, *CASES]
+
+
+@pytest.mark.parametrize("case", every_case(), ids=[case.name for case in every_case()])
+def test_every_note_draws_as_text_and_svg(case: Case, tmp_path: Path) -> None:
+    """The drawing paths run in strict mode too: a note's diagram never fails inside clarify."""
+    path = tmp_path / f"{case.name}.py"
+    path.write_text(textwrap.dedent(case.code))
+    block = clarify(diagram=True, width=60, **case.options)
+    with pytest.raises(case.error) as caught, block:
+        exec(compile(path.read_text(), str(path), "exec"), namespace(case.framework))
+    ours = [note for note in caught.value.__notes__ if note.startswith("tensorsight:")]
+    assert len(ours) == 1 and ours[0].startswith(case.note.splitlines()[0])
+    assert block.clarification is not None
+    ET.fromstring(block.clarification.diagram().svg())
