@@ -4,8 +4,8 @@
 Shapes of call results derived by shape rules from operands already known (element-wise
 functions, reductions with axis/dim and keepdims, transposes and permutations with negative
 dims, reshape/view/flatten/squeeze/unsqueeze, indexing, constructors), multi-input layers
-named with their configuration and every operand, NumPy index arrays, and 0-D operands that
-used to crash the rule. Each case runs in a real file under ``clarify(diagram=False)``, in
+named with their configuration and every operand, NumPy index arrays, dims out of range, and
+0-D operands that used to crash the rule. Each case runs in a real file under ``clarify(diagram=False)``, in
 strict mode (see ``conftest.py``): an internal error fails the case.
 """
 
@@ -15,6 +15,7 @@ import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_clarify_cases import CASES as EXISTING
 from test_clarify_cases import Case, namespace, run_case
@@ -330,6 +331,79 @@ tensorsight: in `layer(x)` (line 3), layer.self_attn is MultiheadAttention(embed
   key of layer.self_attn: 5x2x8 float32 cpu
   value of layer.self_attn: 5x2x8 float32 cpu""",
     ),
+    Case(
+        "np-derived-concatenate-then-reshape", "numpy", ValueError,
+        """\
+a = np.ones((3, 1))
+c = np.ones((3, 2))
+np.tanh(np.concatenate([a, c], axis=-1).reshape(6, 3))
+""",
+        """\
+tensorsight: in `np.concatenate([a, c], axis=-1).reshape(6, 3)` (line 3), cannot reshape `np.concatenate([a, c], axis=-…` (3x3, 9 elements) into 6x3 (18 elements)
+  np.concatenate([a, c], axis=-1): 3x3 (inferred from its operands; not run again)""",
+    ),
+    Case(
+        "torch-derived-stack-new-dim", "torch", RuntimeError,
+        """\
+x = torch.ones(2, 3)
+torch.cat([torch.stack([x, x], dim=-1), x])
+""",
+        """\
+tensorsight: in `torch.cat([torch.stack([x, x], dim=-1), x])` (line 2), torch.cat of shapes 2x3x2, 2x3 needs arrays with the same number of dims: `torch.stack([x, x], dim=-1)` is 3-D, x is 2-D
+  torch.stack([x, x], dim=-1): 2x3x2 cpu (inferred from its operands; not run again)
+  x: 2x3 float32 cpu""",
+    ),
+    Case(
+        "torch-dim-out-of-range-transpose", "torch", IndexError,
+        """\
+b = torch.ones(3)
+b.transpose(0, -2)
+""",
+        """\
+tensorsight: in `b.transpose(0, -2)` (line 2), b.transpose got -2 for a dim, but b is 1-D (3): valid -1..0
+  b: 3 float32 cpu""",
+    ),
+    Case(
+        "np-axis-out-of-range-sum", "numpy", np.exceptions.AxisError,
+        """\
+x = np.ones((2, 3))
+x.sum(axis=2)
+""",
+        """\
+tensorsight: in `x.sum(axis=2)` (line 2), x.sum got 2 for a dim, but x is 2-D (2x3): valid -2..1
+  x: 2x3 float64""",
+    ),
+    Case(
+        "torch-dim-out-of-range-softmax", "torch", IndexError,
+        """\
+x = torch.ones(2, 3)
+torch.softmax(x, dim=2)
+""",
+        """\
+tensorsight: in `torch.softmax(x, dim=2)` (line 2), torch.softmax got 2 for a dim, but x is 2-D (2x3): valid -2..1
+  x: 2x3 float32 cpu""",
+    ),
+    Case(
+        "torch-unsqueeze-position-out-of-range", "torch", IndexError,
+        """\
+x = torch.ones(2, 3)
+x.unsqueeze(3)
+""",
+        """\
+tensorsight: in `x.unsqueeze(3)` (line 2), x.unsqueeze got 3 for a position in the result, but x is 2-D (2x3): valid -3..2
+  x: 2x3 float32 cpu""",
+    ),
+    Case(
+        "np-swapaxes-axis-out-of-range", "numpy", np.exceptions.AxisError,
+        """\
+x = np.ones((2, 3))
+np.swapaxes(x, 0, 2)
+""",
+        """\
+tensorsight: in `np.swapaxes(x, 0, 2)` (line 2), np.swapaxes got 2 for a dim, but x is 2-D (2x3): valid -2..1
+  x: 2x3 float64""",
+    ),
+
 ]
 
 

@@ -100,3 +100,19 @@ def test_zero_and_one_dim_edges(ndim: int) -> None:
     shape = (3,) * ndim
     assert shapes.normalise_dim(0, ndim) == (0 if ndim else None)
     assert shapes.flattened(shape) == np.ones(shape).flatten().shape
+
+
+@SETTINGS
+@given(st.lists(SHAPES, min_size=1, max_size=3), st.integers(-4, 4))
+def test_concatenate_and_stack(parts: list[tuple[int, ...]], axis: int) -> None:
+    arrays = [np.ones(part) for part in parts]
+    assert shapes.concatenated(parts, axis) == numpy_shape(
+        lambda: np.concatenate(arrays, axis=axis))
+    assert shapes.stacked(parts, axis) == numpy_shape(lambda: np.stack(arrays, axis=axis))
+
+
+def test_torch_squeeze_keeps_a_named_dim_that_is_not_one() -> None:
+    torch = pytest.importorskip("torch")
+    for shape, dim in (((2, 3), 0), ((1, 3, 1), -1), ((2, 1), 1)):
+        expected = tuple(torch.ones(shape).squeeze(dim).shape)
+        assert shapes.squeezed(shape, dim, lenient=True) == expected

@@ -50,6 +50,8 @@ REDUCTIONS = frozenset(
 # Functions that make an array of the shape their arguments give (``np.ones((3, 5))``,
 # ``torch.zeros(2, 4)``): nothing to derive from, but nothing to run again either.
 CONSTRUCTORS = frozenset({"ones", "zeros", "empty", "full", "rand", "randn"})
+# Functions that join a list of arrays along an existing dim, or along a new one.
+JOINS = frozenset({"cat", "concat", "concatenate", "stack"})
 # Torch's max/min/median with a dim return (values, indices), not one tensor.
 PAIR_REDUCTIONS = frozenset({"max", "min", "median"})
 
@@ -171,6 +173,14 @@ class Arguments:
 UNREADABLE = object()
 
 
+def arguments(context: Context, positional: Sequence[ast.expr], keywords: Sequence[ast.keyword]
+              ) -> Arguments:
+    """The :class:`Arguments` of a call, read without running anything."""
+    values = _read_all(context, [keyword.value for keyword in keywords])
+    named = {str(keyword.arg): value for keyword, value in zip(keywords, values, strict=True)}
+    return Arguments(_read_all(context, positional), named)
+
+
 def _read_all(context: Context, nodes: Sequence[ast.expr]) -> tuple[Any, ...]:
     values = []
     for node in nodes:
@@ -187,6 +197,33 @@ def _called(context: Context, node: ast.Call, label: str) -> Operand | None:
             keyword.arg is None for keyword in node.keywords):
         return None  # *args or **kwargs: which argument is which is not known
     short = called_name(node.func).rsplit(".", 1)[-1]
+    found = _callee(context, node)
+    if found is None:
+        return None
+    function, receiver = found
+    if receiver is None and short in CONSTRUCTORS:
+        return _constructed(context, node, function, label, only_first=short == "full")
+    if receiver is None and short in JOINS:
+        return _joined(context, node, short, label)
+    positional = list(node.args)
+    subject = receiver or (known(context, positional.pop(0)) if positional else None)
+    if subject is None or not subject.is_tensor or subject.shape is None:
+        return None
+    others = [known(context, arg) for arg in positional]
+    values = arguments(context, positional, node.keywords)
+    rule = _RULES.get(short)
+    if short in ELEMENTWISE:
+        shape = _elementwise(subject, others)
+    elif rule is not None:
+        shape = rule(subject, others, values)
+    else:
+        return None
+    return _result(label, shape, subject, node)
+
+
+def _callee(context: Context, node: ast.Call) -> tuple[Any, Operand | None] | None:
+    """What is called and the array it is a method of (None for a function); None when it is
+    the user's own function, a layer, or a method of an object nothing can see."""
     try:
         function = context.read(node.func)
     except Exception:  # unreadable, or a property of the user's that raised
@@ -198,36 +235,15 @@ def _called(context: Context, node: ast.Call, label: str) -> Operand | None:
             receiver = known(context, node.func.value)
     if receiver is None and (function is None or not library_callable(function)
                              or _is_module(function)):
-        return None  # the user's own function, a layer, or a method of an unknown object
-    if receiver is None and short in CONSTRUCTORS:
-        return _constructed(context, node, function, label, only_first=short == "full")
-    arguments = list(node.args)
-    subject = receiver or (known(context, arguments.pop(0)) if arguments else None)
-    if subject is None or not subject.is_tensor or subject.shape is None:
         return None
-    others = [known(context, arg) for arg in arguments]
-    keywords = _read_all(context, [keyword.value for keyword in node.keywords])
-    values = Arguments(_read_all(context, arguments),
-                       {str(kw.arg): value for kw, value in zip(node.keywords, keywords,
-                                                                 strict=True)})
-    rule = _RULES.get(short)
-    if short in ELEMENTWISE:
-        shape = _elementwise(subject, others)
-    elif rule is not None:
-        shape = rule(subject, others, values)
-    else:
-        return None
-    return _result(label, shape, subject, node)
+    return function, receiver
 
 
 def _constructed(context: Context, node: ast.Call, function: Any, label: str,
                  only_first: bool) -> Operand | None:
     """``np.ones((3, 5))``, ``torch.zeros(2, 4)``, ``np.full((2, 3), 7)``: the shape given
     (``full``'s second argument is the fill value, not a size)."""
-    values = Arguments(_read_all(context, node.args),
-                       {str(kw.arg): value for kw, value in
-                        zip(node.keywords, _read_all(context, [kw.value for kw in node.keywords]),
-                            strict=True)})
+    values = arguments(context, node.args, node.keywords)
     given = values.get(("size", "shape"), None, None)
     if given is None and values.positional:
         first = values.positional[0]
@@ -238,6 +254,22 @@ def _constructed(context: Context, node: ast.Call, function: Any, label: str,
         return None
     framework = array_library(getattr(function, "__module__", None))
     return Operand(label, shape, None, None, INFERRED, framework, node=node)
+
+
+def _joined(context: Context, node: ast.Call, short: str, label: str) -> Operand | None:
+    """``np.concatenate([a, b], axis=1)``, ``torch.stack((x, y))``: from the parts' shapes."""
+    if not node.args or not isinstance(node.args[0], ast.List | ast.Tuple):
+        return None
+    parts = [known(context, element) for element in node.args[0].elts]
+    if not parts or any(not part.is_tensor or part.shape is None for part in parts):
+        return None
+    values = arguments(context, node.args[1:], node.keywords)
+    axis = values.get(("axis", "dim"), 0, 0)
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        return None
+    shapes_of = [part.shape for part in parts if part.shape is not None]
+    join = shapes.stacked if short == "stack" else shapes.concatenated
+    return _result(label, join(shapes_of, axis), parts[0], node)
 
 
 def _is_module(function: Any) -> bool:
@@ -358,7 +390,8 @@ def _squeeze(subject: Operand, others: Sequence[Operand], values: Arguments) -> 
     dims = values.get(("axis", "dim"), 0, None)
     if dims is not None and _ints(dims) is None:
         return None
-    return shapes.squeezed(subject.shape, _ints(dims) if dims is not None else None)
+    return shapes.squeezed(subject.shape, _ints(dims) if dims is not None else None,
+                           lenient=subject.framework == "torch")
 
 
 def _unsqueeze(subject: Operand, others: Sequence[Operand], values: Arguments) -> Shape | None:

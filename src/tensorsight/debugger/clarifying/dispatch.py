@@ -19,6 +19,7 @@ from tensorsight.debugger.clarifying.derive import derive_unknown
 from tensorsight.debugger.clarifying.functions import (
     SPATIAL_DIMS,
     concatenate,
+    dim_out_of_range,
     einsum,
     elements,
     functional_layer,
@@ -207,5 +208,11 @@ def call(context: Context, node: ast.Call) -> Clarification | None:
             return einsum(context, node, name, received)
         if short in FUNCTIONAL_LAYERS:
             return functional_layer(context, node, args, name)
+        if receiver or args:
+            subject, after = (receiver, positional) if receiver else (args[0], positional[1:])
+            found = dim_out_of_range(context, node, derive_unknown(context, [subject])[0], name,
+                                     after)
+            if found is not None:
+                return found
     flattened = _flattened(context, positional, args, received)
     return generic(context, context.fill([*([receiver] if receiver else []), *flattened]), name)

@@ -13,6 +13,7 @@ from typing import Any
 
 from tensorsight.debugger.arrays import Dim, dims_text
 from tensorsight.debugger.clarifying.context import Context, from_callee
+from tensorsight.debugger.clarifying.derive import Arguments, arguments
 from tensorsight.debugger.clarifying.note import Clarification
 from tensorsight.debugger.clarifying.operands import Operand
 from tensorsight.debugger.clarifying.phrases import (
@@ -247,3 +248,46 @@ def functional_layer(context: Context, node: ast.Call, operands: Sequence[Operan
     x, w = x.with_bad(dx), w.with_bad(dw)
     cause = f"{phrase} disagree: {conflict_text(x, dx, w, dw)} ({why})"
     return context.build(cause, [x, w, *operands[2:]], drawing_for([x, w], None, name))
+
+
+# Functions whose integer arguments after the array are dims of it; unsqueeze's name a place in
+# the result, which has one dim more.
+DIM_FUNCTIONS = frozenset(
+    {"sum", "mean", "prod", "std", "var", "amax", "amin", "nansum", "nanmean", "all", "any",
+     "argmax", "argmin", "logsumexp", "max", "min", "median", "transpose", "swapaxes",
+     "swapdims", "permute", "squeeze", "flatten", "softmax", "log_softmax", "cumsum",
+     "cumprod", "argsort", "sort", "unsqueeze", "expand_dims", "size"}
+)
+NEW_DIM = frozenset({"unsqueeze", "expand_dims"})
+DIM_KEYWORDS = ("axis", "dim", "dim0", "dim1", "axis1", "axis2", "start_dim", "end_dim", "axes",
+                "dims")
+
+
+def _given_dims(values: Arguments) -> list[int]:
+    given: list[Any] = [value for name, value in values.keywords.items() if name in DIM_KEYWORDS]
+    given += list(values.positional)
+    dims: list[int] = []
+    for value in given:
+        parts = value if isinstance(value, list | tuple) else [value]
+        dims += [part for part in parts if isinstance(part, int) and not isinstance(part, bool)]
+    return dims
+
+
+def dim_out_of_range(context: Context, node: ast.Call, subject: Operand, name: str,
+                     after: Sequence[ast.expr]) -> Clarification | None:
+    """``x.transpose(0, -3)`` on a 2-D ``x``, ``np.sum(x, axis=2)``: the dim that is not there.
+
+    ``after`` are the argument nodes after the array (all of them for a method).
+    """
+    short = name.rsplit(".", 1)[-1]
+    if subject.shape is None or not subject.shape or short not in DIM_FUNCTIONS:
+        return None
+    ndim = subject.ndim + (1 if short in NEW_DIM else 0)
+    bad = next((dim for dim in _given_dims(arguments(context, after, node.keywords))
+                if normalise_dim(dim, ndim) is None), None)
+    if bad is None:
+        return None
+    where = "a position in the result" if short in NEW_DIM else "a dim"
+    cause = (f"{name} got {bad} for {where}, but {subject.ref()} is {subject.ndim}-D "
+             f"({subject.shape_text()}): valid {-ndim}..{ndim - 1}")
+    return context.build(cause, [subject], [subject.box(), "→", name])

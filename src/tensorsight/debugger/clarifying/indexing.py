@@ -59,7 +59,7 @@ def subscript(context: Context, node: ast.Subscript) -> Clarification | None:
         return generic(context, [container], f"indexing [{index_text}]")
     drawing: list[Box | str] = [container.box(), f"[{index_text}]"]
     wanted = sum(1 for item in items if item.value is not None and item.value is not Ellipsis)
-    if not any(item.value is Ellipsis for item in items) and wanted > container.ndim:
+    if wanted > container.ndim:
         cause = (f"{container.ref()} is {container.ndim}-D ({container.shape_text()}) but "
                  f"[{index_text}] indexes {wanted} dims")
         return context.build(cause, [container], drawing)
@@ -104,7 +104,8 @@ def _out_of_range(context: Context, container: Operand, items: Sequence[IndexIte
     dim = 0
     for position, item in enumerate(items):
         if item.value is Ellipsis:  # the items after it index the last dims
-            dim = container.ndim - (len(items) - position - 1)
+            after = items[position + 1 :]
+            dim = container.ndim - sum(1 for later in after if later.value is not None)
             continue
         if item.value is None:
             continue

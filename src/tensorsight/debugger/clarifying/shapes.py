@@ -161,12 +161,15 @@ def flattened(shape: Shape, start: int = 0, end: int = -1) -> Shape | None:
     return (*shape[:first], math.prod(shape[first:last + 1]), *shape[last + 1:])
 
 
-def squeezed(shape: Shape, dims: int | Sequence[int] | None) -> Shape | None:
-    """``squeeze``: drop size-1 dims (all of them, or those named; PyTorch keeps a named dim
-    whose size is not 1, which NumPy refuses: this returns None for it).
+def squeezed(shape: Shape, dims: int | Sequence[int] | None, lenient: bool = False
+             ) -> Shape | None:
+    """``squeeze``: drop size-1 dims (all of them, or those named). A named dim whose size is
+    not 1 is refused (NumPy: None), or kept when ``lenient`` (PyTorch).
 
     >>> squeezed((1, 3, 1), None), squeezed((1, 3, 1), -1), squeezed((2, 3), 0)
     ((3,), (1, 3), None)
+    >>> squeezed((2, 3), 0, lenient=True)
+    (2, 3)
     """
     if dims is None:
         return tuple(size for size in shape if size != 1)
@@ -174,9 +177,9 @@ def squeezed(shape: Shape, dims: int | Sequence[int] | None) -> Shape | None:
     if not shape:  # a 0-D array squeezes as if it had one dim
         return () if all(dim in (0, -1) for dim in wanted) else None
     found = {normalise_dim(dim, len(shape)) for dim in wanted}
-    if None in found or any(shape[dim] != 1 for dim in found if dim is not None):
+    if None in found or (not lenient and any(shape[dim] != 1 for dim in found if dim is not None)):
         return None
-    return tuple(size for index, size in enumerate(shape) if index not in found)
+    return tuple(size for index, size in enumerate(shape) if index not in found or size != 1)
 
 
 def unsqueezed(shape: Shape, dim: int) -> Shape | None:
@@ -190,6 +193,38 @@ def unsqueezed(shape: Shape, dim: int) -> Shape | None:
     if position is None:
         return None
     return (*shape[:position], 1, *shape[position:])
+
+
+def concatenated(parts: Sequence[Shape], axis: int) -> Shape | None:
+    """``concatenate``/``cat`` along ``axis``: equal sizes in every other dim, at least 1-D.
+
+    >>> concatenated([(2, 3), (2, 5)], -1), concatenated([(2, 3), (4, 5)], 0), concatenated([()], 0)
+    ((2, 8), None, None)
+    """
+    if not parts or not parts[0] or any(len(part) != len(parts[0]) for part in parts):
+        return None
+    dim = normalise_dim(axis, len(parts[0]))
+    if dim is None:
+        return None
+    rest = {part[:dim] + part[dim + 1 :] for part in parts}
+    if len(rest) != 1:
+        return None
+    first = parts[0]
+    return (*first[:dim], sum(part[dim] for part in parts), *first[dim + 1 :])
+
+
+def stacked(parts: Sequence[Shape], axis: int) -> Shape | None:
+    """``stack`` along a new ``axis``: equal shapes.
+
+    >>> stacked([(2, 3), (2, 3)], -1), stacked([(2, 3), (3, 2)], 0)
+    ((2, 3, 2), None)
+    """
+    if not parts or len(set(parts)) != 1:
+        return None
+    dim = normalise_dim(axis, len(parts[0]) + 1)
+    if dim is None:
+        return None
+    return (*parts[0][:dim], len(parts), *parts[0][dim:])
 
 
 def sliced_size(size: int, item: slice) -> int:
