@@ -404,6 +404,28 @@ tensorsight: in `np.swapaxes(x, 0, 2)` (line 2), np.swapaxes got 2 for a dim, bu
   x: 2x3 float64""",
     ),
 
+    Case(
+        "np-derived-einsum-then-axis-out-of-range", "numpy", np.exceptions.AxisError,
+        """\
+a = np.ones((2, 3))
+b = np.ones((3, 4))
+np.einsum('ij,jk->ik', a, b).sum(axis=2)
+""",
+        """\
+tensorsight: in `np.einsum('ij,jk->ik', a, b).sum(axis=2)` (line 3), np.einsum('ij,jk->ik', a, b).sum got 2 for a dim, but `np.einsum('ij,jk->ik', a, b)` is 2-D (2x4): valid -2..1
+  np.einsum('ij,jk->ik', a, b): 2x4 (inferred from its operands; not run again)""",
+    ),
+    Case(
+        "torch-derived-zero-dim-reduction", "torch", IndexError,
+        """\
+x = torch.ones(())
+x.mean(-1, keepdim=True).unsqueeze(2)
+""",
+        """\
+tensorsight: in `x.mean(-1, keepdim=True).unsqueeze(2)` (line 2), x.mean(-1, keepdim=True).unsqueeze got 2 for a position in the result, but `x.mean(-1, keepdim=True)` is 0-D (scalar): valid -1..0
+  x.mean(-1, keepdim=True): scalar cpu (inferred from its operands; not run again)""",
+    ),
+
 ]
 
 

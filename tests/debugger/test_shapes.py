@@ -116,3 +116,15 @@ def test_torch_squeeze_keeps_a_named_dim_that_is_not_one() -> None:
     for shape, dim in (((2, 3), 0), ((1, 3, 1), -1), ((2, 1), 1)):
         expected = tuple(torch.ones(shape).squeeze(dim).shape)
         assert shapes.squeezed(shape, dim, lenient=True) == expected
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from("ijk"), min_size=1, max_size=3), st.lists(st.sampled_from("ijk"),
+       min_size=1, max_size=3), st.lists(st.integers(1, 3), min_size=3, max_size=3))
+def test_einsum(left: list[str], right: list[str], sizes: list[int]) -> None:
+    size = dict(zip("ijk", sizes, strict=True))
+    a, b = tuple(size[letter] for letter in left), tuple(size[letter] for letter in right)
+    output = "".join(sorted(set(left) ^ set(right)))
+    spec = f"{''.join(left)},{''.join(right)}->{output}"
+    expected = numpy_shape(lambda: np.einsum(spec, np.ones(a), np.ones(b)))
+    assert shapes.einsum_shape(spec, [a, b]) == expected

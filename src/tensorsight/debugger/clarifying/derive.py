@@ -205,6 +205,8 @@ def _called(context: Context, node: ast.Call, label: str) -> Operand | None:
         return _constructed(context, node, function, label, only_first=short == "full")
     if receiver is None and short in JOINS:
         return _joined(context, node, short, label)
+    if receiver is None and short == "einsum":
+        return _einsum(context, node, label)
     positional = list(node.args)
     subject = receiver or (known(context, positional.pop(0)) if positional else None)
     if subject is None or not subject.is_tensor or subject.shape is None:
@@ -272,6 +274,22 @@ def _joined(context: Context, node: ast.Call, short: str, label: str) -> Operand
     return _result(label, join(shapes_of, axis), parts[0], node)
 
 
+def _einsum(context: Context, node: ast.Call, label: str) -> Operand | None:
+    """``einsum("ij,jk->ik", a, b)`` with an explicit output: from the operands' shapes."""
+    if not node.args:
+        return None
+    try:
+        spec = context.read(node.args[0])
+    except Unreadable:
+        return None
+    parts = [known(context, arg) for arg in node.args[1:]]
+    if not isinstance(spec, str) or not parts or any(
+            not part.is_tensor or part.shape is None for part in parts):
+        return None
+    shape = shapes.einsum_shape(spec, [part.shape for part in parts if part.shape is not None])
+    return _result(label, shape, parts[0], node)
+
+
 def _is_module(function: Any) -> bool:
     """A torch layer: its call is explained by the layer rules, never derived here."""
     torch = sys.modules.get("torch")
@@ -307,6 +325,8 @@ def _dims_from(values: Arguments) -> tuple[int, ...] | None:
 
 def _reduction(subject: Operand, others: Sequence[Operand], values: Arguments) -> Shape | None:
     assert subject.shape is not None
+    if not subject.shape and subject.framework == "torch":
+        return ()  # torch reduces a 0-D tensor over dim 0 or -1 (an operand that ran used one)
     dims = values.get(("axis", "dim"), 0, None)
     keep = values.get(("keepdims", "keepdim"), 1, False)
     if dims is UNREADABLE or keep is UNREADABLE or not isinstance(keep, bool):

@@ -280,7 +280,9 @@ def dim_out_of_range(context: Context, node: ast.Call, subject: Operand, name: s
     ``after`` are the argument nodes after the array (all of them for a method).
     """
     short = name.rsplit(".", 1)[-1]
-    if subject.shape is None or not subject.shape or short not in DIM_FUNCTIONS:
+    if subject.shape is None or short not in DIM_FUNCTIONS:
+        return None
+    if not subject.shape and short not in NEW_DIM:  # which dims a 0-D array takes differs
         return None
     ndim = subject.ndim + (1 if short in NEW_DIM else 0)
     bad = next((dim for dim in _given_dims(arguments(context, after, node.keywords))

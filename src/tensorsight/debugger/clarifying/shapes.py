@@ -227,6 +227,31 @@ def stacked(parts: Sequence[Shape], axis: int) -> Shape | None:
     return (*parts[0][:dim], len(parts), *parts[0][dim:])
 
 
+def einsum_shape(spec: str, parts: Sequence[Shape]) -> Shape | None:
+    """The result of ``einsum(spec, *parts)`` for an explicit output (``"ij,jk->ik"``), or None
+    when a letter has two sizes, a term does not fit its operand, or the spec has ``...``.
+
+    >>> einsum_shape("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)])
+    (2, 3, 5)
+    >>> einsum_shape("ij,jk->ik", [(2, 3), (4, 5)]) is None
+    True
+    """
+    inputs, arrow, output = spec.replace(" ", "").partition("->")
+    terms = inputs.split(",")
+    if not arrow or "." in spec or len(terms) != len(parts):
+        return None
+    sizes: dict[str, int] = {}
+    for term, part in zip(terms, parts, strict=True):
+        if len(term) != len(part):
+            return None
+        for letter, size in zip(term, part, strict=True):
+            if sizes.setdefault(letter, size) != size:
+                return None
+    if any(letter not in sizes for letter in output):
+        return None
+    return tuple(sizes[letter] for letter in output)
+
+
 def sliced_size(size: int, item: slice) -> int:
     """How many elements ``item`` takes from a dim of ``size``.
 
