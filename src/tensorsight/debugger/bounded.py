@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from contextlib import suppress
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -24,20 +25,25 @@ class BoundedCache(OrderedDict[K, V], Generic[K, V]):
 
     def __getitem__(self, key: K) -> V:
         value = super().__getitem__(key)
-        self.move_to_end(key)
+        with suppress(KeyError):  # evicted by another thread meanwhile: the value read holds
+            self.move_to_end(key)
         return value
 
     def get(self, key: K, default: V | None = None) -> V | None:  # type: ignore[override]
         """The value for ``key`` (now the most recently used), or ``default``."""
-        if key in self:
+        try:  # one lookup: another thread may evict the key between a test and a read
             return self[key]
-        return default
+        except KeyError:
+            return default
 
     def __setitem__(self, key: K, value: V) -> None:
         super().__setitem__(key, value)
         self.move_to_end(key)
         while len(self) > self.limit:
-            self.popitem(last=False)
+            try:
+                self.popitem(last=False)
+            except KeyError:  # emptied by another thread meanwhile
+                break
 
 
 class CappedDict(dict[K, V], Generic[K, V]):

@@ -39,8 +39,10 @@ def parse(filename: str, lines: Sequence[str], first_line: int = 1) -> ast.Modul
     7
     """
     key = (filename, first_line, hash(tuple(lines)))
-    if key in _TREES:
+    try:  # None is cached too: lines that do not parse
         return _TREES[key]
+    except KeyError:
+        pass
     tree: ast.Module | None
     try:
         if first_line == 1:

@@ -155,9 +155,11 @@ _BLOCKS: BoundedCache[tuple[types.CodeType, int, bool], Block | None] = BoundedC
 def block_for(frame: types.FrameType, calls: bool) -> Block | None:
     """The cached instrumented twin of the ``with`` body that ``frame`` is entering."""
     key = (frame.f_code, frame.f_lasti, calls)
-    if key not in _BLOCKS:
-        _BLOCKS[key] = _make_block(frame, calls)
-    return _BLOCKS[key]
+    try:  # None is cached too: a block without source
+        return _BLOCKS[key]
+    except KeyError:
+        block = _BLOCKS[key] = _make_block(frame, calls)
+        return block
 
 
 def _make_block(frame: types.FrameType, calls: bool) -> Block | None:
