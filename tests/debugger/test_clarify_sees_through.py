@@ -426,6 +426,18 @@ tensorsight: in `x.mean(-1, keepdim=True).unsqueeze(2)` (line 2), x.mean(-1, kee
   x.mean(-1, keepdim=True): scalar cpu (inferred from its operands; not run again)""",
     ),
 
+    Case(
+        "torch-derived-reshape-and-view", "torch", RuntimeError,
+        """\
+x = torch.ones(2, 3, 4)
+torch.stack([x.reshape(6, -1), x.view(2, 12)])
+""",
+        """\
+tensorsight: in `torch.stack([x.reshape(6, -1), x.view(2, 12)])` (line 2), torch.stack of shapes 6x4, 2x12 needs equal shapes: dim 0 of `x.reshape(6, -1)` (6) != dim 0 of `x.view(2, 12)` (2)
+  x.reshape(6, -1): 6x4 cpu (inferred from its operands; not run again)
+  x.view(2, 12): 2x12 cpu (inferred from its operands; not run again)""",
+    ),
+
 ]
 
 
