@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tensorsight.debugger.clarifying.context import Context, Recorded, from_callee
@@ -178,6 +178,32 @@ def _function(context: Context, node: ast.Call) -> Any:
     return function
 
 
+@dataclass(frozen=True)
+class CallSite:
+    """A failing call, read once: what is called, on what, with which operands.
+
+    ``received`` is what the called function's own frame holds (its positional arguments).
+    """
+
+    node: ast.Call
+    name: str
+    function: Any
+    receiver: Operand | None
+    positional: list[ast.expr]
+    args: list[Operand]
+    received: tuple[Any, ...]
+
+    @property
+    def short(self) -> str:
+        """The called name without its owner: ``cat`` for ``torch.cat``."""
+        return self.name.rsplit(".", 1)[-1]
+
+    @property
+    def operands(self) -> list[Operand]:
+        """The receiver (for a method) and the positional arguments."""
+        return ([self.receiver] if self.receiver else []) + self.args
+
+
 def call(context: Context, node: ast.Call) -> Clarification | None:
     """Function and method calls: dispatch on what is being called."""
     name = called_name(node.func)
@@ -187,32 +213,48 @@ def call(context: Context, node: ast.Call) -> Clarification | None:
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(function, torch.nn.Module):
         return module_call(context, node, function, name)
-    receiver = _receiver(context, node, function)
     positional = [arg for arg in node.args if not isinstance(arg, ast.Starred)]
     received = context.callee_arguments(function)
     args = [from_callee(op, received[i]) if i < len(received) else op
             for i, op in enumerate(context.operand(arg) for arg in positional)]
-    operands = ([receiver] if receiver else []) + args
-    short = name.rsplit(".", 1)[-1]
+    site = CallSite(node, name, function, _receiver(context, node, function), positional, args,
+                    received)
     if function is None or library_callable(function):
-        if short in MATMUL:
-            return matmul(context, operands, None, name)
-        if short in BROADCASTING:
-            return elementwise(context, operands, None, name)
-        if short in CONCATENATE:
-            return concatenate(context, node, name, received)
-        if short in RESHAPE and (receiver or args):
-            subject, target = (receiver, node.args) if receiver else (args[0], node.args[1:2])
-            return reshape(context, derive_unknown(context, [subject])[0], target, name)
-        if short == "einsum":
-            return einsum(context, node, name, received)
-        if short in FUNCTIONAL_LAYERS:
-            return functional_layer(context, node, args, name)
-        if receiver or args:
-            subject, after = (receiver, positional) if receiver else (args[0], positional[1:])
-            found = dim_out_of_range(context, node, derive_unknown(context, [subject])[0], name,
-                                     after)
-            if found is not None:
-                return found
+        found = _library_rule(context, site)
+        if found is not None or _decisive(site):
+            return found
     flattened = _flattened(context, positional, args, received)
-    return generic(context, context.fill([*([receiver] if receiver else []), *flattened]), name)
+    receiver = [site.receiver] if site.receiver else []
+    return generic(context, context.fill([*receiver, *flattened]), name)
+
+
+def _decisive(site: CallSite) -> bool:
+    """Whether the library rule's answer stands even when it is "nothing to say" (no generic
+    note instead): it knew the operation."""
+    if site.short in RESHAPE:
+        return bool(site.operands)
+    return site.short in MATMUL | BROADCASTING | CONCATENATE | FUNCTIONAL_LAYERS | {"einsum"}
+
+
+def _library_rule(context: Context, site: CallSite) -> Clarification | None:
+    """The rule for a NumPy/PyTorch/JAX function or method, by its name."""
+    short, node, name = site.short, site.node, site.name
+    if short in MATMUL:
+        return matmul(context, site.operands, None, name)
+    if short in BROADCASTING:
+        return elementwise(context, site.operands, None, name)
+    if short in CONCATENATE:
+        return concatenate(context, node, name, site.received)
+    if short in RESHAPE and site.operands:
+        subject, target = ((site.receiver, node.args) if site.receiver
+                           else (site.args[0], node.args[1:2]))
+        return reshape(context, derive_unknown(context, [subject])[0], target, name)
+    if short == "einsum":
+        return einsum(context, node, name, site.received)
+    if short in FUNCTIONAL_LAYERS:
+        return functional_layer(context, node, site.args, name)
+    if not site.operands:
+        return None
+    subject, after = ((site.receiver, site.positional) if site.receiver
+                      else (site.args[0], site.positional[1:]))
+    return dim_out_of_range(context, node, derive_unknown(context, [subject])[0], name, after)
