@@ -87,8 +87,9 @@ def test_no_module_shares_a_name_with_a_function_it_exports() -> None:
     for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
         module = importlib.import_module(info.name)
         short = info.name.rsplit(".", 1)[-1]
-        exported = getattr(module, "__all__", ())
-        assert short not in exported, f"{info.name} exports {short}"
+        same_name = getattr(module, short, None)
+        assert short not in getattr(module, "__all__", ()), f"{info.name} exports {short}"
+        assert getattr(same_name, "__module__", None) != info.name, f"{info.name} defines {short}"
     for name in package.__all__:
         assert callable(getattr(package, name)) and not isinstance(
             getattr(package, name), types.ModuleType)

@@ -91,7 +91,7 @@ def _result(label: str, shape: Shape | None, like: Operand, node: ast.expr) -> O
 
 def derive_unknown(context: Context, operands: Sequence[Operand]) -> list[Operand]:
     """``operands`` with every unknown one whose shape the rules derive filled in."""
-    return [(derive(context, op.node) or op) if op.origin == UNKNOWN and op.node is not None
+    return [(derived(context, op.node) or op) if op.origin == UNKNOWN and op.node is not None
             else op for op in operands]
 
 
@@ -100,10 +100,10 @@ def known(context: Context, node: ast.expr) -> Operand:
     operand = context.operand(node)
     if operand.origin != UNKNOWN:
         return operand
-    return derive(context, node) or operand
+    return derived(context, node) or operand
 
 
-def derive(context: Context, node: ast.expr) -> Operand | None:
+def derived(context: Context, node: ast.expr) -> Operand | None:
     """The operand ``node`` with its shape derived from its own operands, or None."""
     label = context.text(node)
     match node:

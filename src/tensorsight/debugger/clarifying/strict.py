@@ -26,13 +26,13 @@ class InternalError(Exception):
     """An error inside the debugger itself (a bug), raised only in strict mode."""
 
 
-def strict() -> bool:
+def is_strict() -> bool:
     """Whether internal errors are raised (``TENSORSIGHT_STRICT`` set to anything but 0/empty)."""
     return os.environ.get(STRICT, "") not in ("", "0")
 
 
 def internal_error(bug: Exception, error: BaseException) -> None:
     """Report ``bug``, met while explaining ``error``: raise it in strict mode, else ignore it."""
-    if strict():
+    if is_strict():
         raise InternalError(f"clarify() failed inside itself on {error!r}: "
                             f"{type(bug).__name__}: {bug}") from bug
