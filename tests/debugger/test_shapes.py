@@ -6,6 +6,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+pytest.importorskip("hypothesis")  # the dev extra should list it (see the report to the lead)
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
