@@ -21,12 +21,11 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from html import escape
 from itertools import groupby
 from typing import Any
 
-Dim = int | str | None
-"""A dimension: its size, a symbolic name such as ``"N"``, or None when unknown."""
+from tensorsight.debugger.arrays import Dim, dims_text
+from tensorsight.debugger.render.svg import Svg
 
 # Style names used on the text canvas; rich colours and SVG colours are looked up from them.
 EDGE, BAD, LABEL, OPERATOR, NOTE = "edge", "bad", "label", "operator", "note"
@@ -55,27 +54,9 @@ class Box:
 
     def title(self) -> str:
         """``label: shape caption``, shortened to fit above a box."""
-        shape = "?" if self.dims is None else dims_text(self.dims)
-        text = " ".join(part for part in (f"{self.label}: {shape}", self.caption) if part)
+        text = " ".join(part for part in (f"{self.label}: {dims_text(self.dims)}", self.caption)
+                        if part)
         return text if len(text) <= MAX_TITLE else text[: MAX_TITLE - 1] + "…"
-
-    def dim_label(self, index: int, marked: bool = True) -> str:
-        """The label of one dimension, wrapped in ``*`` when highlighted (and ``marked``)."""
-        assert self.dims is not None
-        size = self.dims[index]
-        text = "?" if size is None else str(size)
-        return f"*{text}*" if marked and index in self.highlight else text
-
-
-def dims_text(dims: Sequence[Dim]) -> str:
-    """``32x128`` style; ``scalar`` for no dimensions, ``?`` for unknown sizes.
-
-    >>> dims_text((32, None, "N")), dims_text(())
-    ('32x?xN', 'scalar')
-    """
-    if not dims:
-        return "scalar"
-    return "x".join("?" if size is None else str(size) for size in dims)
 
 
 def _cells(size: Dim, lowest: int, highest: int, per_doubling: float) -> int:
@@ -83,6 +64,61 @@ def _cells(size: Dim, lowest: int, highest: int, per_doubling: float) -> int:
     if not isinstance(size, int):
         return (lowest + highest) // 2
     return max(lowest, min(highest, round(per_doubling * math.log2(size + 1))))
+
+
+@dataclass(frozen=True)
+class DimLabel:
+    """A dimension's label and whether it disagrees."""
+
+    text: str
+    bad: bool
+
+
+@dataclass(frozen=True)
+class BoxShape:
+    """The one layout of a box, in grid cells, that both the text and the SVG drawing follow.
+
+    The last dim is the width (``columns``, labelled below), the one before it the height
+    (``rows``, labelled on the left), leading dims a stack of ``layers`` back faces labelled
+    ``depth``. An unknown shape or a scalar is a ``marker`` instead.
+
+    >>> shape = BoxShape.of(Box("x", (2, 8, 16, 64), {1}))
+    >>> shape.columns, shape.rows, shape.layers, shape.back_bad
+    (12, 2, 2, True)
+    """
+
+    marker: str | None = None
+    columns: int = 0
+    rows: int = 0
+    layers: int = 0
+    column: DimLabel = DimLabel("", False)
+    row: DimLabel | None = None
+    depth: tuple[DimLabel, ...] = ()
+
+    @property
+    def back_bad(self) -> bool:
+        """Whether a leading (stacked) dim disagrees."""
+        return any(dim.bad for dim in self.depth)
+
+    @classmethod
+    def of(cls, box: Box) -> BoxShape:
+        """Lay out ``box``."""
+        if box.dims is None or len(box.dims) == 0:
+            return cls(marker="[?]" if box.dims is None else "[•]")
+        dims, ndim = box.dims, len(box.dims)
+
+        def label(index: int) -> DimLabel:
+            size = dims[index]
+            return DimLabel("?" if size is None else str(size), index in box.highlight)
+
+        return cls(
+            columns=_cells(dims[-1], 3, 18, 2.0),
+            rows=0 if ndim < 2 else _cells(dims[-2], 1, 4, 0.5),
+            layers=2 if ndim > 2 else 0,
+            column=label(ndim - 1),
+            row=label(ndim - 2) if ndim >= 2 else None,
+            depth=tuple(label(index) for index in range(ndim - 2)),
+        )
 
 
 class _Canvas:
@@ -142,40 +178,41 @@ def _rectangle(canvas: _Canvas, top: int, left: int, inner_w: int, inner_h: int,
     canvas.put(bottom, left + inner_w + 1, "┙" if bottom_h else "┘", style(bottom_h))
 
 
+def _marked(text: str, bad: bool) -> str:
+    return f"*{text}*" if bad else text
+
+
 def _box_block(box: Box) -> _Block:
     title = box.title()
-    if box.dims is None or len(box.dims) == 0:
+    shape = BoxShape.of(box)
+    if shape.marker is not None:
         canvas = _Canvas(3, 1)
-        canvas.put(0, 0, "[?]" if box.dims is None else "[•]", EDGE)
+        canvas.put(0, 0, shape.marker, EDGE)
         return _Block(canvas, 0, title)
-    dims, ndim = box.dims, len(box.dims)
-    col_index = ndim - 1
-    row_index = ndim - 2 if ndim >= 2 else None
-    inner_w = _cells(dims[col_index], 3, 18, 2.0)
-    inner_h = 0 if row_index is None else _cells(dims[row_index], 1, 4, 0.5)
-    row_label = "" if row_index is None else box.dim_label(row_index)
-    depth_label = "x".join(box.dim_label(i) for i in range(ndim - 2)) if ndim > 2 else ""
-    shift = 2 if ndim > 2 else 0  # rows (and 2 x columns) the back layers stick out
+    inner_w, inner_h = shape.columns, shape.rows
+    row_label = "" if shape.row is None else _marked(shape.row.text, shape.row.bad)
+    depth_label = dims_text([_marked(dim.text, dim.bad) for dim in shape.depth]) if shape.depth \
+        else ""
+    shift = shape.layers  # rows (and 2 x columns) the back layers stick out
     margin = len(row_label) + 1 if row_label else 0
     drawing_w = margin + inner_w + 2 + 2 * shift + (len(depth_label) + 1 if depth_label else 0)
-    col_label = box.dim_label(col_index)
+    col_label = _marked(shape.column.text, shape.column.bad)
     top = shift
     canvas = _Canvas(max(drawing_w, margin + len(col_label)), top + inner_h + 3)
-    heavy_bottom = col_index in box.highlight
-    heavy_left = row_index is not None and row_index in box.highlight
-    heavy_back = any(i in box.highlight for i in range(ndim - 2))
+    heavy_left = shape.row is not None and shape.row.bad
     for layer in range(shift, 0, -1):
         _rectangle(canvas, top - layer, margin + 2 * layer, inner_w, inner_h,
-                   {"top"} if heavy_back else ())
-    front = {name for name, on in (("bottom", heavy_bottom), ("left", heavy_left)) if on}
+                   {"top"} if shape.back_bad else ())
+    front = {name for name, on in (("bottom", shape.column.bad), ("left", heavy_left)) if on}
     _rectangle(canvas, top, margin, inner_w, inner_h, front)
     if depth_label:
-        canvas.put(0, margin + 2 * shift + inner_w + 3, depth_label, BAD if heavy_back else LABEL)
+        canvas.put(0, margin + 2 * shift + inner_w + 3, depth_label,
+                   BAD if shape.back_bad else LABEL)
     middle = top + (inner_h + 1) // 2
     if row_label:
         canvas.put(middle, 0, row_label, BAD if heavy_left else LABEL)
     centre = margin + (inner_w + 2 - len(col_label)) // 2
-    canvas.put(top + inner_h + 2, centre, col_label, BAD if heavy_bottom else LABEL)
+    canvas.put(top + inner_h + 2, centre, col_label, BAD if shape.column.bad else LABEL)
     return _Block(canvas, middle, title)
 
 
@@ -261,7 +298,7 @@ class Diagram:
     def svg(self) -> str:
         """A standalone SVG document of the diagram (well-formed XML, no external resources)."""
         legend = SVG_LEGEND if self._has_highlight() else ""
-        return _Svg(self.items, legend).document()
+        return _SvgDiagram().document(self.items, legend)
 
     def _repr_svg_(self) -> str:
         return self.svg()
@@ -270,95 +307,77 @@ class Diagram:
         return {"image/svg+xml": self.svg(), "text/plain": self.text()}
 
 
-class _Svg:
-    """SVG drawing of a diagram; sizes follow the same logarithmic scale as the text.
+class _SvgDiagram:
+    """The diagram drawn on the SVG primitives, box by box from :class:`BoxShape`; sizes follow
+    the text's cells (one cell is ``unit`` wide, half a unit tall per row).
 
     Highlighted dimensions are red (labels and the matching edge) instead of ``*``-marked.
     """
 
-    unit, font, title_y, mid = 9, 13, 22.0, 88.0
+    unit, font, title_y, mid, height = 9, 13, 22.0, 88.0, 176
 
-    def __init__(self, items: Sequence[Box | str], legend: str) -> None:
-        self.items, self.legend = items, legend
-        self.parts: list[str] = []
+    def __init__(self) -> None:
+        self.svg = Svg()
 
     def _text(self, x: float, y: float, text: str, style: str, anchor: str = "middle") -> None:
-        weight = ' font-weight="bold"' if style in (BAD, OPERATOR, LABEL) else ""
-        self.parts.append(
-            f'<text x="{x:.1f}" y="{y:.1f}" fill="{SVG_COLOURS[style]}" text-anchor="{anchor}"'
-            f"{weight}>{escape(text)}</text>"
-        )
+        self.svg.text(x, y, text, fill=SVG_COLOURS[style], anchor=anchor,
+                      bold=style in (BAD, OPERATOR, LABEL))
 
-    def _rect(self, x: float, y: float, w: float, h: float, colour: str,
+    def _rect(self, x: float, y: float, w: float, h: float, style: str,
               dashed: bool = False) -> None:
-        dash = ' stroke-dasharray="4 3"' if dashed else ""
-        self.parts.append(
-            f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="#ebf4ff" '
-            f'stroke="{colour}" stroke-width="1.2"{dash}/>'
-        )
+        self.svg.rect(x, y, w, h, fill="#ebf4ff", stroke=SVG_COLOURS[style], stroke_width=1.2,
+                      dashed=dashed)
 
     def _edge(self, x1: float, y1: float, x2: float, y2: float) -> None:
-        self.parts.append(
-            f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
-            f'stroke="{SVG_COLOURS[BAD]}" stroke-width="4"/>'
-        )
+        self.svg.line(x1, y1, x2, y2, stroke=SVG_COLOURS[BAD], width=4)
 
     def _width(self, text: str) -> float:
         return len(text) * self.font * 0.62
 
-    def _box(self, box: Box, x: float) -> float:
+    def box(self, box: Box, x: float) -> float:
         """Draw one box with its left edge at ``x``; returns its width."""
         title = box.title()
         self._text(x, self.title_y, title, LABEL, "start")
-        if box.dims is None or len(box.dims) == 0:
+        shape = BoxShape.of(box)
+        if shape.marker is not None:
             side = 3 * self.unit
-            self._rect(x, self.mid - side / 2, side, side, SVG_COLOURS[EDGE],
-                       dashed=box.dims is None)
+            self._rect(x, self.mid - side / 2, side, side, EDGE, dashed=box.dims is None)
             return max(side, self._width(title))
-        dims, ndim = box.dims, len(box.dims)
-        w = _cells(dims[-1], 3, 18, 2.0) * self.unit
-        h = (_cells(dims[-2], 1, 4, 0.5) * 2 + 1) * self.unit if ndim >= 2 else self.unit
-        margin = self._width(box.dim_label(ndim - 2, False)) + 8 if ndim >= 2 else 0
-        layers, step = (2 if ndim > 2 else 0), 6
+        w = shape.columns * self.unit
+        h = (shape.rows * 2 + 1) * self.unit if shape.row is not None else self.unit
+        margin = self._width(shape.row.text) + 8 if shape.row is not None else 0
+        step = 6
         left, top = x + margin, self.mid - h / 2
-        heavy_back = any(i in box.highlight for i in range(ndim - 2))
-        for layer in range(layers, 0, -1):
+        for layer in range(shape.layers, 0, -1):
             self._rect(left + layer * step, top - layer * step, w, h,
-                       SVG_COLOURS[BAD if heavy_back else EDGE])
-        self._rect(left, top, w, h, SVG_COLOURS[EDGE])
-        col, row = ndim - 1, ndim - 2
-        if col in box.highlight:
+                       BAD if shape.back_bad else EDGE)
+        self._rect(left, top, w, h, EDGE)
+        if shape.column.bad:
             self._edge(left, top + h, left + w, top + h)
-        self._text(left + w / 2, top + h + 16, box.dim_label(col, False),
-                   BAD if col in box.highlight else LABEL)
-        if ndim >= 2:
-            if row in box.highlight:
+        self._text(left + w / 2, top + h + 16, shape.column.text,
+                   BAD if shape.column.bad else LABEL)
+        if shape.row is not None:
+            if shape.row.bad:
                 self._edge(left, top, left, top + h)
-            self._text(left - 6, self.mid + 4, box.dim_label(row, False),
-                       BAD if row in box.highlight else LABEL, "end")
-        right = left + w + layers * step
-        if ndim > 2:
-            depth = "x".join(box.dim_label(i, False) for i in range(ndim - 2))
-            self._text(right + 4, top - layers * step + 4, depth, BAD if heavy_back else LABEL,
-                       "start")
+            self._text(left - 6, self.mid + 4, shape.row.text, BAD if shape.row.bad else LABEL,
+                       "end")
+        right = left + w + shape.layers * step
+        if shape.depth:
+            depth = dims_text([dim.text for dim in shape.depth])
+            self._text(right + 4, top - shape.layers * step + 4, depth,
+                       BAD if shape.back_bad else LABEL, "start")
             right += self._width(depth) + 6
         return max(right - x, self._width(title))
 
-    def document(self) -> str:
+    def document(self, items: Sequence[Box | str], legend: str) -> str:
         x, gap = 12.0, 14
-        for item in self.items:
+        for item in items:
             if isinstance(item, str):
                 self._text(x + self._width(item) / 2, self.mid + 5, item, OPERATOR)
                 x += self._width(item) + gap
             else:
-                x += self._box(item, x) + gap
-        height = 176
-        if self.legend:
-            self._text(12, height - 10, self.legend, NOTE, "start")
-            x = max(x, 12 + self._width(self.legend))
-        body = "".join(self.parts)
-        return (
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{x + 12:.0f}" height="{height}" '
-            f'viewBox="0 0 {x + 12:.0f} {height}" font-family="monospace" font-size="{self.font}">'
-            f"{body}</svg>"
-        )
+                x += self.box(item, x) + gap
+        if legend:
+            self._text(12, self.height - 10, legend, NOTE, "start")
+            x = max(x, 12 + self._width(legend))
+        return self.svg.document(x + 12, self.height, font="monospace", font_size=self.font)

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tensorsight.debugger.diagram import Box, Diagram
-from tensorsight.debugger.operands import Operand
+if TYPE_CHECKING:  # drawing loads only when a note is drawn
+    from tensorsight.debugger.clarifying.operands import Operand
+    from tensorsight.debugger.render import Box, Diagram
 
 NOTE_PREFIX = "tensorsight:"
+
+
+def already_clarified(error: BaseException) -> bool:
+    """True when an enclosing or earlier ``clarify`` already added its note."""
+    return any(str(note).startswith(NOTE_PREFIX) for note in getattr(error, "__notes__", ()))
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,9 @@ class Clarification:
         return f"{NOTE_PREFIX} in `{self.expression}` (line {self.line}), {self.cause}"
 
     def diagram(self) -> Diagram:
-        """The failing operation drawn as boxes (see :mod:`tensorsight.debugger.diagram`)."""
+        """The failing operation drawn as boxes (see :mod:`tensorsight.debugger.render`)."""
+        from tensorsight.debugger.render import Diagram
+
         return Diagram(self.drawing)
 
     def note(self, *, diagram: bool = True, width: int = 80) -> str:

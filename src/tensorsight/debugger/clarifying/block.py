@@ -13,10 +13,13 @@ import functools
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from tensorsight.debugger.clarification import Clarification
-from tensorsight.debugger.rules import already_clarified, clarify_error
+from tensorsight.debugger.clarifying.note import Clarification, already_clarified
+from tensorsight.debugger.clarifying.strict import internal_error
+
+if TYPE_CHECKING:
+    from tensorsight.debugger.clarifying.context import Recorded
 
 _last = threading.local()
 P = ParamSpec("P")
@@ -79,7 +82,7 @@ class clarify(contextlib.ContextDecorator):
 
     def __enter__(self) -> clarify:
         if self.record_torch:
-            from tensorsight.debugger.torch_record import LastCallRecorder
+            from tensorsight.debugger.clarifying.torch_record import LastCallRecorder
 
             self._recorder = LastCallRecorder()
             self._recorder.__enter__()
@@ -100,22 +103,27 @@ class clarify(contextlib.ContextDecorator):
             self.clarification = explain_error(error, recorded, self.diagram, self.width)
 
 
-def explain_error(error: BaseException, recorded: tuple[Any, ...] | None = None,
+def explain_error(error: BaseException, recorded: Recorded | None = None,
                   diagram: bool = True, width: int = 80) -> Clarification | None:
     """Add the tensorsight note to ``error`` if it is an unexplained tensor error.
 
     Returns the :class:`Clarification` (also kept for :func:`last_clarification`), or None.
-    The debugger must never replace the user's error with its own, so any failure in it is
-    swallowed and the error passes through unexplained.
+    The debugger must never replace the user's error with its own, so a failure inside it lets
+    the error pass through unexplained; tests turn that failure into an error of their own
+    (:mod:`tensorsight.debugger.clarifying.strict`).
     """
     if already_clarified(error):
         return None
     try:
+        # The rules load with the first error to explain, not when clarify() is imported.
+        from tensorsight.debugger.clarifying.dispatch import clarify_error
+
         clarification = clarify_error(error, recorded)
         if clarification is None:
             return None
         error.add_note(clarification.note(diagram=diagram, width=width))
-    except Exception:
+    except Exception as bug:
+        internal_error(bug, error)
         return None
     _last.clarification = clarification
     return clarification

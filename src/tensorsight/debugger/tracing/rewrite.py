@@ -18,16 +18,14 @@ Positions of the original nodes are kept on the rewritten nodes, so tracebacks (
 from __future__ import annotations
 
 import ast
-import copy
-import linecache
-import sys
-import sysconfig
 import types
-import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tensorsight.debugger.frames import Span
+from tensorsight.debugger.tracing.records import recorder_for
 
 # Dunder names: never mangled inside class bodies, never clash with user names.
 RECORD = "__ts_record__"
@@ -35,33 +33,13 @@ CALL = "__ts_call__"
 OUT = "__ts_out__"
 
 
-@dataclass(frozen=True)
-class Span:
-    """A source span: 1-based lines, 0-based columns (``ast`` conventions), end exclusive."""
-
-    line: int
-    col: int
-    end_line: int
-    end_col: int
-
-    @classmethod
-    def of(cls, node: ast.AST) -> Span:
-        return cls(node.lineno, node.col_offset,  # type: ignore[attr-defined]
-                   node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
-
-    def contains(self, other: Span) -> bool:
-        return (self.line, self.col) <= (other.line, other.col) and (
-            other.end_line,
-            other.end_col,
-        ) <= (self.end_line, self.end_col)
-
-
 @dataclass(eq=False)
 class Statement:
     """One instrumented statement (or a compound statement's header, ``for x in xs:``).
 
     ``lines`` are the source lines shown for it, without their common ``indent``;
-    ``last_slot`` is the slot of the last sub-expression it evaluates: seeing it ends a run.
+    ``last_slot`` is the slot of the last sub-expression it evaluates: seeing it ends a run;
+    ``table`` is its unit's sub-expressions, indexed by slot.
     """
 
     filename: str
@@ -70,16 +48,18 @@ class Statement:
     lines: tuple[str, ...]
     indent: int
     last_slot: int = -1
+    table: list[SubExpression] = field(default_factory=list, repr=False)
 
     @property
     def location(self) -> str:
+        """``file.py:12``."""
         return f"{Path(self.filename).name}:{self.span.line}"
 
 
 @dataclass(frozen=True)
 class SubExpression:
-    """One instrumented sub-expression: its slot, statement, span, source text and the slots of
-    the nearest instrumented sub-expressions inside it (its operands)."""
+    """One instrumented sub-expression: its slot (its index in its unit), statement, span,
+    source text and the slots of the nearest instrumented sub-expressions inside it."""
 
     slot: int
     statement: Statement
@@ -89,52 +69,21 @@ class SubExpression:
     repeats: bool = False  # inside a comprehension: evaluated once per item of one execution
 
 
-# Every sub-expression ever instrumented, indexed by slot; append-only so slots stay valid.
-SUBEXPRESSIONS: list[SubExpression] = []
-
-
-class Observer:
-    """What instrumented code reports to; :mod:`tensorsight.debugger.explain` sets one active."""
-
-    calls = False
-
-    def observe(self, slot: int, value: Any) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-
-_active: Observer | None = None
-
-
-def activate(observer: Observer | None) -> Observer | None:
-    """Make ``observer`` the one instrumented code reports to; returns the previous one."""
-    global _active
-    previous, _active = _active, observer
-    return previous
-
-
-def record(slot: int, value: Any) -> Any:
-    """Hand ``value`` to the active observer and return it unchanged (keeps no reference)."""
-    observer = _active
-    if observer is not None:
-        observer.observe(slot, value)
-    return value
-
-
-def call(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    """Call ``func``, through its instrumented twin when the active observer follows calls."""
-    observer = _active
-    if observer is None or not observer.calls:
-        return func(*args, **kwargs)
-    return instrumented_callable(func)(*args, **kwargs)
-
-
 @dataclass(frozen=True)
 class Unit:
-    """The instrumented statements of a block or function, with their sub-expressions."""
+    """The instrumented statements of a block or function, with their sub-expressions.
+
+    Slots are numbered per unit, so a unit and everything it recorded are forgotten together
+    when the cache holding its compiled twin lets it go.
+    """
 
     body: list[ast.stmt]
     statements: tuple[Statement, ...]
     sites: tuple[SubExpression, ...]
+
+    def recorder(self) -> Callable[[int, Any], Any]:
+        """The ``__ts_record__`` this unit's rewritten code calls."""
+        return recorder_for(self.sites)
 
 
 def _dedented(lines: Sequence[str]) -> tuple[int, tuple[str, ...]]:
@@ -222,13 +171,14 @@ class _Rewriter:
         indent, lines = _dedented(self.lines[node.lineno - 1 : end])
         end_col = node.end_col_offset if end == node.end_lineno else len(lines[-1]) + indent
         span = Span(node.lineno, node.col_offset, end, end_col or 0)
-        statement = Statement(self.filename, self.function, span, lines, indent)
+        statement = Statement(self.filename, self.function, span, lines, indent,
+                              table=self.sites)
         return self._StatementScope(self, statement)
 
     # expressions ------------------------------------------------------------------------------
     def expr(self, node: ast.expr, *, callee: bool = False) -> ast.expr:
         """Rewrite ``node``'s operands, then wrap ``node`` itself unless it cannot hold an array."""
-        first_slot = len(SUBEXPRESSIONS)
+        first_slot = len(self.sites)
         wrap = True
         match node:
             case ast.Name():
@@ -309,14 +259,11 @@ class _Rewriter:
 
     def _wrap(self, node: ast.expr, first_slot: int) -> ast.expr:
         assert self.statement is not None
-        slot = len(SUBEXPRESSIONS)
-        inner = {operand for site in SUBEXPRESSIONS[first_slot:] for operand in site.operands}
-        operands = tuple(
-            site.slot for site in SUBEXPRESSIONS[first_slot:] if site.slot not in inner
-        )
+        slot = len(self.sites)
+        inner = {operand for site in self.sites[first_slot:] for operand in site.operands}
+        operands = tuple(site.slot for site in self.sites[first_slot:] if site.slot not in inner)
         site = SubExpression(slot, self.statement, Span.of(node), self._source(node), operands,
                              self.repeating > 0)
-        SUBEXPRESSIONS.append(site)
         self.sites.append(site)
         wrapped = ast.Call(ast.Name(RECORD, ast.Load()), [ast.Constant(slot), node], [])
         return ast.copy_location(wrapped, node)
@@ -349,197 +296,3 @@ def instrument_block(
     for node in new_body:
         ast.fix_missing_locations(node)
     return Unit(new_body, tuple(rewriter.statements), tuple(rewriter.sites))
-
-
-# ---------------------------------------------------------------------------------------------
-# Source lookup
-
-
-class SourceUnavailable(Exception):
-    """The source of the code to instrument cannot be found (interactive prompt, ``exec``...)."""
-
-
-_TREES: dict[str, tuple[tuple[str, ...], ast.Module]] = {}
-
-
-def source_tree(
-    filename: str, module_globals: Mapping[str, Any] | None = None
-) -> tuple[list[str], ast.Module]:
-    """The lines of ``filename`` (through linecache, so notebooks work) and their syntax tree.
-
-    The returned tree is shared: callers must deep-copy nodes before rewriting them.
-    """
-    lines = linecache.getlines(filename, dict(module_globals) if module_globals else None)
-    if not lines:
-        raise SourceUnavailable(f"no source for {filename}")
-    cached = _TREES.get(filename)
-    if cached is not None and cached[0] == tuple(lines):
-        return lines, cached[1]
-    try:
-        tree = ast.parse("".join(lines), filename)
-    except SyntaxError as error:
-        raise SourceUnavailable(f"{filename} does not parse: {error}") from error
-    _TREES[filename] = (tuple(lines), tree)
-    return lines, tree
-
-
-# ---------------------------------------------------------------------------------------------
-# Functions: instrument once per code object
-
-
-_FUNCTIONS: dict[tuple[types.CodeType, bool], types.CodeType] = {}
-_LIBRARY_ROOTS = tuple(
-    {str(Path(sysconfig.get_paths()[key]).resolve()) for key in ("stdlib", "purelib", "platlib")}
-    | {str(Path(__file__).resolve().parent.parent)}
-)
-
-
-def is_user_code(code: types.CodeType) -> bool:
-    """True for code written by the user: not the standard library, installed packages, or us."""
-    filename = code.co_filename
-    if filename.startswith("<") and not filename.startswith("<ipython-input"):
-        return False
-    try:
-        resolved = str(Path(filename).resolve())
-    except OSError:
-        return False
-    return not resolved.startswith(_LIBRARY_ROOTS)
-
-
-def _function_node(tree: ast.Module, code: types.CodeType) -> ast.FunctionDef:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.name == code.co_name:
-            first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
-            if first == code.co_firstlineno:
-                return node
-    raise SourceUnavailable(f"cannot find the definition of {code.co_name} in {code.co_filename}")
-
-
-def _class_name(qualname: str) -> str | None:
-    parts = qualname.split(".")
-    return parts[-2] if len(parts) >= 2 and parts[-2] != "<locals>" else None
-
-
-def instrumented_code(
-    function: types.FunctionType, *, follow_calls: bool = False
-) -> types.CodeType:
-    """The code object of ``function`` rewritten to record its sub-expressions (cached).
-
-    Its free variables are those of the original plus :data:`RECORD` and :data:`CALL`, so the
-    twin shares the original's closure cells.
-    """
-    original = function.__code__
-    key = (original, follow_calls)
-    cached = _FUNCTIONS.get(key)
-    if cached is not None:
-        return cached
-    lines, tree = source_tree(original.co_filename, function.__globals__)
-    node = _function_node(tree, original)
-    node = copy.deepcopy(node)
-    node.decorator_list = []
-    unit = instrument_block(node.body, original.co_filename, lines, original.co_name,
-                            function.__globals__, follow_calls=follow_calls)
-    node.body = unit.body
-    # Compile the def inside a factory whose locals are the closure names, so the compiler makes
-    # them free variables of the twin; a class wrapper keeps name mangling and ``super()``.
-    # The factory never runs; when the def is not in a class, a `global` keeps the function's
-    # own name global in the twin (recursion) instead of a closure over the factory's local.
-    inner: list[ast.stmt] = [node]
-    class_name = _class_name(function.__qualname__)
-    if class_name is not None:
-        inner = [ast.ClassDef(class_name, [], [], inner, [])]
-    elif node.name not in original.co_freevars:
-        inner.insert(0, ast.Global([node.name]))
-    names = [RECORD, CALL, *original.co_freevars]
-    factory = ast.FunctionDef(
-        "__ts_factory",
-        ast.arguments([], [ast.arg(name) for name in names if name != "__class__"], None, [], [],
-                      None, []),
-        inner, [], None,
-    )
-    module = ast.Module([factory], [])
-    ast.copy_location(factory, node)
-    ast.fix_missing_locations(module)
-    compiled = compile(module, original.co_filename, "exec")
-    twin = _find_code(compiled, original.co_name)
-    _FUNCTIONS[key] = twin
-    return twin
-
-
-def _find_code(code: types.CodeType, name: str) -> types.CodeType:
-    for constant in code.co_consts:
-        if isinstance(constant, types.CodeType):
-            if constant.co_name == name:
-                return constant
-            try:
-                return _find_code(constant, name)
-            except LookupError:
-                continue
-    raise LookupError(name)
-
-
-def instrumented_function(
-    function: types.FunctionType, *, follow_calls: bool = False
-) -> types.FunctionType:
-    """A twin of ``function`` that records its sub-expressions; shares globals and closure."""
-    code = instrumented_code(function, follow_calls=follow_calls)
-    own = dict(zip(function.__code__.co_freevars, function.__closure__ or (), strict=True))
-    helpers = {RECORD: types.CellType(record), CALL: types.CellType(call)}
-    closure = tuple(own[name] if name in own else helpers[name] for name in code.co_freevars)
-    twin = types.FunctionType(code, function.__globals__, function.__name__,
-                              function.__defaults__, closure)
-    twin.__kwdefaults__ = function.__kwdefaults__
-    twin.__dict__.update(function.__dict__)
-    twin.__qualname__ = function.__qualname__
-    return twin
-
-
-# Twins of the functions met through `call`; weak so closures made per step do not pile up.
-_TWINS: weakref.WeakKeyDictionary[types.FunctionType, types.FunctionType] = (
-    weakref.WeakKeyDictionary())
-_NO_TWIN = types.FunctionType((lambda: None).__code__, {})
-
-
-def instrumented_callable(func: Callable[..., Any]) -> Callable[..., Any]:
-    """What :func:`call` runs for ``func``: an instrumented twin for the user's own Python
-    functions, methods and ``torch.nn.Module`` forwards; ``func`` itself for everything else."""
-    if isinstance(func, types.FunctionType) and is_user_code(func.__code__):
-        return _twin(func)
-    if isinstance(func, types.MethodType) and isinstance(func.__func__, types.FunctionType):
-        if is_user_code(func.__func__.__code__):
-            return types.MethodType(_twin(func.__func__), func.__self__)
-        return func
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(func, torch.nn.Module):
-        forward = getattr(type(func), "forward", None)
-        if isinstance(forward, types.FunctionType) and is_user_code(forward.__code__):
-            return _ModuleCall(func, _twin(forward))
-    return func
-
-
-def _twin(function: types.FunctionType) -> types.FunctionType:
-    twin = _TWINS.get(function)
-    if twin is None:
-        try:
-            twin = instrumented_function(function, follow_calls=True)
-        except SourceUnavailable:  # a lambda, code typed at a prompt: call it as it is
-            twin = _NO_TWIN
-        _TWINS[function] = twin
-    return function if twin is _NO_TWIN else twin
-
-
-class _ModuleCall:
-    """Calls a module through ``Module.__call__`` (hooks included) with its forward instrumented."""
-
-    def __init__(self, module: Any, forward: types.FunctionType) -> None:
-        self.module, self.forward = module, forward
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        instance = self.module.__dict__
-        if "forward" in instance:  # already routed (recursion) or user-patched: leave it alone
-            return self.module(*args, **kwargs)
-        instance["forward"] = types.MethodType(self.forward, self.module)
-        try:
-            return self.module(*args, **kwargs)
-        finally:
-            del instance["forward"]

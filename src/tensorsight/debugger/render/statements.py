@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from html import escape
 from typing import IO, TYPE_CHECKING, Any
 
+from tensorsight.debugger.render.svg import Svg
+
 if TYPE_CHECKING:
-    from tensorsight.debugger.explain import Explanation, StatementShapes
+    from tensorsight.debugger.tracing.explanation import Explanation, StatementShapes
 
 # Style names on the text grid; rich styles and SVG colours are looked up from them.
 CODE, BRACKET, LABEL, RESULT, NOTE = "code", "bracket", "label", "result", "note"
@@ -219,49 +221,40 @@ def _wrap(words: Sequence[str], indent: str, width: int) -> list[str]:
 
 def statement_svg(shapes: StatementShapes) -> str:
     """``shapes`` as a standalone SVG: the code in monospace, brackets and shape labels below."""
-    items: list[str] = []
+    svg = Svg()
     y = LINE_HEIGHT
-    widest = len(_header(shapes))
-    items.append(_svg_text(0, y, _header(shapes), NOTE, size=FONT_SIZE - 2))
+    header = _header(shapes)
+    widest = len(header)
+    _svg_text(svg, 0, y, header, NOTE, size=FONT_SIZE - 2)
     for block in layout(shapes, width=10_000):
         y += LINE_HEIGHT + 4
-        items.append(_svg_text(0, y, block.code, CODE, fit=True))
+        _svg_text(svg, 0, y, block.code, CODE, fit=True)
         widest = max(widest, len(block.code))
         for row in block.rows:
             y += LINE_HEIGHT
             for mark in row:
-                items.extend(_svg_mark(mark, y))
+                _svg_mark(svg, mark, y)
                 widest = max(widest, mark.extent()[1])
     width = round((widest + 2) * CHAR_WIDTH + 16)
-    height = y + LINE_HEIGHT // 2
-    body = "\n".join(items)
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="-8 0 {width} {height}" font-family="Menlo, Consolas, DejaVu Sans Mono, '
-        f'monospace" font-size="{FONT_SIZE}">\n<rect x="-8" y="0" width="{width}" '
-        f'height="{height}" fill="white"/>\n{body}\n</svg>'
-    )
+    return svg.document(width, y + LINE_HEIGHT // 2, left=-8, font_size=FONT_SIZE,
+                        background="white")
 
 
-def _svg_text(column: float, y: float, text: str, style: str, *, size: int = FONT_SIZE,
-              bold: bool = False, fit: bool = False) -> str:
+def _svg_text(svg: Svg, column: float, y: float, text: str, style: str, *,
+              size: int = FONT_SIZE, bold: bool = False, fit: bool = False) -> None:
     """A text element at a character column; ``fit`` stretches it to exactly one column per
     character so brackets line up whatever monospace font the viewer has."""
-    weight = ' font-weight="bold"' if bold else ""
-    length = (f' textLength="{len(text) * CHAR_WIDTH:.1f}" lengthAdjust="spacingAndGlyphs"'
-              if fit and text else "")
-    return (f'<text x="{column * CHAR_WIDTH:.1f}" y="{y}" fill="{SVG_COLOURS[style]}" '
-            f'font-size="{size}"{weight}{length} xml:space="preserve">{escape(text)}</text>')
+    svg.text(column * CHAR_WIDTH, y, text, fill=SVG_COLOURS[style], size=size, bold=bold,
+             fit=len(text) * CHAR_WIDTH if fit else None, preserve=True)
 
 
-def _svg_mark(mark: Mark, y: float) -> list[str]:
+def _svg_mark(svg: Svg, mark: Mark, y: float) -> None:
     left, right = mark.start * CHAR_WIDTH + 1, mark.end * CHAR_WIDTH - 1
     top, bottom = y - LINE_HEIGHT + 6, y - 6
-    style = RESULT if mark.result else LABEL
-    path = (f'<path d="M{left:.1f},{top} L{left:.1f},{bottom} L{right:.1f},{bottom} '
-            f'L{right:.1f},{top}" fill="none" stroke="{SVG_COLOURS[BRACKET]}" stroke-width="1.5"/>')
+    svg.polyline([(left, top), (left, bottom), (right, bottom), (right, top)],
+                 stroke=SVG_COLOURS[BRACKET], width=1.5)
     column = mark.extent()[0] if mark.label_left else mark.end + 1
-    return [path, _svg_text(column, y - 2, mark.label, style, bold=True)]
+    _svg_text(svg, column, y - 2, mark.label, RESULT if mark.result else LABEL, bold=True)
 
 
 def explanation_html(explanation: Explanation) -> str:
@@ -300,9 +293,9 @@ class Output:
 
     def statement(self, shapes: StatementShapes) -> None:
         if self.notebook:
-            from IPython.display import SVG, display
+            from tensorsight.debugger.render.notebook import display_svg
 
-            display(SVG(shapes.svg()))
+            display_svg(shapes.svg())
         elif self.console is not None:
             self.console.print(statement_rich(shapes, self.width), soft_wrap=True)
             self.console.print()

@@ -1,10 +1,31 @@
-"""Recognise NumPy, PyTorch and JAX arrays without importing those libraries."""
+"""Recognise NumPy, PyTorch and JAX arrays without importing those libraries, and write shapes.
+
+:func:`dims_text` is the one way the debugger writes a shape (``32x128``, ``scalar``, ``?``):
+notes, diagrams, ``explain()`` labels and ``astviz()`` trees all call it.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+Dim = int | str | None
+"""A dimension: its size, a symbolic name such as ``"N"``, or None when unknown."""
+
+
+def dims_text(dims: Sequence[Dim] | None) -> str:
+    """``32x128`` style; ``scalar`` for no dimensions, ``?`` for an unknown shape or size.
+
+    >>> dims_text((32, None, "N")), dims_text(()), dims_text(None)
+    ('32x?xN', 'scalar', '?')
+    """
+    if dims is None:
+        return "?"
+    if not dims:
+        return "scalar"
+    return "x".join("?" if size is None else str(size) for size in dims)
 
 
 @dataclass(frozen=True)
@@ -23,7 +44,7 @@ class TensorInfo:
 
     def shape_text(self) -> str:
         """``2x3`` style, ``scalar`` for 0-d arrays."""
-        return "x".join(str(size) for size in self.shape) if self.shape else "scalar"
+        return dims_text(self.shape)
 
 
 def describe(value: Any) -> TensorInfo | None:

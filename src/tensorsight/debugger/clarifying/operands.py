@@ -8,13 +8,14 @@ or, when none of those can see it, reported as unknown. Nothing is ever called a
 
 from __future__ import annotations
 
+import ast
 import re
 import reprlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tensorsight.debugger.diagram import Box, dims_text
-from tensorsight.debugger.tensors import describe
+from tensorsight.debugger.arrays import describe, dims_text
+from tensorsight.debugger.render import Box
 
 # Where an operand's shape came from; the note says so for everything but a live value.
 VALUE, MESSAGE, INFERRED, ARGUMENT, UNKNOWN = "value", "message", "inferred", "argument", "unknown"
@@ -42,6 +43,7 @@ class Operand:
     bad: frozenset[int] = frozenset()
     prose: bool = False  # the label is words ("input of net[2]"), not source code
     summary: str = ""  # type and short repr of a value that is not an array
+    node: ast.expr | None = field(default=None, repr=False, compare=False)  # its source, if any
 
     @classmethod
     def of(cls, label: str, value: Any) -> Operand:
@@ -73,7 +75,7 @@ class Operand:
 
     def shape_text(self) -> str:
         """``32x128``, ``scalar`` or ``?``."""
-        return "?" if self.shape is None else dims_text(self.shape)
+        return dims_text(self.shape)
 
     def ref(self) -> str:
         """How a sentence names it: ``h``, ``self.W``, or ```f(x)``` in backticks."""
@@ -107,55 +109,3 @@ class Operand:
         """This operand as a diagram :class:`Box`."""
         caption = " ".join(part for part in (self.dtype, self.device) if part)
         return Box(self.label, self.shape, self.bad, caption)
-
-
-# --- shapes stated in framework messages -------------------------------------------------------
-
-_TORCH_PAIR = re.compile(r"\((\d+(?:x\d+)+) and (\d+(?:x\d+)+)\)")
-_TUPLE = re.compile(r"\((\d+(?:,\s*\d+)*,?)\)")
-_LIST_ENTRY = re.compile(r"\[(\d+(?:,\s*\d+)*)\] at entry (\d+)")
-
-
-def message_shapes(message: str) -> list[tuple[int, ...]]:
-    """Every full shape a NumPy/PyTorch/JAX error message states, in order.
-
-    >>> message_shapes("mat1 and mat2 shapes cannot be multiplied (32x128 and 64x10)")
-    [(32, 128), (64, 10)]
-    >>> message_shapes("operands could not be broadcast together with shapes (3,4) (5,) ")
-    [(3, 4), (5,)]
-    """
-    pair = _TORCH_PAIR.search(message)
-    if pair:
-        return [tuple(int(size) for size in part.split("x")) for part in pair.groups()]
-    if "remapped shapes" in message:  # NumPy's gufunc messages state remapped, not real, shapes
-        return []
-    return [
-        tuple(int(size) for size in match.group(1).split(",") if size.strip())
-        for match in _TUPLE.finditer(message)
-    ]
-
-
-def fill_from_message(
-    operands: list[Operand], message: str, framework: str | None
-) -> list[Operand]:
-    """Operands with unknown shapes filled in when the message states exactly one per operand.
-
-    >>> known, unknown = Operand("W", (64, 10)), Operand.unknown("f(x)")
-    >>> message = "mat1 and mat2 shapes cannot be multiplied (32x128 and 64x10)"
-    >>> fill_from_message([unknown, known], message, "torch")[0].line()
-    "f(x): 32x128 (from torch's message; not run again)"
-    """
-    if all(op.shape is not None for op in operands):
-        return operands
-    shapes = message_shapes(message)
-    if len(shapes) != len(operands):
-        return operands
-    for op, shape in zip(operands, shapes, strict=True):
-        if op.shape is not None and op.shape != shape:
-            return operands  # the message speaks of other arrays (e.g. folded batch dims)
-    return [
-        replace(op, shape=shape, origin=MESSAGE, framework=framework)
-        if op.origin == UNKNOWN
-        else op
-        for op, shape in zip(operands, shapes, strict=True)
-    ]

@@ -21,12 +21,13 @@ import ast
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from html import escape
 from typing import Any
 
-from tensorsight.debugger import instrument
-from tensorsight.debugger.instrument import Span
-from tensorsight.debugger.tensors import TensorInfo, describe
+from tensorsight.debugger.arrays import TensorInfo, describe
+from tensorsight.debugger.frames import Span
+from tensorsight.debugger.render.trees import tree_svg, tree_text
+from tensorsight.debugger.tracing.records import Observer, activate
+from tensorsight.debugger.tracing.rewrite import RECORD, SubExpression, instrument_block
 
 OPERATORS = {
     ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.MatMult: "@", ast.Div: "/", ast.FloorDiv: "//",
@@ -79,16 +80,11 @@ class ExpressionTree:
 
     def text(self) -> str:
         """The tree drawn with box characters, each node's shape in a column on the right."""
-        rows = list(_text_rows(self.root, "", ""))
-        column = max(len(prefix) for prefix, _ in rows) + 4
-        lines = [f"{prefix:<{column}}{node.value_text()}".rstrip() for prefix, node in rows]
-        if self.error is not None:
-            lines.append(f"{type(self.error).__name__}: {self.error}")
-        return "\n".join(lines)
+        return tree_text(self)
 
     def svg(self) -> str:
         """The tree as SVG: a box per node (label over shape), edges to children."""
-        return _tree_svg(self)
+        return tree_svg(self)
 
     def _repr_svg_(self) -> str:
         return self.svg()
@@ -102,27 +98,19 @@ class ExpressionTree:
         yield Text(self.text())
 
 
-def _text_rows(node: TreeNode, prefix: str, child_prefix: str) -> Iterator[tuple[str, TreeNode]]:
-    yield prefix + node.label, node
-    for index, child in enumerate(node.children):
-        last = index == len(node.children) - 1
-        yield from _text_rows(child, child_prefix + ("└── " if last else "├── "),
-                              child_prefix + ("    " if last else "│   "))
-
-
 # ---------------------------------------------------------------------------------------------
 # Evaluation: once, through the instrumented expression
 
 
-class _Values(instrument.Observer):
+class _Values(Observer):
     """Keeps a description of each slot's value (never the value itself)."""
 
     def __init__(self) -> None:
         self.values: dict[int, TensorInfo | str] = {}
 
-    def observe(self, slot: int, value: Any) -> None:
+    def observe(self, site: SubExpression, value: Any) -> None:
         info = describe(value)
-        self.values[slot] = info if info is not None else _short(value)
+        self.values[site.slot] = info if info is not None else _short(value)
 
 
 def _short(value: Any) -> str:
@@ -157,7 +145,7 @@ def astviz(source: str, namespace: Mapping[str, Any] | None = None) -> Expressio
     source = source.strip()
     target, expression = _parse(source)
     to_rewrite = _parse(source)[1]  # a second copy: the rewrite replaces nodes in place
-    rewritten = instrument.instrument_block(
+    rewritten = instrument_block(
         [ast.copy_location(ast.Expr(to_rewrite), to_rewrite)], "<astviz>",
         source.splitlines(keepends=True), "<astviz>", namespace,
     )
@@ -166,16 +154,16 @@ def astviz(source: str, namespace: Mapping[str, Any] | None = None) -> Expressio
     slots = {site.span: site.slot for site in rewritten.sites}
     code = compile(ast.Expression(instrumented.value), "<astviz>", "eval")
     scope = dict(namespace)
-    scope[instrument.RECORD] = instrument.record
+    scope[RECORD] = rewritten.recorder()
     observer = _Values()
-    previous = instrument.activate(observer)
+    previous = activate(observer)
     error: BaseException | None = None
     try:
         eval(code, scope)
     except Exception as raised:  # the tree shows how far it got; the error is returned
         error = raised
     finally:
-        instrument.activate(previous)
+        activate(previous)
     root = _tree(expression, source, slots, observer.values)
     if error is not None:
         _mark_failure(root)
@@ -305,79 +293,3 @@ def _post_order(node: TreeNode) -> Iterator[TreeNode]:
     for child in node.children:
         yield from _post_order(child)
     yield node
-
-
-# ---------------------------------------------------------------------------------------------
-# SVG
-
-
-_CHAR, _ROW, _GAP, _PAD = 7.8, 64, 14, 8
-
-
-def _box_width(node: TreeNode) -> float:
-    return max(len(node.label), len(node.value_text())) * _CHAR + 2 * _PAD
-
-
-def _widths(node: TreeNode, cache: dict[int, float]) -> float:
-    children = sum(_widths(child, cache) for child in node.children)
-    children += _GAP * max(0, len(node.children) - 1)
-    cache[id(node)] = width = max(_box_width(node), children)
-    return width
-
-
-def _place(node: TreeNode, left: float, depth: int, widths: dict[int, float],
-           out: list[tuple[TreeNode, float, int]]) -> float:
-    """Place ``node``'s subtree from ``left``; returns the node's centre x."""
-    span = widths[id(node)]
-    children_width = sum(widths[id(child)] for child in node.children)
-    children_width += _GAP * max(0, len(node.children) - 1)
-    cursor = left + (span - children_width) / 2
-    for child in node.children:
-        _place(child, cursor, depth + 1, widths, out)
-        cursor += widths[id(child)] + _GAP
-    centre = left + span / 2
-    out.append((node, centre, depth))
-    return centre
-
-
-def _tree_svg(tree: ExpressionTree) -> str:
-    widths: dict[int, float] = {}
-    total = _widths(tree.root, widths)
-    placed: list[tuple[TreeNode, float, int]] = []
-    _place(tree.root, _PAD, 0, widths, placed)
-    where = {id(node): (x, depth) for node, x, depth in placed}
-    depth_max = max(depth for _, _, depth in placed)
-    height = (depth_max + 1) * _ROW + 36
-    items: list[str] = []
-    for node, x, depth in placed:
-        for child in node.children:
-            child_x, child_depth = where[id(child)]
-            items.append(f'<line x1="{x:.1f}" y1="{depth * _ROW + 52}" x2="{child_x:.1f}" '
-                         f'y2="{child_depth * _ROW + 20}" stroke="#a0aec0"/>')
-    for node, x, depth in placed:
-        width, top = _box_width(node), depth * _ROW + 20
-        stroke = "#d62728" if node.failed else "#2b6cb0"
-        colour = "#d62728" if node.failed else "#2f855a"
-        items.append(f'<rect x="{x - width / 2:.1f}" y="{top}" width="{width:.1f}" height="32" '
-                     f'rx="4" fill="#f7fafc" stroke="{stroke}"/>')
-        items.append(f'<text x="{x:.1f}" y="{top + 13}" text-anchor="middle" '
-                     f'font-weight="bold">{escape(node.label)}</text>')
-        items.append(f'<text x="{x:.1f}" y="{top + 27}" text-anchor="middle" fill="{colour}">'
-                     f'{escape(node.value_text())}</text>')
-    caption = tree.source
-    error = ""
-    texts = [caption]
-    if tree.error is not None:
-        message = f"{type(tree.error).__name__}: {tree.error}".splitlines()[0]
-        texts.append(message)
-        error = f'<text x="{_PAD}" y="{height - 4}" fill="#d62728">{escape(message)}</text>'
-        height += 4
-    width = max(total, *(len(text) * _CHAR for text in texts)) + 2 * _PAD
-    caption = escape(caption)
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height}" '
-        f'font-family="Menlo, Consolas, DejaVu Sans Mono, monospace" font-size="13">\n'
-        f'<rect width="100%" height="100%" fill="white"/>\n'
-        f'<text x="{_PAD}" y="13" fill="#718096">{caption}</text>\n'
-        + "\n".join(items) + f"\n{error}</svg>"
-    )
