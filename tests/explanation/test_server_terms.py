@@ -176,14 +176,15 @@ def test_linear_products_batch_norm_line_and_cat_origin_come_with_the_pack() -> 
 
     unet = explainer_of(build("unet")[0], 32, 3)
     run_id = first_run(unet)
-    graph = unet._runs[run_id].graph
     for info in of_kind(unet, "cat"):
         last = info["shape"][1] - 1
         meta, arrays = roundtrip(unet.detail(run_id, info["id"], last))
         origin = meta["origin"]
         assert origin["node"] == info["inputs"][-1] and origin["source"] == len(info["inputs"]) - 1
-        source = graph.node(origin["node"]).activation[0, origin["channel"]]
-        assert np.array_equal(arrays["output"], source.numpy())
+        channel = origin["channel"]
+        _, sources = unet.activations(run_id, [origin["node"]], channels=(channel, channel + 1),
+                                      encoding="f32")
+        assert np.array_equal(arrays["output"], sources[origin["node"]][0])
 
 
 # -- feeds: which channels feed a neuron, against autograd ------------------------------------

@@ -5,6 +5,7 @@ import { clear, el, term } from "../detail/dom.js";
 import { arrowStep, clamp } from "../ui/cursor.js";
 import { convGeometry } from "./geometry.js";
 import { openFrame } from "../detail/shell.js";
+import { addDeformableMode } from "./deformable.js";
 import "./playground.css";
 import { openTransposedPlayground } from "./transposed.js";
 
@@ -195,6 +196,7 @@ function openConvPlayground(container, options) {
       "the last rows and columns are never visited: their values are silently ignored."),
     el("p", {}, "Hover an output cell (or focus the output grid and use the arrow keys), or press Play, to see which input cells it reads."));
   update();
+  addDeformableMode(frame);
   return { destroy: frame.destroy, close: frame.close, frame: frame.frame };
 }
 

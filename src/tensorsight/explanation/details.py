@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from tensorsight.capturing import Graph, Node
 from tensorsight.explanation import maths
+from tensorsight.explanation.deform import deform_pack
 from tensorsight.explanation.errors import BadParameterError
 
 Pack = tuple[dict[str, Any], dict[str, np.ndarray]]
@@ -295,6 +296,7 @@ def _generic(graph: Graph, node: Node, channel: int) -> TensorPack:
 
 _BUILDERS: dict[str, Callable[[Graph, Node, int], TensorPack]] = {
     "conv2d": _conv2d,
+    "deform_conv2d": deform_pack,
     "max_pool2d": _pool,
     "avg_pool2d": _pool,
     "adaptive_avg_pool2d": _pool,

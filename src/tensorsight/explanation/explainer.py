@@ -1,4 +1,4 @@
-"""The explainer session: a model, how images reach it, and the last few runs.
+"""The explainer session: a model, how images reach it, and its runs.
 
 Both hosts (the HTTP server and the Jupyter widget) call exactly these methods
 (docs/architecture.md, "Explanation"); each returns JSON-able data or a ``(meta, arrays)`` pack.
@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import io
-import uuid
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,6 +27,14 @@ from tensorsight.explanation.latent import (
     latent_vector,
     verdict,
 )
+from tensorsight.explanation.runs import (
+    RUN_ID,
+    ByteLru,
+    InputStore,
+    model_digest,
+    release_freed_memory,
+    run_id_for,
+)
 from tensorsight.imaging import Preprocessing, decode_image
 
 if TYPE_CHECKING:
@@ -36,8 +42,7 @@ if TYPE_CHECKING:
 
     from tensorsight.models import ModelBundle, Sample
 
-DEFAULT_MAX_RUNS = 16
-# Runs of a big network hold hundreds of MB of activations: the cache also has a size budget.
+# Runs of a big network hold hundreds of MB of activations: the cache has a size budget.
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 TOP_CLASSES = 5
 ENCODINGS = ("u8", "f32")
@@ -57,8 +62,11 @@ class _Run:
 class Explainer:
     """Runs images through a model and answers the front end's questions about them.
 
-    The last ``max_runs`` runs are kept (fewer when their activations pass ``max_bytes``; the
-    newest is always kept); asking about an older one raises :class:`UnknownIdError`.
+    A run's id derives from the model and the preprocessed input (the same picture is the same
+    run). Inputs are kept in ``store`` (default: this process's memory, bounded); activations
+    in a cache of ``max_bytes`` (the newest run is always kept). A run whose activations were
+    evicted is recomputed from its stored input, with the same numbers; only a run whose input
+    the store no longer has raises :class:`UnknownIdError`.
 
     >>> from tensorsight.models import load_model              # doctest: +SKIP
     >>> explainer = Explainer.from_bundle(load_model("tinyvgg"))  # doctest: +SKIP
@@ -69,7 +77,7 @@ class Explainer:
 
     def __init__(self, model: nn.Module, *, preprocessing: Preprocessing,
                  class_names: Sequence[str], name: str, samples: Iterable[Sample] = (),
-                 max_runs: int = DEFAULT_MAX_RUNS, max_bytes: int = DEFAULT_MAX_BYTES,
+                 max_bytes: int = DEFAULT_MAX_BYTES, store: InputStore | None = None,
                  latent_dim: int | None = None, critic: nn.Module | None = None) -> None:
         self.model = model
         # A generator takes a latent vector [1, latent_dim, 1, 1] instead of an image, and may
@@ -80,9 +88,11 @@ class Explainer:
         self.class_names = tuple(class_names)
         self.name = name
         self._samples = {sample.id: sample for sample in samples}
-        self._max_runs = max_runs
-        self._max_bytes = max_bytes
-        self._runs: OrderedDict[str, _Run] = OrderedDict()
+        self.store = store if store is not None else InputStore()
+        self._runs: ByteLru[_Run] = ByteLru(max_bytes, lambda run: run.nbytes,
+                                            on_evict=release_freed_memory)
+        self._model_id = model_digest(model)
+        self._run_bytes = 0
         self._structure: _Run | None = None
 
     @classmethod
@@ -148,8 +158,8 @@ class Explainer:
                 f"{self.name} is a generator: its input is a latent vector, not an image. Run "
                 "a latent vector (run_latent), or ask its discriminator about a photo "
                 "(judge_image).")
-        run = self._capture(self.preprocessing.to_tensor(image))
-        run_id = self._keep(run)
+        x = self.preprocessing.to_tensor(image)
+        run_id, run = self._kept(x)
         return {
             "run_id": run_id,
             "input_png_base64": base64.b64encode(
@@ -165,13 +175,12 @@ class Explainer:
         ``image_png_base64`` (the generated image) and ``verdict`` (the discriminator's).
 
         >>> explainer.run_latent(seed=0)["verdict"]["p_real"]  # doctest: +SKIP
-        0.62...
+        0.46...
         """
         if not self.latent_dim:
             raise BadParameterError(f"{self.name} takes images, not latent vectors.")
         latent = latent_vector(self.latent_dim, z, seed)
-        run = self._capture(latent)
-        run_id = self._keep(run)
+        run_id, run = self._kept(latent)
         image = run.graph.output.activation
         return {
             "run_id": run_id,
@@ -187,9 +196,8 @@ class Explainer:
         """The discriminator's verdict on a photo, with the photo as it sees it (PNG)."""
         if self.critic is None or not self.latent_dim:
             raise BadParameterError(f"{self.name} has no discriminator to judge images with.")
-        size = tuple(self.model_info()["nodes"][-1]["shape"][2:])
-        channels = int(self.model_info()["nodes"][-1]["shape"][1])
-        x = critic_input(image, (int(size[0]), int(size[1])), channels)
+        shape = self.model_info()["nodes"][-1]["shape"]
+        x = critic_input(image, (int(shape[2]), int(shape[3])), int(shape[1]))
         return {**verdict(self.critic, x), "input_png_base64": image_png_base64(x)}
 
     def activations(self, run_id: str, node_ids: Sequence[str], *,
@@ -245,15 +253,12 @@ class Explainer:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _keep(self, run: _Run) -> str:
-        """Cache ``run`` under a new id, dropping the oldest beyond the count and size budgets."""
-        run_id = uuid.uuid4().hex[:12]
-        self._runs[run_id] = run
-        while len(self._runs) > 1 and (
-                len(self._runs) > self._max_runs
-                or sum(kept.nbytes for kept in self._runs.values()) > self._max_bytes):
-            self._runs.popitem(last=False)
-        return run_id
+    def _kept(self, x: torch.Tensor) -> tuple[str, _Run]:
+        """The run of input ``x`` (cached or computed), its input stored for recomputing."""
+        run_id = run_id_for(self._model_id, x)
+        run = self._runs.get(run_id) or self._computed(run_id, x)
+        self.store.put(run_id, x)
+        return run_id, run
 
     def _capture(self, x: torch.Tensor) -> _Run:
         weight = next((tensor for tensor in self.model.parameters()
@@ -291,9 +296,9 @@ class Explainer:
             name = self.class_names[0] if self.class_names else "yes"
             p = float(probabilities[0])
             pairs: list[list[Any]] = [[name, p], [f"not {name}", 1 - p]]
-            top = pairs if p >= 0.5 else pairs[::-1]
             return {"node_id": output.id, "logits": logits.tolist(),
-                    "probabilities": probabilities.tolist(), "top": top}
+                    "probabilities": probabilities.tolist(),
+                    "top": pairs if p >= 0.5 else pairs[::-1]}
         names = (self.class_names if len(self.class_names) == probabilities.numel()
                  else tuple(str(index) for index in range(probabilities.numel())))
         order = torch.argsort(probabilities, descending=True)[:TOP_CLASSES]
@@ -305,12 +310,24 @@ class Explainer:
         }
 
     def _run(self, run_id: str) -> _Run:
+        """The run's capture: cached, or computed again from its stored input."""
         run = self._runs.get(run_id)
-        if run is None:
+        if run is not None:
+            self.store.touch(run_id)
+            return run
+        x = self.store.get(run_id) if RUN_ID.fullmatch(run_id) else None
+        if x is None:
             raise UnknownIdError(
-                f"There is no run {run_id!r} (runs expire after {self._max_runs} newer ones; "
-                "run the image again).")
-        self._runs.move_to_end(run_id)
+                f"There is no run {run_id!r} (this server does not know that image; "
+                "run it again).")
+        return self._computed(run_id, x)
+
+    def _computed(self, run_id: str, x: torch.Tensor) -> _Run:
+        """Capture ``x`` into the cache, making room first so old and new never both pass it."""
+        self._runs.make_room(self._run_bytes)
+        run = self._capture(x)
+        self._runs.put(run_id, run)
+        self._run_bytes = run.nbytes  # the next run of this model is about as large
         return run
 
     def _sample(self, sample_id: str) -> Sample:

@@ -228,7 +228,7 @@ async def _multipart_image(request: Request, body: bytes) -> bytes:
 def _sample_id(body: bytes) -> str:
     try:
         request = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, too deep, a 5,000-digit number
         request = None
     if not isinstance(request, dict) or not isinstance(request.get("sample"), str):
         raise ApiError(400, 'A JSON run request looks like {"sample": "<sample id>"}.')
