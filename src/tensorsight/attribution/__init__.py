@@ -1,0 +1,35 @@
+"""What the network looks at: attribution maps on the same runs the explainer captures.
+
+>>> import torch
+>>> from torch import nn
+>>> from tensorsight.attribution import attribute
+>>> model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(18, 3))
+>>> attribute(model, torch.randn(1, 1, 5, 5), "saliency").map.shape
+(5, 5)
+"""
+
+from tensorsight.attribution.api import attribute
+from tensorsight.attribution.core import Attribution, class_scores, new_cancel_event
+from tensorsight.attribution.errors import AttributionCancelled, AttributionError
+from tensorsight.attribution.methods import (
+    METHODS,
+    gradcam_plus_weights,
+    layer_candidates,
+    window_starts,
+)
+from tensorsight.attribution.taps import TapRun, tap_run
+
+__all__ = [
+    "METHODS",
+    "Attribution",
+    "AttributionCancelled",
+    "AttributionError",
+    "TapRun",
+    "attribute",
+    "class_scores",
+    "gradcam_plus_weights",
+    "layer_candidates",
+    "new_cancel_event",
+    "tap_run",
+    "window_starts",
+]
