@@ -17,6 +17,12 @@ from tensorsight.attribution.methods import (
     layer_candidates,
     window_starts,
 )
+from tensorsight.attribution.receptive import (
+    ReceptiveFields,
+    effective_receptive_field,
+    receptive_fields,
+    spatial_nodes,
+)
 from tensorsight.attribution.taps import TapRun, tap_run
 
 __all__ = [
@@ -24,12 +30,16 @@ __all__ = [
     "Attribution",
     "AttributionCancelled",
     "AttributionError",
+    "ReceptiveFields",
     "TapRun",
     "attribute",
     "class_scores",
+    "effective_receptive_field",
     "gradcam_plus_weights",
     "layer_candidates",
     "new_cancel_event",
+    "receptive_fields",
+    "spatial_nodes",
     "tap_run",
     "window_starts",
 ]
