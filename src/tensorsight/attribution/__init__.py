@@ -8,13 +8,14 @@
 (5, 5)
 """
 
-from tensorsight.attribution.api import attribute
+from tensorsight.attribution.api import attribute, gradcam_stages
 from tensorsight.attribution.core import Attribution, class_scores, new_cancel_event
 from tensorsight.attribution.errors import AttributionCancelled, AttributionError
 from tensorsight.attribution.methods import (
     METHODS,
     gradcam_plus_weights,
     layer_candidates,
+    spatial_stages,
     window_starts,
 )
 from tensorsight.attribution.receptive import (
@@ -36,10 +37,12 @@ __all__ = [
     "class_scores",
     "effective_receptive_field",
     "gradcam_plus_weights",
+    "gradcam_stages",
     "layer_candidates",
     "new_cancel_event",
     "receptive_fields",
     "spatial_nodes",
+    "spatial_stages",
     "tap_run",
     "window_starts",
 ]

@@ -127,15 +127,33 @@ def gradcam(job: Job, *, graph: Graph, layer: str, plus: bool = False) -> Result
     ``sum(alpha * relu(g))``, ``alpha = g^2 / (2 g^2 + sum(A) g^3)``: the closed form for an
     exponentiated score, as the paper (and pytorch-grad-cam) use it.
     """
-    run = tap_run(job.model, job.x, graph, [layer])
-    activation = run.taps[layer]
-    (gradient,) = torch.autograd.grad(class_score_of(run.output, job.target), activation)
-    activation, gradient = activation.detach()[0], gradient[0]
-    weights = gradcam_plus_weights(activation, gradient) if plus else gradient.mean((1, 2))
-    raw = F.relu((weights[:, None, None] * activation).sum(0))
+    (raw,) = gradcam_maps(job, graph, [layer], plus=plus)
     size = tuple(job.x.shape[-2:])
     upsampled = F.interpolate(raw[None, None], size=size, mode="bilinear", align_corners=False)
     return Result(raw, upsampled[0, 0], layer=layer, layer_name=graph.node(layer).name)
+
+
+def gradcam_maps(job: Job, graph: Graph, layers: list[str], *,
+                 plus: bool = False) -> list[torch.Tensor]:
+    """Grad-CAM (``[h, w]`` at each layer) of several layers from one forward and backward."""
+    run = tap_run(job.model, job.x, graph, layers)
+    activations = [run.taps[layer] for layer in layers]
+    gradients = torch.autograd.grad(class_score_of(run.output, job.target), activations)
+    maps = []
+    for activation, gradient in zip(activations, gradients, strict=True):
+        activation, gradient = activation.detach()[0], gradient[0]
+        weights = gradcam_plus_weights(activation, gradient) if plus else gradient.mean((1, 2))
+        maps.append(F.relu((weights[:, None, None] * activation).sum(0)))
+    return maps
+
+
+def spatial_stages(graph: Graph) -> list[str]:
+    """The last node of each spatial resolution on the way to the output (Grad-CAM's stages)."""
+    candidates = layer_candidates(graph)
+    return [node_id for node_id, following in zip(candidates, [*candidates[1:], None],
+                                                   strict=True)
+            if following is None
+            or graph.node(node_id).output_shape[2:] != graph.node(following).output_shape[2:]]
 
 
 def class_score_of(output: Any, target: int) -> torch.Tensor:

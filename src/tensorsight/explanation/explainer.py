@@ -215,6 +215,12 @@ class Explainer:
             "top": [[names[index], float(probabilities[index])] for index in order.tolist()],
         }
 
+    def run_graph(self, run_id: str) -> Graph:
+        """The captured graph of a kept run (with the synthetic softmax, when one was added);
+        for views computed elsewhere (attribution, receptive fields). ``UnknownIdError`` if
+        the run expired."""
+        return self._run(run_id).graph
+
     def _run(self, run_id: str) -> _Run:
         run = self._runs.get(run_id)
         if run is None:
