@@ -24,6 +24,7 @@ from tensorsight.attribution.receptive import (
     receptive_fields,
     spatial_nodes,
 )
+from tensorsight.attribution.session import AttributionSession, with_attribution
 from tensorsight.attribution.taps import TapRun, tap_run
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Attribution",
     "AttributionCancelled",
     "AttributionError",
+    "AttributionSession",
     "ReceptiveFields",
     "TapRun",
     "attribute",
@@ -45,4 +47,5 @@ __all__ = [
     "spatial_stages",
     "tap_run",
     "window_starts",
+    "with_attribution",
 ]
