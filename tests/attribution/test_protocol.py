@@ -141,3 +141,19 @@ def test_the_widget_answers_attribution_too(explainer, run):
     meta, arrays = decode_pack(bytes(buffers[0]))
     assert meta["method"] == "saliency" and arrays["map"].shape == (64, 64)
     assert torch.is_tensor(_x(explainer, run))
+
+
+def test_channel_exemplars_route(client, explainer, run):
+    graph = explainer.run_graph(run["run_id"])
+    node = next(n for n in graph.nodes if n.name == "conv_2_1")
+    response = client.get(f"/api/runs/{run['run_id']}/nodes/{node.id}/exemplars",
+                          params={"channel": "4"})
+    assert response.status_code == 200, response.text
+    meta, arrays = decode_pack(response.content)
+    assert meta["layer"] == "conv_2_1" and len(meta["entries"]) == 9
+    assert arrays["crops"].shape == (9, 10, 10, 1) and arrays["crops"].dtype == np.uint8
+    relu = next(n for n in graph.nodes if n.name == "relu_2_1")
+    response = client.get(f"/api/runs/{run['run_id']}/nodes/{relu.id}/exemplars",
+                          params={"channel": "4"})
+    assert response.status_code == 400
+    assert "No exemplars were computed for layer 'relu_2_1'" in response.json()["error"]

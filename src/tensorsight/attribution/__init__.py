@@ -11,6 +11,12 @@
 from tensorsight.attribution.api import attribute, gradcam_stages
 from tensorsight.attribution.core import Attribution, class_scores, new_cancel_event
 from tensorsight.attribution.errors import AttributionCancelled, AttributionError
+from tensorsight.attribution.exemplars import (
+    Exemplars,
+    channel_crops,
+    compute_exemplars,
+    write_exemplars,
+)
 from tensorsight.attribution.methods import (
     METHODS,
     gradcam_plus_weights,
@@ -33,10 +39,13 @@ __all__ = [
     "AttributionCancelled",
     "AttributionError",
     "AttributionSession",
+    "Exemplars",
     "ReceptiveFields",
     "TapRun",
     "attribute",
+    "channel_crops",
     "class_scores",
+    "compute_exemplars",
     "effective_receptive_field",
     "gradcam_plus_weights",
     "gradcam_stages",
@@ -48,4 +57,5 @@ __all__ = [
     "tap_run",
     "window_starts",
     "with_attribution",
+    "write_exemplars",
 ]

@@ -10,6 +10,7 @@
 | ``gradcam_stages`` | ``run_id, target?, plus?`` | pack |
 | ``receptive_field`` | ``run_id, node_id`` | ``{node, rows, cols, exact}`` |
 | ``effective_receptive_field`` | ``run_id, node_id, y, x, channel?`` | pack |
+| ``channel_exemplars`` | ``run_id, node_id, channel`` | pack (``crops`` uint8) |
 
 The computing methods share the Explainer's lock (a capture hooks the model's modules, so no
 other forward may run meanwhile); progress and cancel have their own, so a page can poll a long
@@ -27,6 +28,7 @@ import numpy as np
 from tensorsight.attribution.api import attribute, gradcam_stages
 from tensorsight.attribution.core import Attribution
 from tensorsight.attribution.errors import AttributionCancelled, AttributionError
+from tensorsight.attribution.exemplars import channel_crops
 from tensorsight.attribution.methods import METHODS
 from tensorsight.attribution.receptive import effective_receptive_field, receptive_fields
 from tensorsight.protocol import Arguments, Method, Protocol, ProtocolError
@@ -162,6 +164,19 @@ class AttributionSession:
                  "max": float(heat.max())}, {"heat": heat.astype(np.float32)})
 
 
+    def channel_exemplars(self, run_id: str, node_id: str,
+                          channel: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The images that excite one channel most, cropped to its receptive field."""
+        folder = getattr(self.explainer, "exemplars", None)
+        if folder is None:
+            raise AttributionError("This model has no channel exemplars; compute them with "
+                                   "`tensorsight exemplars`.")
+        graph = self.explainer.run_graph(run_id)
+        _known(graph, node_id)
+        meta, crops = channel_crops(folder, graph.node(node_id).name, channel)
+        return {**meta, "node": node_id, "channel": channel}, {"crops": crops}
+
+
 def _known(graph: Any, node_id: str) -> None:
     if node_id not in graph:
         raise AttributionError(f"This run has no node {node_id!r}.")
@@ -183,6 +198,8 @@ def with_attribution(protocol: Protocol, explainer: Any) -> Protocol:
                call=lambda _, **kwargs: session.receptive_field(**kwargs)),
         Method("effective_receptive_field", _cell_arguments, result="pack",
                call=lambda _, **kwargs: session.effective_receptive_field(**kwargs)),
+        Method("channel_exemplars", _channel_arguments, result="pack",
+               call=lambda _, **kwargs: session.channel_exemplars(**kwargs)),
     ]
     polling = [
         Method("attribution_progress", _job_arguments,
@@ -239,6 +256,10 @@ def _node_arguments(arguments: Arguments) -> dict[str, Any]:
 def _cell_arguments(arguments: Arguments) -> dict[str, Any]:
     return {**_node_arguments(arguments), "y": arguments.integer("y"),
             "x": arguments.integer("x"), "channel": arguments.integer("channel", default=None)}
+
+
+def _channel_arguments(arguments: Arguments) -> dict[str, Any]:
+    return {**_node_arguments(arguments), "channel": arguments.integer("channel")}
 
 
 def _job_arguments(arguments: Arguments) -> dict[str, Any]:

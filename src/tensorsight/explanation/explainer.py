@@ -12,6 +12,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -61,8 +62,10 @@ class Explainer:
 
     def __init__(self, model: nn.Module, *, preprocessing: Preprocessing,
                  class_names: Sequence[str], name: str, samples: Iterable[Sample] = (),
-                 max_runs: int = DEFAULT_MAX_RUNS, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+                 max_runs: int = DEFAULT_MAX_RUNS, max_bytes: int = DEFAULT_MAX_BYTES,
+                 exemplars: Path | None = None) -> None:
         self.model = model
+        self.exemplars = exemplars  # the bundle's channel exemplars folder (attribution.exemplars)
         self.preprocessing = preprocessing
         self.class_names = tuple(class_names)
         self.name = name
@@ -77,7 +80,7 @@ class Explainer:
         """An explainer for a :class:`~tensorsight.models.bundle.ModelBundle`."""
         return cls(bundle.model, preprocessing=bundle.preprocessing,
                    class_names=bundle.class_names, name=bundle.name, samples=bundle.samples,
-                   **options)
+                   exemplars=bundle.exemplars, **options)
 
     # -- the model -----------------------------------------------------------------------------
 
