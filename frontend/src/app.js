@@ -9,6 +9,7 @@ import { clear, el } from "./detail/dom.js";
 import { openDetail } from "./detail/index.js";
 import { createPicker } from "./images/picker.js";
 import { openPlayground } from "./playground/index.js";
+import { openAttribution } from "./attribution/index.js";
 import { explanation } from "./overview/explain.js";
 import { createOverview, RANGE_MODES } from "./overview/overview.js";
 import { formatPercent } from "./ui/format.js";
@@ -35,8 +36,12 @@ export async function mount(root, source, { page = false } = {}) {
   const playgroundButton = el("button", {
     type: "button", class: "ts-top-button", onclick: () => showPanel((layer, close) => openPlayground(layer, { close })),
   }, "Convolution playground");
+  const attributionButton = el("button", {
+    type: "button", class: "ts-top-button ts-attribution-button", onclick: () => current && showPanel((layer, close) =>
+      openAttribution(layer, { source, runId: current.run_id, modelInfo, overview: current, colors, close })),
+  }, "What it looks at");
   root.append(el("header", { class: "ts-top" },
-    el("span", { class: "ts-logo" }, "tensorsight"), status, playgroundButton), alert, detailLayer);
+    el("span", { class: "ts-logo" }, "tensorsight"), status, attributionButton, playgroundButton), alert, detailLayer);
 
   let modelInfo;
   let samples;

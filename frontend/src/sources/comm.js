@@ -45,5 +45,9 @@ export function commSource(model) {
     activations: (runId, nodeIds, { channels = null, encoding = "u8" } = {}) =>
       pack("activations", { run_id: runId, node_ids: nodeIds, channels, encoding }),
     detail: (runId, nodeId, channel) => pack("detail", { run_id: runId, node_id: nodeId, channel }),
+    attribution: (runId, params) => pack("attribution", { run_id: runId, ...params }),
+    gradcamStages: (runId, target) => pack("gradcam_stages", { run_id: runId, target }),
+    attributionProgress: (jobId) => result("attribution_progress", { job_id: jobId }),
+    cancelAttribution: (jobId) => result("attribution_cancel", { job_id: jobId }),
   };
 }

@@ -46,6 +46,14 @@ export function httpSource(base = "") {
     },
     detail: (runId, nodeId, channel) => pack(
       `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/detail?channel=${channel}`),
+    // Attribution (docs/architecture.md, "Attribution"): params are the protocol's, as strings.
+    attribution: (runId, params) => pack(
+      `/api/runs/${encodeURIComponent(runId)}/attribution?${new URLSearchParams(params)}`),
+    gradcamStages: (runId, target) => pack(
+      `/api/runs/${encodeURIComponent(runId)}/gradcam_stages?${new URLSearchParams({ target })}`),
+    attributionProgress: (jobId) => json(`/api/attribution/jobs/${encodeURIComponent(jobId)}`),
+    cancelAttribution: (jobId) => json(`/api/attribution/jobs/${encodeURIComponent(jobId)}/cancel`,
+      { method: "POST" }),
   };
 }
 

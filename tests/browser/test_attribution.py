@@ -1,0 +1,111 @@
+"""The attribution panel in a real Chromium over a real server (the shipped TinyVGG).
+
+The overlay must paint exactly the map the server computes (its range, and full opacity where the
+map is largest), Grad-CAM must show every spatial stage, and a long integrated-gradients run
+must show progress and stop when cancelled. Any console error fails the test.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from tensorsight.explanation import decode_pack
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def panel(live_server, browser_page) -> Any:
+    page = browser_page
+    problems: list[str] = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(live_server.url)
+    page.wait_for_selector('body[data-state="ready"]', timeout=90_000)
+    page.get_by_role("button", name=re.compile("What it looks at")).click()
+    frame = page.locator(".tsa-panel")
+    frame.wait_for()
+    page.wait_for_selector('.tsa-panel[data-state="ready"]', timeout=60_000)
+    expected: list[str] = []  # console errors a test causes on purpose
+    yield page, frame, expected
+    assert [problem for problem in problems
+            if not any(text in problem for text in expected)] == [], problems
+
+
+def _server_map(live_server, run_id: str, **params: str) -> tuple[dict, np.ndarray]:
+    response = httpx.get(f"{live_server.url}api/runs/{run_id}/attribution", params=params,
+                         timeout=60)
+    meta, arrays = decode_pack(response.content)
+    return meta, arrays["map"]
+
+
+def _alpha(page, x: int, y: int) -> int:
+    return page.evaluate("""([x, y]) => {
+        const canvas = document.querySelector('.tsa-overlay');
+        return canvas.getContext('2d').getImageData(x, y, 1, 1).data[3];
+    }""", [x, y])
+
+
+def test_the_overlay_paints_the_servers_map(panel, live_server):
+    page, frame, _ = panel
+    overlay = frame.locator(".tsa-overlay")
+    assert overlay.get_attribute("data-method") == "saliency"
+    run_id = page.locator(".ts-app").get_attribute("data-run-id")
+    target = overlay.get_attribute("data-target")
+    meta, values = _server_map(live_server, run_id, method="saliency", target=target)
+    assert float(overlay.get_attribute("data-min")) == pytest.approx(meta["range"][0])
+    assert float(overlay.get_attribute("data-max")) == pytest.approx(meta["range"][1])
+    assert (overlay.get_attribute("data-rows"), overlay.get_attribute("data-cols")) == ("64", "64")
+    y, x = np.unravel_index(np.abs(values).argmax(), values.shape)
+    assert _alpha(page, int(x), int(y)) == 255
+    zero = np.argwhere(values == 0)
+    if len(zero):
+        assert _alpha(page, int(zero[0][1]), int(zero[0][0])) == 0
+    assert frame.locator(".tsa-legend .ts-legend").count() == 1
+    # The predicted class is the default target, as the page's prediction says.
+    prediction = page.locator(".ts-prediction strong").inner_text()
+    assert frame.locator(".tsa-target option:checked").inner_text() == prediction
+    frame.locator(".tsa-opacity").fill("25")
+    assert overlay.evaluate("canvas => canvas.style.opacity") == "0.25"
+
+
+def test_gradcam_at_a_chosen_layer_and_every_stage(panel, live_server):
+    page, frame, _ = panel
+    frame.locator(".tsa-method").select_option("gradcam")
+    frame.locator(".tsa-layer").select_option(label="conv_2_2")
+    page.wait_for_function("""() => {
+        const o = document.querySelector('.tsa-overlay');
+        return o.dataset.method === 'gradcam' && o.dataset.rows === '64'
+            && document.querySelector('.tsa-status').textContent.includes('conv_2_2');
+    }""", timeout=60_000)
+    captions = frame.locator(".tsa-stage figcaption").all_inner_texts()
+    assert captions == ["relu_1_1", "relu_1_2", "max_pool_1", "relu_2_1", "relu_2_2", "max_pool_2"]
+    run_id = page.locator(".ts-app").get_attribute("data-run-id")
+    meta, _ = _server_map(live_server, run_id, method="gradcam", layer=meta_layer(frame),
+                          target=frame.locator(".tsa-overlay").get_attribute("data-target"))
+    assert float(frame.locator(".tsa-overlay").get_attribute("data-max")) == pytest.approx(
+        meta["range"][1])
+
+
+def meta_layer(frame) -> str:
+    return frame.locator(".tsa-layer").input_value()
+
+
+def test_a_long_run_shows_progress_and_can_be_cancelled(panel):
+    page, frame, expected = panel
+    expected.append("status of 409 (Conflict)")  # the cancelled request's answer
+    frame.locator(".tsa-method").select_option("integrated_gradients")
+    page.wait_for_selector('.tsa-panel[data-state="ready"]', timeout=60_000)
+    frame.locator(".tsa-steps").fill("4096")
+    frame.locator(".tsa-run").click()
+    page.wait_for_function(
+        "() => document.querySelector('.tsa-progress').value > 0", timeout=60_000)
+    frame.locator(".tsa-cancel").click()
+    page.wait_for_selector('.tsa-panel[data-state="cancelled"]', timeout=60_000)
+    assert frame.locator(".tsa-status").inner_text() == "Cancelled."
+    assert frame.locator(".tsa-progress").is_hidden()
