@@ -10,6 +10,8 @@ import { openDetail } from "./detail/index.js";
 import { createPicker } from "./images/picker.js";
 import { openPlayground } from "./playground/index.js";
 import { openAttribution } from "./attribution/index.js";
+import { createReceptiveOutline } from "./attribution/receptive.js";
+import { attachExemplars } from "./attribution/exemplars.js";
 import { explanation } from "./overview/explain.js";
 import { createOverview, RANGE_MODES } from "./overview/overview.js";
 import { formatPercent } from "./ui/format.js";
@@ -45,8 +47,10 @@ export async function mount(root, source, { page = false } = {}) {
 
   let modelInfo;
   let samples;
+  let exemplarLayers;   // layers with channel exemplars (attribution/exemplars.js)
   try {
-    [modelInfo, samples] = await Promise.all([source.modelInfo(), source.samples()]);
+    [modelInfo, samples, exemplarLayers] = await Promise.all([source.modelInfo(), source.samples(),
+      source.exemplarLayers ? source.exemplarLayers() : []]);
   } catch (error) {
     showAlert(error.message);
     setState("error");
@@ -59,8 +63,10 @@ export async function mount(root, source, { page = false } = {}) {
   const legendHolder = el("div", { class: "ts-toolbar-legend" });
   const explainTitle = el("h2", {});
   const explainBody = el("p", {});
+  const fields = createReceptiveOutline({ source, root, modelInfo });
   const overview = createOverview({
     source, modelInfo, readout,
+    onHoverCell: (hover) => fields.show(current?.run_id, hover),
     onOpenDetail: (node, channel) => showDetail(node, channel),
     onFocusKind: (kind) => explain(kind),
     onError: (message) => showAlert(message),
@@ -143,6 +149,8 @@ export async function mount(root, source, { page = false } = {}) {
       source, runId: current.run_id, node, channel, modelInfo, overview: current, colors,
       range: overview.activationRange(node.id), close,
     }));
+    attachExemplars(detailLayer, { source, runId: current.run_id, node, channel, layers: exemplarLayers })
+      .catch((error) => showAlert(error.message));
   }
 
   // Opens a detail view or the playground on the layer above the overview, one at a time.

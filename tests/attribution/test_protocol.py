@@ -144,6 +144,7 @@ def test_the_widget_answers_attribution_too(explainer, run):
 
 
 def test_channel_exemplars_route(client, explainer, run):
+    assert client.get("/api/exemplars").json() == ["conv_1_1", "conv_1_2", "conv_2_1", "conv_2_2"]
     graph = explainer.run_graph(run["run_id"])
     node = next(n for n in graph.nodes if n.name == "conv_2_1")
     response = client.get(f"/api/runs/{run['run_id']}/nodes/{node.id}/exemplars",

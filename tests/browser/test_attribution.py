@@ -109,3 +109,56 @@ def test_a_long_run_shows_progress_and_can_be_cancelled(panel):
     page.wait_for_selector('.tsa-panel[data-state="cancelled"]', timeout=60_000)
     assert frame.locator(".tsa-status").inner_text() == "Cancelled."
     assert frame.locator(".tsa-progress").is_hidden()
+
+
+@pytest.fixture
+def overview_page(live_server, browser_page) -> Any:
+    page = browser_page
+    problems: list[str] = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(live_server.url)
+    page.wait_for_selector('body[data-state="ready"]', timeout=90_000)
+    yield page
+    assert problems == []
+
+
+def _node_id(live_server, name: str) -> str:
+    nodes = httpx.get(f"{live_server.url}api/model", timeout=30).json()["nodes"]
+    return next(node["id"] for node in nodes if node["name"] == name)
+
+
+def test_hovering_a_cell_outlines_its_receptive_field(overview_page, live_server):
+    page = overview_page
+    node = _node_id(live_server, "relu_2_1")
+    canvas = page.locator(f'canvas.ts-map[data-node="{node}"][data-channel="0"]')
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    rows = cols = 28
+    row, col = 7, 20
+    page.mouse.move(box["x"] + (col + 0.5) * box["width"] / cols,
+                    box["y"] + (row + 0.5) * box["height"] / rows)
+    outline = page.locator(".tsa-rf-box").first
+    outline.wait_for(timeout=30_000)
+    run_id = page.locator(".ts-app").get_attribute("data-run-id")
+    table = httpx.get(f"{live_server.url}api/runs/{run_id}/nodes/{node}/receptive_field",
+                      timeout=30).json()
+    (top, bottom), (left, right) = table["rows"][row], table["cols"][col]
+    assert [int(outline.get_attribute(f"data-{side}")) for side in
+            ("top", "left", "bottom", "right")] == [top, left, bottom, right]
+    assert (bottom - top, right - left) == (9, 9)  # 3x3, 3x3, pool 2, 3x3: 10 pixels
+    page.mouse.move(0, 0)
+    page.wait_for_selector(".tsa-rf-box", state="detached", timeout=10_000)
+
+
+def test_a_channels_detail_shows_its_exemplars(overview_page, live_server):
+    page = overview_page
+    node = _node_id(live_server, "conv_2_1")
+    canvas = page.locator(f'canvas.ts-map[data-node="{node}"][data-channel="2"]')
+    canvas.scroll_into_view_if_needed()
+    canvas.click()
+    crops = page.locator(".tsa-exemplars canvas.tsa-exemplar")
+    crops.first.wait_for(timeout=30_000)
+    assert crops.count() == 9
+    assert crops.first.get_attribute("width") == "10"
+    assert "10000" in page.locator(".tsa-exemplar-section").inner_text()

@@ -47,6 +47,9 @@ export function commSource(model) {
     detail: (runId, nodeId, channel) => pack("detail", { run_id: runId, node_id: nodeId, channel }),
     attribution: (runId, params) => pack("attribution", { run_id: runId, ...params }),
     gradcamStages: (runId, target) => pack("gradcam_stages", { run_id: runId, target }),
+    exemplarLayers: () => result("exemplar_layers"),
+    receptiveField: (runId, nodeId) => result("receptive_field", { run_id: runId, node_id: nodeId }),
+    exemplars: (runId, nodeId, channel) => pack("channel_exemplars", { run_id: runId, node_id: nodeId, channel }),
     attributionProgress: (jobId) => result("attribution_progress", { job_id: jobId }),
     cancelAttribution: (jobId) => result("attribution_cancel", { job_id: jobId }),
   };

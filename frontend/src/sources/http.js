@@ -51,6 +51,11 @@ export function httpSource(base = "") {
       `/api/runs/${encodeURIComponent(runId)}/attribution?${new URLSearchParams(params)}`),
     gradcamStages: (runId, target) => pack(
       `/api/runs/${encodeURIComponent(runId)}/gradcam_stages?${new URLSearchParams({ target })}`),
+    exemplarLayers: () => json("/api/exemplars"),
+    receptiveField: (runId, nodeId) => json(
+      `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/receptive_field`),
+    exemplars: (runId, nodeId, channel) => pack(
+      `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/exemplars?channel=${channel}`),
     attributionProgress: (jobId) => json(`/api/attribution/jobs/${encodeURIComponent(jobId)}`),
     cancelAttribution: (jobId) => json(`/api/attribution/jobs/${encodeURIComponent(jobId)}/cancel`,
       { method: "POST" }),

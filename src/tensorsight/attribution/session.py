@@ -11,6 +11,7 @@
 | ``receptive_field`` | ``run_id, node_id`` | ``{node, rows, cols, exact}`` |
 | ``effective_receptive_field`` | ``run_id, node_id, y, x, channel?`` | pack |
 | ``channel_exemplars`` | ``run_id, node_id, channel`` | pack (``crops`` uint8) |
+| ``exemplar_layers`` | | ``[node name, ...]`` with exemplars (``[]`` for none) |
 
 The computing methods share the Explainer's lock (a capture hooks the model's modules, so no
 other forward may run meanwhile); progress and cancel have their own, so a page can poll a long
@@ -28,7 +29,7 @@ import numpy as np
 from tensorsight.attribution.api import attribute, gradcam_stages
 from tensorsight.attribution.core import Attribution
 from tensorsight.attribution.errors import AttributionCancelled, AttributionError
-from tensorsight.attribution.exemplars import channel_crops
+from tensorsight.attribution.exemplars import channel_crops, read_index
 from tensorsight.attribution.methods import METHODS
 from tensorsight.attribution.receptive import effective_receptive_field, receptive_fields
 from tensorsight.protocol import Arguments, Method, Protocol, ProtocolError
@@ -177,6 +178,12 @@ class AttributionSession:
         return {**meta, "node": node_id, "channel": channel}, {"crops": crops}
 
 
+    def exemplar_layers(self) -> list[str]:
+        """The names of the layers that have channel exemplars (none without a folder)."""
+        folder = getattr(self.explainer, "exemplars", None)
+        return [] if folder is None else list(read_index(folder)["layers"])
+
+
 def _known(graph: Any, node_id: str) -> None:
     if node_id not in graph:
         raise AttributionError(f"This run has no node {node_id!r}.")
@@ -200,6 +207,7 @@ def with_attribution(protocol: Protocol, explainer: Any) -> Protocol:
                call=lambda _, **kwargs: session.effective_receptive_field(**kwargs)),
         Method("channel_exemplars", _channel_arguments, result="pack",
                call=lambda _, **kwargs: session.channel_exemplars(**kwargs)),
+        Method("exemplar_layers", call=lambda _: session.exemplar_layers()),
     ]
     polling = [
         Method("attribution_progress", _job_arguments,

@@ -117,6 +117,7 @@ def _attribution_routes(api: _Api) -> list[Route]:
         Route(f"{node}/receptive_field", api.route("receptive_field")),
         Route(f"{node}/effective_receptive_field", api.route("effective_receptive_field")),
         Route(f"{node}/exemplars", api.route("channel_exemplars")),
+        Route("/api/exemplars", api.route("exemplar_layers")),
         Route("/api/attribution/jobs/{job_id}", api.route("attribution_progress")),
         Route("/api/attribution/jobs/{job_id}/cancel", api.route("attribution_cancel"),
               methods=["POST"]),
