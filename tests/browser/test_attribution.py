@@ -162,3 +162,23 @@ def test_a_channels_detail_shows_its_exemplars(overview_page, live_server):
     assert crops.count() == 9
     assert crops.first.get_attribute("width") == "10"
     assert "10000" in page.locator(".tsa-exemplar-section").inner_text()
+
+
+def test_class_and_layer_by_clicking(panel):
+    page, frame, _ = panel
+    second = frame.locator(".tsa-class").nth(1)
+    wanted = second.get_attribute("data-target")
+    second.click()
+    page.wait_for_function(
+        f"() => document.querySelector('.tsa-overlay').dataset.target === '{wanted}'"
+        " && document.querySelector('.tsa-panel').dataset.state === 'ready'", timeout=60_000)
+    stage = frame.locator(".tsa-stage").nth(2)
+    stage.wait_for(timeout=60_000)
+    node = stage.get_attribute("data-node")
+    stage.click()
+    page.wait_for_function(
+        "() => document.querySelector('.tsa-overlay').dataset.method === 'gradcam'"
+        " && document.querySelector('.tsa-panel').dataset.state === 'ready'", timeout=60_000)
+    assert frame.locator(".tsa-layer").input_value() == node
+    assert "max_pool_1" in frame.locator(".tsa-status").inner_text()
+    assert frame.locator(".tsa-overlay").get_attribute("data-target") == wanted

@@ -52,6 +52,14 @@ export function openAttribution(container, options) {
   const legendHolder = el("div", { class: "tsa-legend" });
   const stages = el("div", { class: "tsa-stages" });
   const layerRow = el("label", {}, "Grad-CAM layer ", layer);
+  const classes = el("ol", { class: "tsa-classes", "aria-label": "Output: click a class to explain it" });
+  for (const [name, probability] of overview.output?.top || []) {
+    const index = modelInfo.classes.indexOf(name);
+    classes.append(el("li", {}, el("button", {
+      type: "button", class: "tsa-class", dataset: { target: String(index) },
+      onclick: () => { target.value = String(index); run(); loadStages(); },
+    }, `${name} ${(probability * 100).toFixed(1)}%`)));
+  }
   const stepsRow = el("label", {}, "Steps ", steps);
 
   frame.views.append(
@@ -60,9 +68,9 @@ export function openAttribution(container, options) {
       el("button", { type: "button", class: "tsa-run", onclick: run }, "Show"),
       el("label", {}, "Opacity ", opacity), progress, cancel),
     status,
-    el("div", { class: "tsa-figure" }, base, overlay),
+    el("div", { class: "tsa-main" }, el("div", { class: "tsa-figure" }, base, overlay), classes),
     legendHolder,
-    el("h3", {}, "Grad-CAM of every spatial stage"),
+    el("h3", {}, "Grad-CAM of every spatial stage (click one to use its layer)"),
     stages);
   frame.text.append(el("p", {}, "Each map says which pixels made the network score the chosen class. "
     + "Saliency and SmoothGrad show how strongly each pixel's change would move the score; gradient × input "
@@ -155,6 +163,13 @@ export function openAttribution(container, options) {
     clear(legendHolder).append(colors.legend(scale, { label: METHODS[pack.meta.method], width: SIZE, ticks: 5 }));
   }
 
+  function useLayer(nodeId) {
+    if (!LAYERED.has(method.value)) method.value = "gradcam";
+    layer.value = nodeId;
+    showRows();
+    run();
+  }
+
   async function loadStages() {
     const mine = state.request;
     try {
@@ -167,7 +182,9 @@ export function openAttribution(container, options) {
         const canvas = el("canvas", { class: "tsa-stage-map" });
         paintOverlay(canvas, values.data, values.shape[0], values.shape[1], colors.activationColor(limit), limit);
         canvas.dataset.node = stage.node;
-        stages.append(el("figure", { class: "tsa-stage" },
+        stages.append(el("figure", { class: "tsa-stage", tabindex: 0, dataset: { node: stage.node },
+          onclick: () => useLayer(stage.node),
+          onkeydown: (event) => { if (event.key === "Enter") useLayer(stage.node); } },
           el("div", { class: "tsa-stage-figure" },
             el("img", { src: base.src, alt: "", width: 96, height: 96 }), canvas),
           el("figcaption", {}, stage.name)));
