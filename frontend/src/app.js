@@ -90,7 +90,7 @@ export async function mount(root, source, { page = false } = {}) {
         el("p", { class: "ts-note" }, "Red is positive, blue negative, white zero. Each layer's legend shows the range its colours span.")),
       el("section", { class: "ts-card ts-explain", "aria-live": "polite" }, explainTitle, explainBody)),
     el("main", { class: "ts-content" },
-      el("div", { class: "ts-toolbar" }, readout.el, legendHolder),
+      el("div", { class: "ts-toolbar" }, readout.el, fields.toggle, legendHolder),
       overview.el)));
   explain("overview");
 

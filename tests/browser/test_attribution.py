@@ -182,3 +182,24 @@ def test_class_and_layer_by_clicking(panel):
     assert frame.locator(".tsa-layer").input_value() == node
     assert "max_pool_1" in frame.locator(".tsa-status").inner_text()
     assert frame.locator(".tsa-overlay").get_attribute("data-target") == wanted
+
+
+def test_the_effective_field_is_the_cells_gradient(overview_page, live_server):
+    page = overview_page
+    page.locator(".tsa-erf-toggle").check()
+    node = _node_id(live_server, "conv_1_2")
+    canvas = page.locator(f'canvas.ts-map[data-node="{node}"][data-channel="1"]')
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 30.5 * box["width"] / 60, box["y"] + 10.5 * box["height"] / 60)
+    heat = page.locator(".tsa-erf-heat").first
+    heat.wait_for(timeout=30_000)
+    run_id = page.locator(".ts-app").get_attribute("data-run-id")
+    url = f"{live_server.url}api/runs/{run_id}/nodes/{node}/effective_receptive_field"
+    response = httpx.get(url, params={"y": "10", "x": "30", "channel": "1"}, timeout=30)
+    meta, arrays = decode_pack(response.content)
+    assert float(heat.get_attribute("data-max")) == pytest.approx(meta["max"])
+    assert meta["box"] == [10, 30, 14, 34]
+    outside = arrays["heat"].copy()
+    outside[10:15, 30:35] = 0
+    assert not outside.any()

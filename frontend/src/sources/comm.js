@@ -49,6 +49,8 @@ export function commSource(model) {
     gradcamStages: (runId, target) => pack("gradcam_stages", { run_id: runId, target }),
     exemplarLayers: () => result("exemplar_layers"),
     receptiveField: (runId, nodeId) => result("receptive_field", { run_id: runId, node_id: nodeId }),
+    effectiveReceptiveField: (runId, nodeId, y, x, channel) => pack("effective_receptive_field",
+      { run_id: runId, node_id: nodeId, y, x, channel }),
     exemplars: (runId, nodeId, channel) => pack("channel_exemplars", { run_id: runId, node_id: nodeId, channel }),
     attributionProgress: (jobId) => result("attribution_progress", { job_id: jobId }),
     cancelAttribution: (jobId) => result("attribution_cancel", { job_id: jobId }),

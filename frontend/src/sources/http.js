@@ -54,6 +54,8 @@ export function httpSource(base = "") {
     exemplarLayers: () => json("/api/exemplars"),
     receptiveField: (runId, nodeId) => json(
       `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/receptive_field`),
+    effectiveReceptiveField: (runId, nodeId, y, x, channel) => pack(
+      `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/effective_receptive_field?${new URLSearchParams({ y, x, channel })}`),
     exemplars: (runId, nodeId, channel) => pack(
       `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/exemplars?channel=${channel}`),
     attributionProgress: (jobId) => json(`/api/attribution/jobs/${encodeURIComponent(jobId)}`),
