@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,7 +118,7 @@ def _chain(first: torch.Tensor, rest: Iterable[torch.Tensor]) -> Iterable[torch.
 
 
 def _batches(images: torch.Tensor | Iterable[torch.Tensor],
-             batch_size: int) -> Iterable[torch.Tensor]:
+             batch_size: int) -> Iterator[torch.Tensor]:
     if isinstance(images, torch.Tensor):
         return iter(images.split(batch_size))
     return iter(images)
