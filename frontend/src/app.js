@@ -17,11 +17,17 @@ import { createOverview, RANGE_MODES } from "./overview/overview.js";
 import { formatPercent } from "./ui/format.js";
 import { createReadout } from "./ui/readout.js";
 
-// mount(el, source, {page}): builds the app in `el` and runs the first sample. `page` also
-// reports the state on document.body (the bench and the browser tests wait for
+// mount(el, source, {page, signal}): builds the app in `el` and runs the first sample. `page`
+// also reports the state on document.body (the bench and the browser tests wait for
 // body[data-state="ready"]); inside a notebook only `el` carries it. States: loading, ready
-// (the current run is painted), idle (no samples: waiting for an upload), error.
-export async function mount(root, source, { page = false } = {}) {
+// (the current run is painted), idle (no samples: waiting for an upload), error. Aborting
+// `signal` tears the app down: the open view closes, the overview drops its listeners and
+// observer (the widget does this when the notebook removes its output).
+export async function mount(root, source, { page = false, signal = null } = {}) {
+  const teardown = [];
+  signal?.addEventListener("abort", () => {
+    for (const release of teardown.splice(0)) release();
+  }, { once: true });
   const setState = (state) => {
     root.dataset.state = state;
     if (page) document.body.dataset.state = state;
@@ -44,6 +50,7 @@ export async function mount(root, source, { page = false } = {}) {
   }, "What it looks at");
   root.append(el("header", { class: "ts-top" },
     el("span", { class: "ts-logo" }, "tensorsight"), status, attributionButton, playgroundButton), alert, detailLayer);
+  teardown.push(() => closeDetail());
 
   let modelInfo;
   let samples;
@@ -56,6 +63,7 @@ export async function mount(root, source, { page = false } = {}) {
     setState("error");
     return;
   }
+  if (signal?.aborted) return;
   status.textContent = `${modelInfo.name} · input ${modelInfo.input.channels}×${modelInfo.input.height}×${modelInfo.input.width}`;
   status.title = status.textContent;   // a long model name is cut short in the header
 
@@ -73,6 +81,7 @@ export async function mount(root, source, { page = false } = {}) {
     onLegend: (node, scale, mode) => clear(legendHolder).append(
       colors.legend(scale, { label: `${node.name} · ${mode.toLowerCase()}`, width: 180, ticks: 5 })),
   });
+  teardown.push(() => overview.destroy());
   const picker = createPicker({
     onSample: (id) => start(() => source.runSample(id), id),
     onUpload: (file) => start(() => source.runUpload(file), null),

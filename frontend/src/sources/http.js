@@ -46,6 +46,8 @@ export function httpSource(base = "") {
     },
     detail: (runId, nodeId, channel) => pack(
       `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/detail?channel=${channel}`),
+    terms: (runId, nodeId, channel, row, col) => pack(
+      `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/terms?${new URLSearchParams({ channel, row, col })}`),
     // Attribution (docs/architecture.md, "Attribution"): params are the protocol's, as strings.
     attribution: (runId, params) => pack(
       `/api/runs/${encodeURIComponent(runId)}/attribution?${new URLSearchParams(params)}`),

@@ -28,6 +28,8 @@ class ExplainerLike(TypingProtocol):
                     encoding: str) -> tuple[dict[str, Any], Mapping[str, Any]]: ...
     def detail(self, run_id: str, node_id: str,
                channel: int) -> tuple[dict[str, Any], Mapping[str, Any]]: ...
+    def terms(self, run_id: str, node_id: str, channel: int, row: int,
+              col: int) -> tuple[dict[str, Any], Mapping[str, Any]]: ...
 
 
 def explainer_methods(*, max_image_bytes: int = MAX_IMAGE_BYTES,
@@ -51,6 +53,7 @@ def explainer_methods(*, max_image_bytes: int = MAX_IMAGE_BYTES,
         Method("run_image", image),
         Method("activations", _activations, result="pack"),
         Method("detail", _detail, result="pack"),
+        Method("terms", _terms, result="pack"),
     )
 
 
@@ -85,3 +88,7 @@ def _detail(arguments: Arguments) -> dict[str, Any]:
         "node_id": arguments.text("node_id"),
         "channel": arguments.integer("channel", default=0),
     }
+
+
+def _terms(arguments: Arguments) -> dict[str, Any]:
+    return {**_detail(arguments), "row": arguments.integer("row"), "col": arguments.integer("col")}
