@@ -2,7 +2,7 @@
 
 The overlay must paint exactly the map the server computes (its range, and full opacity where the
 map is largest), Grad-CAM must show every spatial stage, and a long integrated-gradients run
-must show progress and stop when cancelled. Any console error fails the test.
+must show progress and stop when cancelled. Any console error fails the test (``browser_page``).
 """
 
 from __future__ import annotations
@@ -22,19 +22,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture
 def panel(live_server, browser_page) -> Any:
     page = browser_page
-    problems: list[str] = []
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
     page.goto(live_server.url)
     page.wait_for_selector('body[data-state="ready"]', timeout=90_000)
     page.get_by_role("button", name=re.compile("What it looks at")).click()
     frame = page.locator(".tsa-panel")
     frame.wait_for()
     page.wait_for_selector('.tsa-panel[data-state="ready"]', timeout=60_000)
-    expected: list[str] = []  # console errors a test causes on purpose
-    yield page, frame, expected
-    assert [problem for problem in problems
-            if not any(text in problem for text in expected)] == [], problems
+    return page, frame
 
 
 def _server_map(live_server, run_id: str, **params: str) -> tuple[dict, np.ndarray]:
@@ -52,7 +46,7 @@ def _alpha(page, x: int, y: int) -> int:
 
 
 def test_the_overlay_paints_the_servers_map(panel, live_server):
-    page, frame, _ = panel
+    page, frame = panel
     overlay = frame.locator(".tsa-overlay")
     assert overlay.get_attribute("data-method") == "saliency"
     run_id = page.locator(".ts-app").get_attribute("data-run-id")
@@ -75,7 +69,7 @@ def test_the_overlay_paints_the_servers_map(panel, live_server):
 
 
 def test_gradcam_at_a_chosen_layer_and_every_stage(panel, live_server):
-    page, frame, _ = panel
+    page, frame = panel
     frame.locator(".tsa-method").select_option("gradcam")
     frame.locator(".tsa-layer").select_option(label="conv_2_2")
     page.wait_for_function("""() => {
@@ -96,9 +90,9 @@ def meta_layer(frame) -> str:
     return frame.locator(".tsa-layer").input_value()
 
 
+@pytest.mark.allow_console_error(r"status of 409 \(Conflict\)")  # the cancelled request's answer
 def test_a_long_run_shows_progress_and_can_be_cancelled(panel):
-    page, frame, expected = panel
-    expected.append("status of 409 (Conflict)")  # the cancelled request's answer
+    page, frame = panel
     frame.locator(".tsa-method").select_option("integrated_gradients")
     page.wait_for_selector('.tsa-panel[data-state="ready"]', timeout=60_000)
     frame.locator(".tsa-steps").fill("4096")
@@ -114,13 +108,9 @@ def test_a_long_run_shows_progress_and_can_be_cancelled(panel):
 @pytest.fixture
 def overview_page(live_server, browser_page) -> Any:
     page = browser_page
-    problems: list[str] = []
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on("pageerror", lambda error: problems.append(str(error)))
     page.goto(live_server.url)
     page.wait_for_selector('body[data-state="ready"]', timeout=90_000)
-    yield page
-    assert problems == []
+    return page
 
 
 def _node_id(live_server, name: str) -> str:
@@ -165,7 +155,7 @@ def test_a_channels_detail_shows_its_exemplars(overview_page, live_server):
 
 
 def test_class_and_layer_by_clicking(panel):
-    page, frame, _ = panel
+    page, frame = panel
     second = frame.locator(".tsa-class").nth(1)
     wanted = second.get_attribute("data-target")
     second.click()
