@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import spearman
 from tensorsight.attribution import attribute
 
 
@@ -45,3 +44,21 @@ def test_maps_of_a_randomised_model_differ(tinyvgg, tinyvgg_inputs, randomised, 
         assert np.abs(trained.map).max() > 0  # the trained model's map is not flat
         correlations.append(spearman(trained.map, random.map))
     assert max(correlations) < 0.5, correlations
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two maps (ties share their mean rank; 0 for a flat map)."""
+    ranks_a, ranks_b = _ranks(a.ravel()), _ranks(b.ravel())
+    if ranks_a.std() == 0 or ranks_b.std() == 0:
+        return 0.0
+    return float(np.corrcoef(ranks_a, ranks_b)[0, 1])
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(len(values))
+    _, inverse = np.unique(values, return_inverse=True)
+    sums = np.bincount(inverse, weights=ranks)
+    counts = np.bincount(inverse)
+    return sums[inverse] / counts[inverse]
