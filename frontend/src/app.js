@@ -10,6 +10,9 @@ import { openDetail } from "./detail/index.js";
 import { createPicker } from "./images/picker.js";
 import { createLatentPanel } from "./latent/panel.js";
 import { openPlayground } from "./playground/index.js";
+import { openAttribution } from "./attribution/index.js";
+import { createReceptiveOutline } from "./attribution/receptive.js";
+import { attachExemplars } from "./attribution/exemplars.js";
 import { explanation } from "./overview/explain.js";
 import { createOverview, RANGE_MODES } from "./overview/overview.js";
 import { formatPercent } from "./ui/format.js";
@@ -42,14 +45,20 @@ export async function mount(root, source, { page = false, signal = null } = {}) 
   const playgroundButton = el("button", {
     type: "button", class: "ts-top-button", onclick: () => showPanel((layer, close) => openPlayground(layer, { close })),
   }, "Convolution playground");
+  const attributionButton = el("button", {
+    type: "button", class: "ts-top-button ts-attribution-button", onclick: () => current && showPanel((layer, close) =>
+      openAttribution(layer, { source, runId: current.run_id, modelInfo, overview: current, colors, close })),
+  }, "What it looks at");
   root.append(el("header", { class: "ts-top" },
-    el("span", { class: "ts-logo" }, "tensorsight"), status, playgroundButton), alert, detailLayer);
+    el("span", { class: "ts-logo" }, "tensorsight"), status, attributionButton, playgroundButton), alert, detailLayer);
   teardown.push(() => closeDetail());
 
   let modelInfo;
   let samples;
+  let exemplarLayers;   // layers with channel exemplars (attribution/exemplars.js)
   try {
-    [modelInfo, samples] = await Promise.all([source.modelInfo(), source.samples()]);
+    [modelInfo, samples, exemplarLayers] = await Promise.all([source.modelInfo(), source.samples(),
+      source.exemplarLayers ? source.exemplarLayers() : []]);
   } catch (error) {
     showAlert(error.message);
     setState("error");
@@ -63,8 +72,10 @@ export async function mount(root, source, { page = false, signal = null } = {}) 
   const legendHolder = el("div", { class: "ts-toolbar-legend" });
   const explainTitle = el("h2", {});
   const explainBody = el("p", {});
+  const fields = createReceptiveOutline({ source, root, modelInfo });
   const overview = createOverview({
     source, modelInfo, readout,
+    onHoverCell: (hover) => fields.show(current?.run_id, hover),
     onOpenDetail: (node, channel) => showDetail(node, channel),
     onFocusKind: (kind) => explain(kind),
     onError: (message) => showAlert(message),
@@ -94,7 +105,7 @@ export async function mount(root, source, { page = false, signal = null } = {}) 
         el("p", { class: "ts-note" }, "Red is positive, blue negative, white zero. Each layer's legend shows the range its colours span.")),
       el("section", { class: "ts-card ts-explain", "aria-live": "polite" }, explainTitle, explainBody)),
     el("main", { class: "ts-content" },
-      el("div", { class: "ts-toolbar" }, readout.el, legendHolder),
+      el("div", { class: "ts-toolbar" }, readout.el, fields.toggle, legendHolder),
       overview.el)));
   explain("overview");
 
@@ -154,6 +165,8 @@ export async function mount(root, source, { page = false, signal = null } = {}) 
       source, runId: current.run_id, node, channel, modelInfo, overview: current, colors,
       range: overview.activationRange(node.id), close,
     }));
+    attachExemplars(detailLayer, { source, runId: current.run_id, node, channel, layers: exemplarLayers })
+      .catch((error) => showAlert(error.message));
   }
 
   // Opens a detail view or the playground on the layer above the overview, one at a time.

@@ -25,7 +25,7 @@ export const RANGE_MODES = {
 
 // onLegend(node, colourScale, modeLabel): the scale of the layer last pointed at changed.
 export function createOverview({
-  source, modelInfo, readout, onOpenDetail, onFocusKind, onError, onLegend,
+  source, modelInfo, readout, onOpenDetail, onFocusKind, onError, onLegend, onHoverCell = null,
 }) {
   const nodes = modelInfo.nodes;
   const byId = new Map(nodes.map((node) => [node.id, node]));
@@ -308,6 +308,7 @@ export function createOverview({
       hover = next;
     }
     showReadout(next);
+    if (onHoverCell) onHoverCell(next);   // e.g. the receptive-field outline (attribution/)
   }
 
   function clearHighlight() {

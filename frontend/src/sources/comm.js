@@ -60,5 +60,14 @@ export function commSource(model) {
       pack("activations", { run_id: runId, node_ids: nodeIds, channels, encoding }),
     detail: (runId, nodeId, channel) => pack("detail", { run_id: runId, node_id: nodeId, channel }),
     terms: (runId, nodeId, channel, row, col) => pack("terms", { run_id: runId, node_id: nodeId, channel, row, col }),
+    attribution: (runId, params) => pack("attribution", { run_id: runId, ...params }),
+    gradcamStages: (runId, target) => pack("gradcam_stages", { run_id: runId, target }),
+    exemplarLayers: () => result("exemplar_layers"),
+    receptiveField: (runId, nodeId) => result("receptive_field", { run_id: runId, node_id: nodeId }),
+    effectiveReceptiveField: (runId, nodeId, y, x, channel) => pack("effective_receptive_field",
+      { run_id: runId, node_id: nodeId, y, x, channel }),
+    exemplars: (runId, nodeId, channel) => pack("channel_exemplars", { run_id: runId, node_id: nodeId, channel }),
+    attributionProgress: (jobId) => result("attribution_progress", { job_id: jobId }),
+    cancelAttribution: (jobId) => result("attribution_cancel", { job_id: jobId }),
   };
 }

@@ -59,6 +59,21 @@ export function httpSource(base = "") {
       `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/detail?channel=${channel}`),
     terms: (runId, nodeId, channel, row, col) => pack(
       `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/terms?${new URLSearchParams({ channel, row, col })}`),
+    // Attribution (docs/architecture.md, "Attribution"): params are the protocol's, as strings.
+    attribution: (runId, params) => pack(
+      `/api/runs/${encodeURIComponent(runId)}/attribution?${new URLSearchParams(params)}`),
+    gradcamStages: (runId, target) => pack(
+      `/api/runs/${encodeURIComponent(runId)}/gradcam_stages?${new URLSearchParams({ target })}`),
+    exemplarLayers: () => json("/api/exemplars"),
+    receptiveField: (runId, nodeId) => json(
+      `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/receptive_field`),
+    effectiveReceptiveField: (runId, nodeId, y, x, channel) => pack(
+      `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/effective_receptive_field?${new URLSearchParams({ y, x, channel })}`),
+    exemplars: (runId, nodeId, channel) => pack(
+      `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/exemplars?channel=${channel}`),
+    attributionProgress: (jobId) => json(`/api/attribution/jobs/${encodeURIComponent(jobId)}`),
+    cancelAttribution: (jobId) => json(`/api/attribution/jobs/${encodeURIComponent(jobId)}/cancel`,
+      { method: "POST" }),
   };
 }
 

@@ -10,6 +10,7 @@ import base64
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -78,12 +79,14 @@ class Explainer:
     def __init__(self, model: nn.Module, *, preprocessing: Preprocessing,
                  class_names: Sequence[str], name: str, samples: Iterable[Sample] = (),
                  max_bytes: int = DEFAULT_MAX_BYTES, store: InputStore | None = None,
-                 latent_dim: int | None = None, critic: nn.Module | None = None) -> None:
+                 latent_dim: int | None = None, critic: nn.Module | None = None,
+                 exemplars: Path | None = None) -> None:
         self.model = model
         # A generator takes a latent vector [1, latent_dim, 1, 1] instead of an image, and may
         # come with the discriminator (critic) trained against it.
         self.latent_dim = latent_dim
         self.critic = critic.eval() if critic is not None else None
+        self.exemplars = exemplars  # the bundle's channel exemplars folder (attribution.exemplars)
         self.preprocessing = preprocessing
         self.class_names = tuple(class_names)
         self.name = name
@@ -102,7 +105,7 @@ class Explainer:
         return cls(bundle.model, preprocessing=bundle.preprocessing,
                    class_names=bundle.class_names, name=bundle.name, samples=bundle.samples,
                    latent_dim=int(latent_dim) if latent_dim else None, critic=bundle.critic,
-                   **options)
+                   exemplars=bundle.exemplars, **options)
 
     # -- the model -----------------------------------------------------------------------------
 
@@ -308,6 +311,12 @@ class Explainer:
             "probabilities": probabilities.tolist(),
             "top": [[names[index], float(probabilities[index])] for index in order.tolist()],
         }
+
+    def run_graph(self, run_id: str) -> Graph:
+        """The captured graph of a kept run (with the synthetic softmax, when one was added);
+        for views computed elsewhere (attribution, receptive fields). ``UnknownIdError`` if
+        the run expired."""
+        return self._run(run_id).graph
 
     def _run(self, run_id: str) -> _Run:
         """The run's capture: cached, or computed again from its stored input."""

@@ -38,7 +38,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tensorsight.imaging import Preprocessing
-from tensorsight.models.bundle import CARD_FILE, SAMPLES_DIR, ModelBundle, Sample, find_samples
+from tensorsight.models.bundle import (
+    CARD_FILE,
+    EXEMPLARS_DIR,
+    SAMPLES_DIR,
+    ModelBundle,
+    Sample,
+    find_samples,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -103,7 +110,7 @@ def load_model(
         # `tensorsight train` writes samples/ beside the weights: offer them as samples.
         samples = (find_samples(weights_path.parent / SAMPLES_DIR, class_names)
                    if weights_path is not None and class_names else ())
-        return bundle_from_module(
+        loaded = bundle_from_module(
             model,
             name=card.get("name", spec),
             preprocessing=card_preprocessing,
@@ -112,7 +119,10 @@ def load_model(
             card=card,
             samples=samples,
         )
-    return bundle_from_module(
+        # ... and exemplars/ (tensorsight.attribution.exemplars): offer them too.
+        exemplars = weights_path.parent / EXEMPLARS_DIR if weights_path is not None else None
+        return replace(loaded, exemplars=exemplars if exemplars and exemplars.is_dir() else None)
+    loaded = bundle_from_module(
         bundle.model,
         name=bundle.name,
         preprocessing=bundle.preprocessing,
@@ -122,6 +132,7 @@ def load_model(
         samples=bundle.samples,
         critic=bundle.critic,
     )
+    return replace(loaded, exemplars=bundle.exemplars)
 
 
 def bundle_from_module(

@@ -24,6 +24,7 @@ from torch import nn
 from tensorsight.imaging import Preprocessing
 from tensorsight.models.bundle import (
     CARD_FILE,
+    EXEMPLARS_DIR,
     SAMPLES_DIR,
     WEIGHTS_FILE,
     ModelBundle,
@@ -142,6 +143,7 @@ def load_bundle(directory: str | Path, name: str = "TinyVGG") -> ModelBundle:
         class_names=class_names,
         samples=find_samples(directory / SAMPLES_DIR, class_names),
         card=card,
+        exemplars=exemplars if (exemplars := directory / EXEMPLARS_DIR).is_dir() else None,
     )
 
 

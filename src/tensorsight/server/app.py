@@ -76,8 +76,11 @@ def create_app(
     'TinyVGG (Fashion-MNIST)'
     """
     if protocol is None:
-        protocol = explainer_protocol(explainer, max_image_bytes=max_upload_bytes,
-                                      max_image_pixels=max_image_pixels)
+        from tensorsight.attribution import with_attribution  # torch: only when serving
+
+        protocol = with_attribution(explainer_protocol(
+            explainer, max_image_bytes=max_upload_bytes, max_image_pixels=max_image_pixels),
+            explainer)
     api = _Api(protocol, max_upload_bytes=max_upload_bytes)
     assets = Path(static_dir) if static_dir is not None else default_static_dir()
     routes = [
@@ -92,6 +95,7 @@ def create_app(
         Route("/api/runs/{run_id}/activations", api.route("activations"), name="activations"),
         Route("/api/runs/{run_id}/nodes/{node_id}/detail", api.route("detail"), name="detail"),
         Route("/api/runs/{run_id}/nodes/{node_id}/terms", api.route("terms"), name="terms"),
+        *_attribution_routes(api),
         Mount("/static", _CachedStaticFiles(directory=assets, check_dir=False), name="static"),
     ]
     # Level 3: nearly all of level 9's saving on packs and JSON for a fraction of the time.
@@ -105,6 +109,22 @@ def create_app(
         middleware=middleware,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
+
+
+def _attribution_routes(api: _Api) -> list[Route]:
+    """Attribution, Grad-CAM stages, receptive fields and long-job polling (attribution.session)."""
+    run, node = "/api/runs/{run_id}", "/api/runs/{run_id}/nodes/{node_id}"
+    return [
+        Route(f"{run}/attribution", api.route("attribution")),
+        Route(f"{run}/gradcam_stages", api.route("gradcam_stages")),
+        Route(f"{node}/receptive_field", api.route("receptive_field")),
+        Route(f"{node}/effective_receptive_field", api.route("effective_receptive_field")),
+        Route(f"{node}/exemplars", api.route("channel_exemplars")),
+        Route("/api/exemplars", api.route("exemplar_layers")),
+        Route("/api/attribution/jobs/{job_id}", api.route("attribution_progress")),
+        Route("/api/attribution/jobs/{job_id}/cancel", api.route("attribution_cancel"),
+              methods=["POST"]),
+    ]
 
 
 class _Api:

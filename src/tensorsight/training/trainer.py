@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from tensorsight.attribution import write_exemplars
 from tensorsight.data import (
     FASHION_MNIST_CLASSES,
     DatasetError,
@@ -35,7 +36,14 @@ from tensorsight.data import (
     read_fashion_mnist,
 )
 from tensorsight.imaging import Preprocessing
-from tensorsight.models import CARD_FILE, SAMPLES_DIR, WEIGHTS_FILE, TinyVGG, class_slug
+from tensorsight.models import (
+    CARD_FILE,
+    EXEMPLARS_DIR,
+    SAMPLES_DIR,
+    WEIGHTS_FILE,
+    TinyVGG,
+    class_slug,
+)
 from tensorsight.models.tinyvgg import DEFAULT_BUNDLE_DIR
 from tensorsight.models.tinyvgg_deformable import DeformableTinyVGG
 
@@ -123,8 +131,9 @@ class _Prepared:
 
 
 def train(config: TrainConfig) -> TrainResult:
-    """Train TinyVGG as ``config`` says and write ``weights.safetensors``, ``card.json`` and
-    ``samples/*.png`` into ``config.output``. Same config and seed -> identical weights.
+    """Train TinyVGG as ``config`` says and write ``weights.safetensors``, ``card.json``,
+    ``samples/*.png`` and the channel exemplars (``exemplars/``) into ``config.output``.
+    Same config and seed -> identical weights.
 
     >>> train(TrainConfig(output="runs/shoes", data="photos/"))  # doctest: +SKIP
     """
@@ -145,6 +154,9 @@ def train(config: TrainConfig) -> TrainResult:
     output.mkdir(parents=True, exist_ok=True)
     _save_weights(model, output / WEIGHTS_FILE)
     prepared.write_samples(output / SAMPLES_DIR, config.samples_per_class)
+    write_exemplars(output / EXEMPLARS_DIR, model, prepared.test.inputs,
+                    mean=prepared.preprocessing.mean, std=prepared.preprocessing.std,
+                    source=f"the {len(prepared.test.inputs)} test images")
     card = _model_card(
         model, prepared, config, history, predictions,
         {"training_seconds": round(training_seconds, 1),
