@@ -21,6 +21,8 @@ from tensorsight.models.bundle import (
     Sample,
     class_slug,
     find_samples,
+    folder_samples,
+    photo_samples,
 )
 from tensorsight.models.loading import ModelLoadError, bundle_from_module, load_model
 
@@ -40,7 +42,9 @@ __all__ = [
     "bundle_from_module",
     "class_slug",
     "find_samples",
+    "folder_samples",
     "load_model",
+    "photo_samples",
 ]
 
 # Model classes import torch: resolve them on first use.

@@ -37,7 +37,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tensorsight.imaging import Preprocessing
-from tensorsight.models.bundle import CARD_FILE, SAMPLES_DIR, ModelBundle, Sample, find_samples
+from tensorsight.models.bundle import (
+    CARD_FILE,
+    SAMPLES_DIR,
+    ModelBundle,
+    Sample,
+    find_samples,
+    folder_samples,
+    photo_samples,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -66,13 +74,17 @@ def load_model(
     class_names: Sequence[str] | None = None,
     input_size: tuple[int, int] | None = None,
     trust_pickle: bool = False,
+    samples: str | Path | None = None,
 ) -> ModelBundle:
-    """The model named by ``spec``, in eval mode, with its preprocessing and class names.
+    """The model named by ``spec``, in eval mode, with its preprocessing, class names and samples.
 
     ``class_names`` and ``input_size`` (height, width) override what the bundle or the card
-    says. The model is run once on a zero image of the final input size, so a model that cannot
-    take that input, or whose outputs do not match the class names, fails here with a clear
-    message rather than later in the browser. Every failure is a :class:`ModelLoadError`.
+    says. ``samples`` is a folder of images to offer instead of the model's own; a model with
+    none of its own that takes 3-channel images is offered the photos shipped with
+    MobileNetV2, so every page opens on a picture. The model is run once on a zero image of
+    the final input size, so a model that cannot take that input, or whose outputs do not
+    match the class names, fails here with a clear message rather than later in the browser.
+    Every failure is a :class:`ModelLoadError`.
 
     >>> load_model("tinyvgg").class_names[0]                 # doctest: +SKIP
     'T-shirt/top'
@@ -80,6 +92,36 @@ def load_model(
     Traceback (most recent call last):
     ModelLoadError: Unknown model 'resnet': use tinyvgg, mobilenet_v2, or package.module:factory...
     """
+    bundle = _load_bundle(spec, weights=weights, class_names=class_names,
+                          input_size=input_size, trust_pickle=trust_pickle)
+    return replace(bundle, samples=_offered_samples(bundle, samples))
+
+
+def _offered_samples(bundle: ModelBundle, folder: str | Path | None) -> tuple[Sample, ...]:
+    """``--samples DIR`` if given, else the bundle's own, else the shipped photos (3 channels)."""
+    if folder is not None:
+        path = Path(folder).expanduser()
+        if not path.is_dir():
+            raise ModelLoadError(f"The samples folder {path} does not exist.")
+        chosen = folder_samples(path, bundle.class_names)
+        if not chosen:
+            raise ModelLoadError(
+                f"The samples folder {path} holds no images (.png, .jpg, .jpeg, .webp, .bmp, "
+                f".gif).")
+        return chosen
+    if bundle.samples or bundle.preprocessing.channels != 3:
+        return bundle.samples
+    return photo_samples()
+
+
+def _load_bundle(
+    spec: str,
+    *,
+    weights: str | Path | None,
+    class_names: Sequence[str] | None,
+    input_size: tuple[int, int] | None,
+    trust_pickle: bool,
+) -> ModelBundle:
     weights_path = _existing_file(weights) if weights is not None else None
     if spec == "mobilenet_v2":
         from tensorsight.models.mobilenet_v2 import load_pretrained

@@ -62,6 +62,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--input-size", type=_input_size, metavar="HxW",
                         help="the model's input height and width in pixels, e.g. 224x224")
     parser.add_argument(
+        "--samples", type=Path, metavar="DIR",
+        help="a folder of images to offer as samples (a file named after a class, e.g. "
+             "bag-1.png, is labelled with it); by default the model's own, or for a model "
+             "taking colour images the photos shipped with tensorsight")
+    parser.add_argument(
         "--trust-pickle", action="store_true",
         help="allow --weights files in torch's pickle format; only for files you trust, "
              "since unpickling can run code")
@@ -114,7 +119,8 @@ def _load_bundle(args: argparse.Namespace) -> ModelBundle:
     class_names = _read_classes(args.classes) if args.classes is not None else None
     try:
         return load_model(args.model, weights=args.weights, class_names=class_names,
-                          input_size=args.input_size, trust_pickle=args.trust_pickle)
+                          input_size=args.input_size, trust_pickle=args.trust_pickle,
+                          samples=args.samples)
     except ModelLoadError as error:
         raise UsageError(str(error)) from None
 
