@@ -4,6 +4,7 @@
 // the cross-channel sum plus the bias = the output value, with the window sliding over the input.
 import { clear, el, fmt, num, term } from "./dom.js";
 import { heatmap } from "./heatmap.js";
+import { strongestCell } from "./opening.js";
 import { activationScale, weightScale } from "./palette.js";
 import { defineView, explain, figure, numberGrid, operator, pair, plane } from "./view.js";
 
@@ -14,7 +15,9 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
   const conv = readConv(pack);
   // channel: the input channel the formula shows; null until the user picks one, and then the
   // one that contributes most at the current position is shown.
-  const state = { i: 0, j: 0, channel: null, page: 0, level: "channels", timer: null };
+  // The window opens on the output's strongest cell: there every term of the sum means something.
+  const [i0, j0] = strongestCell(conv.output, conv.outCols);
+  const state = { i: i0, j: j0, channel: null, page: 0, level: "channels", timer: null };
 
   const tabs = el("div", { class: "tsd-tabs", role: "tablist", "aria-label": "Level of detail" });
   const stage = el("div", { class: "tsd-conv-stage" });
@@ -213,7 +216,7 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
         ") plus the ", term("bias", "bias"), " gives one value of the ", term("output", "output map"), "."],
       [conv.settingsSentence()],
       ["Play slides the window; hover the output map, or focus it and use the arrow keys, to move it yourself. ",
-        conv.paddingMode === "zeros" ? "Grey cells are padding zeros." : `Grey cells are padding; in ${conv.paddingMode} mode they repeat input values.`]);
+        paddingSentence(conv, pr || pc)]);
   }
 
   function renderArithmetic(target, c, i, j) {
@@ -299,6 +302,13 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
 });
 
 // Everything the two levels need from the pack, with the window geometry from meta.
+// Said only for a layer that pads: a convolution without padding has no grey cells.
+function paddingSentence(conv, padded) {
+  if (!padded) return "";
+  return conv.paddingMode === "zeros" ? "Grey cells are padding zeros."
+    : `Grey cells are padding; in ${conv.paddingMode} mode they repeat input values.`;
+}
+
 function readConv(pack) {
   const { meta, arrays } = pack;
   const [cin, rows, cols] = arrays.input.shape;

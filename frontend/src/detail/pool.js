@@ -4,6 +4,7 @@ import { clear, el, num, term } from "./dom.js";
 import { activationScale } from "./palette.js";
 import { asMap, defineView, explain, figure, numberGrid, operator, pair } from "./view.js";
 import { heatmap } from "./heatmap.js";
+import { strongestCell } from "./opening.js";
 
 // The input window of output index `index` along one axis: [start, stop) and the step between
 // the cells it reads (the dilation).
@@ -87,7 +88,7 @@ function pooling(kind) {
 
     frame.views.append(el("div", { class: "tsd-maps" },
       figure("input", inputMap.el), operator("→"), figure("output", outputMap.el)), formula);
-    show(0, 0);
+    show(...strongestCell(output.data, output.cols));   // not [0, 0], often all zeros
     const shape = adaptive ? `windows sized to give a ${output.rows}×${output.cols} output`
       : `a ${kernel[0]}×${kernel[1]} window that moves ${stride[0]} cell${stride[0] === 1 ? "" : "s"} at a time${padding[0] || padding[1] ? ` over an input padded by ${padding[0]}` : ""}`;
     explain(frame,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import socket
 import sys
@@ -12,12 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tensorsight.server.hosts import host_check_note, is_loopback, trusted_hosts
+
 if TYPE_CHECKING:
     from tensorsight.models import ModelBundle
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-_LOOPBACK_NAMES = ("localhost",)
 
 
 class UsageError(Exception):
@@ -49,6 +49,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "-p", "--port", type=int, default=DEFAULT_PORT,
         help=f"port to listen on; 0 picks a free one (default: {DEFAULT_PORT})")
+    parser.add_argument(
+        "--allow-host", action="append", default=[], metavar="NAME",
+        help="also answer requests addressed to this host name (a proxy's or an alias; "
+             "repeatable); '*' turns the Host check off")
     parser.add_argument("--open", action="store_true", help="open the page in your web browser")
     parser.add_argument(
         "--model", default="tinyvgg", metavar="NAME_OR_SPEC",
@@ -91,10 +95,14 @@ def serve(args: argparse.Namespace) -> int:
     from tensorsight.explanation import Explainer
     from tensorsight.server.app import create_app
 
-    app = create_app(Explainer.from_bundle(bundle), allowed_hosts=_trusted_hosts(args.host))
+    allowed = trusted_hosts(args.host, args.allow_host)
+    app = create_app(Explainer.from_bundle(bundle), allowed_hosts=allowed)
     url = _url(args.host, listener.getsockname()[1])
-    reach = "this computer only" if _is_loopback(args.host) else "other computers too"
+    reach = "this computer only" if is_loopback(args.host) else "other computers too"
     print(f"tensorsight: serving {bundle.name} at {url} ({reach}; Ctrl+C stops)", flush=True)
+    note = host_check_note(args.host, allowed)
+    if note:
+        print(note, flush=True)
     if args.open:
         import webbrowser
 
@@ -167,22 +175,6 @@ def _listen(host: str, port: int) -> socket.socket:
     listener.listen(128)
     listener.set_inheritable(True)
     return listener
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _trusted_hosts(host: str) -> tuple[str, ...] | None:
-    """Host names a loopback server answers to: a web page cannot rebind its own name to it."""
-    if not _is_loopback(host) or ":" in host:  # Starlette's check cannot parse "[::1]:8000"
-        return None
-    return tuple(dict.fromkeys(("localhost", "127.0.0.1", host)))
 
 
 def _url(host: str, port: int) -> str:
