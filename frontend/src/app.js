@@ -13,6 +13,8 @@ import { explanation } from "./overview/explain.js";
 import { createOverview, RANGE_MODES } from "./overview/overview.js";
 import { formatPercent } from "./ui/format.js";
 import { createReadout } from "./ui/readout.js";
+import { saveButtons } from "./share/save.js";
+import { readState, urlKeeper } from "./share/url-state.js";
 
 // mount(el, source, {page}): builds the app in `el` and runs the first sample. `page` also
 // reports the state on document.body (the bench and the browser tests wait for
@@ -25,6 +27,9 @@ export async function mount(root, source, { page = false } = {}) {
   };
   setState("loading");
   clear(root).classList.add("ts-app");
+  // The page keeps what it shows in the URL (share/url-state.js); a notebook's URL is not ours.
+  const url = page ? urlKeeper() : null;
+  const wanted = page ? readState() : {};
 
   let current = null;   // the overview of the run on screen
   let ticket = 0;       // the newest run request: older answers are dropped
@@ -79,7 +84,8 @@ export async function mount(root, source, { page = false } = {}) {
         el("p", { class: "ts-note" }, "Red is positive, blue negative, white zero. Each layer's legend shows the range its colours span.")),
       el("section", { class: "ts-card ts-explain", "aria-live": "polite" }, explainTitle, explainBody)),
     el("main", { class: "ts-content" },
-      el("div", { class: "ts-toolbar" }, readout.el, legendHolder),
+      el("div", { class: "ts-toolbar" }, readout.el, legendHolder,
+        saveButtons(() => overview.el.querySelector(".ts-stage"), () => `tensorsight-${slug(modelInfo.name)}-overview`)),
       overview.el)));
   explain("overview");
 
@@ -99,11 +105,18 @@ export async function mount(root, source, { page = false } = {}) {
     for (const [mode, label] of Object.entries(RANGE_MODES)) {
       const input = el("input", {
         type: "radio", name: "ts-range", value: mode, id: `ts-range-${mode}`, checked: mode === "layer",
-        onchange: () => overview.setRangeMode(mode),
+        onchange: () => setRange(mode),
       });
       group.append(input, el("label", { for: `ts-range-${mode}` }, label));
     }
     return group;
+  }
+
+  function setRange(mode) {
+    overview.setRangeMode(mode);
+    const input = root.querySelector(`#ts-range-${mode}`);
+    if (input) input.checked = true;
+    url?.update({ range: mode === "layer" ? undefined : mode });
   }
 
   // Runs an image (sample or upload); the newest request wins if several overlap.
@@ -118,6 +131,7 @@ export async function mount(root, source, { page = false } = {}) {
       current = result;
       root.dataset.runId = result.run_id;
       picker.setCurrent(sampleId);
+      url?.update({ model: modelInfo.name, sample: sampleId ?? undefined, run: sampleId ? undefined : result.run_id });
       modelView.src = `data:image/png;base64,${result.input_png_base64}`;
       modelView.closest(".ts-seen").hidden = false;
       const top = result.output?.top?.[0];   // absent for models whose output is not classes
@@ -132,12 +146,18 @@ export async function mount(root, source, { page = false } = {}) {
     }
   }
 
-  function showDetail(node, channel) {
+  // initial: {at, tab} from a shared link, where the view reopens.
+  function showDetail(node, channel, initial = null) {
     if (!current) return;
     showPanel((layer, close) => openDetail(layer, null, {
       source, runId: current.run_id, node, channel, modelInfo, overview: current, colors,
-      range: overview.activationRange(node.id), close,
+      range: overview.activationRange(node.id), close, initial,
+      onState: (changes) => { if (detail) url?.update(changes); },
     }));
+    url?.update({ node: node.id, channel });   // the view itself reports {at, tab} (onState)
+    const head = detail?.frame?.querySelector(".tsd-detail-head");
+    head?.querySelector(".tsd-close")?.before(saveButtons(() => detail?.frame,
+      () => `tensorsight-${slug(modelInfo.name)}-${slug(node.name)}-${channel}`));
   }
 
   // Opens a detail view or the playground on the layer above the overview, one at a time.
@@ -153,9 +173,48 @@ export async function mount(root, source, { page = false } = {}) {
     detail = null;
     open.destroy?.();
     clear(detailLayer).hidden = true;
+    url?.update({ node: undefined, channel: undefined, at: undefined, tab: undefined });
+  }
+
+  // Reopens what a shared link shows: its colour range, its run (a sample, or an upload the
+  // server still keeps) and its detail view. False when the link names no run to show.
+  async function restore() {
+    if (wanted.range && wanted.range in RANGE_MODES) setRange(wanted.range);
+    let shown = false;
+    if (wanted.run && source.overview) {
+      let kept = null;
+      try {
+        kept = await source.overview(wanted.run);
+      } catch {
+        kept = null;
+      }
+      if (kept) {
+        await start(async () => kept, null);
+        shown = true;
+      } else {
+        await startFirst();
+        showAlert("The upload this link shows is no longer kept by the server (runs expire): upload the image again.");
+        return true;
+      }
+    } else if (wanted.sample && samples.some((sample) => sample.id === wanted.sample)) {
+      await start(() => source.runSample(wanted.sample), wanted.sample);
+      shown = true;
+    }
+    if (!shown) return false;
+    const node = wanted.node && modelInfo.nodes.find((candidate) => candidate.id === wanted.node);
+    if (node && current) showDetail(node, wanted.channel ?? 0, { at: wanted.at, tab: wanted.tab });
+    return true;
+  }
+
+  async function startFirst() {
+    if (samples.length) await start(() => source.runSample(samples[0].id), samples[0].id);
+    else setState("idle");
   }
 
   picker.setSamples(samples);
-  if (samples.length) await start(() => source.runSample(samples[0].id), samples[0].id);
-  else setState("idle");
+  if (!(await restore())) await startFirst();
+}
+
+function slug(text) {
+  return String(text).toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "view";
 }

@@ -16,7 +16,8 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
   // channel: the input channel the formula shows; null until the user picks one, and then the
   // one that contributes most at the current position is shown.
   // The window opens on the output's strongest cell: there every term of the sum means something.
-  const [i0, j0] = strongestCell(conv.output, conv.outCols);
+  // A shared link (ctx.initial) reopens the window where it was.
+  const [i0, j0] = ctx.initial?.at ?? strongestCell(conv.output, conv.outCols);
   const state = { i: i0, j: j0, channel: null, page: 0, level: "channels", timer: null };
 
   const tabs = el("div", { class: "tsd-tabs", role: "tablist", "aria-label": "Level of detail" });
@@ -47,6 +48,7 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
     state.i = Math.min(Math.max(i, 0), conv.outRows - 1);
     state.j = Math.min(Math.max(j, 0), conv.outCols - 1);
     for (const listener of moveListeners) listener();
+    ctx.onState?.({ at: [state.i, state.j], tab: state.level });
   }
 
   function show(level) {
@@ -298,7 +300,7 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
     }
   }
 
-  show("channels");
+  show(ctx.initial?.tab in levels ? ctx.initial.tab : "channels");
 });
 
 // Everything the two levels need from the pack, with the window geometry from meta.

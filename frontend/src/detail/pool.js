@@ -19,7 +19,7 @@ function windowRange(index, size, outSize, geometry) {
 function pooling(kind) {
   const isMax = kind === "max_pool2d";
   const title = isMax ? "Max pooling" : kind === "adaptive_avg_pool2d" ? "Adaptive average pooling" : "Average pooling";
-  return defineView(title, (frame, pack) => {
+  return defineView(title, (frame, pack, ctx) => {
     const { meta } = pack;
     const input = asMap(pack.arrays.input);
     const output = asMap(pack.arrays.output);
@@ -55,6 +55,7 @@ function pooling(kind) {
       inputMap.mark("window", marks);
       outputMap.mark("cursor", [{ r: i, c: j, kind: "cursor" }]);
       outputMap.setCursor(i, j);
+      ctx.onState?.({ at: [i, j] });
       let best = -1;
       const patch = [];
       for (let r = top; r < bottom; r += rowStep) {
@@ -88,7 +89,7 @@ function pooling(kind) {
 
     frame.views.append(el("div", { class: "tsd-maps" },
       figure("input", inputMap.el), operator("→"), figure("output", outputMap.el)), formula);
-    show(...strongestCell(output.data, output.cols));   // not [0, 0], often all zeros
+    show(...(ctx.initial?.at ?? strongestCell(output.data, output.cols)));   // not [0, 0]: often all zeros
     const shape = adaptive ? `windows sized to give a ${output.rows}×${output.cols} output`
       : `a ${kernel[0]}×${kernel[1]} window that moves ${stride[0]} cell${stride[0] === 1 ? "" : "s"} at a time${padding[0] || padding[1] ? ` over an input padded by ${padding[0]}` : ""}`;
     explain(frame,

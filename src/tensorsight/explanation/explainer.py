@@ -11,7 +11,7 @@ import io
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,6 +39,8 @@ ENCODINGS = ("u8", "f32")
 class _Run:
     graph: Graph
     synthetic: frozenset[str]
+    # The overview run_image answered, kept so a shared link can reopen the run.
+    overview: dict[str, Any] = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
@@ -124,18 +126,24 @@ class Explainer:
         """
         run = self._capture(self.preprocessing.to_tensor(image))
         run_id = uuid.uuid4().hex[:12]
-        self._runs[run_id] = run
-        while len(self._runs) > 1 and (
-                len(self._runs) > self._max_runs
-                or sum(kept.nbytes for kept in self._runs.values()) > self._max_bytes):
-            self._runs.popitem(last=False)
-        return {
+        run.overview.update({
             "run_id": run_id,
             "input_png_base64": base64.b64encode(
                 _png(self.preprocessing.model_view(image))).decode("ascii"),
             "nodes": {node.id: _node_stats(node) for node in run.graph.nodes},
             "output": self._output_summary(run.graph),
-        }
+        })
+        self._runs[run_id] = run
+        while len(self._runs) > 1 and (
+                len(self._runs) > self._max_runs
+                or sum(kept.nbytes for kept in self._runs.values()) > self._max_bytes):
+            self._runs.popitem(last=False)
+        return dict(run.overview)
+
+    def overview(self, run_id: str) -> dict[str, Any]:
+        """The overview of a run still kept (what :meth:`run_image` answered), e.g. to reopen a
+        shared link; :class:`UnknownIdError` once it has expired."""
+        return dict(self._run(run_id).overview)
 
     def activations(self, run_id: str, node_ids: Sequence[str], *,
                     channels: tuple[int, int] | None = None,

@@ -87,6 +87,7 @@ def create_app(
         Route("/api/samples/{sample_id}.png",
               api.route("sample_png", headers={"Cache-Control": _REVALIDATE}), name="sample_png"),
         Route("/api/runs", api.create_run, methods=["POST"], name="runs"),
+        Route("/api/runs/{run_id}", api.route("overview"), name="run"),
         Route("/api/runs/{run_id}/activations", api.route("activations"), name="activations"),
         Route("/api/runs/{run_id}/nodes/{node_id}/detail", api.route("detail"), name="detail"),
         Mount("/static", _CachedStaticFiles(directory=assets, check_dir=False), name="static"),
