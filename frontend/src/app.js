@@ -70,6 +70,7 @@ export async function mount(root, source, { page = false } = {}) {
   const picker = createPicker({
     onSample: (id) => start(() => source.runSample(id), id),
     onUpload: (file) => start(() => source.runUpload(file), null),
+    uploadsOff: source.canUpload === false ? source.uploadsOff : null,
   });
   const modelView = el("img", { class: "ts-model-view", alt: "The image as the model sees it", width: 96, height: 96 });
   const prediction = el("p", { class: "ts-prediction" });

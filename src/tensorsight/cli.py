@@ -14,7 +14,8 @@ from importlib import import_module
 
 from tensorsight import __version__
 
-_SUBCOMMAND_MODULES = ("tensorsight.server.cli", "tensorsight.training.cli")
+_SUBCOMMAND_MODULES = (
+    "tensorsight.server.cli", "tensorsight.training.cli", "tensorsight.export.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tensorsight.model_options import add_model_options, bundle_from_args
 from tensorsight.server.hosts import host_check_note, is_loopback, trusted_hosts
 
 if TYPE_CHECKING:
@@ -54,26 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="also answer requests addressed to this host name (a proxy's or an alias; "
              "repeatable); '*' turns the Host check off")
     parser.add_argument("--open", action="store_true", help="open the page in your web browser")
-    parser.add_argument(
-        "--model", default="tinyvgg", metavar="NAME_OR_SPEC",
-        help="tinyvgg (default: trained on Fashion-MNIST, shipped with tensorsight), "
-             "mobilenet_v2, or package.module:factory returning your torch.nn.Module")
-    parser.add_argument("--weights", type=Path, metavar="FILE",
-                        help="weights for the model: .safetensors, or a torch state dict "
-                             "(.pt/.pth, needs --trust-pickle)")
-    parser.add_argument("--classes", type=Path, metavar="FILE",
-                        help="class names: one per line, or a JSON list")
-    parser.add_argument("--input-size", type=_input_size, metavar="HxW",
-                        help="the model's input height and width in pixels, e.g. 224x224")
-    parser.add_argument(
-        "--samples", type=Path, metavar="DIR",
-        help="a folder of images to offer as samples (a file named after a class, e.g. "
-             "bag-1.png, is labelled with it); by default the model's own, or for a model "
-             "taking colour images the photos shipped with tensorsight")
-    parser.add_argument(
-        "--trust-pickle", action="store_true",
-        help="allow --weights files in torch's pickle format; only for files you trust, "
-             "since unpickling can run code")
+    add_model_options(parser)
     parser.set_defaults(handler=serve)
     return parser
 
@@ -122,43 +102,12 @@ def _closed_on_error(listener: socket.socket) -> Iterator[None]:
 
 
 def _load_bundle(args: argparse.Namespace) -> ModelBundle:
-    from tensorsight.models import ModelLoadError, load_model
+    from tensorsight.models import ModelLoadError
 
-    class_names = _read_classes(args.classes) if args.classes is not None else None
     try:
-        return load_model(args.model, weights=args.weights, class_names=class_names,
-                          input_size=args.input_size, trust_pickle=args.trust_pickle,
-                          samples=args.samples)
+        return bundle_from_args(args)
     except ModelLoadError as error:
         raise UsageError(str(error)) from None
-
-
-def _read_classes(path: Path) -> tuple[str, ...]:
-    """Class names from a JSON list or a text file with one name per line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"cannot read --classes {path}: {error}") from None
-    if text.lstrip().startswith("["):
-        try:
-            names = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise UsageError(f"--classes {path} is not valid JSON: {error}") from None
-        if not all(isinstance(name, str) for name in names):
-            raise UsageError(f"--classes {path} must be a JSON list of strings")
-    else:
-        names = [line.strip() for line in text.splitlines() if line.strip()]
-    if not names:
-        raise UsageError(f"--classes {path} names no classes")
-    return tuple(names)
-
-
-def _input_size(text: str) -> tuple[int, int]:
-    """``"224x224"`` -> ``(224, 224)`` (height, width); argparse reports a ValueError."""
-    height, sep, width = text.lower().partition("x")
-    if not (sep and height.isdigit() and width.isdigit() and int(height) and int(width)):
-        raise argparse.ArgumentTypeError(f"{text!r} is not HxW in pixels, e.g. 224x224")
-    return int(height), int(width)
 
 
 def _listen(host: str, port: int) -> socket.socket:
