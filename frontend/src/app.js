@@ -15,12 +15,14 @@ import { formatPercent } from "./ui/format.js";
 import { createReadout } from "./ui/readout.js";
 import { saveButtons } from "./share/save.js";
 import { readState, urlKeeper } from "./share/url-state.js";
+import { modelPicker } from "./share/models.js";
 
 // mount(el, source, {page}): builds the app in `el` and runs the first sample. `page` also
 // reports the state on document.body (the bench and the browser tests wait for
 // body[data-state="ready"]); inside a notebook only `el` carries it. States: loading, ready
 // (the current run is painted), idle (no samples: waiting for an upload), error.
-export async function mount(root, source, { page = false } = {}) {
+// models/modelId: the server's models and the one shown (share/models.js): a picker in the header.
+export async function mount(root, source, { page = false, models = null, modelId = null } = {}) {
   const setState = (state) => {
     root.dataset.state = state;
     if (page) document.body.dataset.state = state;
@@ -40,8 +42,9 @@ export async function mount(root, source, { page = false } = {}) {
   const playgroundButton = el("button", {
     type: "button", class: "ts-top-button", onclick: () => showPanel((layer, close) => openPlayground(layer, { close })),
   }, "Convolution playground");
+  const modelChoice = models && models.length > 1 ? modelPicker(models, modelId) : null;
   root.append(el("header", { class: "ts-top" },
-    el("span", { class: "ts-logo" }, "tensorsight"), status, playgroundButton), alert, detailLayer);
+    el("span", { class: "ts-logo" }, "tensorsight"), modelChoice, status, playgroundButton), alert, detailLayer);
 
   let modelInfo;
   let samples;
@@ -132,7 +135,7 @@ export async function mount(root, source, { page = false } = {}) {
       current = result;
       root.dataset.runId = result.run_id;
       picker.setCurrent(sampleId);
-      url?.update({ model: modelInfo.name, sample: sampleId ?? undefined, run: sampleId ? undefined : result.run_id });
+      url?.update({ model: modelId ?? modelInfo.name, sample: sampleId ?? undefined, run: sampleId ? undefined : result.run_id });
       modelView.src = `data:image/png;base64,${result.input_png_base64}`;
       modelView.closest(".ts-seen").hidden = false;
       const top = result.output?.top?.[0];   // absent for models whose output is not classes

@@ -21,12 +21,26 @@ if TYPE_CHECKING:
     from tensorsight.models import ModelBundle
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--model --weights --classes --input-size --samples --trust-pickle`` to ``parser``."""
-    parser.add_argument(
-        "--model", default="tinyvgg", metavar="NAME_OR_SPEC",
-        help="tinyvgg (default: trained on Fashion-MNIST, shipped with tensorsight), "
-             "mobilenet_v2, or package.module:factory returning your torch.nn.Module")
+# The options that describe one model; with several --model they would be ambiguous.
+SINGLE_MODEL_OPTIONS = ("weights", "classes", "input_size", "samples")
+
+
+def add_model_options(parser: argparse.ArgumentParser, *, several: bool = False) -> None:
+    """Add ``--model --weights --classes --input-size --samples --trust-pickle`` to ``parser``.
+
+    ``several``: ``--model`` may be repeated (``args.model`` is then a list, None when absent).
+    """
+    if several:
+        parser.add_argument(
+            "--model", action="append", metavar="NAME_OR_SPEC",
+            help="tinyvgg, mobilenet_v2, or package.module:factory returning your "
+                 "torch.nn.Module; repeat it to serve several models with a picker (default: "
+                 "every built-in model whose weights are installed)")
+    else:
+        parser.add_argument(
+            "--model", default="tinyvgg", metavar="NAME_OR_SPEC",
+            help="tinyvgg (default: trained on Fashion-MNIST, shipped with tensorsight), "
+                 "mobilenet_v2, or package.module:factory returning your torch.nn.Module")
     parser.add_argument("--weights", type=Path, metavar="FILE",
                         help="weights for the model: .safetensors, or a torch state dict "
                              "(.pt/.pth, needs --trust-pickle)")
@@ -45,12 +59,13 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
              "since unpickling can run code")
 
 
-def bundle_from_args(args: argparse.Namespace) -> ModelBundle:
-    """The model the options name; every problem is a ``ModelLoadError`` sentence."""
+def bundle_from_args(args: argparse.Namespace, spec: str | None = None) -> ModelBundle:
+    """The model the options name (``spec`` instead of ``args.model`` when given); every
+    problem is a ``ModelLoadError`` sentence."""
     from tensorsight.models import load_model
 
     class_names = read_classes(args.classes) if args.classes is not None else None
-    return load_model(args.model, weights=args.weights, class_names=class_names,
+    return load_model(spec or args.model, weights=args.weights, class_names=class_names,
                       input_size=args.input_size, trust_pickle=args.trust_pickle,
                       samples=args.samples)
 

@@ -24,7 +24,12 @@ from tensorsight.models.bundle import (
     folder_samples,
     photo_samples,
 )
-from tensorsight.models.loading import ModelLoadError, bundle_from_module, load_model
+from tensorsight.models.loading import (
+    ModelLoadError,
+    bundle_from_module,
+    installed_builtin_models,
+    load_model,
+)
 
 if TYPE_CHECKING:
     from tensorsight.models.mobilenet_v2 import MobileNetV2
@@ -43,6 +48,7 @@ __all__ = [
     "class_slug",
     "find_samples",
     "folder_samples",
+    "installed_builtin_models",
     "load_model",
     "photo_samples",
 ]

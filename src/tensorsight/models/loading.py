@@ -159,6 +159,22 @@ def _load_bundle(
     )
 
 
+def installed_builtin_models() -> tuple[str, ...]:
+    """The built-in models ready to load: tinyvgg (it ships with tensorsight), and mobilenet_v2
+    when its weights are found locally.
+
+    >>> installed_builtin_models()[0]
+    'tinyvgg'
+    """
+    from tensorsight.models.mobilenet_v2 import find_weights
+
+    try:
+        find_weights()
+    except ModelLoadError:
+        return ("tinyvgg",)
+    return BUILTIN_MODELS
+
+
 def bundle_from_module(
     model: nn.Module,
     *,

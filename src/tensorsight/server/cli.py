@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from tensorsight.model_options import add_model_options, bundle_from_args
+from tensorsight.model_options import SINGLE_MODEL_OPTIONS, add_model_options, bundle_from_args
 from tensorsight.server.hosts import host_check_note, is_loopback, trusted_hosts
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="also answer requests addressed to this host name (a proxy's or an alias; "
              "repeatable); '*' turns the Host check off")
     parser.add_argument("--open", action="store_true", help="open the page in your web browser")
-    add_model_options(parser)
+    add_model_options(parser, several=True)
     parser.set_defaults(handler=serve)
     return parser
 
@@ -63,7 +63,8 @@ def serve(args: argparse.Namespace) -> int:
     try:
         listener = _listen(args.host, args.port)  # first: a busy port fails before a slow load
         with _closed_on_error(listener):
-            bundle = _load_bundle(args)
+            specs = _model_specs(args)
+            bundles = [_load_bundle(args, spec) for spec in specs]
     except UsageError as error:
         print(f"tensorsight serve: error: {error}", file=sys.stderr)
         return 2
@@ -73,13 +74,16 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from tensorsight.explanation import Explainer
-    from tensorsight.server.app import create_app
+    from tensorsight.server.several import ServedModel, create_multi_app, unique_ids
 
     allowed = trusted_hosts(args.host, args.allow_host)
-    app = create_app(Explainer.from_bundle(bundle), allowed_hosts=allowed)
+    served = [ServedModel(model_id, bundle.name, Explainer.from_bundle(bundle))
+              for model_id, bundle in zip(unique_ids(specs), bundles, strict=True)]
+    app = create_multi_app(served, allowed_hosts=allowed)
     url = _url(args.host, listener.getsockname()[1])
     reach = "this computer only" if is_loopback(args.host) else "other computers too"
-    print(f"tensorsight: serving {bundle.name} at {url} ({reach}; Ctrl+C stops)", flush=True)
+    names = ", ".join(bundle.name for bundle in bundles)
+    print(f"tensorsight: serving {names} at {url} ({reach}; Ctrl+C stops)", flush=True)
     note = host_check_note(args.host, allowed)
     if note:
         print(note, flush=True)
@@ -101,13 +105,30 @@ def _closed_on_error(listener: socket.socket) -> Iterator[None]:
         raise
 
 
-def _load_bundle(args: argparse.Namespace) -> ModelBundle:
+def _load_bundle(args: argparse.Namespace, spec: str) -> ModelBundle:
     from tensorsight.models import ModelLoadError
 
     try:
-        return bundle_from_args(args)
+        return bundle_from_args(args, spec)
     except ModelLoadError as error:
-        raise UsageError(str(error)) from None
+        raise UsageError(f"{spec}: {error}" if len(args.model or ()) > 1 else str(error)) from None
+
+
+def _model_specs(args: argparse.Namespace) -> list[str]:
+    """The --model specs given, else every built-in model whose weights are installed (just
+    tinyvgg when --weights, --classes... describe one model)."""
+    given = [f"--{name.replace('_', '-')}" for name in SINGLE_MODEL_OPTIONS
+             if getattr(args, name) is not None]
+    if args.model:
+        if len(args.model) > 1 and given:
+            raise UsageError(f"{', '.join(given)} describe one model; serve one --model "
+                             f"with them, or several without.")
+        return list(args.model)
+    if given:
+        return ["tinyvgg"]
+    from tensorsight.models import installed_builtin_models
+
+    return list(installed_builtin_models())
 
 
 def _listen(host: str, port: int) -> socket.socket:
