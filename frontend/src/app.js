@@ -159,9 +159,10 @@ export async function mount(root, source, { page = false, models = null, modelId
       onState: (changes) => { if (detail) url?.update(changes); },
     }));
     url?.update({ node: node.id, channel });   // the view itself reports {at, tab} (onState)
-    const head = detail?.frame?.querySelector(".tsd-detail-head");
-    head?.querySelector(".tsd-close")?.before(saveButtons(() => detail?.frame,
-      () => `tensorsight-${slug(modelInfo.name)}-${slug(node.name)}-${channel}`));
+    // At the frame's foot: after the view in the keyboard's order, and kept when a view
+    // redraws its own text.
+    detail?.frame?.append(el("footer", { class: "ts-detail-foot" }, saveButtons(() => detail?.frame,
+      () => `tensorsight-${slug(modelInfo.name)}-${slug(node.name)}-${channel}`)));
   }
 
   // Opens a detail view or the playground on the layer above the overview, one at a time.

@@ -7,24 +7,21 @@ browser reads it.
 from __future__ import annotations
 
 import gzip
-import re
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from _processes import serving
 from tensorsight.explanation.pack import decode_pack
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SAMPLES = ("ankle-boot-1", "bag-1")
 READY_MS = 90_000
-_SERVING = re.compile(r"Serving HTTP on \S+ port (\d+)")
 
 
 @pytest.fixture(scope="module")
@@ -41,20 +38,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def static_url(site: Path) -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory",
-         str(site), "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True).start()
-    deadline = time.monotonic() + 30
-    port = None
-    while port is None and time.monotonic() < deadline and process.poll() is None:
-        port = next((m[1] for m in map(_SERVING.search, list(lines)) if m), None)
-        time.sleep(0.05)
-    assert port, "".join(lines)
-    yield f"http://127.0.0.1:{port}/"
-    process.terminate()
-    process.wait(timeout=10)
+    command = [sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory",
+               str(site), "0"]
+    with serving(command, r"Serving HTTP on \S+ port (\d+)", timeout_s=30) as port:
+        yield f"http://127.0.0.1:{port}/"
 
 
 def test_the_site_is_plain_files(site: Path) -> None:

@@ -11,19 +11,20 @@ import os
 import re
 import subprocess
 import sys
-import threading
-import time
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
+from _processes import serving
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-_SERVING = re.compile(r"tensorsight: serving .* at (http://\S+/)")
+_SERVING = r"tensorsight: serving .* at (http://\S+/)"
 
 
 def clean_env() -> dict[str, str]:
@@ -72,7 +73,7 @@ def test_the_wheel_holds_every_asset(wheel: Path) -> None:
 
 
 def test_installed_wheel_runs_serve_with_every_asset(venv: Path, tmp_path: Path) -> None:
-    for server in _served(venv, tmp_path):
+    with _served(venv, tmp_path) as server:
         page = httpx.get(server, timeout=30)
         assert page.status_code == 200 and 'id="app"' in page.text
         for asset in re.findall(r'(?:src|href)="(static/[^"]+)"', page.text):
@@ -105,21 +106,9 @@ def test_installed_wheel_gives_show_its_widget_module(venv: Path, tmp_path: Path
     assert int(samples) == 20
 
 
+@contextmanager
 def _served(venv: Path, cwd: Path) -> Iterator[str]:
     """Run the venv's `tensorsight serve -p 0`, yield its URL, stop it."""
-    process = subprocess.Popen([str(venv / "bin" / "tensorsight"), "serve", "-p", "0"], cwd=cwd,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**clean_env(), "PYTHONUNBUFFERED": "1"})
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True).start()
-    try:
-        deadline = time.monotonic() + 120
-        url = None
-        while url is None and time.monotonic() < deadline and process.poll() is None:
-            url = next((m[1] for m in map(_SERVING.search, list(lines)) if m), None)
-            time.sleep(0.1)
-        assert url, "".join(lines)
+    with serving([str(venv / "bin" / "tensorsight"), "serve", "-p", "0"], _SERVING, cwd=cwd,
+                 env={**clean_env(), "PYTHONUNBUFFERED": "1"}) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
