@@ -17,12 +17,18 @@ import { saveButtons } from "./share/save.js";
 import { readState, urlKeeper } from "./share/url-state.js";
 import { modelPicker } from "./share/models.js";
 
-// mount(el, source, {page}): builds the app in `el` and runs the first sample. `page` also
-// reports the state on document.body (the bench and the browser tests wait for
+// mount(el, source, {page, signal}): builds the app in `el` and runs the first sample. `page`
+// also reports the state on document.body (the bench and the browser tests wait for
 // body[data-state="ready"]); inside a notebook only `el` carries it. States: loading, ready
-// (the current run is painted), idle (no samples: waiting for an upload), error.
-// models/modelId: the server's models and the one shown (share/models.js): a picker in the header.
-export async function mount(root, source, { page = false, models = null, modelId = null } = {}) {
+// (the current run is painted), idle (no samples: waiting for an upload), error. Aborting
+// `signal` tears the app down: the open view closes, the overview drops its listeners and
+// observer (the widget does this when the notebook removes its output). models/modelId: the
+// server's models and the one shown (share/models.js): a picker in the header.
+export async function mount(root, source, { page = false, signal = null, models = null, modelId = null } = {}) {
+  const teardown = [];
+  signal?.addEventListener("abort", () => {
+    for (const release of teardown.splice(0)) release();
+  }, { once: true });
   const setState = (state) => {
     root.dataset.state = state;
     if (page) document.body.dataset.state = state;
@@ -45,6 +51,7 @@ export async function mount(root, source, { page = false, models = null, modelId
   const modelChoice = models && models.length > 1 ? modelPicker(models, modelId) : null;
   root.append(el("header", { class: "ts-top" },
     el("span", { class: "ts-logo" }, "tensorsight"), modelChoice, status, playgroundButton), alert, detailLayer);
+  teardown.push(() => closeDetail());
 
   let modelInfo;
   let samples;
@@ -55,6 +62,7 @@ export async function mount(root, source, { page = false, models = null, modelId
     setState("error");
     return;
   }
+  if (signal?.aborted) return;
   status.textContent = `${modelInfo.name} · input ${modelInfo.input.channels}×${modelInfo.input.height}×${modelInfo.input.width}`;
   status.title = status.textContent;   // a long model name is cut short in the header
 
@@ -70,6 +78,7 @@ export async function mount(root, source, { page = false, models = null, modelId
     onLegend: (node, scale, mode) => clear(legendHolder).append(
       colors.legend(scale, { label: `${node.name} · ${mode.toLowerCase()}`, width: 180, ticks: 5 })),
   });
+  teardown.push(() => overview.destroy());
   const picker = createPicker({
     onSample: (id) => start(() => source.runSample(id), id),
     onUpload: (file) => start(() => source.runUpload(file), null),

@@ -33,13 +33,14 @@ def add_model_options(parser: argparse.ArgumentParser, *, several: bool = False)
     if several:
         parser.add_argument(
             "--model", action="append", metavar="NAME_OR_SPEC",
-            help="tinyvgg, mobilenet_v2, or package.module:factory returning your "
-                 "torch.nn.Module; repeat it to serve several models with a picker (default: "
-                 "every built-in model whose weights are installed)")
+            help="tinyvgg, tinyvgg-deformable, mobilenet_v2, or package.module:factory "
+                 "returning your torch.nn.Module; repeat it to serve several models with a "
+                 "picker (default: every built-in model whose weights are installed)")
     else:
         parser.add_argument(
             "--model", default="tinyvgg", metavar="NAME_OR_SPEC",
             help="tinyvgg (default: trained on Fashion-MNIST, shipped with tensorsight), "
+                 "tinyvgg-deformable (the same with deformable last convolutions), "
                  "mobilenet_v2, or package.module:factory returning your torch.nn.Module")
     parser.add_argument("--weights", type=Path, metavar="FILE",
                         help="weights for the model: .safetensors, or a torch state dict "

@@ -80,6 +80,18 @@ def test_a_static_server_shows_every_view(static_url: str, browser_page) -> None
         page.keyboard.press("Escape")
         frame.wait_for(state="detached")
 
+    # The convolution formula: its window terms come from the exported pack.
+    conv = next(node for node in model["nodes"] if node["kind"] == "conv2d")
+    page.locator(f".ts-unit [data-node='{conv['id']}'][data-channel='1']").click()
+    frame = page.locator(".tsd-detail[data-ready]")
+    frame.get_by_role("tab", name="Formula for one window").click()
+    products = frame.locator('[data-role="conv-formula"] [data-part="products"] .tsd-cell')
+    products.first.wait_for()
+    assert frame.locator(".tsd-error").count() == 0
+    assert any(float(cell.get_attribute("data-value")) for cell in products.all())
+    page.keyboard.press("Escape")
+    frame.wait_for(state="detached")
+
     # The other sample's run, and the hover readout's exact values.
     page.click(f".ts-sample[data-sample='{SAMPLES[1]}']")
     page.wait_for_function(

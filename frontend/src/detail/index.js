@@ -6,6 +6,7 @@ import { addView, mulView } from "./add.js";
 import { batchNormView } from "./batch_norm.js";
 import { catView } from "./cat.js";
 import { conv2dView } from "./conv2d.js";
+import { deformConv2dView } from "./deform_conv2d.js";
 import { elementwiseView, elementwiseViews } from "./elementwise.js";
 import { flattenView } from "./flatten.js";
 import { genericView } from "./generic.js";
@@ -15,6 +16,7 @@ import { softmaxView } from "./softmax.js";
 
 export const detailViews = {
   conv2d: conv2dView,
+  deform_conv2d: deformConv2dView,
   ...elementwiseViews,
   max_pool2d: maxPoolView,
   avg_pool2d: avgPoolView,

@@ -2,7 +2,10 @@
 // decide a convolution's output size, with the window sliding over the padded input in step with
 // the output cell it produces.
 import { clear, el, term } from "../detail/dom.js";
+import { arrowStep, clamp } from "../ui/cursor.js";
+import { convGeometry } from "./geometry.js";
 import { openFrame } from "../detail/shell.js";
+import { addDeformableMode } from "./deformable.js";
 import "./playground.css";
 
 const CONTROLS = [
@@ -13,16 +16,6 @@ const CONTROLS = [
   { key: "d", label: "Dilation", min: 1, max: 3, value: 1, term: "dilation" },
 ];
 const PLAY_INTERVAL_MS = 600;
-
-// The arithmetic of one setting. span: how many input cells one window covers; ignored: padded
-// rows (and columns) at the end that no window reaches.
-export function convGeometry({ n, p, k, s, d }) {
-  const padded = n + 2 * p;
-  const span = d * (k - 1) + 1;
-  const reach = padded - span;
-  const out = reach < 0 ? 0 : Math.floor(reach / s) + 1;
-  return { n, p, k, s, d, padded, span, reach, out, ignored: reach < 0 ? 0 : reach % s };
-}
 
 // Opens the playground inside `container`; options.close is called when the user closes it
 // (Escape, the close button or a click outside). Returns {destroy, close, frame}.
@@ -72,7 +65,7 @@ export function openPlayground(container, options = {}) {
     if (cell) { stop(); moveTo(Number(cell.dataset.row), Number(cell.dataset.col)); }
   });
   outputGrid.addEventListener("keydown", (event) => {
-    const move = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[event.key];
+    const move = arrowStep(event);
     if (!move) return;
     event.preventDefault();
     stop();
@@ -134,8 +127,8 @@ export function openPlayground(container, options = {}) {
     for (const cell of inputCells) cell.classList.remove("tsd-pg-window", "tsd-pg-tap");
     for (const cell of outputCells) cell.classList.remove("tsd-pg-current");
     if (!out) return;
-    state.i = Math.min(Math.max(i, 0), out - 1);
-    state.j = Math.min(Math.max(j, 0), out - 1);
+    state.i = clamp(i, 0, out - 1);
+    state.j = clamp(j, 0, out - 1);
     outputCells[state.i * out + state.j].classList.add("tsd-pg-current");
     const top = state.i * s;
     const left = state.j * s;
@@ -178,6 +171,7 @@ export function openPlayground(container, options = {}) {
       "the last rows and columns are never visited: their values are silently ignored."),
     el("p", {}, "Hover an output cell (or focus the output grid and use the arrow keys), or press Play, to see which input cells it reads."));
   update();
+  addDeformableMode(frame);
   return { destroy: frame.destroy, close: frame.close, frame: frame.frame };
 }
 

@@ -47,6 +47,8 @@ export function httpSource(base = "") {
     },
     detail: (runId, nodeId, channel) => pack(
       `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/detail?channel=${channel}`),
+    terms: (runId, nodeId, channel, row, col) => pack(
+      `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/terms?${new URLSearchParams({ channel, row, col })}`),
   };
 }
 

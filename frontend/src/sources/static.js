@@ -13,6 +13,7 @@ const WINDOW = 16;   // channels per activation file (WINDOW in export/site.py)
 
 export function staticSource(base = "data/") {
   const nodes = new Map();   // node id -> node, once model.json is read
+  const details = new Map(); // "run|node|channel" -> Promise of the decoded detail pack
 
   async function fetchFile(path, what) {
     let response;
@@ -72,12 +73,61 @@ export function staticSource(base = "data/") {
       }
       return merged;
     },
-    detail(runId, nodeId, channel) {
-      const node = nodes.get(nodeId);
-      const file = node && WHOLE_TENSOR_KINDS.has(node.kind) ? 0 : channel;
-      return pack(`runs/${encodeURIComponent(runId)}/detail/${encodeURIComponent(nodeId)}/${file}.pack`,
-        `the detail of ${node ? node.name : nodeId}, channel ${channel}`);
+    detail,
+    // One convolution window term by term. A site holding every window would be Cin·kh·kw
+    // times each output map, so the terms are read off the exported detail pack instead: the
+    // patch is the real input under the window, each product one float32 multiplication (as
+    // exact as the server's), and each channel's sum the model's own intermediate value.
+    async terms(runId, nodeId, channel, row, col) {
+      return windowTerms(await detail(runId, nodeId, channel), row, col);
     },
+  };
+
+  function detail(runId, nodeId, channel) {
+    const node = nodes.get(nodeId);
+    const file = node && WHOLE_TENSOR_KINDS.has(node.kind) ? 0 : channel;
+    const key = `${runId}|${nodeId}|${file}`;
+    if (!details.has(key)) {
+      const request = pack(`runs/${encodeURIComponent(runId)}/detail/${encodeURIComponent(nodeId)}/${file}.pack`,
+        `the detail of ${node ? node.name : nodeId}, channel ${channel}`);
+      request.catch(() => details.delete(key));
+      details.set(key, request);
+    }
+    return details.get(key);
+  }
+}
+
+// {arrays: {patch, products: [Cin, kh, kw], channel_sums: [Cin]}} of output (row, col), from a
+// conv2d detail pack (input, kernel, intermediate and the window geometry in meta).
+function windowTerms({ meta, arrays }, row, col) {
+  if ((meta.padding_mode || "zeros") !== "zeros") {
+    throw new SourceError(`This static copy shows window terms for zero padding only (this layer pads in ${meta.padding_mode} mode).`);
+  }
+  const [cin, rows, cols] = arrays.input.shape;
+  const [, kh, kw] = arrays.kernel.shape;
+  const [, outRows, outCols] = arrays.intermediate.shape;
+  const [sh, sw] = meta.stride;
+  const [dh, dw] = meta.dilation;
+  const [top, left] = meta.padding;
+  const patch = new Float32Array(cin * kh * kw);
+  const products = new Float32Array(cin * kh * kw);
+  const sums = new Float32Array(cin);
+  for (let c = 0; c < cin; c++) {
+    for (let r = 0; r < kh; r++) {
+      for (let k = 0; k < kw; k++) {
+        const y = row * sh - top + r * dh;
+        const x = col * sw - left + k * dw;
+        const at = (c * kh + r) * kw + k;
+        patch[at] = y >= 0 && x >= 0 && y < rows && x < cols ? arrays.input.data[(c * rows + y) * cols + x] : 0;
+        products[at] = Math.fround(patch[at] * arrays.kernel.data[at]);
+      }
+    }
+    sums[c] = arrays.intermediate.data[(c * outRows + row) * outCols + col];
+  }
+  const array = (data, shape) => ({ dtype: "float32", shape, data });
+  return {
+    meta: { kind: "conv2d", channel: meta.channel, row, col, bias: meta.bias },
+    arrays: { patch: array(patch, [cin, kh, kw]), products: array(products, [cin, kh, kw]), channel_sums: array(sums, [cin]) },
   };
 }
 

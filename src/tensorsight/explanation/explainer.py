@@ -1,4 +1,4 @@
-"""The explainer session: a model, how images reach it, and the last few runs.
+"""The explainer session: a model, how images reach it, and its runs.
 
 Both hosts (the HTTP server and the Jupyter widget) call exactly these methods
 (docs/architecture.md, "Explanation"); each returns JSON-able data or a ``(meta, arrays)`` pack.
@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import base64
 import io
-import uuid
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,8 +17,17 @@ import torch
 from torch import nn
 
 from tensorsight.capturing import CaptureError, Graph, Node, capture
-from tensorsight.explanation.details import check_channel, detail_pack, per_image
+from tensorsight.explanation.details import check_channel, detail_pack, per_image, terms_pack
 from tensorsight.explanation.errors import BadParameterError, ModelRunError, UnknownIdError
+from tensorsight.explanation.feeds import node_feeds
+from tensorsight.explanation.runs import (
+    RUN_ID,
+    ByteLru,
+    InputStore,
+    model_digest,
+    release_freed_memory,
+    run_id_for,
+)
 from tensorsight.imaging import Preprocessing, decode_image
 
 if TYPE_CHECKING:
@@ -28,8 +35,7 @@ if TYPE_CHECKING:
 
     from tensorsight.models import ModelBundle, Sample
 
-DEFAULT_MAX_RUNS = 16
-# Runs of a big network hold hundreds of MB of activations: the cache also has a size budget.
+# Runs of a big network hold hundreds of MB of activations: the cache has a size budget.
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 TOP_CLASSES = 5
 ENCODINGS = ("u8", "f32")
@@ -39,8 +45,6 @@ ENCODINGS = ("u8", "f32")
 class _Run:
     graph: Graph
     synthetic: frozenset[str]
-    # The overview run_image answered, kept so a shared link can reopen the run.
-    overview: dict[str, Any] = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
@@ -51,8 +55,11 @@ class _Run:
 class Explainer:
     """Runs images through a model and answers the front end's questions about them.
 
-    The last ``max_runs`` runs are kept (fewer when their activations pass ``max_bytes``; the
-    newest is always kept); asking about an older one raises :class:`UnknownIdError`.
+    A run's id derives from the model and the preprocessed input (the same picture is the same
+    run). Inputs are kept in ``store`` (default: this process's memory, bounded); activations
+    in a cache of ``max_bytes`` (the newest run is always kept). A run whose activations were
+    evicted is recomputed from its stored input, with the same numbers; only a run whose input
+    the store no longer has raises :class:`UnknownIdError`.
 
     >>> from tensorsight.models import load_model              # doctest: +SKIP
     >>> explainer = Explainer.from_bundle(load_model("tinyvgg"))  # doctest: +SKIP
@@ -63,15 +70,17 @@ class Explainer:
 
     def __init__(self, model: nn.Module, *, preprocessing: Preprocessing,
                  class_names: Sequence[str], name: str, samples: Iterable[Sample] = (),
-                 max_runs: int = DEFAULT_MAX_RUNS, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+                 max_bytes: int = DEFAULT_MAX_BYTES, store: InputStore | None = None) -> None:
         self.model = model
         self.preprocessing = preprocessing
         self.class_names = tuple(class_names)
         self.name = name
         self._samples = {sample.id: sample for sample in samples}
-        self._max_runs = max_runs
-        self._max_bytes = max_bytes
-        self._runs: OrderedDict[str, _Run] = OrderedDict()
+        self.store = store if store is not None else InputStore()
+        self._runs: ByteLru[_Run] = ByteLru(max_bytes, lambda run: run.nbytes,
+                                            on_evict=release_freed_memory)
+        self._model_id = model_digest(model)
+        self._run_bytes = 0
         self._structure: _Run | None = None
 
     @classmethod
@@ -96,8 +105,8 @@ class Explainer:
             "classes": list(self.class_names),
             "input": {"channels": self.preprocessing.channels, "height": height,
                       "width": width, "description": self.preprocessing.describe()},
-            "nodes": [{**node.describe(), "synthetic": node.id in run.synthetic}
-                      for node in run.graph.nodes],
+            "nodes": [{**node.describe(), "synthetic": node.id in run.synthetic,
+                       "feeds": node_feeds(run.graph, node)} for node in run.graph.nodes],
         }
 
     def samples(self) -> list[dict[str, Any]]:
@@ -124,26 +133,43 @@ class Explainer:
         The overview holds the input as the model sees it (PNG, base64), every node's value
         range (overall and per channel) and the output: logits, probabilities, top classes.
         """
-        run = self._capture(self.preprocessing.to_tensor(image))
-        run_id = uuid.uuid4().hex[:12]
-        run.overview.update({
-            "run_id": run_id,
-            "input_png_base64": base64.b64encode(
-                _png(self.preprocessing.model_view(image))).decode("ascii"),
-            "nodes": {node.id: _node_stats(node) for node in run.graph.nodes},
-            "output": self._output_summary(run.graph),
-        })
-        self._runs[run_id] = run
-        while len(self._runs) > 1 and (
-                len(self._runs) > self._max_runs
-                or sum(kept.nbytes for kept in self._runs.values()) > self._max_bytes):
-            self._runs.popitem(last=False)
-        return dict(run.overview)
+        x = self.preprocessing.to_tensor(image)
+        run_id = run_id_for(self._model_id, x)
+        run = self._runs.get(run_id) or self._computed(run_id, x)
+        self.store.put(run_id, x)
+        return self._overview(run_id, run, _png(self.preprocessing.model_view(image)))
 
     def overview(self, run_id: str) -> dict[str, Any]:
-        """The overview of a run still kept (what :meth:`run_image` answered), e.g. to reopen a
-        shared link; :class:`UnknownIdError` once it has expired."""
-        return dict(self._run(run_id).overview)
+        """The overview of a run this explainer knows (what :meth:`run_image` answered), e.g.
+        to reopen a shared link to an upload; the input picture is rebuilt from the stored
+        input tensor. :class:`UnknownIdError` once the store no longer has it."""
+        run = self._run(run_id)
+        x = self.store.get(run_id)
+        if x is None:
+            raise UnknownIdError(f"There is no run {run_id!r} (run the image again).")
+        return self._overview(run_id, run, _png(self._model_view_of(x)))
+
+    def _overview(self, run_id: str, run: _Run, input_png: bytes) -> dict[str, Any]:
+        return {
+            "run_id": run_id,
+            "input_png_base64": base64.b64encode(input_png).decode("ascii"),
+            "nodes": {node.id: _node_stats(node) for node in run.graph.nodes},
+            "output": self._output_summary(run.graph),
+        }
+
+    def _model_view_of(self, x: torch.Tensor) -> Image.Image:
+        """The 8-bit picture a preprocessed input came from (undoing mean and std)."""
+        from PIL import Image
+
+        values = per_image(x).detach().to(torch.float32).cpu().numpy()
+        if self.preprocessing.mean:
+            mean = np.asarray(self.preprocessing.mean, np.float32)[:, None, None]
+            std = np.asarray(self.preprocessing.std, np.float32)[:, None, None]
+            values = values * std + mean
+        pixels = np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
+        if pixels.shape[0] == 1:
+            return Image.fromarray(pixels[0], "L")
+        return Image.fromarray(pixels.transpose(1, 2, 0), "RGB")
 
     def activations(self, run_id: str, node_ids: Sequence[str], *,
                     channels: tuple[int, int] | None = None,
@@ -185,6 +211,17 @@ class Explainer:
         graph = self._run(run_id).graph
         return detail_pack(graph, _node(graph, node_id), channel)
 
+    def terms(self, run_id: str, node_id: str, channel: int, row: int,
+              col: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """One convolution window term by term (patch, products), fetched as the view moves.
+
+        >>> meta, arrays = explainer.terms(run_id, "n1", 0, 2, 3)  # doctest: +SKIP
+        >>> arrays["products"].sum() + meta["bias"]  # == output[2, 3]  # doctest: +SKIP
+        """
+        _check_whole_numbers("channel, row and col", channel, row, col)
+        graph = self._run(run_id).graph
+        return terms_pack(graph, _node(graph, node_id), channel, row, col)
+
     # -- internals -----------------------------------------------------------------------------
 
     def _capture(self, x: torch.Tensor) -> _Run:
@@ -224,12 +261,24 @@ class Explainer:
         }
 
     def _run(self, run_id: str) -> _Run:
+        """The run's capture: cached, or computed again from its stored input."""
         run = self._runs.get(run_id)
-        if run is None:
+        if run is not None:
+            self.store.touch(run_id)
+            return run
+        x = self.store.get(run_id) if RUN_ID.fullmatch(run_id) else None
+        if x is None:
             raise UnknownIdError(
-                f"There is no run {run_id!r} (runs expire after {self._max_runs} newer ones; "
-                "run the image again).")
-        self._runs.move_to_end(run_id)
+                f"There is no run {run_id!r} (this server does not know that image; "
+                "run it again).")
+        return self._computed(run_id, x)
+
+    def _computed(self, run_id: str, x: torch.Tensor) -> _Run:
+        """Capture ``x`` into the cache, making room first so old and new never both pass it."""
+        self._runs.make_room(self._run_bytes)
+        run = self._capture(x)
+        self._runs.put(run_id, run)
+        self._run_bytes = run.nbytes  # the next run of this model is about as large
         return run
 
     def _sample(self, sample_id: str) -> Sample:

@@ -3,6 +3,7 @@
 Three kinds of spec:
 
 * ``tinyvgg``: the TinyVGG trained on Fashion-MNIST that ships with tensorsight;
+* ``tinyvgg-deformable``: the same TinyVGG with its last two convolutions deformable (shipped);
 * ``mobilenet_v2``: MobileNetV2 with torchvision's ImageNet weights (found locally, never
   downloaded);
 * ``package.module:factory`` (or ``path/to/file.py:factory``): your own model, built by calling
@@ -51,7 +52,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-BUILTIN_MODELS = ("tinyvgg", "mobilenet_v2")
+BUILTIN_MODELS = ("tinyvgg", "mobilenet_v2", "tinyvgg-deformable")
+_TINYVGGS = ("tinyvgg", "tinyvgg-deformable")
 SAFETENSORS_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 DEFAULT_INPUT_SIZE = (224, 224)
@@ -90,7 +92,7 @@ def load_model(
     'T-shirt/top'
     >>> load_model("resnet")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ModelLoadError: Unknown model 'resnet': use tinyvgg, mobilenet_v2, or package.module:factory...
+    ModelLoadError: Unknown model 'resnet': use tinyvgg, mobilenet_v2, tinyvgg-deformable, or...
     """
     bundle = _load_bundle(spec, weights=weights, class_names=class_names,
                           input_size=input_size, trust_pickle=trust_pickle)
@@ -127,11 +129,11 @@ def _load_bundle(
         from tensorsight.models.mobilenet_v2 import load_pretrained
 
         bundle = load_pretrained(weights_path, trust_pickle=trust_pickle)
-    elif spec == "tinyvgg" and weights_path is None:
-        bundle = _default_tinyvgg()
+    elif spec in _TINYVGGS and weights_path is None:
+        bundle = _default_tinyvgg(deformable=spec == "tinyvgg-deformable")
     else:
         card = read_card(weights_path) if weights_path is not None else {}
-        model = _build_tinyvgg(card) if spec == "tinyvgg" else _call_factory(spec)
+        model = _build_tinyvgg(card, spec) if spec in _TINYVGGS else _call_factory(spec)
         if weights_path is not None:
             load_weights(model, weights_path, trust_pickle=trust_pickle)
         card_preprocessing, card_input_size = _card_input(card)
@@ -160,8 +162,8 @@ def _load_bundle(
 
 
 def installed_builtin_models() -> tuple[str, ...]:
-    """The built-in models ready to load: tinyvgg (it ships with tensorsight), and mobilenet_v2
-    when its weights are found locally.
+    """The built-in models ready to load: the TinyVGGs (they ship with tensorsight), and
+    mobilenet_v2 when its weights are found locally.
 
     >>> installed_builtin_models()[0]
     'tinyvgg'
@@ -171,7 +173,7 @@ def installed_builtin_models() -> tuple[str, ...]:
     try:
         find_weights()
     except ModelLoadError:
-        return ("tinyvgg",)
+        return tuple(spec for spec in BUILTIN_MODELS if spec != "mobilenet_v2")
     return BUILTIN_MODELS
 
 
@@ -361,25 +363,32 @@ def _card_input(card: Mapping[str, Any]) -> tuple[Preprocessing | None, tuple[in
     return preprocessing, input_size
 
 
-def _default_tinyvgg() -> ModelBundle:
+def _default_tinyvgg(*, deformable: bool = False) -> ModelBundle:
     from tensorsight.models.tinyvgg import DEFAULT_BUNDLE_DIR, load_default
+    from tensorsight.models.tinyvgg_deformable import (
+        DEFORMABLE_BUNDLE_DIR,
+        load_default_deformable,
+    )
 
+    directory = DEFORMABLE_BUNDLE_DIR if deformable else DEFAULT_BUNDLE_DIR
     try:
-        return load_default()
+        return load_default_deformable() if deformable else load_default()
     except (OSError, KeyError, ValueError) as error:  # a missing file, a damaged card or weights
         raise ModelLoadError(
-            f"The TinyVGG shipped in {DEFAULT_BUNDLE_DIR} cannot be loaded "
+            f"The TinyVGG shipped in {directory} cannot be loaded "
             f"({type(error).__name__}: {error}); reinstall tensorsight.") from error
 
 
-def _build_tinyvgg(card: Mapping[str, Any]) -> nn.Module:
-    """An untrained TinyVGG shaped as the card's ``architecture`` says (Fashion-MNIST's default)."""
+def _build_tinyvgg(card: Mapping[str, Any], spec: str = "tinyvgg") -> nn.Module:
+    """An untrained TinyVGG (plain or deformable) shaped as the card's ``architecture`` says
+    (Fashion-MNIST's default without one)."""
     from tensorsight.models.tinyvgg import TinyVGG
+    from tensorsight.models.tinyvgg_deformable import DeformableTinyVGG, build_tinyvgg
 
     if "architecture" not in card:
-        return TinyVGG()
+        return DeformableTinyVGG() if spec == "tinyvgg-deformable" else TinyVGG()
     try:
-        return TinyVGG.from_architecture(card["architecture"])
+        return build_tinyvgg(card["architecture"])
     except (KeyError, TypeError, ValueError) as error:
         raise ModelLoadError(f"The card's TinyVGG architecture is unusable: {error}") from error
 

@@ -29,6 +29,8 @@ class ExplainerLike(TypingProtocol):
                     encoding: str) -> tuple[dict[str, Any], Mapping[str, Any]]: ...
     def detail(self, run_id: str, node_id: str,
                channel: int) -> tuple[dict[str, Any], Mapping[str, Any]]: ...
+    def terms(self, run_id: str, node_id: str, channel: int, row: int,
+              col: int) -> tuple[dict[str, Any], Mapping[str, Any]]: ...
 
 
 def explainer_methods(*, max_image_bytes: int = MAX_IMAGE_BYTES,
@@ -53,6 +55,7 @@ def explainer_methods(*, max_image_bytes: int = MAX_IMAGE_BYTES,
         Method("overview", _run_id),
         Method("activations", _activations, result="pack"),
         Method("detail", _detail, result="pack"),
+        Method("terms", _terms, result="pack"),
     )
 
 
@@ -91,3 +94,7 @@ def _detail(arguments: Arguments) -> dict[str, Any]:
         "node_id": arguments.text("node_id"),
         "channel": arguments.integer("channel", default=0),
     }
+
+
+def _terms(arguments: Arguments) -> dict[str, Any]:
+    return {**_detail(arguments), "row": arguments.integer("row"), "col": arguments.integer("col")}

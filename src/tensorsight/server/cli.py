@@ -7,10 +7,18 @@ import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tensorsight.model_options import SINGLE_MODEL_OPTIONS, add_model_options, bundle_from_args
+from tensorsight.model_options import SINGLE_MODEL_OPTIONS, add_model_options, read_classes
 from tensorsight.server.hosts import host_check_note, is_loopback, trusted_hosts
+from tensorsight.server.processes import (
+    DEFAULT_CACHE_MB,
+    DEFAULT_DIRECTORY_STORE_MB,
+    DEFAULT_STORE_MB,
+    ServeOptions,
+    load_bundles,
+)
 
 if TYPE_CHECKING:
     from tensorsight.models import ModelBundle
@@ -48,52 +56,131 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "-p", "--port", type=int, default=DEFAULT_PORT,
         help=f"port to listen on; 0 picks a free one (default: {DEFAULT_PORT})")
+    parser.add_argument("--open", action="store_true", help="open the page in your web browser")
     parser.add_argument(
         "--allow-host", action="append", default=[], metavar="NAME",
         help="also answer requests addressed to this host name (a proxy's or an alias; "
              "repeatable); '*' turns the Host check off")
-    parser.add_argument("--open", action="store_true", help="open the page in your web browser")
     add_model_options(parser, several=True)
+    _add_scale_options(parser)
     parser.set_defaults(handler=serve)
     return parser
 
 
+def _add_scale_options(parser: argparse.ArgumentParser) -> None:
+    """Options for serving a class: processes, where runs live, memory, device."""
+    parser.add_argument(
+        "--workers", type=_positive, default=1, metavar="N",
+        help="worker processes behind the one port (default: 1); any worker answers any run")
+    parser.add_argument(
+        "--store", type=Path, metavar="DIR",
+        help="keep the runs' inputs in this directory (shared by workers and by several hosts "
+             "behind a load balancer; runs survive a restart); default: in memory")
+    parser.add_argument(
+        "--store-mb", type=_positive, metavar="MB",
+        help=f"most space for stored inputs (default: {DEFAULT_STORE_MB} in memory, "
+             f"{DEFAULT_DIRECTORY_STORE_MB} in --store)")
+    parser.add_argument(
+        "--cache-mb", type=_positive, default=DEFAULT_CACHE_MB, metavar="MB",
+        help="activation budget per worker: computed runs are kept up to this size and "
+             f"recomputed from their inputs when asked again (default: {DEFAULT_CACHE_MB})")
+    add_device_option(parser)
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device``, shared by the commands that run a model."""
+    parser.add_argument(
+        "--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+        help="where the model runs (default: auto, the first available of cuda, mps, cpu)")
+
+
 def serve(args: argparse.Namespace) -> int:
-    """Bind the socket, load the model, print the URL and serve until interrupted."""
+    """Bind the socket, load the model, print the URL and serve until interrupted.
+
+    Ctrl+C stops it with one line and exit code 130.
+    """
     try:
         listener = _listen(args.host, args.port)  # first: a busy port fails before a slow load
         with _closed_on_error(listener):
-            specs = _model_specs(args)
-            bundles = [_load_bundle(args, spec) for spec in specs]
+            options = _options(args)
+            bundles = _load_bundles(options)
     except UsageError as error:
         print(f"tensorsight serve: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl+C while a large model loads
+        print("tensorsight: stopped.", flush=True)
         return 130
 
-    import uvicorn
-
-    from tensorsight.explanation import Explainer
-    from tensorsight.server.several import ServedModel, create_multi_app, unique_ids
-
-    allowed = trusted_hosts(args.host, args.allow_host)
-    served = [ServedModel(model_id, bundle.name, Explainer.from_bundle(bundle))
-              for model_id, bundle in zip(unique_ids(specs), bundles, strict=True)]
-    app = create_multi_app(served, allowed_hosts=allowed)
     url = _url(args.host, listener.getsockname()[1])
     reach = "this computer only" if is_loopback(args.host) else "other computers too"
+    workers = f"{options.workers} workers" if options.workers > 1 else "1 process"
+    print(f"tensorsight: {workers} on {options.device}, {options.cache_mb} MB of activations "
+          f"each, {options.store_description()}", flush=True)
     names = ", ".join(bundle.name for bundle in bundles)
     print(f"tensorsight: serving {names} at {url} ({reach}; Ctrl+C stops)", flush=True)
-    note = host_check_note(args.host, allowed)
+    note = host_check_note(args.host, options.allowed_hosts)
     if note:
         print(note, flush=True)
     if args.open:
         import webbrowser
 
         webbrowser.open(url)
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
-    uvicorn.Server(config).run(sockets=[listener])
-    return 0
+    interrupted = _serve(options, bundles, listener)
+    print("tensorsight: stopped.", flush=True)
+    return 130 if interrupted else 0
+
+
+def _serve(options: ServeOptions, bundles: list[ModelBundle], listener: socket.socket) -> bool:
+    """Serve until stopped; True when Ctrl+C stopped it."""
+    from tensorsight.server.processes import serve_here, serve_workers
+
+    try:
+        if options.workers == 1:
+            serve_here(options, bundles, listener)
+            return False
+        return serve_workers(options, listener)
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl+C it shut down for
+        return True
+
+
+def _options(args: argparse.Namespace) -> ServeOptions:
+    from tensorsight.models import ModelLoadError
+
+    try:
+        class_names = read_classes(args.classes) if args.classes is not None else None
+    except ModelLoadError as error:
+        raise UsageError(str(error)) from None
+    samples = str(args.samples.expanduser()) if args.samples is not None else None
+    store = args.store.expanduser().resolve() if args.store is not None else None
+    if store is not None:
+        try:
+            store.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(f"cannot use --store {store}: {error.strerror or error}") from None
+    return ServeOptions(
+        models=tuple(_model_specs(args)), weights=str(args.weights) if args.weights else None,
+        class_names=class_names, input_size=args.input_size, trust_pickle=args.trust_pickle,
+        samples=samples, allowed_hosts=trusted_hosts(args.host, args.allow_host),
+        workers=args.workers,
+        store=str(store) if store else None, store_mb=args.store_mb, cache_mb=args.cache_mb,
+        device=resolve_device(args.device))
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> the first available of cuda, mps, cpu; an unavailable device is a UsageError.
+
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    import torch
+
+    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(),
+                 "cpu": True}
+    if name == "auto":
+        return next(device for device, present in available.items() if present)
+    if not available[name]:
+        raise UsageError(f"--device {name} is not available on this computer")
+    return name
 
 
 @contextmanager
@@ -105,13 +192,13 @@ def _closed_on_error(listener: socket.socket) -> Iterator[None]:
         raise
 
 
-def _load_bundle(args: argparse.Namespace, spec: str) -> ModelBundle:
+def _load_bundles(options: ServeOptions) -> list[ModelBundle]:
     from tensorsight.models import ModelLoadError
 
     try:
-        return bundle_from_args(args, spec)
+        return load_bundles(options)
     except ModelLoadError as error:
-        raise UsageError(f"{spec}: {error}" if len(args.model or ()) > 1 else str(error)) from None
+        raise UsageError(str(error)) from None
 
 
 def _model_specs(args: argparse.Namespace) -> list[str]:
@@ -129,6 +216,12 @@ def _model_specs(args: argparse.Namespace) -> list[str]:
     from tensorsight.models import installed_builtin_models
 
     return list(installed_builtin_models())
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return int(text)
 
 
 def _listen(host: str, port: int) -> socket.socket:
