@@ -267,6 +267,10 @@ class Explainer:
             self.store.touch(run_id)
             return run
         x = self.store.get(run_id) if RUN_ID.fullmatch(run_id) else None
+        # A store shared by several models (serve --model a --model b) holds the others' runs
+        # too: the id names its model, so only this model's runs are recomputed here.
+        if x is not None and run_id_for(self._model_id, x) != run_id:
+            x = None
         if x is None:
             raise UnknownIdError(
                 f"There is no run {run_id!r} (this server does not know that image; "
