@@ -17,14 +17,18 @@ import { explanation } from "./overview/explain.js";
 import { createOverview, RANGE_MODES } from "./overview/overview.js";
 import { formatPercent } from "./ui/format.js";
 import { createReadout } from "./ui/readout.js";
+import { saveButtons } from "./share/save.js";
+import { readState, urlKeeper } from "./share/url-state.js";
+import { modelPicker } from "./share/models.js";
 
 // mount(el, source, {page, signal}): builds the app in `el` and runs the first sample. `page`
 // also reports the state on document.body (the bench and the browser tests wait for
 // body[data-state="ready"]); inside a notebook only `el` carries it. States: loading, ready
 // (the current run is painted), idle (no samples: waiting for an upload), error. Aborting
 // `signal` tears the app down: the open view closes, the overview drops its listeners and
-// observer (the widget does this when the notebook removes its output).
-export async function mount(root, source, { page = false, signal = null } = {}) {
+// observer (the widget does this when the notebook removes its output). models/modelId: the
+// server's models and the one shown (share/models.js): a picker in the header.
+export async function mount(root, source, { page = false, signal = null, models = null, modelId = null } = {}) {
   const teardown = [];
   signal?.addEventListener("abort", () => {
     for (const release of teardown.splice(0)) release();
@@ -35,6 +39,9 @@ export async function mount(root, source, { page = false, signal = null } = {}) 
   };
   setState("loading");
   clear(root).classList.add("ts-app");
+  // The page keeps what it shows in the URL (share/url-state.js); a notebook's URL is not ours.
+  const url = page ? urlKeeper() : null;
+  const wanted = page ? readState() : {};
 
   let current = null;   // the overview of the run on screen
   let ticket = 0;       // the newest run request: older answers are dropped
@@ -49,8 +56,9 @@ export async function mount(root, source, { page = false, signal = null } = {}) 
     type: "button", class: "ts-top-button ts-attribution-button", onclick: () => current && showPanel((layer, close) =>
       openAttribution(layer, { source, runId: current.run_id, modelInfo, overview: current, colors, close })),
   }, "What it looks at");
+  const modelChoice = models && models.length > 1 ? modelPicker(models, modelId) : null;
   root.append(el("header", { class: "ts-top" },
-    el("span", { class: "ts-logo" }, "tensorsight"), status, attributionButton, playgroundButton), alert, detailLayer);
+    el("span", { class: "ts-logo" }, "tensorsight"), modelChoice, status, attributionButton, playgroundButton), alert, detailLayer);
   teardown.push(() => closeDetail());
 
   let modelInfo;
@@ -86,6 +94,7 @@ export async function mount(root, source, { page = false, signal = null } = {}) 
   const picker = createPicker({
     onSample: (id) => start(() => source.runSample(id), id),
     onUpload: (file) => start(() => source.runUpload(file), null),
+    uploadsOff: source.canUpload === false ? source.uploadsOff : null,
   });
   // A generator's input is a latent vector: its panel takes the image picker's place.
   const latent = modelInfo.latent ? createLatentPanel({
@@ -105,7 +114,8 @@ export async function mount(root, source, { page = false, signal = null } = {}) 
         el("p", { class: "ts-note" }, "Red is positive, blue negative, white zero. Each layer's legend shows the range its colours span.")),
       el("section", { class: "ts-card ts-explain", "aria-live": "polite" }, explainTitle, explainBody)),
     el("main", { class: "ts-content" },
-      el("div", { class: "ts-toolbar" }, readout.el, fields.toggle, legendHolder),
+      el("div", { class: "ts-toolbar" }, readout.el, fields.toggle, legendHolder,
+        saveButtons(() => overview.el.querySelector(".ts-stage"), () => `tensorsight-${slug(modelInfo.name)}-overview`)),
       overview.el)));
   explain("overview");
 
@@ -125,11 +135,18 @@ export async function mount(root, source, { page = false, signal = null } = {}) 
     for (const [mode, label] of Object.entries(RANGE_MODES)) {
       const input = el("input", {
         type: "radio", name: "ts-range", value: mode, id: `ts-range-${mode}`, checked: mode === "layer",
-        onchange: () => overview.setRangeMode(mode),
+        onchange: () => setRange(mode),
       });
       group.append(input, el("label", { for: `ts-range-${mode}` }, label));
     }
     return group;
+  }
+
+  function setRange(mode) {
+    overview.setRangeMode(mode);
+    const input = root.querySelector(`#ts-range-${mode}`);
+    if (input) input.checked = true;
+    url?.update({ range: mode === "layer" ? undefined : mode });
   }
 
   // Runs an image (sample or upload); the newest request wins if several overlap.
@@ -144,6 +161,7 @@ export async function mount(root, source, { page = false, signal = null } = {}) 
       current = result;
       root.dataset.runId = result.run_id;
       picker.setCurrent(sampleId);
+      url?.update({ model: modelId ?? modelInfo.name, sample: sampleId ?? undefined, run: sampleId ? undefined : result.run_id });
       modelView.src = `data:image/png;base64,${result.input_png_base64}`;
       modelView.closest(".ts-seen").hidden = false;
       const top = result.output?.top?.[0];   // absent for models whose output is not classes
@@ -159,14 +177,21 @@ export async function mount(root, source, { page = false, signal = null } = {}) 
     }
   }
 
-  function showDetail(node, channel) {
+  // initial: {at, tab} from a shared link, where the view reopens.
+  function showDetail(node, channel, initial = null) {
     if (!current) return;
     showPanel((layer, close) => openDetail(layer, null, {
       source, runId: current.run_id, node, channel, modelInfo, overview: current, colors,
-      range: overview.activationRange(node.id), close,
+      range: overview.activationRange(node.id), close, initial,
+      onState: (changes) => { if (detail) url?.update(changes); },
     }));
     attachExemplars(detailLayer, { source, runId: current.run_id, node, channel, layers: exemplarLayers })
       .catch((error) => showAlert(error.message));
+    url?.update({ node: node.id, channel });   // the view itself reports {at, tab} (onState)
+    // At the frame's foot: after the view in the keyboard's order, and kept when a view
+    // redraws its own text.
+    detail?.frame?.append(el("footer", { class: "ts-detail-foot" }, saveButtons(() => detail?.frame,
+      () => `tensorsight-${slug(modelInfo.name)}-${slug(node.name)}-${channel}`)));
   }
 
   // Opens a detail view or the playground on the layer above the overview, one at a time.
@@ -182,10 +207,49 @@ export async function mount(root, source, { page = false, signal = null } = {}) 
     detail = null;
     open.destroy?.();
     clear(detailLayer).hidden = true;
+    url?.update({ node: undefined, channel: undefined, at: undefined, tab: undefined });
+  }
+
+  // Reopens what a shared link shows: its colour range, its run (a sample, or an upload the
+  // server still keeps) and its detail view. False when the link names no run to show.
+  async function restore() {
+    if (wanted.range && wanted.range in RANGE_MODES) setRange(wanted.range);
+    let shown = false;
+    if (wanted.run && source.overview) {
+      let kept = null;
+      try {
+        kept = await source.overview(wanted.run);
+      } catch {
+        kept = null;
+      }
+      if (kept) {
+        await start(async () => kept, null);
+        shown = true;
+      } else {
+        await startFirst();
+        showAlert("The upload this link shows is no longer kept by the server (runs expire): upload the image again.");
+        return true;
+      }
+    } else if (wanted.sample && samples.some((sample) => sample.id === wanted.sample)) {
+      await start(() => source.runSample(wanted.sample), wanted.sample);
+      shown = true;
+    }
+    if (!shown) return false;
+    const node = wanted.node && modelInfo.nodes.find((candidate) => candidate.id === wanted.node);
+    if (node && current) showDetail(node, wanted.channel ?? 0, { at: wanted.at, tab: wanted.tab });
+    return true;
+  }
+
+  async function startFirst() {
+    if (samples.length) await start(() => source.runSample(samples[0].id), samples[0].id);
+    else setState("idle");
   }
 
   picker.setSamples(samples);
   if (latent) await latent.start();
-  else if (samples.length) await start(() => source.runSample(samples[0].id), samples[0].id);
-  else setState("idle");
+  else if (!(await restore())) await startFirst();
+}
+
+function slug(text) {
+  return String(text).toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "view";
 }

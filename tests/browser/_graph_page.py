@@ -48,12 +48,22 @@ def picture_png(width: int, height: int, channels: int) -> bytes:
 
 
 def upload_picture(page: Any, *, width: int, height: int, channels: int) -> str:
-    """Wait for the idle page, upload a picture, wait until the overview is painted; the run id."""
-    page.wait_for_selector("body[data-state=idle]", timeout=READY_TIMEOUT_MS)
+    """Wait for the page to settle (idle, or showing the first sample photo that colour models
+    are offered), upload a picture, wait until its overview is painted; the run id."""
+    return upload_png(page, picture_png(width, height, channels))
+
+
+def upload_png(page: Any, png: bytes) -> str:
+    """Upload ``png`` once the page has settled; the new run's id once its overview is painted."""
+    page.wait_for_selector("body[data-state=idle], body[data-state=ready]",
+                           timeout=READY_TIMEOUT_MS)
+    before = page.locator(".ts-app").get_attribute("data-run-id") or ""
     page.set_input_files("#ts-file-input", files=[{
-        "name": "picture.png", "mimeType": "image/png",
-        "buffer": picture_png(width, height, channels)}])
-    page.wait_for_selector("body[data-state=ready]", timeout=READY_TIMEOUT_MS)
+        "name": "picture.png", "mimeType": "image/png", "buffer": png}])
+    page.wait_for_function(
+        "before => document.body.dataset.state === 'ready' &&"
+        " (document.querySelector('.ts-app').dataset.runId || '') !== before",
+        arg=before, timeout=READY_TIMEOUT_MS)
     return page.locator(".ts-app").get_attribute("data-run-id")
 
 

@@ -111,8 +111,9 @@ def test_readout_is_the_servers_float32_under_the_pointer(page, live_server, mod
                                       for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))
                                       ) + (values[rc] != values[rc[::-1]]))
     # Maps are drawn smaller than one screen pixel per value; enlarge them so that a whole-pixel
-    # mouse position lands on one value for sure.
-    page.add_style_tag(content=f".ts-app {{ --ts-map: {4 * width + 2}px; }}")
+    # mouse position lands on one value for sure (!important: over the size fitted to the screen).
+    page.add_style_tag(
+        content=f".ts-app .ts-overview {{ --ts-map: {4 * width + 2}px !important; }}")
     canvas = map_canvas(page, conv["id"], channel)
     shown_width, shown_height = canvas.evaluate("(c) => [c.clientWidth, c.clientHeight]")
     canvas.hover(position={"x": (col + 0.5) * shown_width / width,

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 torch = pytest.importorskip("torch")
+from _graph_page import upload_png  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
@@ -77,11 +78,7 @@ def test_blocks_paging_and_residual_adds(server_factory, browser_page):
     by_name = {node["name"]: node for node in model["nodes"]}
     page = browser_page
     page.goto(server.url)
-    page.wait_for_selector("body[data-state=idle]", timeout=60_000)   # no samples: upload one
-    page.set_input_files("#ts-file-input", files=[
-        {"name": "disc.png", "mimeType": "image/png", "buffer": drawing()}])
-    page.wait_for_selector("body[data-state=ready]", timeout=60_000)
-    run = page.locator(".ts-app").get_attribute("data-run-id")
+    run = upload_png(page, drawing())   # after the photo colour models open on
 
     # Many layers: modules start collapsed into blocks, the big stages opened one level, so the
     # page holds a few units rather than hundreds of maps.

@@ -9,6 +9,7 @@ import { arrowStep, clamp } from "../ui/cursor.js";
 import { fmt } from "../ui/format.js";
 import { clear, el, num, term } from "./dom.js";
 import { heatmap } from "./heatmap.js";
+import { strongestCell } from "./opening.js";
 import { activationScale, weightScale } from "./palette.js";
 import { defineView, explain, figure, numberGrid, operator, pair, plane } from "./view.js";
 import { windows } from "./windows.js";
@@ -21,7 +22,10 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
   const terms = termsLoader(ctx, pack.meta.channel ?? ctx.channel, conv);
   // channel: the input channel the formula shows; null until the user picks one, and then the
   // one that contributes most at the current position is shown.
-  const state = { i: 0, j: 0, channel: null, page: 0, level: "channels", timer: null };
+  // The window opens on the output's strongest cell: there every term of the sum means something.
+  // A shared link (ctx.initial) reopens the window where it was.
+  const [i0, j0] = ctx.initial?.at ?? strongestCell(conv.output, conv.outCols);
+  const state = { i: i0, j: j0, channel: null, page: 0, level: "channels", timer: null };
 
   const tabs = el("div", { class: "tsd-tabs", role: "tablist", "aria-label": "Level of detail" });
   const stage = el("div", { class: "tsd-conv-stage" });
@@ -51,6 +55,7 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
     state.i = clamp(i, 0, conv.outRows - 1);
     state.j = clamp(j, 0, conv.outCols - 1);
     for (const listener of moveListeners) listener();
+    ctx.onState?.({ at: [state.i, state.j], tab: state.level });
   }
 
   function show(level) {
@@ -220,7 +225,7 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
         ") plus the ", term("bias", "bias"), " gives one value of the ", term("output", "output map"), "."],
       [conv.settingsSentence()],
       ["Play slides the window; hover the output map, or focus it and use the arrow keys, to move it yourself. ",
-        conv.paddingMode === "zeros" ? "Grey cells are padding zeros." : `Grey cells are padding; in ${conv.paddingMode} mode they repeat input values.`]);
+        paddingSentence(conv, pr || pc)]);
   }
 
   // The patch and products arrive from the server; until then the last ones stay, greyed.
@@ -316,8 +321,15 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
     }
   }
 
-  show("channels");
+  show(ctx.initial?.tab in levels ? ctx.initial.tab : "channels");
 });
+
+// Said only for a layer that pads: a convolution without padding has no grey cells.
+function paddingSentence(conv, padded) {
+  if (!padded) return "";
+  return conv.paddingMode === "zeros" ? "Grey cells are padding zeros."
+    : `Grey cells are padding; in ${conv.paddingMode} mode they repeat input values.`;
+}
 
 // Everything the two levels need from the pack; the window tables come with it.
 function readConv(pack) {

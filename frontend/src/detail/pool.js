@@ -5,12 +5,13 @@ import { clear, el, num, term } from "./dom.js";
 import { activationScale } from "./palette.js";
 import { asMap, defineView, explain, figure, numberGrid, operator, pair } from "./view.js";
 import { heatmap } from "./heatmap.js";
+import { strongestCell } from "./opening.js";
 import { valuesAt, windows } from "./windows.js";
 
 function pooling(kind) {
   const isMax = kind === "max_pool2d";
   const title = isMax ? "Max pooling" : kind === "adaptive_avg_pool2d" ? "Adaptive average pooling" : "Average pooling";
-  return defineView(title, (frame, pack) => {
+  return defineView(title, (frame, pack, ctx) => {
     const { meta } = pack;
     const input = asMap(pack.arrays.input);
     const output = asMap(pack.arrays.output);
@@ -35,6 +36,7 @@ function pooling(kind) {
       inputMap.mark("window", tables.marks(i, j));
       outputMap.mark("cursor", [{ r: i, c: j, kind: "cursor" }]);
       outputMap.setCursor(i, j);
+      ctx.onState?.({ at: [i, j] });
       const cells = tables.cells(i, j);
       const patch = valuesAt(input, cells);
       const winner = isMax ? pack.arrays.argmax.data[i * output.cols + j] : -1;
@@ -63,7 +65,7 @@ function pooling(kind) {
 
     frame.views.append(el("div", { class: "tsd-maps" },
       figure("input", inputMap.el), operator("→"), figure("output", outputMap.el)), formula);
-    show(0, 0);
+    show(...(ctx.initial?.at ?? strongestCell(output.data, output.cols)));   // not [0, 0]: often all zeros
     const shape = adaptive ? `windows sized to give a ${output.rows}×${output.cols} output`
       : `a ${kernel[0]}×${kernel[1]} window that moves ${stride[0]} cell${stride[0] === 1 ? "" : "s"} at a time${padding[0] || padding[1] ? ` over an input padded by ${padding[0]}` : ""}`;
     explain(frame,

@@ -2,7 +2,9 @@
 // an upload of your own picture (file picker or drag and drop anywhere on the drop zone).
 import { clear, el } from "../detail/dom.js";
 
-export function createPicker({ onSample, onUpload }) {
+// uploadsOff: a sentence saying why uploads are off (a static copy of the site), shown instead
+// of the drop zone.
+export function createPicker({ onSample, onUpload, uploadsOff = null }) {
   const strip = el("div", { class: "ts-samples", role: "group", "aria-label": "Sample images" });
   const fileInput = el("input", {
     type: "file", accept: "image/*", class: "ts-file-input", id: "ts-file-input",
@@ -32,7 +34,8 @@ export function createPicker({ onSample, onUpload }) {
 
   let buttons = new Map();
   return {
-    el: el("div", { class: "ts-picker" }, strip, zone),
+    el: el("div", { class: "ts-picker" }, strip,
+      uploadsOff ? el("p", { class: "ts-note ts-uploads-off", role: "note" }, uploadsOff) : zone),
     setSamples(samples) {
       clear(strip);
       buttons = new Map();

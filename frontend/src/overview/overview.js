@@ -10,6 +10,7 @@ import { formatPercent, formatShape } from "../ui/format.js";
 import {
   buildUnits, collapsesBlocks, colourBlocks, feeders, initialExpanded, layoutColumns,
 } from "./graph.js";
+import { fitMapSize } from "./fit.js";
 
 const PAGE = 16;                // channels shown per layer at once
 const LIST_MAX = 32;            // vectors up to this long are drawn as labelled rows
@@ -102,7 +103,14 @@ export function createOverview({
       columnsEl.append(columnEl);
     }
     renderBlockBar();
+    fitWidth();
     requestAnimationFrame(drawEdges);
+  }
+
+  // The stage's own padding is not room for columns.
+  function fitWidth() {
+    const padding = parseFloat(getComputedStyle(stage).paddingLeft) + parseFloat(getComputedStyle(stage).paddingRight);
+    if (scroller.clientWidth) fitMapSize(root, columnsEl, scroller.clientWidth - padding);
   }
 
   function renderUnit(unit, column) {
@@ -114,7 +122,7 @@ export function createOverview({
     const [group, tail] = splitTitle(title, expanded);
     const label = (...before) => [
       group ? el("span", { class: "ts-unit-group" }, group) : null,
-      el("span", { class: "ts-unit-name" }, ...before, tail)];
+      el("span", { class: "ts-unit-name" }, ...before, ...breakable(tail))];
     const heading = unit.block
       ? el("button", {
         class: "ts-unit-title ts-unit-open", type: "button", title: `Open ${unit.block}: ${unit.nodes.length} layers`,
@@ -184,6 +192,7 @@ export function createOverview({
     if (length <= LIST_MAX) {
       const names = length === modelInfo.classes.length ? modelInfo.classes : null;
       const body = el("ol", { class: "ts-units-list" });
+      if (names) view.section.classList.add("ts-named-vector");   // wide enough for the names
       for (let index = 0; index < length; index++) {
         const swatch = el("span", { class: "ts-swatch" });
         const row = el("li", {
@@ -556,6 +565,7 @@ export function createOverview({
   let destroyed = false;
   const resize = new ResizeObserver(() => requestAnimationFrame(() => {
     if (destroyed) return;   // a frame already asked for when the overview went away
+    fitWidth();
     drawEdges();
     fillLater();
   }));
@@ -639,6 +649,12 @@ function splitTitle(title, expanded) {
   const group = [...expanded].filter((prefix) => title.startsWith(`${prefix}.`))
     .sort((a, b) => b.length - a.length)[0];
   return group ? [group, title.slice(group.length)] : [null, title];
+}
+
+// A layer name that wraps after "_" and "." (conv_1_ / 1, not conv_1 / _1 nor cut anywhere),
+// never after a leading one (".encode" stays whole), so narrow columns keep names readable.
+function breakable(name) {
+  return name.split(/(?<=[^_.][_.])/).flatMap((part, i) => (i ? [el("wbr"), part] : [part]));
 }
 
 function edgePath([x1, y1], [x2, y2], className) {

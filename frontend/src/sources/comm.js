@@ -56,6 +56,7 @@ export function commSource(model) {
     async judgeUpload(blob) {
       return result("judge_image", {}, [await blob.arrayBuffer()]);
     },
+    overview: (runId) => result("overview", { run_id: runId }),
     activations: (runId, nodeIds, { channels = null, encoding = "u8" } = {}) =>
       pack("activations", { run_id: runId, node_ids: nodeIds, channels, encoding }),
     detail: (runId, nodeId, channel) => pack("detail", { run_id: runId, node_id: nodeId, channel }),

@@ -50,6 +50,7 @@ export function httpSource(base = "") {
       form.append("image", blob, blob.name || "upload");
       return json("/api/verdicts", { method: "POST", body: form });
     },
+    overview: (runId) => json(`/api/runs/${encodeURIComponent(runId)}`),
     activations(runId, nodeIds, { channels = null, encoding = "u8" } = {}) {
       const query = new URLSearchParams({ nodes: nodeIds.join(","), encoding });
       if (channels) query.set("channels", `${channels[0]}:${channels[1]}`);

@@ -163,10 +163,22 @@ class Explainer:
                 "(judge_image).")
         x = self.preprocessing.to_tensor(image)
         run_id, run = self._kept(x)
+        return self._overview(run_id, run, _png(self.preprocessing.model_view(image)))
+
+    def overview(self, run_id: str) -> dict[str, Any]:
+        """The overview of a run this explainer knows (what :meth:`run_image` answered), e.g.
+        to reopen a shared link to an upload; the input picture is rebuilt from the stored
+        input tensor. :class:`UnknownIdError` once the store no longer has it."""
+        run = self._run(run_id)
+        x = self.store.get(run_id)
+        if x is None:
+            raise UnknownIdError(f"There is no run {run_id!r} (run the image again).")
+        return self._overview(run_id, run, _png(self._model_view_of(x)))
+
+    def _overview(self, run_id: str, run: _Run, input_png: bytes) -> dict[str, Any]:
         return {
             "run_id": run_id,
-            "input_png_base64": base64.b64encode(
-                _png(self.preprocessing.model_view(image))).decode("ascii"),
+            "input_png_base64": base64.b64encode(input_png).decode("ascii"),
             "nodes": {node.id: _node_stats(node) for node in run.graph.nodes},
             "output": self._output_summary(run.graph),
         }
@@ -202,6 +214,20 @@ class Explainer:
         shape = self.model_info()["nodes"][-1]["shape"]
         x = critic_input(image, (int(shape[2]), int(shape[3])), int(shape[1]))
         return {**verdict(self.critic, x), "input_png_base64": image_png_base64(x)}
+
+    def _model_view_of(self, x: torch.Tensor) -> Image.Image:
+        """The 8-bit picture a preprocessed input came from (undoing mean and std)."""
+        from PIL import Image
+
+        values = per_image(x).detach().to(torch.float32).cpu().numpy()
+        if self.preprocessing.mean:
+            mean = np.asarray(self.preprocessing.mean, np.float32)[:, None, None]
+            std = np.asarray(self.preprocessing.std, np.float32)[:, None, None]
+            values = values * std + mean
+        pixels = np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
+        if pixels.shape[0] == 1:
+            return Image.fromarray(pixels[0], "L")
+        return Image.fromarray(pixels.transpose(1, 2, 0), "RGB")
 
     def activations(self, run_id: str, node_ids: Sequence[str], *,
                     channels: tuple[int, int] | None = None,
@@ -325,6 +351,10 @@ class Explainer:
             self.store.touch(run_id)
             return run
         x = self.store.get(run_id) if RUN_ID.fullmatch(run_id) else None
+        # A store shared by several models (serve --model a --model b) holds the others' runs
+        # too: the id names its model, so only this model's runs are recomputed here.
+        if x is not None and run_id_for(self._model_id, x) != run_id:
+            x = None
         if x is None:
             raise UnknownIdError(
                 f"There is no run {run_id!r} (this server does not know that image; "

@@ -22,8 +22,15 @@ from tensorsight.models.bundle import (
     Sample,
     class_slug,
     find_samples,
+    folder_samples,
+    photo_samples,
 )
-from tensorsight.models.loading import ModelLoadError, bundle_from_module, load_model
+from tensorsight.models.loading import (
+    ModelLoadError,
+    bundle_from_module,
+    installed_builtin_models,
+    load_model,
+)
 
 if TYPE_CHECKING:
     from tensorsight.models.mobilenet_v2 import MobileNetV2
@@ -42,7 +49,10 @@ __all__ = [
     "bundle_from_module",
     "class_slug",
     "find_samples",
+    "folder_samples",
+    "installed_builtin_models",
     "load_model",
+    "photo_samples",
 ]
 
 # Model classes import torch: resolve them on first use.

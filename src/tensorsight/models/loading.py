@@ -45,6 +45,8 @@ from tensorsight.models.bundle import (
     ModelBundle,
     Sample,
     find_samples,
+    folder_samples,
+    photo_samples,
 )
 
 if TYPE_CHECKING:
@@ -77,13 +79,17 @@ def load_model(
     class_names: Sequence[str] | None = None,
     input_size: tuple[int, int] | None = None,
     trust_pickle: bool = False,
+    samples: str | Path | None = None,
 ) -> ModelBundle:
-    """The model named by ``spec``, in eval mode, with its preprocessing and class names.
+    """The model named by ``spec``, in eval mode, with its preprocessing, class names and samples.
 
     ``class_names`` and ``input_size`` (height, width) override what the bundle or the card
-    says. The model is run once on a zero image of the final input size, so a model that cannot
-    take that input, or whose outputs do not match the class names, fails here with a clear
-    message rather than later in the browser. Every failure is a :class:`ModelLoadError`.
+    says. ``samples`` is a folder of images to offer instead of the model's own; a model with
+    none of its own that takes 3-channel images is offered the photos shipped with
+    MobileNetV2, so every page opens on a picture. The model is run once on a zero image of
+    the final input size, so a model that cannot take that input, or whose outputs do not
+    match the class names, fails here with a clear message rather than later in the browser.
+    Every failure is a :class:`ModelLoadError`.
 
     >>> load_model("tinyvgg").class_names[0]                 # doctest: +SKIP
     'T-shirt/top'
@@ -91,6 +97,36 @@ def load_model(
     Traceback (most recent call last):
     ModelLoadError: Unknown model 'resnet': use tinyvgg, mobilenet_v2, ...or...
     """
+    bundle = _load_bundle(spec, weights=weights, class_names=class_names,
+                          input_size=input_size, trust_pickle=trust_pickle)
+    return replace(bundle, samples=_offered_samples(bundle, samples))
+
+
+def _offered_samples(bundle: ModelBundle, folder: str | Path | None) -> tuple[Sample, ...]:
+    """``--samples DIR`` if given, else the bundle's own, else the shipped photos (3 channels)."""
+    if folder is not None:
+        path = Path(folder).expanduser()
+        if not path.is_dir():
+            raise ModelLoadError(f"The samples folder {path} does not exist.")
+        chosen = folder_samples(path, bundle.class_names)
+        if not chosen:
+            raise ModelLoadError(
+                f"The samples folder {path} holds no images (.png, .jpg, .jpeg, .webp, .bmp, "
+                f".gif).")
+        return chosen
+    if bundle.samples or bundle.preprocessing.channels != 3:
+        return bundle.samples
+    return photo_samples()
+
+
+def _load_bundle(
+    spec: str,
+    *,
+    weights: str | Path | None,
+    class_names: Sequence[str] | None,
+    input_size: tuple[int, int] | None,
+    trust_pickle: bool,
+) -> ModelBundle:
     weights_path = _existing_file(weights) if weights is not None else None
     if spec in GAN_MODELS:
         bundle = _gan_bundle(spec, weights_path)
@@ -133,6 +169,22 @@ def load_model(
         critic=bundle.critic,
     )
     return replace(loaded, exemplars=bundle.exemplars)
+
+
+def installed_builtin_models() -> tuple[str, ...]:
+    """The built-in models ready to load: the TinyVGGs (they ship with tensorsight), and
+    mobilenet_v2 when its weights are found locally.
+
+    >>> installed_builtin_models()[0]
+    'tinyvgg'
+    """
+    from tensorsight.models.mobilenet_v2 import find_weights
+
+    try:
+        find_weights()
+    except ModelLoadError:
+        return tuple(spec for spec in BUILTIN_MODELS if spec != "mobilenet_v2")
+    return BUILTIN_MODELS
 
 
 def bundle_from_module(

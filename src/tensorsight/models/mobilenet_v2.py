@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from tensorsight.imaging import Preprocessing
-from tensorsight.models.bundle import ModelBundle
+from tensorsight.models.bundle import PHOTOS_DIR, ModelBundle, find_samples
 from tensorsight.models.loading import ModelLoadError, load_weights
 
 WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
@@ -188,11 +188,13 @@ def load_pretrained(
         path = Path(weights)
         load_weights(model, path, trust_pickle=trust_pickle)
     model.eval()
+    class_names = imagenet_class_names()
     return ModelBundle(
         name=NAME,
         model=model,
         preprocessing=PREPROCESSING,
-        class_names=imagenet_class_names(),
+        class_names=class_names,
+        samples=find_samples(PHOTOS_DIR, class_names),
         card={
             "architecture": {"name": "MobileNetV2", "num_classes": 1000},
             "weights": str(path),

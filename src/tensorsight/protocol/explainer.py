@@ -25,6 +25,7 @@ class ExplainerLike(TypingProtocol):
     def sample_png(self, sample_id: str) -> bytes: ...
     def run_image(self, image: Image.Image) -> dict[str, Any]: ...
     def run_sample(self, sample_id: str) -> dict[str, Any]: ...
+    def overview(self, run_id: str) -> dict[str, Any]: ...
     def activations(self, run_id: str, node_ids: list[str], *, channels: tuple[int, int] | None,
                     encoding: str) -> tuple[dict[str, Any], Mapping[str, Any]]: ...
     def detail(self, run_id: str, node_id: str,
@@ -53,6 +54,7 @@ def explainer_methods(*, max_image_bytes: int = MAX_IMAGE_BYTES,
         Method("sample_png", _sample_id, result="bytes", media_type="image/png"),
         Method("run_sample", _sample_id),
         Method("run_image", image),
+        Method("overview", _run_id),
         Method("activations", _activations, result="pack"),
         Method("detail", _detail, result="pack"),
         Method("terms", _terms, result="pack"),
@@ -75,6 +77,10 @@ def explainer_protocol(explainer: ExplainerLike, **limits: int) -> Protocol:
 
 def _sample_id(arguments: Arguments) -> dict[str, Any]:
     return {"sample_id": arguments.text("sample_id")}
+
+
+def _run_id(arguments: Arguments) -> dict[str, Any]:
+    return {"run_id": arguments.text("run_id")}
 
 
 def _activations(arguments: Arguments) -> dict[str, Any]:

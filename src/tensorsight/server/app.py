@@ -92,6 +92,7 @@ def create_app(
         Route("/api/runs", api.create_run, methods=["POST"], name="runs"),
         Route("/api/latent-runs", api.create_latent_run, methods=["POST"], name="latent_runs"),
         Route("/api/verdicts", api.create_verdict, methods=["POST"], name="verdicts"),
+        Route("/api/runs/{run_id}", api.route("overview"), name="run"),
         Route("/api/runs/{run_id}/activations", api.route("activations"), name="activations"),
         Route("/api/runs/{run_id}/nodes/{node_id}/detail", api.route("detail"), name="detail"),
         Route("/api/runs/{run_id}/nodes/{node_id}/terms", api.route("terms"), name="terms"),

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
-import json
 import socket
 import sys
 from collections.abc import Iterator
@@ -12,12 +10,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tensorsight.model_options import SINGLE_MODEL_OPTIONS, add_model_options, read_classes
+from tensorsight.server.hosts import host_check_note, is_loopback, trusted_hosts
 from tensorsight.server.processes import (
     DEFAULT_CACHE_MB,
     DEFAULT_DIRECTORY_STORE_MB,
     DEFAULT_STORE_MB,
     ServeOptions,
-    load_bundle,
+    load_bundles,
 )
 
 if TYPE_CHECKING:
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-_LOOPBACK_NAMES = ("localhost",)
 
 
 class UsageError(Exception):
@@ -59,22 +58,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help=f"port to listen on; 0 picks a free one (default: {DEFAULT_PORT})")
     parser.add_argument("--open", action="store_true", help="open the page in your web browser")
     parser.add_argument(
-        "--model", default="tinyvgg", metavar="NAME_OR_SPEC",
-        help="tinyvgg (default: trained on Fashion-MNIST, shipped with tensorsight), "
-             "tinyvgg-deformable (the same with deformable last convolutions), "
-             "mobilenet_v2, dcgan (the shipped Fashion-MNIST generator; dcgan-discriminator "
-             "for its discriminator), or package.module:factory returning your torch.nn.Module")
-    parser.add_argument("--weights", type=Path, metavar="FILE",
-                        help="weights for the model: .safetensors, or a torch state dict "
-                             "(.pt/.pth, needs --trust-pickle)")
-    parser.add_argument("--classes", type=Path, metavar="FILE",
-                        help="class names: one per line, or a JSON list")
-    parser.add_argument("--input-size", type=_input_size, metavar="HxW",
-                        help="the model's input height and width in pixels, e.g. 224x224")
-    parser.add_argument(
-        "--trust-pickle", action="store_true",
-        help="allow --weights files in torch's pickle format; only for files you trust, "
-             "since unpickling can run code")
+        "--allow-host", action="append", default=[], metavar="NAME",
+        help="also answer requests addressed to this host name (a proxy's or an alias; "
+             "repeatable); '*' turns the Host check off")
+    add_model_options(parser, several=True)
     _add_scale_options(parser)
     parser.set_defaults(handler=serve)
     return parser
@@ -116,7 +103,7 @@ def serve(args: argparse.Namespace) -> int:
         listener = _listen(args.host, args.port)  # first: a busy port fails before a slow load
         with _closed_on_error(listener):
             options = _options(args)
-            bundle = _load_bundle(options)
+            bundles = _load_bundles(options)
     except UsageError as error:
         print(f"tensorsight serve: error: {error}", file=sys.stderr)
         return 2
@@ -125,27 +112,31 @@ def serve(args: argparse.Namespace) -> int:
         return 130
 
     url = _url(args.host, listener.getsockname()[1])
-    reach = "this computer only" if _is_loopback(args.host) else "other computers too"
+    reach = "this computer only" if is_loopback(args.host) else "other computers too"
     workers = f"{options.workers} workers" if options.workers > 1 else "1 process"
     print(f"tensorsight: {workers} on {options.device}, {options.cache_mb} MB of activations "
           f"each, {options.store_description()}", flush=True)
-    print(f"tensorsight: serving {bundle.name} at {url} ({reach}; Ctrl+C stops)", flush=True)
+    names = ", ".join(bundle.name for bundle in bundles)
+    print(f"tensorsight: serving {names} at {url} ({reach}; Ctrl+C stops)", flush=True)
+    note = host_check_note(args.host, options.allowed_hosts)
+    if note:
+        print(note, flush=True)
     if args.open:
         import webbrowser
 
         webbrowser.open(url)
-    interrupted = _serve(options, bundle, listener)
+    interrupted = _serve(options, bundles, listener)
     print("tensorsight: stopped.", flush=True)
     return 130 if interrupted else 0
 
 
-def _serve(options: ServeOptions, bundle: ModelBundle, listener: socket.socket) -> bool:
+def _serve(options: ServeOptions, bundles: list[ModelBundle], listener: socket.socket) -> bool:
     """Serve until stopped; True when Ctrl+C stopped it."""
     from tensorsight.server.processes import serve_here, serve_workers
 
     try:
         if options.workers == 1:
-            serve_here(options, bundle, listener)
+            serve_here(options, bundles, listener)
             return False
         return serve_workers(options, listener)
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl+C it shut down for
@@ -153,7 +144,13 @@ def _serve(options: ServeOptions, bundle: ModelBundle, listener: socket.socket) 
 
 
 def _options(args: argparse.Namespace) -> ServeOptions:
-    class_names = _read_classes(args.classes) if args.classes is not None else None
+    from tensorsight.models import ModelLoadError
+
+    try:
+        class_names = read_classes(args.classes) if args.classes is not None else None
+    except ModelLoadError as error:
+        raise UsageError(str(error)) from None
+    samples = str(args.samples.expanduser()) if args.samples is not None else None
     store = args.store.expanduser().resolve() if args.store is not None else None
     if store is not None:
         try:
@@ -161,9 +158,10 @@ def _options(args: argparse.Namespace) -> ServeOptions:
         except OSError as error:
             raise UsageError(f"cannot use --store {store}: {error.strerror or error}") from None
     return ServeOptions(
-        model=args.model, weights=str(args.weights) if args.weights else None,
+        models=tuple(_model_specs(args)), weights=str(args.weights) if args.weights else None,
         class_names=class_names, input_size=args.input_size, trust_pickle=args.trust_pickle,
-        allowed_hosts=_trusted_hosts(args.host), workers=args.workers,
+        samples=samples, allowed_hosts=trusted_hosts(args.host, args.allow_host),
+        workers=args.workers,
         store=str(store) if store else None, store_mb=args.store_mb, cache_mb=args.cache_mb,
         device=resolve_device(args.device))
 
@@ -194,47 +192,36 @@ def _closed_on_error(listener: socket.socket) -> Iterator[None]:
         raise
 
 
-def _load_bundle(options: ServeOptions) -> ModelBundle:
+def _load_bundles(options: ServeOptions) -> list[ModelBundle]:
     from tensorsight.models import ModelLoadError
 
     try:
-        return load_bundle(options)
+        return load_bundles(options)
     except ModelLoadError as error:
         raise UsageError(str(error)) from None
+
+
+def _model_specs(args: argparse.Namespace) -> list[str]:
+    """The --model specs given, else every built-in model whose weights are installed (just
+    tinyvgg when --weights, --classes... describe one model)."""
+    given = [f"--{name.replace('_', '-')}" for name in SINGLE_MODEL_OPTIONS
+             if getattr(args, name) is not None]
+    if args.model:
+        if len(args.model) > 1 and given:
+            raise UsageError(f"{', '.join(given)} describe one model; serve one --model "
+                             f"with them, or several without.")
+        return list(args.model)
+    if given:
+        return ["tinyvgg"]
+    from tensorsight.models import installed_builtin_models
+
+    return list(installed_builtin_models())
 
 
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
     return int(text)
-
-
-def _read_classes(path: Path) -> tuple[str, ...]:
-    """Class names from a JSON list or a text file with one name per line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"cannot read --classes {path}: {error}") from None
-    if text.lstrip().startswith("["):
-        try:
-            names = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise UsageError(f"--classes {path} is not valid JSON: {error}") from None
-        if not all(isinstance(name, str) for name in names):
-            raise UsageError(f"--classes {path} must be a JSON list of strings")
-    else:
-        names = [line.strip() for line in text.splitlines() if line.strip()]
-    if not names:
-        raise UsageError(f"--classes {path} names no classes")
-    return tuple(names)
-
-
-def _input_size(text: str) -> tuple[int, int]:
-    """``"224x224"`` -> ``(224, 224)`` (height, width); argparse reports a ValueError."""
-    height, sep, width = text.lower().partition("x")
-    if not (sep and height.isdigit() and width.isdigit() and int(height) and int(width)):
-        raise argparse.ArgumentTypeError(f"{text!r} is not HxW in pixels, e.g. 224x224")
-    return int(height), int(width)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -251,22 +238,6 @@ def _listen(host: str, port: int) -> socket.socket:
     listener.listen(128)
     listener.set_inheritable(True)
     return listener
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _trusted_hosts(host: str) -> tuple[str, ...] | None:
-    """Host names a loopback server answers to: a web page cannot rebind its own name to it."""
-    if not _is_loopback(host) or ":" in host:  # Starlette's check cannot parse "[::1]:8000"
-        return None
-    return tuple(dict.fromkeys(("localhost", "127.0.0.1", host)))
 
 
 def _url(host: str, port: int) -> str:

@@ -38,11 +38,12 @@ _M_ARENA_MAX = -8
 class ServeOptions:
     """Everything a worker needs to build the same app as its siblings (JSON-able)."""
 
-    model: str = "tinyvgg"
+    models: tuple[str, ...] = ("tinyvgg",)   # several: one app each, with a picker
     weights: str | None = None
     class_names: tuple[str, ...] | None = None
     input_size: tuple[int, int] | None = None
     trust_pickle: bool = False
+    samples: str | None = None
     allowed_hosts: tuple[str, ...] | None = None
     workers: int = 1
     store: str | None = None
@@ -56,7 +57,7 @@ class ServeOptions:
     @classmethod
     def from_json(cls, text: str) -> ServeOptions:
         fields = json.loads(text)
-        for name in ("class_names", "input_size", "allowed_hosts"):
+        for name in ("models", "class_names", "input_size", "allowed_hosts"):
             if fields.get(name) is not None:
                 fields[name] = tuple(fields[name])
         return cls(**fields)
@@ -68,26 +69,36 @@ class ServeOptions:
         return _store(self).describe()
 
 
-def load_bundle(options: ServeOptions) -> ModelBundle:
-    """The model bundle the options name, on the options' device (raises ModelLoadError)."""
-    from tensorsight.models import load_model
+def load_bundles(options: ServeOptions) -> list[ModelBundle]:
+    """The model bundles the options name, on the options' device (raises ModelLoadError)."""
+    from tensorsight.models import ModelLoadError, load_model
 
-    bundle = load_model(options.model, weights=Path(options.weights) if options.weights else None,
-                        class_names=options.class_names, input_size=options.input_size,
-                        trust_pickle=options.trust_pickle)
-    bundle.model.to(options.device)
-    return bundle
+    bundles = []
+    for spec in options.models:
+        try:
+            bundle = load_model(spec, weights=Path(options.weights) if options.weights else None,
+                                class_names=options.class_names, input_size=options.input_size,
+                                trust_pickle=options.trust_pickle, samples=options.samples)
+        except ModelLoadError as error:
+            if len(options.models) == 1:
+                raise
+            raise ModelLoadError(f"{spec}: {error}") from error
+        bundle.model.to(options.device)
+        bundles.append(bundle)
+    return bundles
 
 
-def build_app(options: ServeOptions, bundle: ModelBundle | None = None) -> Starlette:
-    """The app one process serves."""
+def build_app(options: ServeOptions, bundles: list[ModelBundle] | None = None) -> Any:
+    """The app one process serves: one model's, or several behind a picker (server.several)."""
     from tensorsight.explanation import Explainer
-    from tensorsight.server.app import create_app
+    from tensorsight.server.several import ServedModel, create_multi_app, unique_ids
 
-    bundle = bundle if bundle is not None else load_bundle(options)
-    explainer = Explainer.from_bundle(bundle, max_bytes=options.cache_mb * 2**20,
-                                      store=_store(options))
-    return create_app(explainer, allowed_hosts=options.allowed_hosts)
+    bundles = bundles if bundles is not None else load_bundles(options)
+    store = _store(options)   # run ids name their model, so the models can share one store
+    served = [ServedModel(model_id, bundle.name, Explainer.from_bundle(
+        bundle, max_bytes=options.cache_mb * 2**20, store=store))
+        for model_id, bundle in zip(unique_ids(options.models), bundles, strict=True)]
+    return create_multi_app(served, allowed_hosts=options.allowed_hosts)
 
 
 def tune_allocator() -> None:
@@ -120,12 +131,13 @@ def worker_app() -> Starlette:
     return build_app(options)
 
 
-def serve_here(options: ServeOptions, bundle: ModelBundle, listener: socket.socket) -> None:
+def serve_here(options: ServeOptions, bundles: list[ModelBundle],
+               listener: socket.socket) -> None:
     """Serve in this process until a signal stops it (Ctrl+C raises KeyboardInterrupt)."""
     import uvicorn
 
     tune_allocator()
-    config = uvicorn.Config(build_app(options, bundle), log_level="warning",
+    config = uvicorn.Config(build_app(options, bundles), log_level="warning",
                             timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S)
     uvicorn.Server(config).run(sockets=[listener])
 

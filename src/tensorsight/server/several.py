@@ -1,0 +1,104 @@
+"""Several models behind one server: each model's own app under ``/models/<id>/``, a list of
+them at ``/api/models``, and the first model also at the top level.
+
+Each model is a complete :func:`~tensorsight.server.app.create_app` over its own Explainer (its
+samples, its runs), so nothing in the API changes: the page picks a model and talks to
+``models/<id>/api/...``; a client that knows one model keeps using ``/api/...``.
+
+>>> model_id("tinyvgg"), model_id("nets/mynet.py:build")
+('tinyvgg', 'mynet-py-build')
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import TYPE_CHECKING
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tensorsight.server.app import create_app
+
+if TYPE_CHECKING:
+    from tensorsight.protocol import ExplainerLike
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One model of a server: ``id`` is URL-safe and unique, ``name`` the model's own."""
+
+    id: str
+    name: str
+    explainer: ExplainerLike
+
+
+def model_id(spec: str) -> str:
+    """A URL-safe id for a ``--model`` spec: the file or module and factory, lower case."""
+    head, _, factory = spec.partition(":")
+    base = PurePath(head).name if "/" in head or head.endswith(".py") else head
+    text = f"{base}:{factory}" if factory else base
+    return re.sub(r"[^a-z0-9_]+", "-", text.lower()).strip("-") or "model"
+
+
+def unique_ids(specs: Sequence[str]) -> list[str]:
+    """:func:`model_id` of each spec, ``-2``, ``-3``... added where two would be the same.
+
+    >>> unique_ids(["tinyvgg", "tinyvgg"])
+    ['tinyvgg', 'tinyvgg-2']
+    """
+    seen: dict[str, int] = {}
+    ids = []
+    for spec in specs:
+        base = model_id(spec)
+        seen[base] = seen.get(base, 0) + 1
+        ids.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    return ids
+
+
+def create_multi_app(models: Sequence[ServedModel], *,
+                     allowed_hosts: tuple[str, ...] | None = None) -> ASGIApp:
+    """One app serving every model; the first also answers the plain ``/api/...`` routes."""
+    if not models:
+        raise ValueError("Serve at least one model.")
+    listing = [{"id": model.id, "name": model.name, "url": f"models/{model.id}/"}
+               for model in models]
+    app: ASGIApp = _ModelRouter({model.id: create_app(model.explainer) for model in models},
+                                models[0].id, JSONResponse(listing,
+                                                           headers={"Cache-Control": "no-store"}))
+    if allowed_hosts is not None:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app = TrustedHostMiddleware(app, allowed_hosts=list(allowed_hosts))
+    return app
+
+
+class _ModelRouter:
+    """Sends ``/models/<id>/...`` to that model's app as if it were mounted alone there (its
+    own router, so its links name its own prefix), ``/api/models`` to the list, the rest to the
+    first model."""
+
+    def __init__(self, apps: dict[str, ASGIApp], first: str, listing: JSONResponse) -> None:
+        self.apps = apps
+        self.first = apps[first]
+        self.listing = listing
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.first(scope, receive, send)      # lifespan
+            return
+        path = scope["path"]
+        if path == "/api/models":
+            await self.listing(scope, receive, send)
+            return
+        for model, app in self.apps.items():
+            prefix = f"/models/{model}"
+            if path == prefix or path.startswith(prefix + "/"):
+                root = scope.get("root_path", "") + prefix
+                child = {key: value for key, value in scope.items() if key not in ("router", "app")}
+                child.update(root_path=root, app_root_path=root)
+                await app(child, receive, send)
+                return
+        await self.first(scope, receive, send)
