@@ -74,11 +74,13 @@ def create_app(
     max_upload_bytes: int = MAX_IMAGE_BYTES,
     max_image_pixels: int = MAX_IMAGE_PIXELS,
     allowed_hosts: tuple[str, ...] | None = None,
+    gan_sessions: int = 4,
 ) -> Starlette:
     """The explainer's web app: the page, its assets and the JSON/pack API over ``explainer``.
 
     ``allowed_hosts`` (``Host`` header names, without port) guards a loopback server against DNS
-    rebinding; ``None`` accepts any host.
+    rebinding; ``None`` accepts any host. ``gan_sessions`` bounds the GAN Lab sessions training
+    at once (``/gan`` and its WebSocket, :mod:`tensorsight.server.gan`); 0 leaves GAN Lab out.
 
     >>> from starlette.testclient import TestClient            # doctest: +SKIP
     >>> client = TestClient(create_app(Explainer(model, ...)))  # doctest: +SKIP
@@ -95,6 +97,7 @@ def create_app(
         Route("/api/runs", api.create_run, methods=["POST"], name="runs"),
         Route("/api/runs/{run_id}/activations", api.activations, name="activations"),
         Route("/api/runs/{run_id}/nodes/{node_id}/detail", api.detail, name="detail"),
+        *_gan_routes(_page(assets), gan_sessions),
         Mount("/static", _CachedStaticFiles(directory=assets, check_dir=False), name="static"),
     ]
     # Level 3: nearly all of level 9's saving on packs and JSON for a fraction of the time.
@@ -108,6 +111,14 @@ def create_app(
         middleware=middleware,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
+
+
+def _gan_routes(page: Callable[[Request], Any], sessions: int) -> list[Any]:
+    if sessions <= 0:
+        return []
+    from tensorsight.server.gan import gan_routes
+
+    return gan_routes(page, max_sessions=sessions)
 
 
 class _Api:
