@@ -48,6 +48,14 @@ def _draw(params: Mapping[str, Any]) -> dict[str, Any]:
     return {"points": params["points"]}
 
 
+def _probe(params: Mapping[str, Any]) -> dict[str, Any]:
+    values = [params.get("x"), params.get("y")]
+    for value in values[: 2 if values[1] is not None else 1]:
+        if isinstance(value, bool) or not isinstance(value, int | float) or abs(value) > 10:
+            raise SettingsError("gan_probe needs x (and y for 2-D points), numbers from -10 to 10.")
+    return {"x": float(values[0]), "y": None if values[1] is None else float(values[1])}
+
+
 #: name -> (parameter reader, the session method it calls)
 GAN_METHODS: dict[str, tuple[Parse, Callable[..., Any]]] = {
     "gan_state": (_nothing, GanSession.state),
@@ -60,6 +68,7 @@ GAN_METHODS: dict[str, tuple[Parse, Callable[..., Any]]] = {
     "gan_configure": (_settings, GanSession.configure),
     "gan_collapse": (_nothing, GanSession.collapse),
     "gan_draw": (_draw, GanSession.draw),
+    "gan_probe": (_probe, GanSession.probe),
 }
 
 

@@ -148,6 +148,21 @@ class GanSession:
         """Learn a drawn distribution (``[[x, y], ...]`` in the unit square) from scratch."""
         return self._do(lambda: (self._stop(), self.lab.set_distribution(points)), publish=True)
 
+    def probe(self, x: float, y: float | None = None) -> dict[str, Any]:
+        """D's value at the point ``(x, y)`` (``y`` omitted for a 1-D distribution)."""
+        coordinates = [x] if y is None else [x, y]
+
+        def run() -> dict[str, Any]:
+            if len(coordinates) != self.lab.distribution.dim:
+                raise SettingsError(f"This distribution has {self.lab.distribution.dim} "
+                                    "coordinates per point.")
+            value = self.lab.discriminator_at(torch.tensor([coordinates], dtype=torch.float32))
+            return {"x": x, "y": y, "d": float(value[0]), "d_scale": self.lab.settings.loss}
+
+        future: Future[dict[str, Any]] = Future()
+        self._commands.put((run, future))
+        return future.result(timeout=COMMAND_TIMEOUT_S)
+
     def close(self) -> None:
         """Stop the training thread (idempotent)."""
         self._closed = True
