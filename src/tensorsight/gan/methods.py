@@ -1,10 +1,12 @@
-"""The GAN session's methods as a host offers them: a name, how to read its parameters, a call.
+"""The GAN session's methods, as entries of the host protocol's table (``tensorsight.protocol``).
 
-Messages are ``{id, method, params}``; every method answers the session's state (JSON) except
-``gan_frame`` (the latest frame, a pack). Bad parameters raise :class:`SettingsError` (400).
+A host extends its protocol with them, bound to one :class:`GanSession`:
+``protocol.extend(session, gan_methods(), expected=(SettingsError,))``. Every method answers
+JSON: the session's state (``gan_probe``: D's value at a point). Bad parameters raise
+:class:`SettingsError` (400).
 
->>> sorted(GAN_METHODS)[:3]
-['gan_collapse', 'gan_configure', 'gan_draw']
+>>> [method.name for method in gan_methods()][:3]
+['gan_state', 'gan_play', 'gan_pause']
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from tensorsight.gan.session import GanSession
 from tensorsight.gan.settings import SettingsError
+from tensorsight.protocol import Arguments, Method
 
 Parse = Callable[[Mapping[str, Any]], dict[str, Any]]
 
@@ -72,10 +75,11 @@ GAN_METHODS: dict[str, tuple[Parse, Callable[..., Any]]] = {
 }
 
 
-def call_method(session: GanSession, name: str, params: Mapping[str, Any]) -> Any:
-    """Run one message's method on ``session``; unknown names raise :class:`SettingsError`."""
-    entry = GAN_METHODS.get(name)
-    if entry is None:
-        raise SettingsError(f"Unknown method {name!r}; known: {', '.join(sorted(GAN_METHODS))}.")
-    parse, method = entry
-    return method(session, **parse(params))
+def gan_methods() -> tuple[Method, ...]:
+    """The protocol's entries for ``GAN_METHODS``."""
+    return tuple(Method(name, _reader(parse), call=call)
+                 for name, (parse, call) in GAN_METHODS.items())
+
+
+def _reader(parse: Parse) -> Callable[[Arguments], Mapping[str, Any]]:
+    return lambda arguments: parse(arguments.params)

@@ -9,7 +9,8 @@ from typing import Any
 import anywidget
 import traitlets
 
-from tensorsight.jupyter.comm import CommHandler, ExplainerLike
+from tensorsight.jupyter.comm import CommHandler
+from tensorsight.protocol import ExplainerLike
 from tensorsight.web import static_dir
 
 WIDGET_MODULE = "widget.js"

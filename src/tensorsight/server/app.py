@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
-from PIL import Image
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -29,15 +27,22 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Scope
 
-from tensorsight.explanation import ExplainerError, encode_pack
-from tensorsight.imaging import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, ImageError, decode_image
+from tensorsight.imaging import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
+from tensorsight.protocol import (
+    Answer,
+    ExplainerLike,
+    Protocol,
+    ProtocolError,
+    Syntax,
+    explainer_protocol,
+    report_bug,
+)
 from tensorsight.web import static_dir as default_static_dir
 
 # Room for the multipart boundaries and part headers around an image of the largest allowed size.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 # A JSON run request is `{"sample": "<id>"}`; anything much larger is not one.
 MAX_JSON_BYTES = 64 * 1024
-PACK_MEDIA_TYPE = "application/octet-stream"
 _MB = 1024 * 1024
 # Bundlers put a content hash in asset names ("app-5FJ2K3QX.js"): such a file never changes.
 _HASHED_ASSET = re.compile(r"[.-][A-Za-z0-9_]{8,}\.(?:js|css|woff2?|png|svg|wasm|map)$")
@@ -45,23 +50,6 @@ _IMMUTABLE = "public, max-age=31536000, immutable"
 _REVALIDATE = "no-cache"
 # Runs expire from the explainer's cache, so browsers should not keep API answers either.
 _NO_STORE = {"Cache-Control": "no-store"}
-
-Result = TypeVar("Result")
-
-
-class ExplainerLike(Protocol):
-    """The Explainer methods the server calls (docs/architecture.md, "Explanation")."""
-
-    def model_info(self) -> dict[str, Any]: ...
-    def samples(self) -> list[dict[str, Any]]: ...
-    def sample_png(self, sample_id: str) -> bytes: ...
-    def run_image(self, image: Image.Image) -> dict[str, Any]: ...
-    def run_sample(self, sample_id: str) -> dict[str, Any]: ...
-    def activations(self, run_id: str, node_ids: list[str], *, channels: tuple[int, int] | None,
-                    encoding: str) -> tuple[dict[str, Any], Mapping[str, Any]]: ...
-    def detail(self, run_id: str, node_id: str,
-               channel: int) -> tuple[dict[str, Any], Mapping[str, Any]]: ...
-
 
 class ApiError(HTTPException):
     """An error answered as JSON ``{"error": sentence}`` with an HTTP status."""
@@ -74,30 +62,37 @@ def create_app(
     max_upload_bytes: int = MAX_IMAGE_BYTES,
     max_image_pixels: int = MAX_IMAGE_PIXELS,
     allowed_hosts: tuple[str, ...] | None = None,
+    protocol: Protocol | None = None,
     gan_sessions: int = 4,
 ) -> Starlette:
     """The explainer's web app: the page, its assets and the JSON/pack API over ``explainer``.
 
     ``allowed_hosts`` (``Host`` header names, without port) guards a loopback server against DNS
-    rebinding; ``None`` accepts any host. ``gan_sessions`` bounds the GAN Lab sessions training
-    at once (``/gan`` and its WebSocket, :mod:`tensorsight.server.gan`); 0 leaves GAN Lab out.
+    rebinding; ``None`` accepts any host. ``protocol`` (default: the Explainer methods over
+    ``explainer``, decoding uploads within the limits) lets a host answer further methods.
+    ``gan_sessions`` bounds the GAN Lab sessions training at once (``/gan`` and its WebSocket,
+    :mod:`tensorsight.server.gan`, which extends ``protocol`` per session); 0 leaves GAN Lab out.
 
     >>> from starlette.testclient import TestClient            # doctest: +SKIP
     >>> client = TestClient(create_app(Explainer(model, ...)))  # doctest: +SKIP
     >>> client.get("/api/model").json()["name"]                 # doctest: +SKIP
     'TinyVGG (Fashion-MNIST)'
     """
-    api = _Api(explainer, max_upload_bytes=max_upload_bytes, max_image_pixels=max_image_pixels)
+    if protocol is None:
+        protocol = explainer_protocol(explainer, max_image_bytes=max_upload_bytes,
+                                      max_image_pixels=max_image_pixels)
+    api = _Api(protocol, max_upload_bytes=max_upload_bytes)
     assets = Path(static_dir) if static_dir is not None else default_static_dir()
     routes = [
         Route("/", _page(assets), name="page"),
-        Route("/api/model", api.model, name="model"),
+        Route("/api/model", api.route("model_info"), name="model"),
         Route("/api/samples", api.samples, name="samples"),
-        Route("/api/samples/{sample_id}.png", api.sample_png, name="sample_png"),
+        Route("/api/samples/{sample_id}.png",
+              api.route("sample_png", headers={"Cache-Control": _REVALIDATE}), name="sample_png"),
         Route("/api/runs", api.create_run, methods=["POST"], name="runs"),
-        Route("/api/runs/{run_id}/activations", api.activations, name="activations"),
-        Route("/api/runs/{run_id}/nodes/{node_id}/detail", api.detail, name="detail"),
-        *_gan_routes(_page(assets), gan_sessions),
+        Route("/api/runs/{run_id}/activations", api.route("activations"), name="activations"),
+        Route("/api/runs/{run_id}/nodes/{node_id}/detail", api.route("detail"), name="detail"),
+        *_gan_routes(_page(assets), protocol, gan_sessions),
         Mount("/static", _CachedStaticFiles(directory=assets, check_dir=False), name="static"),
     ]
     # Level 3: nearly all of level 9's saving on packs and JSON for a fraction of the time.
@@ -113,100 +108,73 @@ def create_app(
     )
 
 
-def _gan_routes(page: Callable[[Request], Any], sessions: int) -> list[Any]:
+def _gan_routes(page: Callable[[Request], Any], protocol: Protocol,
+                sessions: int) -> list[Any]:
     if sessions <= 0:
         return []
     from tensorsight.server.gan import gan_routes
 
-    return gan_routes(page, max_sessions=sessions)
+    return gan_routes(page, protocol=protocol, max_sessions=sessions)
 
 
 class _Api:
-    """Route handlers over one explainer; explainer calls are serialised in a worker thread."""
+    """Route handlers: each turns its request into one protocol call, run in a worker thread."""
 
-    def __init__(self, explainer: ExplainerLike, *, max_upload_bytes: int,
-                 max_image_pixels: int) -> None:
-        self.explainer = explainer
+    def __init__(self, protocol: Protocol, *, max_upload_bytes: int) -> None:
+        self.protocol = protocol
         self.max_upload_bytes = max_upload_bytes
-        self.max_image_pixels = max_image_pixels
-        # The explainer caches runs in plain dicts and torch runs faster without contention.
-        self._lock = threading.Lock()
 
-    async def _call(self, method: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
-        def locked() -> Result:
-            with self._lock:
-                return method(*args, **kwargs)
+    def route(self, method: str, *,
+              headers: Mapping[str, str] = _NO_STORE) -> Callable[[Request], Awaitable[Response]]:
+        """An endpoint calling ``method`` with the path and query parameters (text syntax)."""
 
-        try:
-            return await run_in_threadpool(locked)
-        except (ExplainerError, ImageError) as error:
-            raise ApiError(error.status, str(error)) from None
+        async def endpoint(request: Request) -> Response:
+            params = {**request.query_params, **request.path_params}
+            return await self._answer(method, params, syntax="text", headers=headers)
 
-    async def _json(self, method: Callable[..., Any], *args: Any,
-                    status_code: int = 200) -> Response:
-        """Call an explainer method and answer with its result as JSON, encoded off the loop.
+        return endpoint
+
+    async def _call(self, method: str, params: Mapping[str, Any], blobs: Sequence[bytes] = (),
+                    *, syntax: Syntax) -> tuple[Answer, bytes]:
+        """The answer and its body, both computed off the event loop.
 
         A large network's overview is a megabyte of JSON: too long to encode on the event loop.
         """
-        body = await self._call(lambda: _json_bytes(method(*args)))
-        return Response(body, status_code=status_code, media_type="application/json",
-                        headers=_NO_STORE)
 
-    async def model(self, request: Request) -> Response:
-        return await self._json(self.explainer.model_info)
+        def answer() -> tuple[Answer, bytes]:
+            result = self.protocol.call(method, params, blobs, syntax=syntax)
+            return result, (result.data if result.is_binary else _json_bytes(result.value))
+
+        try:
+            return await run_in_threadpool(answer)
+        except ProtocolError as error:
+            raise ApiError(error.status, error.sentence) from None
+
+    async def _answer(self, method: str, params: Mapping[str, Any], blobs: Sequence[bytes] = (),
+                      *, syntax: Syntax, status_code: int = 200,
+                      headers: Mapping[str, str] = _NO_STORE) -> Response:
+        answer, body = await self._call(method, params, blobs, syntax=syntax)
+        return Response(body, status_code=status_code, media_type=answer.media_type,
+                        headers=dict(headers))
 
     async def samples(self, request: Request) -> Response:
-        samples = await self._call(self.explainer.samples)
+        answer, _ = await self._call("samples", {}, syntax="text")
         return JSONResponse(
             [{**sample, "url": request.url_for("sample_png", sample_id=sample["id"]).path}
-             for sample in samples], headers=_NO_STORE)
-
-    async def sample_png(self, request: Request) -> Response:
-        png = await self._call(self.explainer.sample_png, request.path_params["sample_id"])
-        return Response(png, media_type="image/png", headers={"Cache-Control": _REVALIDATE})
+             for sample in answer.value], headers=_NO_STORE)
 
     async def create_run(self, request: Request) -> Response:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "application/json":
             sample_id = _sample_id(await _read_body(request, MAX_JSON_BYTES))
-            return await self._json(self.explainer.run_sample, sample_id, status_code=201)
+            return await self._answer("run_sample", {"sample_id": sample_id}, syntax="json",
+                                      status_code=201)
         if content_type == "multipart/form-data":
             limit = self.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
             data = await _multipart_image(request, await _read_body(request, limit))
         else:
             data = await _read_body(request, self.max_upload_bytes)
-        image = await run_in_threadpool(self._decode, data)
-        return await self._json(self.explainer.run_image, image, status_code=201)
-
-    def _decode(self, data: bytes) -> Image.Image:
-        try:
-            return decode_image(data, max_bytes=self.max_upload_bytes,
-                                max_pixels=self.max_image_pixels)
-        except ImageError as error:
-            raise ApiError(error.status, str(error)) from None
-
-    async def activations(self, request: Request) -> Response:
-        query = request.query_params
-        node_ids = [node for node in query.get("nodes", "").split(",") if node]
-        if not node_ids:
-            raise ApiError(400, "Say which nodes to send: ?nodes=n1,n2.")
-        channels = _channel_range(query.get("channels"))
-        encoding = query.get("encoding", "u8")
-        if encoding not in ("u8", "f32"):
-            raise ApiError(400, f"encoding must be u8 or f32, not {encoding!r}.")
-        return await self._pack(self.explainer.activations, request.path_params["run_id"],
-                                node_ids, channels=channels, encoding=encoding)
-
-    async def detail(self, request: Request) -> Response:
-        channel = _integer(request.query_params.get("channel", "0"), "channel")
-        return await self._pack(self.explainer.detail, request.path_params["run_id"],
-                                request.path_params["node_id"], channel)
-
-    async def _pack(self, method: Callable[..., tuple[dict[str, Any], Mapping[str, Any]]],
-                    *args: Any, **kwargs: Any) -> Response:
-        """Call an explainer method that returns ``(meta, arrays)`` and answer with its pack."""
-        pack = await self._call(lambda: encode_pack(*method(*args, **kwargs)))
-        return Response(pack, media_type=PACK_MEDIA_TYPE, headers=_NO_STORE)
+        return await self._answer("run_image", {}, [data], syntax="json", status_code=201)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -256,25 +224,6 @@ def _sample_id(body: bytes) -> str:
     return request["sample"]
 
 
-def _channel_range(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    start, colon, stop = text.partition(":")
-    if not colon:
-        raise ApiError(400, f"channels must look like start:stop (0:16), not {text!r}.")
-    first, last = _integer(start, "channels start"), _integer(stop, "channels stop")
-    if not 0 <= first < last:
-        raise ApiError(400, f"channels {text!r} is empty: start must be below stop.")
-    return first, last
-
-
-def _integer(text: str, name: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ApiError(400, f"{name} must be a whole number, not {text!r}.") from None
-
-
 def _json_bytes(content: Any) -> bytes:
     """JSON as Starlette's JSONResponse writes it (compact, UTF-8, no NaN)."""
     return json.dumps(content, ensure_ascii=False, allow_nan=False,
@@ -315,6 +264,6 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 
 async def _server_error(request: Request, error: Exception) -> Response:
-    return JSONResponse({"error": f"The server failed: {type(error).__name__}: {error}"},
-                        status_code=500)
+    bug = report_bug(f"{request.method} {request.url.path}", error)
+    return JSONResponse({"error": bug.sentence}, status_code=bug.status)
 

@@ -6,6 +6,10 @@ server; one more is refused with close code 1013, "try again later"). Text messa
 are frames (packs) pushed whenever training has a new one. Only the latest frame is sent, and
 the next only once the socket has taken the last: a slow page skips frames, none queue up.
 Closing the socket (a closed tab) ends the session and its thread.
+
+The socket speaks the host protocol (:mod:`tensorsight.protocol`): the server's table extended,
+for this connection, with the session's methods (:func:`tensorsight.gan.methods.gan_methods`),
+so the same envelope and error policy hold as in the widget.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import threading
 from typing import Any
 
@@ -21,14 +24,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tensorsight.gan.methods import call_method
+from tensorsight.gan.methods import gan_methods
 from tensorsight.gan.session import GanSession
 from tensorsight.gan.settings import SettingsError
+from tensorsight.protocol import Protocol, answer_message, error_reply
 
 DEFAULT_MAX_SESSIONS = 4
 MAX_MESSAGE_CHARS = 1_000_000  # a long drawing is ~20,000 points
 TRY_AGAIN_LATER = 1013
-_log = logging.getLogger("tensorsight.server.gan")
 
 
 class SessionLimit:
@@ -51,10 +54,12 @@ class SessionLimit:
             self.open -= 1
 
 
-def gan_routes(page: Any, *, max_sessions: int = DEFAULT_MAX_SESSIONS,
+def gan_routes(page: Any, *, protocol: Protocol | None = None,
+               max_sessions: int = DEFAULT_MAX_SESSIONS,
                session_options: dict[str, Any] | None = None) -> list[BaseRoute]:
     """``/gan`` (``page``: the app's index handler; the front end picks the view by path) and
-    the WebSocket ``/api/gan/ws``. ``session_options`` go to every :class:`GanSession`.
+    the WebSocket ``/api/gan/ws``, answering ``protocol`` (default: none but the GAN's) plus the
+    session's methods. ``session_options`` go to every :class:`GanSession`.
 
     >>> [route.path for route in gan_routes(None)]
     ['/gan', '/api/gan/ws']
@@ -70,7 +75,8 @@ def gan_routes(page: Any, *, max_sessions: int = DEFAULT_MAX_SESSIONS,
             await websocket.close(TRY_AGAIN_LATER)
             return
         try:
-            await _serve_session(websocket, dict(session_options or {}))
+            await _serve_session(websocket, protocol or Protocol(),
+                                 dict(session_options or {}))
         finally:
             limit.give_back()
 
@@ -78,7 +84,7 @@ def gan_routes(page: Any, *, max_sessions: int = DEFAULT_MAX_SESSIONS,
             WebSocketRoute("/api/gan/ws", socket, name="gan_socket")]
 
 
-async def _serve_session(websocket: WebSocket, options: dict[str, Any]) -> None:
+async def _serve_session(websocket: WebSocket, base: Protocol, options: dict[str, Any]) -> None:
     query = websocket.query_params
     try:
         start = {"preset": query.get("preset", "ring"),
@@ -89,6 +95,7 @@ async def _serve_session(websocket: WebSocket, options: dict[str, Any]) -> None:
         await websocket.send_text(json.dumps({"id": None, "ok": False, "error": str(error)}))
         await websocket.close(1008)
         return
+    protocol = base.extend(session, gan_methods(), expected=(SettingsError,))
     loop = asyncio.get_running_loop()
     fresh = asyncio.Event()
     session.subscribe(lambda: loop.call_soon_threadsafe(fresh.set))
@@ -96,7 +103,7 @@ async def _serve_session(websocket: WebSocket, options: dict[str, Any]) -> None:
     sending = asyncio.Lock()  # replies and frames share one socket: one message at a time
     pusher = asyncio.create_task(_push_frames(websocket, session, fresh, sending))
     try:
-        await _answer_requests(websocket, session, sending)
+        await _answer_requests(websocket, protocol, sending)
     except WebSocketDisconnect:
         pass
     finally:
@@ -120,33 +127,23 @@ async def _push_frames(websocket: WebSocket, session: GanSession, fresh: asyncio
         sent = number
 
 
-async def _answer_requests(websocket: WebSocket, session: GanSession,
+async def _answer_requests(websocket: WebSocket, protocol: Protocol,
                            sending: asyncio.Lock) -> None:
     while True:
         text = await websocket.receive_text()
-        reply = await run_in_threadpool(_reply, session, text)
+        reply, buffers = await run_in_threadpool(_reply, protocol, text)
         async with sending:
             await websocket.send_text(json.dumps(reply, allow_nan=False))
+            for buffer in buffers:  # a binary answer (an explainer pack) follows its reply
+                await websocket.send_bytes(buffer)
 
 
-def _reply(session: GanSession, text: str) -> dict[str, Any]:
+def _reply(protocol: Protocol, text: str) -> tuple[dict[str, Any], list[bytes]]:
     """The ``{id, ok, result | error}`` answer to one request; never raises."""
     if len(text) > MAX_MESSAGE_CHARS:
-        return {"id": None, "ok": False, "error": "The message is too long."}
+        return error_reply(None, "The message is too long.")
     try:
         message = json.loads(text)
     except json.JSONDecodeError:
-        return {"id": None, "ok": False, "error": "A GAN message must be JSON."}
-    if not isinstance(message, dict) or not isinstance(message.get("params", {}), dict):
-        return {"id": None, "ok": False,
-                "error": "A GAN message is {id, method, params} with params an object."}
-    message_id = message.get("id")
-    try:
-        result = call_method(session, str(message.get("method")), message.get("params") or {})
-    except SettingsError as error:
-        return {"id": message_id, "ok": False, "error": str(error)}
-    except Exception as error:  # a bug: logged with its traceback, reported as such
-        _log.error("tensorsight: GAN method %s failed", message.get("method"), exc_info=error)
-        return {"id": message_id, "ok": False,
-                "error": f"tensorsight failed: {type(error).__name__}: {error} (a bug)."}
-    return {"id": message_id, "ok": True, "result": result}
+        return error_reply(None, "A GAN message must be JSON.")
+    return answer_message(protocol, message, channel="GAN")
