@@ -35,8 +35,10 @@ export async function mount(root, source, { page = false } = {}) {
   const playgroundButton = el("button", {
     type: "button", class: "ts-top-button", onclick: () => showPanel((layer, close) => openPlayground(layer, { close })),
   }, "Convolution playground");
+  // The GAN Lab link shows only on the page (a notebook has no /gan to go to).
+  const ganLink = page ? el("a", { class: "ts-top-button", href: "gan" }, "GAN Lab") : null;
   root.append(el("header", { class: "ts-top" },
-    el("span", { class: "ts-logo" }, "tensorsight"), status, playgroundButton), alert, detailLayer);
+    el("span", { class: "ts-logo" }, "tensorsight"), status, playgroundButton, ganLink), alert, detailLayer);
 
   let modelInfo;
   let samples;

@@ -14,7 +14,7 @@ from importlib import import_module
 
 from tensorsight import __version__
 
-_SUBCOMMAND_MODULES = ("tensorsight.server.cli", "tensorsight.training.cli")
+_SUBCOMMAND_MODULES = ("tensorsight.server.cli", "tensorsight.training.cli", "tensorsight.gan.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -65,8 +65,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--trust-pickle", action="store_true",
         help="allow --weights files in torch's pickle format; only for files you trust, "
              "since unpickling can run code")
+    add_gan_option(parser)
     parser.set_defaults(handler=serve)
     return parser
+
+
+def add_gan_option(parser: argparse.ArgumentParser) -> None:
+    """``--gan-sessions``: how many GAN Lab sessions (browser tabs at /gan) may train at once."""
+    parser.add_argument(
+        "--gan-sessions", type=int, default=4, metavar="N",
+        help="GAN Lab sessions (tabs at /gan) training at once; 0 turns GAN Lab off "
+             "(default: 4)")
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -86,10 +95,14 @@ def serve(args: argparse.Namespace) -> int:
     from tensorsight.explanation import Explainer
     from tensorsight.server.app import create_app
 
-    app = create_app(Explainer.from_bundle(bundle), allowed_hosts=_trusted_hosts(args.host))
+    app = create_app(Explainer.from_bundle(bundle), allowed_hosts=_trusted_hosts(args.host),
+                     gan_sessions=args.gan_sessions)
     url = _url(args.host, listener.getsockname()[1])
     reach = "this computer only" if _is_loopback(args.host) else "other computers too"
-    print(f"tensorsight: serving {bundle.name} at {url} ({reach}; Ctrl+C stops)", flush=True)
+    what = bundle.name
+    if getattr(args, "page", ""):  # `tensorsight gan`: the GAN Lab page of the same server
+        url, what = url + args.page, "GAN Lab"
+    print(f"tensorsight: serving {what} at {url} ({reach}; Ctrl+C stops)", flush=True)
     if args.open:
         import webbrowser
 
