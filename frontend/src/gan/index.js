@@ -38,7 +38,8 @@ export function mountGan(root, { url = socketUrl(), page = true } = {}) {
 
   // controls
   const presetSelect = el("select", { "aria-label": "Distribution", onchange: () => start() });
-  const pretrained = el("input", { type: "checkbox", checked: true, onchange: () => start() });
+  const pretrained = el("input", { type: "checkbox", onchange: () => start(),
+    checked: new URLSearchParams(location.search).get("pretrained") !== "0" });
   const play = el("button", { type: "button", class: "tsg-play", "data-role": "play", "aria-pressed": "false",
     onclick: () => call(play.getAttribute("aria-pressed") === "true" ? "gan_pause" : "gan_play") }, "▶ Play");
   const button = (label, role, onclick) => el("button", { type: "button", "data-role": role, onclick }, label);
@@ -189,7 +190,7 @@ export function mountGan(root, { url = socketUrl(), page = true } = {}) {
   addEventListener("pagehide", () => socket.close());
   socket.request("gan_state").then(showState, (e) => { showAlert(e.message); setState("error"); });
   // For the browser tests and the bench: the frame on screen and the view's counters.
-  const handle = { close: () => socket.close(), frame: () => shown, counts: () => ({ received, drawn }) };
+  const handle = { close: () => socket.close(), frame: () => shown, counts: () => ({ received, drawn, bytes: socket.stats.bytes }) };
   if (page) window.tensorsightGan = handle;
   return handle;
 }

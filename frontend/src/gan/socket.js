@@ -7,12 +7,18 @@ export function ganSocket(url, { onFrame, onClose }) {
   ws.binaryType = "arraybuffer";
   const pending = new Map();
   let next = 0;
+  const stats = { frames: 0, bytes: 0 };
   const opened = new Promise((resolve, reject) => {
     ws.addEventListener("open", resolve, { once: true });
     ws.addEventListener("error", () => reject(new Error("The GAN connection failed.")), { once: true });
   });
   ws.addEventListener("message", (event) => {
-    if (typeof event.data !== "string") { onFrame(decodePack(event.data)); return; }
+    if (typeof event.data !== "string") {
+      stats.frames++;
+      stats.bytes += event.data.byteLength;
+      onFrame(decodePack(event.data));
+      return;
+    }
     const reply = JSON.parse(event.data);
     const waiter = pending.get(reply.id);
     if (waiter) {
@@ -37,5 +43,6 @@ export function ganSocket(url, { onFrame, onClose }) {
       });
     },
     close: () => ws.close(),
+    stats,
   };
 }
