@@ -1,7 +1,7 @@
 """GAN Lab speed and convergence: epochs/s, frames/s to a real browser, bytes per frame.
 
     PYTHONPATH=src python bench/gan_lab.py                 # speed + browser
-    PYTHONPATH=src python bench/gan_lab.py --convergence   # also from-scratch convergence per preset
+    PYTHONPATH=src python bench/gan_lab.py --convergence   # and convergence per preset
 
 Epochs/s are best of 3 runs of --epochs epochs on one torch thread (the session's setting),
 with no drawing, with the full visual state (``snapshot()``: D surface, manifold, arrows,
@@ -25,7 +25,8 @@ import torch
 from tensorsight.gan import GanLab
 
 GANLAB_CEILING = 60
-CONVERGED_ABOVE_FLOOR = 0.25  # bits of JS above the real-vs-real floor that still count as converged
+# Bits of JS above the real-vs-real floor that still count as converged.
+CONVERGED_ABOVE_FLOOR = 0.25
 
 
 def epochs_per_second(epochs: int, every: int | None) -> float:
@@ -64,7 +65,8 @@ def browser(seconds: float) -> dict[str, float]:
             page.wait_for_selector('body[data-state="ready"]', timeout=60_000)
             page.locator('[data-role="play"]').click()
             page.wait_for_timeout(1000)
-            counts = "() => ({...window.tensorsightGan.counts(), epoch: Number(document.querySelector('.tsg-app').dataset.epoch)})"
+            counts = ("() => ({...window.tensorsightGan.counts(), "
+                      "epoch: Number(document.querySelector('.tsg-app').dataset.epoch)})")
             first = page.evaluate(counts)
             page.wait_for_timeout(seconds * 1000)
             last = page.evaluate(counts)

@@ -63,8 +63,8 @@ def test_histogram_counts_every_point_even_outside_the_range():
 
 
 def test_js_bounds_disjoint_is_one_bit_identical_is_zero():
-    p = torch.zeros(900); p[0] = 1
-    q = torch.zeros(900); q[1] = 1
+    p, q = torch.zeros(900), torch.zeros(900)
+    p[0] = q[1] = 1
     assert kl_js(p, q)[1] == pytest.approx(1.0)
     assert kl_js(p, p) == (pytest.approx(0.0, abs=1e-12), 0.0)
 

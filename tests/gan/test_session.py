@@ -36,7 +36,7 @@ def test_play_pause_step(session):
     time.sleep(0.2)
     assert session.state()["epoch"] == paused["epoch"]
     assert session.step("g")["epoch"] == paused["epoch"] + 1
-    number, data = session.latest_frame()
+    _, data = session.latest_frame()
     meta, arrays = decode_pack(data)
     assert meta["epoch"] == paused["epoch"] + 1 and arrays["fake"].shape == (150, 2)
 

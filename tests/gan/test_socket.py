@@ -14,11 +14,11 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from starlette.testclient import TestClient
 
-from starlette.applications import Starlette  # noqa: E402
-from starlette.responses import PlainTextResponse  # noqa: E402
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
 
-from tensorsight.explanation import decode_pack  # noqa: E402
-from tensorsight.server.gan import gan_routes  # noqa: E402
+from tensorsight.explanation import decode_pack
+from tensorsight.server.gan import gan_routes
 
 
 async def page(request):

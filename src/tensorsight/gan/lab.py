@@ -135,8 +135,10 @@ class GanLab:
         loss.backward()
         self._last["d_grad_norm"] = gradient_norm(list(self.discriminator.parameters()))
         self.d_optimizer.step()
-        real_ok, fake_ok = _accuracy(s.loss, real_logits.detach()[:, 0], fake_logits.detach()[:, 0])
-        self._last.update(d_loss=float(loss.detach()), d_real_accuracy=real_ok, d_fake_accuracy=fake_ok)
+        real_ok, fake_ok = _accuracy(s.loss, real_logits.detach()[:, 0],
+                                     fake_logits.detach()[:, 0])
+        self._last.update(d_loss=float(loss.detach()), d_real_accuracy=real_ok,
+                          d_fake_accuracy=fake_ok)
         return self._last["d_loss"]
 
     def step_g(self) -> float:
@@ -255,7 +257,8 @@ class GanLab:
     def _manifold(self) -> dict[str, np.ndarray]:
         """G on the noise lattice and the density of fakes in each warped cell."""
         ticks = torch.linspace(0, 1, MANIFOLD_CELLS + 1)
-        lattice = torch.cartesian_prod(ticks, ticks) if self.settings.noise_dim == 2 else ticks[:, None]
+        two_d = self.settings.noise_dim == 2
+        lattice = torch.cartesian_prod(ticks, ticks) if two_d else ticks[:, None]
         with torch.no_grad():
             warped = self.generator(lattice)
         out = {"noise_lattice": _array(lattice), "manifold": _array(warped)}

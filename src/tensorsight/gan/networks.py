@@ -9,6 +9,7 @@ torch.Size([3, 2])
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -23,7 +24,7 @@ def mlp(inputs: int, hidden_layers: int, neurons: int, outputs: int, *,
     """
     widths = [inputs] + [neurons] * hidden_layers + [outputs]
     layers: list[nn.Module] = []
-    for index, (fan_in, fan_out) in enumerate(zip(widths, widths[1:], strict=False)):
+    for index, (fan_in, fan_out) in enumerate(pairwise(widths)):
         linear = nn.Linear(fan_in, fan_out)
         with torch.no_grad():
             linear.weight.normal_(0.0, 1.0 / math.sqrt(fan_in), generator=generator)
