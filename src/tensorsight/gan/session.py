@@ -3,9 +3,9 @@
 Training runs at its own pace on one thread that owns the lab, with one torch thread (tiny
 networks are fastest so; the count is per thread with OpenMP, so the explainer keeps its own).
 At most one frame per ``frame_interval`` is built, and only the latest is kept: a slow viewer
-skips frames, it never queues them. Commands (play, step, settings...) are plain methods, safe from any thread: each is
-handed to the training thread, run between two epochs (so a busy trainer never starves it of a
-lock), and returns the session's :meth:`state`.
+skips frames, it never queues them. Commands (play, step, settings...) are plain methods, safe
+from any thread: each is handed to the training thread, run between two epochs (so a busy
+trainer never starves it of a lock), and returns the session's :meth:`state`.
 
 >>> session = GanSession(preset="line", pretrained=False)
 >>> session.step()["epoch"]
