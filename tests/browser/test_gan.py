@@ -129,3 +129,29 @@ def test_the_explainer_header_links_to_gan_lab(live_server, browser_page):
     browser_page.get_by_role("link", name="GAN Lab").click()
     browser_page.wait_for_url(re.compile(r"/gan$"))
     browser_page.wait_for_selector('body[data-state="ready"]', timeout=60_000)
+
+
+def test_one_d_mode_and_wgan_gp_critic(live_server, browser_page):
+    page = browser_page
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(live_server.url + "gan?preset=bimodal1d&pretrained=0")
+    page.wait_for_selector('body[data-state="ready"]', timeout=60_000)
+    assert page.evaluate("() => window.tensorsightGan.frame().meta.dim") == 1
+    page.locator('select[data-setting="loss"]').select_option("minimax")
+    page.locator('[data-role="play"]').click()
+    wait_epoch_above(page, 20)
+    page.locator('select[data-setting="loss"]').select_option("wgan-gp")
+    page.wait_for_function("() => window.tensorsightGan.frame().meta.d_scale === 'critic'",
+                           timeout=30_000)
+    page.locator('[data-role="play"]').click()
+    page.goto(live_server.url + "gan?preset=ring8&pretrained=0")
+    page.wait_for_selector('body[data-state="ready"]', timeout=60_000)
+    page.locator('select[data-setting="loss"]').select_option("wgan-gp")
+    page.locator('[data-role="step"]').click()
+    page.wait_for_function("() => window.tensorsightGan.frame().arrays.interpolate_norms",
+                           timeout=30_000)
+    assert "modes covered" in page.locator('[data-role="numbers"]').inner_text()
+    assert page.locator(".ts-legend").count() == 2  # D's critic scale and the |∇D| scale
+    assert not problems, "\n".join(problems)

@@ -203,7 +203,9 @@ class GanSession:
     def _new_lab(self, preset: str, pretrained: bool, seed: int) -> GanLab:
         if pretrained and preset in pretrained_names():
             return load_pretrained(preset)
-        return GanLab(preset, seed)
+        # 1-D data with 1-D noise: the z -> x mapping of the original paper's figure.
+        one_d = preset in PRESETS and PRESETS[preset].dim == 1
+        return GanLab(preset, seed, **({"noise_dim": 1} if one_d else {}))
 
     def _set_playing(self, playing: bool) -> None:
         self._stop()
