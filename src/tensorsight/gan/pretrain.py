@@ -19,7 +19,6 @@ from tensorsight.gan.distributions import PRESETS
 from tensorsight.gan.lab import GanLab
 from tensorsight.gan.pretrained import PRETRAINED_DIR, save_lab
 
-
 CHECK_EVERY = 250
 
 
