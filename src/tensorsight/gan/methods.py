@@ -52,11 +52,14 @@ def _draw(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _probe(params: Mapping[str, Any]) -> dict[str, Any]:
-    values = [params.get("x"), params.get("y")]
-    for value in values[: 2 if values[1] is not None else 1]:
-        if isinstance(value, bool) or not isinstance(value, int | float) or abs(value) > 10:
-            raise SettingsError("gan_probe needs x (and y for 2-D points), numbers from -10 to 10.")
-    return {"x": float(values[0]), "y": None if values[1] is None else float(values[1])}
+    x, y = params.get("x"), params.get("y")
+    return {"x": _coordinate(x), "y": None if y is None else _coordinate(y)}
+
+
+def _coordinate(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not abs(value) <= 10:
+        raise SettingsError("gan_probe needs x (and y for 2-D points), numbers from -10 to 10.")
+    return float(value)
 
 
 #: name -> (parameter reader, the session method it calls)

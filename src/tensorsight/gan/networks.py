@@ -9,6 +9,7 @@ torch.Size([3, 2])
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from itertools import pairwise
 
 import torch
@@ -37,7 +38,7 @@ def mlp(inputs: int, hidden_layers: int, neurons: int, outputs: int, *,
     return nn.Sequential(*layers)
 
 
-def gradient_norm(parameters: list[torch.Tensor]) -> float:
+def gradient_norm(parameters: Sequence[torch.Tensor]) -> float:
     """The L2 norm of all the parameters' ``.grad`` together (0 when none has one)."""
     grads = [p.grad.detach().flatten() for p in parameters if p.grad is not None]
     return float(torch.cat(grads).norm()) if grads else 0.0

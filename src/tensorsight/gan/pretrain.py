@@ -26,14 +26,15 @@ def best_run(preset: str, *, epochs: int, seeds: range) -> GanLab:
     """The lab at the moment (seed, epoch) closest to the real distribution (lowest JS)."""
     best: tuple[float, GanLab] | None = None
     for seed in seeds:
-        changes = {"noise_dim": 1} if PRESETS[preset].dim == 1 else {}
-        lab = GanLab(preset, seed, **changes)
+        noise_dim = 1 if PRESETS[preset].dim == 1 else 2
+        lab = GanLab(preset, seed, noise_dim=noise_dim)
         for _ in range(epochs // CHECK_EVERY):
             lab.train(CHECK_EVERY)
             js = lab.snapshot()["js"]
             if best is None or js < best[0]:
                 best = (js, copy.deepcopy(lab))
-        print(f"  {preset} seed {seed}: best so far JS {best[0]:.3f} bits", flush=True)
+        if best is not None:
+            print(f"  {preset} seed {seed}: best so far JS {best[0]:.3f} bits", flush=True)
     assert best is not None
     return best[1]
 

@@ -35,8 +35,8 @@ DEFAULT_PRESET = "ring"
 FRAME_INTERVAL_S = 1 / 30
 SLOW_STAGE_S = 1.25
 # "Make it collapse": a generator far faster than its discriminator, with Adam, on many modes.
-COLLAPSE_SETTINGS = {"d_optimizer": "adam", "g_optimizer": "adam", "d_lr": 0.0005,
-                     "g_lr": 0.01, "k_d": 1, "k_g": 3, "loss": "log"}
+COLLAPSE_SETTINGS = GanSettings(d_optimizer="adam", g_optimizer="adam", d_lr=0.0005, g_lr=0.01,
+                                k_d=1, k_g=3, loss="log")
 STAGES = (
     ("d1", "Generate: G turns a batch of noise into fakes."),
     ("d2", "Classify: D scores real points and fakes."),
@@ -133,7 +133,7 @@ class GanSession:
     def collapse(self) -> dict[str, Any]:
         """"Make it collapse": the 8-Gaussian ring from scratch with ``COLLAPSE_SETTINGS``."""
         return self._replace(lambda: GanLab("ring8", self.lab.seed,
-                                            settings=GanSettings(**COLLAPSE_SETTINGS)))
+                                            settings=COLLAPSE_SETTINGS))
 
     def start(self, preset: str = DEFAULT_PRESET, pretrained: bool = True,
               seed: int = 0) -> dict[str, Any]:
@@ -142,11 +142,19 @@ class GanSession:
 
     def reset(self) -> dict[str, Any]:
         """Back to epoch 0: new networks from the seed, same settings and distribution."""
-        return self._do(lambda: (self._stop(), self.lab.restart()), publish=True)
+        def run() -> None:
+            self._stop()
+            self.lab.restart()
+
+        return self._do(run, publish=True)
 
     def draw(self, points: list[list[float]]) -> dict[str, Any]:
         """Learn a drawn distribution (``[[x, y], ...]`` in the unit square) from scratch."""
-        return self._do(lambda: (self._stop(), self.lab.set_distribution(points)), publish=True)
+        def run() -> None:
+            self._stop()
+            self.lab.set_distribution(points)
+
+        return self._do(run, publish=True)
 
     def probe(self, x: float, y: float | None = None) -> dict[str, Any]:
         """D's value at the point ``(x, y)`` (``y`` omitted for a 1-D distribution)."""
@@ -205,7 +213,7 @@ class GanSession:
             return load_pretrained(preset)
         # 1-D data with 1-D noise: the z -> x mapping of the original paper's figure.
         one_d = preset in PRESETS and PRESETS[preset].dim == 1
-        return GanLab(preset, seed, **({"noise_dim": 1} if one_d else {}))
+        return GanLab(preset, seed, noise_dim=1 if one_d else 2)
 
     def _set_playing(self, playing: bool) -> None:
         self._stop()

@@ -87,10 +87,11 @@ def gan_routes(page: Any, *, protocol: Protocol | None = None,
 async def _serve_session(websocket: WebSocket, base: Protocol, options: dict[str, Any]) -> None:
     query = websocket.query_params
     try:
-        start = {"preset": query.get("preset", "ring"),
-                 "pretrained": query.get("pretrained", "1") not in ("0", "false"),
-                 "seed": int(query.get("seed", "0"))}
-        session = await run_in_threadpool(lambda: GanSession(**start, **options))
+        preset = query.get("preset", "ring")
+        pretrained = query.get("pretrained", "1") not in ("0", "false")
+        seed = int(query.get("seed", "0"))
+        session = await run_in_threadpool(
+            lambda: GanSession(preset=preset, pretrained=pretrained, seed=seed, **options))
     except (SettingsError, ValueError) as error:
         await websocket.send_text(json.dumps({"id": None, "ok": False, "error": str(error)}))
         await websocket.close(1008)
@@ -98,7 +99,7 @@ async def _serve_session(websocket: WebSocket, base: Protocol, options: dict[str
     protocol = base.extend(session, gan_methods(), expected=(SettingsError,))
     loop = asyncio.get_running_loop()
     fresh = asyncio.Event()
-    session.subscribe(lambda: loop.call_soon_threadsafe(fresh.set))
+    session.subscribe(lambda: _call_soon(loop, fresh.set))
     fresh.set()  # the frame published before anyone listened
     sending = asyncio.Lock()  # replies and frames share one socket: one message at a time
     pusher = asyncio.create_task(_push_frames(websocket, session, fresh, sending))
@@ -111,6 +112,12 @@ async def _serve_session(websocket: WebSocket, base: Protocol, options: dict[str
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pusher
         await run_in_threadpool(session.close)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Any) -> None:
+    """Run ``callback`` on the event loop; a loop already closed (server stopping) is ignored."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(callback)
 
 
 async def _push_frames(websocket: WebSocket, session: GanSession, fresh: asyncio.Event,
