@@ -12,7 +12,8 @@ export const LAYERS = {
   gradients: "G's gradients",
   interpolates: "GP interpolates",
 };
-const ARROW_UNIT = 0.15;  // arrow length per unit of gradient (GAN Lab's)
+const ARROW_UNIT = 0.15;  // arrow length per unit of gradient (GAN Lab's)...
+const ARROW_MAX = 0.12;   // ...unless that would make the longest arrow longer than this
 const CELLS = 30;
 
 export function createPlot(canvas) {
@@ -88,12 +89,17 @@ export function createPlot(canvas) {
     ctx.globalAlpha = 1;
   }
 
+  // A sharp discriminator has steep gradients: arrows keep their directions and relative
+  // lengths, but the longest is at most ARROW_MAX of the plot.
   function arrows(points, grads) {
+    let longest = 0;
+    for (let k = 0; k < grads.length; k += 2) longest = Math.max(longest, Math.hypot(grads[k], grads[k + 1]));
+    const unit = Math.min(ARROW_UNIT, ARROW_MAX / (longest || 1));
     ctx.strokeStyle = "#333";
     ctx.lineWidth = 1;
     for (let k = 0; k < points.length; k += 2) {
       const [x0, y0] = [points[k], points[k + 1]];
-      const [x1, y1] = [x0 + ARROW_UNIT * grads[k], y0 + ARROW_UNIT * grads[k + 1]];
+      const [x1, y1] = [x0 + unit * grads[k], y0 + unit * grads[k + 1]];
       ctx.beginPath();
       ctx.moveTo(px(x0), py(y0));
       ctx.lineTo(px(x1), py(y1));
