@@ -22,18 +22,12 @@ from tensorsight.gan.pretrained import PRETRAINED_DIR, save_lab
 CHECK_EVERY = 250
 
 
-# Many modes need wider networks: at 32 neurons the 8- and 25-Gaussian mixtures cover 2-5 and
-# 10-15 modes after 2,000 epochs, at 64 neurons 7 and 20 (seed 0).
-NEURONS = {"ring8": 64, "grid25": 64}
-
-
 def best_run(preset: str, *, epochs: int, seeds: range) -> GanLab:
     """The lab at the moment (seed, epoch) closest to the real distribution (lowest JS)."""
     best: tuple[float, GanLab] | None = None
     for seed in seeds:
         noise_dim = 1 if PRESETS[preset].dim == 1 else 2
-        neurons = NEURONS.get(preset, 32)
-        lab = GanLab(preset, seed, noise_dim=noise_dim, g_neurons=neurons, d_neurons=neurons)
+        lab = GanLab(preset, seed, noise_dim=noise_dim)
         for _ in range(epochs // CHECK_EVERY):
             lab.train(CHECK_EVERY)
             js = lab.snapshot()["js"]
