@@ -167,7 +167,7 @@ export function mountGan(root, { url = socketUrl(), page = true } = {}) {
     stage.hidden = !meta.stage;
     stage.textContent = meta.stage ? `${meta.stage_index}/10 · ${meta.stage_text}` : "";
     stage.dataset.stage = meta.stage ?? "";
-    graph.update(meta);
+    graph.update(frame);
     showNumbers(meta);
     for (const chart of charts) { chart.add(meta.epoch, meta); chart.draw(); }
     clear(legendHolder).append(legend(plot.scale(), { label: meta.d_scale === "critic" ? "critic score (unbounded)" : "D(x): fake … real", width: 160, ticks: 3 }));
@@ -195,24 +195,37 @@ export function mountGan(root, { url = socketUrl(), page = true } = {}) {
   return handle;
 }
 
-// The model overview: noise -> G -> fakes -> D -> prediction, real -> D, losses as bars.
+// The model overview: noise -> G -> fakes -> D -> prediction, real -> D, losses as bars; the
+// generator, sample and discriminator boxes carry small live plots of the same frame.
+const MINI = {   // box -> the layers its small plot shows
+  g: { manifold: true }, fake: { fake: true }, real: { real: true }, d: { surface: true },
+};
+
 function overviewGraph() {
-  const box = (label, extra = "") => el("div", { class: `tsg-node ${extra}` }, label);
+  const minis = Object.fromEntries(Object.keys(MINI).map((key) => {
+    const canvas = el("canvas", { width: 64, height: 64, class: "tsg-mini", "data-mini": key });
+    return [key, { canvas, plot: createPlot(canvas) }];
+  }));
+  const box = (label, extra = "", mini = null) => el("div", { class: `tsg-node ${extra}` },
+    label, mini ? minis[mini].canvas : null);
   const dBar = el("div", { class: "tsg-bar", style: { background: "#1f6feb" } });
   const gBar = el("div", { class: "tsg-bar", style: { background: FAKE } });
   const dValue = el("span", {});
   const gValue = el("span", {});
   const prediction = el("span", { class: "tsg-pred" });
   const elGraph = el("div", { class: "tsg-graph", "data-role": "graph" },
-    el("div", { class: "tsg-lane" }, box("Noise z"), "→", box("Generator G", "tsg-g"), "→",
-      box("Fake samples", "tsg-fake"), "→", box("Discriminator D", "tsg-d"), "→", box(el("span", {}, "Prediction ", prediction))),
-    el("div", { class: "tsg-lane" }, box("Real samples", "tsg-real"), "↗ D",
+    el("div", { class: "tsg-lane" }, box("Noise z"), "→", box("Generator G", "tsg-g", "g"), "→",
+      box("Fake samples", "tsg-fake", "fake"), "→", box("Discriminator D", "tsg-d", "d"), "→",
+      box(el("span", {}, "Prediction ", prediction))),
+    el("div", { class: "tsg-lane" }, box("Real samples", "tsg-real", "real"), "↗ D",
       el("div", { class: "tsg-losses" },
         el("div", {}, "D loss ", dValue, el("div", { class: "tsg-track" }, dBar)),
         el("div", {}, "G loss ", gValue, el("div", { class: "tsg-track" }, gBar)))));
   return {
     el: elGraph,
-    update(meta) {
+    update(frame) {
+      const { meta } = frame;
+      for (const [key, { plot }] of Object.entries(minis)) plot.draw(frame, MINI[key]);
       const width = (v) => `${Math.min(100, 40 * Math.abs(v ?? 0))}%`;
       dBar.style.width = width(meta.d_loss); gBar.style.width = width(meta.g_loss);
       dValue.textContent = fmt(meta.d_loss ?? NaN); gValue.textContent = fmt(meta.g_loss ?? NaN);
