@@ -148,22 +148,26 @@ def _browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def browser_page(_browser: Browser) -> Iterator[Page]:
+def browser_page(_browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A Playwright page in a fresh browser context, viewport 1280x800.
 
-    Page errors and console errors are printed when the test ends, so a failure shows them.
+    The test fails when the page logs a console error or throws: a test that provokes one on
+    purpose (a refused upload answers 4xx, which Chromium logs) says so with
+    ``@pytest.mark.allow_console_error(r"regex")``, matched against the message.
     """
     context = _browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     problems: list[str] = []
+    allowed = [re.compile(pattern) for marker in request.node.iter_markers("allow_console_error")
+               for pattern in marker.args]
 
     def note_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(f"console error: {message.text}")
+        if message.type == "error" and not any(p.search(message.text) for p in allowed):
+            problems.append(f"console error: {message.text} ({message.location.get('url', '')})")
 
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on("console", note_console)
     yield page
     context.close()
     if problems:
-        print("\n".join(problems))
+        pytest.fail("the page reported errors:\n" + "\n".join(problems), pytrace=False)

@@ -3,6 +3,10 @@
 // alike; the input image is grey. A scale is a function value -> [r, g, b] (0..255), which is
 // what canvases need, with its `domain` [min, max] attached for legends.
 
+import { el } from "./detail/dom.js";
+import { clamp } from "./ui/cursor.js";
+import { shortNumber } from "./ui/format.js";
+
 // ColorBrewer RdBu (reversed so negative is blue) and PRGn stops, low to high.
 const ACTIVATION_STOPS = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
   "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"];
@@ -19,7 +23,7 @@ function interpolator(stops) {
   const rgb = stops.map(parseHex);
   const last = rgb.length - 1;
   return (t) => {
-    const x = Math.min(Math.max(Number.isFinite(t) ? t : 0.5, 0), 1) * last;
+    const x = clamp(Number.isFinite(t) ? t : 0.5, 0, 1) * last;
     const i = Math.min(Math.floor(x), last - 1);
     const f = x - i;
     const [a, b] = [rgb[i], rgb[i + 1]];
@@ -55,20 +59,11 @@ export function weightColor(absMax) {
 export function grayColor(min, max) {
   const span = max - min || 1;
   const scale = (value) => {
-    const level = Math.round(Math.min(Math.max((value - min) / span, 0), 1) * 255);
+    const level = Math.round(clamp((value - min) / span, 0, 1) * 255);
     return [level, level, level];
   };
   scale.domain = [min, max];
   return scale;
-}
-
-// One value at a time, for views that colour cells one by one: [r, g, b].
-export function divergingRgb(value, limit) {
-  return activationRamp(centred(value, limit));
-}
-
-export function weightRgb(value, limit) {
-  return weightRamp(centred(value, limit));
 }
 
 export function cssColor([r, g, b]) {
@@ -127,37 +122,30 @@ export function niceTicks(min, max, count = 5) {
 export function legend(scale, { label = "", width = 160, ticks = 3, compact = false,
   format = shortNumber } = {}) {
   const [min, max] = scale.domain;
-  const box = element("div", "ts-legend");
+  const box = el("div", { class: "ts-legend" });
   box.dataset.min = String(min);
   box.dataset.max = String(max);
-  if (label) box.append(element("div", "ts-legend-label", label));
-  const bar = element("canvas", "ts-legend-bar");
+  if (label) box.append(el("div", { class: "ts-legend-label" }, label));
+  const bar = el("canvas", { class: "ts-legend-bar" });
   bar.style.width = `${width}px`;
   const steps = Array.from({ length: 128 }, (_, i) => min + ((i + 0.5) / 128) * (max - min));
   paintCanvas(bar, steps, 1, 128, { color: scale });
   box.append(bar);
   if (compact) {
     const text = min === -max ? `±${format(max)}` : `${format(min)} … ${format(max)}`;
-    box.append(element("div", "ts-legend-caption", text));
+    box.append(el("div", { class: "ts-legend-caption" }, text));
     return box;
   }
-  const axis = element("div", "ts-legend-ticks");
+  const axis = el("div", { class: "ts-legend-ticks" });
   axis.style.width = `${width}px`;
   for (const value of [min, ...interiorTicks(min, max, ticks - 2, width), max]) {
-    const tick = element("span", "ts-legend-tick", format(value));
+    const tick = el("span", { class: "ts-legend-tick" }, format(value));
     tick.style.left = `${((value - min) / (max - min || 1)) * 100}%`;
     tick.dataset.value = String(value);
     axis.append(tick);
   }
   box.append(axis);
   return box;
-}
-
-function element(tag, className, text = "") {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text) node.textContent = text;
-  return node;
 }
 
 // Up to `count` round values strictly inside (min, max), zero first, each at least `gap` pixels
@@ -173,12 +161,4 @@ function interiorTicks(min, max, count, width, gap = 46) {
     if (room && chosen.length < count) chosen.push(t);
   }
   return chosen.sort((a, b) => a - b);
-}
-
-// Compact number for axes: 3 significant digits, no trailing zeros.
-export function shortNumber(value) {
-  if (value === 0) return "0";
-  const magnitude = Math.abs(value);
-  if (magnitude >= 1e4 || magnitude < 1e-3) return value.toExponential(1);
-  return String(Number(value.toPrecision(3)));
 }

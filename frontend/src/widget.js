@@ -11,8 +11,15 @@ function render({ model, el }) {
   const root = document.createElement("div");
   root.className = "ts-widget";
   el.append(style, root);
-  mount(root, commSource(model));
-  return () => el.replaceChildren();
+  const source = commSource(model);
+  const unmount = new AbortController();
+  mount(root, source, { signal: unmount.signal });
+  // anywidget calls this when the output goes away: release the app and the comm handler.
+  return () => {
+    unmount.abort();
+    source.close();
+    el.replaceChildren();
+  };
 }
 
 export default { render };

@@ -3,8 +3,8 @@
 Two halves share this package:
 
 * the tensor debugger (NumPy only at import): :func:`clarify`, :func:`explain`, :func:`astviz`;
-* the network explainer (needs the ``torch`` extra): :func:`capture`, :func:`show`, and the
-  ``tensorsight serve`` command.
+* the network explainer (needs the ``torch`` extra): :func:`capture`, :func:`attribute`,
+  :func:`show`, and the ``tensorsight serve`` command.
 
 Importing the package imports NumPy and nothing heavier; every other part loads on first use.
 
@@ -27,15 +27,17 @@ _LAZY_EXPORTS = {
     "explain": "tensorsight.debugger",
     "astviz": "tensorsight.debugger",
     "capture": "tensorsight.capturing",
+    "attribute": "tensorsight.attribution",
     "show": "tensorsight.jupyter",
 }
 
 if TYPE_CHECKING:
+    from tensorsight.attribution import attribute
     from tensorsight.capturing import capture
     from tensorsight.debugger import astviz, clarify, explain
     from tensorsight.jupyter import show
 
-__all__ = ["__version__", "astviz", "capture", "clarify", "explain", "show"]
+__all__ = ["__version__", "astviz", "attribute", "capture", "clarify", "explain", "show"]
 
 
 __getattr__ = lazy_attributes(__name__, _LAZY_EXPORTS)

@@ -14,7 +14,10 @@ from importlib import import_module
 
 from tensorsight import __version__
 
-_SUBCOMMAND_MODULES = ("tensorsight.server.cli", "tensorsight.training.cli", "tensorsight.gan.cli")
+_SUBCOMMAND_MODULES = (
+    "tensorsight.server.cli", "tensorsight.training.cli", "tensorsight.training.gan_cli",
+    "tensorsight.attribution.cli", "tensorsight.gan.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

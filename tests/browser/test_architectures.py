@@ -128,7 +128,7 @@ def test_family_is_drawn_and_explained(family: Family, server_factory, browser_p
 
     session = Session(page, server.url, run_id, by_id)
     checks = {"conv2d": check_conv, "add": check_add, "batch_norm": check_batch_norm,
-              "cat": check_cat, "conv_transpose2d": check_generic}
+              "cat": check_cat, "conv_transpose2d": check_conv_transpose}
     for kind in family.details:
         node = next(node for node in nodes if node["kind"] == kind)
         reveal(page, node)
@@ -334,11 +334,11 @@ def check_cat(session: Session, node: dict[str, Any]) -> None:
     assert value == float(session.captured(skip["id"], 1)[row, col])
 
 
-def check_generic(session: Session, node: dict[str, Any]) -> None:
-    """A kind without a view of its own (a transposed convolution): its maps and real values."""
+def check_conv_transpose(session: Session, node: dict[str, Any]) -> None:
+    """A transposed convolution: its stamps view, and the output value under the pointer."""
     channel = min(1, node["shape"][1] - 1)
     view, _, arrays = session.open(node, channel)
-    assert view.frame.get_attribute("aria-label") == "Layer"
+    assert view.frame.get_attribute("aria-label") == "Transposed convolution"
     assert arrays["output"].shape == tuple(node["shape"][2:])
     output_map = view.frame.locator('.tsd-heat[data-part="output"]')
     row, col = session.point(node, output_map, arrays["output"].shape)

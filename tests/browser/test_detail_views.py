@@ -157,7 +157,9 @@ def test_convolution_formula_is_the_models_arithmetic(live_server, page, model_i
     hover_cell(page, output_map, rows, cols, row, col)
     assert view.frame.locator(".tsd-position").inner_text() == f"window at output [{row}, {col}]"
 
-    formula = view.frame.locator('[data-role="conv-formula"]')
+    # The window's terms come from the server once the window is there.
+    formula = view.frame.locator(f'[data-role="conv-formula"][data-at="{row},{col}"]')
+    formula.wait_for()
     patch = [float(c.get_attribute("data-value"))
              for c in formula.locator('[data-part="input window"] .tsd-cell').all()]
     weights = [float(c.get_attribute("data-value"))

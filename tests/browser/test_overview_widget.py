@@ -38,7 +38,11 @@ MOUNT = """async () => {
     const toBase64 = (buffer) => btoa(String.fromCharCode(...new Uint8Array(buffer)));
     const model = {
         on(event, listener) { if (event === 'msg:custom') listeners.push(listener); },
-        off() {},
+        off(event, listener) {
+            if (event === 'msg:custom' && listeners.includes(listener)) {
+                listeners.splice(listeners.indexOf(listener), 1);
+            }
+        },
         get() { return null; },
         send(content, callbacks, buffers = []) {
             window.sent.push(content);
@@ -50,9 +54,52 @@ MOUNT = """async () => {
         },
     };
     window.sent = [];
+    window.modelListeners = listeners;
     const widget = (await import('/widget.js')).default;
-    widget.render({ model, el: document.getElementById('cell') });
+    window.unrender = widget.render({ model, el: document.getElementById('cell') });
 }"""
+
+# What the widget's code still has listening: event listeners on window and document, scroll
+# listeners anywhere, ResizeObservers observing. Installed before any page script runs; only
+# listeners added from widget.js count (Playwright adds its own while it clicks).
+TRACK_LISTENERS = """(() => {
+    const live = [];
+    const ours = () => (new Error().stack || '').includes('/widget.js');
+    const capture = (options) => typeof options === 'boolean' ? options : Boolean(options?.capture);
+    const find = (target, type, listener, options) => live.findIndex((entry) =>
+        entry.target === target && entry.type === type && entry.listener === listener
+        && entry.capture === capture(options));
+    const add = EventTarget.prototype.addEventListener;
+    const remove = EventTarget.prototype.removeEventListener;
+    EventTarget.prototype.addEventListener = function (type, listener, options) {
+        if (ours() && find(this, type, listener, options) < 0) {
+            live.push({ target: this, type, listener, capture: capture(options) });
+        }
+        return add.call(this, type, listener, options);
+    };
+    EventTarget.prototype.removeEventListener = function (type, listener, options) {
+        const at = find(this, type, listener, options);
+        if (at >= 0) live.splice(at, 1);
+        return remove.call(this, type, listener, options);
+    };
+    let observing = 0;
+    const Observer = window.ResizeObserver;
+    window.ResizeObserver = class extends Observer {
+        observe(...args) {
+            if (!this.counted && ours()) { this.counted = true; observing++; }
+            super.observe(...args);
+        }
+        disconnect() {
+            if (this.counted) { this.counted = false; observing--; }
+            super.disconnect();
+        }
+    };
+    window.stillListening = () => ({
+        global: live.filter((e) => e.target === window || e.target === document).length,
+        scroll: live.filter((e) => e.type === 'scroll').length,
+        observers: observing,
+    });
+})()"""
 
 
 def png(seed: int) -> bytes:
@@ -92,7 +139,9 @@ def widget_page(browser_page, handler):
 
     browser_page.route(f"{ORIGIN}/**", serve)
     browser_page.expose_function("kernel", kernel)
+    browser_page.add_init_script(TRACK_LISTENERS)
     browser_page.goto(ORIGIN + "/")
+    browser_page.evaluate("window.before = window.stillListening()")
     browser_page.evaluate(MOUNT)
     browser_page.wait_for_selector("#cell .ts-app[data-state=ready]", timeout=60_000)
     return browser_page
@@ -136,3 +185,26 @@ def test_widget_upload_goes_as_a_buffer_and_errors_show_in_the_widget(widget_pag
     widget_page.wait_for_selector("#cell .ts-app[data-state=error]")
     alert = app.locator(".ts-alert")
     assert alert.is_visible() and "image" in alert.text_content().lower()
+
+
+def test_closing_views_and_the_widget_releases_every_listener_and_observer(widget_page, handler):
+    before = widget_page.evaluate("window.before")
+    live = widget_page.evaluate("window.stillListening()")
+    assert live["observers"] == 1 and live["scroll"] == 1  # the overview's, while it is shown
+    assert widget_page.evaluate("window.modelListeners.length") == 1
+
+    # A detail view listens on the document while open (Escape, clicks outside) and stops on close.
+    conv = next(n for n in handler.explainer.model_info()["nodes"] if n["kind"] == "conv2d")
+    widget_page.locator(f"#cell canvas.ts-map[data-node='{conv['id']}'][data-channel='0']").click()
+    widget_page.locator(".tsd-detail[data-ready]").wait_for()
+    assert widget_page.evaluate("window.stillListening().global") > live["global"]
+    widget_page.get_by_role("tab", name="Formula for one window").click()
+    widget_page.locator('[data-role="conv-formula"]').wait_for()  # terms came over the comm
+    widget_page.keyboard.press("Escape")
+    widget_page.locator(".tsd-detail").wait_for(state="detached")
+    assert widget_page.evaluate("window.stillListening()") == live
+
+    widget_page.evaluate("window.unrender()")
+    assert widget_page.evaluate("window.stillListening()") == before
+    assert widget_page.evaluate("window.modelListeners.length") == 0
+    assert widget_page.locator("#cell *").count() == 0

@@ -90,6 +90,7 @@ def test_dropping_an_image_file_runs_it(page, live_server):
     assert shown_model_view(page) == expected_model_view(live_server, data, "dropped.jpg")
 
 
+@pytest.mark.allow_console_error(r"status of 415")
 def test_a_file_that_is_not_an_image_shows_the_servers_error(page, live_server):
     junk = b"%PDF-1.4 this is not a picture\n" * 20
     refused = httpx.post(live_server.url + "api/runs", files={"image": ("notes.pdf", junk)},

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tensorsight.debugger.astviz import astviz
+from tensorsight.debugger import astviz
 
 torch = pytest.importorskip("torch")
 SVG = "{http://www.w3.org/2000/svg}"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tensorsight import clarify
-from tensorsight.debugger.clarify import last_clarification
+from tensorsight.debugger.clarifying import last_clarification
 
 
 def matmul(h: np.ndarray, w: np.ndarray) -> np.ndarray:

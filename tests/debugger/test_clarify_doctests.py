@@ -8,13 +8,28 @@ import importlib
 import pytest
 
 MODULES = [
-    "tensorsight.debugger.clarification",
-    "tensorsight.debugger.clarify",
-    "tensorsight.debugger.diagram",
-    "tensorsight.debugger.operands",
-    "tensorsight.debugger.rules",
-    "tensorsight.debugger.source",
-    "tensorsight.debugger.torch_record",
+    "tensorsight.debugger.arrays",
+    "tensorsight.debugger.bounded",
+    "tensorsight.debugger.clarifying.block",
+    "tensorsight.debugger.clarifying.dispatch",
+    "tensorsight.debugger.clarifying.messages",
+    "tensorsight.debugger.clarifying.note",
+    "tensorsight.debugger.clarifying.operands",
+    "tensorsight.debugger.clarifying.phrases",
+    "tensorsight.debugger.clarifying.shapes",
+    "tensorsight.debugger.clarifying.strict",
+    "tensorsight.debugger.clarifying.torch_record",
+    "tensorsight.debugger.frames.code",
+    "tensorsight.debugger.frames.site",
+    "tensorsight.debugger.frames.source",
+    "tensorsight.debugger.frames.spans",
+    "tensorsight.debugger.frames.values",
+    "tensorsight.debugger.render.diagram",
+    "tensorsight.debugger.render.svg",
+    "tensorsight.debugger.tracing.explanation",
+    "tensorsight.debugger.tracing.infos",
+    "tensorsight.debugger.tracing.records",
+    "tensorsight.debugger.tracing.rewrite",
 ]
 
 

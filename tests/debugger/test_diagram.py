@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tensorsight import clarify
-from tensorsight.debugger.diagram import SVG_COLOURS, Box, Diagram
+from tensorsight.debugger.render import SVG_COLOURS, Box, Diagram
 
 SVG = "{http://www.w3.org/2000/svg}"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tensorsight.debugger.explain import Explanation, explain
+from tensorsight.debugger.tracing import Explanation, explain
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -67,7 +67,7 @@ def test_numpy_only_script_at_module_level(tmp_path: Path) -> None:
 
 def jax_block(out: io.StringIO) -> object:
     jnp = pytest.importorskip("jax.numpy")
-    from tensorsight.debugger.explain import explain
+    from tensorsight.debugger import explain
 
     x = jnp.ones((4, 3))
     W = jnp.ones((3, 2))
@@ -99,7 +99,7 @@ def test_jax_arrays() -> None:
 def test_jit_traces_the_explained_function_once() -> None:
     jax = pytest.importorskip("jax")
     jnp = pytest.importorskip("jax.numpy")
-    from tensorsight.debugger.explain import explain
+    from tensorsight.debugger import explain
 
     out = io.StringIO()
     explained = explain(file=out)

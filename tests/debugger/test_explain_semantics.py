@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tensorsight.debugger.explain import explain
+from tensorsight.debugger import explain
 
 torch = pytest.importorskip("torch")
 
@@ -136,7 +136,7 @@ def test_a_debuggers_trace_function_is_restored() -> None:
 
 
 def test_code_without_source_runs_unexplained_with_a_note() -> None:
-    program = ("import io, numpy as np\nfrom tensorsight.debugger.explain import explain\n"
+    program = ("import io, numpy as np\nfrom tensorsight.debugger import explain\n"
                "out = io.StringIO()\nwith explain(file=out):\n    y = np.ones(3) * 2\n"
                "print(y.sum(), out.getvalue())")
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
@@ -243,10 +243,10 @@ def test_in_a_notebook_each_statement_is_displayed_as_svg(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     display = pytest.importorskip("IPython.display")
-    from tensorsight.debugger import explain_render
+    from tensorsight.debugger.render import statements
 
     shown: list[Any] = []
-    monkeypatch.setattr(explain_render, "in_notebook", lambda: True)  # as inside a kernel
+    monkeypatch.setattr(statements, "in_notebook", lambda: True)  # as inside a kernel
     monkeypatch.setattr(display, "display", shown.append)
     x = np.ones((2, 3))
     with explain():
@@ -299,8 +299,8 @@ def power(x: np.ndarray, times: int) -> np.ndarray:
 
 
 def test_recursive_decorated_function_reports_once_and_deactivates() -> None:
-    from tensorsight.debugger import instrument
+    from tensorsight.debugger.tracing import active
 
     assert power(np.eye(2) * 2, 2)[0, 0] == 16.0
     assert POWER_OUT.getvalue().count("explain summary") == 1
-    assert instrument._active is None
+    assert active() is None

@@ -19,11 +19,13 @@ from tensorsight.explanation import (
     BadParameterError,
     Explainer,
     ExplainerError,
+    InputStore,
     ModelRunError,
     UnknownIdError,
     decode_pack,
     encode_pack,
 )
+from tensorsight.explanation.details import INDEX_ARRAYS
 from tensorsight.imaging import Preprocessing
 from tensorsight.models.bundle import ModelBundle, Sample
 
@@ -168,8 +170,10 @@ def test_first_view_of_tinyvgg_is_small(tinyvgg: Explainer, tinyvgg_run: dict) -
     assert total < 300_000
 
 
-def test_runs_are_kept_in_a_small_lru() -> None:
-    explainer = explainer_for("tinyvgg", 64, 1, max_runs=2)
+def test_runs_whose_input_the_store_dropped_are_unknown() -> None:
+    one_input = 64 * 64 * 4
+    explainer = explainer_for("tinyvgg", 64, 1, max_bytes=1,  # only the newest run's activations
+                              store=InputStore(max_bytes=int(one_input * 2.5)))
     first, second = (explainer.run_image(photo(seed))["run_id"] for seed in (1, 2))
     explainer.activations(first, ["n1"])  # touching the first makes the second the oldest
     third = explainer.run_image(photo(3))["run_id"]
@@ -338,7 +342,9 @@ def test_every_node_of_every_family_has_an_encodable_detail() -> None:
         for node in explainer.model_info()["nodes"]:
             meta, arrays = roundtrip(explainer.detail(run_id, node["id"], 0))
             assert meta["kind"] == node["kind"] and arrays
-            assert all(array.dtype == np.float32 for array in arrays.values())
+            # values are float32; only window tables and argmax are indices
+            assert all(array.dtype == (np.int32 if name in INDEX_ARRAYS else np.float32)
+                       for name, array in arrays.items())
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -378,16 +384,14 @@ def test_a_model_failure_is_a_500_that_names_the_layer() -> None:
     assert caught.value.status == 500
 
 
-def test_the_run_cache_also_keeps_to_a_size_budget() -> None:
+def test_the_run_cache_keeps_to_a_size_budget_and_recomputes_what_it_dropped() -> None:
     one_run = 4 * sum(torch.Size(node["shape"]).numel()
                       for node in explainer_for("tinyvgg", 64, 1).model_info()["nodes"])
     explainer = explainer_for("tinyvgg", 64, 1, max_bytes=int(one_run * 2.5))
     ids = [explainer.run_image(photo(seed))["run_id"] for seed in range(4)]
-    for kept in ids[2:]:
-        explainer.activations(kept, ["n1"])
-    for dropped in ids[:2]:
-        with pytest.raises(UnknownIdError):
-            explainer.activations(dropped, ["n1"])
+    assert explainer._runs.nbytes <= one_run * 2.5 and len(explainer._runs) == 2
+    for run_id in ids:  # the two dropped ones are computed again from their stored inputs
+        assert explainer.activations(run_id, ["n1"])[1]["n1"].shape == (10, 62, 62)
     tiny_budget = explainer_for("tinyvgg", 64, 1, max_bytes=1)
     newest = tiny_budget.run_image(photo())["run_id"]
     assert tiny_budget.activations(newest, ["n1"])[1]["n1"].shape == (10, 62, 62)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -87,50 +88,90 @@ def test_reflect_padding_matches_a_conv2d_module() -> None:
     torch.testing.assert_close((maps.sum(0) + conv.bias[1]).float(), expected[1], **TOLERANCE)
 
 
+def _gather(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+            fill: float) -> torch.Tensor:
+    """``[Ho, Wo, kh, kw]``: the cells of map ``x [H, W]`` each window's taps read; ``fill``
+    where a tap is outside the map (on the padding)."""
+    def taps(table: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.stack([torch.arange(*row) for row in table.tolist()])
+        return index.clamp(0, size - 1), (index >= 0) & (index < size)
+    (r, r_in), (c, c_in) = taps(rows, x.shape[0]), taps(cols, x.shape[1])
+    values = x[r[:, None, :, None], c[None, :, None, :]]
+    inside = r_in[:, None, :, None] & c_in[None, :, None, :]
+    return torch.where(inside, values, torch.full_like(values, fill))
+
+
+@pytest.mark.parametrize(("cin", "cout", "kernel", "stride", "padding", "dilation", "groups"),
+                         CONV_CASES)
+def test_conv_window_ranges_are_the_patches_unfold_takes(cin, cout, kernel, stride, padding,
+                                                         dilation, groups) -> None:
+    x, *_, expected = _conv_case(cin, cout, kernel, stride, padding, dilation, groups)
+    (kh, kw), (sh, sw), (dh, dw) = maths.pair(kernel), maths.pair(stride), maths.pair(dilation)
+    top, bottom, left, right = maths.conv_padding(padding, (kh, kw), (dh, dw))
+    rows = maths.window_ranges(expected.shape[1], kernel=kh, stride=sh, padding=top,
+                               dilation=dh)
+    cols = maths.window_ranges(expected.shape[2], kernel=kw, stride=sw, padding=left,
+                               dilation=dw)
+    # Unfold a map whose every cell holds its own flat index, -1 on the padding.
+    index = torch.arange(x.shape[1] * x.shape[2], dtype=torch.float64).reshape(x.shape[1:])
+    padded = F.pad(index[None, None], (left, right, top, bottom), value=-1.0)
+    unfolded = F.unfold(padded, (kh, kw), dilation=(dh, dw), stride=(sh, sw))[0]
+    gathered = _gather(index, rows, cols, -1.0).permute(2, 3, 0, 1).reshape(kh * kw, -1)
+    torch.testing.assert_close(gathered, unfolded, rtol=0, atol=0)
+
+
 POOL_CASES = [
     pytest.param({"kernel_size": 2}, id="2x2"),
     pytest.param({"kernel_size": 3, "stride": 2, "padding": 1}, id="3x3-stride2-padding1"),
     pytest.param({"kernel_size": (2, 3), "stride": (1, 2)}, id="rectangular"),
     pytest.param({"kernel_size": 3, "stride": 2, "ceil_mode": True}, id="ceil-mode"),
+    pytest.param({"kernel_size": 2, "stride": 1, "padding": 1, "dilation": 2}, id="dilated"),
 ]
 
 
+def _pool_ranges(settings: dict, out_size: torch.Size) -> tuple[torch.Tensor, torch.Tensor]:
+    kernel = maths.pair(settings["kernel_size"])
+    stride = maths.pair(settings.get("stride", settings["kernel_size"]))
+    padding = maths.pair(settings.get("padding", 0))
+    dilation = maths.pair(settings.get("dilation", 1))
+    return tuple(maths.window_ranges(out_size[axis], kernel=kernel[axis], stride=stride[axis],
+                                     padding=padding[axis], dilation=dilation[axis])
+                 for axis in range(2))
+
+
 @pytest.mark.parametrize("settings", POOL_CASES)
-def test_max_pool_window_is_the_max_pool_output(settings) -> None:
+def test_max_pool_window_ranges_give_the_max_pool_output(settings) -> None:
     x = _seeded(7, 9)
     expected = F.max_pool2d(x[None], **settings)[0]
-    window_settings = {key: value for key, value in settings.items() if key != "ceil_mode"}
-    for row, col in itertools.product(range(expected.shape[0]), range(expected.shape[1])):
-        window = maths.pool_window(x, row, col, mode="max", **window_settings)
-        assert window.value == float(expected[row, col])
+    rows, cols = _pool_ranges(settings, expected.shape)
+    windows = _gather(x, rows, cols, -math.inf)
+    torch.testing.assert_close(windows.amax(dim=(2, 3)), expected, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("count_include_pad", [True, False])
-@pytest.mark.parametrize("settings", POOL_CASES)
-def test_avg_pool_window_is_the_avg_pool_output(settings, count_include_pad) -> None:
+@pytest.mark.parametrize("settings", [case for case in POOL_CASES if case.id != "dilated"])
+def test_avg_pool_window_ranges_give_the_avg_pool_output(settings, count_include_pad) -> None:
     x = _seeded(7, 9)
     expected = F.avg_pool2d(x[None], count_include_pad=count_include_pad, **settings)[0]
-    window_settings = {key: value for key, value in settings.items() if key != "ceil_mode"}
-    for row, col in itertools.product(range(expected.shape[0]), range(expected.shape[1])):
-        window = maths.pool_window(x, row, col, mode="avg", count_include_pad=count_include_pad,
-                                   **window_settings)
-        assert window.value == pytest.approx(float(expected[row, col]), abs=1e-6)
+    rows, cols = _pool_ranges(settings, expected.shape)
+    pad_h, pad_w = maths.pair(settings.get("padding", 0))
+    # PyTorch divides by the taps inside the padded input (or inside the input alone).
+    grow = (pad_h, pad_w) if count_include_pad else (0, 0)
+    ones = torch.ones(x.shape[0] + 2 * grow[0], x.shape[1] + 2 * grow[1])
+    shifted = [table + torch.tensor([g, g, 0], dtype=torch.int32) for table, g in
+               zip((rows, cols), grow, strict=True)]
+    counts = _gather(ones, *shifted, 0.0).sum(dim=(2, 3))
+    torch.testing.assert_close(_gather(x, rows, cols, 0.0).sum(dim=(2, 3)) / counts, expected)
 
 
-def test_adaptive_pool_bounds_reproduce_adaptive_avg_pool() -> None:
+def test_adaptive_ranges_reproduce_adaptive_avg_pool() -> None:
     x = _seeded(2, 7, 10)
     expected = F.adaptive_avg_pool2d(x[None], (3, 4))[0]
+    rows, cols = maths.adaptive_ranges(3, 7), maths.adaptive_ranges(4, 10)
     for row, col in itertools.product(range(3), range(4)):
-        (top, bottom), (left, right) = (maths.adaptive_pool_bounds(row, 7, 3),
-                                        maths.adaptive_pool_bounds(col, 10, 4))
+        (top, bottom, _), (left, right, _) = rows[row].tolist(), cols[col].tolist()
         torch.testing.assert_close(x[:, top:bottom, left:right].mean(dim=(1, 2)),
                                    expected[:, row, col])
-
-
-def test_relu_matches_functional_relu() -> None:
-    x = _seeded(4, 5)
-    torch.testing.assert_close(maths.relu(x), F.relu(x), rtol=0, atol=0)
-    assert (maths.relu(x) == 0).any() and (maths.relu(x) > 0).any()
 
 
 def test_softmax_terms_match_torch_softmax_and_stay_finite_for_large_logits() -> None:
@@ -141,17 +182,6 @@ def test_softmax_terms_match_torch_softmax_and_stay_finite_for_large_logits() ->
     torch.testing.assert_close(terms.exp, torch.exp(logits - logits.max()))
     assert terms.sum_exp == pytest.approx(float(terms.exp.sum()))
     assert float(terms.exp.max()) == 1.0
-
-
-def test_flat_index_matches_torch_flatten() -> None:
-    x = _seeded(3, 4, 5)
-    flat = torch.flatten(x)
-    for index in itertools.product(range(3), range(4), range(5)):
-        position = maths.flat_index(x.shape, index)
-        assert flat[position] == x[index]
-        assert maths.unflat_index(x.shape, position) == index
-    with pytest.raises(IndexError):
-        maths.flat_index((3, 4, 5), (3, 0, 0))
 
 
 def test_linear_terms_match_functional_linear() -> None:
@@ -176,14 +206,11 @@ def test_batch_norm_terms_match_functional_batch_norm() -> None:
                                    **TOLERANCE)
 
 
-def test_concat_sources_and_elementwise_sum_match_cat_and_add() -> None:
+def test_concat_sources_match_cat() -> None:
     parts = [_seeded(2, 3, 3), _seeded(4, 3, 3, seed=1), _seeded(1, 3, 3, seed=2)]
     joined = torch.cat(parts, dim=0)
     for part, (start, stop) in zip(parts, maths.concat_sources([2, 4, 1]), strict=True):
         torch.testing.assert_close(joined[start:stop], part, rtol=0, atol=0)
-    torch.testing.assert_close(maths.elementwise_sum(parts[:1] * 3), parts[0] * 3)
-    torch.testing.assert_close(maths.elementwise_sum([parts[0], parts[0][:1]]),
-                               torch.add(parts[0], parts[0][:1]))
 
 
 def test_conv_padding_rejects_unknown_words() -> None:

@@ -99,6 +99,11 @@ BAD_IMAGES: dict[str, Callable[[], tuple[bytes, int]]] = {
     "truncated-jpeg": lambda: (encode(photo(300, 200), "JPEG")[:2000], 422),
     "bomb-30000x30000": lambda: (png_claiming(30000, 30000), 413),
     "empty": lambda: (b"", 400),
+    # Pillow fails on these while opening them, before any pixel is read.
+    "jpeg-cut-to-12-bytes": lambda: (encode(photo(300, 200), "JPEG")[:12], 422),
+    "jpeg-cut-to-30-bytes": lambda: (encode(photo(300, 200), "JPEG")[:30], 422),
+    "bmp-cut-to-30-bytes": lambda: (encode(photo(50, 40), "BMP")[:30], 422),
+    "webp-cut-to-100-bytes": lambda: (encode(photo(200, 150), "WEBP")[:100], 422),
 }
 
 

@@ -76,3 +76,37 @@ def test_malformed_multipart_is_400(client, sample_png):
     assert response.status_code == 400
     assert "part of the API" not in response.json()["error"]
     assert_still_serving(client, sample_png)
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 20_000 + b"]" * 20_000,
+    b'{"sample": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+    b'{"sample": ' + b"7" * 5_000 + b"}",
+    b"\xff\xfe{}",
+], ids=["nested-20000-deep", "sample-nested-20000-deep", "5000-digit-integer", "not-utf8"])
+def test_hostile_json_run_requests_are_400(client, sample_png, body):
+    response = client.post("/api/runs", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert '{"sample"' in response.json()["error"]
+    assert_still_serving(client, sample_png)
+
+
+def test_a_sample_id_that_is_a_lone_surrogate_is_an_unknown_sample(client, sample_png):
+    response = client.post("/api/runs", content=b'{"sample": "\\ud800"}',
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 404, response.text
+    assert "no sample" in response.json()["error"]
+    assert_still_serving(client, sample_png)
+
+
+@pytest.mark.parametrize(("route", "params"), [
+    ("detail", {"channel": "9" * 5_000}),
+    ("activations", {"nodes": "n1", "channels": "0:" + "9" * 5_000}),
+])
+def test_huge_numbers_in_a_query_are_400_with_a_short_sentence(client, route, params):
+    run_id = client.post("/api/runs", json={"sample": "sneaker-0"}).json()["run_id"]
+    path = (f"/api/runs/{run_id}/nodes/n1/detail" if route == "detail"
+            else f"/api/runs/{run_id}/activations")
+    response = client.get(path, params=params)
+    assert response.status_code == 400
+    assert "whole number" in response.json()["error"] and len(response.json()["error"]) < 200

@@ -47,6 +47,9 @@ def test_same_seed_gives_identical_weights(tmp_path: Path) -> None:
 def test_writes_weights_card_and_samples_and_no_pickle(trained) -> None:
     files = sorted(p.relative_to(trained.output).as_posix() for p in trained.output.rglob("*")
                    if p.is_file())
+    exemplars = [name for name in files if name.startswith("exemplars/")]
+    assert exemplars[0] == "exemplars/conv_1_1.png" and "exemplars/index.json" in exemplars
+    files = [name for name in files if name not in exemplars]
     assert files[:2] == ["card.json", "samples/ankle-boot-1.png"]
     assert files[-1] == "weights.safetensors"
     assert all(name.endswith((".json", ".png", ".safetensors")) for name in files)

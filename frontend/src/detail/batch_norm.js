@@ -1,11 +1,12 @@
 // Batch normalization in inference: one affine map per channel, written out with its real
 // running mean, variance, eps, gamma and beta.
+import { fmt } from "../ui/format.js";
 import { clear, el, num, term } from "./dom.js";
 import { activationScale } from "./palette.js";
 import { asMap, cellName, defineView, explain, formulaLine, linkedMaps } from "./view.js";
 
 export const batchNormView = defineView("Batch normalization", (frame, pack, ctx) => {
-  const { mean, var: variance, eps, gamma, beta } = pack.meta;
+  const { mean, var: variance, eps, gamma, beta, scale, shift } = pack.meta;
   const input = asMap(pack.arrays.input);
   const output = asMap(pack.arrays.output);
   const formula = el("div", { class: "tsd-formula-box", "aria-live": "polite" });
@@ -20,7 +21,10 @@ export const batchNormView = defineView("Batch normalization", (frame, pack, ctx
         num(mean, { "data-part": "mean" }), ") / √(", num(variance, { "data-part": "var" }), " + ",
         num(eps, { "data-part": "eps" }), ") × ", num(gamma, { "data-part": "gamma" }), " + ",
         num(beta, { "data-part": "beta" }), " = ",
-        num(output.data[at], { "data-part": "output", "data-role": "y" })], { "data-role": "formula" }));
+        num(output.data[at], { "data-part": "output", "data-role": "y" })], { "data-role": "formula" }),
+      // The same map as one straight line, its scale and shift worked out by the server.
+      formulaLine(["= ", num(input.data[at], { "data-part": "input" }), " × ", num(scale, { "data-role": "scale" }),
+        " + ", num(shift, { "data-role": "shift" })], { "data-role": "line" }));
   });
   frame.views.append(maps.el, formula);
   maps.move(0, 0);
@@ -29,6 +33,6 @@ export const batchNormView = defineView("Batch normalization", (frame, pack, ctx
       term("input", "input"), " it subtracts the channel's running ", term("mean", "mean"), ", divides by the square root of its running ",
       term("var", "variance"), " (plus a small ", term("eps", "eps"), " that keeps the division safe), then multiplies by ",
       term("gamma", "gamma"), " and adds ", term("beta", "beta"), "."],
-    [`For channel ${pack.meta.channel ?? ctx.channel} this is the same straight-line map for every cell, so the `,
+    [`For channel ${pack.meta.channel ?? ctx.channel} this is the same straight line for every cell, input × ${fmt(scale)} + ${fmt(shift)}, so the `,
       term("output", "output"), " map looks like the input with another scale and offset."]);
 });

@@ -10,11 +10,13 @@ export const catView = defineView("Concatenation", (frame, pack, ctx) => {
   const channel = pack.meta.channel ?? ctx.channel ?? 0;
   const total = sources.length ? sources[sources.length - 1].stop : 0;
   const ranges = el("div", { class: "tsd-cat-ranges", role: "list" });
-  let from = null;
+  // Which source channel this one copies: the server says (meta.origin).
+  const origin = pack.meta.origin;
+  const nameOf = (id) => (nodeById(ctx, id) || {}).name || id;
+  const from = origin ? { name: nameOf(origin.node), channel: origin.channel } : null;
   sources.forEach((source, index) => {
-    const name = (nodeById(ctx, source.node) || {}).name || source.node;
-    const holds = channel >= source.start && channel < source.stop;
-    if (holds) from = { ...source, name };
+    const name = nameOf(source.node);
+    const holds = Boolean(origin) && index === origin.source;
     ranges.append(el("div", {
       class: `tsd-cat-range${holds ? " tsd-cat-current" : ""}`, role: "listitem", "data-part": `source source-${index}`,
       style: { flexGrow: String(Math.max(source.stop - source.start, 1)) },
@@ -30,7 +32,7 @@ export const catView = defineView("Concatenation", (frame, pack, ctx) => {
       map.mark("cursor", [{ r, c, kind: "cursor" }]);
       clear(readout).append(el("div", { class: "tsd-formula-line" },
         `output channel ${channel} ${cellName(output, r, c)} = `, num(output.data[r * output.cols + c]),
-        from ? ` = ${from.name} channel ${channel - from.start} ${cellName(output, r, c)}` : ""));
+        from ? ` = ${from.name} channel ${from.channel} ${cellName(output, r, c)}` : ""));
     },
   });
   const axis = dim === 0 ? "the channel axis" : `dimension ${dim}`;
@@ -39,6 +41,6 @@ export const catView = defineView("Concatenation", (frame, pack, ctx) => {
   explain(frame,
     ["Concatenation computes nothing: it stacks its ", term("source", "sources"),
       ` one after another along ${axis}, so each source keeps its own range of ${dim === 0 ? "channel numbers" : "positions"}.`],
-    [from ? `Output channel ${channel} is channel ${channel - from.start} of ${from.name}, copied unchanged into the `
+    [from ? `Output channel ${channel} is channel ${from.channel} of ${from.name}, copied unchanged into the `
       : "This channel's ", term("output", "output"), "."]);
 });

@@ -2,16 +2,23 @@
 // intermediate map it produces, their sum plus the bias, the output map. "Formula": for one
 // window position, the real input patch × kernel = intermediate value, for every channel, then
 // the cross-channel sum plus the bias = the output value, with the window sliding over the input.
-import { clear, el, fmt, num, term } from "./dom.js";
+// Every number is the server's: the maps and kernels come with the detail pack, the window
+// tables too (./windows.js), and one window's patch and products are fetched as it moves
+// (source.terms): all windows at once would be Cin·kh·kw times the output map.
+import { arrowStep, clamp } from "../ui/cursor.js";
+import { fmt } from "../ui/format.js";
+import { clear, el, num, term } from "./dom.js";
 import { heatmap } from "./heatmap.js";
 import { activationScale, weightScale } from "./palette.js";
 import { defineView, explain, figure, numberGrid, operator, pair, plane } from "./view.js";
+import { windows } from "./windows.js";
 
 const CHANNELS_PER_PAGE = 5;
 const PLAY_INTERVAL_MS = 550;
 
 export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
   const conv = readConv(pack);
+  const terms = termsLoader(ctx, pack.meta.channel ?? ctx.channel, conv);
   // channel: the input channel the formula shows; null until the user picks one, and then the
   // one that contributes most at the current position is shown.
   const state = { i: 0, j: 0, channel: null, page: 0, level: "channels", timer: null };
@@ -32,7 +39,7 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
   // In the formula, arrow keys move the window wherever the focus is (maps handle their own).
   stage.addEventListener("keydown", (event) => {
     if (state.level !== "formula" || event.target.closest(".tsd-heat, .tsd-grid, select")) return;
-    const move = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[event.key];
+    const move = arrowStep(event);
     if (!move) return;
     event.preventDefault();
     stop();
@@ -41,8 +48,8 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
 
   const moveListeners = [];
   function setPosition(i, j) {
-    state.i = Math.min(Math.max(i, 0), conv.outRows - 1);
-    state.j = Math.min(Math.max(j, 0), conv.outCols - 1);
+    state.i = clamp(i, 0, conv.outRows - 1);
+    state.j = clamp(j, 0, conv.outCols - 1);
     for (const listener of moveListeners) listener();
   }
 
@@ -112,7 +119,7 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
 
     moveListeners.push(() => {
       const { i, j } = state;
-      for (const map of inputMaps) map.mark("window", windowMarks(conv, i, j));
+      for (const map of inputMaps) map.mark("window", conv.windows.marks(i, j));
       for (const map of middleMaps) map.mark("cursor", [{ r: i, c: j, kind: "cursor" }]);
       outputMap.mark("cursor", [{ r: i, c: j, kind: "cursor" }]);
       outputMap.setCursor(i, j);
@@ -198,7 +205,7 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
     moveListeners.push(() => {
       const { i, j, channel } = state;
       position.textContent = `window at output [${i}, ${j}]`;
-      inputMap.mark("window", windowMarks(conv, i, j));
+      inputMap.mark("window", conv.windows.marks(i, j));
       outputMap.mark("cursor", [{ r: i, c: j, kind: "cursor" }]);
       outputMap.setCursor(i, j);
       renderArithmetic(arithmetic, channel, i, j);
@@ -216,17 +223,33 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
         conv.paddingMode === "zeros" ? "Grey cells are padding zeros." : `Grey cells are padding; in ${conv.paddingMode} mode they repeat input values.`]);
   }
 
+  // The patch and products arrive from the server; until then the last ones stay, greyed.
   function renderArithmetic(target, c, i, j) {
+    target.classList.add("tsd-pending");
+    terms.at(i, j).then((found) => {
+      if (state.level !== "formula" || state.i !== i || state.j !== j || state.channel !== c) return;
+      target.classList.remove("tsd-pending");
+      drawArithmetic(target, c, i, j, found);
+    }, (error) => {
+      target.classList.remove("tsd-pending");
+      clear(target).append(el("p", { class: "tsd-error", role: "alert" },
+        `The terms of this window could not be loaded: ${error && error.message ? error.message : error}`));
+    });
+  }
+
+  function drawArithmetic(target, c, i, j, found) {
     const [kh, kw] = conv.kernelSize;
     const weights = plane(pack.arrays.kernel, c).data;
-    const patch = conv.patch(c, i, j);
-    const products = patch.map((x, index) => (x === null ? 0 : Math.fround(x * weights[index])));
+    const patch = plane(found.arrays.patch, c).data;
+    const products = plane(found.arrays.products, c).data;
+    const onPadding = conv.windows.cells(i, j).map(([r, k]) => r < 0 || k < 0 || r >= conv.rows || k >= conv.cols);
+    const padLabel = conv.paddingMode === "zeros" ? "padding" : `${conv.paddingMode} padding`;
     const patchGrid = numberGrid({
       rows: kh, cols: kw, part: "input window", label: "input patch under the window",
       cells: (r, k) => {
         const x = patch[r * kw + k];
-        return x === null
-          ? { value: 0, cls: "tsd-cell-pad", label: "padding: 0" }
+        return onPadding[r * kw + k]
+          ? { value: x, cls: "tsd-cell-pad", label: `${padLabel}: ${x}` }
           : { value: x, color: conv.inputColor(x), label: `input ${x}` };
       },
     });
@@ -241,18 +264,16 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
       rows: kh, cols: kw, part: "products", label: "input × weight for each cell",
       cells: (r, k) => {
         const index = r * kw + k;
-        const x = patch[index] === null ? 0 : patch[index];
-        return { value: products[index], label: `${x} × ${weights[index]} = ${products[index]}` };
+        return { value: products[index], label: `${patch[index]} × ${weights[index]} = ${products[index]}` };
       },
     });
-    const middle = conv.middleAt(c, i, j);
     clear(target).append(
-      el("div", { class: "tsd-formula", "data-role": "conv-formula" },
+      el("div", { class: "tsd-formula", "data-role": "conv-formula", "data-at": `${i},${j}` },
         figure("input patch", patchGrid.el), operator("⊙"),
         figure("kernel", kernel.el), operator("="),
         figure("products", productGrid.el), operator("→ Σ ="),
         el("div", { class: "tsd-result", "data-part": "intermediate" },
-          num(middle, { "data-role": "intermediate-value" }),
+          num(found.arrays.channel_sums.data[c], { "data-role": "intermediate-value" }),
           el("small", {}, `intermediate[${i}, ${j}] of input ${conv.channelName(c)}`))));
   }
 
@@ -298,7 +319,7 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
   show("channels");
 });
 
-// Everything the two levels need from the pack, with the window geometry from meta.
+// Everything the two levels need from the pack; the window tables come with it.
 function readConv(pack) {
   const { meta, arrays } = pack;
   const [cin, rows, cols] = arrays.input.shape;
@@ -306,7 +327,7 @@ function readConv(pack) {
   const [outRows, outCols] = arrays.output.shape;
   const stride = pair(meta.stride, 1);
   const dilation = pair(meta.dilation, 1);
-  const padding = resolvePadding(meta.padding, kernelSize, dilation);
+  const padding = pair(meta.padding, 0);
   const output = arrays.output.data;
   const middle = arrays.intermediate.data;
   const bias = typeof meta.bias === "number" ? meta.bias : 0;
@@ -314,6 +335,7 @@ function readConv(pack) {
   const paddingMode = meta.padding_mode || "zeros";
   return {
     cin, rows, cols, kernelSize, outRows, outCols, stride, padding, dilation, output, bias,
+    windows: windows(arrays.rows, arrays.cols),
     inputColor: activationScale(arrays.input.data),
     middleColor: activationScale(middle),
     outputColor: activationScale(output),
@@ -329,20 +351,6 @@ function readConv(pack) {
       return best;
     },
     paddingMode,
-    // The input values under the window for output (i, j); null where the window is on zero
-    // padding (other padding modes read a real input cell, found by sourceIndex).
-    patch(c, i, j) {
-      const values = [];
-      const data = arrays.input.data;
-      for (let a = 0; a < kernelSize[0]; a++) {
-        for (let b = 0; b < kernelSize[1]; b++) {
-          const r = sourceIndex(i * stride[0] - padding[0] + a * dilation[0], rows, paddingMode);
-          const k = sourceIndex(j * stride[1] - padding[1] + b * dilation[1], cols, paddingMode);
-          values.push(r === null || k === null ? null : data[(c * rows + r) * cols + k]);
-        }
-      }
-      return values;
-    },
     settingsSentence() {
       const same = (p) => (p[0] === p[1] ? String(p[0]) : `${p[0]}×${p[1]}`);
       const cells = (p) => `${same(p)} cell${p[0] === 1 && p[1] === 1 ? "" : "s"}`;
@@ -358,38 +366,21 @@ function readConv(pack) {
   };
 }
 
-// The input index a padded position reads, as PyTorch's padding modes define it; null for zeros.
-function sourceIndex(index, size, mode) {
-  if (index >= 0 && index < size) return index;
-  if (mode === "reflect") return index < 0 ? -index : 2 * (size - 1) - index;
-  if (mode === "replicate") return index < 0 ? 0 : size - 1;
-  if (mode === "circular") return ((index % size) + size) % size;
-  return null;
-}
-
-function resolvePadding(padding, kernelSize, dilation) {
-  if (padding === "valid") return [0, 0];
-  if (padding === "same") {
-    return [0, 1].map((axis) => Math.floor((dilation[axis] * (kernelSize[axis] - 1)) / 2));
-  }
-  return pair(padding, 0);
-}
-
-// Marks for the window of output (i, j) on the input: the box it spans, and each tap when
-// dilation spreads the taps apart.
-function windowMarks(conv, i, j) {
-  const [kh, kw] = conv.kernelSize;
-  const top = i * conv.stride[0] - conv.padding[0];
-  const left = j * conv.stride[1] - conv.padding[1];
-  const h = conv.dilation[0] * (kh - 1) + 1;
-  const w = conv.dilation[1] * (kw - 1) + 1;
-  const marks = [{ r: top, c: left, h, w, kind: "window" }];
-  if (conv.dilation[0] > 1 || conv.dilation[1] > 1) {
-    for (let a = 0; a < kh; a++) {
-      for (let b = 0; b < kw; b++) {
-        marks.push({ r: top + a * conv.dilation[0], c: left + b * conv.dilation[1], kind: "taps" });
+// One window's terms from the server, each position asked for once (playing and arrow keys
+// come back to positions already seen).
+function termsLoader(ctx, channel, conv) {
+  const cache = new Map();
+  return {
+    at(i, j) {
+      const key = i * conv.outCols + j;
+      if (!cache.has(key)) {
+        const request = ctx.source && ctx.source.terms
+          ? ctx.source.terms(ctx.runId, ctx.node.id, channel, i, j)
+          : Promise.reject(new Error("this host cannot fetch a window's terms"));
+        request.catch(() => cache.delete(key));
+        cache.set(key, request);
       }
-    }
-  }
-  return marks;
+      return cache.get(key);
+    },
+  };
 }

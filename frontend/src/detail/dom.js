@@ -1,4 +1,5 @@
 // Small DOM helpers shared by the detail views and the playground.
+import { fmt } from "../ui/format.js";
 
 // el("div", {class: "x", onclick: f}, child, "text", [more children])
 export function el(tag, attrs = {}, ...children) {
@@ -25,17 +26,6 @@ function append(node, children) {
     if (Array.isArray(child)) append(node, child);
     else node.append(child instanceof Node ? child : String(child));
   }
-}
-
-// A number as the views print it: three decimals, wider numbers shortened, no "-0.000".
-export function fmt(value, digits = 3) {
-  if (!Number.isFinite(value)) return String(value);
-  const magnitude = Math.abs(value);
-  if (magnitude !== 0 && (magnitude >= 1e5 || magnitude < 10 ** -digits / 2)) {
-    return value.toExponential(2);
-  }
-  const text = value.toFixed(magnitude >= 1000 ? 1 : digits);
-  return /^-0\.?0*$/.test(text) ? text.slice(1) : text;
 }
 
 // A number element that keeps the exact value in data-value for tests and tooltips.

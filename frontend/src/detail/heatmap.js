@@ -1,6 +1,8 @@
 // A 2-D map drawn on a canvas (one canvas pixel per value, scaled up without smoothing) with an
 // overlay for windows and cursors, a value tooltip on hover, and arrow-key navigation.
-import { el, fmt } from "./dom.js";
+import { arrowStep, stepWithin } from "../ui/cursor.js";
+import { fmt } from "../ui/format.js";
+import { el } from "./dom.js";
 
 const MARK_STYLES = {
   window: { stroke: "#111", width: 2, fill: "rgba(255,255,255,0.18)" },
@@ -105,12 +107,10 @@ export function heatmap({ values, rows, cols, color, size = 160, pad = 0, label 
   wrap.addEventListener("mouseleave", () => { tip.hidden = true; });
   wrap.addEventListener("blur", () => { tip.hidden = true; });
   wrap.addEventListener("keydown", (event) => {
-    const step = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[event.key];
+    const step = arrowStep(event);
     if (!step) return;
     event.preventDefault();
-    const [r, c] = cursor || [0, 0];
-    const next = cursor ? [r + step[0], c + step[1]] : [0, 0];
-    go(Math.min(Math.max(next[0], 0), rows - 1), Math.min(Math.max(next[1], 0), cols - 1), "key");
+    go(...(cursor ? stepWithin(cursor, step, rows, cols) : [0, 0]), "key");
   });
 
   redraw();

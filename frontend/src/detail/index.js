@@ -6,15 +6,21 @@ import { addView, mulView } from "./add.js";
 import { batchNormView } from "./batch_norm.js";
 import { catView } from "./cat.js";
 import { conv2dView } from "./conv2d.js";
+import { convTranspose2dView } from "./conv_transpose2d.js";
+import { deformConv2dView } from "./deform_conv2d.js";
 import { elementwiseView, elementwiseViews } from "./elementwise.js";
 import { flattenView } from "./flatten.js";
 import { genericView } from "./generic.js";
+import { layerNormView } from "./layer_norm.js";
 import { linearView } from "./linear.js";
+import { meanView } from "./mean.js";
 import { adaptiveAvgPoolView, avgPoolView, maxPoolView } from "./pool.js";
 import { softmaxView } from "./softmax.js";
+import { upsampleView } from "./upsample.js";
 
 export const detailViews = {
   conv2d: conv2dView,
+  deform_conv2d: deformConv2dView,
   ...elementwiseViews,
   max_pool2d: maxPoolView,
   avg_pool2d: avgPoolView,
@@ -27,6 +33,10 @@ export const detailViews = {
   add: addView,
   mul: mulView,
   cat: catView,
+  conv_transpose2d: convTranspose2dView,
+  upsample: upsampleView,
+  layer_norm: layerNormView,
+  mean: meanView,
   generic: genericView,
 };
 

@@ -1,7 +1,8 @@
 // Linear layer, one output unit: the flattened input times the unit's row of weights. The
 // largest contributions x·w are listed with their real numbers, then the bias, then the unit's
 // value (for the last layer: the class logit). Units can be switched without leaving the view.
-import { clear, el, fmt, num, term } from "./dom.js";
+import { fmt } from "../ui/format.js";
+import { clear, el, num, term } from "./dom.js";
 import { heatmap } from "./heatmap.js";
 import { activationScale, weightScale } from "./palette.js";
 import { className, defineView, explain, figure, nodeById } from "./view.js";
@@ -17,8 +18,7 @@ export const linearView = defineView("Linear layer", function build(frame, pack,
   const outputs = arrays.output.data;
   const isClassifier = isOutputLayer(ctx, outputs.length);
   const unitName = (k) => (isClassifier ? className(ctx, k) : `unit ${k}`);
-  // Products of two shown float32 numbers, rounded to float32 like the model's arithmetic.
-  const products = Float32Array.from(x, (value, i) => Math.fround(value * w[i]));
+  const products = arrays.products.data;   // input × weight, computed by the server
   const order = Array.from(products.keys()).sort((a, b) => Math.abs(products[b]) - Math.abs(products[a]));
   const sourceShape = flattenedShape(ctx, x.length);
 

@@ -1,7 +1,7 @@
 // Colour scales for the detail views. The scales themselves belong to ../colors.js; this module
 // only picks the range each map is shown with (symmetric around zero, shared by maps compared
 // side by side) and turns a value into [r, g, b] for the canvas.
-import { divergingRgb, weightRgb } from "../colors.js";
+import { activationColor, weightColor } from "../colors.js";
 
 // The largest |value| over several arrays, so maps shown together share one scale.
 export function extent(...arrays) {
@@ -16,17 +16,11 @@ export function extent(...arrays) {
 }
 
 export function activationScale(...arrays) {
-  const limit = extent(...arrays);
-  return (value) => divergingRgb(value, limit);
+  return activationColor(extent(...arrays));
 }
 
 export function weightScale(...arrays) {
-  const limit = extent(...arrays);
-  return (value) => weightRgb(value, limit);
-}
-
-export function css([r, g, b]) {
-  return `rgb(${r}, ${g}, ${b})`;
+  return weightColor(extent(...arrays));
 }
 
 // Black or white text, whichever reads better on the cell colour.

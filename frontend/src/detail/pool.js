@@ -1,19 +1,11 @@
 // Max / average pooling: the window on the input that produced the hovered output cell, and
-// max(patch) = y or mean(patch) = y with the patch's real values.
+// max(patch) = y or mean(patch) = y with the patch's real values. The windows and the cell
+// max pooling picked come with the pack (./windows.js reads them).
 import { clear, el, num, term } from "./dom.js";
 import { activationScale } from "./palette.js";
 import { asMap, defineView, explain, figure, numberGrid, operator, pair } from "./view.js";
 import { heatmap } from "./heatmap.js";
-
-// The input window of output index `index` along one axis: [start, stop) and the step between
-// the cells it reads (the dilation).
-function windowRange(index, size, outSize, geometry) {
-  if (geometry.adaptive) {
-    return [Math.floor((index * size) / outSize), Math.ceil(((index + 1) * size) / outSize), 1];
-  }
-  const start = index * geometry.stride - geometry.padding;
-  return [start, start + geometry.dilation * (geometry.kernel - 1) + 1, geometry.dilation];
-}
+import { valuesAt, windows } from "./windows.js";
 
 function pooling(kind) {
   const isMax = kind === "max_pool2d";
@@ -26,10 +18,7 @@ function pooling(kind) {
     const kernel = pair(meta.kernel_size, 1);
     const stride = pair(meta.stride ?? meta.kernel_size, 1);
     const padding = pair(meta.padding, 0);
-    const dilation = pair(meta.dilation, 1);
-    const axes = [0, 1].map((axis) => ({
-      adaptive, kernel: kernel[axis], stride: stride[axis], padding: padding[axis], dilation: dilation[axis],
-    }));
+    const tables = windows(pack.arrays.rows, pack.arrays.cols);
     const color = activationScale(input.data, output.data);
     const inputMap = heatmap({
       rows: input.rows, cols: input.cols, values: input.data, color, size: 220,
@@ -43,30 +32,17 @@ function pooling(kind) {
     });
 
     function show(i, j) {
-      const [top, bottom, rowStep] = windowRange(i, input.rows, output.rows, axes[0]);
-      const [left, right, colStep] = windowRange(j, input.cols, output.cols, axes[1]);
-      const marks = [{ r: top, c: left, h: bottom - top, w: right - left, kind: "window" }];
-      if (rowStep > 1 || colStep > 1) {
-        for (let r = top; r < bottom; r += rowStep) {
-          for (let c = left; c < right; c += colStep) marks.push({ r, c, kind: "taps" });
-        }
-      }
-      inputMap.mark("window", marks);
+      inputMap.mark("window", tables.marks(i, j));
       outputMap.mark("cursor", [{ r: i, c: j, kind: "cursor" }]);
       outputMap.setCursor(i, j);
-      let best = -1;
-      const patch = [];
-      for (let r = top; r < bottom; r += rowStep) {
-        for (let c = left; c < right; c += colStep) {
-          const inside = r >= 0 && c >= 0 && r < input.rows && c < input.cols;
-          const value = inside ? input.data[r * input.cols + c] : null;
-          if (isMax && value !== null && (best < 0 || value > patch[best])) best = patch.length;
-          patch.push(value);
-        }
-      }
-      const cols = Math.ceil((right - left) / colStep);
+      const cells = tables.cells(i, j);
+      const patch = valuesAt(input, cells);
+      const winner = isMax ? pack.arrays.argmax.data[i * output.cols + j] : -1;
+      const best = cells.findIndex(([r, c]) => r * input.cols + c === winner);
+      const [rows, cols] = tables.shape(i, j);
+      const [[top, left], [bottom, right]] = [cells[0], cells[cells.length - 1]];
       const grid = numberGrid({
-        rows: Math.ceil((bottom - top) / rowStep), cols, part: "input window", label: "values under the window",
+        rows, cols, part: "input window", label: "values under the window",
         cells: (r, c) => {
           const index = r * cols + c;
           const value = patch[index];
@@ -79,7 +55,7 @@ function pooling(kind) {
       });
       const y = output.data[i * output.cols + j];
       clear(formula).append(
-        el("div", { class: "tsd-formula-where" }, `output [${i}, ${j}] ← input rows ${top}..${bottom - 1}, columns ${left}..${right - 1}`),
+        el("div", { class: "tsd-formula-where" }, `output [${i}, ${j}] ← input rows ${top}..${bottom}, columns ${left}..${right}`),
         el("div", { class: "tsd-formula", "data-role": "formula" },
           el("span", { class: "tsd-fn" }, isMax ? "max" : "mean"), grid.el, operator("="),
           el("div", { class: "tsd-result", "data-part": "output" }, num(y, { "data-role": "y" }))));

@@ -1,8 +1,11 @@
 // What every detail view shares: the registry entry shape, fetching the pack when the host did
 // not pass one, the explanation text, tensor helpers and small number grids.
-import { clear, el, fmt } from "./dom.js";
+import { cssColor } from "../colors.js";
+import { arrowStep, stepWithin } from "../ui/cursor.js";
+import { fmt } from "../ui/format.js";
+import { clear, el } from "./dom.js";
 import { heatmap } from "./heatmap.js";
-import { css, inkFor } from "./palette.js";
+import { inkFor } from "./palette.js";
 import { openFrame } from "./shell.js";
 
 // defineView(title, build) -> {title, render(container, pack, ctx)}. `build(frame, pack, ctx)`
@@ -112,7 +115,7 @@ export function numberGrid({ rows, cols, cells, part = null, label, showNumbers 
         class: `tsd-cell ${cell.cls || ""}`.trim(), role: "gridcell",
         "data-value": cell.value, "data-row": r, "data-col": c,
         title: cell.label || String(cell.value),
-        style: cell.color ? { background: css(cell.color), color: inkFor(cell.color) } : {},
+        style: cell.color ? { background: cssColor(cell.color), color: inkFor(cell.color) } : {},
       }, showNumbers ? fmt(cell.value) : "");
       if (cellSize) Object.assign(node.style, { width: `${cellSize}px`, height: `${cellSize}px` });
       nodes.push(node);
@@ -132,13 +135,15 @@ export function numberGrid({ rows, cols, cells, part = null, label, showNumbers 
     if (node && grid.contains(node)) activate(nodes.indexOf(node));
   });
   grid.addEventListener("keydown", (event) => {
-    const step = { ArrowUp: -cols, ArrowDown: cols, ArrowLeft: -1, ArrowRight: 1 }[event.key];
-    if (step === undefined) return;
+    const step = arrowStep(event);
+    if (!step) return;
     event.preventDefault();
-    const from = active < 0 ? 0 : active;
-    const to = from + step;
-    const sameRow = Math.abs(step) !== 1 || Math.floor(to / cols) === Math.floor(from / cols);
-    activate(to >= 0 && to < nodes.length && sameRow && active >= 0 ? to : from);
+    if (active < 0) {
+      activate(0);
+      return;
+    }
+    const [r, c] = stepWithin([Math.floor(active / cols), active % cols], step, rows, cols);
+    activate(r * cols + c);
   });
   return { el: grid, cells: nodes };
 }

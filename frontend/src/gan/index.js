@@ -2,7 +2,8 @@
 // receives (the newest one at the next animation frame, so nothing queues) and sends commands.
 import "./gan.css";
 import { legend } from "../colors.js";
-import { clear, el, fmt } from "../detail/dom.js";
+import { clear, el } from "../detail/dom.js";
+import { fmt } from "../ui/format.js";
 import { createChart } from "./charts.js";
 import { createSettings } from "./controls.js";
 import { LAYERS, createPlot } from "./plot.js";

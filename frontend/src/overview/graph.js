@@ -1,6 +1,6 @@
 // The model graph as the overview draws it: nodes grouped into display units (a node, or a
 // collapsed module shown as one block), placed in columns by topological depth with parallel
-// branches stacked as lanes, plus which channels feed a given neuron.
+// branches stacked as lanes, plus which channels feed a given neuron (as the server says).
 
 const SMALL_MODEL_NODES = 30;   // models this small show every layer from the start
 const MIN_UNITS = 6;            // larger models open their biggest blocks until this many units
@@ -95,51 +95,24 @@ export function layoutColumns(units) {
   return columns.filter(Boolean);
 }
 
-const ALL_INPUT_KINDS = new Set(["linear", "flatten", "reshape", "softmax", "layer_norm", "other"]);
-
-function channelsOf(node) {
-  return node.shape.length === 4 ? node.shape[1] : 1;
-}
-
 // Which (node, channels) feed channel `channel` of `node`: [{nodeId, channels: [..] | "all"}].
-export function feeders(node, channel, byId) {
-  const inputs = node.inputs.map((id) => byId.get(id)).filter(Boolean);
-  if (node.kind === "input") return [];
-  if (node.kind === "conv2d" || node.kind === "conv_transpose2d") {
-    const source = inputs[0];
-    if (!source) return [];
-    const groups = node.config?.groups || 1;
-    if (groups <= 1) return [{ nodeId: source.id, channels: "all" }];
-    const perGroupOut = channelsOf(node) / groups;
-    const perGroupIn = channelsOf(source) / groups;
-    const group = Math.floor(channel / perGroupOut);
-    return [{ nodeId: source.id, channels: range(group * perGroupIn, (group + 1) * perGroupIn) }];
+// The server works the relation out (model_info's `feeds`, tested against autograd); this only
+// reads it: "all", "same" (the same channel), or one [start, stop) per output channel.
+export function feeders(node, channel) {
+  const found = [];
+  for (const feed of node.feeds || []) {
+    if (feed.channels === "all" || feed.channels === "same") {
+      found.push({ nodeId: feed.node, channels: feed.channels === "all" ? "all" : [channel] });
+      continue;
+    }
+    const [start, stop] = feed.channels[channel] || [0, 0];
+    if (stop > start) found.push({ nodeId: feed.node, channels: range(start, stop) });
   }
-  if (node.kind === "cat") return catFeeder(node, channel, inputs);
-  if (ALL_INPUT_KINDS.has(node.kind) || node.shape.length !== 4) {
-    return inputs.map((source) => ({ nodeId: source.id, channels: "all" }));
-  }
-  // element-wise, pooling, normalisation per channel, add/mul: the same channel of each input
-  return inputs.map((source) => {
-    if (source.shape.length !== 4) return { nodeId: source.id, channels: "all" };
-    return { nodeId: source.id, channels: [channelsOf(source) === 1 ? 0 : channel] };
-  });
-}
-
-function catFeeder(node, channel, inputs) {
-  const dim = node.config?.dim ?? 1;
-  if (dim !== 1 && dim !== -3) return inputs.map((s) => ({ nodeId: s.id, channels: "all" }));
-  let offset = 0;
-  for (const source of inputs) {
-    const count = channelsOf(source);
-    if (channel < offset + count) return [{ nodeId: source.id, channels: [channel - offset] }];
-    offset += count;
-  }
-  return [];
+  return found;
 }
 
 function range(start, stop) {
-  return Array.from({ length: Math.max(stop - start, 0) }, (_, i) => start + i);
+  return Array.from({ length: stop - start }, (_, i) => start + i);
 }
 
 // The colour "block" of a node: its module group, or, for flat models, the run of layers that

@@ -5,6 +5,7 @@ import { clear, el } from "../detail/dom.js";
 import {
   absMax, activationColor, cssColor, grayColor, legend, paintCanvas, quantizedLut,
 } from "../colors.js";
+import { arrowStep, clamp, stepWithin } from "../ui/cursor.js";
 import { formatPercent, formatShape } from "../ui/format.js";
 import {
   buildUnits, collapsesBlocks, colourBlocks, feeders, initialExpanded, layoutColumns,
@@ -24,7 +25,7 @@ export const RANGE_MODES = {
 
 // onLegend(node, colourScale, modeLabel): the scale of the layer last pointed at changed.
 export function createOverview({
-  source, modelInfo, readout, onOpenDetail, onFocusKind, onError, onLegend,
+  source, modelInfo, readout, onOpenDetail, onFocusKind, onError, onLegend, onHoverCell = null,
 }) {
   const nodes = modelInfo.nodes;
   const byId = new Map(nodes.map((node) => [node.id, node]));
@@ -286,10 +287,10 @@ export function createOverview({
         onOpenDetail(node, shape.strip ? cursor[0] : channel);
         return;
       }
-      const step = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[event.key];
+      const step = arrowStep(event);
       if (!step || (shape.rows === 1 && shape.cols === 1)) return;
       event.preventDefault();
-      at([clamp(cursor[0] + step[0], 0, shape.rows - 1), clamp(cursor[1] + step[1], 0, shape.cols - 1)]);
+      at(stepWithin(cursor, step, shape.rows, shape.cols));
     });
   }
 
@@ -307,6 +308,7 @@ export function createOverview({
       hover = next;
     }
     showReadout(next);
+    if (onHoverCell) onHoverCell(next);   // e.g. the receptive-field outline (attribution/)
   }
 
   function clearHighlight() {
@@ -337,7 +339,7 @@ export function createOverview({
       for (const key of own.unit.inputs) lightUnit(views.get(key));
       return;
     }
-    for (const { nodeId, channels } of feeders(node, channel, byId)) {
+    for (const { nodeId, channels } of feeders(node, channel)) {
       const view = views.get(unitOf.get(nodeId));
       if (!view) continue;
       const shown = view.unit.node.id !== nodeId ? []
@@ -546,11 +548,14 @@ export function createOverview({
   }
 
   let scrollTimer = null;
-  scroller.addEventListener("scroll", () => {
+  const onScroll = () => {
     clearTimeout(scrollTimer);
     scrollTimer = setTimeout(fillLater, 80);
-  });
+  };
+  scroller.addEventListener("scroll", onScroll);
+  let destroyed = false;
   const resize = new ResizeObserver(() => requestAnimationFrame(() => {
+    if (destroyed) return;   // a frame already asked for when the overview went away
     drawEdges();
     fillLater();
   }));
@@ -575,15 +580,18 @@ export function createOverview({
       for (const node of nodes) repaintNode(node);
     },
     activationRange,
+    // Releases what outlives the element otherwise: the scroll listener, its timer, the observer.
+    destroy() {
+      scroller.removeEventListener("scroll", onScroll);
+      clearTimeout(scrollTimer);
+      resize.disconnect();
+      destroyed = true;
+    },
   };
 }
 
 function nextFrame() {
   return new Promise((resolve) => requestAnimationFrame(() => resolve()));
-}
-
-function clamp(value, low, high) {
-  return Math.min(Math.max(value, low), high);
 }
 
 const SVG_NS = "http://www.w3.org/2000/svg";

@@ -2,8 +2,12 @@
 // decide a convolution's output size, with the window sliding over the padded input in step with
 // the output cell it produces.
 import { clear, el, term } from "../detail/dom.js";
+import { arrowStep, clamp } from "../ui/cursor.js";
+import { convGeometry } from "./geometry.js";
 import { openFrame } from "../detail/shell.js";
+import { addDeformableMode } from "./deformable.js";
 import "./playground.css";
+import { openTransposedPlayground } from "./transposed.js";
 
 const CONTROLS = [
   { key: "n", label: "Input size", min: 1, max: 15, value: 7, term: "input" },
@@ -14,19 +18,33 @@ const CONTROLS = [
 ];
 const PLAY_INTERVAL_MS = 600;
 
-// The arithmetic of one setting. span: how many input cells one window covers; ignored: padded
-// rows (and columns) at the end that no window reaches.
-export function convGeometry({ n, p, k, s, d }) {
-  const padded = n + 2 * p;
-  const span = d * (k - 1) + 1;
-  const reach = padded - span;
-  const out = reach < 0 ? 0 : Math.floor(reach / s) + 1;
-  return { n, p, k, s, d, padded, span, reach, out, ignored: reach < 0 ? 0 : reach % s };
+// Opens the playground inside `container`; options.close is called when the user closes it
+// (Escape, the close button or a click outside). Returns {destroy, close, frame}. Two modes,
+// ordinary and transposed convolution, switched by the tabs at the top.
+export function openPlayground(container, options = {}) {
+  let current = null;
+  const open = (mode) => {
+    if (current) { current.destroy(); current.frame.remove(); }
+    const modeSwitch = modeTabs(mode, open);
+    current = mode === "transposed" ? openTransposedPlayground(container, { ...options, modeSwitch })
+      : openConvPlayground(container, { ...options, modeSwitch });
+  };
+  open(options.mode || "conv");
+  return { destroy: () => current.destroy(), close: () => current.close(), get frame() { return current.frame; } };
 }
 
-// Opens the playground inside `container`; options.close is called when the user closes it
-// (Escape, the close button or a click outside). Returns {destroy, close, frame}.
-export function openPlayground(container, options = {}) {
+function modeTabs(mode, open) {
+  const tabs = el("div", { class: "tsd-tabs", role: "tablist", "aria-label": "Playground mode" });
+  for (const [name, label] of [["conv", "Convolution"], ["transposed", "Transposed convolution"]]) {
+    tabs.append(el("button", {
+      type: "button", role: "tab", class: "tsd-tab", "data-mode": name, "aria-selected": String(name === mode),
+      onclick: () => { if (name !== mode) open(name); },
+    }, label));
+  }
+  return tabs;
+}
+
+function openConvPlayground(container, options) {
   const frame = openFrame(container, {
     title: "Hyper-parameter playground", subtitle: "convolution output size", close: options.close,
     className: "tsd-playground",
@@ -60,7 +78,7 @@ export function openPlayground(container, options = {}) {
     class: "tsd-pg-grid tsd-pg-output", "data-part": "output", role: "grid", tabindex: 0,
     "aria-label": "output (arrow keys move the window)",
   });
-  frame.views.append(controls, formula, warning,
+  frame.views.append(options.modeSwitch || "", controls, formula, warning,
     el("div", { class: "tsd-pg-grids" },
       el("figure", { class: "tsd-figure" }, inputGrid, el("figcaption", { "data-role": "input-caption" })),
       el("div", { class: "tsd-pg-middle" }, playButton, el("span", { class: "tsd-op" }, "→")),
@@ -72,7 +90,7 @@ export function openPlayground(container, options = {}) {
     if (cell) { stop(); moveTo(Number(cell.dataset.row), Number(cell.dataset.col)); }
   });
   outputGrid.addEventListener("keydown", (event) => {
-    const move = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[event.key];
+    const move = arrowStep(event);
     if (!move) return;
     event.preventDefault();
     stop();
@@ -134,8 +152,8 @@ export function openPlayground(container, options = {}) {
     for (const cell of inputCells) cell.classList.remove("tsd-pg-window", "tsd-pg-tap");
     for (const cell of outputCells) cell.classList.remove("tsd-pg-current");
     if (!out) return;
-    state.i = Math.min(Math.max(i, 0), out - 1);
-    state.j = Math.min(Math.max(j, 0), out - 1);
+    state.i = clamp(i, 0, out - 1);
+    state.j = clamp(j, 0, out - 1);
     outputCells[state.i * out + state.j].classList.add("tsd-pg-current");
     const top = state.i * s;
     const left = state.j * s;
@@ -178,6 +196,7 @@ export function openPlayground(container, options = {}) {
       "the last rows and columns are never visited: their values are silently ignored."),
     el("p", {}, "Hover an output cell (or focus the output grid and use the arrow keys), or press Play, to see which input cells it reads."));
   update();
+  addDeformableMode(frame);
   return { destroy: frame.destroy, close: frame.close, frame: frame.frame };
 }
 

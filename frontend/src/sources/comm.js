@@ -7,14 +7,16 @@ import { SourceError } from "./http.js";
 export function commSource(model) {
   let nextId = 0;
   const pending = new Map();
+  const urls = [];   // the samples' object URLs, released on close
 
-  model.on("msg:custom", (message, buffers) => {
+  const onMessage = (message, buffers) => {
     const waiting = message && pending.get(message.id);
     if (!waiting) return;
     pending.delete(message.id);
     if (message.ok) waiting.resolve({ result: message.result, buffer: buffers?.[0] });
     else waiting.reject(new SourceError(message.error || "The kernel reported an error."));
-  });
+  };
+  model.on("msg:custom", onMessage);
 
   function call(method, params = {}, buffers = []) {
     const id = `ts${nextId++}`;
@@ -30,20 +32,42 @@ export function commSource(model) {
   const result = async (method, params, buffers) => (await call(method, params, buffers)).result;
 
   return {
+    // Stops listening to the kernel; answers still on their way are dropped.
+    close() {
+      model.off("msg:custom", onMessage);
+      pending.clear();
+      for (const url of urls.splice(0)) URL.revokeObjectURL(url);
+    },
     modelInfo: () => result("model_info"),
     async samples() {
       const samples = await result("samples");
       return Promise.all(samples.map(async (sample) => {
         const { buffer } = await call("sample_png", { sample_id: sample.id });
-        return { ...sample, url: URL.createObjectURL(new Blob([buffer], { type: "image/png" })) };
+        const url = URL.createObjectURL(new Blob([buffer], { type: "image/png" }));
+        urls.push(url);
+        return { ...sample, url };
       }));
     },
     runSample: (id) => result("run_sample", { sample_id: id }),
     async runUpload(blob) {
       return result("run_image", {}, [await blob.arrayBuffer()]);
     },
+    runLatent: (params) => result("run_latent", params),
+    async judgeUpload(blob) {
+      return result("judge_image", {}, [await blob.arrayBuffer()]);
+    },
     activations: (runId, nodeIds, { channels = null, encoding = "u8" } = {}) =>
       pack("activations", { run_id: runId, node_ids: nodeIds, channels, encoding }),
     detail: (runId, nodeId, channel) => pack("detail", { run_id: runId, node_id: nodeId, channel }),
+    terms: (runId, nodeId, channel, row, col) => pack("terms", { run_id: runId, node_id: nodeId, channel, row, col }),
+    attribution: (runId, params) => pack("attribution", { run_id: runId, ...params }),
+    gradcamStages: (runId, target) => pack("gradcam_stages", { run_id: runId, target }),
+    exemplarLayers: () => result("exemplar_layers"),
+    receptiveField: (runId, nodeId) => result("receptive_field", { run_id: runId, node_id: nodeId }),
+    effectiveReceptiveField: (runId, nodeId, y, x, channel) => pack("effective_receptive_field",
+      { run_id: runId, node_id: nodeId, y, x, channel }),
+    exemplars: (runId, nodeId, channel) => pack("channel_exemplars", { run_id: runId, node_id: nodeId, channel }),
+    attributionProgress: (jobId) => result("attribution_progress", { job_id: jobId }),
+    cancelAttribution: (jobId) => result("attribution_cancel", { job_id: jobId }),
   };
 }

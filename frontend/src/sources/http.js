@@ -39,6 +39,17 @@ export function httpSource(base = "") {
       form.append("image", blob, blob.name || "upload");
       return json("/api/runs", { method: "POST", body: form });
     },
+    // Generators: run a latent vector ({z} or {seed}); ask the discriminator about a photo.
+    runLatent: (params) => json("/api/latent-runs", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(params),
+    }),
+    judgeUpload(blob) {
+      const form = new FormData();
+      form.append("image", blob, blob.name || "upload");
+      return json("/api/verdicts", { method: "POST", body: form });
+    },
     activations(runId, nodeIds, { channels = null, encoding = "u8" } = {}) {
       const query = new URLSearchParams({ nodes: nodeIds.join(","), encoding });
       if (channels) query.set("channels", `${channels[0]}:${channels[1]}`);
@@ -46,6 +57,23 @@ export function httpSource(base = "") {
     },
     detail: (runId, nodeId, channel) => pack(
       `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/detail?channel=${channel}`),
+    terms: (runId, nodeId, channel, row, col) => pack(
+      `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/terms?${new URLSearchParams({ channel, row, col })}`),
+    // Attribution (docs/architecture.md, "Attribution"): params are the protocol's, as strings.
+    attribution: (runId, params) => pack(
+      `/api/runs/${encodeURIComponent(runId)}/attribution?${new URLSearchParams(params)}`),
+    gradcamStages: (runId, target) => pack(
+      `/api/runs/${encodeURIComponent(runId)}/gradcam_stages?${new URLSearchParams({ target })}`),
+    exemplarLayers: () => json("/api/exemplars"),
+    receptiveField: (runId, nodeId) => json(
+      `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/receptive_field`),
+    effectiveReceptiveField: (runId, nodeId, y, x, channel) => pack(
+      `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/effective_receptive_field?${new URLSearchParams({ y, x, channel })}`),
+    exemplars: (runId, nodeId, channel) => pack(
+      `/api/runs/${encodeURIComponent(runId)}/nodes/${encodeURIComponent(nodeId)}/exemplars?channel=${channel}`),
+    attributionProgress: (jobId) => json(`/api/attribution/jobs/${encodeURIComponent(jobId)}`),
+    cancelAttribution: (jobId) => json(`/api/attribution/jobs/${encodeURIComponent(jobId)}/cancel`,
+      { method: "POST" }),
   };
 }
 

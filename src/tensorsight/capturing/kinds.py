@@ -7,11 +7,14 @@ class (``isinstance``), a functional op's by the torch function that ran.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
+
+from tensorsight.ops import DeformConv2d
 
 # Order matters only where classes inherit from each other (none of these do).
 _MODULE_KINDS: tuple[tuple[type[nn.Module] | tuple[type[nn.Module], ...], str], ...] = (
@@ -37,7 +40,9 @@ _MODULE_KINDS: tuple[tuple[type[nn.Module] | tuple[type[nn.Module], ...], str], 
     (nn.Upsample, "upsample"),
     ((nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout), "dropout"),
     (nn.Identity, "identity"),
+    (DeformConv2d, "deform_conv2d"),
 )
+DEFORM_KIND = "deform_conv2d"
 
 # The torch functions (and Tensor methods, and their in-place and operator spellings) behind
 # each kind, by the function's own __name__ as torch reports it to a TorchFunctionMode.
@@ -46,6 +51,7 @@ _FUNCTION_KINDS: dict[str, str] = {
     for kind, names in {
         "conv2d": ["conv2d"],
         "conv_transpose2d": ["conv_transpose2d"],
+        DEFORM_KIND: ["deform_conv2d"],
         "linear": ["linear"],
         "batch_norm": ["batch_norm"],
         "layer_norm": ["layer_norm"],
@@ -90,6 +96,7 @@ _FUNCTION_PARAMETERS: dict[str, tuple[str, ...]] = {
     "conv2d": ("input", "weight", "bias", "stride", "padding", "dilation", "groups"),
     "conv_transpose2d": ("input", "weight", "bias", "stride", "padding", "output_padding",
                          "groups", "dilation"),
+    DEFORM_KIND: ("input", "offset", "weight", "bias", "stride", "padding", "dilation", "mask"),
     "linear": ("input", "weight", "bias"),
     "batch_norm": ("input", "running_mean", "running_var", "weight", "bias", "training",
                    "momentum", "eps"),
@@ -114,6 +121,7 @@ _FUNCTION_DEFAULTS: dict[str, dict[str, Any]] = {
     "conv2d": {"stride": 1, "padding": 0, "dilation": 1, "groups": 1},
     "conv_transpose2d": {"stride": 1, "padding": 0, "output_padding": 0, "groups": 1,
                          "dilation": 1},
+    DEFORM_KIND: {"stride": 1, "padding": 0, "dilation": 1},
     "batch_norm": {"eps": 1e-5, "momentum": 0.1},
     "layer_norm": {"eps": 1e-5},
     "leaky_relu": {"negative_slope": 0.01},
@@ -145,8 +153,47 @@ def module_kind(module: nn.Module) -> str:
     kind = _KIND_BY_CLASS.get(cls)
     if kind is None:
         kind = next((kind for types, kind in _MODULE_KINDS if issubclass(cls, types)), "other")
+        if kind == "other" and _is_torchvision_deform(cls):
+            kind = DEFORM_KIND
         _KIND_BY_CLASS[cls] = kind
     return kind
+
+
+def _is_torchvision_deform(cls: type[nn.Module]) -> bool:
+    # A torchvision layer can only be in a model once torchvision is imported: never import it.
+    ops = sys.modules.get("torchvision.ops")
+    native = getattr(ops, "DeformConv2d", None)
+    return native is not None and issubclass(cls, native)
+
+
+def deform_inputs(kind: str, module: nn.Module | None, args: Sequence[Any],
+                  kwargs: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """The ``(offset, mask)`` that fed a deformable convolution (module or function), else None.
+
+    >>> offset = torch.zeros(1, 18, 3, 3)
+    >>> deform_inputs("deform_conv2d", DeformConv2d(1, 1, 3), (torch.ones(1, 1, 5, 5), offset),
+    ...               {})[0] is offset
+    True
+    """
+    if kind != DEFORM_KIND:
+        return None
+    names = ("input", "offset", "mask") if module is not None else _FUNCTION_PARAMETERS[kind]
+    bound = {**dict(zip(names, args, strict=False)), **kwargs}
+    offset, mask = bound.get("offset"), bound.get("mask")
+    if not isinstance(offset, torch.Tensor):
+        return None
+    return offset, mask if isinstance(mask, torch.Tensor) else None
+
+
+def deform_config(offset: torch.Tensor, mask: torch.Tensor | None,
+                  config: Mapping[str, Any]) -> dict[str, Any]:
+    """What the offsets say about a deformable convolution: offset groups, whether modulated.
+
+    >>> deform_config(torch.zeros(1, 36, 3, 3), None, {"kernel_size": [3, 3]})
+    {'offset_groups': 2, 'modulated': False}
+    """
+    kh, kw = config.get("kernel_size", (1, 1))
+    return {"offset_groups": int(offset.shape[1]) // (2 * kh * kw), "modulated": mask is not None}
 
 
 _KIND_BY_CLASS: dict[type[nn.Module], str] = {}  # isinstance over the table, once per class
@@ -182,8 +229,9 @@ def module_config(module: nn.Module) -> dict[str, Any]:
     # Settings are plain instance attributes; reading __dict__ avoids nn.Module.__getattr__.
     config = {name: _jsonable(value) for name, value in vars(module).items()
               if name in _MODULE_ATTRIBUTES and _is_setting(value)}
-    if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
-        config["bias"] = module.bias is not None
+    if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear) or (
+            module_kind(module) == DEFORM_KIND):
+        config["bias"] = getattr(module, "bias", None) is not None
     return config
 
 
@@ -216,7 +264,10 @@ def function_config(kind: str, op_name: str, args: Sequence[Any],
             tensors[name] = value
         elif _is_setting(value) and name != _INPLACE_FLAG:
             config[name] = _jsonable(value)
-    if kind in ("conv2d", "conv_transpose2d", "linear") and "weight" in tensors:
+    if kind == DEFORM_KIND and "weight" in tensors and "input" in tensors:
+        # groups are not an argument: they follow from the input and weight shapes
+        config["groups"] = tensors["input"].shape[1] // max(tensors["weight"].shape[1], 1)
+    if kind in ("conv2d", "conv_transpose2d", "linear", DEFORM_KIND) and "weight" in tensors:
         config.update(_weight_settings(kind, tensors["weight"], config))
         config["bias"] = "bias" in tensors
     if kind != "other" and op_name != kind:
@@ -229,7 +280,7 @@ def _weight_settings(kind: str, weight: torch.Tensor, config: Mapping[str, Any])
         return {"in_features": weight.shape[1], "out_features": weight.shape[0]}
     groups = int(config.get("groups", 1))
     first, second = int(weight.shape[0]), int(weight.shape[1])
-    if kind == "conv2d":
+    if kind in ("conv2d", DEFORM_KIND):
         channels = {"in_channels": second * groups, "out_channels": first}
     else:  # transposed convolution weights are [in, out / groups, kh, kw]
         channels = {"in_channels": first, "out_channels": second * groups}

@@ -31,6 +31,8 @@ from torch.overrides import TorchFunctionMode
 from tensorsight.capturing.graph import Graph, Node
 from tensorsight.capturing.kinds import (
     PASS_THROUGH_OPS,
+    deform_config,
+    deform_inputs,
     function_config,
     function_kind,
     is_builtin_module,
@@ -73,6 +75,9 @@ def capture(model: nn.Module, x: torch.Tensor) -> Graph:
     assert graph is not None  # copying every output at once cannot lose one
     return graph
 
+
+# How many tensors share a storage (private, so optional: without it, kept values are copied).
+_use_count = getattr(torch._C, "_storage_Use_Count", None)
 
 # In-place operator spellings (in-place methods end in a single "_": add_, relu_, copy_).
 _IN_PLACE_DUNDERS = frozenset((
@@ -158,20 +163,24 @@ class _Recorder:
         name = path or type(module).__name__
         inputs = self._inputs_of(args, kwargs)
         parameters = _parameters_of(module)
+        kind = module_kind(module)
+        config = module_config(module)
+        self._add_deform_inputs(kind, module, args, kwargs, config, parameters)
         for index, tensor in _tensor_outputs(output):
-            self._add(tensor, kind=module_kind(module),
+            self._add(tensor, kind=kind,
                       name=_numbered(name if calls == 1 else f"{name}#{calls}", index),
-                      inputs=inputs, module=module, config=module_config(module),
+                      inputs=inputs, module=module, config=config,
                       parameters=parameters)
 
     # -- functional ops -----------------------------------------------------------------------
 
     def on_function(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         op_name = getattr(func, "__name__", "op")
-        if self.views and args and _writes_in_place(op_name, kwargs):
-            self._save_before_write(args[0], kwargs.get("out"))
         try:
-            output = func(*args, **kwargs)
+            if self.views and args and _writes_in_place(op_name, kwargs):
+                output = self._write_keeping_values(func, args, kwargs)
+            else:
+                output = func(*args, **kwargs)
         except Exception:
             self.failed_op = self.failed_op or op_name
             raise
@@ -190,12 +199,29 @@ class _Recorder:
             result = args[0]
         parameters = {name: _keep(tensor) for name, tensor in tensors.items()
                       if id(tensor) not in self.producers}
+        self._add_deform_inputs(kind, None, args, kwargs, config, parameters)
         label = kind if kind != "other" else op_name.strip("_")
         self.op_counts[label] += 1
         for index, tensor in _tensor_outputs(result):
             self._add(tensor, kind=kind, name=_numbered(f"{label}_{self.op_counts[label]}", index),
                       inputs=inputs, config=config, parameters=parameters)
         return output
+
+    def _add_deform_inputs(self, kind: str, module: nn.Module | None, args: tuple[Any, ...],
+                           kwargs: dict[str, Any], config: dict[str, Any],
+                           parameters: dict[str, torch.Tensor]) -> None:
+        """A deformable convolution keeps the offsets (and mask) it read, and which nodes
+        produced them (``offset_node``, ``mask_node``; None when no node did)."""
+        found = deform_inputs(kind, module, args, kwargs)
+        if found is None:
+            return
+        offset, mask = found
+        config.update(deform_config(offset, mask, config))
+        for name, tensor in (("offset", offset), ("mask", mask)):
+            source = self.producers.get(id(tensor)) if tensor is not None else None
+            config[f"{name}_node"] = source[1] if source is not None else None
+            if tensor is not None:
+                parameters[name] = _copy(tensor)
 
     def _alias_pass_through(self, args: tuple[Any, ...], output: Any) -> None:
         """Let the output of ``x.contiguous()``, ``x.float()``... stand for ``x``'s node."""
@@ -228,6 +254,46 @@ class _Recorder:
             group=(self.containers[-1] or None) if self.containers else None,
         ))
         self.producers[id(tensor)] = (tensor, node_id)
+
+    def _write_keeping_values(self, func: Any, args: tuple[Any, ...],
+                              kwargs: dict[str, Any]) -> Any:
+        """Run an op that overwrites its input without losing the kept values it overwrites.
+
+        The cheap way, for ``F.relu6(x, inplace=True)`` and the like on a tensor that nothing
+        but the kept activations shares: compute out of place and give ``x`` the new memory
+        (``set_``), so the kept activations keep the old values without a copy; ``x`` is still
+        the tensor the model holds, now with the new values. Otherwise copy what is kept first.
+        """
+        target = args[0]
+        kept = self._sole_sharers(target) if kwargs.get("inplace") is True else None
+        if kept is None:
+            self._save_before_write(target, kwargs.get("out"))
+            return func(*args, **kwargs)
+        result = func(*args, **{**kwargs, "inplace": False})
+        if not (isinstance(result, torch.Tensor) and result.shape == target.shape
+                and result.dtype == target.dtype and result.is_contiguous()):
+            self._save_before_write(target)  # not an element-wise op after all: do it in place
+            return func(*args, **kwargs)
+        target.set_(result.untyped_storage(), 0, result.shape, result.stride())
+        del self.views[kept[0]]  # nothing can write the old memory any more
+        for index in kept[1]:  # set_ counts as a write to the tensors sharing x's version
+            self.versions[index] = self.nodes[index].activation._version
+        return target
+
+    def _sole_sharers(self, tensor: Any) -> tuple[int, list[int]] | None:
+        """(storage address, kept node indices) when only those nodes share ``tensor``'s memory."""
+        if (not isinstance(tensor, torch.Tensor) or tensor.device.type != "cpu"
+                or tensor._is_view() or tensor.storage_offset() != 0
+                or not tensor.is_contiguous() or _use_count is None):
+            return None
+        storage = tensor.untyped_storage()
+        kept = self.views.get(storage.data_ptr())
+        if not kept or storage.nbytes() != tensor.numel() * tensor.element_size():
+            return None
+        # References: the tensor, the `storage` object here, and one per kept activation.
+        if _use_count(storage._cdata) != 2 + len(kept):
+            return None
+        return storage.data_ptr(), kept
 
     def _save_before_write(self, *targets: Any) -> None:
         """Copy the kept activations that share memory with tensors about to be overwritten."""

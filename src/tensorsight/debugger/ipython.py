@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
-from tensorsight.debugger.clarify import explain_error
+from tensorsight.debugger.clarifying import explain_error
 
 _SAVED = "_tensorsight_saved_custom_exc"
 
@@ -30,7 +30,7 @@ def _handle(shell: Any, etype: type[BaseException], value: BaseException,
         stb = [*stb, clarification.note()]  # this IPython does not print exception notes
     shell._showtraceback(etype, value, stb)
     if clarification is not None and _shows_svg(shell):
-        from IPython.display import display
+        from tensorsight.debugger.render.notebook import display
 
         display(clarification.diagram())
 

@@ -23,9 +23,15 @@ from tensorsight.explanation.pack import PackError, decode_pack, encode_pack
 
 if TYPE_CHECKING:
     from tensorsight.explanation.explainer import Explainer
+    from tensorsight.explanation.runs import DirectoryInputStore, InputStore
 
-__all__ = ["BadParameterError", "Explainer", "ExplainerError", "ModelRunError", "PackError",
-           "UnknownIdError", "decode_pack", "encode_pack"]
+__all__ = ["BadParameterError", "DirectoryInputStore", "Explainer", "ExplainerError",
+           "InputStore", "ModelRunError", "PackError", "UnknownIdError", "decode_pack",
+           "encode_pack"]
 
 
-__getattr__ = lazy_attributes(__name__, {"Explainer": "tensorsight.explanation.explainer"})
+__getattr__ = lazy_attributes(__name__, {
+    "Explainer": "tensorsight.explanation.explainer",
+    "InputStore": "tensorsight.explanation.runs",
+    "DirectoryInputStore": "tensorsight.explanation.runs",
+})

@@ -2,25 +2,33 @@
 
 Each builder returns ``(meta, arrays)`` for :func:`~tensorsight.explanation.pack.encode_pack`
 (docs/architecture.md, "Detail packs"). Arrays are the captured tensors, or computed from them
-by :mod:`tensorsight.explanation.maths`; all are float32 and have no batch dimension.
+by :mod:`tensorsight.explanation.maths`; values are float32, indices (window ranges, argmax)
+int32, and none has the batch dimension. The front end computes none of these numbers: it only
+looks them up (docs/architecture.md says why windows travel as ranges and conv products lazily).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from tensorsight.capturing import Graph, Node
 from tensorsight.explanation import maths
+from tensorsight.explanation.deform import deform_pack
 from tensorsight.explanation.errors import BadParameterError
 
 Pack = tuple[dict[str, Any], dict[str, np.ndarray]]
 # What the builders return: the same arrays, still as tensors.
 TensorPack = tuple[dict[str, Any], dict[str, torch.Tensor]]
 
+# Arrays that hold positions (window tables, the cell max pooling picked), not values.
+INDEX_ARRAYS = frozenset(("rows", "cols", "argmax", "row_index", "col_index", "row_taps",
+                          "col_taps", "window_rows", "window_cols", "stamp_rows", "stamp_cols",
+                          "canvas_rows", "canvas_cols"))
 ELEMENTWISE_KINDS = frozenset((
     "relu", "relu6", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", "hardswish", "dropout",
     "identity",
@@ -32,8 +40,38 @@ def detail_pack(graph: Graph, node: Node, channel: int) -> Pack:
     builder = _elementwise if node.kind in ELEMENTWISE_KINDS else _BUILDERS.get(node.kind,
                                                                                  _generic)
     meta, arrays = builder(graph, node, channel)
-    meta = {"kind": node.kind, **meta}
-    return meta, {name: _float32(array) for name, array in arrays.items()}
+    return {"kind": node.kind, **meta}, _numpy(arrays)
+
+
+def terms_pack(graph: Graph, node: Node, channel: int, row: int, col: int) -> Pack:
+    """One output value of a convolution term by term: the patch under the window and the
+    products patch × kernel, for every input channel (``[Cin_g, kh, kw]`` each).
+
+    Sent on demand, one window at a time: all windows of a layer at once would be
+    ``Cin_g·kh·kw`` times its output map (megabytes for MobileNetV2's first layer).
+
+    >>> import torch
+    >>> from tensorsight import capture
+    >>> graph = capture(torch.nn.Conv2d(2, 1, 3), torch.ones(1, 2, 4, 4))
+    >>> meta, arrays = terms_pack(graph, graph.nodes[1], 0, 1, 1)
+    >>> arrays["patch"].shape, arrays["products"].shape
+    ((2, 3, 3), (2, 3, 3))
+    """
+    if node.kind != "conv2d":
+        raise BadParameterError(
+            f"{node.name} is a {node.kind} layer; per-window terms exist for convolutions only.")
+    x, output = per_image(_source(graph, node).activation), per_image(node.activation)
+    check_channel(output, channel)
+    for name, index, size in (("row", row, output.shape[1]), ("column", col, output.shape[2])):
+        if not 0 <= index < size:
+            raise BadParameterError(
+                f"{name} {index} is outside the {size} {name}s of {node.name}'s output.")
+    settings = _conv_settings(node)
+    terms = maths.conv_terms(x, node.parameters["weight"], node.parameters.get("bias"), channel,
+                             row, col, **settings)
+    meta = {"kind": node.kind, "channel": channel, "row": row, "col": col, "bias": terms.bias}
+    return meta, _numpy({"patch": terms.patch, "products": terms.products,
+                         "channel_sums": terms.channel_sums})
 
 
 def per_image(tensor: torch.Tensor) -> torch.Tensor:
@@ -72,14 +110,7 @@ def _conv2d(graph: Graph, node: Node, channel: int) -> TensorPack:
     output = per_image(node.activation)
     check_channel(output, channel)
     weight, bias = node.parameters["weight"], node.parameters.get("bias")
-    config = node.config
-    settings = {
-        "stride": maths.pair(config.get("stride", 1)),
-        "padding": config.get("padding", 0),
-        "dilation": maths.pair(config.get("dilation", 1)),
-        "groups": int(config.get("groups", 1)),
-        "padding_mode": config.get("padding_mode", "zeros"),
-    }
+    settings = _conv_settings(node)
     channels = maths.conv_input_channels(channel, x.shape[0], weight.shape[0],
                                          settings["groups"])
     intermediate = maths.conv_channel_maps(x, weight, channel, **settings)
@@ -100,8 +131,30 @@ def _conv2d(graph: Graph, node: Node, channel: int) -> TensorPack:
         "kernel": weight[channel],
         "intermediate": intermediate,
         "output": output[channel],
+        **_window_tables(output.shape[1:], weight.shape[2:], settings["stride"], (top, left),
+                         settings["dilation"]),
     }
     return meta, arrays
+
+
+def _conv_settings(node: Node) -> dict[str, Any]:
+    config = node.config
+    return {
+        "stride": maths.pair(config.get("stride", 1)),
+        "padding": config.get("padding", 0),
+        "dilation": maths.pair(config.get("dilation", 1)),
+        "groups": int(config.get("groups", 1)),
+        "padding_mode": config.get("padding_mode", "zeros"),
+    }
+
+
+def _window_tables(out_size: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
+                   padding: Sequence[int], dilation: Sequence[int]) -> dict[str, torch.Tensor]:
+    """``rows [Ho, 3]`` and ``cols [Wo, 3]``: the (start, stop, step) of every window's taps."""
+    return {name: maths.window_ranges(int(out_size[axis]), kernel=int(kernel[axis]),
+                                      stride=int(stride[axis]), padding=int(padding[axis]),
+                                      dilation=int(dilation[axis]))
+            for axis, name in enumerate(("rows", "cols"))}
 
 
 def _elementwise(graph: Graph, node: Node, channel: int) -> TensorPack:
@@ -127,7 +180,27 @@ def _pool(graph: Graph, node: Node, channel: int) -> TensorPack:
         if node.kind == "avg_pool2d":
             meta["count_include_pad"] = bool(config.get("count_include_pad", True))
     x, output = per_image(_source(graph, node).activation), per_image(node.activation)
-    return meta, {"input": _plane(x, channel), "output": _plane(output, channel)}
+    arrays = {"input": _plane(x, channel), "output": _plane(output, channel)}
+    if arrays["input"].dim() == 2:
+        arrays.update(_pool_windows(node.kind, meta, arrays["input"], arrays["output"]))
+    return meta, arrays
+
+
+def _pool_windows(kind: str, meta: dict[str, Any], x: torch.Tensor,
+                  output: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Window ranges of a pooling plane, and for max pooling which input cell won (``argmax
+    [Ho, Wo]``, a flat index into the input map, as ``max_pool2d`` itself reports it)."""
+    if kind == "adaptive_avg_pool2d":
+        return {"rows": maths.adaptive_ranges(output.shape[0], x.shape[0]),
+                "cols": maths.adaptive_ranges(output.shape[1], x.shape[1])}
+    tables = _window_tables(output.shape, meta["kernel_size"], meta["stride"], meta["padding"],
+                            meta["dilation"])
+    if kind == "max_pool2d":
+        _, argmax = F.max_pool2d(x[None].float(), meta["kernel_size"], meta["stride"],
+                                 meta["padding"], meta["dilation"], ceil_mode=meta["ceil_mode"],
+                                 return_indices=True)
+        tables["argmax"] = argmax[0].to(torch.int32)
+    return tables
 
 
 def _linear(graph: Graph, node: Node, channel: int) -> TensorPack:
@@ -141,7 +214,9 @@ def _linear(graph: Graph, node: Node, channel: int) -> TensorPack:
     weight, bias = node.parameters["weight"], node.parameters.get("bias")
     meta = {"channel": channel, "bias": 0.0 if bias is None else float(bias[channel]),
             "in_features": int(weight.shape[1]), "out_features": int(weight.shape[0])}
-    return meta, {"input": x, "weight": weight[channel], "output": output}
+    terms = maths.linear_terms(x, weight, bias, channel)
+    return meta, {"input": x, "weight": weight[channel], "products": terms.products,
+                  "output": output}
 
 
 def _reshape(graph: Graph, node: Node, channel: int) -> TensorPack:
@@ -177,8 +252,10 @@ def _batch_norm(graph: Graph, node: Node, channel: int) -> TensorPack:
         mean, var = float(values.mean()), float(values.var(unbiased=False))
     gamma = float(parameters["weight"][channel]) if "weight" in parameters else 1.0
     beta = float(parameters["bias"][channel]) if "bias" in parameters else 0.0
-    meta = {"channel": channel, "mean": mean, "var": var, "eps": float(node.config["eps"]),
-            "gamma": gamma, "beta": beta}
+    eps = float(node.config["eps"])
+    line = maths.batch_norm_terms(x[channel], mean, var, eps, gamma, beta)
+    meta = {"channel": channel, "mean": mean, "var": var, "eps": eps, "gamma": gamma,
+            "beta": beta, "scale": line.scale, "shift": line.shift}
     return meta, {"input": x[channel], "output": output[channel]}
 
 
@@ -199,7 +276,11 @@ def _cat(graph: Graph, node: Node, channel: int) -> TensorPack:
     sizes = [per_image(graph.node(source).activation).shape[dim] for source in node.inputs]
     sources = [{"node": source, "start": start, "stop": stop} for source, (start, stop)
                in zip(node.inputs, maths.concat_sources(sizes), strict=True)]
-    return ({"channel": channel, "dim": dim, "sources": sources},
+    # The source (its position in ``sources``) and channel this output channel is a copy of.
+    origin = next(({"source": index, "node": source["node"], "channel": channel - source["start"]}
+                   for index, source in enumerate(sources)
+                   if dim == 0 and source["start"] <= channel < source["stop"]), None)
+    return ({"channel": channel, "dim": dim, "sources": sources, "origin": origin},
             {"output": _plane(output, channel)})
 
 
@@ -215,6 +296,7 @@ def _generic(graph: Graph, node: Node, channel: int) -> TensorPack:
 
 _BUILDERS: dict[str, Callable[[Graph, Node, int], TensorPack]] = {
     "conv2d": _conv2d,
+    "deform_conv2d": deform_pack,
     "max_pool2d": _pool,
     "avg_pool2d": _pool,
     "adaptive_avg_pool2d": _pool,
@@ -229,5 +311,15 @@ _BUILDERS: dict[str, Callable[[Graph, Node, int], TensorPack]] = {
 }
 
 
-def _float32(array: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray(array.detach().to(torch.float32).numpy())
+# Transposed convolution, upsample, layer norm and mean live in their own module, which reads
+# this one's helpers: registered once both are defined.
+from tensorsight.explanation.updetails import BUILDERS as _UP_BUILDERS  # noqa: E402
+
+_BUILDERS.update(_UP_BUILDERS)
+
+
+def _numpy(arrays: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """Index arrays as int32, everything else (an integer activation too) as float32."""
+    return {name: np.ascontiguousarray(array.detach().to(
+                torch.int32 if name in INDEX_ARRAYS else torch.float32).numpy())
+            for name, array in arrays.items()}

@@ -1,4 +1,4 @@
-"""The explainer session: a model, how images reach it, and the last few runs.
+"""The explainer session: a model, how images reach it, and its runs.
 
 Both hosts (the HTTP server and the Jupyter widget) call exactly these methods
 (docs/architecture.md, "Explanation"); each returns JSON-able data or a ``(meta, arrays)`` pack.
@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import base64
 import io
-import uuid
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,8 +18,24 @@ import torch
 from torch import nn
 
 from tensorsight.capturing import CaptureError, Graph, Node, capture
-from tensorsight.explanation.details import check_channel, detail_pack, per_image
+from tensorsight.explanation.details import check_channel, detail_pack, per_image, terms_pack
 from tensorsight.explanation.errors import BadParameterError, ModelRunError, UnknownIdError
+from tensorsight.explanation.feeds import node_feeds
+from tensorsight.explanation.latent import (
+    VERDICT_NOTE,
+    critic_input,
+    image_png_base64,
+    latent_vector,
+    verdict,
+)
+from tensorsight.explanation.runs import (
+    RUN_ID,
+    ByteLru,
+    InputStore,
+    model_digest,
+    release_freed_memory,
+    run_id_for,
+)
 from tensorsight.imaging import Preprocessing, decode_image
 
 if TYPE_CHECKING:
@@ -28,8 +43,7 @@ if TYPE_CHECKING:
 
     from tensorsight.models import ModelBundle, Sample
 
-DEFAULT_MAX_RUNS = 16
-# Runs of a big network hold hundreds of MB of activations: the cache also has a size budget.
+# Runs of a big network hold hundreds of MB of activations: the cache has a size budget.
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 TOP_CLASSES = 5
 ENCODINGS = ("u8", "f32")
@@ -49,8 +63,11 @@ class _Run:
 class Explainer:
     """Runs images through a model and answers the front end's questions about them.
 
-    The last ``max_runs`` runs are kept (fewer when their activations pass ``max_bytes``; the
-    newest is always kept); asking about an older one raises :class:`UnknownIdError`.
+    A run's id derives from the model and the preprocessed input (the same picture is the same
+    run). Inputs are kept in ``store`` (default: this process's memory, bounded); activations
+    in a cache of ``max_bytes`` (the newest run is always kept). A run whose activations were
+    evicted is recomputed from its stored input, with the same numbers; only a run whose input
+    the store no longer has raises :class:`UnknownIdError`.
 
     >>> from tensorsight.models import load_model              # doctest: +SKIP
     >>> explainer = Explainer.from_bundle(load_model("tinyvgg"))  # doctest: +SKIP
@@ -61,23 +78,34 @@ class Explainer:
 
     def __init__(self, model: nn.Module, *, preprocessing: Preprocessing,
                  class_names: Sequence[str], name: str, samples: Iterable[Sample] = (),
-                 max_runs: int = DEFAULT_MAX_RUNS, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+                 max_bytes: int = DEFAULT_MAX_BYTES, store: InputStore | None = None,
+                 latent_dim: int | None = None, critic: nn.Module | None = None,
+                 exemplars: Path | None = None) -> None:
         self.model = model
+        # A generator takes a latent vector [1, latent_dim, 1, 1] instead of an image, and may
+        # come with the discriminator (critic) trained against it.
+        self.latent_dim = latent_dim
+        self.critic = critic.eval() if critic is not None else None
+        self.exemplars = exemplars  # the bundle's channel exemplars folder (attribution.exemplars)
         self.preprocessing = preprocessing
         self.class_names = tuple(class_names)
         self.name = name
         self._samples = {sample.id: sample for sample in samples}
-        self._max_runs = max_runs
-        self._max_bytes = max_bytes
-        self._runs: OrderedDict[str, _Run] = OrderedDict()
+        self.store = store if store is not None else InputStore()
+        self._runs: ByteLru[_Run] = ByteLru(max_bytes, lambda run: run.nbytes,
+                                            on_evict=release_freed_memory)
+        self._model_id = model_digest(model)
+        self._run_bytes = 0
         self._structure: _Run | None = None
 
     @classmethod
     def from_bundle(cls, bundle: ModelBundle, **options: Any) -> Explainer:
         """An explainer for a :class:`~tensorsight.models.bundle.ModelBundle`."""
+        latent_dim = bundle.card.get("latent_dim")
         return cls(bundle.model, preprocessing=bundle.preprocessing,
                    class_names=bundle.class_names, name=bundle.name, samples=bundle.samples,
-                   **options)
+                   latent_dim=int(latent_dim) if latent_dim else None, critic=bundle.critic,
+                   exemplars=bundle.exemplars, **options)
 
     # -- the model -----------------------------------------------------------------------------
 
@@ -89,14 +117,20 @@ class Explainer:
             self._structure = self._capture(probe)
         run = self._structure
         height, width = self.preprocessing.size
-        return {
+        info: dict[str, Any] = {
             "name": self.name,
             "classes": list(self.class_names),
             "input": {"channels": self.preprocessing.channels, "height": height,
                       "width": width, "description": self.preprocessing.describe()},
-            "nodes": [{**node.describe(), "synthetic": node.id in run.synthetic}
-                      for node in run.graph.nodes],
+            "nodes": [{**node.describe(), "synthetic": node.id in run.synthetic,
+                       "feeds": node_feeds(run.graph, node)} for node in run.graph.nodes],
         }
+        if self.latent_dim:
+            info["input"]["description"] = (
+                f"a latent vector z of {self.latent_dim} numbers drawn from N(0, 1)")
+            info["latent"] = {"dim": self.latent_dim, "distribution": "standard normal",
+                              "critic": self.critic is not None, "verdict_note": VERDICT_NOTE}
+        return info
 
     def samples(self) -> list[dict[str, Any]]:
         """The sample images that ship with the model: ``[{id, label, filename}]``."""
@@ -122,13 +156,13 @@ class Explainer:
         The overview holds the input as the model sees it (PNG, base64), every node's value
         range (overall and per channel) and the output: logits, probabilities, top classes.
         """
-        run = self._capture(self.preprocessing.to_tensor(image))
-        run_id = uuid.uuid4().hex[:12]
-        self._runs[run_id] = run
-        while len(self._runs) > 1 and (
-                len(self._runs) > self._max_runs
-                or sum(kept.nbytes for kept in self._runs.values()) > self._max_bytes):
-            self._runs.popitem(last=False)
+        if self.latent_dim:
+            raise BadParameterError(
+                f"{self.name} is a generator: its input is a latent vector, not an image. Run "
+                "a latent vector (run_latent), or ask its discriminator about a photo "
+                "(judge_image).")
+        x = self.preprocessing.to_tensor(image)
+        run_id, run = self._kept(x)
         return {
             "run_id": run_id,
             "input_png_base64": base64.b64encode(
@@ -136,6 +170,38 @@ class Explainer:
             "nodes": {node.id: _node_stats(node) for node in run.graph.nodes},
             "output": self._output_summary(run.graph),
         }
+
+    def run_latent(self, z: Sequence[float] | None = None, *,
+                   seed: int | None = None) -> dict[str, Any]:
+        """Run a generator on latent vector ``z`` (or a seeded N(0, 1) draw; a fresh one when
+        both are None) and return its overview, with ``latent`` (the numbers of z),
+        ``image_png_base64`` (the generated image) and ``verdict`` (the discriminator's).
+
+        >>> explainer.run_latent(seed=0)["verdict"]["p_real"]  # doctest: +SKIP
+        0.46...
+        """
+        if not self.latent_dim:
+            raise BadParameterError(f"{self.name} takes images, not latent vectors.")
+        latent = latent_vector(self.latent_dim, z, seed)
+        run_id, run = self._kept(latent)
+        image = run.graph.output.activation
+        return {
+            "run_id": run_id,
+            "latent": latent.flatten().tolist(),
+            "input_png_base64": image_png_base64(image),
+            "image_png_base64": image_png_base64(image),
+            "nodes": {node.id: _node_stats(node) for node in run.graph.nodes},
+            "output": self._output_summary(run.graph),
+            "verdict": verdict(self.critic, image) if self.critic is not None else None,
+        }
+
+    def judge_image(self, image: Image.Image) -> dict[str, Any]:
+        """The discriminator's verdict on a photo, with the photo as it sees it (PNG)."""
+        if self.critic is None or not self.latent_dim:
+            raise BadParameterError(f"{self.name} has no discriminator to judge images with.")
+        shape = self.model_info()["nodes"][-1]["shape"]
+        x = critic_input(image, (int(shape[2]), int(shape[3])), int(shape[1]))
+        return {**verdict(self.critic, x), "input_png_base64": image_png_base64(x)}
 
     def activations(self, run_id: str, node_ids: Sequence[str], *,
                     channels: tuple[int, int] | None = None,
@@ -177,7 +243,25 @@ class Explainer:
         graph = self._run(run_id).graph
         return detail_pack(graph, _node(graph, node_id), channel)
 
+    def terms(self, run_id: str, node_id: str, channel: int, row: int,
+              col: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """One convolution window term by term (patch, products), fetched as the view moves.
+
+        >>> meta, arrays = explainer.terms(run_id, "n1", 0, 2, 3)  # doctest: +SKIP
+        >>> arrays["products"].sum() + meta["bias"]  # == output[2, 3]  # doctest: +SKIP
+        """
+        _check_whole_numbers("channel, row and col", channel, row, col)
+        graph = self._run(run_id).graph
+        return terms_pack(graph, _node(graph, node_id), channel, row, col)
+
     # -- internals -----------------------------------------------------------------------------
+
+    def _kept(self, x: torch.Tensor) -> tuple[str, _Run]:
+        """The run of input ``x`` (cached or computed), its input stored for recomputing."""
+        run_id = run_id_for(self._model_id, x)
+        run = self._runs.get(run_id) or self._computed(run_id, x)
+        self.store.put(run_id, x)
+        return run_id, run
 
     def _capture(self, x: torch.Tensor) -> _Run:
         weight = next((tensor for tensor in self.model.parameters()
@@ -190,21 +274,34 @@ class Explainer:
             raise ModelRunError(f"The model {self.name!r} failed on this input. {error}") from error
         output = graph.output
         scores = per_image(output.activation)
-        if output.kind == "softmax" or scores.dim() != 1 or scores.numel() < 2:
+        if output.kind in ("softmax", "sigmoid") or scores.dim() != 1:
             return _Run(graph, frozenset())  # already probabilities, or not class scores
-        softmax = Node(
-            id=f"n{len(graph.nodes)}", kind="softmax", name="softmax", module_path=None,
-            module_type=None, config={"dim": -1}, inputs=(output.id,),
-            output_shape=output.output_shape,
-            activation=torch.softmax(output.activation, dim=-1), parameters={}, group=None)
-        return _Run(Graph((*graph.nodes, softmax), softmax.id), frozenset({softmax.id}))
+        if scores.numel() == 1:  # one logit (a discriminator, a yes/no model): its sigmoid
+            kind, probabilities = "sigmoid", torch.sigmoid(output.activation)
+        else:
+            kind, probabilities = "softmax", torch.softmax(output.activation, dim=-1)
+        synthetic = Node(
+            id=f"n{len(graph.nodes)}", kind=kind, name=kind, module_path=None,
+            module_type=None, config={"dim": -1} if kind == "softmax" else {},
+            inputs=(output.id,), output_shape=output.output_shape, activation=probabilities,
+            parameters={}, group=None)
+        return _Run(Graph((*graph.nodes, synthetic), synthetic.id), frozenset({synthetic.id}))
 
     def _output_summary(self, graph: Graph) -> dict[str, Any]:
         output = graph.output
-        if output.kind != "softmax" or not output.inputs:
+        if output.kind not in ("softmax", "sigmoid") or not output.inputs:
             return {"node_id": output.id, "logits": [], "probabilities": [], "top": []}
         logits = per_image(graph.node(output.inputs[0]).activation)
         probabilities = per_image(output.activation)
+        if output.kind == "sigmoid":
+            if probabilities.numel() != 1:
+                return {"node_id": output.id, "logits": [], "probabilities": [], "top": []}
+            name = self.class_names[0] if self.class_names else "yes"
+            p = float(probabilities[0])
+            pairs: list[list[Any]] = [[name, p], [f"not {name}", 1 - p]]
+            return {"node_id": output.id, "logits": logits.tolist(),
+                    "probabilities": probabilities.tolist(),
+                    "top": pairs if p >= 0.5 else pairs[::-1]}
         names = (self.class_names if len(self.class_names) == probabilities.numel()
                  else tuple(str(index) for index in range(probabilities.numel())))
         order = torch.argsort(probabilities, descending=True)[:TOP_CLASSES]
@@ -215,13 +312,31 @@ class Explainer:
             "top": [[names[index], float(probabilities[index])] for index in order.tolist()],
         }
 
+    def run_graph(self, run_id: str) -> Graph:
+        """The captured graph of a kept run (with the synthetic softmax, when one was added);
+        for views computed elsewhere (attribution, receptive fields). ``UnknownIdError`` if
+        the run expired."""
+        return self._run(run_id).graph
+
     def _run(self, run_id: str) -> _Run:
+        """The run's capture: cached, or computed again from its stored input."""
         run = self._runs.get(run_id)
-        if run is None:
+        if run is not None:
+            self.store.touch(run_id)
+            return run
+        x = self.store.get(run_id) if RUN_ID.fullmatch(run_id) else None
+        if x is None:
             raise UnknownIdError(
-                f"There is no run {run_id!r} (runs expire after {self._max_runs} newer ones; "
-                "run the image again).")
-        self._runs.move_to_end(run_id)
+                f"There is no run {run_id!r} (this server does not know that image; "
+                "run it again).")
+        return self._computed(run_id, x)
+
+    def _computed(self, run_id: str, x: torch.Tensor) -> _Run:
+        """Capture ``x`` into the cache, making room first so old and new never both pass it."""
+        self._runs.make_room(self._run_bytes)
+        run = self._capture(x)
+        self._runs.put(run_id, run)
+        self._run_bytes = run.nbytes  # the next run of this model is about as large
         return run
 
     def _sample(self, sample_id: str) -> Sample:

@@ -66,6 +66,19 @@ def pad_input(x: torch.Tensor, padding: tuple[int, int, int, int],
     return F.pad(x, (left, right, top, bottom), mode="constant" if mode == "zeros" else mode)
 
 
+def padded_sources(size: int, before: int, after: int, mode: str = "zeros") -> torch.Tensor:
+    """For each cell of an axis padded as a convolution pads it, the input cell it repeats;
+    ``-1`` for a zero. PyTorch's own padding decides, applied to the cells' indices.
+
+    >>> padded_sources(3, 2, 1, "reflect").tolist(), padded_sources(3, 1, 1).tolist()
+    ([2, 1, 0, 1, 2, 1], [-1, 0, 1, 2, -1])
+    """
+    index = torch.arange(size, dtype=torch.float64)[None, None]
+    if mode == "zeros":
+        return F.pad(index, (before, after), value=-1.0)[0, 0].long()
+    return F.pad(index, (before, after), mode=mode)[0, 0].long()
+
+
 def conv_input_channels(out_channel: int, in_channels: int, out_channels: int,
                         groups: int = 1) -> range:
     """Which input channels one output channel of a grouped convolution reads.
@@ -109,12 +122,17 @@ def conv_terms(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     channels = conv_input_channels(out_channel, x.shape[0], weight.shape[0], groups)
     (sh, sw), (dh, dw) = pair(stride), pair(dilation)
     kh, kw = kernel.shape[1:]
-    padded = pad_input(x[channels.start:channels.stop],
-                       conv_padding(padding, (kh, kw), (dh, dw)), padding_mode)
-    top, left = row * sh, col * sw
-    patch = padded[:, top:top + dh * (kh - 1) + 1:dh, left:left + dw * (kw - 1) + 1:dw]
+    top, bottom, left, right = conv_padding(padding, (kh, kw), (dh, dw))
+    # Only the window's cells are read (not the whole padded map): the view asks per window.
+    rows = padded_sources(x.shape[1], top, bottom, padding_mode)[
+        row * sh:row * sh + dh * (kh - 1) + 1:dh]
+    cols = padded_sources(x.shape[2], left, right, padding_mode)[
+        col * sw:col * sw + dw * (kw - 1) + 1:dw]
+    cells = x[channels.start:channels.stop][:, rows.clamp(min=0)][:, :, cols.clamp(min=0)]
+    patch = torch.where((rows >= 0)[:, None] & (cols >= 0)[None], cells, torch.zeros_like(cells))
     products = patch * kernel
-    channel_sums = products.sum(dim=(1, 2))
+    # Summed in float64 like conv_channel_maps, so each sum is the intermediate map's value.
+    channel_sums = products.double().sum(dim=(1, 2))
     bias_value = 0.0 if bias is None else float(bias[out_channel])
     return ConvTerms(patch, kernel, products, channel_sums, bias_value,
                      float(channel_sums.sum()) + bias_value)
@@ -142,64 +160,33 @@ def conv_channel_maps(x: torch.Tensor, weight: torch.Tensor, out_channel: int, *
     return maps[0]
 
 
-@dataclass(frozen=True)
-class PoolWindow:
-    """The input cells one pooling output reads: ``values [kh, kw]`` (padding cells are
-    ``-inf`` for max pooling and 0 for average pooling), ``top``/``left`` in input coordinates
-    (negative inside the padding), and ``value`` the pooled result."""
+def window_ranges(out_size: int, *, kernel: int, stride: int, padding: int = 0,
+                  dilation: int = 1) -> torch.Tensor:
+    """Along one axis, the input cells each output index of a sliding window reads.
 
-    values: torch.Tensor
-    top: int
-    left: int
-    value: float
+    Row ``i`` is ``(start, stop, step)``: the taps are ``range(start, stop, step)`` in input
+    coordinates, so a tap outside ``0..size-1`` sits on the padding. This one table serves
+    convolutions and max/average pooling (``padding`` is the leading side's).
 
-
-def pool_window(x: torch.Tensor, row: int, col: int, *, kernel_size: Pair,
-                stride: Pair | None = None, padding: Pair = 0, dilation: Pair = 1,
-                mode: str = "max", count_include_pad: bool = True) -> PoolWindow:
-    """The window of ``max_pool2d``/``avg_pool2d`` behind output ``[row, col]`` of map ``x [H, W]``.
-
-    >>> x = torch.arange(16.0).reshape(4, 4)
-    >>> pool_window(x, 1, 0, kernel_size=2).value  # rows 2-3, columns 0-1
-    13.0
-    >>> pool_window(x, 0, 0, kernel_size=2, mode="avg").value
-    2.5
+    >>> window_ranges(3, kernel=3, stride=2, padding=1).tolist()
+    [[-1, 2, 1], [1, 4, 1], [3, 6, 1]]
     """
-    (kh, kw), (dh, dw), (ph, pw) = pair(kernel_size), pair(dilation), pair(padding)
-    sh, sw = pair(stride if stride not in (None, []) else kernel_size)  # type: ignore[arg-type]
-    top, left = row * sh - ph, col * sw - pw
-    height, width = x.shape
-    fill = -math.inf if mode == "max" else 0.0
-    rows = torch.arange(kh) * dh + top
-    cols = torch.arange(kw) * dw + left
-    inside = ((rows >= 0) & (rows < height))[:, None] & ((cols >= 0) & (cols < width))[None]
-    values = torch.full((kh, kw), fill, dtype=x.dtype)
-    values[inside] = x[rows.clamp(0, height - 1)][:, cols.clamp(0, width - 1)][inside]
-    if mode == "max":
-        return PoolWindow(values, top, left, float(values.max()))
-    # PyTorch divides by the window cells inside the padded input (or the input alone).
-    in_padded = (((rows >= -ph) & (rows < height + ph))[:, None]
-                 & ((cols >= -pw) & (cols < width + pw))[None])
-    count = int(in_padded.sum()) if count_include_pad else int(inside.sum())
-    return PoolWindow(values, top, left, float(values.sum()) / count)
+    starts = torch.arange(out_size, dtype=torch.int32) * stride - padding
+    stops = starts + dilation * (kernel - 1) + 1
+    return torch.stack([starts, stops, torch.full_like(starts, dilation)], dim=1)
 
 
-def adaptive_pool_bounds(index: int, in_size: int, out_size: int) -> tuple[int, int]:
-    """The input range ``[start, stop)`` of adaptive pooling's output cell ``index``.
+def adaptive_ranges(out_size: int, in_size: int) -> torch.Tensor:
+    """:func:`window_ranges` for adaptive pooling: output ``i`` averages
+    ``[floor(i * in / out), ceil((i + 1) * in / out))``.
 
-    >>> [adaptive_pool_bounds(i, 5, 3) for i in range(3)]
-    [(0, 2), (1, 4), (3, 5)]
+    >>> adaptive_ranges(3, 5).tolist()
+    [[0, 2, 1], [1, 4, 1], [3, 5, 1]]
     """
-    return (index * in_size) // out_size, -(-((index + 1) * in_size) // out_size)
-
-
-def relu(x: torch.Tensor) -> torch.Tensor:
-    """``max(0, x)`` element by element: negative values become 0, the rest pass unchanged.
-
-    >>> relu(torch.tensor([-1.5, 0.0, 2.0])).tolist()
-    [0.0, 0.0, 2.0]
-    """
-    return torch.where(x > 0, x, torch.zeros_like(x))
+    index = torch.arange(out_size, dtype=torch.int64)
+    starts = (index * in_size) // out_size
+    stops = -(-((index + 1) * in_size) // out_size)
+    return torch.stack([starts, stops, torch.ones_like(starts)], dim=1).to(torch.int32)
 
 
 @dataclass(frozen=True)
@@ -224,33 +211,6 @@ def softmax_terms(logits: torch.Tensor) -> SoftmaxTerms:
     exp = torch.exp(logits - max_logit)
     sum_exp = float(exp.sum())
     return SoftmaxTerms(logits, max_logit, exp, sum_exp, exp / sum_exp)
-
-
-def flat_index(shape: Sequence[int], index: Sequence[int]) -> int:
-    """Position of ``index`` (e.g. ``(c, h, w)``) in the row-major flattening of ``shape``.
-
-    >>> flat_index((10, 13, 13), (2, 0, 5))
-    343
-    """
-    position = 0
-    for size, value in zip(shape, index, strict=True):
-        if not 0 <= value < size:
-            raise IndexError(f"index {tuple(index)} is outside shape {tuple(shape)}")
-        position = position * size + value
-    return position
-
-
-def unflat_index(shape: Sequence[int], position: int) -> tuple[int, ...]:
-    """The inverse of :func:`flat_index`.
-
-    >>> unflat_index((10, 13, 13), 343)
-    (2, 0, 5)
-    """
-    index = []
-    for size in reversed(shape):
-        position, value = divmod(position, size)
-        index.append(value)
-    return tuple(reversed(index))
 
 
 @dataclass(frozen=True)
@@ -310,15 +270,3 @@ def concat_sources(sizes: Sequence[int]) -> list[tuple[int, int]]:
         bounds.append((start, start + size))
         start += size
     return bounds
-
-
-def elementwise_sum(operands: Sequence[torch.Tensor]) -> torch.Tensor:
-    """The cell-by-cell sum of same-shaped (or broadcastable) operands, as a residual add.
-
-    >>> elementwise_sum([torch.ones(2), torch.tensor([1.0, 2.0])]).tolist()
-    [2.0, 3.0]
-    """
-    total = operands[0]
-    for operand in operands[1:]:
-        total = total + operand
-    return total

@@ -38,20 +38,29 @@ def _pad(length: int) -> int:
 def encode_pack(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> bytes:
     """Encode JSON-able ``meta`` and named arrays (float32, uint8 or int32) into one pack."""
     index: dict[str, dict[str, Any]] = {}
-    chunks: list[bytes] = []
     offset = 0
     for name, array in arrays.items():
         dtype_name = np.dtype(array.dtype).name
         if dtype_name not in _DTYPES:
             raise PackError(f"array {name!r} has dtype {dtype_name}; packs hold {sorted(_DTYPES)}")
-        data = np.ascontiguousarray(array, dtype=_DTYPES[dtype_name]).tobytes()
+        nbytes = array.size * _DTYPES[dtype_name].itemsize
         index[name] = {"dtype": dtype_name, "shape": list(array.shape), "offset": offset,
-                       "nbytes": len(data)}
-        chunks.append(data + b"\0" * _pad(len(data)))
-        offset += len(data) + _pad(len(data))
+                       "nbytes": nbytes}
+        offset += nbytes + _pad(nbytes)
     header = json.dumps({"meta": meta, "arrays": index}, separators=(",", ":")).encode()
     header += b" " * _pad(len(MAGIC) + 4 + len(header))
-    return MAGIC + struct.pack("<I", len(header)) + header + b"".join(chunks)
+    body_start = len(MAGIC) + 4 + len(header)
+    # One buffer, each array copied into it once: a pack of a big network's f32 maps is tens of
+    # MB, and joining pieces would hold several copies at once.
+    pack = bytearray(body_start + offset)
+    pack[:body_start] = MAGIC + struct.pack("<I", len(header)) + header
+    for name, array in arrays.items():
+        entry = index[name]
+        start = body_start + entry["offset"]
+        target = np.frombuffer(pack, dtype=_DTYPES[entry["dtype"]], count=array.size,
+                               offset=start)
+        target.reshape(array.shape)[...] = array
+    return bytes(pack)
 
 
 def decode_pack(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

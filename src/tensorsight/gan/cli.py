@@ -36,16 +36,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def _serve_gan(args: argparse.Namespace) -> int:
-    from tensorsight.server.cli import serve
+    from tensorsight.server import cli as server_cli
 
-    # The explainer half serves the shipped default model, as `tensorsight serve` does.
-    defaults = {"model": "tinyvgg", "weights": None, "classes": None, "input_size": None,
-                "trust_pickle": False}
-    for name, value in defaults.items():
-        setattr(args, name, value)
+    # Everything else as `tensorsight serve` defaults it (the shipped model for the explainer).
+    parser = argparse.ArgumentParser()
+    server_cli.add_parser(parser.add_subparsers())
+    for name, value in vars(parser.parse_args(["serve"])).items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
     if args.gan_sessions < 1:
         args.gan_sessions = 1
-    return serve(args)
+    return server_cli.serve(args)
 
 
 __all__ = ["add_parser"]

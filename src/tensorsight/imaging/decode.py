@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000
+# What Pillow's readers raise on a damaged or cut-short file while opening (a JPEG cut to 30
+# bytes: OSError "Truncated File Read"; a cut WebP: "could not create decoder object"; a PPM
+# header: ValueError), loading or converting it.
+_DECODER_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error,
+                   ZeroDivisionError)
 
 
 class ImageError(ValueError):
@@ -47,10 +53,29 @@ def decode_image(
             f"The file is {_mebibytes(len(data))}; the limit is {_mebibytes(max_bytes)}.",
             status=413,
         )
+    with warnings.catch_warnings():
+        # A damaged file makes Pillow warn as it reads ("Truncated File Read"): the error says it.
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = _open(data, max_pixels)
+            image.seek(0)
+            image.load()
+            return _normalise_mode(ImageOps.exif_transpose(image))
+        except ImageError:  # a ValueError too, already a sentence
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageError(
+                "The image expands to too many pixels to decode safely.", 413) from None
+        except _DECODER_ERRORS as error:
+            message = f"The image is damaged or truncated and cannot be decoded ({error})."
+            raise ImageError(message) from None
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    """The lazily opened image, refused before decoding when it is not one or too large."""
     try:
         image = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError:
-        raise ImageError("The image expands to too many pixels to decode safely.", 413) from None
     except UnidentifiedImageError:
         raise ImageError(
             "This file is not an image that can be read (PNG, JPEG, GIF, WebP, BMP, TIFF...).",
@@ -62,17 +87,7 @@ def decode_image(
             f"The image is {width}x{height} pixels; the limit is {max_pixels:,} pixels.",
             status=413,
         )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image.seek(0)
-            image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError("The image expands to too many pixels to decode safely.", 413) from None
-    except (OSError, SyntaxError, ValueError) as error:
-        message = f"The image is damaged or truncated and cannot be decoded ({error})."
-        raise ImageError(message) from None
-    return _normalise_mode(ImageOps.exif_transpose(image))
+    return image
 
 
 def _normalise_mode(image: Image.Image) -> Image.Image:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,8 +77,9 @@ def explainer_widget(
         path = Path(folder.name) / f"{GIVEN_IMAGE_ID}.png"
         picture.save(path, format="PNG")
         samples = (Sample(id=GIVEN_IMAGE_ID, label=GIVEN_IMAGE_LABEL, path=path), *samples)
-    explainer = Explainer(bundle.model, preprocessing=bundle.preprocessing,
-                          class_names=bundle.class_names, name=bundle.name, samples=samples)
+    # from_bundle keeps what the bundle knows beyond samples (a generator's latent size, its
+    # discriminator).
+    explainer = Explainer.from_bundle(dataclasses.replace(bundle, samples=tuple(samples)))
     widget = ExplainerWidget(explainer)
     widget.sample_folder = folder
     return widget

@@ -25,7 +25,11 @@ class CommHandler:
 
     def __init__(self, explainer: ExplainerLike, protocol: Protocol | None = None) -> None:
         self.explainer = explainer
-        self.protocol = protocol if protocol is not None else explainer_protocol(explainer)
+        if protocol is None:
+            from tensorsight.attribution import with_attribution
+
+            protocol = with_attribution(explainer_protocol(explainer), explainer)
+        self.protocol = protocol
 
     def handle(self, message: Any, buffers: Sequence[bytes | memoryview]) -> Reply:
         """The reply (content, buffers) to one ``{id, method, params}`` message."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from tensorsight._lazy import lazy_attributes
 from tensorsight.models.bundle import (
     CARD_FILE,
+    EXEMPLARS_DIR,
     SAMPLES_DIR,
     WEIGHTS_FILE,
     ModelBundle,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CARD_FILE",
+    "EXEMPLARS_DIR",
     "SAMPLES_DIR",
     "WEIGHTS_FILE",
     "MobileNetV2",

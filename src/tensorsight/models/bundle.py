@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 WEIGHTS_FILE = "weights.safetensors"
 CARD_FILE = "card.json"
 SAMPLES_DIR = "samples"
+EXEMPLARS_DIR = "exemplars"  # channel exemplars (tensorsight.attribution.exemplars)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class ModelBundle:
     class_names: tuple[str, ...]
     samples: tuple[Sample, ...] = ()
     card: dict[str, Any] = field(default_factory=dict)
+    # For a generator: the discriminator trained against it, which judges its images.
+    critic: nn.Module | None = None
+    exemplars: Path | None = None  # a folder with the channel exemplars' index.json, if any
 
 
 def class_slug(class_name: str) -> str:

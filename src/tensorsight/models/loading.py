@@ -3,6 +3,7 @@
 Three kinds of spec:
 
 * ``tinyvgg``: the TinyVGG trained on Fashion-MNIST that ships with tensorsight;
+* ``tinyvgg-deformable``: the same TinyVGG with its last two convolutions deformable (shipped);
 * ``mobilenet_v2``: MobileNetV2 with torchvision's ImageNet weights (found locally, never
   downloaded);
 * ``package.module:factory`` (or ``path/to/file.py:factory``): your own model, built by calling
@@ -37,13 +38,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tensorsight.imaging import Preprocessing
-from tensorsight.models.bundle import CARD_FILE, SAMPLES_DIR, ModelBundle, Sample, find_samples
+from tensorsight.models.bundle import (
+    CARD_FILE,
+    EXEMPLARS_DIR,
+    SAMPLES_DIR,
+    ModelBundle,
+    Sample,
+    find_samples,
+)
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-BUILTIN_MODELS = ("tinyvgg", "mobilenet_v2")
+BUILTIN_MODELS = ("tinyvgg", "mobilenet_v2", "tinyvgg-deformable", "dcgan",
+                  "dcgan-discriminator")
+_TINYVGGS = ("tinyvgg", "tinyvgg-deformable")
+GAN_MODELS = ("dcgan", "dcgan-discriminator")
 SAFETENSORS_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 DEFAULT_INPUT_SIZE = (224, 224)
@@ -78,18 +89,20 @@ def load_model(
     'T-shirt/top'
     >>> load_model("resnet")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ModelLoadError: Unknown model 'resnet': use tinyvgg, mobilenet_v2, or package.module:factory...
+    ModelLoadError: Unknown model 'resnet': use tinyvgg, mobilenet_v2, ...or...
     """
     weights_path = _existing_file(weights) if weights is not None else None
-    if spec == "mobilenet_v2":
+    if spec in GAN_MODELS:
+        bundle = _gan_bundle(spec, weights_path)
+    elif spec == "mobilenet_v2":
         from tensorsight.models.mobilenet_v2 import load_pretrained
 
         bundle = load_pretrained(weights_path, trust_pickle=trust_pickle)
-    elif spec == "tinyvgg" and weights_path is None:
-        bundle = _default_tinyvgg()
+    elif spec in _TINYVGGS and weights_path is None:
+        bundle = _default_tinyvgg(deformable=spec == "tinyvgg-deformable")
     else:
         card = read_card(weights_path) if weights_path is not None else {}
-        model = _build_tinyvgg(card) if spec == "tinyvgg" else _call_factory(spec)
+        model = _build_tinyvgg(card, spec) if spec in _TINYVGGS else _call_factory(spec)
         if weights_path is not None:
             load_weights(model, weights_path, trust_pickle=trust_pickle)
         card_preprocessing, card_input_size = _card_input(card)
@@ -97,7 +110,7 @@ def load_model(
         # `tensorsight train` writes samples/ beside the weights: offer them as samples.
         samples = (find_samples(weights_path.parent / SAMPLES_DIR, class_names)
                    if weights_path is not None and class_names else ())
-        return bundle_from_module(
+        loaded = bundle_from_module(
             model,
             name=card.get("name", spec),
             preprocessing=card_preprocessing,
@@ -106,7 +119,10 @@ def load_model(
             card=card,
             samples=samples,
         )
-    return bundle_from_module(
+        # ... and exemplars/ (tensorsight.attribution.exemplars): offer them too.
+        exemplars = weights_path.parent / EXEMPLARS_DIR if weights_path is not None else None
+        return replace(loaded, exemplars=exemplars if exemplars and exemplars.is_dir() else None)
+    loaded = bundle_from_module(
         bundle.model,
         name=bundle.name,
         preprocessing=bundle.preprocessing,
@@ -114,7 +130,9 @@ def load_model(
         input_size=input_size,
         card=bundle.card,
         samples=bundle.samples,
+        critic=bundle.critic,
     )
+    return replace(loaded, exemplars=bundle.exemplars)
 
 
 def bundle_from_module(
@@ -126,6 +144,7 @@ def bundle_from_module(
     input_size: tuple[int, int] | None = None,
     card: Mapping[str, Any] | None = None,
     samples: Sequence[Sample] = (),
+    critic: nn.Module | None = None,
 ) -> ModelBundle:
     """Wrap a ``torch.nn.Module`` (put in eval mode) into a bundle, filling in what is missing.
 
@@ -170,6 +189,7 @@ def bundle_from_module(
         class_names=tuple(str(label) for label in class_names),
         samples=tuple(samples),
         card=dict(card or {}),
+        critic=critic.eval() if critic is not None else None,
     )
 
 
@@ -303,25 +323,63 @@ def _card_input(card: Mapping[str, Any]) -> tuple[Preprocessing | None, tuple[in
     return preprocessing, input_size
 
 
-def _default_tinyvgg() -> ModelBundle:
+def _default_tinyvgg(*, deformable: bool = False) -> ModelBundle:
     from tensorsight.models.tinyvgg import DEFAULT_BUNDLE_DIR, load_default
+    from tensorsight.models.tinyvgg_deformable import (
+        DEFORMABLE_BUNDLE_DIR,
+        load_default_deformable,
+    )
 
+    directory = DEFORMABLE_BUNDLE_DIR if deformable else DEFAULT_BUNDLE_DIR
     try:
-        return load_default()
+        return load_default_deformable() if deformable else load_default()
     except (OSError, KeyError, ValueError) as error:  # a missing file, a damaged card or weights
         raise ModelLoadError(
-            f"The TinyVGG shipped in {DEFAULT_BUNDLE_DIR} cannot be loaded "
+            f"The TinyVGG shipped in {directory} cannot be loaded "
             f"({type(error).__name__}: {error}); reinstall tensorsight.") from error
 
 
-def _build_tinyvgg(card: Mapping[str, Any]) -> nn.Module:
-    """An untrained TinyVGG shaped as the card's ``architecture`` says (Fashion-MNIST's default)."""
+def _gan_bundle(spec: str, weights: Path | None) -> ModelBundle:
+    """The shipped DCGAN's generator (input: a latent vector) or its discriminator (input: a
+    32x32 image in [-1, 1]); ``weights`` may point into a ``tensorsight train-gan`` run."""
+    from tensorsight.models.dcgan import DEFAULT_BUNDLE_DIR, load_gan
+
+    directory = weights.parent if weights is not None else DEFAULT_BUNDLE_DIR
+    try:
+        pair = load_gan(directory)
+    except (OSError, KeyError, ValueError, RuntimeError) as error:
+        raise ModelLoadError(
+            f"The DCGAN in {directory} cannot be loaded ({type(error).__name__}: {error}); it "
+            f"needs generator.safetensors, discriminator.safetensors and card.json as "
+            f"`tensorsight train-gan` writes them.") from error
+    name = pair.card.get("name", "DCGAN")
+    if spec == "dcgan":
+        latent = Preprocessing(size=(1, 1), channels=pair.latent_dim)
+        return ModelBundle(name=f"{name} generator", model=pair.generator,
+                           preprocessing=latent, class_names=(), card=pair.card,
+                           critic=pair.discriminator)
+    side = pair.discriminator.image_size
+    # Photos are judged as the training images looked: light garment on black, x*2-1.
+    seen = Preprocessing(size=(side, side), channels=pair.discriminator.channels,
+                         mean=(0.5,) * pair.discriminator.channels,
+                         std=(0.5,) * pair.discriminator.channels,
+                         invert_light_background=True)
+    card = {key: value for key, value in pair.card.items() if key != "latent_dim"}
+    return ModelBundle(name=f"{name} discriminator", model=pair.discriminator,
+                       preprocessing=seen, class_names=("real",), card=card,
+                       samples=find_samples(directory / SAMPLES_DIR, ("real",)))
+
+
+def _build_tinyvgg(card: Mapping[str, Any], spec: str = "tinyvgg") -> nn.Module:
+    """An untrained TinyVGG (plain or deformable) shaped as the card's ``architecture`` says
+    (Fashion-MNIST's default without one)."""
     from tensorsight.models.tinyvgg import TinyVGG
+    from tensorsight.models.tinyvgg_deformable import DeformableTinyVGG, build_tinyvgg
 
     if "architecture" not in card:
-        return TinyVGG()
+        return DeformableTinyVGG() if spec == "tinyvgg-deformable" else TinyVGG()
     try:
-        return TinyVGG.from_architecture(card["architecture"])
+        return build_tinyvgg(card["architecture"])
     except (KeyError, TypeError, ValueError) as error:
         raise ModelLoadError(f"The card's TinyVGG architecture is unusable: {error}") from error
 

@@ -24,6 +24,7 @@ from torch import nn
 from tensorsight.imaging import Preprocessing
 from tensorsight.models.bundle import (
     CARD_FILE,
+    EXEMPLARS_DIR,
     SAMPLES_DIR,
     WEIGHTS_FILE,
     ModelBundle,
@@ -116,7 +117,8 @@ def _feature_map_size(side: int) -> int:
 
 
 def load_bundle(directory: str | Path, name: str = "TinyVGG") -> ModelBundle:
-    """Load a TinyVGG written by ``tensorsight train``: weights, card and optional samples.
+    """Load a TinyVGG (plain or deformable) written by ``tensorsight train``: weights, card
+    and optional samples.
 
     ``directory`` holds ``weights.safetensors``, ``card.json`` and, optionally, ``samples/*.png``
     named ``<class-slug>-<n>.png``.
@@ -125,9 +127,12 @@ def load_bundle(directory: str | Path, name: str = "TinyVGG") -> ModelBundle:
     """
     from safetensors.torch import load_file
 
+    # The deformable variant subclasses TinyVGG: imported here to avoid an import cycle.
+    from tensorsight.models.tinyvgg_deformable import build_tinyvgg
+
     directory = Path(directory)
     card = json.loads((directory / CARD_FILE).read_text(encoding="utf-8"))
-    model = TinyVGG.from_architecture(card["architecture"])
+    model = build_tinyvgg(card["architecture"])
     model.load_state_dict(load_file(directory / WEIGHTS_FILE))
     model.eval()
     class_names = tuple(card["class_names"])
@@ -138,6 +143,7 @@ def load_bundle(directory: str | Path, name: str = "TinyVGG") -> ModelBundle:
         class_names=class_names,
         samples=find_samples(directory / SAMPLES_DIR, class_names),
         card=card,
+        exemplars=exemplars if (exemplars := directory / EXEMPLARS_DIR).is_dir() else None,
     )
 
 

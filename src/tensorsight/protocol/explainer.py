@@ -8,6 +8,7 @@ from typing import Protocol as TypingProtocol
 
 from tensorsight.imaging import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, decode_image
 from tensorsight.protocol.arguments import Arguments
+from tensorsight.protocol.latent import latent_methods
 from tensorsight.protocol.table import Method, Protocol
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ class ExplainerLike(TypingProtocol):
                     encoding: str) -> tuple[dict[str, Any], Mapping[str, Any]]: ...
     def detail(self, run_id: str, node_id: str,
                channel: int) -> tuple[dict[str, Any], Mapping[str, Any]]: ...
+    def terms(self, run_id: str, node_id: str, channel: int, row: int,
+              col: int) -> tuple[dict[str, Any], Mapping[str, Any]]: ...
 
 
 def explainer_methods(*, max_image_bytes: int = MAX_IMAGE_BYTES,
@@ -38,10 +41,11 @@ def explainer_methods(*, max_image_bytes: int = MAX_IMAGE_BYTES,
     ['model_info', 'samples', 'sample_png']
     """
 
+    def decode(data: bytes) -> Image.Image:
+        return decode_image(data, max_bytes=max_image_bytes, max_pixels=max_image_pixels)
+
     def image(arguments: Arguments) -> dict[str, Any]:
-        data = arguments.blob("the image bytes")
-        return {"image": decode_image(data, max_bytes=max_image_bytes,
-                                      max_pixels=max_image_pixels)}
+        return {"image": decode(arguments.blob("the image bytes"))}
 
     return (
         Method("model_info"),
@@ -51,6 +55,9 @@ def explainer_methods(*, max_image_bytes: int = MAX_IMAGE_BYTES,
         Method("run_image", image),
         Method("activations", _activations, result="pack"),
         Method("detail", _detail, result="pack"),
+        Method("terms", _terms, result="pack"),
+        # Generators (models whose card gives a latent_dim); others refuse them with a 400.
+        *latent_methods(decode),
     )
 
 
@@ -85,3 +92,7 @@ def _detail(arguments: Arguments) -> dict[str, Any]:
         "node_id": arguments.text("node_id"),
         "channel": arguments.integer("channel", default=0),
     }
+
+
+def _terms(arguments: Arguments) -> dict[str, Any]:
+    return {**_detail(arguments), "row": arguments.integer("row"), "col": arguments.integer("col")}

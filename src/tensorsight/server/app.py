@@ -79,8 +79,11 @@ def create_app(
     'TinyVGG (Fashion-MNIST)'
     """
     if protocol is None:
-        protocol = explainer_protocol(explainer, max_image_bytes=max_upload_bytes,
-                                      max_image_pixels=max_image_pixels)
+        from tensorsight.attribution import with_attribution  # torch: only when serving
+
+        protocol = with_attribution(explainer_protocol(
+            explainer, max_image_bytes=max_upload_bytes, max_image_pixels=max_image_pixels),
+            explainer)
     api = _Api(protocol, max_upload_bytes=max_upload_bytes)
     assets = Path(static_dir) if static_dir is not None else default_static_dir()
     routes = [
@@ -90,8 +93,12 @@ def create_app(
         Route("/api/samples/{sample_id}.png",
               api.route("sample_png", headers={"Cache-Control": _REVALIDATE}), name="sample_png"),
         Route("/api/runs", api.create_run, methods=["POST"], name="runs"),
+        Route("/api/latent-runs", api.create_latent_run, methods=["POST"], name="latent_runs"),
+        Route("/api/verdicts", api.create_verdict, methods=["POST"], name="verdicts"),
         Route("/api/runs/{run_id}/activations", api.route("activations"), name="activations"),
         Route("/api/runs/{run_id}/nodes/{node_id}/detail", api.route("detail"), name="detail"),
+        Route("/api/runs/{run_id}/nodes/{node_id}/terms", api.route("terms"), name="terms"),
+        *_attribution_routes(api),
         *_gan_routes(_page(assets), protocol, gan_sessions),
         Mount("/static", _CachedStaticFiles(directory=assets, check_dir=False), name="static"),
     ]
@@ -115,6 +122,22 @@ def _gan_routes(page: Callable[[Request], Any], protocol: Protocol,
     from tensorsight.server.gan import gan_routes
 
     return gan_routes(page, protocol=protocol, max_sessions=sessions)
+
+
+def _attribution_routes(api: _Api) -> list[Route]:
+    """Attribution, Grad-CAM stages, receptive fields and long-job polling (attribution.session)."""
+    run, node = "/api/runs/{run_id}", "/api/runs/{run_id}/nodes/{node_id}"
+    return [
+        Route(f"{run}/attribution", api.route("attribution")),
+        Route(f"{run}/gradcam_stages", api.route("gradcam_stages")),
+        Route(f"{node}/receptive_field", api.route("receptive_field")),
+        Route(f"{node}/effective_receptive_field", api.route("effective_receptive_field")),
+        Route(f"{node}/exemplars", api.route("channel_exemplars")),
+        Route("/api/exemplars", api.route("exemplar_layers")),
+        Route("/api/attribution/jobs/{job_id}", api.route("attribution_progress")),
+        Route("/api/attribution/jobs/{job_id}/cancel", api.route("attribution_cancel"),
+              methods=["POST"]),
+    ]
 
 
 class _Api:
@@ -169,12 +192,33 @@ class _Api:
             sample_id = _sample_id(await _read_body(request, MAX_JSON_BYTES))
             return await self._answer("run_sample", {"sample_id": sample_id}, syntax="json",
                                       status_code=201)
+        return await self._answer("run_image", {}, [await self._image_body(request)],
+                                  syntax="json", status_code=201)
+
+    async def _image_body(self, request: Request) -> bytes:
+        """An uploaded image's bytes: a multipart ``image`` field or the raw body."""
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "multipart/form-data":
             limit = self.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
-            data = await _multipart_image(request, await _read_body(request, limit))
-        else:
-            data = await _read_body(request, self.max_upload_bytes)
-        return await self._answer("run_image", {}, [data], syntax="json", status_code=201)
+            return await _multipart_image(request, await _read_body(request, limit))
+        return await _read_body(request, self.max_upload_bytes)
+
+    async def create_latent_run(self, request: Request) -> Response:
+        """``POST /api/latent-runs`` with JSON ``{"z": [...]}`` or ``{"seed": n}`` (or ``{}``)."""
+        body = await _read_body(request, MAX_JSON_BYTES)
+        try:
+            params = json.loads(body or b"{}")
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            params = None
+        if not isinstance(params, dict):
+            raise ApiError(400, 'A latent run request looks like {"z": [0.1, ...]} or '
+                                '{"seed": 7}.')
+        return await self._answer("run_latent", params, syntax="json", status_code=201)
+
+    async def create_verdict(self, request: Request) -> Response:
+        """``POST /api/verdicts`` with an image: the discriminator's verdict on it."""
+        return await self._answer("judge_image", {}, [await self._image_body(request)],
+                                  syntax="json")
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -217,7 +261,7 @@ async def _multipart_image(request: Request, body: bytes) -> bytes:
 def _sample_id(body: bytes) -> str:
     try:
         request = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, too deep, a 5,000-digit number
         request = None
     if not isinstance(request, dict) or not isinstance(request.get("sample"), str):
         raise ApiError(400, 'A JSON run request looks like {"sample": "<sample id>"}.')

@@ -12,6 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tensorsight.server.processes import (
+    DEFAULT_CACHE_MB,
+    DEFAULT_DIRECTORY_STORE_MB,
+    DEFAULT_STORE_MB,
+    ServeOptions,
+    load_bundle,
+)
+
 if TYPE_CHECKING:
     from tensorsight.models import ModelBundle
 
@@ -53,7 +61,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--model", default="tinyvgg", metavar="NAME_OR_SPEC",
         help="tinyvgg (default: trained on Fashion-MNIST, shipped with tensorsight), "
-             "mobilenet_v2, or package.module:factory returning your torch.nn.Module")
+             "tinyvgg-deformable (the same with deformable last convolutions), "
+             "mobilenet_v2, dcgan (the shipped Fashion-MNIST generator; dcgan-discriminator "
+             "for its discriminator), or package.module:factory returning your torch.nn.Module")
     parser.add_argument("--weights", type=Path, metavar="FILE",
                         help="weights for the model: .safetensors, or a torch state dict "
                              "(.pt/.pth, needs --trust-pickle)")
@@ -65,9 +75,37 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--trust-pickle", action="store_true",
         help="allow --weights files in torch's pickle format; only for files you trust, "
              "since unpickling can run code")
+    _add_scale_options(parser)
     add_gan_option(parser)
     parser.set_defaults(handler=serve)
     return parser
+
+
+def _add_scale_options(parser: argparse.ArgumentParser) -> None:
+    """Options for serving a class: processes, where runs live, memory, device."""
+    parser.add_argument(
+        "--workers", type=_positive, default=1, metavar="N",
+        help="worker processes behind the one port (default: 1); any worker answers any run")
+    parser.add_argument(
+        "--store", type=Path, metavar="DIR",
+        help="keep the runs' inputs in this directory (shared by workers and by several hosts "
+             "behind a load balancer; runs survive a restart); default: in memory")
+    parser.add_argument(
+        "--store-mb", type=_positive, metavar="MB",
+        help=f"most space for stored inputs (default: {DEFAULT_STORE_MB} in memory, "
+             f"{DEFAULT_DIRECTORY_STORE_MB} in --store)")
+    parser.add_argument(
+        "--cache-mb", type=_positive, default=DEFAULT_CACHE_MB, metavar="MB",
+        help="activation budget per worker: computed runs are kept up to this size and "
+             f"recomputed from their inputs when asked again (default: {DEFAULT_CACHE_MB})")
+    add_device_option(parser)
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device``, shared by the commands that run a model."""
+    parser.add_argument(
+        "--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+        help="where the model runs (default: auto, the first available of cuda, mps, cpu)")
 
 
 def add_gan_option(parser: argparse.ArgumentParser) -> None:
@@ -79,26 +117,27 @@ def add_gan_option(parser: argparse.ArgumentParser) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Bind the socket, load the model, print the URL and serve until interrupted."""
+    """Bind the socket, load the model, print the URL and serve until interrupted.
+
+    Ctrl+C stops it with one line and exit code 130.
+    """
     try:
         listener = _listen(args.host, args.port)  # first: a busy port fails before a slow load
         with _closed_on_error(listener):
-            bundle = _load_bundle(args)
+            options = _options(args)
+            bundle = _load_bundle(options)
     except UsageError as error:
         print(f"tensorsight serve: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl+C while a large model loads
+        print("tensorsight: stopped.", flush=True)
         return 130
 
-    import uvicorn
-
-    from tensorsight.explanation import Explainer
-    from tensorsight.server.app import create_app
-
-    app = create_app(Explainer.from_bundle(bundle), allowed_hosts=_trusted_hosts(args.host),
-                     gan_sessions=args.gan_sessions)
     url = _url(args.host, listener.getsockname()[1])
     reach = "this computer only" if _is_loopback(args.host) else "other computers too"
+    workers = f"{options.workers} workers" if options.workers > 1 else "1 process"
+    print(f"tensorsight: {workers} on {options.device}, {options.cache_mb} MB of activations "
+          f"each, {options.store_description()}", flush=True)
     what = bundle.name
     if getattr(args, "page", ""):  # `tensorsight gan`: the GAN Lab page of the same server
         url, what = url + args.page, "GAN Lab"
@@ -107,9 +146,55 @@ def serve(args: argparse.Namespace) -> int:
         import webbrowser
 
         webbrowser.open(url)
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
-    uvicorn.Server(config).run(sockets=[listener])
-    return 0
+    interrupted = _serve(options, bundle, listener)
+    print("tensorsight: stopped.", flush=True)
+    return 130 if interrupted else 0
+
+
+def _serve(options: ServeOptions, bundle: ModelBundle, listener: socket.socket) -> bool:
+    """Serve until stopped; True when Ctrl+C stopped it."""
+    from tensorsight.server.processes import serve_here, serve_workers
+
+    try:
+        if options.workers == 1:
+            serve_here(options, bundle, listener)
+            return False
+        return serve_workers(options, listener)
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl+C it shut down for
+        return True
+
+
+def _options(args: argparse.Namespace) -> ServeOptions:
+    class_names = _read_classes(args.classes) if args.classes is not None else None
+    store = args.store.expanduser().resolve() if args.store is not None else None
+    if store is not None:
+        try:
+            store.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(f"cannot use --store {store}: {error.strerror or error}") from None
+    return ServeOptions(
+        model=args.model, weights=str(args.weights) if args.weights else None,
+        class_names=class_names, input_size=args.input_size, trust_pickle=args.trust_pickle,
+        allowed_hosts=_trusted_hosts(args.host), workers=args.workers,
+        store=str(store) if store else None, store_mb=args.store_mb, cache_mb=args.cache_mb,
+        device=resolve_device(args.device), gan_sessions=args.gan_sessions)
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> the first available of cuda, mps, cpu; an unavailable device is a UsageError.
+
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    import torch
+
+    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(),
+                 "cpu": True}
+    if name == "auto":
+        return next(device for device, present in available.items() if present)
+    if not available[name]:
+        raise UsageError(f"--device {name} is not available on this computer")
+    return name
 
 
 @contextmanager
@@ -121,15 +206,19 @@ def _closed_on_error(listener: socket.socket) -> Iterator[None]:
         raise
 
 
-def _load_bundle(args: argparse.Namespace) -> ModelBundle:
-    from tensorsight.models import ModelLoadError, load_model
+def _load_bundle(options: ServeOptions) -> ModelBundle:
+    from tensorsight.models import ModelLoadError
 
-    class_names = _read_classes(args.classes) if args.classes is not None else None
     try:
-        return load_model(args.model, weights=args.weights, class_names=class_names,
-                          input_size=args.input_size, trust_pickle=args.trust_pickle)
+        return load_bundle(options)
     except ModelLoadError as error:
         raise UsageError(str(error)) from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return int(text)
 
 
 def _read_classes(path: Path) -> tuple[str, ...]:

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from tensorsight.attribution import write_exemplars
 from tensorsight.data import (
     FASHION_MNIST_CLASSES,
     DatasetError,
@@ -35,12 +36,23 @@ from tensorsight.data import (
     read_fashion_mnist,
 )
 from tensorsight.imaging import Preprocessing
-from tensorsight.models import CARD_FILE, SAMPLES_DIR, WEIGHTS_FILE, TinyVGG, class_slug
+from tensorsight.models import (
+    CARD_FILE,
+    EXEMPLARS_DIR,
+    SAMPLES_DIR,
+    WEIGHTS_FILE,
+    TinyVGG,
+    class_slug,
+)
+from tensorsight.models.tinyvgg import DEFAULT_BUNDLE_DIR
+from tensorsight.models.tinyvgg_deformable import DeformableTinyVGG
 
 FASHION_MNIST = "fashion-mnist"
 CARD_FORMAT = "tensorsight-model-card/1"
 _EVAL_BATCH = 1000
 _SAMPLE_MAX_SIDE = 256
+# `--deformable` fine-tunes the shipped TinyVGG: a short, gentler schedule than from scratch.
+DEFORMABLE_DEFAULTS: dict[str, Any] = {"epochs": 1, "learning_rate": 0.002}
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,12 @@ class TrainConfig:
     ``flip``, a random horizontal flip. The defaults keep it light because a 10-filter
     TinyVGG underfits Fashion-MNIST: with flips and 8% shifts and zooms, its training
     accuracy stayed below its validation accuracy.
+
+    ``deformable`` trains a :class:`DeformableTinyVGG` whose last ``deformable_layers``
+    convolutions are deformable, starting from ``initial_weights`` (a plain TinyVGG's
+    safetensors; default: the shipped TinyVGG when the input fits it, else from scratch).
+    Fine-tuning from trained weights keeps the layers before the first deformable one fixed
+    (``freeze_before_deformable``): they need no gradients, which halves a step's time.
     """
 
     output: str | Path = "tinyvgg-run"
@@ -78,6 +96,10 @@ class TrainConfig:
     test_fraction: float = 0.15
     limit: int | None = None
     samples_per_class: int = 2
+    deformable: bool = False
+    deformable_layers: int = 2
+    initial_weights: str | Path | None = None
+    freeze_before_deformable: bool = True
     threads: int | None = None
     progress: bool = True
 
@@ -109,8 +131,9 @@ class _Prepared:
 
 
 def train(config: TrainConfig) -> TrainResult:
-    """Train TinyVGG as ``config`` says and write ``weights.safetensors``, ``card.json`` and
-    ``samples/*.png`` into ``config.output``. Same config and seed -> identical weights.
+    """Train TinyVGG as ``config`` says and write ``weights.safetensors``, ``card.json``,
+    ``samples/*.png`` and the channel exemplars (``exemplars/``) into ``config.output``.
+    Same config and seed -> identical weights.
 
     >>> train(TrainConfig(output="runs/shoes", data="photos/"))  # doctest: +SKIP
     """
@@ -121,12 +144,7 @@ def train(config: TrainConfig) -> TrainResult:
     preparation_seconds = time.perf_counter() - started
 
     torch.manual_seed(config.seed)
-    model = TinyVGG(
-        in_channels=prepared.preprocessing.channels,
-        input_size=prepared.preprocessing.size,
-        num_classes=len(prepared.class_names),
-        filters=config.filters,
-    )
+    model, initial = _build_model(prepared, config)
     started = time.perf_counter()
     history = _fit(model, prepared, config)
     training_seconds = time.perf_counter() - started
@@ -136,14 +154,67 @@ def train(config: TrainConfig) -> TrainResult:
     output.mkdir(parents=True, exist_ok=True)
     _save_weights(model, output / WEIGHTS_FILE)
     prepared.write_samples(output / SAMPLES_DIR, config.samples_per_class)
+    write_exemplars(output / EXEMPLARS_DIR, model, prepared.test.inputs,
+                    mean=prepared.preprocessing.mean, std=prepared.preprocessing.std,
+                    source=f"the {len(prepared.test.inputs)} test images")
     card = _model_card(
         model, prepared, config, history, predictions,
         {"training_seconds": round(training_seconds, 1),
          "data_preparation_seconds": round(preparation_seconds, 1)},
         weights_sha256=_sha256(output / WEIGHTS_FILE),
     )
+    if initial is not None:
+        card["training"]["initialised_from"] = {"file": _describe_weights(initial),
+                                                "sha256": _sha256(initial)}
+        card["metrics"]["baseline"] = _baseline(model, initial, prepared)
     (output / CARD_FILE).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
     return TrainResult(model=model, card=card, output=output)
+
+
+def _build_model(prepared: _Prepared, config: TrainConfig) -> tuple[TinyVGG, Path | None]:
+    """The model to train and, when it starts from trained weights, their file."""
+    shape = {"in_channels": prepared.preprocessing.channels,
+             "input_size": prepared.preprocessing.size,
+             "num_classes": len(prepared.class_names), "filters": config.filters}
+    if not config.deformable:
+        return TinyVGG(**shape), None
+    model = DeformableTinyVGG(**shape, deformable_layers=config.deformable_layers)
+    initial = _initial_weights(model, config)
+    if initial is None:
+        return model, None
+    from safetensors.torch import load_file
+
+    model.load_plain_weights(load_file(initial))
+    if config.freeze_before_deformable:
+        for name in model.plain_names_before_deformable():
+            getattr(model, name).requires_grad_(False)
+    return model, initial
+
+
+def _initial_weights(model: DeformableTinyVGG, config: TrainConfig) -> Path | None:
+    if config.initial_weights is not None:
+        return Path(config.initial_weights)
+    shipped = DEFAULT_BUNDLE_DIR / WEIGHTS_FILE
+    card = json.loads((DEFAULT_BUNDLE_DIR / CARD_FILE).read_text(encoding="utf-8"))
+    plain = {**model.architecture(), "name": "TinyVGG"}
+    plain.pop("deformable_layers")
+    fits = card["architecture"] == {**plain, "input_size": list(plain["input_size"])}
+    return shipped if fits and str(config.data) == FASHION_MNIST else None
+
+
+def _describe_weights(path: Path) -> str:
+    shipped = DEFAULT_BUNDLE_DIR / WEIGHTS_FILE
+    return "the shipped TinyVGG (models/bundles/tinyvgg)" if path == shipped else str(path)
+
+
+def _baseline(model: TinyVGG, initial: Path, prepared: _Prepared) -> dict[str, Any]:
+    """The plain TinyVGG it started from, on the same test set: the accuracy to compare with."""
+    from safetensors.torch import load_file
+
+    plain = TinyVGG(model.in_channels, model.input_size, model.num_classes, model.filters)
+    plain.load_state_dict(load_file(initial))
+    return {"model": "TinyVGG", "weights": _describe_weights(initial),
+            "test_accuracy": round(_accuracy(plain, prepared.test), 4)}
 
 
 def evaluate(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor,
@@ -338,7 +409,7 @@ def _model_card(model: TinyVGG, data: _Prepared, config: TrainConfig,
                 timing: dict[str, float], weights_sha256: str) -> dict[str, Any]:
     test = _metrics(data.test.labels, predictions, data.class_names)
     settings = asdict(config)
-    for key in ("output", "data", "data_dir", "progress", "threads"):
+    for key in ("output", "data", "data_dir", "progress", "threads", "initial_weights"):
         settings.pop(key)
     return {
         "format": CARD_FORMAT,
@@ -385,11 +456,11 @@ def _write_samples(folder: Path, labels: np.ndarray, class_names: tuple[str, ...
         image.save(folder / f"{class_slug(class_names[label])}-{written[label]}.png")
 
 
-def _save_weights(model: nn.Module, path: Path) -> None:
+def _save_weights(model: TinyVGG, path: Path) -> None:
     from safetensors.torch import save_file
 
     save_file({name: tensor.contiguous() for name, tensor in model.state_dict().items()},
-              str(path), metadata={"format": "pt", "architecture": "TinyVGG"})
+              str(path), metadata={"format": "pt", "architecture": model.architecture()["name"]})
 
 
 def _permutation(count: int, seed: int) -> torch.Tensor:

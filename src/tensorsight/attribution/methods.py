@@ -1,0 +1,294 @@
+"""The attribution methods: each one is a small function of a :class:`Job` and its options.
+
+Input-space methods return the per-channel attribution ``[C, ...]`` (``raw``) and reduce it to one
+map: saliency and SmoothGrad take the largest magnitude over channels (Simonyan et al. 2014),
+gradient x input and integrated gradients sum the channels, so their map still adds up to the
+score difference they explain. Grad-CAM works at a layer; occlusion measures score drops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from tensorsight.attribution.core import Job, class_scores
+from tensorsight.attribution.errors import AttributionError
+from tensorsight.attribution.taps import tap_run
+from tensorsight.capturing import Graph
+
+
+@dataclass
+class Result:
+    """What a method returns: its raw result, the map at input resolution, extra numbers."""
+
+    raw: torch.Tensor
+    map: torch.Tensor
+    details: dict[str, float] = field(default_factory=dict)
+    layer: str | None = None
+    layer_name: str | None = None
+
+
+def input_gradient(job: Job, inputs: torch.Tensor) -> torch.Tensor:
+    """d(target score)/d(input) for each input of a batch, without touching parameter grads."""
+    inputs = inputs.detach().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(job.scores(inputs).sum(), inputs)
+    return gradient
+
+
+def _max_magnitude(raw: torch.Tensor) -> torch.Tensor:
+    return raw.abs().amax(0) if raw.dim() > 1 else raw.abs()
+
+
+def _channel_sum(raw: torch.Tensor) -> torch.Tensor:
+    return raw.sum(0) if raw.dim() > 1 else raw
+
+
+def saliency(job: Job) -> Result:
+    """The input gradient; the map is its largest magnitude over channels."""
+    raw = input_gradient(job, job.x)[0]
+    return Result(raw, _max_magnitude(raw))
+
+
+def gradient_x_input(job: Job) -> Result:
+    """Input gradient times the input, summed over channels."""
+    raw = (input_gradient(job, job.x) * job.x)[0]
+    return Result(raw, _channel_sum(raw))
+
+
+def smoothgrad(job: Job, *, samples: int, noise: float, seed: int, batch_size: int) -> Result:
+    """The input gradient averaged over noisy copies of the input (Smilkov et al. 2017).
+
+    ``noise`` is the noise's standard deviation as a fraction of the input's value range.
+    """
+    sigma = noise * float(job.x.max() - job.x.min())
+    generator = torch.Generator(device=job.x.device).manual_seed(seed)
+    total = torch.zeros_like(job.x[0])
+    for start in range(0, samples, batch_size):
+        count = min(batch_size, samples - start)
+        shape = (count, *job.x.shape[1:])
+        noisy = job.x + sigma * torch.randn(shape, generator=generator, device=job.x.device,
+                                            dtype=job.x.dtype)
+        total += input_gradient(job, noisy).sum(0)
+        job.advance(start + count, samples)
+    raw = total / samples
+    return Result(raw, _max_magnitude(raw))
+
+
+def integrated_gradients(job: Job, *, steps: int, baseline: Any, batch_size: int) -> Result:
+    """Sundararajan et al. 2017: (x - baseline) times the mean gradient along the straight path.
+
+    The path integral is the midpoint rule with ``steps`` points, evaluated ``batch_size`` at a
+    time; ``details["total"]`` (the sum of the attribution) approximates
+    ``score - baseline_score`` (completeness). How many steps that takes depends on how sharply
+    the score turns along the path: ReLU networks seen from a black baseline can need hundreds.
+    """
+    base = _baseline(job.x, baseline)
+    delta = job.x - base
+    total = torch.zeros_like(job.x[0])
+    for start in range(0, steps, batch_size):
+        alphas = (torch.arange(start, min(steps, start + batch_size), device=job.x.device,
+                               dtype=job.x.dtype) + 0.5) / steps
+        points = base + alphas.view(-1, *[1] * (job.x.dim() - 1)) * delta
+        total += input_gradient(job, points).sum(0)
+        job.advance(start + len(alphas), steps)
+    raw = delta[0] * total / steps
+    with torch.no_grad():
+        baseline_score = float(job.scores(base)[0])
+    details = {"score": job.score, "baseline_score": baseline_score, "total": float(raw.sum())}
+    return Result(raw, _channel_sum(raw), details)
+
+
+def _baseline(x: torch.Tensor, baseline: Any) -> torch.Tensor:
+    if baseline is None:
+        return torch.zeros_like(x)
+    if isinstance(baseline, int | float):
+        return torch.full_like(x, float(baseline))
+    if isinstance(baseline, torch.Tensor):
+        base = baseline.to(x.device, x.dtype)
+        if base.shape == x.shape[1:]:
+            base = base.unsqueeze(0)
+        if base.shape != x.shape:
+            raise AttributionError(f"The baseline has shape {list(baseline.shape)}; the input "
+                                   f"is {list(x.shape)}.")
+        return base
+    raise AttributionError("The baseline must be None (zeros), a number or a tensor shaped "
+                           "like the input.")
+
+
+def gradcam(job: Job, *, graph: Graph, layer: str, plus: bool = False) -> Result:
+    """Grad-CAM (Selvaraju et al. 2017) or Grad-CAM++ (Chattopadhay et al. 2018) at ``layer``.
+
+    Grad-CAM weighs each channel of the layer's activation A by its spatially averaged gradient
+    and keeps the positive part of the weighted sum. Grad-CAM++ weighs with
+    ``sum(alpha * relu(g))``, ``alpha = g^2 / (2 g^2 + sum(A) g^3)``: the closed form for an
+    exponentiated score, as the paper (and pytorch-grad-cam) use it.
+    """
+    (raw,) = gradcam_maps(job, graph, [layer], plus=plus)
+    size = tuple(job.x.shape[-2:])
+    upsampled = F.interpolate(raw[None, None], size=size, mode="bilinear", align_corners=False)
+    return Result(raw, upsampled[0, 0], layer=layer, layer_name=graph.node(layer).name)
+
+
+def gradcam_maps(job: Job, graph: Graph, layers: list[str], *,
+                 plus: bool = False) -> list[torch.Tensor]:
+    """Grad-CAM (``[h, w]`` at each layer) of several layers from one forward and backward."""
+    run = tap_run(job.model, job.x, graph, layers)
+    activations = [run.taps[layer] for layer in layers]
+    gradients = torch.autograd.grad(class_score_of(run.output, job.target), activations)
+    maps = []
+    for activation, gradient in zip(activations, gradients, strict=True):
+        activation, gradient = activation.detach()[0], gradient[0]
+        weights = gradcam_plus_weights(activation, gradient) if plus else gradient.mean((1, 2))
+        maps.append(F.relu((weights[:, None, None] * activation).sum(0)))
+    return maps
+
+
+def spatial_stages(graph: Graph) -> list[str]:
+    """The last node of each spatial resolution on the way to the output (Grad-CAM's stages)."""
+    candidates = layer_candidates(graph)
+    return [node_id for node_id, following in zip(candidates, [*candidates[1:], None],
+                                                   strict=True)
+            if following is None
+            or graph.node(node_id).output_shape[2:] != graph.node(following).output_shape[2:]]
+
+
+def class_score_of(output: Any, target: int) -> torch.Tensor:
+    """The target's score from a model output (one input)."""
+    return class_scores(output)[0, target]
+
+
+def gradcam_plus_weights(activation: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
+    """Grad-CAM++ channel weights from one input's activation and gradient ``[C, h, w]``."""
+    squared, cubed = gradient**2, gradient**3
+    denominator = 2 * squared + activation.sum((1, 2), keepdim=True) * cubed
+    denominator = torch.where(denominator != 0, denominator, torch.ones_like(denominator))
+    alpha = squared / denominator
+    return (alpha * F.relu(gradient)).sum((1, 2))
+
+
+def window_starts(length: int, window: int, stride: int) -> list[int]:
+    """Where occlusion windows start along one axis; the last one always reaches the edge.
+
+    >>> window_starts(10, 4, 3)
+    [0, 3, 6]
+    >>> window_starts(11, 4, 3)
+    [0, 3, 6, 7]
+    """
+    starts = list(range(0, max(length - window, 0) + 1, stride))
+    if starts[-1] + window < length:
+        starts.append(length - window)
+    return starts
+
+
+def occlusion(job: Job, *, window: int | None, stride: int | None, value: float,
+              batch_size: int) -> Result:
+    """Zeiler & Fergus 2014: slide a ``window`` x ``window`` patch of ``value`` over the input.
+
+    ``raw[i, j]`` is the score drop with the patch at the (i, j)-th position; each pixel of the
+    map is the mean drop over the patches that covered it. Defaults: a window of an eighth of the
+    shorter side, stride half the window.
+    """
+    if job.x.dim() != 4:
+        raise AttributionError("Occlusion needs an image input [1, C, H, W].")
+    height, width = job.x.shape[-2:]
+    window = window or max(1, min(height, width) // 8)
+    stride = stride or max(1, window // 2)
+    if window < 1 or stride < 1 or window > min(height, width):
+        raise AttributionError(f"The occlusion window ({window}) must fit the input "
+                               f"({height}x{width}) and the stride ({stride}) be positive.")
+    rows, cols = window_starts(height, window, stride), window_starts(width, window, stride)
+    positions = [(top, left) for top in rows for left in cols]
+    drops = torch.empty(len(positions), dtype=job.x.dtype, device=job.x.device)
+    for start in range(0, len(positions), batch_size):
+        chunk = positions[start:start + batch_size]
+        batch = job.x.repeat(len(chunk), *[1] * (job.x.dim() - 1))
+        for index, (top, left) in enumerate(chunk):
+            batch[index, :, top:top + window, left:left + window] = value
+        with torch.no_grad():
+            drops[start:start + len(chunk)] = job.score - job.scores(batch)
+        job.advance(start + len(chunk), len(positions))
+    raw = drops.view(len(rows), len(cols))
+    return Result(raw, _spread(raw, rows, cols, window, (height, width)))
+
+
+def _spread(raw: torch.Tensor, rows: list[int], cols: list[int], window: int,
+            size: tuple[int, int]) -> torch.Tensor:
+    """Each pixel's mean over the window drops that covered it (0 where none did)."""
+    total = torch.zeros(size, dtype=raw.dtype, device=raw.device)
+    count = torch.zeros_like(total)
+    for i, top in enumerate(rows):
+        for j, left in enumerate(cols):
+            total[top:top + window, left:left + window] += raw[i, j]
+            count[top:top + window, left:left + window] += 1
+    return total / count.clamp(min=1)
+
+
+@dataclass(frozen=True)
+class Method:
+    """A method's function, its options with their defaults, and whether it needs a layer."""
+
+    run: Callable[..., Result]
+    defaults: dict[str, Any]
+    needs_layer: bool = False
+    long: bool = False
+
+
+METHODS: dict[str, Method] = {
+    "saliency": Method(saliency, {}),
+    "gradient_x_input": Method(gradient_x_input, {}),
+    "smoothgrad": Method(smoothgrad, {"samples": 25, "noise": 0.15, "seed": 0,
+                                      "batch_size": 16}, long=True),
+    "integrated_gradients": Method(integrated_gradients, {"steps": 32, "baseline": None,
+                                                          "batch_size": 16}, long=True),
+    "gradcam": Method(gradcam, {}, needs_layer=True),
+    "gradcam++": Method(lambda job, **options: gradcam(job, plus=True, **options), {},
+                        needs_layer=True),
+    "occlusion": Method(occlusion, {"window": None, "stride": None, "value": 0.0,
+                                    "batch_size": 32}, long=True),
+}
+
+
+def settings_for(method: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Every option of ``method`` in effect: ``options`` over the defaults; unknown ones fail."""
+    if method not in METHODS:
+        raise AttributionError(f"Unknown attribution method {method!r}; choose one of "
+                               f"{', '.join(METHODS)}.")
+    defaults = METHODS[method].defaults
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        accepted = ", ".join(defaults) or "no options"
+        raise AttributionError(f"{method} takes {accepted}; not {', '.join(unknown)}.")
+    settings = {**defaults, **options}
+    for name in ("samples", "steps", "batch_size"):
+        if name in settings and (not isinstance(settings[name], int) or settings[name] < 1):
+            raise AttributionError(f"{name} must be a positive whole number, "
+                                   f"not {settings[name]!r}.")
+    return settings
+
+
+def layer_candidates(graph: Graph) -> list[str]:
+    """Ids of the nodes with a spatial output (``[1, C, h, w]``, more than one place), in order."""
+    return [node.id for node in graph.nodes[1:]
+            if len(node.output_shape) == 4 and node.output_shape[2] * node.output_shape[3] > 1]
+
+
+def resolve_layer(graph: Graph, layer: str | None) -> str:
+    """The node id of ``layer`` (a node id, node name or module path); default the last spatial."""
+    candidates = layer_candidates(graph)
+    if not candidates:
+        raise AttributionError("This model has no layer with a spatial output for Grad-CAM.")
+    if layer is None:
+        return candidates[-1]
+    matches = [node.id for node in graph.nodes if layer in (node.id, node.name, node.module_path)]
+    if not matches:
+        raise AttributionError(f"The model has no layer {layer!r}.")
+    if matches[0] not in candidates:
+        shape = list(graph.node(matches[0]).output_shape)
+        raise AttributionError(f"Layer {layer!r} has no spatial output (shape {shape}); Grad-CAM "
+                               "needs a layer shaped [1, C, h, w].")
+    return matches[0]
+

@@ -1,0 +1,164 @@
+"""How ``tensorsight serve`` runs: one process, or N uvicorn workers sharing one socket and store.
+
+Workers are separate processes (uvicorn's supervisor spawns them), so each loads the model
+itself from :class:`ServeOptions`, passed through the environment. Any worker answers any run
+id: ids are content-addressed and inputs live in a store directory every worker reads
+(``--store``, or a temporary one the supervisor removes on exit).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import json
+import os
+import signal
+import socket
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from tensorsight.models import ModelBundle
+
+OPTIONS_VARIABLE = "TENSORSIGHT_SERVE_OPTIONS"
+DEFAULT_CACHE_MB = 512
+DEFAULT_STORE_MB = 256
+DEFAULT_DIRECTORY_STORE_MB = 4096
+_GRACEFUL_SHUTDOWN_S = 2
+# glibc's mallopt parameter (malloc.h).
+_M_ARENA_MAX = -8
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """Everything a worker needs to build the same app as its siblings (JSON-able)."""
+
+    model: str = "tinyvgg"
+    weights: str | None = None
+    class_names: tuple[str, ...] | None = None
+    input_size: tuple[int, int] | None = None
+    trust_pickle: bool = False
+    allowed_hosts: tuple[str, ...] | None = None
+    workers: int = 1
+    store: str | None = None
+    store_mb: int | None = None
+    cache_mb: int = DEFAULT_CACHE_MB
+    device: str = "cpu"
+    gan_sessions: int = 4  # per process: a GAN session lives in the worker its socket reached
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeOptions:
+        fields = json.loads(text)
+        for name in ("class_names", "input_size", "allowed_hosts"):
+            if fields.get(name) is not None:
+                fields[name] = tuple(fields[name])
+        return cls(**fields)
+
+    def store_description(self) -> str:
+        """Where run inputs live, as the start-up line says it."""
+        if self.store is None and self.workers > 1:
+            return "inputs in a temporary directory the workers share"
+        return _store(self).describe()
+
+
+def load_bundle(options: ServeOptions) -> ModelBundle:
+    """The model bundle the options name, on the options' device (raises ModelLoadError)."""
+    from tensorsight.models import load_model
+
+    bundle = load_model(options.model, weights=Path(options.weights) if options.weights else None,
+                        class_names=options.class_names, input_size=options.input_size,
+                        trust_pickle=options.trust_pickle)
+    bundle.model.to(options.device)
+    return bundle
+
+
+def build_app(options: ServeOptions, bundle: ModelBundle | None = None) -> Starlette:
+    """The app one process serves."""
+    from tensorsight.explanation import Explainer
+    from tensorsight.server.app import create_app
+
+    bundle = bundle if bundle is not None else load_bundle(options)
+    explainer = Explainer.from_bundle(bundle, max_bytes=options.cache_mb * 2**20,
+                                      store=_store(options))
+    return create_app(explainer, allowed_hosts=options.allowed_hosts,
+                      gan_sessions=options.gan_sessions)
+
+
+def tune_allocator() -> None:
+    """Two malloc arenas at most (glibc), measured with bench/serve_load.py.
+
+    Each worker thread that runs a model gets its own arena by default, and each arena keeps
+    its freed blocks: resident memory then grows with the thread pool (MobileNetV2, 16 threads:
+    5x the activation budget above idle), not with the cache. With two arenas, and the cache
+    trimming freed memory after each eviction, it stays within the budget.
+    """
+    if sys.platform != "linux":
+        return
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, 2)
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        return
+
+
+def worker_app() -> Starlette:
+    """uvicorn's app factory in each worker process: the app the supervisor's options describe."""
+    import torch
+
+    tune_allocator()
+    options = ServeOptions.from_json(os.environ[OPTIONS_VARIABLE])
+    # Ctrl+C reaches every process of the terminal; the supervisor alone handles it and stops
+    # the workers with SIGTERM, which uvicorn answers with a graceful shutdown.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # N workers each with every core's threads would fight over the CPU.
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // options.workers))
+    return build_app(options)
+
+
+def serve_here(options: ServeOptions, bundle: ModelBundle, listener: socket.socket) -> None:
+    """Serve in this process until a signal stops it (Ctrl+C raises KeyboardInterrupt)."""
+    import uvicorn
+
+    tune_allocator()
+    config = uvicorn.Config(build_app(options, bundle), log_level="warning",
+                            timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S)
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+def serve_workers(options: ServeOptions, listener: socket.socket) -> bool:
+    """Serve with ``options.workers`` processes on one socket; True when Ctrl+C stopped them."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        interrupted = False
+
+        def handle_int(self) -> None:
+            Supervisor.interrupted = True
+            super().handle_int()
+
+    with tempfile.TemporaryDirectory(prefix="tensorsight-runs-") as scratch:
+        if options.store is None:  # the workers must share their inputs
+            options = dataclasses.replace(options, store=scratch)
+        os.environ[OPTIONS_VARIABLE] = options.to_json()
+        config = uvicorn.Config("tensorsight.server.processes:worker_app", factory=True,
+                                workers=options.workers, log_level="warning",
+                                timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S)
+        Supervisor(config, sockets=[listener]).run()
+    return Supervisor.interrupted
+
+
+def _store(options: ServeOptions) -> Any:
+    from tensorsight.explanation import DirectoryInputStore, InputStore
+
+    if options.store is None:
+        return InputStore((options.store_mb or DEFAULT_STORE_MB) * 2**20)
+    return DirectoryInputStore(options.store,
+                               (options.store_mb or DEFAULT_DIRECTORY_STORE_MB) * 2**20)

@@ -1,0 +1,220 @@
+"""Each attribution method against an independent computation of what it claims to be."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from architectures import build
+from tensorsight.attribution import (
+    AttributionCancelled,
+    AttributionError,
+    attribute,
+    class_scores,
+    gradcam_plus_weights,
+    window_starts,
+)
+from tensorsight.capturing import capture
+
+
+def test_saliency_is_the_input_gradient(tinyvgg, tinyvgg_inputs):
+    x = tinyvgg_inputs[0]
+    result = attribute(tinyvgg.model, x, "saliency")
+    inputs = x.clone().requires_grad_(True)
+    (expected,) = torch.autograd.grad(tinyvgg.model(inputs)[0, result.target], inputs)
+    np.testing.assert_allclose(result.raw, expected[0].numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(result.map, expected[0].abs().amax(0).numpy(), rtol=1e-6)
+    assert result.target == int(tinyvgg.model(x).argmax())
+
+
+def test_gradient_x_input_sums_channels():
+    model, x = build("resnet")
+    result = attribute(model, x, "gradient_x_input", target=2)
+    inputs = x.clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(model(inputs)[0, 2], inputs)
+    np.testing.assert_allclose(result.map, (gradient * x)[0].sum(0).numpy(), rtol=1e-5,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["tinyvgg", "functional", "unet"])
+def test_integrated_gradients_completeness_at_64_steps(family):
+    model, x = build(family)
+    result = attribute(model, x, "integrated_gradients", steps=64)
+    with torch.no_grad():
+        scores = class_scores(model(torch.cat([x, torch.zeros_like(x)])))[:, result.target]
+    difference = float(scores[0] - scores[1])
+    assert result.details["score"] - result.details["baseline_score"] == pytest.approx(difference)
+    assert float(result.raw.sum()) == pytest.approx(difference, rel=0.01)
+
+
+def test_integrated_gradients_on_tinyvgg_converges(tinyvgg, tinyvgg_inputs):
+    """From a black baseline TinyVGG's score turns sharply near alpha = 0.02, so 64 midpoint
+    steps can be several percent off; the sum converges to the score difference with steps."""
+    x = tinyvgg_inputs[1]
+    errors = []
+    for steps in (64, 1024):
+        details = attribute(tinyvgg.model, x, "integrated_gradients", steps=steps,
+                            batch_size=128).details
+        change = details["score"] - details["baseline_score"]
+        errors.append(abs(details["total"] - change) / abs(change))
+    assert errors[1] < 0.01
+
+
+def test_integrated_gradients_baseline_and_batching_agree():
+    model, x = build("branchy")
+    one = attribute(model, x, "integrated_gradients", steps=10, baseline=0.5, batch_size=3)
+    all_at_once = attribute(model, x, "integrated_gradients", steps=10,
+                            baseline=torch.full_like(x[0], 0.5), batch_size=10)
+    np.testing.assert_allclose(one.raw, all_at_once.raw, rtol=1e-4, atol=1e-6)
+    assert one.settings["baseline"] == 0.5
+    assert all_at_once.settings["baseline"] == "tensor [3, 32, 32]"
+
+
+def test_smoothgrad_is_the_mean_noisy_gradient():
+    model, x = build("resnet")
+    result = attribute(model, x, "smoothgrad", samples=5, noise=0.1, seed=3, batch_size=2)
+    generator = torch.Generator().manual_seed(3)
+    sigma = 0.1 * float(x.max() - x.min())
+    gradients = []
+    for count in (2, 2, 1):  # the same batches draw the same noise
+        noisy = (x + sigma * torch.randn((count, *x.shape[1:]), generator=generator))
+        noisy.requires_grad_(True)
+        (gradient,) = torch.autograd.grad(model(noisy)[:, result.target].sum(), noisy)
+        gradients.append(gradient)
+    expected = torch.cat(gradients).mean(0)
+    np.testing.assert_allclose(result.raw, expected.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def _gradcam_by_hand(activation: torch.Tensor, gradient: torch.Tensor, plus: bool) -> np.ndarray:
+    weights = gradcam_plus_weights(activation, gradient) if plus else gradient.mean((1, 2))
+    return F.relu(torch.einsum("c,chw->hw", weights, activation)).numpy()
+
+
+@pytest.mark.parametrize("plus", [False, True])
+def test_gradcam_equals_the_captured_activation_and_its_gradient(tinyvgg, tinyvgg_inputs, plus):
+    model, x = tinyvgg.model, tinyvgg_inputs[2]
+    graph = capture(model, x)
+    node = next(n for n in graph.nodes if n.name == "relu_2_2")
+    # Independently: cut the model at relu_2_2 by hand and differentiate the rest.
+    activation = model.relu_2_2(model.conv_2_2(model.relu_2_1(model.conv_2_1(model.max_pool_1(
+        model.relu_1_2(model.conv_1_2(model.relu_1_1(model.conv_1_1(x)))))))))
+    activation = activation.detach().requires_grad_(True)
+    torch.testing.assert_close(activation.detach(), node.activation)
+    target = 3
+    score = model.output(model.flatten(model.max_pool_2(activation)))[0, target]
+    (gradient,) = torch.autograd.grad(score, activation)
+    expected = _gradcam_by_hand(node.activation[0], gradient[0], plus)
+    result = attribute(model, x, "gradcam++" if plus else "gradcam", target=target,
+                       layer="relu_2_2", graph=graph)
+    assert result.layer == node.id
+    np.testing.assert_allclose(result.raw, expected, rtol=1e-5, atol=1e-7)
+    upsampled = F.interpolate(torch.from_numpy(expected)[None, None], size=(64, 64),
+                              mode="bilinear", align_corners=False)[0, 0]
+    np.testing.assert_allclose(result.map, upsampled.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_gradcam_default_layer_is_the_last_spatial_one(tinyvgg, tinyvgg_inputs):
+    result = attribute(tinyvgg.model, tinyvgg_inputs[0], "gradcam")
+    assert result.layer_name == "max_pool_2"
+    assert result.raw.shape == (13, 13)
+
+
+def test_gradcam_through_a_functional_residual_and_in_place_ops():
+    model, x = build("resnet")
+    graph = capture(model, x)
+    # layer1's output is F.relu(x + bn(conv(x))), a functional node; layer2 adds in place.
+    node = [n for n in graph.nodes if n.group == "layer1.1"][-1]
+    assert node.module_path is None
+    features = model.layer1(model.stem(x)).detach().requires_grad_(True)
+    score = model.fc(torch.flatten(model.pool(model.layer2(features)), 1))[0, 1]
+    (gradient,) = torch.autograd.grad(score, features)
+    result = attribute(model, x, "gradcam", target=1, layer=node.id, graph=graph)
+    np.testing.assert_allclose(result.raw, _gradcam_by_hand(features.detach()[0], gradient[0],
+                                                            False), rtol=1e-5, atol=1e-7)
+    last = attribute(model, x, "gradcam", target=1, graph=graph)  # DownBlock's in-place ReLU
+    assert graph.node(last.layer).name == "layer2.relu"
+
+
+def _occlude_by_hand(model: nn.Module, x: torch.Tensor, target: int, window: int,
+                     stride: int) -> np.ndarray:
+    height, width = x.shape[-2:]
+    rows, cols = window_starts(height, window, stride), window_starts(width, window, stride)
+    drops = np.zeros((len(rows), len(cols)), dtype=np.float32)
+    with torch.no_grad():
+        base = float(model(x)[0, target])
+        for i, top in enumerate(rows):
+            for j, left in enumerate(cols):
+                occluded = x.clone()
+                occluded[..., top:top + window, left:left + window] = 0
+                drops[i, j] = base - float(model(occluded)[0, target])
+    return drops
+
+
+def test_occlusion_equals_a_brute_force_loop():
+    model, x = build("resnet")
+    result = attribute(model, x, "occlusion", target=0, window=6, stride=5, batch_size=7)
+    expected = _occlude_by_hand(model, x, 0, 6, 5)
+    np.testing.assert_allclose(result.raw, expected, rtol=1e-4, atol=1e-5)
+    # Pixel (0, 0) is covered by the first window only; pixel (5, 5) by the first four.
+    assert result.map[0, 0] == pytest.approx(result.raw[0, 0], rel=1e-5)
+    assert result.map[5, 5] == pytest.approx(result.raw[:2, :2].mean(), rel=1e-5)
+
+
+def test_the_model_is_left_as_found():
+    model, x = build("resnet")
+    model.train()
+    model.layer1[0].bn.eval()
+    first = next(model.parameters())
+    first.grad = torch.full_like(first, 7.0)
+    before = {name: m.training for name, m in model.named_modules()}
+    for method in ("saliency", "gradcam", "integrated_gradients", "occlusion"):
+        attribute(model, x, method, **({"steps": 4} if method == "integrated_gradients" else {}))
+    assert {name: m.training for name, m in model.named_modules()} == before
+    assert torch.equal(first.grad, torch.full_like(first, 7.0))
+    assert all(p.grad is None for p in list(model.parameters())[1:])
+    assert all(not m._forward_hooks and not m._forward_pre_hooks and not m._backward_hooks
+               for m in model.modules())
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_progress_and_cancel():
+    model, x = build("resnet")
+    seen: list[tuple[int, int]] = []
+    attribute(model, x, "integrated_gradients", steps=10, batch_size=4,
+              progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(4, 10), (8, 10), (10, 10)]
+    cancel = threading.Event()
+
+    def stop_after_first(done: int, total: int) -> None:
+        cancel.set()
+
+    with pytest.raises(AttributionCancelled):
+        attribute(model, x, "occlusion", window=4, batch_size=2, progress=stop_after_first,
+                  cancel=cancel)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"method": "lime"}, "Unknown attribution method 'lime'"),
+    ({"method": "saliency", "steps": 3}, "saliency takes no options; not steps"),
+    ({"method": "integrated_gradients", "steps": 0}, "steps must be a positive whole number"),
+    ({"method": "saliency", "target": 5}, "Target class 5 is out of range"),
+    ({"method": "gradcam", "layer": "fc"}, "Layer 'fc' has no spatial output"),
+    ({"method": "gradcam", "layer": "nope"}, "The model has no layer 'nope'"),
+])
+def test_bad_requests_say_what_is_wrong(kwargs, message):
+    model, x = build("resnet")
+    with pytest.raises(AttributionError, match=message):
+        attribute(model, x, **kwargs)
+
+
+def test_a_segmenter_sums_its_class_map():
+    model, x = build("unet")
+    result = attribute(model, x, "saliency", target=1)
+    inputs = x.clone().requires_grad_(True)
+    (expected,) = torch.autograd.grad(model(inputs)[0, 1].sum(), inputs)
+    np.testing.assert_allclose(result.raw, expected[0].numpy(), rtol=1e-5, atol=1e-7)
