@@ -28,7 +28,7 @@ import { modelPicker } from "./share/models.js";
 // `signal` tears the app down: the open view closes, the overview drops its listeners and
 // observer (the widget does this when the notebook removes its output). models/modelId: the
 // server's models and the one shown (share/models.js): a picker in the header.
-export async function mount(root, source, { page = false, signal = null, models = null, modelId = null } = {}) {
+export async function mount(root, source, { page = false, gan = false, signal = null, models = null, modelId = null } = {}) {
   const teardown = [];
   signal?.addEventListener("abort", () => {
     for (const release of teardown.splice(0)) release();
@@ -57,8 +57,10 @@ export async function mount(root, source, { page = false, signal = null, models 
       openAttribution(layer, { source, runId: current.run_id, modelInfo, overview: current, colors, close })),
   }, "What it looks at");
   const modelChoice = models && models.length > 1 ? modelPicker(models, modelId) : null;
+  // The GAN Lab link shows only on a served page (a notebook or a static copy has no /gan).
+  const ganLink = gan ? el("a", { class: "ts-top-button", href: "gan" }, "GAN Lab") : null;
   root.append(el("header", { class: "ts-top" },
-    el("span", { class: "ts-logo" }, "tensorsight"), modelChoice, status, attributionButton, playgroundButton), alert, detailLayer);
+    el("span", { class: "ts-logo" }, "tensorsight"), modelChoice, status, attributionButton, playgroundButton, ganLink), alert, detailLayer);
   teardown.push(() => closeDetail());
 
   let modelInfo;

@@ -16,7 +16,7 @@ from tensorsight import __version__
 
 _SUBCOMMAND_MODULES = (
     "tensorsight.server.cli", "tensorsight.training.cli", "tensorsight.training.gan_cli",
-    "tensorsight.attribution.cli", "tensorsight.export.cli",
+    "tensorsight.attribution.cli", "tensorsight.export.cli", "tensorsight.gan.cli",
 )
 
 

@@ -63,12 +63,15 @@ def create_app(
     max_image_pixels: int = MAX_IMAGE_PIXELS,
     allowed_hosts: tuple[str, ...] | None = None,
     protocol: Protocol | None = None,
+    gan_sessions: int = 4,
 ) -> Starlette:
     """The explainer's web app: the page, its assets and the JSON/pack API over ``explainer``.
 
     ``allowed_hosts`` (``Host`` header names, without port) guards a loopback server against DNS
     rebinding; ``None`` accepts any host. ``protocol`` (default: the Explainer methods over
     ``explainer``, decoding uploads within the limits) lets a host answer further methods.
+    ``gan_sessions`` bounds the GAN Lab sessions training at once (``/gan`` and its WebSocket,
+    :mod:`tensorsight.server.gan`, which extends ``protocol`` per session); 0 leaves GAN Lab out.
 
     >>> from starlette.testclient import TestClient            # doctest: +SKIP
     >>> client = TestClient(create_app(Explainer(model, ...)))  # doctest: +SKIP
@@ -97,6 +100,7 @@ def create_app(
         Route("/api/runs/{run_id}/nodes/{node_id}/detail", api.route("detail"), name="detail"),
         Route("/api/runs/{run_id}/nodes/{node_id}/terms", api.route("terms"), name="terms"),
         *_attribution_routes(api),
+        *_gan_routes(_page(assets), protocol, gan_sessions),
         Mount("/static", _CachedStaticFiles(directory=assets, check_dir=False), name="static"),
     ]
     # Level 3: nearly all of level 9's saving on packs and JSON for a fraction of the time.
@@ -110,6 +114,15 @@ def create_app(
         middleware=middleware,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
+
+
+def _gan_routes(page: Callable[[Request], Any], protocol: Protocol,
+                sessions: int) -> list[Any]:
+    if sessions <= 0:
+        return []
+    from tensorsight.server.gan import gan_routes
+
+    return gan_routes(page, protocol=protocol, max_sessions=sessions)
 
 
 def _attribution_routes(api: _Api) -> list[Route]:

@@ -63,6 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
              "repeatable); '*' turns the Host check off")
     add_model_options(parser, several=True)
     _add_scale_options(parser)
+    add_gan_option(parser)
     parser.set_defaults(handler=serve)
     return parser
 
@@ -94,6 +95,14 @@ def add_device_option(parser: argparse.ArgumentParser) -> None:
         help="where the model runs (default: auto, the first available of cuda, mps, cpu)")
 
 
+def add_gan_option(parser: argparse.ArgumentParser) -> None:
+    """``--gan-sessions``: how many GAN Lab sessions (browser tabs at /gan) may train at once."""
+    parser.add_argument(
+        "--gan-sessions", type=int, default=4, metavar="N",
+        help="GAN Lab sessions (tabs at /gan) training at once; 0 turns GAN Lab off "
+             "(default: 4)")
+
+
 def serve(args: argparse.Namespace) -> int:
     """Bind the socket, load the model, print the URL and serve until interrupted.
 
@@ -116,8 +125,10 @@ def serve(args: argparse.Namespace) -> int:
     workers = f"{options.workers} workers" if options.workers > 1 else "1 process"
     print(f"tensorsight: {workers} on {options.device}, {options.cache_mb} MB of activations "
           f"each, {options.store_description()}", flush=True)
-    names = ", ".join(bundle.name for bundle in bundles)
-    print(f"tensorsight: serving {names} at {url} ({reach}; Ctrl+C stops)", flush=True)
+    what = ", ".join(bundle.name for bundle in bundles)
+    if getattr(args, "page", ""):  # `tensorsight gan`: the GAN Lab page of the same server
+        url, what = url + args.page, "GAN Lab"
+    print(f"tensorsight: serving {what} at {url} ({reach}; Ctrl+C stops)", flush=True)
     note = host_check_note(args.host, options.allowed_hosts)
     if note:
         print(note, flush=True)
@@ -163,7 +174,7 @@ def _options(args: argparse.Namespace) -> ServeOptions:
         samples=samples, allowed_hosts=trusted_hosts(args.host, args.allow_host),
         workers=args.workers,
         store=str(store) if store else None, store_mb=args.store_mb, cache_mb=args.cache_mb,
-        device=resolve_device(args.device))
+        device=resolve_device(args.device), gan_sessions=args.gan_sessions)
 
 
 def resolve_device(name: str) -> str:

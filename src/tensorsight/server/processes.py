@@ -50,6 +50,7 @@ class ServeOptions:
     store_mb: int | None = None
     cache_mb: int = DEFAULT_CACHE_MB
     device: str = "cpu"
+    gan_sessions: int = 4  # per process: a GAN session lives in the worker its socket reached
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -98,7 +99,8 @@ def build_app(options: ServeOptions, bundles: list[ModelBundle] | None = None) -
     served = [ServedModel(model_id, bundle.name, Explainer.from_bundle(
         bundle, max_bytes=options.cache_mb * 2**20, store=store))
         for model_id, bundle in zip(unique_ids(options.models), bundles, strict=True)]
-    return create_multi_app(served, allowed_hosts=options.allowed_hosts)
+    return create_multi_app(served, allowed_hosts=options.allowed_hosts,
+                            gan_sessions=options.gan_sessions)
 
 
 def tune_allocator() -> None:
