@@ -52,10 +52,11 @@ export async function mount(root, source, { page = false, gan = false, signal = 
   const playgroundButton = el("button", {
     type: "button", class: "ts-top-button", onclick: () => showPanel((layer, close) => openPlayground(layer, { close })),
   }, "Convolution playground");
-  const attributionButton = el("button", {
+  // Attribution runs the model backwards: a static copy of the page (no server) has no such method.
+  const attributionButton = source.attribution ? el("button", {
     type: "button", class: "ts-top-button ts-attribution-button", onclick: () => current && showPanel((layer, close) =>
       openAttribution(layer, { source, runId: current.run_id, modelInfo, overview: current, colors, close })),
-  }, "What it looks at");
+  }, "What it looks at") : null;
   const modelChoice = models && models.length > 1 ? modelPicker(models, modelId) : null;
   // The GAN Lab link shows only on a served page (a notebook or a static copy has no /gan).
   const ganLink = gan ? el("a", { class: "ts-top-button", href: "gan" }, "GAN Lab") : null;

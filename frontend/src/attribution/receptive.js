@@ -24,6 +24,7 @@ export function createReceptiveOutline({ source, root, modelInfo }) {
   async function show(runId, hover) {
     shown = hover;
     clearBoxes();
+    if (!source.receptiveField) return;   // a static copy of the page has no server to ask
     if (!runId || !hover || !inputId || hover.node.id === inputId || hover.node.shape.length !== 4) return;
     const key = `${runId}|${hover.node.id}`;
     if (!tables.has(key)) tables.set(key, source.receptiveField(runId, hover.node.id));
