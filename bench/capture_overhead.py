@@ -35,8 +35,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(channels)
         self.downsample = None
         if stride != 1 or in_channels != channels:
-            self.downsample = nn.Sequential(nn.Conv2d(in_channels, channels, 1, stride, bias=False),
-                                            nn.BatchNorm2d(channels))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_channels, channels, 1, stride, bias=False), nn.BatchNorm2d(channels)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -49,14 +50,19 @@ class ResNet18(nn.Module):
 
     def __init__(self, classes: int = 1000) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64),
-                                  nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, 64, 7, 2, 3, bias=False),
+            nn.BatchNorm2d(64),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2, 1),
+        )
         widths = [64, 128, 256, 512]
         stages, in_channels = [], 64
         for index, width in enumerate(widths):
             stride = 1 if index == 0 else 2
-            stages.append(nn.Sequential(BasicBlock(in_channels, width, stride),
-                                        BasicBlock(width, width, 1)))
+            stages.append(
+                nn.Sequential(BasicBlock(in_channels, width, stride), BasicBlock(width, width, 1))
+            )
             in_channels = width
         self.stages = nn.Sequential(*stages)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -66,8 +72,9 @@ class ResNet18(nn.Module):
         return self.fc(torch.flatten(self.pool(self.stages(self.stem(x))), 1))
 
 
-def interleaved_medians(runs: list[Callable[[], object]],
-                        repeats: int) -> list[tuple[float, float]]:
+def interleaved_medians(
+    runs: list[Callable[[], object]], repeats: int
+) -> list[tuple[float, float]]:
     """Median (wall, CPU) seconds of each run, timed in turns so load slows them alike."""
     for run in runs:
         run()  # warm-up: allocator, kernels
@@ -77,39 +84,55 @@ def interleaved_medians(runs: list[Callable[[], object]],
             wall, cpu = time.perf_counter(), time.process_time()
             run()
             samples.append((time.perf_counter() - wall, time.process_time() - cpu))
-    return [(statistics.median(wall for wall, _ in samples),
-             statistics.median(cpu for _, cpu in samples)) for samples in times]
+    return [
+        (
+            statistics.median(wall for wall, _ in samples),
+            statistics.median(cpu for _, cpu in samples),
+        )
+        for samples in times
+    ]
 
 
 def bare_forward(model: nn.Module, x: torch.Tensor) -> Callable[[], object]:
     def run() -> object:
         with torch.no_grad():
             return model(x)
+
     return run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (1 gives steady timings on a busy machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (1 gives steady timings on a busy machine)",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    cases = [("TinyVGG 1x64x64", TinyVGG(in_channels=1, input_size=64), (1, 1, 64, 64)),
-             ("ResNet-18 3x224x224", ResNet18(), (1, 3, 224, 224))]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"median of {args.repeats}")
+    cases = [
+        ("TinyVGG 1x64x64", TinyVGG(in_channels=1, input_size=64), (1, 1, 64, 64)),
+        ("ResNet-18 3x224x224", ResNet18(), (1, 3, 224, 224)),
+    ]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {args.repeats}")
     for label, model, shape in cases:
         model.eval()
         x = torch.randn(shape)
         bare, captured = interleaved_medians(
-            [bare_forward(model, x), lambda model=model, x=x: capture(model, x)], args.repeats)
-        for clock, plain, recorded in (("wall", bare[0], captured[0]),
-                                       ("cpu", bare[1], captured[1])):
-            print(f"{label:20s} {clock:4s} forward {plain * 1e3:8.2f} ms   "
-                  f"capture {recorded * 1e3:8.2f} ms   ratio {recorded / plain:5.2f}x")
+            [bare_forward(model, x), lambda model=model, x=x: capture(model, x)], args.repeats
+        )
+        for clock, plain, recorded in (
+            ("wall", bare[0], captured[0]),
+            ("cpu", bare[1], captured[1]),
+        ):
+            print(
+                f"{label:20s} {clock:4s} forward {plain * 1e3:8.2f} ms   "
+                f"capture {recorded * 1e3:8.2f} ms   ratio {recorded / plain:5.2f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -45,8 +45,14 @@ def torch_step(a, b):  # type: ignore[no-untyped-def]
     return torch.tanh(a @ b + a)
 
 
-def loop_seconds(step: Callable, a, b, iterations: int, block: Block, per_call: bool | str  # type: ignore[type-arg]
-                 ) -> float:
+def loop_seconds(
+    step: Callable,
+    a,
+    b,
+    iterations: int,
+    block: Block,
+    per_call: bool | str,  # type: ignore[type-arg]
+) -> float:
     """Seconds for ``iterations`` steps: the block around the loop, around each step
     (``per_call=True``), or decorating the step (``per_call="decorated"``)."""
     if per_call == "decorated":
@@ -67,8 +73,15 @@ def loop_seconds(step: Callable, a, b, iterations: int, block: Block, per_call: 
     return clock() - start
 
 
-def ratios(step: Callable, a, b, block: Block, per_call: bool | str, repeats: int,  # type: ignore[type-arg]
-           iterations: int) -> tuple[float, float]:
+def ratios(
+    step: Callable,
+    a,
+    b,
+    block: Block,
+    per_call: bool | str,
+    repeats: int,  # type: ignore[type-arg]
+    iterations: int,
+) -> tuple[float, float]:
     """(median of paired ratios, ratio of the fastest runs) of time inside / time plain.
 
     Pairs are interleaved with alternating order; on a shared, noisy machine the ratio of the
@@ -97,12 +110,16 @@ def overhead_table(repeats: int, iterations: int, tsensor_module) -> None:  # ty
     blocks: dict[str, Block] = {"tensorsight": tensorsight.clarify}
     if tsensor_module is not None:
         blocks["tsensor"] = lambda: tsensor_module.clarify(show=None)
-    print("hot loop of small ops that raise nothing: time inside / plain "
-          "(median of pairs | fastest runs)")
+    print(
+        "hot loop of small ops that raise nothing: time inside / plain "
+        "(median of pairs | fastest runs)"
+    )
     for framework, (step, a, b) in cases.items():
         plain = min(loop_seconds(step, a, b, iterations, nullcontext, False) for _ in range(5))
-        print(f"  {framework}: one plain step (tanh(a @ b + a), 8x8) takes "
-              f"{plain / iterations * 1e6:.1f} us")
+        print(
+            f"  {framework}: one plain step (tanh(a @ b + a), 8x8) takes "
+            f"{plain / iterations * 1e6:.1f} us"
+        )
         for name, block in blocks.items():
             around = ratios(step, a, b, block, False, repeats, iterations)
             each = ratios(step, a, b, block, True, repeats, iterations)
@@ -111,13 +128,18 @@ def overhead_table(repeats: int, iterations: int, tsensor_module) -> None:  # ty
                 decorated = f"{median:.3f} | {fastest:.3f}"
             except TypeError:  # TensorSensor's clarify is no decorator
                 decorated = "n/a"
-            print(f"  {framework:6} {name:12} around loop {around[0]:.3f} | {around[1]:.3f}"
-                  f"   per iteration {each[0]:.3f} | {each[1]:.3f}   decorated step {decorated}")
+            print(
+                f"  {framework:6} {name:12} around loop {around[0]:.3f} | {around[1]:.3f}"
+                f"   per iteration {each[0]:.3f} | {each[1]:.3f}   decorated step {decorated}"
+            )
     step, a, b = cases["torch"]
-    recorded = ratios(step, a, b, lambda: tensorsight.clarify(record_torch=True), False,
-                      repeats, iterations)
-    print(f"  torch  tensorsight(record_torch=True) around loop {recorded[0]:.3f} | "
-          f"{recorded[1]:.3f}   (opt-in TorchFunctionMode: why it is off by default)")
+    recorded = ratios(
+        step, a, b, lambda: tensorsight.clarify(record_torch=True), False, repeats, iterations
+    )
+    print(
+        f"  torch  tensorsight(record_torch=True) around loop {recorded[0]:.3f} | "
+        f"{recorded[1]:.3f}   (opt-in TorchFunctionMode: why it is off by default)"
+    )
 
 
 FAILING_SOURCE = """
@@ -182,13 +204,16 @@ def first_latency(setup: str, block: str, directory: str, runs: int) -> float:
 
 def import_seconds(module: str, runs: int) -> float:
     """Median over fresh processes of importing ``module`` after NumPy is already imported."""
-    code = (f"import time, numpy; t = time.process_time(); import {module}; "
-            f"{'tensorsight.clarify; ' if module == 'tensorsight' else ''}"
-            "print(time.process_time() - t)")
+    code = (
+        f"import time, numpy; t = time.process_time(); import {module}; "
+        f"{'tensorsight.clarify; ' if module == 'tensorsight' else ''}"
+        "print(time.process_time() - t)"
+    )
     times = []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         times.append(float(out.stdout.strip().splitlines()[-1]))
     return statistics.median(times)
 
@@ -230,7 +255,7 @@ def main() -> None:
                 continue
             print(f"  {label:28} warm {warm_ms:7.2f} ms   first in a process {first_ms:7.2f} ms")
             if "Can't parse" in chatter.getvalue():
-                print(f"  {'':28} (it printed \"Can't parse\": this times its failure path)")
+                print(f'  {"":28} (it printed "Can\'t parse": this times its failure path)')
 
     print("\nimport time beyond NumPy (median of fresh processes)")
     print(f"  tensorsight {import_seconds('tensorsight', runs) * 1e3:7.1f} ms")

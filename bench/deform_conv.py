@@ -69,14 +69,17 @@ def cases(shape: Shape) -> dict[str, Callable[[bool], Callable[[], None]]]:
                 result = op(*leaves)
                 if backward:
                     result.sum().backward()
+
             return run
+
         return builder
 
     return {
-        "conv2d": make(lambda x, w, b: F.conv2d(x, w, b, padding=shape.padding),
-                       (x, weight, bias)),
-        "deform_conv2d": make(lambda x, o, w, b: deform_conv2d(x, o, w, b, padding=shape.padding),
-                              (x, offset, weight, bias)),
+        "conv2d": make(lambda x, w, b: F.conv2d(x, w, b, padding=shape.padding), (x, weight, bias)),
+        "deform_conv2d": make(
+            lambda x, o, w, b: deform_conv2d(x, o, w, b, padding=shape.padding),
+            (x, offset, weight, bias),
+        ),
     }
 
 
@@ -88,8 +91,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     backend = "torchvision" if torchvision_deform_conv2d() else "pure torch (grid_sample)"
     print(f"torch {torch.__version__}, {args.threads} threads, deform_conv2d backend: {backend}")
-    print(f"{'shape':44} {'pass':17} {'conv2d ms':>10} {'deform ms':>10} {'wall x':>7} "
-          f"{'cpu x':>7}")
+    print(
+        f"{'shape':44} {'pass':17} {'conv2d ms':>10} {'deform ms':>10} {'wall x':>7} {'cpu x':>7}"
+    )
     worst = 0.0
     for shape in SHAPES:
         builders = cases(shape)
@@ -99,8 +103,10 @@ def main() -> None:
             wall_ratio, cpu_ratio = deform[0] / plain[0], deform[1] / max(plain[1], 1e-9)
             worst = max(worst, cpu_ratio)
             label = "forward+backward" if backward else "forward"
-            print(f"{shape.name:44} {label:17} {plain[0] * 1e3:10.2f} {deform[0] * 1e3:10.2f} "
-                  f"{wall_ratio:7.2f} {cpu_ratio:7.2f}")
+            print(
+                f"{shape.name:44} {label:17} {plain[0] * 1e3:10.2f} {deform[0] * 1e3:10.2f} "
+                f"{wall_ratio:7.2f} {cpu_ratio:7.2f}"
+            )
     print(f"largest CPU-time ratio {worst:.2f}x (goal: within 4x)")
 
 

@@ -39,14 +39,16 @@ def explainers() -> list[Explainer]:
         mobilenet = Explainer.from_bundle(load_model("mobilenet_v2"))
     except ModelLoadError:  # no ImageNet weights here: the same layers, seeded random weights
         torch.manual_seed(0)
-        mobilenet = Explainer(MobileNetV2().eval(),
-                              preprocessing=Preprocessing(size=(224, 224), channels=3),
-                              class_names=imagenet_class_names(), name="MobileNetV2 (random)")
+        mobilenet = Explainer(
+            MobileNetV2().eval(),
+            preprocessing=Preprocessing(size=(224, 224), channels=3),
+            class_names=imagenet_class_names(),
+            name="MobileNetV2 (random)",
+        )
     return [tinyvgg, mobilenet]
 
 
-def measure(explainer: Explainer,
-            repeats: int) -> list[tuple[str, int, int, int, float, float]]:
+def measure(explainer: Explainer, repeats: int) -> list[tuple[str, int, int, int, float, float]]:
     height, width = explainer.preprocessing.size
     run_id = explainer.run_image(Image.new("RGB", (width, height), (120, 90, 60)))["run_id"]
     rows = []
@@ -65,8 +67,16 @@ def measure(explainer: Explainer,
             times.append(time.perf_counter() - start)
         terms_bytes = len(encode_pack(*pack))
         eager_bytes = cin * out_rows * out_cols * kh * kw * 4
-        rows.append((node["name"], detail_bytes, terms_bytes, eager_bytes,
-                     statistics.median(times) * 1000, min(times) * 1000))
+        rows.append(
+            (
+                node["name"],
+                detail_bytes,
+                terms_bytes,
+                eager_bytes,
+                statistics.median(times) * 1000,
+                min(times) * 1000,
+            )
+        )
     return rows
 
 
@@ -78,16 +88,22 @@ def main() -> None:
     for explainer in explainers():
         rows = measure(explainer, args.repeats)
         print(f"{explainer.name}: {len(rows)} conv layers, channel 0, window at the centre")
-        print(f"  {'layer':<28}{'detail pack':>12}{'terms':>9}{'eager products':>16}"
-              f"{'terms ms (median, min)':>24}")
+        print(
+            f"  {'layer':<28}{'detail pack':>12}{'terms':>9}{'eager products':>16}"
+            f"{'terms ms (median, min)':>24}"
+        )
         for layer, detail, terms, eager, median, fastest in rows:
-            print(f"  {layer:<28}{detail / kb:>10.1f}KB{terms / kb:>7.1f}KB{eager / kb:>14.1f}KB"
-                  f"{median:>14.2f}{fastest:>10.2f}")
+            print(
+                f"  {layer:<28}{detail / kb:>10.1f}KB{terms / kb:>7.1f}KB{eager / kb:>14.1f}KB"
+                f"{median:>14.2f}{fastest:>10.2f}"
+            )
         worst = max(row[4] for row in rows)
         eager_total = max(row[3] for row in rows)
-        print(f"  slowest median window's terms {worst:.2f} ms (goal {TERMS_GOAL_MS:.0f} ms: "
-              f"{'met' if worst <= TERMS_GOAL_MS else 'missed'}); the largest eager products "
-              f"{eager_total / kb / kb:.2f} MB for one channel's view")
+        print(
+            f"  slowest median window's terms {worst:.2f} ms (goal {TERMS_GOAL_MS:.0f} ms: "
+            f"{'met' if worst <= TERMS_GOAL_MS else 'missed'}); the largest eager products "
+            f"{eager_total / kb / kb:.2f} MB for one channel's view"
+        )
 
 
 if __name__ == "__main__":

@@ -56,8 +56,15 @@ PAYLOAD_GOAL_BYTES = 2_000_000
 # glibc's mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @dataclass(frozen=True)
@@ -90,8 +97,9 @@ def build(name: str) -> tuple[ModelBundle, str]:
     try:
         return load_model("mobilenet_v2"), "torchvision ImageNet weights"
     except ModelLoadError:
-        return bundle_from_module(MobileNetV2(), name="MobileNetV2",
-                                  class_names=imagenet_class_names()), "random weights"
+        return bundle_from_module(
+            MobileNetV2(), name="MobileNetV2", class_names=imagenet_class_names()
+        ), "random weights"
 
 
 def test_image() -> Image.Image:
@@ -110,8 +118,11 @@ def forward_keeping_outputs(model: nn.Module, x: torch.Tensor) -> list[torch.Ten
     is the floor under capture's cost, the rest being its bookkeeping.
     """
     kept: list[torch.Tensor] = []
-    hooks = [module.register_forward_hook(lambda module, args, output: kept.append(output))
-             for module in model.modules() if not list(module.children())]
+    hooks = [
+        module.register_forward_hook(lambda module, args, output: kept.append(output))
+        for module in model.modules()
+        if not list(module.children())
+    ]
     try:
         with torch.no_grad():
             model(x)
@@ -144,22 +155,40 @@ def measure(bundle: ModelBundle, repeats: int, channels: int) -> Figures:
     keeping_s = median_seconds(lambda: forward_keeping_outputs(bundle.model, x), repeats)
     capture_s = median_seconds(lambda: capture(bundle.model, x), repeats)
     run_image_s = median_seconds(lambda: explainer.run_image(image), repeats)
-    memory = {"forward": peak_extra_mb(forward),
-              "capture": peak_extra_mb(lambda: capture(bundle.model, x)),
-              "run_image": peak_extra_mb(lambda: explainer.run_image(image))}
+    memory = {
+        "forward": peak_extra_mb(forward),
+        "capture": peak_extra_mb(lambda: capture(bundle.model, x)),
+        "run_image": peak_extra_mb(lambda: explainer.run_image(image)),
+    }
 
     graph = capture(bundle.model, x)
-    activation_bytes = sum(node.activation.numel() * node.activation.element_size()
-                           for node in graph.nodes)
+    activation_bytes = sum(
+        node.activation.numel() * node.activation.element_size() for node in graph.nodes
+    )
     info = json.dumps(explainer.model_info()).encode()
     overview_dict = explainer.run_image(image)
     overview = json.dumps(overview_dict).encode()
-    pack = encode_pack(*explainer.activations(overview_dict["run_id"],
-                                              list(overview_dict["nodes"]),
-                                              channels=(0, channels), encoding="u8"))
+    pack = encode_pack(
+        *explainer.activations(
+            overview_dict["run_id"],
+            list(overview_dict["nodes"]),
+            channels=(0, channels),
+            encoding="u8",
+        )
+    )
     compressed = sum(len(gzip.compress(part, 5)) for part in (info, overview, pack))
-    return Figures(forward_s, keeping_s, capture_s, run_image_s, memory, activation_bytes,
-                   len(info), len(overview), len(pack), compressed)
+    return Figures(
+        forward_s,
+        keeping_s,
+        capture_s,
+        run_image_s,
+        memory,
+        activation_bytes,
+        len(info),
+        len(overview),
+        len(pack),
+        compressed,
+    )
 
 
 def peak_extra_mb(action: Callable[[], Any]) -> float | None:
@@ -207,21 +236,29 @@ def report(name: str, source: str, figures: Figures) -> None:
     mb = 1e6
     print(f"\n{name} at 224x224 ({source})")
     print(f"  bare forward      {figures.forward_s * 1e3:8.1f} ms  {_peak(figures, 'forward')}")
-    print(f"  forward, keeping every layer's output {figures.keeping_s * 1e3:.1f} ms "
-          f"({figures.keeping_s / figures.forward_s:.2f}x forward)")
-    print(f"  capture           {figures.capture_s * 1e3:8.1f} ms  {_peak(figures, 'capture')}  "
-          f"{ratio:.2f}x forward (goal <= {CAPTURE_GOAL}x: {_verdict(ratio <= CAPTURE_GOAL)})")
-    print(f"  image -> overview {figures.run_image_s * 1e3:8.1f} ms  "
-          f"{_peak(figures, 'run_image')}  (goal <= {OVERVIEW_GOAL_S:.0f} s: "
-          f"{_verdict(overview_ok)})")
+    print(
+        f"  forward, keeping every layer's output {figures.keeping_s * 1e3:.1f} ms "
+        f"({figures.keeping_s / figures.forward_s:.2f}x forward)"
+    )
+    print(
+        f"  capture           {figures.capture_s * 1e3:8.1f} ms  {_peak(figures, 'capture')}  "
+        f"{ratio:.2f}x forward (goal <= {CAPTURE_GOAL}x: {_verdict(ratio <= CAPTURE_GOAL)})"
+    )
+    print(
+        f"  image -> overview {figures.run_image_s * 1e3:8.1f} ms  "
+        f"{_peak(figures, 'run_image')}  (goal <= {OVERVIEW_GOAL_S:.0f} s: "
+        f"{_verdict(overview_ok)})"
+    )
     print(f"  activations kept  {figures.activation_bytes / mb:8.2f} MB (float32, all nodes)")
     # Every node's channels, not just the layers on screen: the page's real first view is what
     # --browser (or bench/explainer_latency.py) measures against the goal.
-    print(f"  all-node payload  {figures.first_view_bytes / mb:8.2f} MB = model_info "
-          f"{figures.info_bytes / mb:.2f} + overview {figures.overview_bytes / mb:.2f} "
-          f"+ u8 packs {figures.packs_bytes / mb:.2f}; gzip "
-          f"{figures.first_view_gzip_bytes / mb:.2f} MB (upper bound of the first view; "
-          f"goal < {PAYLOAD_GOAL_BYTES / mb:.0f} MB applies to what the page fetches)")
+    print(
+        f"  all-node payload  {figures.first_view_bytes / mb:8.2f} MB = model_info "
+        f"{figures.info_bytes / mb:.2f} + overview {figures.overview_bytes / mb:.2f} "
+        f"+ u8 packs {figures.packs_bytes / mb:.2f}; gzip "
+        f"{figures.first_view_gzip_bytes / mb:.2f} MB (upper bound of the first view; "
+        f"goal < {PAYLOAD_GOAL_BYTES / mb:.0f} MB applies to what the page fetches)"
+    )
 
 
 def _peak(figures: Figures, phase: str) -> str:
@@ -241,30 +278,43 @@ def browser_first_view(name: str) -> str:
     if not CHROMIUM.is_file():
         return f"no Chromium at {CHROMIUM}"
     spec = "mobilenet_v2" if name == "MobileNetV2" else f"{__file__}:tinyvgg_224"
-    server = subprocess.Popen([sys.executable, "-m", "tensorsight", "serve", "--model", spec,
-                               "-p", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tensorsight", "serve", "--model", spec, "-p", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         url = _served_url(server)
         upload = io.BytesIO()
         test_image().save(upload, format="PNG")
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                                 args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(url)
-            page.wait_for_function("['ready', 'idle'].includes(document.body.dataset.state)",
-                                   timeout=120_000)
+            page.wait_for_function(
+                "['ready', 'idle'].includes(document.body.dataset.state)", timeout=120_000
+            )
             before = page.evaluate("document.querySelector('.ts-app').dataset.runId || ''")
             responses: list[Any] = []
-            page.on("response", lambda response: responses.append(response)
-                    if "/api/runs" in response.url else None)
-            page.set_input_files(".ts-file-input", files=[
-                {"name": "upload.png", "mimeType": "image/png", "buffer": upload.getvalue()}])
+            page.on(
+                "response",
+                lambda response: (
+                    responses.append(response) if "/api/runs" in response.url else None
+                ),
+            )
+            page.set_input_files(
+                ".ts-file-input",
+                files=[
+                    {"name": "upload.png", "mimeType": "image/png", "buffer": upload.getvalue()}
+                ],
+            )
             page.wait_for_function(
                 "(before) => { const app = document.querySelector('.ts-app');"
                 " return app.dataset.state === 'ready' && app.dataset.runId !== before; }",
-                arg=before, timeout=120_000)
+                arg=before,
+                timeout=120_000,
+            )
             page.wait_for_load_state("networkidle")
             body = sum(len(response.body()) for response in responses)
             wire = sum(int(response.headers.get("content-length", 0)) for response in responses)
@@ -273,8 +323,10 @@ def browser_first_view(name: str) -> str:
         server.terminate()
         server.wait(timeout=30)
     ok = body < PAYLOAD_GOAL_BYTES
-    return (f"{body / 1e6:.2f} MB in {len(responses)} responses, {wire / 1e6:.2f} MB on the wire "
-            f"(goal < {PAYLOAD_GOAL_BYTES / 1e6:.0f} MB: {_verdict(ok)})")
+    return (
+        f"{body / 1e6:.2f} MB in {len(responses)} responses, {wire / 1e6:.2f} MB on the wire "
+        f"(goal < {PAYLOAD_GOAL_BYTES / 1e6:.0f} MB: {_verdict(ok)})"
+    )
 
 
 def _served_url(server: subprocess.Popen[str]) -> str:
@@ -303,9 +355,14 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(width, out_channels, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU()
-        self.shortcut = (nn.Identity() if stride == 1 and in_channels == out_channels else
-                         nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                                       nn.BatchNorm2d(out_channels)))
+        self.shortcut = (
+            nn.Identity()
+            if stride == 1 and in_channels == out_channels
+            else nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.relu(self.bn1(self.conv1(x)))
@@ -315,8 +372,12 @@ class Bottleneck(nn.Module):
 
 def resnet50_sized(num_classes: int = 1000) -> nn.Module:
     """ResNet-50's layout (3, 4, 6, 3 bottlenecks; 25.6 M parameters), random weights."""
-    layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, 2, padding=3, bias=False), nn.BatchNorm2d(64),
-                               nn.ReLU(), nn.MaxPool2d(3, 2, padding=1)]
+    layers: list[nn.Module] = [
+        nn.Conv2d(3, 64, 7, 2, padding=3, bias=False),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2, padding=1),
+    ]
     in_channels = 64
     for stage, (blocks, width) in enumerate(zip((3, 4, 6, 3), (64, 128, 256, 512), strict=True)):
         for index in range(blocks):
@@ -346,30 +407,44 @@ def cuda_resnet(repeats: int) -> None:
     forward_s = median_seconds(forward, repeats)
     capture_s = median_seconds(captured, repeats)
     print(f"\nResNet-50-sized model on {torch.cuda.get_device_name()} at 224x224")
-    print(f"  bare forward {forward_s * 1e3:.1f} ms, capture {capture_s * 1e3:.1f} ms "
-          f"({capture_s / forward_s:.2f}x; capture copies every activation to the CPU)")
+    print(
+        f"  bare forward {forward_s * 1e3:.1f} ms, capture {capture_s * 1e3:.1f} ms "
+        f"({capture_s / forward_s:.2f}x; capture copies every activation to the CPU)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--channels", type=int, default=16,
-                        help="channels per node in the first view's activation packs")
+    parser.add_argument(
+        "--channels",
+        type=int,
+        default=16,
+        help="channels per node in the first view's activation packs",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--keep-freed-memory", action="store_true",
-                        help="tell glibc to keep freed memory for reuse (no mmap/trim), which "
-                             "spares a capture the page faults of fresh memory")
-    parser.add_argument("--browser", action="store_true",
-                        help="also measure the real first view in headless Chromium")
+    parser.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="tell glibc to keep freed memory for reuse (no mmap/trim), which "
+        "spares a capture the page faults of fresh memory",
+    )
+    parser.add_argument(
+        "--browser",
+        action="store_true",
+        help="also measure the real first view in headless Chromium",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.keep_freed_memory:
         keep_freed_memory()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{'freed memory kept, ' if args.keep_freed_memory else ''}"
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
-          f"medians of {args.repeats} runs")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{'freed memory kept, ' if args.keep_freed_memory else ''}"
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
+        f"medians of {args.repeats} runs"
+    )
     for name in MODELS:
         bundle, source = build(name)
         report(name, source, measure(bundle, args.repeats, args.channels))

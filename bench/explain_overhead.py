@@ -213,22 +213,33 @@ def main() -> None:
     args = parser.parse_args()
     n = STEPS_PER_SAMPLE
     workloads = {
-        "MLP training step": (per_call(mlp_step, n), {
-            "@explain (steady state)": (per_call(mlp_step_decorated, n), args.repeats),
-            "with explain(): around the loop": (mlp_steps_in_block, args.repeats),
-            "with explain(): every step": (per_call(mlp_step_fresh_block, n), args.repeats),
-            "tsensor.explain()": (per_call(mlp_step_tsensor, 1), args.tsensor_repeats),
-        }),
-        "attention forward": (per_call(attention_forward, n), {
-            "@explain (steady state)": (per_call(attention_forward_decorated, n), args.repeats),
-            "with explain(): every call": (per_call(attention_forward_fresh_block, n),
-                                           args.repeats),
-            "tsensor.explain()": (per_call(attention_forward_tsensor, 1), args.tsensor_repeats),
-        }),
-        "NumPy loop (10 iterations)": (per_call(numpy_loop, n), {
-            "@explain (steady state)": (per_call(numpy_loop_decorated, n), args.repeats),
-            "tsensor.explain()": (per_call(numpy_loop_tsensor, 1), args.tsensor_repeats),
-        }),
+        "MLP training step": (
+            per_call(mlp_step, n),
+            {
+                "@explain (steady state)": (per_call(mlp_step_decorated, n), args.repeats),
+                "with explain(): around the loop": (mlp_steps_in_block, args.repeats),
+                "with explain(): every step": (per_call(mlp_step_fresh_block, n), args.repeats),
+                "tsensor.explain()": (per_call(mlp_step_tsensor, 1), args.tsensor_repeats),
+            },
+        ),
+        "attention forward": (
+            per_call(attention_forward, n),
+            {
+                "@explain (steady state)": (per_call(attention_forward_decorated, n), args.repeats),
+                "with explain(): every call": (
+                    per_call(attention_forward_fresh_block, n),
+                    args.repeats,
+                ),
+                "tsensor.explain()": (per_call(attention_forward_tsensor, 1), args.tsensor_repeats),
+            },
+        ),
+        "NumPy loop (10 iterations)": (
+            per_call(numpy_loop, n),
+            {
+                "@explain (steady state)": (per_call(numpy_loop_decorated, n), args.repeats),
+                "tsensor.explain()": (per_call(numpy_loop_tsensor, 1), args.tsensor_repeats),
+            },
+        ),
     }
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # tsensor's fonts
     have_tsensor = tsensor_available()

@@ -36,8 +36,15 @@ import numpy as np
 from PIL import Image
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 CHANNELS_PER_LAYER = 16  # what the overview shows per layer before paging (overview.js PAGE)
 RENDER_GOAL_MS = 300
 FIRST_VIEW_GOAL_KB = 300
@@ -48,7 +55,10 @@ def serve(options: list[str]) -> Iterator[str]:
     """A ``tensorsight serve`` subprocess; yields its URL."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tensorsight", "serve", "-p", "0", *options],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True).start()
     try:
@@ -84,8 +94,14 @@ def first_view_queries(model_info: dict) -> list[dict[str, str]]:
         shape = node["shape"]
         window = f"0:{min(CHANNELS_PER_LAYER, shape[1])}" if len(shape) == 4 else "all"
         windows.setdefault(window, []).append(node["id"])
-    return [{"nodes": ",".join(ids), "encoding": "u8", **({} if window == "all" else
-            {"channels": window})} for window, ids in windows.items()]
+    return [
+        {
+            "nodes": ",".join(ids),
+            "encoding": "u8",
+            **({} if window == "all" else {"channels": window}),
+        }
+        for window, ids in windows.items()
+    ]
 
 
 def bench_http(url: str, image: bytes, repeats: int) -> dict[str, float]:
@@ -106,10 +122,12 @@ def bench_http(url: str, image: bytes, repeats: int) -> dict[str, float]:
             overview_ms.append(1000 * (overview_done - start))
             activations_ms.append(1000 * (done - start))
             wire_bytes.append(received)
-    return {"upload -> overview JSON (ms)": statistics.median(overview_ms[1:]),
-            "upload -> first-view activations (ms)": statistics.median(activations_ms[1:]),
-            "run data for the first view (KB on the wire)": statistics.median(wire_bytes) / 1000,
-            "activation requests per run": len(queries)}
+    return {
+        "upload -> overview JSON (ms)": statistics.median(overview_ms[1:]),
+        "upload -> first-view activations (ms)": statistics.median(activations_ms[1:]),
+        "run data for the first view (KB on the wire)": statistics.median(wire_bytes) / 1000,
+        "activation requests per run": len(queries),
+    }
 
 
 # Timestamps the file input's change (capture phase, before the app sees it) and the moment the
@@ -135,8 +153,9 @@ def bench_browser(url: str, image: bytes, repeats: int) -> dict[str, float]:
         page.on("requestfinished", lambda request: transferred.append(_wire_size(request)))
         page.goto(url)
         # "idle": a model without samples shows nothing until the first upload.
-        page.wait_for_function("['ready', 'idle'].includes(document.body.dataset.state)",
-                               timeout=60_000)
+        page.wait_for_function(
+            "['ready', 'idle'].includes(document.body.dataset.state)", timeout=60_000
+        )
         first_load_bytes = sum(transferred)
         page.evaluate(_INSTRUMENT)
         render_ms, upload_bytes = [], []
@@ -150,9 +169,11 @@ def bench_browser(url: str, image: bytes, repeats: int) -> dict[str, float]:
             render_ms.append(timing["ready"] - timing["changed"])
             upload_bytes.append(sum(transferred))
         browser.close()
-    return {"page: first load, all requests (KB on the wire)": first_load_bytes / 1000,
-            "page: upload -> rendered (ms)": statistics.median(render_ms[1:]),
-            "page: received per upload (KB on the wire)": statistics.median(upload_bytes) / 1000}
+    return {
+        "page: first load, all requests (KB on the wire)": first_load_bytes / 1000,
+        "page: upload -> rendered (ms)": statistics.median(render_ms[1:]),
+        "page: received per upload (KB on the wire)": statistics.median(upload_bytes) / 1000,
+    }
 
 
 def _wire_size(request: object) -> int:
@@ -179,17 +200,21 @@ def main() -> None:
             print(f"(browser part skipped: {CHROMIUM} is not installed)")
         else:
             results |= bench_browser(url, image, args.repeats)
-    print(f"model {args.model}, upload {len(image) / 1000:.0f} KB JPEG 640x480, "
-          f"medians of {args.repeats} runs after one warm-up; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"model {args.model}, upload {len(image) / 1000:.0f} KB JPEG 640x480, "
+        f"medians of {args.repeats} runs after one warm-up; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     for name, value in results.items():
         print(f"  {name:<52} {value:8.1f}")
     rendered = results.get("page: upload -> rendered (ms)")
     if rendered is not None:
         print(f"  render goal {RENDER_GOAL_MS} ms: {rendered / RENDER_GOAL_MS:.2f}x of budget")
         first_view = results["page: first load, all requests (KB on the wire)"]
-        print(f"  first-view goal {FIRST_VIEW_GOAL_KB} KB: "
-              f"{first_view / FIRST_VIEW_GOAL_KB:.2f}x of budget")
+        print(
+            f"  first-view goal {FIRST_VIEW_GOAL_KB} KB: "
+            f"{first_view / FIRST_VIEW_GOAL_KB:.2f}x of budget"
+        )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,13 @@ def browser(seconds: float) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
     command = [sys.executable, "-m", "tensorsight", "serve", "-p", "0"]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    server = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         url = None
         for line in server.stdout:  # type: ignore[union-attr]
@@ -59,14 +64,17 @@ def browser(seconds: float) -> dict[str, float]:
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(
                 executable_path="/usr/bin/chromium",
-                args=["--headless", "--no-sandbox", "--disable-gpu"])
+                args=["--headless", "--no-sandbox", "--disable-gpu"],
+            )
             page = chromium.new_page(viewport={"width": 1400, "height": 900})
             page.goto(url + "gan?preset=ring&pretrained=1")
             page.wait_for_selector('body[data-state="ready"]', timeout=60_000)
             page.locator('[data-role="play"]').click()
             page.wait_for_timeout(1000)
-            counts = ("() => ({...window.tensorsightGan.counts(), "
-                      "epoch: Number(document.querySelector('.tsg-app').dataset.epoch)})")
+            counts = (
+                "() => ({...window.tensorsightGan.counts(), "
+                "epoch: Number(document.querySelector('.tsg-app').dataset.epoch)})"
+            )
             first = page.evaluate(counts)
             page.wait_for_timeout(seconds * 1000)
             last = page.evaluate(counts)
@@ -75,21 +83,30 @@ def browser(seconds: float) -> dict[str, float]:
         server.terminate()
         server.wait(timeout=10)
     frames = last["received"] - first["received"]
-    return {"frames_per_s": frames / seconds,
-            "drawn_per_s": (last["drawn"] - first["drawn"]) / seconds,
-            "epochs_per_s": (last["epoch"] - first["epoch"]) / seconds,
-            "bytes_per_frame": (last["bytes"] - first["bytes"]) / max(frames, 1)}
+    return {
+        "frames_per_s": frames / seconds,
+        "drawn_per_s": (last["drawn"] - first["drawn"]) / seconds,
+        "epochs_per_s": (last["epoch"] - first["epoch"]) / seconds,
+        "bytes_per_frame": (last["bytes"] - first["bytes"]) / max(frames, 1),
+    }
 
 
 def convergence(epochs: int, seeds: int) -> None:
     rng = np.random.default_rng(0)
     blob = rng.normal([0.35, 0.6], 0.05, (300, 2)).clip(0, 1)
     blobs = np.concatenate([blob, rng.normal([0.7, 0.3], 0.05, (300, 2)).clip(0, 1)])
-    presets: dict[str, object] = {"line": "line", "gaussians": "gaussians", "ring": "ring",
-                                  "disjoint": "disjoint", "drawn blob": blob,
-                                  "drawn two blobs": blobs}
-    print(f"\nfrom scratch, default settings, {epochs} epochs, seeds 0-{seeds - 1}; converged = "
-          f"JS within {CONVERGED_ABOVE_FLOOR} bits of the real-vs-real floor")
+    presets: dict[str, object] = {
+        "line": "line",
+        "gaussians": "gaussians",
+        "ring": "ring",
+        "disjoint": "disjoint",
+        "drawn blob": blob,
+        "drawn two blobs": blobs,
+    }
+    print(
+        f"\nfrom scratch, default settings, {epochs} epochs, seeds 0-{seeds - 1}; converged = "
+        f"JS within {CONVERGED_ABOVE_FLOOR} bits of the real-vs-real floor"
+    )
     for name, spec in presets.items():
         results = []
         for seed in range(seeds):
@@ -104,8 +121,10 @@ def convergence(epochs: int, seeds: int) -> None:
         lab = GanLab(name, 0)
         lab.train(epochs)
         snap = lab.snapshot()
-        print(f"  {name:16s} seed 0: modes {snap['modes_covered']}/{snap['modes']}, "
-              f"good samples {snap['good_share']:.0%}")
+        print(
+            f"  {name:16s} seed 0: modes {snap['modes_covered']}/{snap['modes']}, "
+            f"good samples {snap['good_share']:.0%}"
+        )
 
 
 def main() -> None:
@@ -119,16 +138,21 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"GAN Lab bench: {args.epochs} epochs, best of 3, 1 torch thread, {os.cpu_count()} cores")
-    for label, every in (("no drawing", None), ("full state every 10 epochs", 10),
-                         ("full state every epoch", 1)):
+    for label, every in (
+        ("no drawing", None),
+        ("full state every 10 epochs", 10),
+        ("full state every epoch", 1),
+    ):
         rate = epochs_per_second(args.epochs, every)
         print(f"  {label:28s} {rate:7.0f} epochs/s  ({rate / GANLAB_CEILING:.1f}x GAN Lab's 60/s)")
     if not args.no_browser:
         figures = browser(args.seconds)
-        print(f"  browser (ring, playing, {args.seconds:.0f} s): "
-              f"{figures['frames_per_s']:.1f} frames/s received, "
-              f"{figures['drawn_per_s']:.1f} drawn/s, {figures['epochs_per_s']:.0f} epochs/s, "
-              f"{figures['bytes_per_frame'] / 1024:.1f} KiB per frame")
+        print(
+            f"  browser (ring, playing, {args.seconds:.0f} s): "
+            f"{figures['frames_per_s']:.1f} frames/s received, "
+            f"{figures['drawn_per_s']:.1f} drawn/s, {figures['epochs_per_s']:.0f} epochs/s, "
+            f"{figures['bytes_per_frame'] / 1024:.1f} KiB per frame"
+        )
     if args.convergence:
         convergence(args.convergence_epochs, args.seeds)
 

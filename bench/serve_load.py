@@ -57,7 +57,8 @@ class Tally:
     statuses: Counter[int] = field(default_factory=Counter)
     transport_errors: Counter[str] = field(default_factory=Counter)
     answers: defaultdict[tuple[str, str], Counter[str]] = field(
-        default_factory=lambda: defaultdict(Counter))
+        default_factory=lambda: defaultdict(Counter)
+    )
 
     def record(self, key: tuple[str, str], started: float, response: httpx.Response) -> None:
         self.latencies.append(time.perf_counter() - started)
@@ -86,8 +87,11 @@ def serve(options: list[str]) -> Iterator[tuple[str, int]]:
     """A ``tensorsight serve -p 0`` subprocess answering its API; yields (url, pid)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tensorsight", "serve", "-p", "0", *options],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True).start()
     try:
@@ -129,12 +133,21 @@ def rss_bytes(pid: int) -> int:
 class Student:
     """One client's loop: make a run, look at it, read, again."""
 
-    def __init__(self, http: httpx.AsyncClient, tally: Tally, info: dict, samples: list[str],
-                 uploads: list[bytes], think_s: float, seed: int) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        tally: Tally,
+        info: dict,
+        samples: list[str],
+        uploads: list[bytes],
+        think_s: float,
+        seed: int,
+    ) -> None:
         self.http, self.tally, self.samples, self.uploads = http, tally, samples, uploads
         self.queries = first_view_queries(info)
-        self.detail_nodes = [node["id"] for node in info["nodes"]
-                             if node["kind"] not in ("input", "softmax")] or ["n0"]
+        self.detail_nodes = [
+            node["id"] for node in info["nodes"] if node["kind"] not in ("input", "softmax")
+        ] or ["n0"]
         self.think_s = think_s
         self.random = random.Random(seed)
 
@@ -149,8 +162,9 @@ class Student:
         if self.random.random() < 0.5 or not self.samples:
             index = self.random.randrange(len(self.uploads))
             key = ("upload", str(index))
-            request = self.http.post("/api/runs", files={
-                "image": ("photo.jpg", self.uploads[index], "image/jpeg")})
+            request = self.http.post(
+                "/api/runs", files={"image": ("photo.jpg", self.uploads[index], "image/jpeg")}
+            )
         else:
             sample = self.random.choice(self.samples)
             key = ("sample", sample)
@@ -161,12 +175,16 @@ class Student:
     async def look_at(self, run_id: str) -> None:
         for query in self.queries:
             params = "&".join(f"{name}={value}" for name, value in query.items())
-            await self.timed(("get", f"/api/runs/{run_id}/activations?{params}"),
-                             self.http.get(f"/api/runs/{run_id}/activations", params=query))
+            await self.timed(
+                ("get", f"/api/runs/{run_id}/activations?{params}"),
+                self.http.get(f"/api/runs/{run_id}/activations", params=query),
+            )
         for _ in range(DETAILS_PER_RUN):
             node = self.random.choice(self.detail_nodes)
-            path = (f"/api/runs/{run_id}/nodes/{node}/detail"
-                    f"?channel={self.random.randrange(DETAIL_CHANNELS)}")
+            path = (
+                f"/api/runs/{run_id}/nodes/{node}/detail"
+                f"?channel={self.random.randrange(DETAIL_CHANNELS)}"
+            )
             await self.timed(("get", path), self.http.get(path))
 
     async def timed(self, key: tuple[str, str], request) -> httpx.Response | None:
@@ -184,14 +202,16 @@ async def load(url: str, clients: int, seconds: float, think_s: float) -> tuple[
     tally = Tally()
     # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them: else a
     # request can race the server's close (a browser retries it; here it counts as an error).
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients,
-                          keepalive_expiry=KEEPALIVE_S)
+    limits = httpx.Limits(
+        max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=KEEPALIVE_S
+    )
     async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT_S, limits=limits) as http:
         info = (await http.get("/api/model")).json()
         samples = [sample["id"] for sample in (await http.get("/api/samples")).json()]
         uploads = pictures()
-        students = [Student(http, tally, info, samples, uploads, think_s, seed)
-                    for seed in range(clients)]
+        students = [
+            Student(http, tally, info, samples, uploads, think_s, seed) for seed in range(clients)
+        ]
         started = time.monotonic()
         await asyncio.gather(*(student.run_until(started + seconds) for student in students))
         return tally, time.monotonic() - started
@@ -204,8 +224,9 @@ def wrong_answers(url: str, tally: Tally) -> tuple[int, int]:
     with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S) as http:
         for (kind, what), digests in tally.answers.items():
             if kind == "upload":
-                response = http.post("/api/runs", files={
-                    "image": ("photo.jpg", uploads[int(what)], "image/jpeg")})
+                response = http.post(
+                    "/api/runs", files={"image": ("photo.jpg", uploads[int(what)], "image/jpeg")}
+                )
             elif kind == "sample":
                 response = http.post("/api/runs", json={"sample": what})
             else:
@@ -219,8 +240,9 @@ def warm_up(url: str) -> None:
     """One run and its first view, so the idle memory includes a loaded, exercised model."""
     with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S) as http:
         info = http.get("/api/model").json()
-        run_id = http.post("/api/runs", files={
-            "image": ("photo.jpg", pictures()[0], "image/jpeg")}).json()["run_id"]
+        run_id = http.post(
+            "/api/runs", files={"image": ("photo.jpg", pictures()[0], "image/jpeg")}
+        ).json()["run_id"]
         for query in first_view_queries(info):
             http.get(f"/api/runs/{run_id}/activations", params=query)
 
@@ -247,8 +269,16 @@ def bench(args: argparse.Namespace, workers: int) -> None:
     report(args, workers, tally, elapsed, idle, max(peak), wrong, checked)
 
 
-def report(args: argparse.Namespace, workers: int, tally: Tally, elapsed: float, idle: int,
-           peak: int, wrong: int, checked: int) -> None:
+def report(
+    args: argparse.Namespace,
+    workers: int,
+    tally: Tally,
+    elapsed: float,
+    idle: int,
+    peak: int,
+    wrong: int,
+    checked: int,
+) -> None:
     count = len(tally.latencies)
     latencies = sorted(tally.latencies) or [0.0]
     p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
@@ -258,12 +288,17 @@ def report(args: argparse.Namespace, workers: int, tally: Tally, elapsed: float,
     print(f"  requests/s {count / elapsed:.1f} ({count} answered)")
     print(f"  latency p50 {statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
     print(f"  non-2xx {sum(non_2xx.values())} {non_2xx or ''}".rstrip())
-    print(f"  transport errors {sum(tally.transport_errors.values())} "
-          f"{dict(tally.transport_errors) or ''}".rstrip())
+    print(
+        f"  transport errors {sum(tally.transport_errors.values())} "
+        f"{dict(tally.transport_errors) or ''}".rstrip()
+    )
     print(f"  wrong answers {wrong} (of {count}; {checked} distinct requests checked)")
-    print(f"  resident memory idle {idle / 2**20:.0f} MB, peak {peak / 2**20:.0f} MB: "
-          f"{(peak - idle) / 2**20:.0f} MB above idle = {(peak - idle) / budget:.2f}x the "
-          f"activation budget ({args.cache_mb} MB x {workers})", flush=True)
+    print(
+        f"  resident memory idle {idle / 2**20:.0f} MB, peak {peak / 2**20:.0f} MB: "
+        f"{(peak - idle) / 2**20:.0f} MB above idle = {(peak - idle) / budget:.2f}x the "
+        f"activation budget ({args.cache_mb} MB x {workers})",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -274,12 +309,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="N, compared with 1 worker")
     parser.add_argument("--only", type=int, help="run only this worker count")
     parser.add_argument("--cache-mb", type=int, default=512)
-    parser.add_argument("--think-ms", type=float, default=500,
-                        help="mean pause between a client's runs (exponential)")
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=500,
+        help="mean pause between a client's runs (exponential)",
+    )
     args = parser.parse_args()
     if not 1 <= args.clients <= 1000 or not 0 < args.seconds <= 600:
         parser.error("keep it bounded: 1..1000 clients, up to 600 s")
-    for workers in ([args.only] if args.only else sorted({1, args.workers})):
+    for workers in [args.only] if args.only else sorted({1, args.workers}):
         bench(args, workers)
 
 

@@ -33,25 +33,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     output = args.output or tempfile.mkdtemp(prefix="tinyvgg-bench-")
-    config = TrainConfig(output=output, epochs=args.epochs, input_size=args.input_size,
-                         threads=args.threads, data_dir=args.data_dir, augment=args.augment,
-                         progress=not args.no_progress)
+    config = TrainConfig(
+        output=output,
+        epochs=args.epochs,
+        input_size=args.input_size,
+        threads=args.threads,
+        data_dir=args.data_dir,
+        augment=args.augment,
+        progress=not args.no_progress,
+    )
     result = train(config)
     card = result.card
     metrics, training = card["metrics"], card["training"]
-    print(f"machine: {os.cpu_count()} CPUs visible, torch threads {training['threads']}, "
-          f"load average {os.getloadavg()[0]:.2f}")
-    print(f"TinyVGG {card['architecture']['input_size']} input, {card['parameters']:,} "
-          f"parameters, {training['epochs']} epochs, {card['data']['train_count']:,} train images")
-    print(f"training wall time: {training['training_seconds']:.1f} s "
-          f"(+ {training['data_preparation_seconds']:.1f} s reading and preprocessing)")
+    print(
+        f"machine: {os.cpu_count()} CPUs visible, torch threads {training['threads']}, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"TinyVGG {card['architecture']['input_size']} input, {card['parameters']:,} "
+        f"parameters, {training['epochs']} epochs, {card['data']['train_count']:,} train images"
+    )
+    print(
+        f"training wall time: {training['training_seconds']:.1f} s "
+        f"(+ {training['data_preparation_seconds']:.1f} s reading and preprocessing)"
+    )
     print(f"test accuracy: {metrics['test_accuracy']:.4f} on {metrics['test_count']:,} images")
     print("per-class test accuracy:")
     for name, accuracy in metrics["per_class_test_accuracy"].items():
         print(f"  {name:<12} {accuracy:.4f}")
     print(f"written to {result.output}")
-    print(f"loading the written bundle (torch already imported): median "
-          f"{_median_load_seconds(result.output) * 1000:.0f} ms over 5 loads")
+    print(
+        f"loading the written bundle (torch already imported): median "
+        f"{_median_load_seconds(result.output) * 1000:.0f} ms over 5 loads"
+    )
     return 0
 
 

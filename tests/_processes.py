@@ -17,11 +17,18 @@ from pathlib import Path
 
 
 @contextmanager
-def serving(command: list[str], pattern: str, *, env: dict[str, str] | None = None,
-            cwd: Path | None = None, timeout_s: float = 120) -> Iterator[str]:
+def serving(
+    command: list[str],
+    pattern: str,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout_s: float = 120,
+) -> Iterator[str]:
     """Yield the first group of ``pattern`` in the command's output; fail with that output."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env=env, cwd=cwd)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd
+    )
     lines: list[str] = []
     # Drain the pipe in a thread: the server must never block on a full pipe.
     threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True).start()

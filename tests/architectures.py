@@ -24,8 +24,9 @@ from torch import nn
 class TinyVGGLike(nn.Module):
     """CNN Explainer's TinyVGG layout: [conv-relu-conv-relu-maxpool] x 2, flatten, linear."""
 
-    def __init__(self, in_channels: int = 1, size: int = 64, classes: int = 10,
-                 filters: int = 10) -> None:
+    def __init__(
+        self, in_channels: int = 1, size: int = 64, classes: int = 10, filters: int = 10
+    ) -> None:
         super().__init__()
         self.conv_1_1 = nn.Conv2d(in_channels, filters, 3)
         self.relu_1_1 = nn.ReLU()
@@ -79,8 +80,9 @@ class ResNetLike(nn.Module):
 
     def __init__(self, in_channels: int = 3, classes: int = 5) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, 8, 3, padding=1), nn.BatchNorm2d(8),
-                                  nn.ReLU())
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU()
+        )
         self.layer1 = nn.Sequential(ResidualBlock(8), ResidualBlock(8))
         self.layer2 = DownBlock(8, 16)
         self.pool = nn.AdaptiveAvgPool2d(1)

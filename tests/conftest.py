@@ -31,8 +31,13 @@ if TYPE_CHECKING:
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 SERVER_START_TIMEOUT_S = 90
 _SERVING_LINE = re.compile(r"tensorsight: serving .* at (http://\S+/)")
@@ -51,16 +56,18 @@ class LiveServer:
         return "".join(self.lines)
 
 
-def start_server(args: list[str], env: dict[str, str] | None = None,
-                 timeout_s: float = SERVER_START_TIMEOUT_S) -> LiveServer:
+def start_server(
+    args: list[str], env: dict[str, str] | None = None, timeout_s: float = SERVER_START_TIMEOUT_S
+) -> LiveServer:
     """Start ``tensorsight serve -p 0 *args``, wait until its API answers, or fail with its output.
 
     ``env`` adds environment variables. The caller stops it with :func:`stop_server`.
     """
     command = [sys.executable, "-m", "tensorsight", "serve", "-p", "0", *args]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env=env)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     lines: list[str] = []
     # Drain the pipe in a thread: the server must never block on a full pipe.
     threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True).start()
@@ -73,8 +80,11 @@ def start_server(args: list[str], env: dict[str, str] | None = None,
         time.sleep(0.1)
     server = LiveServer(url or "", process, lines)
     stop_server(server)
-    pytest.fail(f"`{' '.join(command)}` did not start serving (exit code {process.returncode});"
-                f" it printed:\n{server.output}", pytrace=False)
+    pytest.fail(
+        f"`{' '.join(command)}` did not start serving (exit code {process.returncode});"
+        f" it printed:\n{server.output}",
+        pytrace=False,
+    )
 
 
 def _answers(url: str) -> bool:
@@ -117,8 +127,11 @@ def _report_a_dead_live_server(request: pytest.FixtureRequest) -> Iterator[None]
         return
     server: LiveServer = request.getfixturevalue("live_server")
     if server.process.poll() is not None:
-        pytest.fail(f"tensorsight serve has exited (code {server.process.returncode}); "
-                    f"it printed:\n{server.output}", pytrace=False)
+        pytest.fail(
+            f"tensorsight serve has exited (code {server.process.returncode}); "
+            f"it printed:\n{server.output}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture
@@ -158,8 +171,11 @@ def browser_page(_browser: Browser, request: pytest.FixtureRequest) -> Iterator[
     context = _browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     problems: list[str] = []
-    allowed = [re.compile(pattern) for marker in request.node.iter_markers("allow_console_error")
-               for pattern in marker.args]
+    allowed = [
+        re.compile(pattern)
+        for marker in request.node.iter_markers("allow_console_error")
+        for pattern in marker.args
+    ]
 
     def note_console(message: ConsoleMessage) -> None:
         if message.type == "error" and not any(p.search(message.text) for p in allowed):

@@ -20,4 +20,3 @@ def tinyvgg_inputs(tinyvgg: ModelBundle) -> list[torch.Tensor]:
     """Six of its shipped sample images as model inputs, one per class."""
     samples = tinyvgg.samples[::4][:6]
     return [tinyvgg.preprocessing.to_tensor(Image.open(sample.path)) for sample in samples]
-

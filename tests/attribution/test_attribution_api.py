@@ -43,31 +43,39 @@ def _x(explainer, run):
 
 
 def test_attribution_route_gives_the_library_answer(client, explainer, run):
-    response = client.get(f"/api/runs/{run['run_id']}/attribution",
-                          params={"method": "integrated_gradients", "steps": "8", "target": "3"})
+    response = client.get(
+        f"/api/runs/{run['run_id']}/attribution",
+        params={"method": "integrated_gradients", "steps": "8", "target": "3"},
+    )
     assert response.status_code == 200, response.text
     meta, arrays = decode_pack(response.content)
-    expected = attribute(explainer.model, _x(explainer, run), "integrated_gradients", target=3,
-                         steps=8)
+    expected = attribute(
+        explainer.model, _x(explainer, run), "integrated_gradients", target=3, steps=8
+    )
     assert meta["target"] == 3 and meta["target_name"] == "Dress"
     assert meta["settings"]["steps"] == 8
     np.testing.assert_allclose(arrays["map"], expected.map, rtol=1e-5, atol=1e-7)
-    assert meta["range"] == [pytest.approx(float(expected.map.min())),
-                             pytest.approx(float(expected.map.max()))]
+    assert meta["range"] == [
+        pytest.approx(float(expected.map.min())),
+        pytest.approx(float(expected.map.max())),
+    ]
 
 
 def test_gradcam_layer_and_stages(client, explainer, run):
-    layer = next(n["id"] for n in client.get("/api/model").json()["nodes"]
-                 if n["name"] == "conv_2_2")
-    meta, arrays = decode_pack(client.get(f"/api/runs/{run['run_id']}/attribution", params={
-        "method": "gradcam", "layer": layer}).content)
+    layer = next(
+        n["id"] for n in client.get("/api/model").json()["nodes"] if n["name"] == "conv_2_2"
+    )
+    meta, arrays = decode_pack(
+        client.get(
+            f"/api/runs/{run['run_id']}/attribution", params={"method": "gradcam", "layer": layer}
+        ).content
+    )
     assert meta["layer"] == layer and arrays["raw"].shape == (26, 26)
     meta, arrays = decode_pack(client.get(f"/api/runs/{run['run_id']}/gradcam_stages").content)
     names = [stage["name"] for stage in meta["stages"]]
     assert names == ["relu_1_1", "relu_1_2", "max_pool_1", "relu_2_1", "relu_2_2", "max_pool_2"]
     single = attribute(explainer.model, _x(explainer, run), "gradcam", layer="relu_2_2")
-    np.testing.assert_allclose(arrays[meta["stages"][4]["node"]], single.raw, rtol=1e-5,
-                               atol=1e-7)
+    np.testing.assert_allclose(arrays[meta["stages"][4]["node"]], single.raw, rtol=1e-5, atol=1e-7)
 
 
 def test_receptive_field_routes(client, explainer, run):
@@ -76,24 +84,28 @@ def test_receptive_field_routes(client, explainer, run):
     base = f"/api/runs/{run['run_id']}/nodes/{node.id}"
     fields = client.get(f"{base}/receptive_field").json()
     assert fields == receptive_fields(graph, node.id).describe()
-    meta, arrays = decode_pack(client.get(f"{base}/effective_receptive_field",
-                                          params={"y": "3", "x": "4"}).content)
+    meta, arrays = decode_pack(
+        client.get(f"{base}/effective_receptive_field", params={"y": "3", "x": "4"}).content
+    )
     top, left, bottom, right = meta["box"]
     assert (top, left, bottom, right) == (6, 8, 15, 17)
     heat = arrays["heat"]
     outside = heat.copy()
-    outside[top:bottom + 1, left:right + 1] = 0
+    outside[top : bottom + 1, left : right + 1] = 0
     assert heat.shape == (64, 64) and heat.max() > 0 and not outside.any()
 
 
-@pytest.mark.parametrize(("path", "params", "status", "message"), [
-    ("attribution", {"method": "lime"}, 400, "method must be saliency or"),
-    ("attribution", {"method": "saliency", "target": "10"}, 400, "out of range"),
-    ("attribution", {"method": "occlusion", "value": "x"}, 400, "must be a number"),
-    ("attribution", {"method": "gradcam", "layer": "n13"}, 400, "no spatial output"),
-    ("nodes/n999/receptive_field", {}, 400, "no node 'n999'"),
-    ("nodes/n1/effective_receptive_field", {"y": "99", "x": "0"}, 400, "outside the 62x62"),
-])
+@pytest.mark.parametrize(
+    ("path", "params", "status", "message"),
+    [
+        ("attribution", {"method": "lime"}, 400, "method must be saliency or"),
+        ("attribution", {"method": "saliency", "target": "10"}, 400, "out of range"),
+        ("attribution", {"method": "occlusion", "value": "x"}, 400, "must be a number"),
+        ("attribution", {"method": "gradcam", "layer": "n13"}, 400, "no spatial output"),
+        ("nodes/n999/receptive_field", {}, 400, "no node 'n999'"),
+        ("nodes/n1/effective_receptive_field", {"y": "99", "x": "0"}, 400, "outside the 62x62"),
+    ],
+)
 def test_bad_requests_are_4xx_sentences(client, run, path, params, status, message):
     response = client.get(f"/api/runs/{run['run_id']}/{path}", params=params)
     assert response.status_code == status
@@ -110,9 +122,16 @@ def test_a_long_call_reports_progress_and_can_be_cancelled(explainer, run):
 
     def long_call() -> None:
         try:
-            protocol.call("attribution", {"run_id": run["run_id"], "job_id": "job-1",
-                                          "method": "integrated_gradients", "steps": 4000,
-                                          "batch_size": 4})
+            protocol.call(
+                "attribution",
+                {
+                    "run_id": run["run_id"],
+                    "job_id": "job-1",
+                    "method": "integrated_gradients",
+                    "steps": 4000,
+                    "batch_size": 4,
+                },
+            )
         except ProtocolError as error:
             outcome["error"] = error
 
@@ -135,8 +154,13 @@ def test_the_widget_answers_attribution_too(explainer, run):
     from tensorsight.jupyter.comm import CommHandler
 
     content, buffers = CommHandler(explainer).handle(
-        {"id": "a1", "method": "attribution",
-         "params": {"run_id": run["run_id"], "method": "saliency"}}, [])
+        {
+            "id": "a1",
+            "method": "attribution",
+            "params": {"run_id": run["run_id"], "method": "saliency"},
+        },
+        [],
+    )
     assert content["ok"], content
     meta, arrays = decode_pack(bytes(buffers[0]))
     assert meta["method"] == "saliency" and arrays["map"].shape == (64, 64)
@@ -147,14 +171,16 @@ def test_channel_exemplars_route(client, explainer, run):
     assert client.get("/api/exemplars").json() == ["conv_1_1", "conv_1_2", "conv_2_1", "conv_2_2"]
     graph = explainer.run_graph(run["run_id"])
     node = next(n for n in graph.nodes if n.name == "conv_2_1")
-    response = client.get(f"/api/runs/{run['run_id']}/nodes/{node.id}/exemplars",
-                          params={"channel": "4"})
+    response = client.get(
+        f"/api/runs/{run['run_id']}/nodes/{node.id}/exemplars", params={"channel": "4"}
+    )
     assert response.status_code == 200, response.text
     meta, arrays = decode_pack(response.content)
     assert meta["layer"] == "conv_2_1" and len(meta["entries"]) == 9
     assert arrays["crops"].shape == (9, 10, 10, 1) and arrays["crops"].dtype == np.uint8
     relu = next(n for n in graph.nodes if n.name == "relu_2_1")
-    response = client.get(f"/api/runs/{run['run_id']}/nodes/{relu.id}/exemplars",
-                          params={"channel": "4"})
+    response = client.get(
+        f"/api/runs/{run['run_id']}/nodes/{relu.id}/exemplars", params={"channel": "4"}
+    )
     assert response.status_code == 400
     assert "No exemplars were computed for layer 'relu_2_1'" in response.json()["error"]

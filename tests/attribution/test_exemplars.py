@@ -41,9 +41,10 @@ def test_exemplars_are_the_strongest_images_cropped_to_the_field():
         assert best["value"] == pytest.approx(float(peaks[expected[0], channel]), rel=1e-5)
         top, left, bottom, right = fields.box(best["y"], best["x"])
         assert best["box"] == [top, left, bottom, right]
-        crop = images[expected[0], :, top:bottom + 1, left:right + 1].numpy()
-        np.testing.assert_array_equal(layer.crops[channel, 0, :, :crop.shape[1], :crop.shape[2]],
-                                      crop)
+        crop = images[expected[0], :, top : bottom + 1, left : right + 1].numpy()
+        np.testing.assert_array_equal(
+            layer.crops[channel, 0, :, : crop.shape[1], : crop.shape[2]], crop
+        )
 
 
 def test_saved_sheets_give_back_the_crops(tmp_path):
@@ -88,18 +89,36 @@ def test_shipped_entries_match_the_test_images(tinyvgg):
     with torch.no_grad():
         activation = _conv_2_2(tinyvgg.model, x)
     assert float(activation[0, 3].max()) == pytest.approx(entry["value"], rel=1e-4)
-    assert float(activation[0, 3, entry["y"], entry["x"]]) == pytest.approx(entry["value"],
-                                                                          rel=1e-4)
+    assert float(activation[0, 3, entry["y"], entry["x"]]) == pytest.approx(
+        entry["value"], rel=1e-4
+    )
 
 
 def _conv_2_2(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    return model.conv_2_2(model.relu_2_1(model.conv_2_1(model.max_pool_1(model.relu_1_2(
-        model.conv_1_2(model.relu_1_1(model.conv_1_1(x))))))))
+    return model.conv_2_2(
+        model.relu_2_1(
+            model.conv_2_1(
+                model.max_pool_1(model.relu_1_2(model.conv_1_2(model.relu_1_1(model.conv_1_1(x)))))
+            )
+        )
+    )
 
 
 def test_the_command_computes_them_for_a_folder(tmp_path, capsys):
-    code = main(["exemplars", "--images", str(FIXTURES / "image_folder"), "--output",
-                 str(tmp_path), "--count", "2", "--layers", "conv_1_1", "conv_2_2"])
+    code = main(
+        [
+            "exemplars",
+            "--images",
+            str(FIXTURES / "image_folder"),
+            "--output",
+            str(tmp_path),
+            "--count",
+            "2",
+            "--layers",
+            "conv_1_1",
+            "conv_2_2",
+        ]
+    )
     assert code == 0
     assert "exemplars of 2 layers" in capsys.readouterr().out
     index = json.loads((tmp_path / "index.json").read_text())
@@ -112,16 +131,33 @@ def test_the_command_computes_them_for_a_folder(tmp_path, capsys):
 def test_the_command_says_what_is_wrong(tmp_path, capsys):
     assert main(["exemplars", "--images", str(tmp_path)]) == 2
     assert "no images in" in capsys.readouterr().err
-    code = main(["exemplars", "--images", str(FIXTURES / "image_folder"), "--output",
-                 str(tmp_path / "o"), "--layers", "nope"])
+    code = main(
+        [
+            "exemplars",
+            "--images",
+            str(FIXTURES / "image_folder"),
+            "--output",
+            str(tmp_path / "o"),
+            "--layers",
+            "nope",
+        ]
+    )
     assert code == 2
     assert "no layer 'nope'" in capsys.readouterr().err
 
 
 def test_train_writes_exemplars(tmp_path):
-    result = train(TrainConfig(output=tmp_path, data_dir=FIXTURES / "fashion_mnist",
-                               input_size=28, epochs=1, batch_size=32, progress=False,
-                               samples_per_class=1))
+    result = train(
+        TrainConfig(
+            output=tmp_path,
+            data_dir=FIXTURES / "fashion_mnist",
+            input_size=28,
+            epochs=1,
+            batch_size=32,
+            progress=False,
+            samples_per_class=1,
+        )
+    )
     index = json.loads((result.output / "exemplars" / "index.json").read_text())
     assert index["source"].startswith("the ") and index["count"] == 9
     assert list(index["layers"]) == ["conv_1_1", "conv_1_2", "conv_2_1", "conv_2_2"]

@@ -37,8 +37,7 @@ def test_gradient_x_input_sums_channels():
     result = attribute(model, x, "gradient_x_input", target=2)
     inputs = x.clone().requires_grad_(True)
     (gradient,) = torch.autograd.grad(model(inputs)[0, 2], inputs)
-    np.testing.assert_allclose(result.map, (gradient * x)[0].sum(0).numpy(), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(result.map, (gradient * x)[0].sum(0).numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("family", ["tinyvgg", "functional", "unet"])
@@ -58,8 +57,9 @@ def test_integrated_gradients_on_tinyvgg_converges(tinyvgg, tinyvgg_inputs):
     x = tinyvgg_inputs[1]
     errors = []
     for steps in (64, 1024):
-        details = attribute(tinyvgg.model, x, "integrated_gradients", steps=steps,
-                            batch_size=128).details
+        details = attribute(
+            tinyvgg.model, x, "integrated_gradients", steps=steps, batch_size=128
+        ).details
         change = details["score"] - details["baseline_score"]
         errors.append(abs(details["total"] - change) / abs(change))
     assert errors[1] < 0.01
@@ -68,8 +68,14 @@ def test_integrated_gradients_on_tinyvgg_converges(tinyvgg, tinyvgg_inputs):
 def test_integrated_gradients_baseline_and_batching_agree():
     model, x = build("branchy")
     one = attribute(model, x, "integrated_gradients", steps=10, baseline=0.5, batch_size=3)
-    all_at_once = attribute(model, x, "integrated_gradients", steps=10,
-                            baseline=torch.full_like(x[0], 0.5), batch_size=10)
+    all_at_once = attribute(
+        model,
+        x,
+        "integrated_gradients",
+        steps=10,
+        baseline=torch.full_like(x[0], 0.5),
+        batch_size=10,
+    )
     np.testing.assert_allclose(one.raw, all_at_once.raw, rtol=1e-4, atol=1e-6)
     assert one.settings["baseline"] == 0.5
     assert all_at_once.settings["baseline"] == "tensor [3, 32, 32]"
@@ -82,7 +88,7 @@ def test_smoothgrad_is_the_mean_noisy_gradient():
     sigma = 0.1 * float(x.max() - x.min())
     gradients = []
     for count in (2, 2, 1):  # the same batches draw the same noise
-        noisy = (x + sigma * torch.randn((count, *x.shape[1:]), generator=generator))
+        noisy = x + sigma * torch.randn((count, *x.shape[1:]), generator=generator)
         noisy.requires_grad_(True)
         (gradient,) = torch.autograd.grad(model(noisy)[:, result.target].sum(), noisy)
         gradients.append(gradient)
@@ -101,20 +107,31 @@ def test_gradcam_equals_the_captured_activation_and_its_gradient(tinyvgg, tinyvg
     graph = capture(model, x)
     node = next(n for n in graph.nodes if n.name == "relu_2_2")
     # Independently: cut the model at relu_2_2 by hand and differentiate the rest.
-    activation = model.relu_2_2(model.conv_2_2(model.relu_2_1(model.conv_2_1(model.max_pool_1(
-        model.relu_1_2(model.conv_1_2(model.relu_1_1(model.conv_1_1(x)))))))))
+    activation = model.relu_2_2(
+        model.conv_2_2(
+            model.relu_2_1(
+                model.conv_2_1(
+                    model.max_pool_1(
+                        model.relu_1_2(model.conv_1_2(model.relu_1_1(model.conv_1_1(x))))
+                    )
+                )
+            )
+        )
+    )
     activation = activation.detach().requires_grad_(True)
     torch.testing.assert_close(activation.detach(), node.activation)
     target = 3
     score = model.output(model.flatten(model.max_pool_2(activation)))[0, target]
     (gradient,) = torch.autograd.grad(score, activation)
     expected = _gradcam_by_hand(node.activation[0], gradient[0], plus)
-    result = attribute(model, x, "gradcam++" if plus else "gradcam", target=target,
-                       layer="relu_2_2", graph=graph)
+    result = attribute(
+        model, x, "gradcam++" if plus else "gradcam", target=target, layer="relu_2_2", graph=graph
+    )
     assert result.layer == node.id
     np.testing.assert_allclose(result.raw, expected, rtol=1e-5, atol=1e-7)
-    upsampled = F.interpolate(torch.from_numpy(expected)[None, None], size=(64, 64),
-                              mode="bilinear", align_corners=False)[0, 0]
+    upsampled = F.interpolate(
+        torch.from_numpy(expected)[None, None], size=(64, 64), mode="bilinear", align_corners=False
+    )[0, 0]
     np.testing.assert_allclose(result.map, upsampled.numpy(), rtol=1e-5, atol=1e-7)
 
 
@@ -134,14 +151,16 @@ def test_gradcam_through_a_functional_residual_and_in_place_ops():
     score = model.fc(torch.flatten(model.pool(model.layer2(features)), 1))[0, 1]
     (gradient,) = torch.autograd.grad(score, features)
     result = attribute(model, x, "gradcam", target=1, layer=node.id, graph=graph)
-    np.testing.assert_allclose(result.raw, _gradcam_by_hand(features.detach()[0], gradient[0],
-                                                            False), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        result.raw, _gradcam_by_hand(features.detach()[0], gradient[0], False), rtol=1e-5, atol=1e-7
+    )
     last = attribute(model, x, "gradcam", target=1, graph=graph)  # DownBlock's in-place ReLU
     assert graph.node(last.layer).name == "layer2.relu"
 
 
-def _occlude_by_hand(model: nn.Module, x: torch.Tensor, target: int, window: int,
-                     stride: int) -> np.ndarray:
+def _occlude_by_hand(
+    model: nn.Module, x: torch.Tensor, target: int, window: int, stride: int
+) -> np.ndarray:
     height, width = x.shape[-2:]
     rows, cols = window_starts(height, window, stride), window_starts(width, window, stride)
     drops = np.zeros((len(rows), len(cols)), dtype=np.float32)
@@ -150,7 +169,7 @@ def _occlude_by_hand(model: nn.Module, x: torch.Tensor, target: int, window: int
         for i, top in enumerate(rows):
             for j, left in enumerate(cols):
                 occluded = x.clone()
-                occluded[..., top:top + window, left:left + window] = 0
+                occluded[..., top : top + window, left : left + window] = 0
                 drops[i, j] = base - float(model(occluded)[0, target])
     return drops
 
@@ -177,16 +196,24 @@ def test_the_model_is_left_as_found():
     assert {name: m.training for name, m in model.named_modules()} == before
     assert torch.equal(first.grad, torch.full_like(first, 7.0))
     assert all(p.grad is None for p in list(model.parameters())[1:])
-    assert all(not m._forward_hooks and not m._forward_pre_hooks and not m._backward_hooks
-               for m in model.modules())
+    assert all(
+        not m._forward_hooks and not m._forward_pre_hooks and not m._backward_hooks
+        for m in model.modules()
+    )
     assert all(p.requires_grad for p in model.parameters())
 
 
 def test_progress_and_cancel():
     model, x = build("resnet")
     seen: list[tuple[int, int]] = []
-    attribute(model, x, "integrated_gradients", steps=10, batch_size=4,
-              progress=lambda done, total: seen.append((done, total)))
+    attribute(
+        model,
+        x,
+        "integrated_gradients",
+        steps=10,
+        batch_size=4,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert seen == [(4, 10), (8, 10), (10, 10)]
     cancel = threading.Event()
 
@@ -194,18 +221,22 @@ def test_progress_and_cancel():
         cancel.set()
 
     with pytest.raises(AttributionCancelled):
-        attribute(model, x, "occlusion", window=4, batch_size=2, progress=stop_after_first,
-                  cancel=cancel)
+        attribute(
+            model, x, "occlusion", window=4, batch_size=2, progress=stop_after_first, cancel=cancel
+        )
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"method": "lime"}, "Unknown attribution method 'lime'"),
-    ({"method": "saliency", "steps": 3}, "saliency takes no options; not steps"),
-    ({"method": "integrated_gradients", "steps": 0}, "steps must be a positive whole number"),
-    ({"method": "saliency", "target": 5}, "Target class 5 is out of range"),
-    ({"method": "gradcam", "layer": "fc"}, "Layer 'fc' has no spatial output"),
-    ({"method": "gradcam", "layer": "nope"}, "The model has no layer 'nope'"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "lime"}, "Unknown attribution method 'lime'"),
+        ({"method": "saliency", "steps": 3}, "saliency takes no options; not steps"),
+        ({"method": "integrated_gradients", "steps": 0}, "steps must be a positive whole number"),
+        ({"method": "saliency", "target": 5}, "Target class 5 is out of range"),
+        ({"method": "gradcam", "layer": "fc"}, "Layer 'fc' has no spatial output"),
+        ({"method": "gradcam", "layer": "nope"}, "The model has no layer 'nope'"),
+    ],
+)
 def test_bad_requests_say_what_is_wrong(kwargs, message):
     model, x = build("resnet")
     with pytest.raises(AttributionError, match=message):

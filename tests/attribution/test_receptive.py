@@ -83,8 +83,13 @@ def test_mobilenet_v2():
         pytest.skip(str(error))
     x = _random_batch((1, 3, 64, 64), count=4)
     graph = capture(model, x[:1])
-    names = ("features.0.2", "features.2.conv.1.2", "features.4.conv.2", "features.7.conv.1.0",
-             "features.18.2")
+    names = (
+        "features.0.2",
+        "features.2.conv.1.2",
+        "features.4.conv.2",
+        "features.7.conv.1.0",
+        "features.18.2",
+    )
     nodes = [n.id for n in graph.nodes if n.name in names]
     nodes.append(next(n.id for n in graph.nodes if n.kind == "add"))
     assert len(nodes) == 6
@@ -105,7 +110,7 @@ def test_effective_receptive_field_is_the_cell_gradient(tinyvgg):
     np.testing.assert_allclose(heat, expected[0].abs().sum(0).numpy(), rtol=1e-6)
     top, left, bottom, right = receptive_fields(graph, node.id).box(4, 5)
     outside = heat.copy()
-    outside[top:bottom + 1, left:right + 1] = 0
+    outside[top : bottom + 1, left : right + 1] = 0
     assert not outside.any()
 
 

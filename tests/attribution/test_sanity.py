@@ -28,14 +28,17 @@ def randomised(tinyvgg):
     return model.eval()
 
 
-@pytest.mark.parametrize(("method", "options"), [
-    ("saliency", {}),
-    # TinyVGG ends in flatten + dense, not global pooling: the spatially averaged gradients
-    # nearly cancel, and Grad-CAM keeps something only at the last convolution.
-    ("gradcam", {"layer": "conv_2_2"}),
-    ("gradcam++", {}),
-    ("integrated_gradients", {"steps": 32}),
-])
+@pytest.mark.parametrize(
+    ("method", "options"),
+    [
+        ("saliency", {}),
+        # TinyVGG ends in flatten + dense, not global pooling: the spatially averaged gradients
+        # nearly cancel, and Grad-CAM keeps something only at the last convolution.
+        ("gradcam", {"layer": "conv_2_2"}),
+        ("gradcam++", {}),
+        ("integrated_gradients", {"steps": 32}),
+    ],
+)
 def test_maps_of_a_randomised_model_differ(tinyvgg, tinyvgg_inputs, randomised, method, options):
     correlations = []
     for x in tinyvgg_inputs:

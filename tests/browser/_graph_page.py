@@ -26,7 +26,7 @@ READY_TIMEOUT_MS = 90_000
 DETAIL_URL = re.compile(r"/api/runs/([^/]+)/nodes/([^/]+)/detail\?channel=(\d+)")
 # Edge ends are written with one decimal; layout rounding adds a little more.
 EDGE_TOLERANCE_PX = 2.5
-PRINTED_DIGITS_TOLERANCE = 0.0005 + 1e-9   # the views print three decimals
+PRINTED_DIGITS_TOLERANCE = 0.0005 + 1e-9  # the views print three decimals
 _ROW_COLUMN = re.compile(r"row (\d+), column (\d+)")
 
 
@@ -38,8 +38,10 @@ def picture_png(width: int, height: int, channels: int) -> bytes:
     image = Image.fromarray(ramp.astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(image)
     draw.ellipse((width // 5, height // 6, width * 3 // 4, height * 5 // 6), fill=(250, 220, 40))
-    draw.rectangle((width // 8, height // 2, width * 7 // 8, height // 2 + max(height // 10, 1)),
-                   fill=(20, 60, 230))
+    draw.rectangle(
+        (width // 8, height // 2, width * 7 // 8, height // 2 + max(height // 10, 1)),
+        fill=(20, 60, 230),
+    )
     if channels == 1:
         image = image.convert("L")
     buffer = io.BytesIO()
@@ -55,15 +57,19 @@ def upload_picture(page: Any, *, width: int, height: int, channels: int) -> str:
 
 def upload_png(page: Any, png: bytes) -> str:
     """Upload ``png`` once the page has settled; the new run's id once its overview is painted."""
-    page.wait_for_selector("body[data-state=idle], body[data-state=ready]",
-                           timeout=READY_TIMEOUT_MS)
+    page.wait_for_selector(
+        "body[data-state=idle], body[data-state=ready]", timeout=READY_TIMEOUT_MS
+    )
     before = page.locator(".ts-app").get_attribute("data-run-id") or ""
-    page.set_input_files("#ts-file-input", files=[{
-        "name": "picture.png", "mimeType": "image/png", "buffer": png}])
+    page.set_input_files(
+        "#ts-file-input", files=[{"name": "picture.png", "mimeType": "image/png", "buffer": png}]
+    )
     page.wait_for_function(
         "before => document.body.dataset.state === 'ready' &&"
         " (document.querySelector('.ts-app').dataset.runId || '') !== before",
-        arg=before, timeout=READY_TIMEOUT_MS)
+        arg=before,
+        timeout=READY_TIMEOUT_MS,
+    )
     return page.locator(".ts-app").get_attribute("data-run-id")
 
 
@@ -152,8 +158,9 @@ _SKIP_ROUTES_JS = """([key, tolerance]) => {
 }"""
 
 
-def skip_routes(page: Any, unit_key: str) -> tuple[list[tuple[str | None, list[float]]],
-                                                     list[list[float]]]:
+def skip_routes(
+    page: Any, unit_key: str
+) -> tuple[list[tuple[str | None, list[float]]], list[list[float]]]:
     """(source unit, [left, right, bottom]) of the skip edges into ``unit_key``, and the
     [left, right, bottom] of every highlighted edge."""
     found = page.evaluate(_SKIP_ROUTES_JS, [unit_key, EDGE_TOLERANCE_PX])
@@ -198,32 +205,42 @@ def close_detail(page: Any) -> None:
     page.locator(".tsd-detail").wait_for(state="detached")
 
 
-def fetch_detail(server_url: str, run_id: str, node_id: str, channel: int
-                 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def fetch_detail(
+    server_url: str, run_id: str, node_id: str, channel: int
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The detail pack of (node, channel) fetched over HTTP, decoded."""
-    response = httpx.get(f"{server_url}api/runs/{run_id}/nodes/{node_id}/detail",
-                         params={"channel": channel}, timeout=60)
+    response = httpx.get(
+        f"{server_url}api/runs/{run_id}/nodes/{node_id}/detail",
+        params={"channel": channel},
+        timeout=60,
+    )
     assert response.status_code == 200, response.text
     return decode_pack(response.content)
 
 
 def fetch_activation(server_url: str, run_id: str, node_id: str, channel: int) -> np.ndarray:
     """One channel of a node's captured activation, float32 ``[H, W]``."""
-    response = httpx.get(f"{server_url}api/runs/{run_id}/activations", timeout=60, params={
-        "nodes": node_id, "channels": f"{channel}:{channel + 1}", "encoding": "f32"})
+    response = httpx.get(
+        f"{server_url}api/runs/{run_id}/activations",
+        timeout=60,
+        params={"nodes": node_id, "channels": f"{channel}:{channel + 1}", "encoding": "f32"},
+    )
     assert response.status_code == 200, response.text
     return decode_pack(response.content)[1][node_id][0]
 
 
-def hover_cell(page: Any, heatmap: Any, rows: int, cols: int, row: int, col: int,
-               within: float = 0.5) -> tuple[int, int]:
+def hover_cell(
+    page: Any, heatmap: Any, rows: int, cols: int, row: int, col: int, within: float = 0.5
+) -> tuple[int, int]:
     """Move the mouse into cell (row, col) of a detail view's heatmap as drawn on its canvas
     (the whole pixel nearest ``within`` of the way across the cell, down and right: the browser
     reports whole-pixel positions, and cells may be less than 2 px); return the cell the heatmap
     then says is under the pointer (its aria-label)."""
     box = heatmap.locator("canvas").first.bounding_box()
-    page.mouse.move(_pixel_inside(box["x"], box["width"] / cols, col, within),
-                    _pixel_inside(box["y"], box["height"] / rows, row, within))
+    page.mouse.move(
+        _pixel_inside(box["x"], box["width"] / cols, col, within),
+        _pixel_inside(box["y"], box["height"] / rows, row, within),
+    )
     label = heatmap.get_attribute("aria-label")
     found = _ROW_COLUMN.search(label)
     assert found, f"the heatmap names no cell after hovering: {label!r}"

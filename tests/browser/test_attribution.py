@@ -32,17 +32,21 @@ def panel(live_server, browser_page) -> Any:
 
 
 def _server_map(live_server, run_id: str, **params: str) -> tuple[dict, np.ndarray]:
-    response = httpx.get(f"{live_server.url}api/runs/{run_id}/attribution", params=params,
-                         timeout=60)
+    response = httpx.get(
+        f"{live_server.url}api/runs/{run_id}/attribution", params=params, timeout=60
+    )
     meta, arrays = decode_pack(response.content)
     return meta, arrays["map"]
 
 
 def _alpha(page, x: int, y: int) -> int:
-    return page.evaluate("""([x, y]) => {
+    return page.evaluate(
+        """([x, y]) => {
         const canvas = document.querySelector('.tsa-overlay');
         return canvas.getContext('2d').getImageData(x, y, 1, 1).data[3];
-    }""", [x, y])
+    }""",
+        [x, y],
+    )
 
 
 def test_the_overlay_paints_the_servers_map(panel, live_server):
@@ -72,18 +76,27 @@ def test_gradcam_at_a_chosen_layer_and_every_stage(panel, live_server):
     page, frame = panel
     frame.locator(".tsa-method").select_option("gradcam")
     frame.locator(".tsa-layer").select_option(label="conv_2_2")
-    page.wait_for_function("""() => {
+    page.wait_for_function(
+        """() => {
         const o = document.querySelector('.tsa-overlay');
         return o.dataset.method === 'gradcam' && o.dataset.rows === '64'
             && document.querySelector('.tsa-status').textContent.includes('conv_2_2');
-    }""", timeout=60_000)
+    }""",
+        timeout=60_000,
+    )
     captions = frame.locator(".tsa-stage figcaption").all_inner_texts()
     assert captions == ["relu_1_1", "relu_1_2", "max_pool_1", "relu_2_1", "relu_2_2", "max_pool_2"]
     run_id = page.locator(".ts-app").get_attribute("data-run-id")
-    meta, _ = _server_map(live_server, run_id, method="gradcam", layer=meta_layer(frame),
-                          target=frame.locator(".tsa-overlay").get_attribute("data-target"))
+    meta, _ = _server_map(
+        live_server,
+        run_id,
+        method="gradcam",
+        layer=meta_layer(frame),
+        target=frame.locator(".tsa-overlay").get_attribute("data-target"),
+    )
     assert float(frame.locator(".tsa-overlay").get_attribute("data-max")) == pytest.approx(
-        meta["range"][1])
+        meta["range"][1]
+    )
 
 
 def meta_layer(frame) -> str:
@@ -98,7 +111,8 @@ def test_a_long_run_shows_progress_and_can_be_cancelled(panel):
     frame.locator(".tsa-steps").fill("4096")
     frame.locator(".tsa-run").click()
     page.wait_for_function(
-        "() => document.querySelector('.tsa-progress').value > 0", timeout=60_000)
+        "() => document.querySelector('.tsa-progress').value > 0", timeout=60_000
+    )
     frame.locator(".tsa-cancel").click()
     page.wait_for_selector('.tsa-panel[data-state="cancelled"]', timeout=60_000)
     assert frame.locator(".tsa-status").inner_text() == "Cancelled."
@@ -126,16 +140,19 @@ def test_hovering_a_cell_outlines_its_receptive_field(overview_page, live_server
     box = canvas.bounding_box()
     rows = cols = 28
     row, col = 7, 20
-    page.mouse.move(box["x"] + (col + 0.5) * box["width"] / cols,
-                    box["y"] + (row + 0.5) * box["height"] / rows)
+    page.mouse.move(
+        box["x"] + (col + 0.5) * box["width"] / cols, box["y"] + (row + 0.5) * box["height"] / rows
+    )
     outline = page.locator(".tsa-rf-box").first
     outline.wait_for(timeout=30_000)
     run_id = page.locator(".ts-app").get_attribute("data-run-id")
-    table = httpx.get(f"{live_server.url}api/runs/{run_id}/nodes/{node}/receptive_field",
-                      timeout=30).json()
+    table = httpx.get(
+        f"{live_server.url}api/runs/{run_id}/nodes/{node}/receptive_field", timeout=30
+    ).json()
     (top, bottom), (left, right) = table["rows"][row], table["cols"][col]
-    assert [int(outline.get_attribute(f"data-{side}")) for side in
-            ("top", "left", "bottom", "right")] == [top, left, bottom, right]
+    assert [
+        int(outline.get_attribute(f"data-{side}")) for side in ("top", "left", "bottom", "right")
+    ] == [top, left, bottom, right]
     assert (bottom - top, right - left) == (9, 9)  # 3x3, 3x3, pool 2, 3x3: 10 pixels
     page.mouse.move(0, 0)
     page.wait_for_selector(".tsa-rf-box", state="detached", timeout=10_000)
@@ -161,14 +178,18 @@ def test_class_and_layer_by_clicking(panel):
     second.click()
     page.wait_for_function(
         f"() => document.querySelector('.tsa-overlay').dataset.target === '{wanted}'"
-        " && document.querySelector('.tsa-panel').dataset.state === 'ready'", timeout=60_000)
+        " && document.querySelector('.tsa-panel').dataset.state === 'ready'",
+        timeout=60_000,
+    )
     stage = frame.locator(".tsa-stage").nth(2)
     stage.wait_for(timeout=60_000)
     node = stage.get_attribute("data-node")
     stage.click()
     page.wait_for_function(
         "() => document.querySelector('.tsa-overlay').dataset.method === 'gradcam'"
-        " && document.querySelector('.tsa-panel').dataset.state === 'ready'", timeout=60_000)
+        " && document.querySelector('.tsa-panel').dataset.state === 'ready'",
+        timeout=60_000,
+    )
     assert frame.locator(".tsa-layer").input_value() == node
     assert "max_pool_1" in frame.locator(".tsa-status").inner_text()
     assert frame.locator(".tsa-overlay").get_attribute("data-target") == wanted

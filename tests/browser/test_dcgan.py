@@ -31,8 +31,12 @@ def generator() -> Any:
 def page(server_factory, browser_page) -> Any:
     problems: list[str] = []
     browser_page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    browser_page.on("console", lambda message: problems.append(f"console: {message.text}")
-                    if message.type == "error" else None)
+    browser_page.on(
+        "console",
+        lambda message: (
+            problems.append(f"console: {message.text}") if message.type == "error" else None
+        ),
+    )
     server = server_factory(["--model", "dcgan"])
     with browser_page.expect_response(lambda r: LATENT_URL.search(r.url)) as first:
         browser_page.goto(server.url)
@@ -61,8 +65,9 @@ def test_the_generated_garment_and_its_latent_numbers_are_shown(page, generator)
     assert width == generator.card["architecture"]["generator"]["image_size"]
     verdict = page.locator('[data-role="verdict"]').inner_text()
     assert f"{100 * run['verdict']['p_real']:.1f}%" in verdict
-    kinds = {node["kind"] for node in page.evaluate("fetch('/api/model').then(r => r.json())")[
-        "nodes"]}
+    kinds = {
+        node["kind"] for node in page.evaluate("fetch('/api/model').then(r => r.json())")["nodes"]
+    }
     assert {"conv_transpose2d", "batch_norm", "relu", "tanh"} <= kinds
 
 
@@ -77,15 +82,18 @@ def test_new_z_sliders_and_a_walk_rerun_every_layer(page) -> None:
     seen: list[dict] = []
     page.on("response", lambda r: seen.append(r) if LATENT_URL.search(r.url) else None)
     page.locator('[data-role="walk"]').click()
-    page.wait_for_function("() => document.querySelector('[data-role=walk]')"
-                           ".getAttribute('aria-pressed') === 'false'", timeout=120_000)
+    page.wait_for_function(
+        "() => document.querySelector('[data-role=walk]').getAttribute('aria-pressed') === 'false'",
+        timeout=120_000,
+    )
     latents = [response.json()["latent"] for response in seen]
     assert len(latents) >= 24
     # A straight line from the slider's z: the first step is 1/24 of the way.
     end = torch.tensor(latents[23])
     start = torch.tensor(moved["latent"])
-    torch.testing.assert_close(torch.tensor(latents[0]), start + (end - start) / 24,
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        torch.tensor(latents[0]), start + (end - start) / 24, atol=1e-5, rtol=1e-5
+    )
 
 
 def test_transposed_convolution_view_shows_torchs_numbers(page, generator) -> None:
@@ -98,8 +106,7 @@ def test_transposed_convolution_view_shows_torchs_numbers(page, generator) -> No
     with torch.no_grad():
         before = model.relu_1(model.batch_norm_1(model.conv_t_1(z)))
         expected = F.conv_transpose2d(before, model.conv_t_2.weight, stride=2, padding=1)[0, 0]
-    torch.testing.assert_close(torch.tensor(view.arrays["output"]), expected,
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(torch.tensor(view.arrays["output"]), expected, atol=1e-5, rtol=1e-5)
     canvas = view.frame.locator('[data-part="output"].tsd-heat')
     canvas.first.focus()
     page.keyboard.press("ArrowRight")
@@ -107,13 +114,14 @@ def test_transposed_convolution_view_shows_torchs_numbers(page, generator) -> No
     shown = view.frame.locator('[data-role="output-value"]').first.get_attribute("data-value")
     assert float(shown) == pytest.approx(float(expected[1, 1]), abs=1e-5)
     scatter_value = view.frame.locator('[data-role="channel-value"]').first.get_attribute(
-        "data-value")
+        "data-value"
+    )
     view.frame.locator('[data-level="conv"]').click()
-    conv_value = view.frame.locator('[data-role="channel-value"]').first.get_attribute(
-        "data-value")
+    conv_value = view.frame.locator('[data-role="channel-value"]').first.get_attribute("data-value")
     assert float(conv_value) == pytest.approx(float(scatter_value), abs=1e-6)
-    assert view.frame.locator('[data-role="output-value"]').first.get_attribute(
-        "data-value") == shown
+    assert (
+        view.frame.locator('[data-role="output-value"]').first.get_attribute("data-value") == shown
+    )
 
 
 def test_playground_transposed_mode_shows_the_checkerboard(page) -> None:
@@ -124,8 +132,9 @@ def test_playground_transposed_mode_shows_the_checkerboard(page) -> None:
     for n, k, s, p, a in [(4, 3, 2, 0, 0), (4, 4, 2, 1, 0), (5, 3, 2, 1, 1), (3, 5, 3, 2, 2)]:
         for key, value in {"n": n, "k": k, "s": s, "p": p, "a": a}.items():
             frame.locator(f'input[data-control="{key}"]').fill(str(value))
-        expected = F.conv_transpose2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k), stride=s,
-                                      padding=p, output_padding=a).shape[-1]
+        expected = F.conv_transpose2d(
+            torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k), stride=s, padding=p, output_padding=a
+        ).shape[-1]
         assert frame.locator('[data-role="output-size"]').inner_text() == str(expected)
         checkerboard = frame.locator('[data-role="checkerboard"]')
         assert checkerboard.is_visible() == (k % s != 0)
@@ -142,9 +151,12 @@ def test_a_photo_is_judged_by_the_discriminator_with_an_honest_note(page, tmp_pa
     with page.expect_response(lambda r: r.url.endswith("/api/verdicts")) as info:
         page.locator('[data-role="judge-upload"]').set_input_files(str(photo))
     answer = info.value.json()
-    page.wait_for_function("() => document.querySelector('[data-role=photo-verdict]')"
-                           ".textContent.startsWith('Discriminator')")
+    page.wait_for_function(
+        "() => document.querySelector('[data-role=photo-verdict]')"
+        ".textContent.startsWith('Discriminator')"
+    )
     text = page.locator('[data-role="photo-verdict"]').inner_text()
     assert f"{100 * answer['p_real']:.1f}%" in text
-    assert "not whether a photo is genuine" in page.locator(
-        '[data-role="verdict-note"]').inner_text()
+    assert (
+        "not whether a photo is genuine" in page.locator('[data-role="verdict-note"]').inner_text()
+    )

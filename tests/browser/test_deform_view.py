@@ -26,8 +26,12 @@ def served(server_factory, browser_page):
     server = server_factory(["--model", "tinyvgg-deformable"])
     errors: list[str] = []
     browser_page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-    browser_page.on("console", lambda message: errors.append(f"console error: {message.text}")
-                    if message.type == "error" else None)
+    browser_page.on(
+        "console",
+        lambda message: (
+            errors.append(f"console error: {message.text}") if message.type == "error" else None
+        ),
+    )
     browser_page.goto(server.url)
     browser_page.wait_for_selector("body[data-state=ready]", timeout=READY_MS)
     yield browser_page, server
@@ -82,8 +86,9 @@ def test_sampling_points_formula_and_receptive_field(served) -> None:
     weights = [_value(cell) for cell in row.locator('[data-part="bilinear"]').all()]
     assert np.allclose(weights, arrays["bilinear"][0, 5, :, i, j], atol=1e-6)
     term = _value(row.locator('[data-part="terms"]'))
-    assert math.isclose(term, sampled * arrays["kernel"][0].reshape(-1)[5], rel_tol=1e-4,
-                        abs_tol=1e-6)
+    assert math.isclose(
+        term, sampled * arrays["kernel"][0].reshape(-1)[5], rel_tol=1e-4, abs_tol=1e-6
+    )
     output = _value(frame.locator('[data-role="output-value"]'))
     captured = fetch_activation(server.url, view.run_id, node["id"], 3)
     assert math.isclose(output, captured[i, j], rel_tol=1e-5, abs_tol=1e-6)
@@ -106,8 +111,12 @@ def test_sampling_points_formula_and_receptive_field(served) -> None:
     assert frame.locator('[data-role="field-regular"] circle').count() == 81
     xs = sorted(float(dot.get_attribute("cx")) - 0.5 for dot in learned.all())
     assert np.allclose(xs, np.sort(arrays["field_x"][i, j + 1]), atol=1e-3)
-    plain = sorted({float(dot.get_attribute("cx")) - 0.5
-                    for dot in frame.locator('[data-role="field-regular"] circle').all()})
+    plain = sorted(
+        {
+            float(dot.get_attribute("cx")) - 0.5
+            for dot in frame.locator('[data-role="field-regular"] circle').all()
+        }
+    )
     assert np.allclose(plain, [2 * (j + 1) + 2.5 + 2 * step for step in range(5)], atol=1e-4)
     readout = frame.locator('[data-role="field-readout"]').inner_text()
     assert "sampling points on the input" in readout
@@ -133,8 +142,12 @@ def test_playground_deformable_mode_follows_a_dragged_point(served) -> None:
     frame.locator('[data-mode-tab="deformable"]').click()
     point = frame.locator('.tsd-pgd-point[data-tap="4"]')
     point.wait_for()
-    values = [float(text) for text in frame.locator(".tsd-pgd-value").evaluate_all(
-        "labels => labels.map(label => label.textContent)")]
+    values = [
+        float(text)
+        for text in frame.locator(".tsd-pgd-value").evaluate_all(
+            "labels => labels.map(label => label.textContent)"
+        )
+    ]
     image = torch.tensor(values, dtype=torch.float64).reshape(1, 1, 7, 7)
     weight_cells = frame.locator('[data-role="deformable-terms"] tbody td:nth-child(5)')
     weights = [float(text.removeprefix("× ")) for text in weight_cells.all_inner_texts()]
@@ -157,7 +170,9 @@ def test_playground_deformable_mode_follows_a_dragged_point(served) -> None:
     assert math.isclose(shown, float(expected[0, 0, 2, 2]), abs_tol=1e-9)
     cells = frame.locator('[data-role="deformable-output"] .tsd-pgd-cell')
     assert cells.count() == 25
-    grid = [float(value) for value in
-            cells.evaluate_all("cells => cells.map(cell => cell.dataset.value)")]
+    grid = [
+        float(value)
+        for value in cells.evaluate_all("cells => cells.map(cell => cell.dataset.value)")
+    ]
     snapshot(frame, "playground")
     assert np.allclose(grid, expected[0, 0].reshape(-1).numpy(), atol=1e-9)

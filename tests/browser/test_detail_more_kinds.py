@@ -29,7 +29,7 @@ Image = pytest.importorskip("PIL.Image")
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-MODEL_SOURCE = textwrap.dedent('''
+MODEL_SOURCE = textwrap.dedent("""
     import torch
     from torch import nn
 
@@ -61,7 +61,7 @@ MODEL_SOURCE = textwrap.dedent('''
             model.norm.weight.uniform_(0.5, 1.5)
             model.norm.bias.uniform_(-0.2, 0.2)
         return model
-''')
+""")
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +112,11 @@ def open_view(page, node: dict[str, Any], channel: int):
 
 
 def captured(page, run_id: str, node: dict[str, Any], channel: int) -> np.ndarray:
-    response = httpx.get(f"{page.server_url}api/runs/{run_id}/activations", timeout=60,
-                         params={"nodes": node["id"], "channels": f"{channel}:{channel + 1}",
-                                 "encoding": "f32"})
+    response = httpx.get(
+        f"{page.server_url}api/runs/{run_id}/activations",
+        timeout=60,
+        params={"nodes": node["id"], "channels": f"{channel}:{channel + 1}", "encoding": "f32"},
+    )
     return decode_pack(response.content)[1][node["id"]][0]
 
 
@@ -139,8 +141,12 @@ def test_views_of_a_residual_model(page, tmp_path):
     frame, run_id, meta, arrays = open_view(page, norm, 2)
     formula = frame.locator('[data-role="formula"]')
     layer = {name: tensor.detach() for name, tensor in model.norm.state_dict().items()}
-    for part, expected in [("mean", layer["running_mean"][2]), ("var", layer["running_var"][2]),
-                           ("gamma", layer["weight"][2]), ("beta", layer["bias"][2])]:
+    for part, expected in [
+        ("mean", layer["running_mean"][2]),
+        ("var", layer["running_var"][2]),
+        ("gamma", layer["weight"][2]),
+        ("beta", layer["bias"][2]),
+    ]:
         shown_value = value_of(formula.locator(f'[data-part="{part}"]'))
         assert shown_value == pytest.approx(float(expected), rel=1e-6)
     assert value_of(formula.locator('[data-part="eps"]')) == pytest.approx(model.norm.eps)
@@ -168,18 +174,22 @@ def test_views_of_a_residual_model(page, tmp_path):
     assert frame.locator(".tsd-position").inner_text() == f"window at output [{row}, {col}]"
     source = int(frame.get_by_label("Input channel", exact=True).input_value())
     padded = np.pad(arrays["input"][source], 2)
-    expected_patch = padded[row * 2:row * 2 + 5:2, col * 2:col * 2 + 5:2].ravel()
+    expected_patch = padded[row * 2 : row * 2 + 5 : 2, col * 2 : col * 2 + 5 : 2].ravel()
     cells = frame.locator('[data-role="conv-formula"] [data-part="input window"] .tsd-cell')
     np.testing.assert_array_equal(
-        np.float32([float(c.get_attribute("data-value")) for c in cells.all()]), expected_patch)
+        np.float32([float(c.get_attribute("data-value")) for c in cells.all()]), expected_patch
+    )
     output = value_of(frame.locator('.tsd-conv-channel-sum [data-role="output-value"]'))
     assert output == float(captured(page, run_id, stem, 1)[row, col])
     page.screenshot(path=str(screenshots / "detail_conv_strided_dilated.png"))
     close(page)
 
     # Residual add: operand values and their sum at the hovered cell.
-    add = next(node for node in httpx.get(page.server_url + "api/model").json()["nodes"]
-               if node["kind"] == "add")
+    add = next(
+        node
+        for node in httpx.get(page.server_url + "api/model").json()["nodes"]
+        if node["kind"] == "add"
+    )
     frame, run_id, meta, arrays = open_view(page, add, 3)
     operands = [value_of(v) for v in frame.locator('[data-role="operand"]').all()]
     total = value_of(frame.locator('[data-role="y"]'))
@@ -190,8 +200,11 @@ def test_views_of_a_residual_model(page, tmp_path):
     close(page)
 
     # Concatenation: channel 8 of the output is channel 2 of the sigmoid branch.
-    cat = next(node for node in httpx.get(page.server_url + "api/model").json()["nodes"]
-               if node["kind"] == "cat")
+    cat = next(
+        node
+        for node in httpx.get(page.server_url + "api/model").json()["nodes"]
+        if node["kind"] == "cat"
+    )
     frame, run_id, meta, arrays = open_view(page, cat, 8)
     ranges = frame.locator(".tsd-cat-range")
     assert ranges.count() == 2

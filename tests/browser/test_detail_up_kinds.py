@@ -16,7 +16,7 @@ Image = pytest.importorskip("PIL.Image")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-MODEL_SOURCE = textwrap.dedent('''
+MODEL_SOURCE = textwrap.dedent("""
     import torch
     from torch import nn
 
@@ -37,15 +37,19 @@ MODEL_SOURCE = textwrap.dedent('''
     def build():
         torch.manual_seed(0)
         return Upscaler()
-''')
+""")
 
 
 @pytest.fixture
 def page(server_factory, browser_page, tmp_path) -> Any:
     problems: list[str] = []
     browser_page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    browser_page.on("console", lambda message: problems.append(f"console: {message.text}")
-                    if message.type == "error" else None)
+    browser_page.on(
+        "console",
+        lambda message: (
+            problems.append(f"console: {message.text}") if message.type == "error" else None
+        ),
+    )
     model = tmp_path / "upscaler.py"
     model.write_text(MODEL_SOURCE)
     server = server_factory(["--model", f"{model}:build", "--input-size", "4x4"])
@@ -81,7 +85,7 @@ def test_upsample_view_shows_the_weights_and_the_output(page: Any) -> None:
     _move(view, "output")
     assert _shown(view, '[data-role="y"]') == pytest.approx(float(view.arrays["output"][1, 1]))
     weights = view.frame.locator('.tsd-formula-box [data-part="weight"]')
-    assert weights.count() == 8   # four corners, a row and a column weight each
+    assert weights.count() == 8  # four corners, a row and a column weight each
     factors = [float(weights.nth(i).get_attribute("data-value")) for i in range(8)]
     assert sum(factors[i] * factors[i + 1] for i in range(0, 8, 2)) == pytest.approx(1)
 

@@ -69,16 +69,20 @@ def open_view(page, node_id: str, channel: int) -> OpenedView:
     """Click the overview's map of (node, channel) and wait for the detail view it opens."""
     view = open_detail(page, node_id, channel)
     # a vector's strip opens at the clicked position, so the channel comes from the request
-    return OpenedView(page, view.frame, view.run_id, node_id, view.channel, view.meta,
-                      view.arrays)
+    return OpenedView(page, view.frame, view.run_id, node_id, view.channel, view.meta, view.arrays)
 
 
 def activation(live_server, view: OpenedView) -> np.ndarray:
     """The node's captured activation for the view's channel, as float32 [H, W] or [F]."""
     response = httpx.get(
         f"{live_server.url}api/runs/{view.run_id}/activations",
-        params={"nodes": view.node_id, "channels": f"{view.channel}:{view.channel + 1}",
-                "encoding": "f32"}, timeout=60)
+        params={
+            "nodes": view.node_id,
+            "channels": f"{view.channel}:{view.channel + 1}",
+            "encoding": "f32",
+        },
+        timeout=60,
+    )
     assert response.status_code == 200, response.text
     _, arrays = decode_pack(response.content)
     return arrays[view.node_id][0]
@@ -87,8 +91,11 @@ def activation(live_server, view: OpenedView) -> np.ndarray:
 def liveliest_channel(live_server, page, node_id: str) -> int:
     """The channel of the page's current run whose largest value is highest (not a dead one)."""
     run_id = page.locator(".ts-app").get_attribute("data-run-id")
-    response = httpx.get(f"{live_server.url}api/runs/{run_id}/activations",
-                         params={"nodes": node_id, "encoding": "f32"}, timeout=60)
+    response = httpx.get(
+        f"{live_server.url}api/runs/{run_id}/activations",
+        params={"nodes": node_id, "encoding": "f32"},
+        timeout=60,
+    )
     _, arrays = decode_pack(response.content)
     maps = arrays[node_id]
     return int(maps.reshape(maps.shape[0], -1).max(axis=1).argmax())
@@ -115,8 +122,9 @@ def assert_closes_with_escape(view: OpenedView) -> None:
     assert view.page.locator(".ts-detail-layer").is_hidden()
 
 
-def test_convolution_channels_level_shows_every_input_channel(live_server, page, model_info,
-                                                               screenshot_dir):
+def test_convolution_channels_level_shows_every_input_channel(
+    live_server, page, model_info, screenshot_dir
+):
     conv = nodes_of_kind(model_info, "conv2d")[1]  # the second conv: 10 input channels
     view = open_view(page, conv["id"], 3)
     assert view.frame.get_attribute("aria-label") == "Convolution"
@@ -131,19 +139,23 @@ def test_convolution_channels_level_shows_every_input_channel(live_server, page,
     assert value == float(truth[row, col])
     assert value == float(view.arrays["output"][row, col])
     # Every kernel cell carries its real weight.
-    weights = [float(cell.get_attribute("data-value"))
-               for cell in view.frame.locator(".tsd-conv-row").first.locator(".tsd-cell").all()]
+    weights = [
+        float(cell.get_attribute("data-value"))
+        for cell in view.frame.locator(".tsd-conv-row").first.locator(".tsd-cell").all()
+    ]
     np.testing.assert_array_equal(np.float32(weights), view.arrays["kernel"][0].ravel())
     kernel_cells = view.frame.locator(".tsd-conv-row").nth(1).locator(".tsd-cell")
     kernel_cells.nth(5).hover()  # row 1, column 2 of input channel 1's 3x3 kernel
     assert shown(view.frame.locator('[data-role="weight"] .tsd-num')) == float(
-        view.arrays["kernel"][1, 1, 2])
+        view.arrays["kernel"][1, 1, 2]
+    )
     page.screenshot(path=str(screenshot_dir / "detail_conv_channels.png"))
     assert_closes_with_escape(view)
 
 
-def test_convolution_formula_is_the_models_arithmetic(live_server, page, model_info,
-                                                      screenshot_dir):
+def test_convolution_formula_is_the_models_arithmetic(
+    live_server, page, model_info, screenshot_dir
+):
     conv = nodes_of_kind(model_info, "conv2d")[1]
     view = open_view(page, conv["id"], 2)
     view.frame.get_by_role("tab", name="Formula for one window").click()
@@ -160,16 +172,23 @@ def test_convolution_formula_is_the_models_arithmetic(live_server, page, model_i
     # The window's terms come from the server once the window is there.
     formula = view.frame.locator(f'[data-role="conv-formula"][data-at="{row},{col}"]')
     formula.wait_for()
-    patch = [float(c.get_attribute("data-value"))
-             for c in formula.locator('[data-part="input window"] .tsd-cell').all()]
-    weights = [float(c.get_attribute("data-value"))
-               for c in formula.locator('[data-part="kernel"] .tsd-cell').all()]
-    products = [float(c.get_attribute("data-value"))
-                for c in formula.locator('[data-part="products"] .tsd-cell').all()]
+    patch = [
+        float(c.get_attribute("data-value"))
+        for c in formula.locator('[data-part="input window"] .tsd-cell').all()
+    ]
+    weights = [
+        float(c.get_attribute("data-value"))
+        for c in formula.locator('[data-part="kernel"] .tsd-cell').all()
+    ]
+    products = [
+        float(c.get_attribute("data-value"))
+        for c in formula.locator('[data-part="products"] .tsd-cell').all()
+    ]
     kh, kw = view.arrays["kernel"].shape[1:]
     # The patch is the real input under the window (stride 1, no padding in TinyVGG).
-    np.testing.assert_array_equal(np.float32(patch),
-                                  view.arrays["input"][source, row:row + kh, col:col + kw].ravel())
+    np.testing.assert_array_equal(
+        np.float32(patch), view.arrays["input"][source, row : row + kh, col : col + kw].ravel()
+    )
     np.testing.assert_array_equal(np.float32(weights), view.arrays["kernel"][source].ravel())
     np.testing.assert_array_equal(np.float32(products), np.float32(patch) * np.float32(weights))
     intermediate = shown(formula.locator('[data-role="intermediate-value"]'))
@@ -199,7 +218,8 @@ def test_convolution_formula_is_the_models_arithmetic(live_server, page, model_i
     assert play.get_attribute("aria-pressed") == "true"
     page.wait_for_function(
         "(before) => document.querySelector('.tsd-position').textContent !== before",
-        arg=f"window at output [{row + 1}, {col + 1}]")
+        arg=f"window at output [{row + 1}, {col + 1}]",
+    )
     play.click()
     assert play.get_attribute("aria-pressed") == "false"
     assert_closes_with_escape(view)
@@ -261,7 +281,7 @@ def test_max_pool_window_and_maximum(live_server, page, model_info, screenshot_d
     hover_cell(page, output_map, *y.shape, row, col)
     formula = view.frame.locator('[data-role="formula"]')
     patch = [float(c.get_attribute("data-value")) for c in formula.locator(".tsd-cell").all()]
-    window = x[2 * row:2 * row + 2, 2 * col:2 * col + 2]
+    window = x[2 * row : 2 * row + 2, 2 * col : 2 * col + 2]
     np.testing.assert_array_equal(np.float32(patch), window.ravel())
     best = formula.locator(".tsd-cell-best")
     assert best.count() == 1 and float(best.get_attribute("data-value")) == max(patch)
@@ -327,8 +347,11 @@ def test_softmax_terms_sum_and_probabilities(live_server, page, model_info, scre
     np.testing.assert_allclose(terms, np.exp(np.float64(logits) - max(logits)), rtol=1e-5)
     sum_exp = shown(view.frame.locator('[data-role="sum-exp"]'))
     np.testing.assert_allclose(np.float64(terms) / sum_exp, probabilities, rtol=1e-5)
-    overview = httpx.get(f"{live_server.url}api/runs/{view.run_id}/activations",
-                         params={"nodes": view.node_id, "encoding": "f32"}, timeout=60)
+    overview = httpx.get(
+        f"{live_server.url}api/runs/{view.run_id}/activations",
+        params={"nodes": view.node_id, "encoding": "f32"},
+        timeout=60,
+    )
     _, arrays = decode_pack(overview.content)
     np.testing.assert_array_equal(np.float32(probabilities), view.arrays["probabilities"])
     np.testing.assert_allclose(probabilities, arrays[view.node_id].ravel(), rtol=1e-6)

@@ -54,14 +54,15 @@ def assert_text_whole(locator: Any, what: str) -> None:
 
 
 @pytest.mark.parametrize(("width", "height"), LAPTOPS)
-def test_the_whole_tinyvgg_fits_a_laptop_screen(live_server, _browser, screenshots, width,
-                                                height) -> None:
+def test_the_whole_tinyvgg_fits_a_laptop_screen(
+    live_server, _browser, screenshots, width, height
+) -> None:
     model = httpx.get(live_server.url + "api/model", timeout=30).json()
     page = open_page(_browser, live_server.url, width, height)
     try:
         page.screenshot(path=str(screenshots / f"first_impression_{width}x{height}.png"))
         units = page.locator(".ts-unit")
-        assert units.count() == len(model["nodes"])       # every layer has its column
+        assert units.count() == len(model["nodes"])  # every layer has its column
         for node in model["nodes"]:
             unit = page.locator(f".ts-unit[data-node='{node['id']}']")
             assert_on_screen(unit.locator("header"), width, height, f"{node['name']}'s title")
@@ -71,8 +72,10 @@ def test_the_whole_tinyvgg_fits_a_laptop_screen(live_server, _browser, screensho
         assert_on_screen(output, width, height, "the output layer")
         # Every class name is whole, in the output layer and next to its probability.
         for name in model["classes"]:
-            for where in (output.locator(".ts-vector-label", has_text=name),
-                          page.locator(".ts-prob-name", has_text=name)):
+            for where in (
+                output.locator(".ts-vector-label", has_text=name),
+                page.locator(".ts-prob-name", has_text=name),
+            ):
                 label = where.first
                 assert_on_screen(label, width, height, f"class {name!r}")
                 assert_text_whole(label, f"class {name!r}")
@@ -85,8 +88,9 @@ def test_the_whole_tinyvgg_fits_a_laptop_screen(live_server, _browser, screensho
         page.close()
 
 
-def test_a_phone_shows_the_page_without_sideways_page_scroll(live_server, _browser,
-                                                             screenshots) -> None:
+def test_a_phone_shows_the_page_without_sideways_page_scroll(
+    live_server, _browser, screenshots
+) -> None:
     page = open_page(_browser, live_server.url, 390, 844)
     try:
         page.screenshot(path=str(screenshots / "first_impression_390x844.png"), full_page=True)
@@ -96,22 +100,27 @@ def test_a_phone_shows_the_page_without_sideways_page_scroll(live_server, _brows
         page.close()
 
 
-def test_convolution_formula_opens_at_the_strongest_output_cell(live_server, browser_page,
-                                                                screenshots) -> None:
+def test_convolution_formula_opens_at_the_strongest_output_cell(
+    live_server, browser_page, screenshots
+) -> None:
     page = browser_page
     page.goto(live_server.url)
     page.wait_for_selector("body[data-state=ready]", timeout=READY_MS)
     model = httpx.get(live_server.url + "api/model", timeout=30).json()
     conv = next(node for node in model["nodes"] if node["kind"] == "conv2d")
-    assert conv["config"]["padding"] in ([0, 0], 0, "valid")    # TinyVGG pads nothing
+    assert conv["config"]["padding"] in ([0, 0], 0, "valid")  # TinyVGG pads nothing
     view = open_detail(page, conv["id"], 3)
     view.frame.get_by_role("tab", name="Formula for one window").click()
     output = view.arrays["output"]
     row, col = np.unravel_index(int(np.abs(output).argmax()), output.shape)
     position = view.frame.locator(".tsd-position")
     assert position.inner_text() == f"window at output [{row}, {col}]"
-    patch = [float(cell.get_attribute("data-value")) for cell in view.frame.locator(
-        '[data-role="conv-formula"] [data-part="input window"] .tsd-cell').all()]
+    patch = [
+        float(cell.get_attribute("data-value"))
+        for cell in view.frame.locator(
+            '[data-role="conv-formula"] [data-part="input window"] .tsd-cell'
+        ).all()
+    ]
     assert any(patch), "the window opens on real input, not a patch of zeros"
     # The text speaks of this layer: no padding, so no grey padding cells either.
     text = view.frame.inner_text()
@@ -121,14 +130,19 @@ def test_convolution_formula_opens_at_the_strongest_output_cell(live_server, bro
 
 
 def test_padded_convolution_says_its_grey_cells_are_padding(server_factory, browser_page) -> None:
-    server = server_factory(["--model", "model_factories:resnet"],
-                            env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    server = server_factory(
+        ["--model", "model_factories:resnet"],
+        env={"PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
     page = browser_page
     page.goto(server.url)
     upload_png(page, _photo_png())
     model = httpx.get(server.url + "api/model", timeout=30).json()
-    padded = next(node for node in model["nodes"] if node["kind"] == "conv2d"
-                  and any(side for side in node["config"]["padding"]))
+    padded = next(
+        node
+        for node in model["nodes"]
+        if node["kind"] == "conv2d" and any(side for side in node["config"]["padding"])
+    )
     page.locator(f".ts-unit[data-node='{padded['id']}']").first.scroll_into_view_if_needed()
     view = open_detail(page, padded["id"], 0)
     view.frame.get_by_role("tab", name="Formula for one window").click()

@@ -19,8 +19,10 @@ def gan(live_server, browser_page):
     page = browser_page
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type == "error" else None)
+    page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
     page.goto(live_server.url + "gan?preset=gaussians&pretrained=0")
     page.wait_for_selector('body[data-state="ready"]', timeout=60_000)
     yield page
@@ -33,8 +35,8 @@ def epoch(page) -> int:
 
 def wait_epoch_above(page, value: int) -> None:
     page.wait_for_function(
-        f"() => Number(document.querySelector('.tsg-app').dataset.epoch) > {value}",
-        timeout=30_000)
+        f"() => Number(document.querySelector('.tsg-app').dataset.epoch) > {value}", timeout=30_000
+    )
 
 
 def test_play_change_lr_pause_and_step(gan):
@@ -50,8 +52,9 @@ def test_play_change_lr_pause_and_step(gan):
 
     # A learning rate changed while training applies live: same run, training goes on.
     page.locator('select[data-setting="g_lr"]').select_option("0.01")
-    page.wait_for_function("() => window.tensorsightGan.frame().meta.settings.g_lr === 0.01",
-                           timeout=30_000)
+    page.wait_for_function(
+        "() => window.tensorsightGan.frame().meta.settings.g_lr === 0.01", timeout=30_000
+    )
     now = epoch(page)
     assert now > 30, "a live setting does not restart the experiment"
     wait_epoch_above(page, now + 20)
@@ -81,6 +84,7 @@ def test_drawing_lands_where_the_pointer_was_even_scrolled_and_resized(gan):
     page.evaluate("() => document.querySelector('.tsg-app .ts-body').scrollBy(0, 40)")
     box = canvas.bounding_box()
     assert box is not None
+
     # A stroke along the diagonal from plot (0.2, 0.2) to (0.8, 0.8) (y up), inside the canvas.
     def at(u: float, v: float) -> tuple[float, float]:
         return box["x"] + u * box["width"], box["y"] + (1 - v) * box["height"]
@@ -91,9 +95,10 @@ def test_drawing_lands_where_the_pointer_was_even_scrolled_and_resized(gan):
         page.mouse.move(*at(0.2 + 0.02 * k, 0.2 + 0.02 * k))
     page.mouse.up()
     assert int(page.locator(".tsg-app").get_attribute("data-drawn")) > 10
-    page.locator('[data-role="draw"]').click()   # finish drawing
-    page.wait_for_function("() => window.tensorsightGan.frame().meta.distribution === 'drawing'",
-                           timeout=30_000)
+    page.locator('[data-role="draw"]').click()  # finish drawing
+    page.wait_for_function(
+        "() => window.tensorsightGan.frame().meta.distribution === 'drawing'", timeout=30_000
+    )
     real = page.evaluate("() => Array.from(window.tensorsightGan.frame().arrays.real.data)")
     points = list(zip(real[0::2], real[1::2], strict=True))
     off_diagonal = [abs(x - y) for x, y in points]
@@ -116,8 +121,9 @@ def test_slow_motion_shows_the_stages_and_pointer_reads_d(gan):
     box = page.locator('[data-role="plot"]').bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.move(box["x"] + box["width"] / 2 + 3, box["y"] + box["height"] / 2)
-    page.wait_for_function("() => document.querySelector('[data-role=readout]').dataset.value",
-                           timeout=10_000)
+    page.wait_for_function(
+        "() => document.querySelector('[data-role=readout]').dataset.value", timeout=10_000
+    )
     value = float(page.locator('[data-role="readout"]').get_attribute("data-value"))
     assert 0 <= value <= 1
     assert "(0.50" in page.locator('[data-role="readout"]').inner_text()
@@ -143,15 +149,17 @@ def test_one_d_mode_and_wgan_gp_critic(live_server, browser_page):
     page.locator('[data-role="play"]').click()
     wait_epoch_above(page, 20)
     page.locator('select[data-setting="loss"]').select_option("wgan-gp")
-    page.wait_for_function("() => window.tensorsightGan.frame().meta.d_scale === 'critic'",
-                           timeout=30_000)
+    page.wait_for_function(
+        "() => window.tensorsightGan.frame().meta.d_scale === 'critic'", timeout=30_000
+    )
     page.locator('[data-role="play"]').click()
     page.goto(live_server.url + "gan?preset=ring8&pretrained=0")
     page.wait_for_selector('body[data-state="ready"]', timeout=60_000)
     page.locator('select[data-setting="loss"]').select_option("wgan-gp")
     page.locator('[data-role="step"]').click()
-    page.wait_for_function("() => window.tensorsightGan.frame().arrays.interpolate_norms",
-                           timeout=30_000)
+    page.wait_for_function(
+        "() => window.tensorsightGan.frame().arrays.interpolate_norms", timeout=30_000
+    )
     assert "modes covered" in page.locator('[data-role="numbers"]').inner_text()
     assert page.locator(".ts-legend").count() == 2  # D's critic scale and the |∇D| scale
     assert not problems, "\n".join(problems)

@@ -57,9 +57,11 @@ def canvas_summary(page, node_id: str, channel: int) -> dict:
 
 
 def f32_channel(live_server, run: str, node_id: str, channel: int):
-    response = httpx.get(f"{live_server.url}api/runs/{run}/activations",
-                         params={"nodes": node_id, "channels": f"{channel}:{channel + 1}",
-                                 "encoding": "f32"}, timeout=30)
+    response = httpx.get(
+        f"{live_server.url}api/runs/{run}/activations",
+        params={"nodes": node_id, "channels": f"{channel}:{channel + 1}", "encoding": "f32"},
+        timeout=30,
+    )
     response.raise_for_status()
     _, arrays = decode_pack(response.content)
     return arrays[node_id][0]
@@ -72,8 +74,10 @@ def test_page_draws_every_layer_with_name_and_shape(page, model):
         shape = "×".join(str(side) for side in node["shape"][1:])
         assert unit.locator(".ts-shape").text_content() == shape
     first_conv = first_node(model, "conv2d")
-    assert page.locator(f".ts-unit[data-node='{first_conv['id']}'] .ts-unit-title").text_content() \
+    assert (
+        page.locator(f".ts-unit[data-node='{first_conv['id']}'] .ts-unit-title").text_content()
         == first_conv["name"]
+    )
     assert page.locator(".ts-edges path.ts-edge").count() >= len(model["nodes"]) - 1
 
 
@@ -85,11 +89,16 @@ def test_clicking_a_sample_draws_its_heatmaps(page, live_server, model):
     first_run = run_id(page)
 
     page.click(f".ts-sample[data-sample='{samples[1]['id']}']")
-    page.wait_for_function("(run) => document.querySelector('.ts-app').dataset.runId !== run"
-                           " && document.body.dataset.state === 'ready'", arg=first_run)
+    page.wait_for_function(
+        "(run) => document.querySelector('.ts-app').dataset.runId !== run"
+        " && document.body.dataset.state === 'ready'",
+        arg=first_run,
+    )
 
-    assert page.locator(f".ts-sample[data-sample='{samples[1]['id']}']") \
-        .get_attribute("aria-pressed") == "true"
+    assert (
+        page.locator(f".ts-sample[data-sample='{samples[1]['id']}']").get_attribute("aria-pressed")
+        == "true"
+    )
     after = canvas_summary(page, conv["id"], 0)
     assert (after["width"], after["height"]) == (conv["shape"][3], conv["shape"][2])
     assert after["alpha"] == 255 and after["colours"] > 1, "the feature map was left blank"
@@ -106,25 +115,35 @@ def test_readout_is_the_servers_float32_under_the_pointer(page, live_server, mod
     # Aim at a pixel whose value differs from its neighbours and from its transposed twin, so a
     # readout that is off by a row or column, or swaps them, cannot pass.
     side = min(height, width)
-    row, col = max(((r, c) for r in range(1, side - 1) for c in range(1, side - 1)),
-                   key=lambda rc: min(abs(values[rc] - values[rc[0] + dr, rc[1] + dc])
-                                      for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))
-                                      ) + (values[rc] != values[rc[::-1]]))
+    row, col = max(
+        ((r, c) for r in range(1, side - 1) for c in range(1, side - 1)),
+        key=lambda rc: (
+            min(
+                abs(values[rc] - values[rc[0] + dr, rc[1] + dc])
+                for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))
+            )
+            + (values[rc] != values[rc[::-1]])
+        ),
+    )
     # Maps are drawn smaller than one screen pixel per value; enlarge them so that a whole-pixel
     # mouse position lands on one value for sure (!important: over the size fitted to the screen).
     page.add_style_tag(
-        content=f".ts-app .ts-overview {{ --ts-map: {4 * width + 2}px !important; }}")
+        content=f".ts-app .ts-overview {{ --ts-map: {4 * width + 2}px !important; }}"
+    )
     canvas = map_canvas(page, conv["id"], channel)
     shown_width, shown_height = canvas.evaluate("(c) => [c.clientWidth, c.clientHeight]")
-    canvas.hover(position={"x": (col + 0.5) * shown_width / width,
-                           "y": (row + 0.5) * shown_height / height})
+    canvas.hover(
+        position={"x": (col + 0.5) * shown_width / width, "y": (row + 0.5) * shown_height / height}
+    )
     readout = page.locator(".ts-readout[data-state=value]")
     readout.wait_for()
 
     assert readout.get_attribute("data-node") == conv["id"]
     assert int(readout.get_attribute("data-channel")) == channel
-    assert (int(readout.get_attribute("data-row")), int(readout.get_attribute("data-col"))) \
-        == (row, col)
+    assert (int(readout.get_attribute("data-row")), int(readout.get_attribute("data-col"))) == (
+        row,
+        col,
+    )
     assert float(readout.get_attribute("data-value")) == float(values[row, col])
     assert conv["name"] in readout.text_content()
 
@@ -137,8 +156,10 @@ def test_keyboard_moves_the_readout_cursor(page, model):
     page.wait_for_function("() => document.querySelector('.ts-readout').dataset.col === '0'")
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowDown")
-    page.wait_for_function("() => document.querySelector('.ts-readout').dataset.col === '1'"
-                           " && document.querySelector('.ts-readout').dataset.row === '1'")
+    page.wait_for_function(
+        "() => document.querySelector('.ts-readout').dataset.col === '1'"
+        " && document.querySelector('.ts-readout').dataset.row === '1'"
+    )
     assert readout.get_attribute("data-node") == relu["id"]
 
 
@@ -149,8 +170,9 @@ def test_hover_lights_up_what_feeds_a_neuron(page, model):
     # Element-wise: exactly the same channel of its input.
     map_canvas(page, relu["id"], 2).hover()
     lit = page.locator("canvas.ts-feeds")
-    assert [(c.get_attribute("data-node"), c.get_attribute("data-channel"))
-            for c in lit.all()] == [(conv["id"], "2")]
+    assert [(c.get_attribute("data-node"), c.get_attribute("data-channel")) for c in lit.all()] == [
+        (conv["id"], "2")
+    ]
     # Convolution: every channel of its input.
     second_conv = [n for n in model["nodes"] if n["kind"] == "conv2d"][1]
     source = by_id[second_conv["inputs"][0]]
@@ -162,8 +184,9 @@ def test_hover_lights_up_what_feeds_a_neuron(page, model):
 
 def test_output_column_shows_the_runs_probabilities(page, live_server, model):
     samples = httpx.get(live_server.url + "api/samples", timeout=30).json()
-    overview = httpx.post(live_server.url + "api/runs", json={"sample": samples[0]["id"]},
-                          timeout=60).json()
+    overview = httpx.post(
+        live_server.url + "api/runs", json={"sample": samples[0]["id"]}, timeout=60
+    ).json()
     rows = page.locator(".ts-output .ts-prob")
     assert rows.count() == len(model["classes"])
     names = [row.locator(".ts-prob-name").text_content() for row in rows.all()]
@@ -176,8 +199,9 @@ def test_output_column_shows_the_runs_probabilities(page, live_server, model):
 
 
 def test_range_mode_changes_the_legends(page, model):
-    maps = {node["id"] for node in model["nodes"]
-            if len(node["shape"]) == 4 and node["kind"] != "input"}
+    maps = {
+        node["id"] for node in model["nodes"] if len(node["shape"]) == 4 and node["kind"] != "input"
+    }
 
     def legend_ranges() -> dict[str, float]:
         """The colour range (half-width) each feature-map layer's legend shows."""
@@ -201,8 +225,12 @@ def test_range_mode_changes_the_legends(page, model):
     big = page.locator(".ts-toolbar-legend .ts-legend")
     assert conv["name"] in big.text_content() and "per block" in big.text_content()
     assert float(big.get_attribute("data-max")) == per_block[conv["id"]]
-    ticks = [float(t) for t in big.locator(".ts-legend-tick").evaluate_all(
-        "(ticks) => ticks.map((tick) => tick.dataset.value)")]
+    ticks = [
+        float(t)
+        for t in big.locator(".ts-legend-tick").evaluate_all(
+            "(ticks) => ticks.map((tick) => tick.dataset.value)"
+        )
+    ]
     assert ticks[0] == -ticks[-1] == -per_block[conv["id"]] and 0 in ticks
     page.click("label[for=ts-range-layer]")
     assert float(big.get_attribute("data-max")) == per_layer[conv["id"]]

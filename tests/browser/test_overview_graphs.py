@@ -24,7 +24,7 @@ from tensorsight.explanation.pack import decode_pack  # noqa: E402
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 STEM_CHANNELS = 24
-PAGE = 16   # channels the overview shows at once
+PAGE = 16  # channels the overview shows at once
 
 
 class Residual(nn.Module):
@@ -40,8 +40,9 @@ class Residual(nn.Module):
 class WideResNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, STEM_CHANNELS, 3, padding=1),
-                                  nn.BatchNorm2d(STEM_CHANNELS), nn.ReLU())
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, STEM_CHANNELS, 3, padding=1), nn.BatchNorm2d(STEM_CHANNELS), nn.ReLU()
+        )
         self.layer1 = nn.Sequential(*(Residual(STEM_CHANNELS) for _ in range(4)))
         self.layer2 = nn.Sequential(*(Residual(STEM_CHANNELS) for _ in range(3)))
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -71,14 +72,15 @@ def map_canvas(page, node_id: str, channel: int):
 
 
 def test_blocks_paging_and_residual_adds(server_factory, browser_page):
-    server = server_factory(["--model", "test_overview_graphs:wide_resnet",
-                             "--input-size", "24x24"],
-                            env={"PYTHONPATH": str(Path(__file__).parent)})
+    server = server_factory(
+        ["--model", "test_overview_graphs:wide_resnet", "--input-size", "24x24"],
+        env={"PYTHONPATH": str(Path(__file__).parent)},
+    )
     model = httpx.get(server.url + "api/model", timeout=30).json()
     by_name = {node["name"]: node for node in model["nodes"]}
     page = browser_page
     page.goto(server.url)
-    run = upload_png(page, drawing())   # after the photo colour models open on
+    run = upload_png(page, drawing())  # after the photo colour models open on
 
     # Many layers: modules start collapsed into blocks, the big stages opened one level, so the
     # page holds a few units rather than hundreds of maps.
@@ -104,8 +106,10 @@ def test_blocks_paging_and_residual_adds(server_factory, browser_page):
     # below the columns, and hovering a channel lights that channel in both inputs.
     assert page.locator(".ts-edges path.ts-edge-skip").count() >= 1
     map_canvas(page, add["id"], 5).hover()
-    lit = {(c.get_attribute("data-node"), c.get_attribute("data-channel"))
-           for c in page.locator("canvas.ts-feeds").all()}
+    lit = {
+        (c.get_attribute("data-node"), c.get_attribute("data-channel"))
+        for c in page.locator("canvas.ts-feeds").all()
+    }
     assert lit == {(source, "5") for source in add["inputs"]}
 
     # The stem convolution has more channels than one page: page on, maps are painted, the
@@ -118,14 +122,20 @@ def test_blocks_paging_and_residual_adds(server_factory, browser_page):
     channel = STEM_CHANNELS - 1
     canvas = map_canvas(page, conv["id"], channel)
     page.wait_for_selector(
-        f"canvas.ts-map.ts-painted[data-node='{conv['id']}'][data-channel='{channel}']")
-    assert page.locator(f".ts-unit[data-node='{conv['id']}'] canvas.ts-map").count() \
+        f"canvas.ts-map.ts-painted[data-node='{conv['id']}'][data-channel='{channel}']"
+    )
+    assert (
+        page.locator(f".ts-unit[data-node='{conv['id']}'] canvas.ts-map").count()
         == STEM_CHANNELS - PAGE
+    )
     canvas.hover(position={"x": 3, "y": 3})
     readout = page.locator(".ts-readout[data-state=value]")
     readout.wait_for()
     row, col = int(readout.get_attribute("data-row")), int(readout.get_attribute("data-col"))
-    answer = httpx.get(f"{server.url}api/runs/{run}/activations", timeout=30, params={
-        "nodes": conv["id"], "channels": f"{channel}:{channel + 1}", "encoding": "f32"})
+    answer = httpx.get(
+        f"{server.url}api/runs/{run}/activations",
+        timeout=30,
+        params={"nodes": conv["id"], "channels": f"{channel}:{channel + 1}", "encoding": "f32"},
+    )
     _, arrays = decode_pack(answer.content)
     assert float(readout.get_attribute("data-value")) == float(arrays[conv["id"]][0, row, col])

@@ -118,8 +118,15 @@ def handler(tmp_path) -> CommHandler:
         path = tmp_path / f"kind-{seed}.png"
         path.write_bytes(png(seed))
         samples.append(Sample(id=f"kind-{seed}", label=CLASSES[seed], path=path))
-    return CommHandler(Explainer(model, preprocessing=Preprocessing(size=(32, 32), channels=1),
-                                 class_names=CLASSES, name="tiny widget", samples=samples))
+    return CommHandler(
+        Explainer(
+            model,
+            preprocessing=Preprocessing(size=(32, 32), channels=1),
+            class_names=CLASSES,
+            name="tiny widget",
+            samples=samples,
+        )
+    )
 
 
 @pytest.fixture
@@ -154,8 +161,9 @@ def test_widget_draws_the_overview_over_the_comm(widget_page, handler):
     assert {"model_info", "samples", "sample_png", "run_sample", "activations"} <= methods
     # The page around the widget is left alone: the state lives on the widget, styles are scoped.
     assert widget_page.evaluate("document.body.dataset.state") is None
-    assert widget_page.evaluate("getComputedStyle(document.querySelector('h1')).fontFamily") \
-        == widget_page.evaluate("getComputedStyle(document.body).fontFamily")
+    assert widget_page.evaluate(
+        "getComputedStyle(document.querySelector('h1')).fontFamily"
+    ) == widget_page.evaluate("getComputedStyle(document.body).fontFamily")
     assert widget_page.locator("#cell style").count() == 1
     assert app.locator(".ts-output .ts-prob").count() == len(CLASSES)
 
@@ -165,23 +173,42 @@ def test_widget_draws_the_overview_over_the_comm(widget_page, handler):
     readout = app.locator(".ts-readout[data-state=value]")
     readout.wait_for()
     row, col = int(readout.get_attribute("data-row")), int(readout.get_attribute("data-col"))
-    _, arrays = decode_pack(handler.handle({"id": "check", "method": "activations", "params": {
-        "run_id": run, "node_ids": [conv["id"]], "channels": [1, 2], "encoding": "f32"}}, [])[1][0])
+    _, arrays = decode_pack(
+        handler.handle(
+            {
+                "id": "check",
+                "method": "activations",
+                "params": {
+                    "run_id": run,
+                    "node_ids": [conv["id"]],
+                    "channels": [1, 2],
+                    "encoding": "f32",
+                },
+            },
+            [],
+        )[1][0]
+    )
     assert float(readout.get_attribute("data-value")) == float(arrays[conv["id"]][0, row, col])
 
 
 def test_widget_upload_goes_as_a_buffer_and_errors_show_in_the_widget(widget_page):
     app = widget_page.locator("#cell .ts-app")
     run = app.get_attribute("data-run-id")
-    widget_page.set_input_files("#cell .ts-file-input", files=[
-        {"name": "mine.png", "mimeType": "image/png", "buffer": png(7)}])
+    widget_page.set_input_files(
+        "#cell .ts-file-input",
+        files=[{"name": "mine.png", "mimeType": "image/png", "buffer": png(7)}],
+    )
     widget_page.wait_for_function(
         "(run) => { const app = document.querySelector('#cell .ts-app');"
-        " return app.dataset.state === 'ready' && app.dataset.runId !== run; }", arg=run)
+        " return app.dataset.state === 'ready' && app.dataset.runId !== run; }",
+        arg=run,
+    )
     assert widget_page.evaluate("window.sent.filter((m) => m.method === 'run_image').length") == 1
 
-    widget_page.set_input_files("#cell .ts-file-input", files=[
-        {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a picture at all"}])
+    widget_page.set_input_files(
+        "#cell .ts-file-input",
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a picture at all"}],
+    )
     widget_page.wait_for_selector("#cell .ts-app[data-state=error]")
     alert = app.locator(".ts-alert")
     assert alert.is_visible() and "image" in alert.text_content().lower()

@@ -58,7 +58,8 @@ def test_output_size_and_warning_match_pytorch(playground, n, p, k, s, d):
     assert playground.locator('[data-role="output-size"]').inner_text() == str(expected)
     reach = n + 2 * p - d * (k - 1) - 1
     assert f"⌊({n} + 2·{p} − {d}·({k} − 1) − 1) / {s}⌋ + 1 = ⌊{reach} / {s}⌋ + 1" in (
-        playground.locator('[data-role="size-numbers"]').inner_text())
+        playground.locator('[data-role="size-numbers"]').inner_text()
+    )
     assert playground.locator(".tsd-pg-output .tsd-pg-cell").count() == expected * expected
     warning = playground.locator('[data-role="warning"]')
     ignored = reach % s
@@ -78,8 +79,10 @@ def test_window_follows_the_output_cell(playground, browser_page, tmp_path):
     padded = n + 2 * p
     i, j = out - 1, 1
     playground.locator(f'.tsd-pg-output .tsd-pg-cell[data-row="{i}"][data-col="{j}"]').hover()
-    taps = {(int(c.get_attribute("data-row")), int(c.get_attribute("data-col")))
-            for c in playground.locator(".tsd-pg-tap").all()}
+    taps = {
+        (int(c.get_attribute("data-row")), int(c.get_attribute("data-col")))
+        for c in playground.locator(".tsd-pg-tap").all()
+    }
     assert taps == {(i * s + a * d, j * s + b * d) for a in range(k) for b in range(k)}
     assert all(r < padded and c < padded for r, c in taps)
     # The cells a convolution reads are exactly those that change the output: PyTorch says so.
@@ -97,7 +100,8 @@ def test_window_follows_the_output_cell(playground, browser_page, tmp_path):
     play.click()
     assert play.get_attribute("aria-pressed") == "true"
     browser_page.wait_for_function(
-        f"() => document.querySelector('.tsd-pg-output').dataset.position !== '{i - 1},{j + 1}'")
+        f"() => document.querySelector('.tsd-pg-output').dataset.position !== '{i - 1},{j + 1}'"
+    )
     play.click()
     assert play.get_attribute("aria-pressed") == "false"
     target = Path(os.environ.get("TS_SCREENSHOTS", tmp_path))

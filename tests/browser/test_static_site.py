@@ -38,8 +38,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def static_url(site: Path) -> Iterator[str]:
-    command = [sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory",
-               str(site), "0"]
+    command = [
+        sys.executable,
+        "-u",
+        "-m",
+        "http.server",
+        "--bind",
+        "127.0.0.1",
+        "--directory",
+        str(site),
+        "0",
+    ]
     with serving(command, r"Serving HTTP on \S+ port (\d+)", timeout_s=30) as port:
         yield f"http://127.0.0.1:{port}/"
 
@@ -48,15 +57,18 @@ def test_the_site_is_plain_files(site: Path) -> None:
     assert (site / "index.html").read_text(encoding="utf-8").count('data-source="static"') == 1
     assert (site / "static" / "app.js").is_file() and (site / "data" / "model.json").is_file()
     assert sorted(path.stem for path in (site / "data" / "samples").glob("*.png")) == sorted(
-        SAMPLES)
+        SAMPLES
+    )
     assert not list(site.rglob("*.py"))
 
 
 def test_a_static_server_shows_every_view(static_url: str, browser_page) -> None:
     page = browser_page
     problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text)
-            if message.type == "error" else None)
+    page.on(
+        "console",
+        lambda message: problems.append(message.text) if message.type == "error" else None,
+    )
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.goto(static_url)
     page.wait_for_selector("body[data-state=ready]", timeout=READY_MS)
@@ -96,15 +108,18 @@ def test_a_static_server_shows_every_view(static_url: str, browser_page) -> None
     page.click(f".ts-sample[data-sample='{SAMPLES[1]}']")
     page.wait_for_function(
         "id => document.querySelector('.ts-app').dataset.runId === id"
-        " && document.body.dataset.state === 'ready'", arg=SAMPLES[1])
+        " && document.body.dataset.state === 'ready'",
+        arg=SAMPLES[1],
+    )
     conv = next(node for node in model["nodes"] if node["kind"] == "conv2d")
     canvas = page.locator(f"canvas.ts-map[data-node='{conv['id']}'][data-channel='2']")
     canvas.hover()
     readout = page.locator(".ts-readout[data-state=value]")
     readout.wait_for()
     row, col = int(readout.get_attribute("data-row")), int(readout.get_attribute("data-col"))
-    packed = httpx.get(f"{static_url}data/runs/{SAMPLES[1]}/f32/{conv['id']}/2.pack.gz",
-                       timeout=30).content
+    packed = httpx.get(
+        f"{static_url}data/runs/{SAMPLES[1]}/f32/{conv['id']}/2.pack.gz", timeout=30
+    ).content
     _, arrays = decode_pack(gzip.decompress(packed))
     assert float(readout.get_attribute("data-value")) == float(arrays[conv["id"]][0][row, col])
     assert not problems, problems

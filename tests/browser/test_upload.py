@@ -24,8 +24,10 @@ def photo_of_a_shoe() -> bytes:
     image = Image.linear_gradient("L").resize((320, 240)).convert("RGB")
     image = Image.blend(image, Image.new("RGB", image.size, (235, 228, 215)), 0.7)
     draw = ImageDraw.Draw(image)
-    draw.polygon([(40, 170), (70, 110), (150, 120), (230, 150), (285, 165), (285, 195),
-                  (40, 195)], fill=(40, 45, 60))
+    draw.polygon(
+        [(40, 170), (70, 110), (150, 120), (230, 150), (285, 165), (285, 195), (40, 195)],
+        fill=(40, 45, 60),
+    )
     draw.rectangle((40, 195, 285, 208), fill=(230, 230, 230))
     image = image.filter(ImageFilter.GaussianBlur(1.2))
     buffer = io.BytesIO()
@@ -49,20 +51,24 @@ def expected_model_view(live_server, data: bytes, name: str) -> str:
 def wait_for_new_run(page, previous: str) -> None:
     page.wait_for_function(
         "(run) => document.body.dataset.state === 'ready'"
-        " && document.querySelector('.ts-app').dataset.runId !== run", arg=previous,
-        timeout=60_000)
+        " && document.querySelector('.ts-app').dataset.runId !== run",
+        arg=previous,
+        timeout=60_000,
+    )
 
 
 def shown_model_view(page) -> str:
-    return page.locator(".ts-model-view").get_attribute("src").removeprefix(
-        "data:image/png;base64,")
+    return (
+        page.locator(".ts-model-view").get_attribute("src").removeprefix("data:image/png;base64,")
+    )
 
 
 def test_uploaded_photo_is_shown_as_the_model_sees_it(page, live_server):
     data = photo_of_a_shoe()
     previous = page.locator(".ts-app").get_attribute("data-run-id")
-    page.set_input_files("#ts-file-input", files=[
-        {"name": "shoe.jpg", "mimeType": "image/jpeg", "buffer": data}])
+    page.set_input_files(
+        "#ts-file-input", files=[{"name": "shoe.jpg", "mimeType": "image/jpeg", "buffer": data}]
+    )
     wait_for_new_run(page, previous)
 
     assert shown_model_view(page) == expected_model_view(live_server, data, "shoe.jpg")
@@ -77,7 +83,8 @@ def test_uploaded_photo_is_shown_as_the_model_sees_it(page, live_server):
 def test_dropping_an_image_file_runs_it(page, live_server):
     data = photo_of_a_shoe()
     previous = page.locator(".ts-app").get_attribute("data-run-id")
-    page.locator(".ts-upload").evaluate("""(zone, encoded) => {
+    page.locator(".ts-upload").evaluate(
+        """(zone, encoded) => {
         const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
         const transfer = new DataTransfer();
         transfer.items.add(new File([bytes], 'dropped.jpg', {type: 'image/jpeg'}));
@@ -85,7 +92,9 @@ def test_dropping_an_image_file_runs_it(page, live_server):
             zone.dispatchEvent(new DragEvent(type, {dataTransfer: transfer, bubbles: true,
                                                     cancelable: true}));
         }
-    }""", base64.b64encode(data).decode())
+    }""",
+        base64.b64encode(data).decode(),
+    )
     wait_for_new_run(page, previous)
     assert shown_model_view(page) == expected_model_view(live_server, data, "dropped.jpg")
 
@@ -93,12 +102,15 @@ def test_dropping_an_image_file_runs_it(page, live_server):
 @pytest.mark.allow_console_error(r"status of 415")
 def test_a_file_that_is_not_an_image_shows_the_servers_error(page, live_server):
     junk = b"%PDF-1.4 this is not a picture\n" * 20
-    refused = httpx.post(live_server.url + "api/runs", files={"image": ("notes.pdf", junk)},
-                         timeout=30)
+    refused = httpx.post(
+        live_server.url + "api/runs", files={"image": ("notes.pdf", junk)}, timeout=30
+    )
     assert 400 <= refused.status_code < 500
 
-    page.set_input_files("#ts-file-input", files=[
-        {"name": "notes.pdf", "mimeType": "application/pdf", "buffer": junk}])
+    page.set_input_files(
+        "#ts-file-input",
+        files=[{"name": "notes.pdf", "mimeType": "application/pdf", "buffer": junk}],
+    )
     page.wait_for_selector("body[data-state=error]")
     alert = page.locator(".ts-alert[role=alert]")
     assert alert.is_visible()

@@ -20,10 +20,12 @@ def plain_forward_outputs(model: nn.Module, x: torch.Tensor) -> tuple[dict, torc
     calls: Counter[str] = Counter()
     handles = []
     for path, module in model.named_modules():
+
         def record(module: nn.Module, args: tuple, output: object, path: str = path) -> None:
             if isinstance(output, torch.Tensor):
                 calls[path] += 1
                 outputs[(path, calls[path])] = output.detach().clone()
+
         handles.append(module.register_forward_hook(record))
     try:
         with torch.no_grad():
@@ -40,24 +42,29 @@ def _inputs(graph: Graph, node: Node) -> list[torch.Tensor]:
 
 # How each functional kind is recomputed from the activations of the nodes that fed it.
 RECOMPUTE: dict[str, Callable[[Node, list[torch.Tensor]], torch.Tensor]] = {
-    "conv2d": lambda node, xs: F.conv2d(xs[0], node.parameters["weight"],
-                                        node.parameters["bias"], stride=node.config["stride"],
-                                        padding=node.config["padding"]),
-    "linear": lambda node, xs: F.linear(xs[0], node.parameters["weight"],
-                                        node.parameters["bias"]),
+    "conv2d": lambda node, xs: F.conv2d(
+        xs[0],
+        node.parameters["weight"],
+        node.parameters["bias"],
+        stride=node.config["stride"],
+        padding=node.config["padding"],
+    ),
+    "linear": lambda node, xs: F.linear(xs[0], node.parameters["weight"], node.parameters["bias"]),
     "leaky_relu": lambda node, xs: F.leaky_relu(xs[0], node.config["negative_slope"]),
     "max_pool2d": lambda node, xs: F.max_pool2d(xs[0], node.config["kernel_size"]),
     "add": lambda node, xs: xs[0] + xs[1],
     "relu": lambda node, xs: F.relu(xs[0]),
     "tanh": lambda node, xs: torch.tanh(xs[0]),
     "cat": lambda node, xs: torch.cat(xs, dim=node.config["dim"]),
-    "flatten": lambda node, xs: torch.flatten(xs[0], node.config["start_dim"],
-                                              node.config["end_dim"]),
+    "flatten": lambda node, xs: torch.flatten(
+        xs[0], node.config["start_dim"], node.config["end_dim"]
+    ),
     "reshape": lambda node, xs: xs[0].reshape(node.output_shape),
     "mean": lambda node, xs: xs[0].mean(dim=tuple(node.config["dim"])),
     "softmax": lambda node, xs: torch.softmax(xs[0], dim=node.config["dim"]),
-    "upsample": lambda node, xs: F.interpolate(xs[0], scale_factor=node.config["scale_factor"],
-                                               mode=node.config["mode"]),
+    "upsample": lambda node, xs: F.interpolate(
+        xs[0], scale_factor=node.config["scale_factor"], mode=node.config["mode"]
+    ),
 }
 
 
@@ -73,8 +80,7 @@ def test_every_leaf_activation_equals_the_plain_forward_pass(family: str) -> Non
         calls[node.module_path] += 1
         reference = expected[(node.module_path, calls[node.module_path])]
         # Another forward pass: equal up to how a busy thread pool may split reductions.
-        torch.testing.assert_close(node.activation, reference, rtol=1e-6, atol=1e-6,
-                                   msg=node.name)
+        torch.testing.assert_close(node.activation, reference, rtol=1e-6, atol=1e-6, msg=node.name)
         assert node.output_shape == tuple(reference.shape)
 
 
@@ -97,8 +103,9 @@ def test_graph_shape_input_first_and_output_is_the_model_result(family: str) -> 
     graph = capture(model, x)
     assert graph.nodes[0].kind == "input"
     torch.testing.assert_close(graph.nodes[0].activation, x, rtol=0, atol=0)
-    torch.testing.assert_close(graph.node(graph.output_id).activation, expected, rtol=1e-6,
-                               atol=1e-6)
+    torch.testing.assert_close(
+        graph.node(graph.output_id).activation, expected, rtol=1e-6, atol=1e-6
+    )
     ids = [node.id for node in graph.nodes]
     assert ids == [f"n{index}" for index in range(len(ids))]
     assert len({node.name for node in graph.nodes}) == len(ids)
@@ -191,10 +198,14 @@ def test_metadata_and_layout_ops_are_not_nodes_but_keep_edges() -> None:
 
 
 def _hook_counts(model: nn.Module) -> int:
-    return sum(len(module._forward_hooks) + len(module._forward_pre_hooks)
-               + len(module._forward_hooks_with_kwargs)
-               + len(module._forward_pre_hooks_with_kwargs)
-               + len(module._forward_hooks_always_called) for module in model.modules())
+    return sum(
+        len(module._forward_hooks)
+        + len(module._forward_pre_hooks)
+        + len(module._forward_hooks_with_kwargs)
+        + len(module._forward_pre_hooks_with_kwargs)
+        + len(module._forward_hooks_always_called)
+        for module in model.modules()
+    )
 
 
 def test_hooks_removed_training_flags_restored_and_grad_mode_kept() -> None:
@@ -284,8 +295,9 @@ def test_values_overwritten_in_place_keep_what_they_were_when_recorded() -> None
     with torch.no_grad():
         conv_output = model.conv(F.relu(original))
     assert torch.equal(conv.activation, conv_output) and (conv.activation[:, 0] != 0).any()
-    assert setitem.kind == "other" and torch.equal(setitem.activation[:, 0],
-                                                   torch.zeros_like(conv_output[:, 0]))
+    assert setitem.kind == "other" and torch.equal(
+        setitem.activation[:, 0], torch.zeros_like(conv_output[:, 0])
+    )
     assert mul.kind == "mul" and (mul.activation < 0).any()  # kept its negatives
     assert relu.kind == "relu" and torch.equal(relu.activation, F.relu(mul.activation))
     assert torch.equal(scaled.activation, relu.activation - 1.0)
@@ -326,16 +338,28 @@ def test_user_leaves_and_functional_layers_carry_config_and_parameters() -> None
     model = _FunctionalConv()
     graph = capture(model, torch.randn(1, 3, 8, 8))
     assert [(node.kind, node.name) for node in graph.nodes] == [
-        ("input", "input"), ("other", "scale"), ("conv2d", "conv2d_1"), ("relu", "act")]
+        ("input", "input"),
+        ("other", "scale"),
+        ("conv2d", "conv2d_1"),
+        ("relu", "act"),
+    ]
     scale, conv = graph.nodes[1], graph.nodes[2]
     assert scale.module_type == "_Scale" and set(scale.parameters) == {"gain"}
     assert conv.module_path is None and conv.inputs == (scale.id,)
-    assert conv.config == {"stride": [2, 2], "padding": [1, 1], "dilation": [1, 1], "groups": 1,
-                           "in_channels": 3, "out_channels": 4, "kernel_size": [3, 3],
-                           "bias": True}
+    assert conv.config == {
+        "stride": [2, 2],
+        "padding": [1, 1],
+        "dilation": [1, 1],
+        "groups": 1,
+        "in_channels": 3,
+        "out_channels": 4,
+        "kernel_size": [3, 3],
+        "bias": True,
+    }
     torch.testing.assert_close(conv.parameters["weight"], model.weight)
-    torch.testing.assert_close(conv.activation, F.conv2d(scale.activation, model.weight,
-                                                         model.bias, stride=2, padding=1))
+    torch.testing.assert_close(
+        conv.activation, F.conv2d(scale.activation, model.weight, model.bias, stride=2, padding=1)
+    )
 
 
 class _TupleOutputs(nn.Module):

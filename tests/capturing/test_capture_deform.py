@@ -60,8 +60,9 @@ def test_functional_op_with_a_mask_is_one_node() -> None:
     assert not any(other.kind in ("mul", "matmul") for other in graph.nodes)  # no inner ops
 
 
-@pytest.mark.skipif(torchvision_deform_conv2d() is None,
-                    reason="torchvision does not import beside this torch")
+@pytest.mark.skipif(
+    torchvision_deform_conv2d() is None, reason="torchvision does not import beside this torch"
+)
 def test_torchvision_layers_are_deformable_kind() -> None:
     import torchvision.ops as ops
 

@@ -63,16 +63,27 @@ def seeded(model: nn.Module) -> nn.Module:
     return model.eval()
 
 
-@pytest.mark.parametrize("activation", [nn.ReLU(inplace=True), nn.ReLU6(inplace=True),
-                                        nn.Hardswish(inplace=True), nn.LeakyReLU(0.1, True),
-                                        nn.SiLU(inplace=True)], ids=type)
+@pytest.mark.parametrize(
+    "activation",
+    [
+        nn.ReLU(inplace=True),
+        nn.ReLU6(inplace=True),
+        nn.Hardswish(inplace=True),
+        nn.LeakyReLU(0.1, True),
+        nn.SiLU(inplace=True),
+    ],
+    ids=type,
+)
 def test_kept_values_before_an_in_place_activation(activation: nn.Module) -> None:
     model = seeded(ConvBnRelu(activation))
     x = torch.randn(1, 3, 8, 8)
     with torch.no_grad():
         before = model.bn(model.conv(x))
-        expected = type(activation)()(before.clone()) if not isinstance(
-            activation, nn.LeakyReLU) else F.leaky_relu(before, 0.1)
+        expected = (
+            type(activation)()(before.clone())
+            if not isinstance(activation, nn.LeakyReLU)
+            else F.leaky_relu(before, 0.1)
+        )
     graph = capture(model, x)
     kinds = {node.module_path: node for node in graph.nodes}
     assert torch.equal(kinds["bn"].activation, before)

@@ -34,7 +34,10 @@ def test_reads_the_fixture_splits() -> None:
     assert train.labels.dtype == np.int64 and set(train.labels.tolist()) == set(range(10))
     # the official test set starts with an ankle boot, a pullover and a trouser
     assert [FASHION_MNIST_CLASSES[i] for i in test.labels[:3]] == [
-        "Ankle boot", "Pullover", "Trouser"]
+        "Ankle boot",
+        "Pullover",
+        "Trouser",
+    ]
     # garments are light on a black background
     assert np.median(test.images[:, 0, :]) == 0 and test.images[:, 10:18, 10:18].mean() > 60
 
@@ -54,8 +57,10 @@ def test_environment_variable_points_at_the_dataset(monkeypatch: pytest.MonkeyPa
 def test_reads_uncompressed_idx_files(tmp_path: Path) -> None:
     raw = gzip.decompress((FIXTURE / "t10k-labels-idx1-ubyte.gz").read_bytes())
     (tmp_path / "labels").write_bytes(raw)
-    assert read_idx(tmp_path / "labels").tolist() == read_fashion_mnist(
-        "test", FIXTURE).labels.tolist()
+    assert (
+        read_idx(tmp_path / "labels").tolist()
+        == read_fashion_mnist("test", FIXTURE).labels.tolist()
+    )
 
 
 @installed

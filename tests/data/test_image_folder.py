@@ -20,7 +20,13 @@ def test_classes_are_the_sorted_sub_folders() -> None:
     assert len(folder) == 18
     assert np.bincount(folder.labels).tolist() == [6, 6, 6]
     assert {path.suffix for path, _ in folder.files} == {
-        ".png", ".jpg", ".webp", ".bmp", ".gif", ".tiff"}
+        ".png",
+        ".jpg",
+        ".webp",
+        ".bmp",
+        ".gif",
+        ".tiff",
+    }
 
 
 def test_every_format_becomes_a_model_input() -> None:

@@ -31,7 +31,9 @@ def test_rnn_update_tree_as_text() -> None:
     namespace = rnn_namespace()
     h_before = namespace["h"]
     tree = astviz("h = torch.tanh(W @ (r*h) + U @ x.T + b)", namespace)
-    assert tree.text() == """\
+    assert (
+        tree.text()
+        == """\
 h =                          64x1
 └── torch.tanh()             64x1
     └── +                    64x1
@@ -46,13 +48,16 @@ h =                          64x1
         │       └── .T       10x1
         │           └── x    1x10
         └── b                64x1"""
+    )
     assert namespace["h"] is h_before  # the assignment is drawn, not performed
     assert tree.error is None
 
 
 def test_failing_expression_marks_the_failing_node_and_keeps_the_error() -> None:
     tree = astviz("h = torch.tanh(W @ (r*h) + U @ x + b)", rnn_namespace())
-    assert tree.text() == """\
+    assert (
+        tree.text()
+        == """\
 h =                          ?
 └── torch.tanh()             ?
     └── +                    ?
@@ -67,6 +72,7 @@ h =                          ?
         │       └── x        1x10
         └── b                ?
 RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x10 and 1x10)"""
+    )
     assert isinstance(tree.error, RuntimeError)
 
 
@@ -88,7 +94,9 @@ def test_every_node_is_evaluated_exactly_once() -> None:
     tree = astviz("np.maximum(g(x) @ m.weight, g(x)[:, :2]).astype(np.int32)", namespace)
     assert calls == [(4, 3), (4, 3)]  # two call nodes, one call each
     assert reads == ["weight"]
-    assert tree.text() == """\
+    assert (
+        tree.text()
+        == """\
 .astype()              4x2 int32
 ├── np.maximum()       4x2
 │   ├── @              4x2
@@ -103,11 +111,13 @@ def test_every_node_is_evaluated_exactly_once() -> None:
 │           ├── :
 │           └── :2
 └── np.int32"""
+    )
 
 
 def test_svg_is_well_formed_with_a_box_per_node() -> None:
-    tree = astviz("y = torch.relu(x @ W)", {"torch": torch, "x": torch.ones(2, 3),
-                                            "W": torch.ones(3, 5)})
+    tree = astviz(
+        "y = torch.relu(x @ W)", {"torch": torch, "x": torch.ones(2, 3), "W": torch.ones(3, 5)}
+    )
     root = ET.fromstring(tree.svg())
     texts = [element.text for element in root.iter(f"{SVG}text")]
     for label in ("y =", "torch.relu()", "@", "x", "W", "2x5", "2x3", "3x5"):
@@ -120,11 +130,14 @@ def test_namespace_defaults_to_the_callers_variables() -> None:
     a = np.arange(6).reshape(2, 3)
     tree = astviz("a.T @ a")
     assert a.shape == (2, 3)  # still the caller's own array
-    assert tree.text() == """\
+    assert (
+        tree.text()
+        == """\
 @            3x3 int64
 ├── .T       3x2 int64
 │   └── a    2x3 int64
 └── a        2x3 int64"""
+    )
 
 
 @pytest.mark.parametrize("source", ["x = 1; y = 2", "for i in x: pass", "x +"])

@@ -36,13 +36,17 @@ def clarified(function, *args, **options):
 
 
 def frames_of(error: BaseException) -> list[tuple[str, int, str]]:
-    return [(entry.filename, entry.lineno, entry.name)
-            for entry in traceback.extract_tb(error.__traceback__)]
+    return [
+        (entry.filename, entry.lineno, entry.name)
+        for entry in traceback.extract_tb(error.__traceback__)
+    ]
 
 
 MATMUL_LINE = matmul.__code__.co_firstlineno + 1
-HEADLINE = (f"tensorsight: in `h @ w` (line {MATMUL_LINE}), operand shapes 32x128 @ 64x10 "
-            "disagree: dim 1 of h (128) != dim 0 of w (64)")
+HEADLINE = (
+    f"tensorsight: in `h @ w` (line {MATMUL_LINE}), operand shapes 32x128 @ 64x10 "
+    "disagree: dim 1 of h (128) != dim 0 of w (64)"
+)
 
 
 def test_exception_is_unchanged_but_for_the_note() -> None:
@@ -54,9 +58,7 @@ def test_exception_is_unchanged_but_for_the_note() -> None:
     assert str(explained) == str(plain)
     assert explained.__cause__ is None and explained.__context__ is None
     assert not hasattr(plain, "__notes__")
-    assert explained.__notes__ == [
-        f"{HEADLINE}\n  h: 32x128 float64\n  w: 64x10 float64"
-    ]
+    assert explained.__notes__ == [f"{HEADLINE}\n  h: 32x128 float64\n  w: 64x10 float64"]
     # same frames from the raise point to `matmul`; the clarified run adds only its own caller
     assert frames_of(explained)[-1] == frames_of(plain)[-1]
     assert frames_of(explained)[-1][2] == "matmul"

@@ -55,7 +55,9 @@ def run_case(case: Case, directory: Path) -> tuple[BaseException, dict[str, Any]
 
 CASES = [
     Case(
-        "np-matmul-2d", "numpy", ValueError,
+        "np-matmul-2d",
+        "numpy",
+        ValueError,
         """\
 h = np.ones((32, 128), np.float32)
 W = np.ones((64, 10), np.float32)
@@ -67,7 +69,9 @@ tensorsight: in `h @ W` (line 3), operand shapes 32x128 @ 64x10 disagree: dim 1 
   W: 64x10 float32""",
     ),
     Case(
-        "np-dot", "numpy", ValueError,
+        "np-dot",
+        "numpy",
+        ValueError,
         """\
 a = np.ones((32, 128))
 b = np.ones((64, 10))
@@ -79,7 +83,9 @@ tensorsight: in `np.dot(a, b)` (line 3), np.dot operand shapes 32x128, 64x10 dis
   b: 64x10 float64""",
     ),
     Case(
-        "np-matmul-function", "numpy", ValueError,
+        "np-matmul-function",
+        "numpy",
+        ValueError,
         """\
 a = np.ones((5, 3))
 b = np.ones((4, 2))
@@ -91,7 +97,9 @@ tensorsight: in `np.matmul(a, b)` (line 3), np.matmul operand shapes 5x3, 4x2 di
   b: 4x2 float64""",
     ),
     Case(
-        "np-matmul-3d-batched", "numpy", ValueError,
+        "np-matmul-3d-batched",
+        "numpy",
+        ValueError,
         """\
 q = np.ones((8, 3, 4))
 k = np.ones((8, 5, 6))
@@ -103,7 +111,9 @@ tensorsight: in `q @ k` (line 3), operand shapes 8x3x4 @ 8x5x6 disagree: dim 2 o
   k: 8x5x6 float64""",
     ),
     Case(
-        "np-matmul-batch-dims", "numpy", ValueError,
+        "np-matmul-batch-dims",
+        "numpy",
+        ValueError,
         """\
 a = np.ones((8, 3, 4))
 b = np.ones((7, 4, 6))
@@ -115,7 +125,9 @@ tensorsight: in `a @ b` (line 3), operand shapes 8x3x4 @ 7x4x6 disagree in their
   b: 7x4x6 float64""",
     ),
     Case(
-        "np-matmul-4d", "numpy", ValueError,
+        "np-matmul-4d",
+        "numpy",
+        ValueError,
         """\
 q = np.ones((2, 8, 16, 64))
 k = np.ones((2, 8, 32, 16))
@@ -127,7 +139,9 @@ tensorsight: in `q @ k` (line 3), operand shapes 2x8x16x64 @ 2x8x32x16 disagree:
   k: 2x8x32x16 float64""",
     ),
     Case(
-        "np-matmul-vectors", "numpy", ValueError,
+        "np-matmul-vectors",
+        "numpy",
+        ValueError,
         """\
 u = np.ones(4)
 v = np.ones(5)
@@ -139,7 +153,9 @@ tensorsight: in `u @ v` (line 3), operand shapes 4 @ 5 disagree: dim 0 of u (4) 
   v: 5 float64""",
     ),
     Case(
-        "np-add-broadcast", "numpy", ValueError,
+        "np-add-broadcast",
+        "numpy",
+        ValueError,
         """\
 a = np.ones((3, 4))
 b = np.ones(5)
@@ -151,7 +167,9 @@ tensorsight: in `a + b` (line 3), operand shapes 3x4 + 5 do not broadcast: dim 1
   b: 5 float64""",
     ),
     Case(
-        "np-mul-broadcast-4d", "numpy", ValueError,
+        "np-mul-broadcast-4d",
+        "numpy",
+        ValueError,
         """\
 images = np.ones((2, 3, 4, 5))
 mask = np.ones((3, 1, 6))
@@ -163,7 +181,9 @@ tensorsight: in `images * mask` (line 3), operand shapes 2x3x4x5 * 3x1x6 do not 
   mask: 3x1x6 float64""",
     ),
     Case(
-        "np-add-function", "numpy", ValueError,
+        "np-add-function",
+        "numpy",
+        ValueError,
         """\
 x = np.zeros((2, 3))
 y = np.zeros((3, 2))
@@ -175,7 +195,9 @@ tensorsight: in `np.add(x, y)` (line 3), np.add operand shapes 2x3, 3x2 do not b
   y: 3x2 float64""",
     ),
     Case(
-        "np-where-three-operands", "numpy", ValueError,
+        "np-where-three-operands",
+        "numpy",
+        ValueError,
         """\
 cond = np.ones((4, 1), bool)
 x = np.ones((4, 3))
@@ -189,7 +211,9 @@ tensorsight: in `np.where(cond, x, y)` (line 4), np.where operand shapes 4x1, 4x
   y: 5 float64""",
     ),
     Case(
-        "np-concatenate-axis0", "numpy", ValueError,
+        "np-concatenate-axis0",
+        "numpy",
+        ValueError,
         """\
 a = np.ones((3, 4))
 b = np.ones((3, 5))
@@ -201,7 +225,9 @@ tensorsight: in `np.concatenate([a, b])` (line 3), np.concatenate of shapes 3x4,
   b: 3x5 float64""",
     ),
     Case(
-        "np-concatenate-axis1", "numpy", ValueError,
+        "np-concatenate-axis1",
+        "numpy",
+        ValueError,
         """\
 left = np.ones((2, 4))
 right = np.ones((3, 4))
@@ -213,7 +239,9 @@ tensorsight: in `np.concatenate((left, right), axis=1)` (line 3), np.concatenate
   right: 3x4 float64""",
     ),
     Case(
-        "np-concatenate-ndim", "numpy", ValueError,
+        "np-concatenate-ndim",
+        "numpy",
+        ValueError,
         """\
 a = np.ones((3, 4))
 b = np.ones(4)
@@ -225,7 +253,9 @@ tensorsight: in `np.concatenate([a, b])` (line 3), np.concatenate of shapes 3x4,
   b: 4 float64""",
     ),
     Case(
-        "np-stack", "numpy", ValueError,
+        "np-stack",
+        "numpy",
+        ValueError,
         """\
 a = np.ones((3, 4))
 b = np.ones((3, 5))
@@ -237,7 +267,9 @@ tensorsight: in `np.stack([a, b])` (line 3), np.stack of shapes 3x4, 3x5 needs e
   b: 3x5 float64""",
     ),
     Case(
-        "np-stack-list-name", "numpy", ValueError,
+        "np-stack-list-name",
+        "numpy",
+        ValueError,
         """\
 rows = [np.ones(3), np.ones(3), np.ones(4)]
 np.stack(rows)
@@ -249,7 +281,9 @@ tensorsight: in `np.stack(rows)` (line 2), np.stack of shapes 3, 3, 4 needs equa
   rows[2]: 4 float64""",
     ),
     Case(
-        "np-reshape-method", "numpy", ValueError,
+        "np-reshape-method",
+        "numpy",
+        ValueError,
         """\
 a = np.arange(12)
 a.reshape(5, 3)
@@ -259,7 +293,9 @@ tensorsight: in `a.reshape(5, 3)` (line 2), cannot reshape a (12, 12 elements) i
   a: 12 int64""",
     ),
     Case(
-        "np-reshape-minus-one", "numpy", ValueError,
+        "np-reshape-minus-one",
+        "numpy",
+        ValueError,
         """\
 a = np.ones((3, 4))
 np.reshape(a, (-1, 5))
@@ -269,7 +305,9 @@ tensorsight: in `np.reshape(a, (-1, 5))` (line 2), cannot reshape a (3x4, 12 ele
   a: 3x4 float64""",
     ),
     Case(
-        "np-einsum", "numpy", ValueError,
+        "np-einsum",
+        "numpy",
+        ValueError,
         """\
 a = np.ones((32, 128))
 b = np.ones((64, 10))
@@ -281,7 +319,9 @@ tensorsight: in `np.einsum("ij,jk->ik", a, b)` (line 3), np.einsum 'ij,jk->ik': 
   b: 64x10 float64""",
     ),
     Case(
-        "np-einsum-arity", "numpy", ValueError,
+        "np-einsum-arity",
+        "numpy",
+        ValueError,
         """\
 a = np.ones((2, 3))
 b = np.ones((3, 4))
@@ -294,7 +334,9 @@ tensorsight: in `np.einsum("ij,jk->ik", a, b, a)` (line 3), np.einsum 'ij,jk->ik
   a: 2x3 float64""",
     ),
     Case(
-        "np-index-out-of-range", "numpy", IndexError,
+        "np-index-out-of-range",
+        "numpy",
+        IndexError,
         """\
 x = np.ones((3, 4))
 row = x[5]
@@ -304,7 +346,9 @@ tensorsight: in `x[5]` (line 2), index 5 is out of range for dim 0 of x (size 3,
   x: 3x4 float64""",
     ),
     Case(
-        "np-index-second-dim", "numpy", IndexError,
+        "np-index-second-dim",
+        "numpy",
+        IndexError,
         """\
 x = np.ones((3, 4))
 i = 1
@@ -315,7 +359,9 @@ tensorsight: in `x[i, 7]` (line 3), index 7 is out of range for dim 1 of x (size
   x: 3x4 float64""",
     ),
     Case(
-        "np-too-many-indices", "numpy", IndexError,
+        "np-too-many-indices",
+        "numpy",
+        IndexError,
         """\
 x = np.ones((3, 4))
 x[0, 1, 2]
@@ -325,7 +371,9 @@ tensorsight: in `x[0, 1, 2]` (line 2), x is 2-D (3x4) but [0, 1, 2] indexes 3 di
   x: 3x4 float64""",
     ),
     Case(
-        "np-attribute-operands", "numpy", ValueError,
+        "np-attribute-operands",
+        "numpy",
+        ValueError,
         """\
 class Layer:
     def __init__(self):
@@ -341,7 +389,9 @@ tensorsight: in `x @ layer.weight` (line 7), operand shapes 4x30 @ 10x20 disagre
   layer.weight: 10x20 float64""",
     ),
     Case(
-        "np-subscript-operands", "numpy", ValueError,
+        "np-subscript-operands",
+        "numpy",
+        ValueError,
         """\
 params = {"W": np.ones((64, 10)), "b": np.ones(10)}
 xs = [np.ones((8, 32))]
@@ -353,7 +403,9 @@ tensorsight: in `xs[0] @ params["W"]` (line 3), operand shapes 8x32 @ 64x10 disa
   params["W"]: 64x10 float64""",
     ),
     Case(
-        "np-transpose-attribute", "numpy", ValueError,
+        "np-transpose-attribute",
+        "numpy",
+        ValueError,
         """\
 a = np.ones((3, 4))
 b = np.ones((3, 5))
@@ -365,7 +417,9 @@ tensorsight: in `a @ b.T` (line 3), operand shapes 3x4 @ 5x3 disagree: dim 1 of 
   b.T: 5x3 float64""",
     ),
     Case(
-        "np-multi-line-statement", "numpy", ValueError,
+        "np-multi-line-statement",
+        "numpy",
+        ValueError,
         """\
 a = np.ones((3, 4))
 b = np.ones((5, 6))
@@ -382,7 +436,9 @@ tensorsight: in `np.dot(a, b)` (line 5), np.dot operand shapes 3x4, 5x6 disagree
   b: 5x6 float64""",
     ),
     Case(
-        "np-list-comprehension", "numpy", ValueError,
+        "np-list-comprehension",
+        "numpy",
+        ValueError,
         """\
 w = np.ones((4, 2))
 batches = [np.ones((3, 4)), np.ones((3, 5))]
@@ -395,7 +451,9 @@ tensorsight: in `batch @ w` (line 3), operand shapes 3x5 @ 4x2 disagree: dim 1 o
   w: 4x2 float64""",
     ),
     Case(
-        "np-lambda", "numpy", ValueError,
+        "np-lambda",
+        "numpy",
+        ValueError,
         """\
 w = np.ones((4, 2))
 project = lambda v: v @ w
@@ -408,7 +466,9 @@ tensorsight: in `v @ w` (line 2), operand shapes 3x3 @ 4x2 disagree: dim 1 of v 
   w: 4x2 float64""",
     ),
     Case(
-        "np-method", "numpy", ValueError,
+        "np-method",
+        "numpy",
+        ValueError,
         """\
 class Model:
     def __init__(self):
@@ -427,7 +487,9 @@ tensorsight: in `hidden @ self.w2` (line 8), operand shapes 5x8 @ 6x2 disagree: 
   self.w2: 6x2 float64""",
     ),
     Case(
-        "np-intermediate-inferred", "numpy", ValueError,
+        "np-intermediate-inferred",
+        "numpy",
+        ValueError,
         """\
 a = np.ones((3, 4))
 b = np.ones((4, 5))
@@ -440,7 +502,9 @@ tensorsight: in `(a @ b) @ c` (line 4), operand shapes 3x5 @ 6x2 disagree: dim 1
   c: 6x2 float64""",
     ),
     Case(
-        "np-matmul-call-operands-from-message", "numpy", ValueError,
+        "np-matmul-call-operands-from-message",
+        "numpy",
+        ValueError,
         """\
 x = np.ones((32, 128))
 scores = np.tanh(x) @ np.ones((64, 10))
@@ -451,7 +515,9 @@ tensorsight: in `np.tanh(x) @ np.ones((64, 10))` (line 2), operand shapes ? @ ? 
   np.ones((64, 10)): shape unknown (result of a call; not run again)""",
     ),
     Case(
-        "np-side-effect-runs-once", "numpy", ValueError,
+        "np-side-effect-runs-once",
+        "numpy",
+        ValueError,
         """\
 calls = []
 
@@ -468,7 +534,9 @@ tensorsight: in `np.dot(next_batch(), W)` (line 8), np.dot operand shapes 2x3, 4
   W: 4x5 float64""",
     ),
     Case(
-        "np-augmented-assignment", "numpy", ValueError,
+        "np-augmented-assignment",
+        "numpy",
+        ValueError,
         """\
 total = np.zeros((3, 4))
 step = np.ones((4, 3))
@@ -480,7 +548,9 @@ tensorsight: in `total += step` (line 3), operand shapes 3x4 += 4x3 do not broad
   step: 4x3 float64""",
     ),
     Case(
-        "np-comparison", "numpy", ValueError,
+        "np-comparison",
+        "numpy",
+        ValueError,
         """\
 pred = np.zeros(5)
 target = np.zeros(6)
@@ -492,7 +562,9 @@ tensorsight: in `pred == target` (line 3), operand shapes 5 == 6 do not broadcas
   target: 6 float64""",
     ),
     Case(
-        "np-dtype-bitwise", "numpy", TypeError,
+        "np-dtype-bitwise",
+        "numpy",
+        TypeError,
         """\
 flags = np.ones(4, dtype=np.int64)
 weights = np.ones(4, dtype=np.float64)
@@ -504,7 +576,9 @@ tensorsight: in `flags & weights` (line 3), operand dtypes int64 & float64 disag
   weights: 4 float64""",
     ),
     Case(
-        "np-deep-library", "numpy", ValueError,
+        "np-deep-library",
+        "numpy",
+        ValueError,
         """\
 A = np.eye(3)
 b = np.ones(4)
@@ -517,7 +591,9 @@ tensorsight: in `np.linalg.solve(A, b)` (line 3), np.linalg.solve failed on A (3
   raised inside numpy.linalg._linalg.solve""",
     ),
     Case(
-        "np-deep-library-inner-operation", "numpy", ValueError,
+        "np-deep-library-inner-operation",
+        "numpy",
+        ValueError,
         """\
 a, b, c = np.ones((3, 4)), np.ones((5, 6)), np.ones((6, 2))
 chain = np.linalg.multi_dot([a, b, c])
@@ -532,7 +608,9 @@ tensorsight: in `np.linalg.multi_dot([a, b, c])` (line 2), np.linalg.multi_dot f
     dot(B, C): 5x2 (from numpy's message; not run again)""",
     ),
     Case(
-        "torch-matmul-2d", "torch", RuntimeError,
+        "torch-matmul-2d",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(32, 128)
 W = torch.ones(64, 10)
@@ -544,7 +622,9 @@ tensorsight: in `x @ W` (line 3), operand shapes 32x128 @ 64x10 disagree: dim 1 
   W: 64x10 float32 cpu""",
     ),
     Case(
-        "torch-mm", "torch", RuntimeError,
+        "torch-mm",
+        "torch",
+        RuntimeError,
         """\
 a = torch.ones(32, 128)
 b = torch.ones(64, 10)
@@ -556,7 +636,9 @@ tensorsight: in `torch.mm(a, b)` (line 3), torch.mm operand shapes 32x128, 64x10
   b: 64x10 float32 cpu""",
     ),
     Case(
-        "torch-mm-ndim", "torch", RuntimeError,
+        "torch-mm-ndim",
+        "torch",
+        RuntimeError,
         """\
 a = torch.ones(2, 3, 4)
 b = torch.ones(4, 5)
@@ -568,7 +650,9 @@ tensorsight: in `torch.mm(a, b)` (line 3), torch.mm operand shapes 2x3x4, 4x5 di
   b: 4x5 float32 cpu""",
     ),
     Case(
-        "torch-bmm", "torch", RuntimeError,
+        "torch-bmm",
+        "torch",
+        RuntimeError,
         """\
 a = torch.ones(8, 3, 4)
 b = torch.ones(8, 5, 6)
@@ -580,7 +664,9 @@ tensorsight: in `torch.bmm(a, b)` (line 3), torch.bmm operand shapes 8x3x4, 8x5x
   b: 8x5x6 float32 cpu""",
     ),
     Case(
-        "torch-matmul-4d", "torch", RuntimeError,
+        "torch-matmul-4d",
+        "torch",
+        RuntimeError,
         """\
 q = torch.ones(2, 8, 16, 64)
 k = torch.ones(2, 8, 32, 16)
@@ -592,7 +678,9 @@ tensorsight: in `q @ k` (line 3), operand shapes 2x8x16x64 @ 2x8x32x16 disagree:
   k: 2x8x32x16 float32 cpu""",
     ),
     Case(
-        "torch-matmul-call-operand-sizes-from-message", "torch", RuntimeError,
+        "torch-matmul-call-operand-sizes-from-message",
+        "torch",
+        RuntimeError,
         """\
 q = torch.ones(2, 8, 16, 64)
 k = torch.ones(2, 8, 16, 32)
@@ -604,7 +692,9 @@ tensorsight: in `q @ k.transpose(-2, -1)` (line 3), operand shapes 2x8x16x64 @ ?
   k.transpose(-2, -1): shape unknown (result of a call; not run again)""",
     ),
     Case(
-        "torch-matmul-call-operand-recorded", "torch", RuntimeError,
+        "torch-matmul-call-operand-recorded",
+        "torch",
+        RuntimeError,
         """\
 q = torch.ones(2, 8, 16, 64)
 k = torch.ones(2, 8, 16, 32)
@@ -617,7 +707,9 @@ tensorsight: in `q @ k.transpose(-2, -1)` (line 3), operand shapes 2x8x16x64 @ 2
         {"record_torch": True},
     ),
     Case(
-        "torch-matmul-from-message", "torch", RuntimeError,
+        "torch-matmul-from-message",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(32, 128)
 W = torch.ones(64, 10)
@@ -629,7 +721,9 @@ tensorsight: in `torch.relu(x) @ W` (line 3), operand shapes 32x128 @ 64x10 disa
   W: 64x10 float32 cpu""",
     ),
     Case(
-        "torch-add-broadcast", "torch", RuntimeError,
+        "torch-add-broadcast",
+        "torch",
+        RuntimeError,
         """\
 a = torch.ones(3, 4)
 b = torch.ones(5)
@@ -641,7 +735,9 @@ tensorsight: in `a + b` (line 3), operand shapes 3x4 + 5 do not broadcast: dim 1
   b: 5 float32 cpu""",
     ),
     Case(
-        "torch-mul-method", "torch", RuntimeError,
+        "torch-mul-method",
+        "torch",
+        RuntimeError,
         """\
 a = torch.ones(2, 3)
 b = torch.ones(2, 4)
@@ -653,7 +749,9 @@ tensorsight: in `a.mul(b)` (line 3), a.mul operand shapes 2x3, 2x4 do not broadc
   b: 2x4 float32 cpu""",
     ),
     Case(
-        "torch-cat", "torch", RuntimeError,
+        "torch-cat",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(3, 4)
 y = torch.ones(3, 5)
@@ -665,7 +763,9 @@ tensorsight: in `torch.cat([x, y])` (line 3), torch.cat of shapes 3x4, 3x5 needs
   y: 3x5 float32 cpu""",
     ),
     Case(
-        "torch-cat-dim1", "torch", RuntimeError,
+        "torch-cat-dim1",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(2, 4)
 y = torch.ones(3, 4)
@@ -677,7 +777,9 @@ tensorsight: in `torch.cat((x, y), dim=1)` (line 3), torch.cat of shapes 2x4, 3x
   y: 3x4 float32 cpu""",
     ),
     Case(
-        "torch-stack", "torch", RuntimeError,
+        "torch-stack",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(3, 4)
 y = torch.ones(3, 5)
@@ -689,7 +791,9 @@ tensorsight: in `torch.stack([x, y])` (line 3), torch.stack of shapes 3x4, 3x5 n
   y: 3x5 float32 cpu""",
     ),
     Case(
-        "torch-cat-side-effect-unknown", "torch", RuntimeError,
+        "torch-cat-side-effect-unknown",
+        "torch",
+        RuntimeError,
         """\
 calls = []
 
@@ -706,7 +810,9 @@ tensorsight: in `torch.cat([features(), y])` (line 8), torch.cat operand shapes 
   y: 3x5 float32 cpu""",
     ),
     Case(
-        "torch-cat-side-effect-recorded", "torch", RuntimeError,
+        "torch-cat-side-effect-recorded",
+        "torch",
+        RuntimeError,
         """\
 calls = []
 
@@ -724,7 +830,9 @@ tensorsight: in `torch.cat([features(), y])` (line 8), torch.cat of shapes 3x4, 
         {"record_torch": True},
     ),
     Case(
-        "torch-view", "torch", RuntimeError,
+        "torch-view",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(3, 4)
 x.view(5, 3)
@@ -734,7 +842,9 @@ tensorsight: in `x.view(5, 3)` (line 2), cannot view x (3x4, 12 elements) as 5x3
   x: 3x4 float32 cpu""",
     ),
     Case(
-        "torch-view-minus-one", "torch", RuntimeError,
+        "torch-view-minus-one",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(3, 4)
 x.view(-1, 5)
@@ -744,7 +854,9 @@ tensorsight: in `x.view(-1, 5)` (line 2), cannot view x (3x4, 12 elements) as -1
   x: 3x4 float32 cpu""",
     ),
     Case(
-        "torch-reshape-function", "torch", RuntimeError,
+        "torch-reshape-function",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(2, 3, 4)
 torch.reshape(x, (5, 5))
@@ -754,7 +866,9 @@ tensorsight: in `torch.reshape(x, (5, 5))` (line 2), cannot reshape x (2x3x4, 24
   x: 2x3x4 float32 cpu""",
     ),
     Case(
-        "torch-view-non-contiguous", "torch", RuntimeError,
+        "torch-view-non-contiguous",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(3, 4)
 xt = x.t()
@@ -765,7 +879,9 @@ tensorsight: in `xt.view(12)` (line 3), cannot view xt (4x3) as 12: its memory i
   xt: 4x3 float32 cpu""",
     ),
     Case(
-        "torch-einsum", "torch", RuntimeError,
+        "torch-einsum",
+        "torch",
+        RuntimeError,
         """\
 a = torch.ones(32, 128)
 b = torch.ones(64, 10)
@@ -777,7 +893,9 @@ tensorsight: in `torch.einsum("ij,jk->ik", a, b)` (line 3), torch.einsum 'ij,jk-
   b: 64x10 float32 cpu""",
     ),
     Case(
-        "torch-einsum-batched", "torch", RuntimeError,
+        "torch-einsum-batched",
+        "torch",
+        RuntimeError,
         """\
 q = torch.ones(2, 4, 8)
 k = torch.ones(2, 5, 9)
@@ -789,7 +907,9 @@ tensorsight: in `torch.einsum("bqd,bkd->bqk", q, k)` (line 3), torch.einsum 'bqd
   k: 2x5x9 float32 cpu""",
     ),
     Case(
-        "torch-einsum-call-operands-from-callee-frame", "torch", RuntimeError,
+        "torch-einsum-call-operands-from-callee-frame",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(32, 128)
 w = torch.ones(64, 10)
@@ -801,7 +921,9 @@ tensorsight: in `torch.einsum("ij,jk->ik", torch.tanh(x), w.float())` (line 3), 
   w.float(): 64x10 float32 cpu (as the called function received it; not run again)""",
     ),
     Case(
-        "torch-functional-linear", "torch", RuntimeError,
+        "torch-functional-linear",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(4, 3)
 weight = torch.ones(5, 6)
@@ -813,7 +935,9 @@ tensorsight: in `F.linear(x, weight)` (line 3), F.linear operand shapes 4x3, 5x6
   weight: 5x6 float32 cpu""",
     ),
     Case(
-        "torch-functional-conv2d", "torch", RuntimeError,
+        "torch-functional-conv2d",
+        "torch",
+        RuntimeError,
         """\
 images = torch.ones(2, 1, 8, 8)
 kernels = torch.ones(4, 3, 3, 3)
@@ -825,7 +949,9 @@ tensorsight: in `F.conv2d(images, kernels, padding=1)` (line 3), F.conv2d operan
   kernels: 4x3x3x3 float32 cpu""",
     ),
     Case(
-        "torch-linear-in-forward", "torch", RuntimeError,
+        "torch-linear-in-forward",
+        "torch",
+        RuntimeError,
         """\
 class Net(nn.Module):
     def __init__(self):
@@ -842,7 +968,9 @@ tensorsight: in `self.fc(x)` (line 7), self.fc is Linear(in_features=128, out_fe
   x: 32x64 float32 cpu""",
     ),
     Case(
-        "torch-linear-call-input", "torch", RuntimeError,
+        "torch-linear-call-input",
+        "torch",
+        RuntimeError,
         """\
 fc = nn.Linear(128, 10)
 x = torch.ones(32, 64)
@@ -853,7 +981,9 @@ tensorsight: in `fc(torch.relu(x))` (line 3), fc is Linear(in_features=128, out_
   torch.relu(x): 32x64 float32 cpu""",
     ),
     Case(
-        "torch-conv2d-channels", "torch", RuntimeError,
+        "torch-conv2d-channels",
+        "torch",
+        RuntimeError,
         """\
 conv = nn.Conv2d(3, 16, kernel_size=3)
 images = torch.ones(2, 1, 28, 28)
@@ -864,7 +994,9 @@ tensorsight: in `conv(images)` (line 3), conv is Conv2d(3, 16, kernel_size=(3, 3
   images: 2x1x28x28 float32 cpu""",
     ),
     Case(
-        "torch-conv2d-unbatched", "torch", RuntimeError,
+        "torch-conv2d-unbatched",
+        "torch",
+        RuntimeError,
         """\
 conv = nn.Conv2d(3, 16, kernel_size=3)
 image = torch.ones(1, 28, 28)
@@ -875,7 +1007,9 @@ tensorsight: in `conv(image)` (line 3), conv is Conv2d(3, 16, kernel_size=(3, 3)
   image: 1x28x28 float32 cpu""",
     ),
     Case(
-        "torch-conv2d-kernel-too-large", "torch", RuntimeError,
+        "torch-conv2d-kernel-too-large",
+        "torch",
+        RuntimeError,
         """\
 conv = nn.Conv2d(3, 16, kernel_size=5)
 patch = torch.ones(2, 3, 2, 2)
@@ -886,7 +1020,9 @@ tensorsight: in `conv(patch)` (line 3), conv is Conv2d(3, 16, kernel_size=(5, 5)
   patch: 2x3x2x2 float32 cpu""",
     ),
     Case(
-        "torch-conv2d-ndim", "torch", RuntimeError,
+        "torch-conv2d-ndim",
+        "torch",
+        RuntimeError,
         """\
 conv = nn.Conv2d(3, 16, kernel_size=3)
 flat = torch.ones(2, 3 * 28 * 28)
@@ -897,7 +1033,9 @@ tensorsight: in `conv(flat)` (line 3), conv is Conv2d(3, 16, kernel_size=(3, 3),
   flat: 2x2352 float32 cpu""",
     ),
     Case(
-        "torch-batchnorm2d", "torch", RuntimeError,
+        "torch-batchnorm2d",
+        "torch",
+        RuntimeError,
         """\
 bn = nn.BatchNorm2d(16)
 features = torch.ones(2, 8, 4, 4)
@@ -908,7 +1046,9 @@ tensorsight: in `bn(features)` (line 3), bn is BatchNorm2d(16, eps=1e-05, moment
   features: 2x8x4x4 float32 cpu""",
     ),
     Case(
-        "torch-batchnorm1d", "torch", RuntimeError,
+        "torch-batchnorm1d",
+        "torch",
+        RuntimeError,
         """\
 bn = nn.BatchNorm1d(16)
 features = torch.ones(4, 8)
@@ -919,7 +1059,9 @@ tensorsight: in `bn(features)` (line 3), bn is BatchNorm1d(16, eps=1e-05, moment
   features: 4x8 float32 cpu""",
     ),
     Case(
-        "torch-layernorm", "torch", RuntimeError,
+        "torch-layernorm",
+        "torch",
+        RuntimeError,
         """\
 norm = nn.LayerNorm(16)
 x = torch.ones(2, 8)
@@ -930,7 +1072,9 @@ tensorsight: in `norm(x)` (line 3), norm is LayerNorm((16,), eps=1e-05, elementw
   x: 2x8 float32 cpu""",
     ),
     Case(
-        "torch-embedding-index", "torch", IndexError,
+        "torch-embedding-index",
+        "torch",
+        IndexError,
         """\
 embed = nn.Embedding(10, 4)
 tokens = torch.tensor([[1, 2, 11]])
@@ -941,7 +1085,9 @@ tensorsight: in `embed(tokens)` (line 3), embed is Embedding(10, 4): input token
   tokens: 1x3 int64 cpu""",
     ),
     Case(
-        "torch-sequential-inner-layer", "torch", RuntimeError,
+        "torch-sequential-inner-layer",
+        "torch",
+        RuntimeError,
         """\
 class Net(nn.Module):
     def __init__(self):
@@ -959,7 +1105,9 @@ tensorsight: in `self.body(x)` (line 7), self.body[2] is Linear(in_features=30, 
   input of self.body[2]: 4x20 float32 cpu""",
     ),
     Case(
-        "torch-dtype-matmul", "torch", RuntimeError,
+        "torch-dtype-matmul",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(3, 4)
 W = torch.ones(4, 2, dtype=torch.float64)
@@ -971,7 +1119,9 @@ tensorsight: in `x @ W` (line 3), operand dtypes float32 @ float64 disagree: x i
   W: 4x2 float64 cpu""",
     ),
     Case(
-        "torch-device-add", "torch", RuntimeError,
+        "torch-device-add",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(3, 4, device="meta")
 y = torch.ones(3, 4)
@@ -983,7 +1133,9 @@ tensorsight: in `x + y` (line 3), operand devices meta + cpu disagree: x is on m
   y: 3x4 float32 cpu""",
     ),
     Case(
-        "torch-device-cat-in-loop-header", "torch", RuntimeError,
+        "torch-device-cat-in-loop-header",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(3, 4, device="meta")
 y = torch.ones(3, 4)
@@ -997,7 +1149,9 @@ tensorsight: in `torch.cat([x, y])` (line 3), torch.cat operand devices meta, cp
   y: 3x4 float32 cpu""",
     ),
     Case(
-        "torch-index-out-of-range", "torch", IndexError,
+        "torch-index-out-of-range",
+        "torch",
+        IndexError,
         """\
 x = torch.ones(3, 4)
 x[5]
@@ -1007,7 +1161,9 @@ tensorsight: in `x[5]` (line 2), index 5 is out of range for dim 0 of x (size 3,
   x: 3x4 float32 cpu""",
     ),
     Case(
-        "torch-index-tensor", "torch", IndexError,
+        "torch-index-tensor",
+        "torch",
+        IndexError,
         """\
 table = torch.ones(3, 4)
 rows = torch.tensor([0, 2, 3])
@@ -1018,7 +1174,9 @@ tensorsight: in `table[rows]` (line 3), index 3 is out of range for dim 0 of tab
   table: 3x4 float32 cpu""",
     ),
     Case(
-        "torch-deep-library", "torch", ValueError,
+        "torch-deep-library",
+        "torch",
+        ValueError,
         """\
 logits = torch.ones(4, 10)
 target = torch.zeros(3, dtype=torch.long)
@@ -1031,7 +1189,9 @@ tensorsight: in `F.cross_entropy(logits, target)` (line 3), F.cross_entropy fail
   raised inside torch.nn.functional.cross_entropy""",
     ),
     Case(
-        "torch-multi-line-call", "torch", RuntimeError,
+        "torch-multi-line-call",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(3, 4)
 y = torch.ones(3, 5)
@@ -1048,7 +1208,9 @@ tensorsight: in `torch.cat([x, y], dim=0,)` (line 3), torch.cat of shapes 3x4, 3
   y: 3x5 float32 cpu""",
     ),
     Case(
-        "jax-matmul", "jax", TypeError,
+        "jax-matmul",
+        "jax",
+        TypeError,
         """\
 a = jnp.ones((32, 128))
 b = jnp.ones((64, 10))
@@ -1060,7 +1222,9 @@ tensorsight: in `a @ b` (line 3), operand shapes 32x128 @ 64x10 disagree: dim 1 
   b: 64x10 float32""",
     ),
     Case(
-        "jax-dot", "jax", TypeError,
+        "jax-dot",
+        "jax",
+        TypeError,
         """\
 a = jnp.ones((32, 128))
 b = jnp.ones((64, 10))
@@ -1072,7 +1236,9 @@ tensorsight: in `jnp.dot(a, b)` (line 3), jnp.dot operand shapes 32x128, 64x10 d
   b: 64x10 float32""",
     ),
     Case(
-        "jax-matmul-3d", "jax", TypeError,
+        "jax-matmul-3d",
+        "jax",
+        TypeError,
         """\
 a = jnp.ones((8, 3, 4))
 b = jnp.ones((8, 5, 6))
@@ -1084,7 +1250,9 @@ tensorsight: in `a @ b` (line 3), operand shapes 8x3x4 @ 8x5x6 disagree: dim 2 o
   b: 8x5x6 float32""",
     ),
     Case(
-        "jax-add-broadcast", "jax", ValueError,
+        "jax-add-broadcast",
+        "jax",
+        ValueError,
         """\
 a = jnp.ones((3, 4))
 b = jnp.ones(5)
@@ -1096,7 +1264,9 @@ tensorsight: in `a + b` (line 3), operand shapes 3x4 + 5 do not broadcast: dim 1
   b: 5 float32""",
     ),
     Case(
-        "jax-concatenate", "jax", TypeError,
+        "jax-concatenate",
+        "jax",
+        TypeError,
         """\
 a = jnp.ones((3, 4))
 b = jnp.ones((3, 5))
@@ -1108,7 +1278,9 @@ tensorsight: in `jnp.concatenate([a, b])` (line 3), jnp.concatenate of shapes 3x
   b: 3x5 float32""",
     ),
     Case(
-        "jax-stack", "jax", ValueError,
+        "jax-stack",
+        "jax",
+        ValueError,
         """\
 a = jnp.ones(3)
 b = jnp.ones(4)
@@ -1120,7 +1292,9 @@ tensorsight: in `jnp.stack([a, b])` (line 3), jnp.stack of shapes 3, 4 needs equ
   b: 4 float32""",
     ),
     Case(
-        "jax-reshape", "jax", TypeError,
+        "jax-reshape",
+        "jax",
+        TypeError,
         """\
 a = jnp.ones((3, 4))
 a.reshape(5, 3)
@@ -1130,7 +1304,9 @@ tensorsight: in `a.reshape(5, 3)` (line 2), cannot reshape a (3x4, 12 elements) 
   a: 3x4 float32""",
     ),
     Case(
-        "jax-einsum", "jax", ValueError,
+        "jax-einsum",
+        "jax",
+        ValueError,
         """\
 a = jnp.ones((32, 128))
 b = jnp.ones((64, 10))
@@ -1142,7 +1318,9 @@ tensorsight: in `jnp.einsum("ij,jk->ik", a, b)` (line 3), jnp.einsum 'ij,jk->ik'
   b: 64x10 float32""",
     ),
     Case(
-        "jax-concatenate-call-operand-from-callee-frame", "jax", TypeError,
+        "jax-concatenate-call-operand-from-callee-frame",
+        "jax",
+        TypeError,
         """\
 a = jnp.ones((3, 4))
 jnp.concatenate([jnp.zeros((3, 5)), a])
@@ -1153,7 +1331,9 @@ tensorsight: in `jnp.concatenate([jnp.zeros((3, 5)), a])` (line 2), jnp.concaten
   a: 3x4 float32""",
     ),
     Case(
-        "jax-matmul-call-operand-sizes-from-message", "jax", TypeError,
+        "jax-matmul-call-operand-sizes-from-message",
+        "jax",
+        TypeError,
         """\
 a = jnp.ones((32, 128))
 b = jnp.ones((64, 10))
@@ -1165,7 +1345,9 @@ tensorsight: in `jnp.tanh(a) @ b` (line 3), operand shapes ? @ 64x10 disagree: `
   b: 64x10 float32""",
     ),
     Case(
-        "jax-jit", "jax", TypeError,
+        "jax-jit",
+        "jax",
+        TypeError,
         """\
 @jax.jit
 def predict(w, x):

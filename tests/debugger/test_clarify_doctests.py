@@ -39,7 +39,8 @@ def test_docstring_examples(name: str) -> None:
         pytest.importorskip("torch")
     # the examples play the user's code: frames of tensorsight's own modules count as library
     module = importlib.import_module(name)
-    result = doctest.testmod(module, extraglobs={"__name__": "__main__"},
-                             optionflags=doctest.ELLIPSIS)
+    result = doctest.testmod(
+        module, extraglobs={"__name__": "__main__"}, optionflags=doctest.ELLIPSIS
+    )
     assert result.failed == 0
     assert result.attempted > 0

@@ -24,7 +24,9 @@ from tensorsight import clarify
 
 CASES = [
     Case(
-        "torch-derived-elementwise-broadcast", "torch", RuntimeError,
+        "torch-derived-elementwise-broadcast",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(3, 4)
 b = torch.ones(5)
@@ -36,7 +38,9 @@ tensorsight: in `torch.sqrt(x) + b` (line 3), operand shapes 3x4 + 5 do not broa
   b: 5 float32 cpu""",
     ),
     Case(
-        "np-derived-elementwise-and-constructor", "numpy", ValueError,
+        "np-derived-elementwise-and-constructor",
+        "numpy",
+        ValueError,
         """\
 x = np.ones((3, 4))
 np.concatenate([np.tanh(x), np.ones((3, 5))])
@@ -47,7 +51,9 @@ tensorsight: in `np.concatenate([np.tanh(x), np.ones((3, 5))])` (line 2), np.con
   np.ones((3, 5)): 3x5 (inferred from its operands; not run again)""",
     ),
     Case(
-        "np-derived-reduction-axis", "numpy", ValueError,
+        "np-derived-reduction-axis",
+        "numpy",
+        ValueError,
         """\
 x = np.ones((2, 3, 4))
 np.concatenate([x.sum(axis=1), np.ones((2, 5))])
@@ -58,7 +64,9 @@ tensorsight: in `np.concatenate([x.sum(axis=1), np.ones((2, 5))])` (line 2), np.
   np.ones((2, 5)): 2x5 (inferred from its operands; not run again)""",
     ),
     Case(
-        "np-derived-reduction-keepdims-indexed", "numpy", IndexError,
+        "np-derived-reduction-keepdims-indexed",
+        "numpy",
+        IndexError,
         """\
 x = np.ones((2, 3, 4))
 np.mean(x, axis=(0, 1), keepdims=True)[0, 0, 5]
@@ -68,7 +76,9 @@ tensorsight: in `np.mean(x, axis=(0, 1), keepdims=True)[0, 0, 5]` (line 2), inde
   np.mean(x, axis=(0, 1), keepdims=True): 1x1x4 (inferred from its operands; not run again)""",
     ),
     Case(
-        "torch-derived-reduction-negative-dim-keepdim", "torch", RuntimeError,
+        "torch-derived-reduction-negative-dim-keepdim",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(2, 3, 4)
 torch.cat([x.mean(dim=-1, keepdim=True), torch.ones(2, 4, 1)])
@@ -79,7 +89,9 @@ tensorsight: in `torch.cat([x.mean(dim=-1, keepdim=True), torch.ones(2, 4, 1)])`
   torch.ones(2, 4, 1): 2x4x1 (inferred from its operands; not run again)""",
     ),
     Case(
-        "torch-derived-transpose-negative-dims", "torch", RuntimeError,
+        "torch-derived-transpose-negative-dims",
+        "torch",
+        RuntimeError,
         """\
 q = torch.ones(2, 8, 16)
 k = torch.ones(2, 8, 32)
@@ -91,7 +103,9 @@ tensorsight: in `torch.cat([q.transpose(-2, -1), k])` (line 3), torch.cat of sha
   k: 2x8x32 float32 cpu""",
     ),
     Case(
-        "torch-derived-permute-negative-dim", "torch", RuntimeError,
+        "torch-derived-permute-negative-dim",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(2, 3, 4)
 torch.stack([x.permute(2, 0, -2), x])
@@ -102,7 +116,9 @@ tensorsight: in `torch.stack([x.permute(2, 0, -2), x])` (line 2), torch.stack of
   x: 2x3x4 float32 cpu""",
     ),
     Case(
-        "np-derived-swapaxes-negative-dim", "numpy", ValueError,
+        "np-derived-swapaxes-negative-dim",
+        "numpy",
+        ValueError,
         """\
 x = np.ones((2, 3, 4))
 np.concatenate([np.swapaxes(x, -1, 0), x])
@@ -113,7 +129,9 @@ tensorsight: in `np.concatenate([np.swapaxes(x, -1, 0), x])` (line 2), np.concat
   x: 2x3x4 float64""",
     ),
     Case(
-        "np-derived-T-then-reshape", "numpy", ValueError,
+        "np-derived-T-then-reshape",
+        "numpy",
+        ValueError,
         """\
 x = np.ones((3, 4))
 np.tanh(x).T.reshape(5, 3)
@@ -123,7 +141,9 @@ tensorsight: in `np.tanh(x).T.reshape(5, 3)` (line 2), cannot reshape `np.tanh(x
   np.tanh(x).T: 4x3 (inferred from its operands; not run again)""",
     ),
     Case(
-        "torch-derived-mT", "torch", RuntimeError,
+        "torch-derived-mT",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(2, 3, 4)
 torch.cat([torch.tanh(x).mT, x])
@@ -134,7 +154,9 @@ tensorsight: in `torch.cat([torch.tanh(x).mT, x])` (line 2), torch.cat of shapes
   x: 2x3x4 float32 cpu""",
     ),
     Case(
-        "torch-derived-flatten", "torch", RuntimeError,
+        "torch-derived-flatten",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(2, 3, 4)
 torch.cat([x.flatten(1), torch.ones(2, 10)], dim=0)
@@ -145,7 +167,9 @@ tensorsight: in `torch.cat([x.flatten(1), torch.ones(2, 10)], dim=0)` (line 2), 
   torch.ones(2, 10): 2x10 (inferred from its operands; not run again)""",
     ),
     Case(
-        "torch-derived-squeeze-then-view", "torch", RuntimeError,
+        "torch-derived-squeeze-then-view",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(1, 3, 1, 4)
 x.squeeze().view(5, 2)
@@ -155,7 +179,9 @@ tensorsight: in `x.squeeze().view(5, 2)` (line 2), cannot view `x.squeeze()` (3x
   x.squeeze(): 3x4 cpu (inferred from its operands; not run again)""",
     ),
     Case(
-        "torch-derived-unsqueeze-negative-dim", "torch", RuntimeError,
+        "torch-derived-unsqueeze-negative-dim",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(3, 4)
 torch.cat([x.unsqueeze(-1), torch.ones(3, 4)])
@@ -166,7 +192,9 @@ tensorsight: in `torch.cat([x.unsqueeze(-1), torch.ones(3, 4)])` (line 2), torch
   torch.ones(3, 4): 3x4 (inferred from its operands; not run again)""",
     ),
     Case(
-        "np-derived-reshape-minus-one", "numpy", ValueError,
+        "np-derived-reshape-minus-one",
+        "numpy",
+        ValueError,
         """\
 x = np.ones((3, 4))
 np.concatenate([x.reshape(-1, 6), np.ones((2, 5))])
@@ -177,7 +205,9 @@ tensorsight: in `np.concatenate([x.reshape(-1, 6), np.ones((2, 5))])` (line 2), 
   np.ones((2, 5)): 2x5 (inferred from its operands; not run again)""",
     ),
     Case(
-        "np-derived-container-indexed", "numpy", IndexError,
+        "np-derived-container-indexed",
+        "numpy",
+        IndexError,
         """\
 x = np.ones((3, 4))
 np.tanh(x)[5]
@@ -187,7 +217,9 @@ tensorsight: in `np.tanh(x)[5]` (line 2), index 5 is out of range for dim 0 of `
   np.tanh(x): 3x4 (inferred from its operands; not run again)""",
     ),
     Case(
-        "np-derived-slice", "numpy", ValueError,
+        "np-derived-slice",
+        "numpy",
+        ValueError,
         """\
 x = np.ones((3, 4))
 np.concatenate([np.tanh(x)[:, 1:], np.ones((3, 4))], axis=0)
@@ -198,7 +230,9 @@ tensorsight: in `np.concatenate([np.tanh(x)[:, 1:], np.ones((3, 4))], axis=0)` (
   np.ones((3, 4)): 3x4 (inferred from its operands; not run again)""",
     ),
     Case(
-        "np-concatenate-zero-dim", "numpy", ValueError,
+        "np-concatenate-zero-dim",
+        "numpy",
+        ValueError,
         """\
 a = np.ones(())
 np.concatenate([a, a])
@@ -209,7 +243,9 @@ tensorsight: in `np.concatenate([a, a])` (line 2), np.concatenate of shapes scal
   a: scalar float64""",
     ),
     Case(
-        "torch-cat-zero-dim-derived", "torch", RuntimeError,
+        "torch-cat-zero-dim-derived",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(3, 4)
 torch.cat([x.sum(), x])
@@ -220,7 +256,9 @@ tensorsight: in `torch.cat([x.sum(), x])` (line 2), torch.cat of shapes scalar, 
   x: 3x4 float32 cpu""",
     ),
     Case(
-        "np-fancy-index-bad-value", "numpy", IndexError,
+        "np-fancy-index-bad-value",
+        "numpy",
+        IndexError,
         """\
 x = np.ones((3, 4))
 rows = np.array([[0, 1], [2, 7]])
@@ -232,7 +270,9 @@ tensorsight: in `x[rows]` (line 3), index 7 in index array rows (2x2 int64) is o
   rows: 2x2 int64""",
     ),
     Case(
-        "np-fancy-index-second-dim", "numpy", IndexError,
+        "np-fancy-index-second-dim",
+        "numpy",
+        IndexError,
         """\
 x = np.ones((2, 3))
 idx = np.array([[0, 3]])
@@ -244,7 +284,9 @@ tensorsight: in `x[:, idx]` (line 3), index 3 in index array idx (1x2 int64) is 
   idx: 1x2 int64""",
     ),
     Case(
-        "np-fancy-index-arrays-do-not-broadcast", "numpy", IndexError,
+        "np-fancy-index-arrays-do-not-broadcast",
+        "numpy",
+        IndexError,
         """\
 x = np.ones((3, 4))
 rows = np.array([0, 1, 2])
@@ -258,7 +300,9 @@ tensorsight: in `x[rows, cols]` (line 4), index arrays rows (3), cols (4) of [ro
   cols: 4 int64""",
     ),
     Case(
-        "torch-multihead-attention-embed-dim", "torch", AssertionError,
+        "torch-multihead-attention-embed-dim",
+        "torch",
+        AssertionError,
         """\
 attn = nn.MultiheadAttention(16, 4)
 q = torch.ones(5, 2, 8)
@@ -271,7 +315,9 @@ tensorsight: in `attn(q, q, q)` (line 3), attn is MultiheadAttention(embed_dim=1
   q: 5x2x8 float32 cpu""",
     ),
     Case(
-        "torch-multihead-attention-key-value", "torch", AssertionError,
+        "torch-multihead-attention-key-value",
+        "torch",
+        AssertionError,
         """\
 attn = nn.MultiheadAttention(16, 4)
 q = torch.ones(5, 2, 16)
@@ -286,7 +332,9 @@ tensorsight: in `attn(q, k, v)` (line 5), attn is MultiheadAttention(embed_dim=1
   v: 7x2x16 float32 cpu""",
     ),
     Case(
-        "torch-multihead-attention-batch-first", "torch", RuntimeError,
+        "torch-multihead-attention-batch-first",
+        "torch",
+        RuntimeError,
         """\
 attn = nn.MultiheadAttention(16, 4, batch_first=True)
 q = torch.ones(2, 5, 16)
@@ -300,7 +348,9 @@ tensorsight: in `attn(q, kv, kv)` (line 4), attn is MultiheadAttention(embed_dim
   kv: 3x6x16 float32 cpu""",
     ),
     Case(
-        "torch-multihead-attention-kdim-in-forward", "torch", AssertionError,
+        "torch-multihead-attention-kdim-in-forward",
+        "torch",
+        AssertionError,
         """\
 class Block(nn.Module):
     def __init__(self):
@@ -319,7 +369,9 @@ tensorsight: in `self.attn(x, memory, memory)` (line 7), self.attn is MultiheadA
   memory: 6x2x16 float32 cpu""",
     ),
     Case(
-        "torch-multihead-attention-inside-library-layer", "torch", AssertionError,
+        "torch-multihead-attention-inside-library-layer",
+        "torch",
+        AssertionError,
         """\
 layer = nn.TransformerEncoderLayer(d_model=16, nhead=4)
 x = torch.ones(5, 2, 8)
@@ -332,7 +384,9 @@ tensorsight: in `layer(x)` (line 3), layer.self_attn is MultiheadAttention(embed
   value of layer.self_attn: 5x2x8 float32 cpu""",
     ),
     Case(
-        "np-derived-concatenate-then-reshape", "numpy", ValueError,
+        "np-derived-concatenate-then-reshape",
+        "numpy",
+        ValueError,
         """\
 a = np.ones((3, 1))
 c = np.ones((3, 2))
@@ -343,7 +397,9 @@ tensorsight: in `np.concatenate([a, c], axis=-1).reshape(6, 3)` (line 3), cannot
   np.concatenate([a, c], axis=-1): 3x3 (inferred from its operands; not run again)""",
     ),
     Case(
-        "torch-derived-stack-new-dim", "torch", RuntimeError,
+        "torch-derived-stack-new-dim",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(2, 3)
 torch.cat([torch.stack([x, x], dim=-1), x])
@@ -354,7 +410,9 @@ tensorsight: in `torch.cat([torch.stack([x, x], dim=-1), x])` (line 2), torch.ca
   x: 2x3 float32 cpu""",
     ),
     Case(
-        "torch-dim-out-of-range-transpose", "torch", IndexError,
+        "torch-dim-out-of-range-transpose",
+        "torch",
+        IndexError,
         """\
 b = torch.ones(3)
 b.transpose(0, -2)
@@ -364,7 +422,9 @@ tensorsight: in `b.transpose(0, -2)` (line 2), b.transpose got -2 for a dim, but
   b: 3 float32 cpu""",
     ),
     Case(
-        "np-axis-out-of-range-sum", "numpy", np.exceptions.AxisError,
+        "np-axis-out-of-range-sum",
+        "numpy",
+        np.exceptions.AxisError,
         """\
 x = np.ones((2, 3))
 x.sum(axis=2)
@@ -374,7 +434,9 @@ tensorsight: in `x.sum(axis=2)` (line 2), x.sum got 2 for a dim, but x is 2-D (2
   x: 2x3 float64""",
     ),
     Case(
-        "torch-dim-out-of-range-softmax", "torch", IndexError,
+        "torch-dim-out-of-range-softmax",
+        "torch",
+        IndexError,
         """\
 x = torch.ones(2, 3)
 torch.softmax(x, dim=2)
@@ -384,7 +446,9 @@ tensorsight: in `torch.softmax(x, dim=2)` (line 2), torch.softmax got 2 for a di
   x: 2x3 float32 cpu""",
     ),
     Case(
-        "torch-unsqueeze-position-out-of-range", "torch", IndexError,
+        "torch-unsqueeze-position-out-of-range",
+        "torch",
+        IndexError,
         """\
 x = torch.ones(2, 3)
 x.unsqueeze(3)
@@ -394,7 +458,9 @@ tensorsight: in `x.unsqueeze(3)` (line 2), x.unsqueeze got 3 for a position in t
   x: 2x3 float32 cpu""",
     ),
     Case(
-        "np-swapaxes-axis-out-of-range", "numpy", np.exceptions.AxisError,
+        "np-swapaxes-axis-out-of-range",
+        "numpy",
+        np.exceptions.AxisError,
         """\
 x = np.ones((2, 3))
 np.swapaxes(x, 0, 2)
@@ -403,9 +469,10 @@ np.swapaxes(x, 0, 2)
 tensorsight: in `np.swapaxes(x, 0, 2)` (line 2), np.swapaxes got 2 for a dim, but x is 2-D (2x3): valid -2..1
   x: 2x3 float64""",
     ),
-
     Case(
-        "np-derived-einsum-then-axis-out-of-range", "numpy", np.exceptions.AxisError,
+        "np-derived-einsum-then-axis-out-of-range",
+        "numpy",
+        np.exceptions.AxisError,
         """\
 a = np.ones((2, 3))
 b = np.ones((3, 4))
@@ -416,7 +483,9 @@ tensorsight: in `np.einsum('ij,jk->ik', a, b).sum(axis=2)` (line 3), np.einsum('
   np.einsum('ij,jk->ik', a, b): 2x4 (inferred from its operands; not run again)""",
     ),
     Case(
-        "torch-derived-zero-dim-reduction", "torch", IndexError,
+        "torch-derived-zero-dim-reduction",
+        "torch",
+        IndexError,
         """\
 x = torch.ones(())
 x.mean(-1, keepdim=True).unsqueeze(2)
@@ -425,9 +494,10 @@ x.mean(-1, keepdim=True).unsqueeze(2)
 tensorsight: in `x.mean(-1, keepdim=True).unsqueeze(2)` (line 2), x.mean(-1, keepdim=True).unsqueeze got 2 for a position in the result, but `x.mean(-1, keepdim=True)` is 0-D (scalar): valid -1..0
   x.mean(-1, keepdim=True): scalar cpu (inferred from its operands; not run again)""",
     ),
-
     Case(
-        "torch-derived-reshape-and-view", "torch", RuntimeError,
+        "torch-derived-reshape-and-view",
+        "torch",
+        RuntimeError,
         """\
 x = torch.ones(2, 3, 4)
 torch.stack([x.reshape(6, -1), x.view(2, 12)])
@@ -437,7 +507,6 @@ tensorsight: in `torch.stack([x.reshape(6, -1), x.view(2, 12)])` (line 2), torch
   x.reshape(6, -1): 6x4 cpu (inferred from its operands; not run again)
   x.view(2, 12): 2x12 cpu (inferred from its operands; not run again)""",
     ),
-
 ]
 
 

@@ -79,16 +79,26 @@ def test_batched_4d_operands_are_stacked_with_leading_sizes_written() -> None:
 
 
 def test_narrow_width_wraps_between_boxes() -> None:
-    diagram = Diagram([Box("a", (8, 3, 4), {0}), "+", Box("b", (5,), {0}), "*", Box("s", ()),
-                       "-", Box("f(x)", None)])
+    diagram = Diagram(
+        [
+            Box("a", (8, 3, 4), {0}),
+            "+",
+            Box("b", (5,), {0}),
+            "*",
+            Box("s", ()),
+            "-",
+            Box("f(x)", None),
+        ]
+    )
     text = diagram.text(40)
     assert text + "\n" == WRAPPED_AT_40
     assert max(len(line) for line in text.splitlines()) <= 40
 
 
 def test_symbolic_dims_for_what_a_layer_expects() -> None:
-    diagram = Diagram([Box("x", (2, 1, 28, 28), {1}), "vs",
-                       Box("conv expects", ("N", 3, "H", "W"), {1})])
+    diagram = Diagram(
+        [Box("x", (2, 1, 28, 28), {1}), "vs", Box("conv expects", ("N", 3, "H", "W"), {1})]
+    )
     assert diagram.text(80) + "\n" == CONV_INPUT
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-NUMPY_SCRIPT = '''\
+NUMPY_SCRIPT = """\
 import io, sys
 import numpy as np
 import tensorsight
@@ -25,15 +25,19 @@ with tensorsight.explain():
     total = h.sum(axis=1) * counts
     mask = total > 0
 print("torch" in sys.modules, "jax" in sys.modules, mask.shape)
-'''
+"""
 
 
 def test_numpy_only_script_at_module_level(tmp_path: Path) -> None:
     script = tmp_path / "numpy_only.py"
     script.write_text(NUMPY_SCRIPT)
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                            timeout=60, env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1",
-                                             "COLUMNS": "80"})
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "COLUMNS": "80"},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == textwrap.dedent("""\
         numpy_only.py:11 in <module>  [numpy float64]
@@ -113,5 +117,6 @@ def test_jit_traces_the_explained_function_once() -> None:
         assert layer(jnp.ones((2, 3)), jnp.ones((3, 4))).shape == (2, 4)
     # Shapes are recorded while JAX traces; compiled calls run no Python at all.
     assert [(s.source, s.operands[-1].shape, s.count) for s in explained.statements] == [
-        ("return jnp.tanh(x @ w)", (2, 4), 1)]
+        ("return jnp.tanh(x @ w)", (2, 4), 1)
+    ]
     assert out.getvalue().count("explain summary") == 1

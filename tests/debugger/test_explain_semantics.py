@@ -31,8 +31,12 @@ def test_every_call_in_the_block_runs_once() -> None:
         z = counted(y).T
     assert calls == [(2, 3), (2, 4)]
     assert z.shape == (4, 2) and float(z[0, 0]) == 12.0
-    assert [op.source for op in shapes.statements[0].operands] == ["x", "counted(x)", "W",
-                                                                   "counted(x) @ W"]
+    assert [op.source for op in shapes.statements[0].operands] == [
+        "x",
+        "counted(x)",
+        "W",
+        "counted(x) @ W",
+    ]
 
 
 def test_functions_followed_with_calls_true_run_once() -> None:
@@ -95,8 +99,10 @@ def test_errors_propagate_unchanged_and_the_shapes_before_them_are_kept() -> Non
     line = failing_block.__code__.co_firstlineno + 5
     assert (last.name, last.lineno) == ("failing_block", line)
     assert last.line == "y = h @ W  # (2, 4) @ (3, 4) fails"
-    assert [s.source for s in shapes.statements] == ["h = x @ W",
-                                                     "y = h @ W  # (2, 4) @ (3, 4) fails"]
+    assert [s.source for s in shapes.statements] == [
+        "h = x @ W",
+        "y = h @ W  # (2, 4) @ (3, 4) fails",
+    ]
     failed = shapes.statements[1]
     assert [(op.source, op.shape) for op in failed.operands] == [("h", (2, 4)), ("W", (3, 4))]
 
@@ -136,11 +142,14 @@ def test_a_debuggers_trace_function_is_restored() -> None:
 
 
 def test_code_without_source_runs_unexplained_with_a_note() -> None:
-    program = ("import io, numpy as np\nfrom tensorsight.debugger import explain\n"
-               "out = io.StringIO()\nwith explain(file=out):\n    y = np.ones(3) * 2\n"
-               "print(y.sum(), out.getvalue())")
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                            timeout=60)
+    program = (
+        "import io, numpy as np\nfrom tensorsight.debugger import explain\n"
+        "out = io.StringIO()\nwith explain(file=out):\n    y = np.ones(3) * 2\n"
+        "print(y.sum(), out.getvalue())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("6.0 explain(): no source for <string>; the block runs")
 
@@ -205,7 +214,7 @@ def test_decorator_shows_new_shape_signatures_only() -> None:
     affine(np.ones((4, 3)), W)
     assert out.getvalue() == first  # same shapes: nothing new to show
     affine(np.ones((1, 3)), W)
-    added = out.getvalue()[len(first):]
+    added = out.getvalue()[len(first) :]
     assert "1x3" in added and "4x3" not in added.split("explain summary")[0]
     records = affine.explanation.statements  # type: ignore[attr-defined]
     assert [(s.operands[0].shape, s.count) for s in records] == [((4, 3), 2), ((1, 3), 1)]

@@ -54,8 +54,7 @@ def test_two_threads_explaining_at_once_keep_their_own_records() -> None:
                 barrier.wait(timeout=10)  # both threads record in lockstep
                 y = x @ np.ones((3, size))
         assert y.shape == (size, size)
-        found[size] = sorted({op.shape for record in shapes.statements
-                              for op in record.operands})
+        found[size] = sorted({op.shape for record in shapes.statements for op in record.operands})
 
     threads = [threading.Thread(target=work, args=(size,)) for size in (2, 5)]
     for thread in threads:
@@ -75,6 +74,7 @@ def test_instrumented_functions_are_kept_in_a_bounded_cache() -> None:
 
 def make_function(index: int) -> types.FunctionType:
     """A new function with its own code object each time (as code made per step would be)."""
+
     def double(x: np.ndarray) -> np.ndarray:
         return x * 2 + index * 0
 
@@ -92,7 +92,8 @@ def test_no_module_shares_a_name_with_a_function_it_exports() -> None:
         assert getattr(same_name, "__module__", None) != info.name, f"{info.name} defines {short}"
     for name in package.__all__:
         assert callable(getattr(package, name)) and not isinstance(
-            getattr(package, name), types.ModuleType)
+            getattr(package, name), types.ModuleType
+        )
 
 
 def test_one_answer_to_whose_code_this_is() -> None:

@@ -23,8 +23,13 @@ def third_party_modules_after(code: str, directory: Path) -> set[str]:
     """Top-level non-stdlib packages a fresh interpreter imported while running ``code``."""
     path = directory / "probe_target.py"
     path.write_text(textwrap.dedent(code))
-    result = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True,
-                            text=True, check=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     return set(json.loads(result.stdout.strip().splitlines()[-1]))
 
 

@@ -28,9 +28,20 @@ h @ W
 def run_ipython(cells: str) -> str:
     env = {**os.environ, "NO_COLOR": "1", "TERM": "dumb"}
     result = subprocess.run(
-        [sys.executable, "-m", "IPython", "--simple-prompt", "--colors=NoColor", "--no-banner",
-         "--HistoryManager.enabled=False"],
-        input=cells, capture_output=True, text=True, timeout=120, env=env,
+        [
+            sys.executable,
+            "-m",
+            "IPython",
+            "--simple-prompt",
+            "--colors=NoColor",
+            "--no-banner",
+            "--HistoryManager.enabled=False",
+        ],
+        input=cells,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     return result.stdout + result.stderr
 
@@ -56,8 +67,10 @@ def test_later_cells_still_run(output: str) -> None:
 
 
 def test_errors_inside_functions_from_earlier_cells(output: str) -> None:
-    assert ("tensorsight: in `x @ W` (line 1), operand shapes 4x30 @ 64x10 disagree: "
-            "dim 1 of x (30) != dim 0 of W (64)") in output
+    assert (
+        "tensorsight: in `x @ W` (line 1), operand shapes 4x30 @ 64x10 disagree: "
+        "dim 1 of x (30) != dim 0 of W (64)"
+    ) in output
 
 
 def test_other_errors_pass_untouched(output: str) -> None:
@@ -99,6 +112,7 @@ print("ok")
 
 
 def test_notebook_front_ends_get_the_diagram_as_svg() -> None:
-    result = subprocess.run([sys.executable, "-c", NOTEBOOK_SHELL], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", NOTEBOOK_SHELL], capture_output=True, text=True, timeout=120
+    )
     assert result.stdout.strip().endswith("ok"), result.stdout + result.stderr

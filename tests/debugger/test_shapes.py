@@ -43,8 +43,11 @@ def test_matmul(a: tuple[int, ...], b: tuple[int, ...]) -> None:
 @given(SHAPES.filter(bool), st.data())
 def test_reductions(shape: tuple[int, ...], data: st.DataObject) -> None:
     ndim = len(shape)
-    dims = data.draw(st.none() | st.integers(-ndim - 1, ndim)
-                     | st.lists(st.integers(-ndim, ndim - 1), max_size=ndim).map(tuple))
+    dims = data.draw(
+        st.none()
+        | st.integers(-ndim - 1, ndim)
+        | st.lists(st.integers(-ndim, ndim - 1), max_size=ndim).map(tuple)
+    )
     keep = data.draw(st.booleans())
     expected = numpy_shape(lambda: np.ones(shape).sum(axis=dims, keepdims=keep))
     assert shapes.reduced_shape(shape, dims, keep) == expected
@@ -57,8 +60,11 @@ def test_transposes_and_permutations(shape: tuple[int, ...], data: st.DataObject
     first, second = data.draw(st.integers(-ndim - 1, ndim)), data.draw(st.integers(-ndim, ndim))
     swapped = numpy_shape(lambda: np.swapaxes(np.ones(shape), first, second))
     assert shapes.swapped_shape(shape, first, second) == swapped
-    order = data.draw(st.permutations(range(ndim)).map(
-        lambda dims: tuple(dim - ndim if dim % 2 else dim for dim in dims)))
+    order = data.draw(
+        st.permutations(range(ndim)).map(
+            lambda dims: tuple(dim - ndim if dim % 2 else dim for dim in dims)
+        )
+    )
     permuted = numpy_shape(lambda: np.transpose(np.ones(shape), order))
     assert shapes.permuted_shape(shape, order) == permuted
     assert shapes.permuted_shape(shape, None) == np.ones(shape).T.shape
@@ -83,10 +89,18 @@ def test_squeeze_unsqueeze_flatten(shape: tuple[int, ...], data: st.DataObject) 
     assert shapes.flattened(shape) == np.ones(shape).flatten().shape
 
 
-INDEX_ITEMS = (st.integers(-5, 5) | st.none() | st.just(Ellipsis)
-               | st.builds(slice, st.none() | st.integers(-4, 4), st.none() | st.integers(-4, 4),
-                           st.sampled_from([None, 1, 2, -1]))
-               | st.lists(st.integers(1, 3), min_size=1, max_size=2).map(tuple))
+INDEX_ITEMS = (
+    st.integers(-5, 5)
+    | st.none()
+    | st.just(Ellipsis)
+    | st.builds(
+        slice,
+        st.none() | st.integers(-4, 4),
+        st.none() | st.integers(-4, 4),
+        st.sampled_from([None, 1, 2, -1]),
+    )
+    | st.lists(st.integers(1, 3), min_size=1, max_size=2).map(tuple)
+)
 
 
 @SETTINGS
@@ -110,7 +124,8 @@ def test_zero_and_one_dim_edges(ndim: int) -> None:
 def test_concatenate_and_stack(parts: list[tuple[int, ...]], axis: int) -> None:
     arrays = [np.ones(part) for part in parts]
     assert shapes.concatenated(parts, axis) == numpy_shape(
-        lambda: np.concatenate(arrays, axis=axis))
+        lambda: np.concatenate(arrays, axis=axis)
+    )
     assert shapes.stacked(parts, axis) == numpy_shape(lambda: np.stack(arrays, axis=axis))
 
 
@@ -122,8 +137,11 @@ def test_torch_squeeze_keeps_a_named_dim_that_is_not_one() -> None:
 
 
 @SETTINGS
-@given(st.lists(st.sampled_from("ijk"), min_size=1, max_size=3), st.lists(st.sampled_from("ijk"),
-       min_size=1, max_size=3), st.lists(st.integers(1, 3), min_size=3, max_size=3))
+@given(
+    st.lists(st.sampled_from("ijk"), min_size=1, max_size=3),
+    st.lists(st.sampled_from("ijk"), min_size=1, max_size=3),
+    st.lists(st.integers(1, 3), min_size=3, max_size=3),
+)
 def test_einsum(left: list[str], right: list[str], sizes: list[int]) -> None:
     size = dict(zip("ijk", sizes, strict=True))
     a, b = tuple(size[letter] for letter in left), tuple(size[letter] for letter in right)

@@ -53,8 +53,9 @@ def test_bilinear_weights_are_the_papers_separable_kernel() -> None:
     sampling = deform_sampling(offset, (3, 3))
     for corner, (dy, dx) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
         qy, qx = sampling.y0 + dy, sampling.x0 + dx
-        expected = (torch.clamp(1 - (qx - sampling.x).abs(), min=0)
-                    * torch.clamp(1 - (qy - sampling.y).abs(), min=0))
+        expected = torch.clamp(1 - (qx - sampling.x).abs(), min=0) * torch.clamp(
+            1 - (qy - sampling.y).abs(), min=0
+        )
         assert torch.allclose(sampling.weights[:, :, corner], expected)
     assert torch.allclose(sampling.weights.sum(dim=2), torch.ones(1, 9, 4, 4, dtype=offset.dtype))
 
@@ -73,7 +74,13 @@ def test_bilinear_read_matches_grid_sample() -> None:
 
 def test_channel_offset_groups_are_contiguous_blocks() -> None:
     assert channel_offset_groups(range(0, 6), in_channels=6, offset_groups=3).tolist() == [
-        0, 0, 1, 1, 2, 2]
+        0,
+        0,
+        1,
+        1,
+        2,
+        2,
+    ]
 
 
 @pytest.mark.parametrize("channel", [0, 7])
@@ -85,8 +92,7 @@ def test_tinyvgg_pack_adds_up_to_the_captured_output(channel: int) -> None:
     assert meta["kind"] == "deform_conv2d" and meta["modulated"] is False
     assert meta["offset_node"] == graph.node(node.inputs[1]).id
     assert graph.node(meta["offset_node"]).name == "conv_2_2_offset"
-    assert np.allclose(arrays["intermediate"].sum(0) + meta["bias"], arrays["output"],
-                       **TOLERANCE)
+    assert np.allclose(arrays["intermediate"].sum(0) + meta["bias"], arrays["output"], **TOLERANCE)
     # The terms themselves: sampled x weight per tap, summed, is the intermediate map.
     kernel = arrays["kernel"].reshape(10, 9, 1, 1)
     assert np.allclose((arrays["sampled"] * kernel).sum(1), arrays["intermediate"], **TOLERANCE)
@@ -115,11 +121,11 @@ def test_modulated_grouped_pack_uses_the_mask_and_the_right_offset_groups() -> N
         assert meta["in_channels"] == ([0, 2] if channel < 3 else [2, 4])
         assert meta["channel_offset_groups"] == ([0, 0] if channel < 3 else [1, 1])
         groups = np.array(meta["channel_offset_groups"])
-        terms = (arrays["sampled"] * arrays["mask"][groups]
-                 * arrays["kernel"].reshape(2, 9, 1, 1))
+        terms = arrays["sampled"] * arrays["mask"][groups] * arrays["kernel"].reshape(2, 9, 1, 1)
         assert np.allclose(terms.sum((0, 1)) + meta["bias"], arrays["output"], **TOLERANCE)
-        assert np.allclose(arrays["intermediate"].sum(0) + meta["bias"], arrays["output"],
-                           **TOLERANCE)
+        assert np.allclose(
+            arrays["intermediate"].sum(0) + meta["bias"], arrays["output"], **TOLERANCE
+        )
     # It reads the model input directly: one level, the sampling points of offset group 0.
     assert meta["field_levels"] == 1
     assert np.allclose(arrays["field_y"].reshape(5, 5, 9), arrays["sample_y"][0].transpose(1, 2, 0))
@@ -167,16 +173,21 @@ def test_one_deformed_level_expands_its_taps_through_the_plain_layers() -> None:
 
 
 def test_explainer_serves_the_deform_pack() -> None:
-    explainer = Explainer(learned_model(), preprocessing=Preprocessing(size=(64, 64), channels=1),
-                          class_names=tuple(str(index) for index in range(10)), name="deform")
+    explainer = Explainer(
+        learned_model(),
+        preprocessing=Preprocessing(size=(64, 64), channels=1),
+        class_names=tuple(str(index) for index in range(10)),
+        name="deform",
+    )
     kinds = {node["name"]: node["kind"] for node in explainer.model_info()["nodes"]}
     assert kinds["conv_2_1"] == kinds["conv_2_2"] == "deform_conv2d"
     image = torch.rand(64, 64).mul(255).byte().numpy()
     from PIL import Image
 
     overview = explainer.run_image(Image.fromarray(image))
-    node_id = next(node["id"] for node in explainer.model_info()["nodes"]
-                   if node["name"] == "conv_2_1")
+    node_id = next(
+        node["id"] for node in explainer.model_info()["nodes"] if node["name"] == "conv_2_1"
+    )
     meta, arrays = explainer.detail(overview["run_id"], node_id, 2)
     decoded_meta, decoded = decode_pack(encode_pack(meta, arrays))
     assert decoded_meta["kind"] == "deform_conv2d"

@@ -49,8 +49,13 @@ def photo(seed: int = 0, size: tuple[int, int] = (90, 70)) -> Image.Image:
 
 def explainer_for(family: str, size: int, channels: int, **options) -> Explainer:
     model, _ = build(family)
-    return Explainer(model, preprocessing=Preprocessing(size=(size, size), channels=channels),
-                     class_names=CLASSES, name=family, **options)
+    return Explainer(
+        model,
+        preprocessing=Preprocessing(size=(size, size), channels=channels),
+        class_names=CLASSES,
+        name=family,
+        **options,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,21 +83,49 @@ def roundtrip(pack: tuple[dict, dict]) -> tuple[dict, dict]:
 
 # -- model_info, samples ---------------------------------------------------------------------
 
+
 def test_model_info_lists_every_node_and_ends_in_a_synthetic_softmax(tinyvgg: Explainer) -> None:
     info = json.loads(json.dumps(tinyvgg.model_info(), allow_nan=False))
     assert info["name"] == "tinyvgg" and info["classes"] == list(CLASSES)
-    assert info["input"] == {"channels": 1, "height": 64, "width": 64,
-                             "description": tinyvgg.preprocessing.describe()}
+    assert info["input"] == {
+        "channels": 1,
+        "height": 64,
+        "width": 64,
+        "description": tinyvgg.preprocessing.describe(),
+    }
     kinds = [node["kind"] for node in info["nodes"]]
-    assert kinds == ["input", "conv2d", "relu", "conv2d", "relu", "max_pool2d", "conv2d", "relu",
-                     "conv2d", "relu", "max_pool2d", "flatten", "linear", "softmax"]
+    assert kinds == [
+        "input",
+        "conv2d",
+        "relu",
+        "conv2d",
+        "relu",
+        "max_pool2d",
+        "conv2d",
+        "relu",
+        "conv2d",
+        "relu",
+        "max_pool2d",
+        "flatten",
+        "linear",
+        "softmax",
+    ]
     last = info["nodes"][-1]
     assert last["synthetic"] is True and last["inputs"] == [info["nodes"][-2]["id"]]
     assert not any(node["synthetic"] for node in info["nodes"][:-1])
     assert info["nodes"][1]["shape"] == [1, 10, 62, 62]
     assert info["nodes"][1]["config"]["kernel_size"] == [3, 3]
-    assert set(info["nodes"][1]) >= {"id", "kind", "name", "module_path", "module_type",
-                                     "config", "inputs", "shape", "group"}
+    assert set(info["nodes"][1]) >= {
+        "id",
+        "kind",
+        "name",
+        "module_path",
+        "module_type",
+        "config",
+        "inputs",
+        "shape",
+        "group",
+    }
 
 
 def test_a_model_that_ends_in_softmax_gets_no_synthetic_one() -> None:
@@ -118,12 +151,18 @@ def test_samples_are_listed_served_and_run(tmp_path: Path) -> None:
         photo(index).save(path)
         paths.append(Sample(id=f"s{index}", label=label, path=path))
     model, _ = build("tinyvgg")
-    bundle = ModelBundle(name="tiny", model=model,
-                         preprocessing=Preprocessing(size=(64, 64), channels=1),
-                         class_names=CLASSES, samples=tuple(paths))
+    bundle = ModelBundle(
+        name="tiny",
+        model=model,
+        preprocessing=Preprocessing(size=(64, 64), channels=1),
+        class_names=CLASSES,
+        samples=tuple(paths),
+    )
     explainer = Explainer.from_bundle(bundle)
-    assert explainer.samples() == [{"id": "s0", "label": "class 3", "filename": "sample-0.png"},
-                                   {"id": "s1", "label": "class 7", "filename": "sample-1.png"}]
+    assert explainer.samples() == [
+        {"id": "s0", "label": "class 3", "filename": "sample-0.png"},
+        {"id": "s1", "label": "class 7", "filename": "sample-1.png"},
+    ]
     assert explainer.sample_png("s1") == paths[1].path.read_bytes()
     from_sample = explainer.run_sample("s1")
     from_image = explainer.run_image(Image.open(paths[1].path))
@@ -133,6 +172,7 @@ def test_samples_are_listed_served_and_run(tmp_path: Path) -> None:
 
 
 # -- run_image -------------------------------------------------------------------------------
+
 
 def test_run_overview_matches_a_fresh_capture(tinyvgg: Explainer, tinyvgg_run: dict) -> None:
     overview = json.loads(json.dumps(tinyvgg_run, allow_nan=False))
@@ -155,8 +195,9 @@ def test_run_overview_matches_a_fresh_capture(tinyvgg: Explainer, tinyvgg_run: d
     assert output["top"][0][1] == pytest.approx(float(torch.softmax(logits, 0).max()))
 
 
-def test_overview_input_is_the_image_as_the_model_sees_it(tinyvgg: Explainer,
-                                                           tinyvgg_run: dict) -> None:
+def test_overview_input_is_the_image_as_the_model_sees_it(
+    tinyvgg: Explainer, tinyvgg_run: dict
+) -> None:
     png = Image.open(io.BytesIO(base64.b64decode(tinyvgg_run["input_png_base64"])))
     assert png.size == (64, 64) and png.mode == "L"
     expected = tinyvgg.preprocessing.model_view(photo())
@@ -172,8 +213,13 @@ def test_first_view_of_tinyvgg_is_small(tinyvgg: Explainer, tinyvgg_run: dict) -
 
 def test_runs_whose_input_the_store_dropped_are_unknown() -> None:
     one_input = 64 * 64 * 4
-    explainer = explainer_for("tinyvgg", 64, 1, max_bytes=1,  # only the newest run's activations
-                              store=InputStore(max_bytes=int(one_input * 2.5)))
+    explainer = explainer_for(
+        "tinyvgg",
+        64,
+        1,
+        max_bytes=1,  # only the newest run's activations
+        store=InputStore(max_bytes=int(one_input * 2.5)),
+    )
     first, second = (explainer.run_image(photo(seed))["run_id"] for seed in (1, 2))
     explainer.activations(first, ["n1"])  # touching the first makes the second the oldest
     third = explainer.run_image(photo(3))["run_id"]
@@ -185,21 +231,24 @@ def test_runs_whose_input_the_store_dropped_are_unknown() -> None:
 
 # -- activations -----------------------------------------------------------------------------
 
+
 def test_f32_activations_are_the_captured_values(tinyvgg: Explainer, tinyvgg_run: dict) -> None:
     graph = reference_graph(tinyvgg, photo())
     ids = [node.id for node in graph.nodes]
     meta, arrays = roundtrip(tinyvgg.activations(tinyvgg_run["run_id"], ids, encoding="f32"))
     for node in graph.nodes:
         expected = node.activation[0]
-        torch.testing.assert_close(torch.from_numpy(arrays[node.id].copy()), expected,
-                                   **ACROSS_RUNS)
+        torch.testing.assert_close(
+            torch.from_numpy(arrays[node.id].copy()), expected, **ACROSS_RUNS
+        )
         entry = meta["nodes"][node.id]
         assert entry["encoding"] == "f32" and entry["shape"] == list(node.output_shape)
         assert entry["channels"] == ([0, expected.shape[0]] if expected.dim() > 1 else [0, 1])
 
 
-def test_u8_activations_dequantise_to_within_half_a_step(tinyvgg: Explainer,
-                                                        tinyvgg_run: dict) -> None:
+def test_u8_activations_dequantise_to_within_half_a_step(
+    tinyvgg: Explainer, tinyvgg_run: dict
+) -> None:
     graph = reference_graph(tinyvgg, photo())
     ids = ["n1", "n5", "n11", "n12"]
     meta, arrays = roundtrip(tinyvgg.activations(tinyvgg_run["run_id"], ids, channels=(2, 6)))
@@ -231,6 +280,7 @@ def test_channel_ranges_are_clipped_and_validated(tinyvgg: Explainer, tinyvgg_ru
 
 # -- detail packs ----------------------------------------------------------------------------
 
+
 def test_conv_detail_adds_up_to_the_captured_output(tinyvgg: Explainer, tinyvgg_run: dict) -> None:
     graph = reference_graph(tinyvgg, photo())
     for info in nodes_of_kind(tinyvgg, "conv2d"):
@@ -244,8 +294,12 @@ def test_conv_detail_adds_up_to_the_captured_output(tinyvgg: Explainer, tinyvgg_
             x, kernel = arrays["input"], arrays["kernel"]
             source = graph.node(node.inputs[0]).activation[0]
             torch.testing.assert_close(torch.from_numpy(x.copy()), source, **ACROSS_RUNS)
-            recomputed = F.conv2d(torch.from_numpy(x.copy())[None],
-                                  torch.from_numpy(kernel.copy())[None])[0, 0] + meta["bias"]
+            recomputed = (
+                F.conv2d(torch.from_numpy(x.copy())[None], torch.from_numpy(kernel.copy())[None])[
+                    0, 0
+                ]
+                + meta["bias"]
+            )
             torch.testing.assert_close(recomputed, output, **TOLERANCE)
             assert meta["kind"] == "conv2d" and meta["channel"] == channel
             assert meta["stride"] == [1, 1] and meta["padding"] == [0, 0]
@@ -275,14 +329,16 @@ def test_relu_pool_flatten_linear_softmax_details(tinyvgg: Explainer, tinyvgg_ru
         assert meta["channel"] == unit
         value = float(np.dot(arrays["input"].astype(np.float64), arrays["weight"])) + meta["bias"]
         assert value == pytest.approx(float(arrays["output"][unit]), abs=1e-4)
-        np.testing.assert_allclose(arrays["input"], graph.node(linear["inputs"][0]).activation[0],
-                                   **ACROSS_RUNS)
+        np.testing.assert_allclose(
+            arrays["input"], graph.node(linear["inputs"][0]).activation[0], **ACROSS_RUNS
+        )
     softmax = nodes_of_kind(tinyvgg, "softmax")[0]
     meta, arrays = roundtrip(tinyvgg.detail(run_id, softmax["id"], 0))
     logits = torch.from_numpy(arrays["logits"].copy())
     torch.testing.assert_close(logits, graph.node(graph.output_id).activation[0], **ACROSS_RUNS)
-    torch.testing.assert_close(torch.from_numpy(arrays["probabilities"].copy()),
-                               torch.softmax(logits, 0), **TOLERANCE)
+    torch.testing.assert_close(
+        torch.from_numpy(arrays["probabilities"].copy()), torch.softmax(logits, 0), **TOLERANCE
+    )
     assert meta["max_logit"] == pytest.approx(float(logits.max()))
     assert meta["sum_exp"] == pytest.approx(float(arrays["exp"].sum()), rel=1e-6)
     assert np.allclose(arrays["exp"], np.exp(arrays["logits"] - meta["max_logit"]), rtol=1e-5)
@@ -297,15 +353,18 @@ def test_residual_batch_norm_and_cat_details() -> None:
         assert meta["operand_nodes"] == info["inputs"] and arrays["operands"].shape[0] == 2
         assert np.allclose(arrays["operands"].sum(0), arrays["output"], atol=1e-6)
         for operand, source in zip(arrays["operands"], info["inputs"], strict=True):
-            np.testing.assert_allclose(operand, graph.node(source).activation[0, 5].numpy(),
-                                       **ACROSS_RUNS)
+            np.testing.assert_allclose(
+                operand, graph.node(source).activation[0, 5].numpy(), **ACROSS_RUNS
+            )
     for info in nodes_of_kind(resnet, "batch_norm"):
         meta, arrays = roundtrip(resnet.detail(run_id, info["id"], 3))
-        expected = ((arrays["input"] - meta["mean"]) / np.sqrt(meta["var"] + meta["eps"])
-                    * meta["gamma"] + meta["beta"])
+        expected = (arrays["input"] - meta["mean"]) / np.sqrt(meta["var"] + meta["eps"]) * meta[
+            "gamma"
+        ] + meta["beta"]
         assert np.allclose(expected, arrays["output"], atol=1e-5)
-        np.testing.assert_allclose(arrays["output"], graph.node(info["id"]).activation[0, 3],
-                                   **ACROSS_RUNS)
+        np.testing.assert_allclose(
+            arrays["output"], graph.node(info["id"]).activation[0, 3], **ACROSS_RUNS
+        )
 
     unet = explainer_for("unet", 32, 3)
     run_id = unet.run_image(photo())["run_id"]
@@ -315,9 +374,10 @@ def test_residual_batch_norm_and_cat_details() -> None:
         output = graph.node(info["id"]).activation[0]
         assert meta["dim"] == 0 and [source["node"] for source in meta["sources"]] == info["inputs"]
         for source in meta["sources"]:
-            part = output[source["start"]:source["stop"]]
-            torch.testing.assert_close(part, graph.node(source["node"]).activation[0],
-                                       **ACROSS_RUNS)
+            part = output[source["start"] : source["stop"]]
+            torch.testing.assert_close(
+                part, graph.node(source["node"]).activation[0], **ACROSS_RUNS
+            )
         np.testing.assert_allclose(arrays["output"], output[0].numpy(), **ACROSS_RUNS)
     assert unet.run_image(photo())["output"]["top"] == []  # a segmenter: no class scores
 
@@ -325,8 +385,9 @@ def test_residual_batch_norm_and_cat_details() -> None:
 def test_depthwise_dilated_conv_detail() -> None:
     explainer = explainer_for("branchy", 32, 3)
     run_id = explainer.run_image(photo())["run_id"]
-    depthwise = next(node for node in explainer.model_info()["nodes"]
-                     if node["name"] == "depthwise")
+    depthwise = next(
+        node for node in explainer.model_info()["nodes"] if node["name"] == "depthwise"
+    )
     meta, arrays = roundtrip(explainer.detail(run_id, depthwise["id"], 7))
     assert meta["groups"] == 12 and meta["in_channels"] == [7]
     assert meta["dilation"] == [2, 2] and meta["padding"] == [2, 2]
@@ -335,22 +396,29 @@ def test_depthwise_dilated_conv_detail() -> None:
 
 
 def test_every_node_of_every_family_has_an_encodable_detail() -> None:
-    for family, size, channels in [("tinyvgg", 64, 1), ("resnet", 32, 3), ("unet", 32, 3),
-                                   ("branchy", 32, 3), ("functional", 16, 3)]:
+    for family, size, channels in [
+        ("tinyvgg", 64, 1),
+        ("resnet", 32, 3),
+        ("unet", 32, 3),
+        ("branchy", 32, 3),
+        ("functional", 16, 3),
+    ]:
         explainer = explainer_for(family, size, channels)
         run_id = explainer.run_image(photo())["run_id"]
         for node in explainer.model_info()["nodes"]:
             meta, arrays = roundtrip(explainer.detail(run_id, node["id"], 0))
             assert meta["kind"] == node["kind"] and arrays
             # values are float32; only window tables and argmax are indices
-            assert all(array.dtype == (np.int32 if name in INDEX_ARRAYS else np.float32)
-                       for name, array in arrays.items())
+            assert all(
+                array.dtype == (np.int32 if name in INDEX_ARRAYS else np.float32)
+                for name, array in arrays.items()
+            )
 
 
 # -- errors ----------------------------------------------------------------------------------
 
-def test_unknown_ids_are_404_and_bad_parameters_400(tinyvgg: Explainer,
-                                                     tinyvgg_run: dict) -> None:
+
+def test_unknown_ids_are_404_and_bad_parameters_400(tinyvgg: Explainer, tinyvgg_run: dict) -> None:
     run_id = tinyvgg_run["run_id"]
     with pytest.raises(UnknownIdError) as unknown_run:
         tinyvgg.detail("no-such-run", "n1", 0)
@@ -377,16 +445,22 @@ def test_unknown_ids_are_404_and_bad_parameters_400(tinyvgg: Explainer,
 
 def test_a_model_failure_is_a_500_that_names_the_layer() -> None:
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(5, 2))  # needs 5 pixels
-    explainer = Explainer(model, preprocessing=Preprocessing(size=(4, 4), channels=1),
-                          class_names=("a", "b"), name="broken")
+    explainer = Explainer(
+        model,
+        preprocessing=Preprocessing(size=(4, 4), channels=1),
+        class_names=("a", "b"),
+        name="broken",
+    )
     with pytest.raises(ModelRunError, match=r"layer '1' \(Linear\)") as caught:
         explainer.run_image(photo())
     assert caught.value.status == 500
 
 
 def test_the_run_cache_keeps_to_a_size_budget_and_recomputes_what_it_dropped() -> None:
-    one_run = 4 * sum(torch.Size(node["shape"]).numel()
-                      for node in explainer_for("tinyvgg", 64, 1).model_info()["nodes"])
+    one_run = 4 * sum(
+        torch.Size(node["shape"]).numel()
+        for node in explainer_for("tinyvgg", 64, 1).model_info()["nodes"]
+    )
     explainer = explainer_for("tinyvgg", 64, 1, max_bytes=int(one_run * 2.5))
     ids = [explainer.run_image(photo(seed))["run_id"] for seed in range(4)]
     assert explainer._runs.nbytes <= one_run * 2.5 and len(explainer._runs) == 2
@@ -414,8 +488,9 @@ def test_functional_layers_have_the_same_details_as_modules() -> None:
     assert value == pytest.approx(float(arrays["output"][2]), abs=1e-5)
     meta, arrays = roundtrip(explainer.detail(run_id, nodes["leaky_relu"]["id"], 0))
     assert meta["negative_slope"] == 0.1
-    assert np.allclose(arrays["output"], np.where(arrays["input"] > 0, arrays["input"],
-                                                  0.1 * arrays["input"]))
+    assert np.allclose(
+        arrays["output"], np.where(arrays["input"] > 0, arrays["input"], 0.1 * arrays["input"])
+    )
 
 
 def test_the_shipped_tinyvgg_architecture_explains_end_to_end() -> None:
@@ -423,15 +498,24 @@ def test_the_shipped_tinyvgg_architecture_explains_end_to_end() -> None:
 
     torch.manual_seed(0)
     model = TinyVGG(in_channels=1, input_size=64, num_classes=10).eval()
-    explainer = Explainer(model, preprocessing=Preprocessing(size=(64, 64), channels=1),
-                          class_names=CLASSES, name="tinyvgg")
+    explainer = Explainer(
+        model,
+        preprocessing=Preprocessing(size=(64, 64), channels=1),
+        class_names=CLASSES,
+        name="tinyvgg",
+    )
     nodes = explainer.model_info()["nodes"]
     assert [node["name"] for node in nodes if node["kind"] == "conv2d"] == [
-        "conv_1_1", "conv_1_2", "conv_2_1", "conv_2_2"]
+        "conv_1_1",
+        "conv_1_2",
+        "conv_2_1",
+        "conv_2_2",
+    ]
     assert nodes[-1]["synthetic"] and nodes[-2]["name"] == "output"
     run_id = explainer.run_image(photo())["run_id"]
     for node in nodes:
         if node["kind"] == "conv2d":
             meta, arrays = roundtrip(explainer.detail(run_id, node["id"], 3))
-            assert np.allclose(arrays["intermediate"].sum(0) + meta["bias"], arrays["output"],
-                               rtol=1e-5, atol=1e-5)
+            assert np.allclose(
+                arrays["intermediate"].sum(0) + meta["bias"], arrays["output"], rtol=1e-5, atol=1e-5
+            )

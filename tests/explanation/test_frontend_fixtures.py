@@ -12,8 +12,9 @@ FRONTEND_TEST = Path(__file__).resolve().parents[2] / "frontend" / "test"
 
 
 def test_the_committed_window_fixtures_are_what_the_generator_writes_today() -> None:
-    spec = importlib.util.spec_from_file_location("make_fixtures",
-                                                  FRONTEND_TEST / "make_fixtures.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_fixtures", FRONTEND_TEST / "make_fixtures.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -21,7 +22,8 @@ def test_the_committed_window_fixtures_are_what_the_generator_writes_today() -> 
     # Another CPU may round a convolution's last bit differently: values compare within 1e-6.
     assert _close(committed, json.loads(json.dumps(module.fixtures()))), (
         "frontend/test/fixtures/windows.json is out of date: run "
-        "`python frontend/test/make_fixtures.py` and commit it")
+        "`python frontend/test/make_fixtures.py` and commit it"
+    )
 
 
 def _close(a: Any, b: Any) -> bool:

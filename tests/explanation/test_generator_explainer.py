@@ -41,8 +41,12 @@ def upsampler() -> tuple[Explainer, dict]:
     with torch.no_grad():
         model.norm.weight.normal_()
         model.norm.bias.normal_()
-    explainer = Explainer(model, preprocessing=Preprocessing(size=(5, 5), channels=3),
-                          class_names=("a", "b", "c"), name="upsampler")
+    explainer = Explainer(
+        model,
+        preprocessing=Preprocessing(size=(5, 5), channels=3),
+        class_names=("a", "b", "c"),
+        name="upsampler",
+    )
     picture = Image.fromarray(np.random.default_rng(0).integers(0, 255, (5, 5, 3), np.uint8))
     return explainer, explainer.run_image(picture)
 
@@ -63,19 +67,30 @@ def test_conv_transpose_pack_matches_torch_both_ways(upsampler, index) -> None:
         torch.testing.assert_close(stamps, output, **TOLERANCE)
         flipped = torch.from_numpy(arrays["flipped"]).double()
         stretched = torch.from_numpy(arrays["stretched"]).double()
-        as_conv = F.conv2d(stretched[None], flipped[:, None], dilation=meta["dilation"],
-                           groups=flipped.shape[0])[0].sum(0) + meta["bias"]
+        as_conv = (
+            F.conv2d(
+                stretched[None],
+                flipped[:, None],
+                dilation=meta["dilation"],
+                groups=flipped.shape[0],
+            )[0].sum(0)
+            + meta["bias"]
+        )
         torch.testing.assert_close(as_conv.float(), output, **TOLERANCE)
         start, stop = meta["in_channels"]
-        torch.testing.assert_close(torch.from_numpy(arrays["kernel"]),
-                                   layer.weight[start:stop, channel % (4 // layer.groups)]
-                                   .detach())
+        torch.testing.assert_close(
+            torch.from_numpy(arrays["kernel"]),
+            layer.weight[start:stop, channel % (4 // layer.groups)].detach(),
+        )
         padding = meta["padding"]
         full = torch.from_numpy(arrays["full"])
         rows = min(output.shape[0], full.shape[0] - padding[0])
         cols = min(output.shape[1], full.shape[1] - padding[1])
-        torch.testing.assert_close(full[padding[0]:padding[0] + rows, padding[1]:padding[1] + cols]
-                                   + meta["bias"], output[:rows, :cols], **TOLERANCE)
+        torch.testing.assert_close(
+            full[padding[0] : padding[0] + rows, padding[1] : padding[1] + cols] + meta["bias"],
+            output[:rows, :cols],
+            **TOLERANCE,
+        )
         _check_tables(arrays)
     assert meta["output_padding"] == ([1, 1] if index == 0 else [0, 0])
     assert meta["groups"] == (1 if index == 0 else 2)
@@ -94,13 +109,18 @@ def _check_tables(arrays: dict) -> None:
             np.testing.assert_allclose(arrays["stamped"][r, c], expected, rtol=1e-4, atol=1e-5)
     for r in range(intermediate.shape[1]):
         for c in range(intermediate.shape[2]):
-            stamps = sum(x[:, i, j] * kernel[:, a, b]
-                         for i, a in arrays["row_taps"][r] if i >= 0
-                         for j, b in arrays["col_taps"][c] if j >= 0)
+            stamps = sum(
+                x[:, i, j] * kernel[:, a, b]
+                for i, a in arrays["row_taps"][r]
+                if i >= 0
+                for j, b in arrays["col_taps"][c]
+                if j >= 0
+            )
             np.testing.assert_allclose(stamps, intermediate[:, r, c], rtol=1e-4, atol=1e-5)
             window = stretched[:, arrays["window_rows"][r]][:, :, arrays["window_cols"][c]]
-            np.testing.assert_allclose((window * flipped).sum((1, 2)), intermediate[:, r, c],
-                                       rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(
+                (window * flipped).sum((1, 2)), intermediate[:, r, c], rtol=1e-4, atol=1e-5
+            )
 
 
 @pytest.mark.parametrize(("index", "mode"), [(0, "bilinear"), (1, "nearest")])
@@ -115,8 +135,11 @@ def test_upsample_pack_weights_rebuild_the_output(upsampler, index, mode) -> Non
         for b in range(2):
             rows = arrays["row_index"][:, a].astype(int)
             cols = arrays["col_index"][:, b].astype(int)
-            rebuilt += (arrays["row_weight"][:, a, None] * arrays["col_weight"][None, :, b]
-                        * x[rows][:, cols])
+            rebuilt += (
+                arrays["row_weight"][:, a, None]
+                * arrays["col_weight"][None, :, b]
+                * x[rows][:, cols]
+            )
     np.testing.assert_allclose(rebuilt, arrays["output"], rtol=1e-5, atol=1e-5)
 
 
@@ -134,8 +157,9 @@ def test_mean_pack_groups_average_to_the_output(upsampler) -> None:
     meta, arrays = explainer.detail(run["run_id"], _node(explainer, "mean")["id"], 0)
     assert meta["dim"] == [1, 2] and meta["count"] == 20 * 18 and meta["output_shape"] == [4]
     np.testing.assert_allclose(arrays["groups"].mean(1), arrays["output"], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(arrays["sums"] / meta["count"], arrays["output"], rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        arrays["sums"] / meta["count"], arrays["output"], rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +167,14 @@ def generator_explainer() -> Explainer:
     torch.manual_seed(0)
     generator = Generator(latent_dim=8, features=4, image_size=16).apply(initialise).eval()
     critic = Discriminator(features=4, image_size=16).apply(initialise)
-    return Explainer(generator, preprocessing=Preprocessing(size=(1, 1), channels=8),
-                     class_names=(), name="tiny generator", latent_dim=8, critic=critic)
+    return Explainer(
+        generator,
+        preprocessing=Preprocessing(size=(1, 1), channels=8),
+        class_names=(),
+        name="tiny generator",
+        latent_dim=8,
+        critic=critic,
+    )
 
 
 def test_run_latent_returns_z_the_image_every_layer_and_the_verdict(generator_explainer) -> None:
@@ -168,8 +198,11 @@ def test_seeded_latent_runs_repeat_and_bad_vectors_are_refused(generator_explain
     first, again = (generator_explainer.run_latent(seed=5) for _ in range(2))
     assert first["latent"] == again["latent"]
     assert generator_explainer.run_latent(seed=6)["latent"] != first["latent"]
-    for z, fragment in [([1.0], "8 numbers"), ([float("nan")] * 8, "finite"),
-                        ([50.0] * 8, "within")]:
+    for z, fragment in [
+        ([1.0], "8 numbers"),
+        ([float("nan")] * 8, "finite"),
+        ([50.0] * 8, "within"),
+    ]:
         with pytest.raises(BadParameterError, match=fragment):
             generator_explainer.run_latent(z)
     with pytest.raises(BadParameterError, match="generator"):
@@ -189,8 +222,12 @@ def test_judge_image_asks_the_discriminator_about_a_photo(generator_explainer) -
 def test_a_one_logit_model_ends_in_a_sigmoid() -> None:
     torch.manual_seed(0)
     critic = Discriminator(features=4, image_size=16).apply(initialise)
-    explainer = Explainer(critic, preprocessing=Preprocessing(size=(16, 16), channels=1),
-                          class_names=("real",), name="critic")
+    explainer = Explainer(
+        critic,
+        preprocessing=Preprocessing(size=(16, 16), channels=1),
+        class_names=("real",),
+        name="critic",
+    )
     run = explainer.run_image(Image.new("L", (16, 16), color=10))
     assert explainer.model_info()["nodes"][-1]["kind"] == "sigmoid"
     p = run["output"]["probabilities"][0]

@@ -41,16 +41,19 @@ def _conv_case(cin, cout, kernel, stride, padding, dilation, groups):
     return x, weight, bias, settings, F.conv2d(x[None], weight, bias, **settings)[0]
 
 
-@pytest.mark.parametrize(("cin", "cout", "kernel", "stride", "padding", "dilation", "groups"),
-                         CONV_CASES)
-def test_patch_times_kernel_plus_bias_is_the_conv_output(cin, cout, kernel, stride, padding,
-                                                         dilation, groups) -> None:
-    x, weight, bias, settings, expected = _conv_case(cin, cout, kernel, stride, padding,
-                                                     dilation, groups)
+@pytest.mark.parametrize(
+    ("cin", "cout", "kernel", "stride", "padding", "dilation", "groups"), CONV_CASES
+)
+def test_patch_times_kernel_plus_bias_is_the_conv_output(
+    cin, cout, kernel, stride, padding, dilation, groups
+) -> None:
+    x, weight, bias, settings, expected = _conv_case(
+        cin, cout, kernel, stride, padding, dilation, groups
+    )
     positions = list(itertools.product(range(expected.shape[1]), range(expected.shape[2])))
     kh, kw = maths.pair(kernel)
     for out_channel in range(cout):
-        for row, col in [*positions[::max(1, len(positions) // 7)], positions[-1]]:
+        for row, col in [*positions[:: max(1, len(positions) // 7)], positions[-1]]:
             terms = maths.conv_terms(x, weight, bias, out_channel, row, col, **settings)
             assert terms.patch.shape == (cin // groups, kh, kw)
             torch.testing.assert_close(terms.products, terms.patch * terms.kernel)
@@ -58,21 +61,28 @@ def test_patch_times_kernel_plus_bias_is_the_conv_output(cin, cout, kernel, stri
             assert terms.value == pytest.approx(float(terms.channel_sums.sum()) + terms.bias)
 
 
-@pytest.mark.parametrize(("cin", "cout", "kernel", "stride", "padding", "dilation", "groups"),
-                         CONV_CASES)
-def test_per_channel_maps_sum_to_the_output_channel(cin, cout, kernel, stride, padding,
-                                                    dilation, groups) -> None:
-    x, weight, bias, settings, expected = _conv_case(cin, cout, kernel, stride, padding,
-                                                     dilation, groups)
+@pytest.mark.parametrize(
+    ("cin", "cout", "kernel", "stride", "padding", "dilation", "groups"), CONV_CASES
+)
+def test_per_channel_maps_sum_to_the_output_channel(
+    cin, cout, kernel, stride, padding, dilation, groups
+) -> None:
+    x, weight, bias, settings, expected = _conv_case(
+        cin, cout, kernel, stride, padding, dilation, groups
+    )
     for out_channel in range(cout):
         maps = maths.conv_channel_maps(x, weight, out_channel, **settings)
         assert maps.shape == (cin // groups, *expected.shape[1:])
-        torch.testing.assert_close((maps.sum(0) + bias[out_channel]).float(),
-                                   expected[out_channel], **TOLERANCE)
+        torch.testing.assert_close(
+            (maps.sum(0) + bias[out_channel]).float(), expected[out_channel], **TOLERANCE
+        )
         # each map is that input channel alone through its kernel slice
         channel = maths.conv_input_channels(out_channel, cin, cout, groups).start
-        alone = F.conv2d(x[None, channel:channel + 1], weight[out_channel:out_channel + 1, :1],
-                         **{**settings, "groups": 1})[0, 0]
+        alone = F.conv2d(
+            x[None, channel : channel + 1],
+            weight[out_channel : out_channel + 1, :1],
+            **{**settings, "groups": 1},
+        )[0, 0]
         torch.testing.assert_close(maps[0].float(), alone, **TOLERANCE)
 
 
@@ -81,37 +91,39 @@ def test_reflect_padding_matches_a_conv2d_module() -> None:
     x = _seeded(2, 6, 6)
     with torch.no_grad():
         expected = conv(x[None])[0]
-        terms = maths.conv_terms(x, conv.weight, conv.bias, 1, 0, 5, padding=1,
-                                 padding_mode="reflect")
+        terms = maths.conv_terms(
+            x, conv.weight, conv.bias, 1, 0, 5, padding=1, padding_mode="reflect"
+        )
         maps = maths.conv_channel_maps(x, conv.weight, 1, padding=1, padding_mode="reflect")
     assert terms.value == pytest.approx(float(expected[1, 0, 5]), abs=1e-5)
     torch.testing.assert_close((maps.sum(0) + conv.bias[1]).float(), expected[1], **TOLERANCE)
 
 
-def _gather(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
-            fill: float) -> torch.Tensor:
+def _gather(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, fill: float) -> torch.Tensor:
     """``[Ho, Wo, kh, kw]``: the cells of map ``x [H, W]`` each window's taps read; ``fill``
     where a tap is outside the map (on the padding)."""
+
     def taps(table: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.stack([torch.arange(*row) for row in table.tolist()])
         return index.clamp(0, size - 1), (index >= 0) & (index < size)
+
     (r, r_in), (c, c_in) = taps(rows, x.shape[0]), taps(cols, x.shape[1])
     values = x[r[:, None, :, None], c[None, :, None, :]]
     inside = r_in[:, None, :, None] & c_in[None, :, None, :]
     return torch.where(inside, values, torch.full_like(values, fill))
 
 
-@pytest.mark.parametrize(("cin", "cout", "kernel", "stride", "padding", "dilation", "groups"),
-                         CONV_CASES)
-def test_conv_window_ranges_are_the_patches_unfold_takes(cin, cout, kernel, stride, padding,
-                                                         dilation, groups) -> None:
+@pytest.mark.parametrize(
+    ("cin", "cout", "kernel", "stride", "padding", "dilation", "groups"), CONV_CASES
+)
+def test_conv_window_ranges_are_the_patches_unfold_takes(
+    cin, cout, kernel, stride, padding, dilation, groups
+) -> None:
     x, *_, expected = _conv_case(cin, cout, kernel, stride, padding, dilation, groups)
     (kh, kw), (sh, sw), (dh, dw) = maths.pair(kernel), maths.pair(stride), maths.pair(dilation)
     top, bottom, left, right = maths.conv_padding(padding, (kh, kw), (dh, dw))
-    rows = maths.window_ranges(expected.shape[1], kernel=kh, stride=sh, padding=top,
-                               dilation=dh)
-    cols = maths.window_ranges(expected.shape[2], kernel=kw, stride=sw, padding=left,
-                               dilation=dw)
+    rows = maths.window_ranges(expected.shape[1], kernel=kh, stride=sh, padding=top, dilation=dh)
+    cols = maths.window_ranges(expected.shape[2], kernel=kw, stride=sw, padding=left, dilation=dw)
     # Unfold a map whose every cell holds its own flat index, -1 on the padding.
     index = torch.arange(x.shape[1] * x.shape[2], dtype=torch.float64).reshape(x.shape[1:])
     padded = F.pad(index[None, None], (left, right, top, bottom), value=-1.0)
@@ -134,9 +146,16 @@ def _pool_ranges(settings: dict, out_size: torch.Size) -> tuple[torch.Tensor, to
     stride = maths.pair(settings.get("stride", settings["kernel_size"]))
     padding = maths.pair(settings.get("padding", 0))
     dilation = maths.pair(settings.get("dilation", 1))
-    return tuple(maths.window_ranges(out_size[axis], kernel=kernel[axis], stride=stride[axis],
-                                     padding=padding[axis], dilation=dilation[axis])
-                 for axis in range(2))
+    return tuple(
+        maths.window_ranges(
+            out_size[axis],
+            kernel=kernel[axis],
+            stride=stride[axis],
+            padding=padding[axis],
+            dilation=dilation[axis],
+        )
+        for axis in range(2)
+    )
 
 
 @pytest.mark.parametrize("settings", POOL_CASES)
@@ -158,8 +177,10 @@ def test_avg_pool_window_ranges_give_the_avg_pool_output(settings, count_include
     # PyTorch divides by the taps inside the padded input (or inside the input alone).
     grow = (pad_h, pad_w) if count_include_pad else (0, 0)
     ones = torch.ones(x.shape[0] + 2 * grow[0], x.shape[1] + 2 * grow[1])
-    shifted = [table + torch.tensor([g, g, 0], dtype=torch.int32) for table, g in
-               zip((rows, cols), grow, strict=True)]
+    shifted = [
+        table + torch.tensor([g, g, 0], dtype=torch.int32)
+        for table, g in zip((rows, cols), grow, strict=True)
+    ]
     counts = _gather(ones, *shifted, 0.0).sum(dim=(2, 3))
     torch.testing.assert_close(_gather(x, rows, cols, 0.0).sum(dim=(2, 3)) / counts, expected)
 
@@ -170,8 +191,9 @@ def test_adaptive_ranges_reproduce_adaptive_avg_pool() -> None:
     rows, cols = maths.adaptive_ranges(3, 7), maths.adaptive_ranges(4, 10)
     for row, col in itertools.product(range(3), range(4)):
         (top, bottom, _), (left, right, _) = rows[row].tolist(), cols[col].tolist()
-        torch.testing.assert_close(x[:, top:bottom, left:right].mean(dim=(1, 2)),
-                                   expected[:, row, col])
+        torch.testing.assert_close(
+            x[:, top:bottom, left:right].mean(dim=(1, 2)), expected[:, row, col]
+        )
 
 
 def test_softmax_terms_match_torch_softmax_and_stay_finite_for_large_logits() -> None:
@@ -199,11 +221,18 @@ def test_batch_norm_terms_match_functional_batch_norm() -> None:
     gamma, beta = _seeded(3, seed=2), _seeded(3, seed=3)
     expected = F.batch_norm(x[None], mean, var, gamma, beta, training=False, eps=1e-3)[0]
     for channel in range(3):
-        terms = maths.batch_norm_terms(x[channel], float(mean[channel]), float(var[channel]),
-                                       1e-3, float(gamma[channel]), float(beta[channel]))
+        terms = maths.batch_norm_terms(
+            x[channel],
+            float(mean[channel]),
+            float(var[channel]),
+            1e-3,
+            float(gamma[channel]),
+            float(beta[channel]),
+        )
         torch.testing.assert_close(terms.output, expected[channel], **TOLERANCE)
-        torch.testing.assert_close(x[channel] * terms.scale + terms.shift, expected[channel],
-                                   **TOLERANCE)
+        torch.testing.assert_close(
+            x[channel] * terms.scale + terms.shift, expected[channel], **TOLERANCE
+        )
 
 
 def test_concat_sources_match_cat() -> None:

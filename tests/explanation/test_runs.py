@@ -25,19 +25,24 @@ def picture(seed: int) -> Image.Image:
     return Image.fromarray(pixels, "RGB")
 
 
-def explainer(family: str = "tinyvgg", size: int = 64, channels: int = 1,
-              **options) -> Explainer:
+def explainer(family: str = "tinyvgg", size: int = 64, channels: int = 1, **options) -> Explainer:
     torch.manual_seed(0)
     model, _ = build(family)
-    return Explainer(model, preprocessing=Preprocessing(size=(size, size), channels=channels),
-                     class_names=CLASSES, name=family, **options)
+    return Explainer(
+        model,
+        preprocessing=Preprocessing(size=(size, size), channels=channels),
+        class_names=CLASSES,
+        name=family,
+        **options,
+    )
 
 
 def every_pack(session: Explainer, run_id: str) -> list[bytes]:
     """The f32 activations of every node and one detail per node: all the numbers shown."""
     nodes = session.model_info()["nodes"]
-    packs = [encode_pack(*session.activations(run_id, [node["id"] for node in nodes],
-                                              encoding="f32"))]
+    packs = [
+        encode_pack(*session.activations(run_id, [node["id"] for node in nodes], encoding="f32"))
+    ]
     packs += [encode_pack(*session.detail(run_id, node["id"], 0)) for node in nodes]
     return packs
 
@@ -51,8 +56,9 @@ def test_the_same_picture_is_one_run_and_another_is_another() -> None:
     assert len(session._runs) == 2
 
 
-@pytest.mark.parametrize(("family", "size", "channels"), [
-    ("tinyvgg", 64, 1), ("resnet", 32, 3), ("branchy", 32, 3)])
+@pytest.mark.parametrize(
+    ("family", "size", "channels"), [("tinyvgg", 64, 1), ("resnet", 32, 3), ("branchy", 32, 3)]
+)
 def test_a_recomputed_run_gives_bit_identical_numbers(family, size, channels) -> None:
     session = explainer(family, size, channels, max_bytes=1)  # keeps only the newest run
     run_id = session.run_image(picture(3))["run_id"]
@@ -76,8 +82,9 @@ def test_other_weights_give_other_ids() -> None:
     changed = explainer()
     with torch.no_grad():
         next(changed.model.parameters()).add_(1e-3)
-    changed = Explainer(changed.model, preprocessing=changed.preprocessing,
-                        class_names=CLASSES, name="changed")
+    changed = Explainer(
+        changed.model, preprocessing=changed.preprocessing, class_names=CLASSES, name="changed"
+    )
     assert changed.run_image(picture(1))["run_id"] != session.run_image(picture(1))["run_id"]
 
 
@@ -111,8 +118,9 @@ def test_the_memory_store_is_bounded_by_bytes() -> None:
 
 
 def test_the_cache_makes_room_before_a_new_run_is_computed() -> None:
-    one_run = 4 * sum(torch.Size(node["shape"]).numel()
-                      for node in explainer().model_info()["nodes"])
+    one_run = 4 * sum(
+        torch.Size(node["shape"]).numel() for node in explainer().model_info()["nodes"]
+    )
     session = explainer(max_bytes=int(2.5 * one_run))
     first, second = (session.run_image(picture(seed))["run_id"] for seed in (6, 7))
     assert len(session._runs) == 2

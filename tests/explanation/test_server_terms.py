@@ -28,15 +28,19 @@ def roundtrip(pack: tuple[dict, dict]) -> tuple[dict, dict]:
 
 
 def explainer_of(model: nn.Module, size: int, channels: int) -> Explainer:
-    return Explainer(model.eval(), preprocessing=Preprocessing(size=(size, size),
-                                                               channels=channels),
-                     class_names=CLASSES, name="test")
+    return Explainer(
+        model.eval(),
+        preprocessing=Preprocessing(size=(size, size), channels=channels),
+        class_names=CLASSES,
+        name="test",
+    )
 
 
 def first_run(explainer: Explainer) -> str:
     height, width = explainer.preprocessing.size
     pixels = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     from PIL import Image
+
     return explainer.run_image(Image.fromarray(pixels, "RGB"))["run_id"]
 
 
@@ -91,11 +95,12 @@ def test_conv_terms_are_the_unfolded_patches_times_the_kernel(convs) -> None:
                 expected = unfolded[0, :, row * cols + col].reshape(x.shape[0], kh, kw)
                 assert np.array_equal(terms["patch"], expected.numpy())
                 assert np.array_equal(terms["products"], terms["patch"] * arrays["kernel"])
-                np.testing.assert_allclose(terms["channel_sums"],
-                                           arrays["intermediate"][:, row, col], rtol=1e-6,
-                                           atol=1e-6)
-                assert float(terms["channel_sums"].astype(np.float64).sum()) + meta["bias"] \
-                    == pytest.approx(float(arrays["output"][row, col]), abs=1e-5)
+                np.testing.assert_allclose(
+                    terms["channel_sums"], arrays["intermediate"][:, row, col], rtol=1e-6, atol=1e-6
+                )
+                assert float(terms["channel_sums"].astype(np.float64).sum()) + meta[
+                    "bias"
+                ] == pytest.approx(float(arrays["output"][row, col]), abs=1e-5)
                 # The window tables name the same cells (in padded coordinates).
                 assert len(taps(arrays["rows"], row)) == kh
                 assert taps(arrays["rows"], row)[0] == row * module.stride[0] - top
@@ -105,8 +110,9 @@ def test_conv_terms_are_the_unfolded_patches_times_the_kernel(convs) -> None:
 def _pad_amounts(module: nn.Conv2d, top: int, left: int) -> tuple[int, int, int, int]:
     """(left, right, top, bottom) as F.pad takes them; "same" puts the odd cell last."""
     (kh, kw), (dh, dw) = module.kernel_size, module.dilation
-    total_h, total_w = ((dh * (kh - 1), dw * (kw - 1)) if module.padding == "same"
-                        else (2 * top, 2 * left))
+    total_h, total_w = (
+        (dh * (kh - 1), dw * (kw - 1)) if module.padding == "same" else (2 * top, 2 * left)
+    )
     return left, total_w - left, top, total_h - top
 
 
@@ -156,7 +162,8 @@ def test_pool_windows_hold_the_cell_max_pool_picked_and_reproduce_every_output()
                 assert np.mean(inside) == pytest.approx(float(output[row, col]), abs=1e-6)
                 assert len(cells) == len(inside)  # adaptive windows never leave the input
         assert arrays["rows"].dtype == np.int32 and ("argmax" in arrays) == (
-            info["kind"] == "max_pool2d")
+            info["kind"] == "max_pool2d"
+        )
 
 
 def test_linear_products_batch_norm_line_and_cat_origin_come_with_the_pack() -> None:
@@ -171,8 +178,9 @@ def test_linear_products_batch_norm_line_and_cat_origin_come_with_the_pack() -> 
     run_id = first_run(resnet)
     for info in of_kind(resnet, "batch_norm"):
         meta, arrays = roundtrip(resnet.detail(run_id, info["id"], 2))
-        np.testing.assert_allclose(arrays["input"] * meta["scale"] + meta["shift"],
-                                   arrays["output"], atol=1e-5)
+        np.testing.assert_allclose(
+            arrays["input"] * meta["scale"] + meta["shift"], arrays["output"], atol=1e-5
+        )
 
     unet = explainer_of(build("unet")[0], 32, 3)
     run_id = first_run(unet)
@@ -182,12 +190,14 @@ def test_linear_products_batch_norm_line_and_cat_origin_come_with_the_pack() -> 
         origin = meta["origin"]
         assert origin["node"] == info["inputs"][-1] and origin["source"] == len(info["inputs"]) - 1
         channel = origin["channel"]
-        _, sources = unet.activations(run_id, [origin["node"]], channels=(channel, channel + 1),
-                                      encoding="f32")
+        _, sources = unet.activations(
+            run_id, [origin["node"]], channels=(channel, channel + 1), encoding="f32"
+        )
         assert np.array_equal(arrays["output"], sources[origin["node"]][0])
 
 
 # -- feeds: which channels feed a neuron, against autograd ------------------------------------
+
 
 class Joins(nn.Module):
     """Grouped and depthwise convolutions, a concatenation, a broadcast product, pooling."""
@@ -212,9 +222,12 @@ def _recompute(model: nn.Module, node: Node, inputs: list[torch.Tensor]) -> torc
     """The node's output from its inputs, by PyTorch: its module, or its functional op."""
     if node.module_path:
         return model.get_submodule(node.module_path)(*inputs)
-    ops = {"cat": lambda xs: torch.cat(xs, dim=node.config["dim"]),
-           "mul": lambda xs: xs[0] * xs[1], "relu": lambda xs: torch.relu(xs[0]),
-           "flatten": lambda xs: torch.flatten(xs[0], 1)}
+    ops = {
+        "cat": lambda xs: torch.cat(xs, dim=node.config["dim"]),
+        "mul": lambda xs: xs[0] * xs[1],
+        "relu": lambda xs: torch.relu(xs[0]),
+        "flatten": lambda xs: torch.flatten(xs[0], 1),
+    }
     return ops[node.kind](inputs)
 
 
@@ -225,10 +238,14 @@ def _read_by_autograd(model: nn.Module, graph: Graph, node: Node, channel: int) 
     picked = output[:, channel] if output.dim() == 4 else output
     grads = torch.autograd.grad(picked.sum(), inputs, allow_unused=True)
     # A map's channels are its second axis; a vector counts as one channel.
-    return [set() if grad is None
-            else set(torch.nonzero(grad.abs().sum((0, 2, 3))).flatten().tolist())
-            if grad.dim() == 4 else ({0} if bool(grad.abs().sum() > 0) else set())
-            for grad in grads]
+    return [
+        set()
+        if grad is None
+        else set(torch.nonzero(grad.abs().sum((0, 2, 3))).flatten().tolist())
+        if grad.dim() == 4
+        else ({0} if bool(grad.abs().sum() > 0) else set())
+        for grad in grads
+    ]
 
 
 def _read_by_feeds(feed: dict, channel: int, source: Node) -> set:
@@ -256,6 +273,9 @@ def test_feeds_name_exactly_the_channels_autograd_finds() -> None:
             by_autograd = _read_by_autograd(model, graph, node, channel)
             for feed, found in zip(feeds, by_autograd, strict=True):
                 assert _read_by_feeds(feed, channel, graph.node(feed["node"])) == found, (
-                    node.name, channel, feed)
+                    node.name,
+                    channel,
+                    feed,
+                )
         checked.add(node.kind)
     assert {"conv2d", "cat", "mul", "relu", "max_pool2d", "flatten", "linear"} <= checked

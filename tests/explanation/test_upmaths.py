@@ -34,8 +34,13 @@ def _transposed_case(cin, cout, kernel, stride, padding, output_padding, dilatio
     size = (1, 1) if cin == 64 else (5, 6)
     x = _seeded(cin, *size)
     weight, bias = _seeded(cin, cout // groups, kh, kw, seed=1), _seeded(cout, seed=2)
-    settings = {"stride": stride, "padding": padding, "output_padding": output_padding,
-                "dilation": dilation, "groups": groups}
+    settings = {
+        "stride": stride,
+        "padding": padding,
+        "output_padding": output_padding,
+        "dilation": dilation,
+        "groups": groups,
+    }
     expected = F.conv_transpose2d(x[None], weight, bias, **settings)[0]
     return x, weight, bias, settings, expected
 
@@ -44,11 +49,12 @@ ARGS = ("cin", "cout", "kernel", "stride", "padding", "output_padding", "dilatio
 
 
 @pytest.mark.parametrize(ARGS, TRANSPOSED_CASES)
-def test_scatter_stamps_summed_and_cropped_are_conv_transpose2d(cin, cout, kernel, stride,
-                                                                padding, output_padding,
-                                                                dilation, groups) -> None:
+def test_scatter_stamps_summed_and_cropped_are_conv_transpose2d(
+    cin, cout, kernel, stride, padding, output_padding, dilation, groups
+) -> None:
     x, weight, bias, settings, expected = _transposed_case(
-        cin, cout, kernel, stride, padding, output_padding, dilation, groups)
+        cin, cout, kernel, stride, padding, output_padding, dilation, groups
+    )
     for channel in range(cout):
         view = upmaths.conv_transpose_scatter(x, weight, channel, bias, **settings)
         torch.testing.assert_close(view.output.float(), expected[channel], **TOLERANCE)
@@ -57,17 +63,19 @@ def test_scatter_stamps_summed_and_cropped_are_conv_transpose2d(cin, cout, kerne
 
 
 @pytest.mark.parametrize(ARGS, TRANSPOSED_CASES)
-def test_zero_inserted_input_with_flipped_kernel_is_conv_transpose2d(cin, cout, kernel, stride,
-                                                                    padding, output_padding,
-                                                                    dilation, groups) -> None:
+def test_zero_inserted_input_with_flipped_kernel_is_conv_transpose2d(
+    cin, cout, kernel, stride, padding, output_padding, dilation, groups
+) -> None:
     x, weight, bias, settings, expected = _transposed_case(
-        cin, cout, kernel, stride, padding, output_padding, dilation, groups)
+        cin, cout, kernel, stride, padding, output_padding, dilation, groups
+    )
     for channel in range(cout):
         view = upmaths.conv_transpose_as_conv(x, weight, channel, bias, **settings)
         torch.testing.assert_close(view.output.float(), expected[channel], **TOLERANCE)
         channels, column = upmaths.conv_transpose_channels(channel, cin, cout, groups)
-        torch.testing.assert_close(view.flipped.float(),
-                                   weight[channels.start:channels.stop, column].flip(-1, -2))
+        torch.testing.assert_close(
+            view.flipped.float(), weight[channels.start : channels.stop, column].flip(-1, -2)
+        )
 
 
 def test_scatter_canvas_holds_one_stamp_per_input_cell() -> None:
@@ -105,11 +113,16 @@ def test_resample_weights_reproduce_interpolate(options) -> None:
     expected = F.interpolate(x[None, None], **options)[0, 0]
     factor = options.get("scale_factor")
     weights = upmaths.resample_weights(
-        x.shape, expected.shape, options["mode"], options.get("align_corners"),
-        scale_factor=(factor, factor) if factor else None)
+        x.shape,
+        expected.shape,
+        options["mode"],
+        options.get("align_corners"),
+        scale_factor=(factor, factor) if factor else None,
+    )
     torch.testing.assert_close(weights.apply(x).float(), expected, **TOLERANCE)
-    torch.testing.assert_close(weights.row_weight.sum(1), torch.ones(expected.shape[0],
-                                                                      dtype=torch.float64))
+    torch.testing.assert_close(
+        weights.row_weight.sum(1), torch.ones(expected.shape[0], dtype=torch.float64)
+    )
 
 
 @pytest.mark.parametrize(("shape", "normalized"), [((3, 4, 5), 3), ((3, 4, 5), 1), ((6, 8), 1)])
@@ -123,8 +136,10 @@ def test_layer_norm_terms_reproduce_layer_norm(shape, normalized) -> None:
     torch.testing.assert_close(rebuilt, terms.output)
 
 
-@pytest.mark.parametrize(("dims", "keepdim"), [((1, 2), False), ((1, 2), True), ((0,), False),
-                                               (None, False), ((-1,), True)])
+@pytest.mark.parametrize(
+    ("dims", "keepdim"),
+    [((1, 2), False), ((1, 2), True), ((0,), False), (None, False), ((-1,), True)],
+)
 def test_mean_groups_average_to_the_mean(dims, keepdim) -> None:
     x = _seeded(3, 4, 5)
     expected = x.mean() if dims is None else x.mean(dims, keepdim=keepdim)

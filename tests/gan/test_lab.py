@@ -28,7 +28,7 @@ def test_each_arrow_is_autograds_gradient_for_that_sample():
     lab.train(10)
     snap = lab.snapshot()
     for index in (0, 7, 149):
-        x = torch.tensor(snap["fake"][index:index + 1], requires_grad=True)
+        x = torch.tensor(snap["fake"][index : index + 1], requires_grad=True)
         torch.sigmoid(lab.discriminator(x)).sum().backward()
         np.testing.assert_allclose(snap["gradients"][index], x.grad[0].numpy(), atol=1e-6)
 
@@ -36,21 +36,24 @@ def test_each_arrow_is_autograds_gradient_for_that_sample():
 def test_wgan_gp_interpolates_carry_their_gradient_norms():
     lab = GanLab("ring", seed=0, loss="wgan-gp", d_optimizer="adam", d_lr=0.001)
     lab.train(3)
-    critic_before = copy.deepcopy(lab.discriminator)   # the norms are measured before the update
+    critic_before = copy.deepcopy(lab.discriminator)  # the norms are measured before the update
     lab.step_d()
     snap = lab.snapshot()
     assert snap["d_scale"] == "critic"
     x = torch.tensor(snap["interpolates"], requires_grad=True)
     critic_before(x).sum().backward()
-    np.testing.assert_allclose(snap["interpolate_norms"], x.grad.norm(dim=1).numpy(),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        snap["interpolate_norms"], x.grad.norm(dim=1).numpy(), rtol=1e-5, atol=1e-6
+    )
     assert snap["interpolates"].shape == (150, 2)
 
 
 def reference_d_loss(loss, d, real, fake, smoothing, gp_weight, weight):
     if loss in ("log", "minimax"):
-        return -(smoothing * torch.log(torch.sigmoid(d(real))).mean()
-                 + torch.log(1 - torch.sigmoid(d(fake))).mean())
+        return -(
+            smoothing * torch.log(torch.sigmoid(d(real))).mean()
+            + torch.log(1 - torch.sigmoid(d(fake))).mean()
+        )
     if loss == "lsq":
         return ((torch.sigmoid(d(real)) - 1) ** 2).mean() + (torch.sigmoid(d(fake)) ** 2).mean()
     between = (weight * real + (1 - weight) * fake).requires_grad_(True)
@@ -61,10 +64,12 @@ def reference_d_loss(loss, d, real, fake, smoothing, gp_weight, weight):
 
 def reference_g_loss(loss, d_of_fake):
     probability = torch.sigmoid(d_of_fake)
-    return {"log": -torch.log(probability).mean(),
-            "minimax": torch.log(1 - probability).mean(),
-            "lsq": ((probability - 1) ** 2).mean(),
-            "wgan-gp": -d_of_fake.mean()}[loss]
+    return {
+        "log": -torch.log(probability).mean(),
+        "minimax": torch.log(1 - probability).mean(),
+        "lsq": ((probability - 1) ** 2).mean(),
+        "wgan-gp": -d_of_fake.mean(),
+    }[loss]
 
 
 def first_update(name, parameters, grads, lr):
@@ -74,7 +79,7 @@ def first_update(name, parameters, grads, lr):
         if name == "sgd":
             out.append(p - lr * g)
         else:
-            m, v = 0.1 * g, 0.001 * g * g                   # (1 - beta) * g, (1 - beta2) * g²
+            m, v = 0.1 * g, 0.001 * g * g  # (1 - beta) * g, (1 - beta2) * g²
             m_hat, v_hat = m / (1 - 0.9), v / (1 - 0.999)
             out.append(p - lr * m_hat / (v_hat.sqrt() + 1e-8))
     return out
@@ -83,8 +88,18 @@ def first_update(name, parameters, grads, lr):
 @pytest.mark.parametrize("loss", ["log", "minimax", "lsq", "wgan-gp"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_one_epoch_equals_a_hand_written_update(loss, optimizer):
-    lab = GanLab("gaussians", seed=5, loss=loss, d_optimizer=optimizer, g_optimizer=optimizer,
-                 d_lr=0.05, g_lr=0.02, k_d=1, k_g=1, batch_size=64)
+    lab = GanLab(
+        "gaussians",
+        seed=5,
+        loss=loss,
+        d_optimizer=optimizer,
+        g_optimizer=optimizer,
+        d_lr=0.05,
+        g_lr=0.02,
+        k_d=1,
+        k_g=1,
+        batch_size=64,
+    )
     d, g = copy.deepcopy(lab.discriminator), copy.deepcopy(lab.generator)
     rng = torch.Generator().set_state(lab.rng.get_state())
     s = lab.settings
@@ -93,7 +108,8 @@ def test_one_epoch_equals_a_hand_written_update(loss, optimizer):
     weight = torch.rand(s.batch_size, 1, generator=rng) if loss == "wgan-gp" else None
     d_params = list(d.parameters())
     grads = torch.autograd.grad(
-        reference_d_loss(loss, d, real, fake, s.smoothing, s.gp_weight, weight), d_params)
+        reference_d_loss(loss, d, real, fake, s.smoothing, s.gp_weight, weight), d_params
+    )
     new_d = first_update(optimizer, d_params, grads, s.d_lr)
     with torch.no_grad():
         for p, value in zip(d_params, new_d, strict=True):
@@ -132,8 +148,7 @@ def test_live_settings_keep_the_weights_architecture_restarts():
     weights = [p.clone() for p in lab.generator.parameters()]
     assert lab.update(g_lr=0.03, loss="lsq", k_d=2) is False
     assert lab.epoch == 5 and lab.g_optimizer.param_groups[0]["lr"] == 0.03
-    assert all(torch.equal(a, b) for a, b in zip(weights, lab.generator.parameters(),
-                                                 strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(weights, lab.generator.parameters(), strict=True))
     assert lab.update(g_neurons=4) is True
     assert lab.epoch == 0 and lab.generator[0].out_features == 4
 
@@ -169,12 +184,15 @@ def test_drawn_points_and_one_d_mode():
     assert snap["manifold"].shape == (21, 1)
 
 
-@pytest.mark.parametrize(("changes", "words"), [
-    ({"loss": "hinge"}, "loss must be one of"),
-    ({"d_lr": -1}, "d_lr must be a number"),
-    ({"g_neurons": 1.5}, "g_neurons must be a whole number"),
-    ({"speed": 3}, "Unknown setting 'speed'"),
-])
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"loss": "hinge"}, "loss must be one of"),
+        ({"d_lr": -1}, "d_lr must be a number"),
+        ({"g_neurons": 1.5}, "g_neurons must be a whole number"),
+        ({"speed": 3}, "Unknown setting 'speed'"),
+    ],
+)
 def test_bad_settings_are_refused_with_a_sentence(changes, words):
     with pytest.raises(SettingsError, match=words) as caught:
         GanSettings().replace(**changes)

@@ -22,10 +22,12 @@ from tensorsight.gan.metrics import (  # noqa: E402
 
 def numpy_reference(real: np.ndarray, fake: np.ndarray) -> tuple[float, float]:
     """KL(real || fake) and JS in bits, written from the definitions with NumPy."""
+
     def hist(points: np.ndarray) -> np.ndarray:
         clipped = np.clip(points, 0.0, np.nextafter(1.0, 0.0))  # every point lands in a cell
-        counts, _, _ = np.histogram2d(clipped[:, 0], clipped[:, 1], bins=GRID_CELLS,
-                                      range=[[0, 1], [0, 1]])
+        counts, _, _ = np.histogram2d(
+            clipped[:, 0], clipped[:, 1], bins=GRID_CELLS, range=[[0, 1], [0, 1]]
+        )
         return counts / counts.sum()
 
     p, q = hist(real), hist(fake)
@@ -44,10 +46,11 @@ def numpy_reference(real: np.ndarray, fake: np.ndarray) -> tuple[float, float]:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_kl_js_match_an_independent_computation(seed):
     rng = np.random.default_rng(seed)
-    real = rng.normal([0.4, 0.6], 0.15, (2000, 2))          # some points fall outside [0, 1]
-    fake = rng.uniform(-1, 1, (2000, 2))                     # like tanh outputs
-    ours = divergences(torch.tensor(real, dtype=torch.float32),
-                       torch.tensor(fake, dtype=torch.float32))
+    real = rng.normal([0.4, 0.6], 0.15, (2000, 2))  # some points fall outside [0, 1]
+    fake = rng.uniform(-1, 1, (2000, 2))  # like tanh outputs
+    ours = divergences(
+        torch.tensor(real, dtype=torch.float32), torch.tensor(fake, dtype=torch.float32)
+    )
     kl, js = numpy_reference(real.astype(np.float32), fake.astype(np.float32))
     assert ours["kl"] == pytest.approx(kl, rel=1e-6)
     assert ours["js"] == pytest.approx(js, rel=1e-6)

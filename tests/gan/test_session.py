@@ -77,8 +77,10 @@ def test_close_ends_the_thread():
     s = GanSession(preset="line", pretrained=False)
     s.play()
     s.close()
-    assert not any(t.name == "tensorsight-gan" and t is s._thread and t.is_alive()
-                   for t in threading.enumerate())
+    assert not any(
+        t.name == "tensorsight-gan" and t is s._thread and t.is_alive()
+        for t in threading.enumerate()
+    )
     with pytest.raises(SettingsError, match="ended"):
         s.play()
 

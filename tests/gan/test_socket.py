@@ -27,8 +27,9 @@ async def page(request):
 
 @pytest.fixture
 def client():
-    app = Starlette(routes=gan_routes(page, max_sessions=2,
-                                      session_options={"frame_interval": 0.0}))
+    app = Starlette(
+        routes=gan_routes(page, max_sessions=2, session_options={"frame_interval": 0.0})
+    )
     with TestClient(app) as test_client:
         yield test_client
 
@@ -66,12 +67,15 @@ def test_frames_and_replies(client):
         assert request(ws, "gan_pause")["result"]["playing"] is False
 
 
-@pytest.mark.parametrize(("method", "params", "words"), [
-    ("gan_fly", {}, "Unknown method 'gan_fly'"),
-    ("gan_configure", {"loss": "hinge"}, "loss must be one of"),
-    ("gan_draw", {"points": [[3, 3]]}, "unit square"),
-    ("gan_step", {"which": "x"}, "step takes"),
-])
+@pytest.mark.parametrize(
+    ("method", "params", "words"),
+    [
+        ("gan_fly", {}, "Unknown method 'gan_fly'"),
+        ("gan_configure", {"loss": "hinge"}, "loss must be one of"),
+        ("gan_draw", {"points": [[3, 3]]}, "unit square"),
+        ("gan_step", {"which": "x"}, "step takes"),
+    ],
+)
 def test_bad_requests_get_a_sentence_and_the_session_goes_on(client, method, params, words):
     with client.websocket_connect("/api/gan/ws?preset=line&pretrained=0") as ws:
         reply = request(ws, method, params, message_id="a")
@@ -80,8 +84,10 @@ def test_bad_requests_get_a_sentence_and_the_session_goes_on(client, method, par
 
 
 def test_sessions_per_server_are_bounded(client):
-    with client.websocket_connect("/api/gan/ws?pretrained=0") as first, \
-         client.websocket_connect("/api/gan/ws?pretrained=0") as second:
+    with (
+        client.websocket_connect("/api/gan/ws?pretrained=0") as first,
+        client.websocket_connect("/api/gan/ws?pretrained=0") as second,
+    ):
         next_frame(first), next_frame(second)
         with client.websocket_connect("/api/gan/ws?pretrained=0") as third:
             refused = json.loads(third.receive_text())

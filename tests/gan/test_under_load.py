@@ -30,8 +30,10 @@ def call(ws, method: str) -> dict:
 def test_explainer_answers_while_two_gans_train(server_factory):
     server = server_factory(["--gan-sessions", "2"])
     first = httpx.get(server.url + "api/samples", timeout=30).json()[0]["id"]
-    with sync_client.connect(ws_url(server, "preset=ring&pretrained=0"), max_size=None) as a, \
-         sync_client.connect(ws_url(server, "preset=line&pretrained=0"), max_size=None) as b:
+    with (
+        sync_client.connect(ws_url(server, "preset=ring&pretrained=0"), max_size=None) as a,
+        sync_client.connect(ws_url(server, "preset=line&pretrained=0"), max_size=None) as b,
+    ):
         assert call(a, "gan_play")["result"]["playing"] is True
         assert call(b, "gan_play")["result"]["playing"] is True
         time.sleep(1.0)

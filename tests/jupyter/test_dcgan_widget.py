@@ -16,8 +16,7 @@ def test_the_dcgan_widget_runs_latent_vectors_and_keeps_the_discriminator() -> N
     info = widget.explainer.model_info()
     assert info["latent"] == {**info["latent"], "dim": 64, "critic": True}
     handler = CommHandler(widget.explainer)
-    reply, _ = handler.handle({"id": "z", "method": "run_latent",
-                               "params": {"z": [0.0] * 64}}, [])
+    reply, _ = handler.handle({"id": "z", "method": "run_latent", "params": {"z": [0.0] * 64}}, [])
     assert reply["ok"], reply
     z = torch.zeros(1, 64, 1, 1)
     with torch.no_grad():

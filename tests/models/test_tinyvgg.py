@@ -16,18 +16,30 @@ from tensorsight.models.tinyvgg import TinyVGG
 
 ANCHOR = Path(__file__).parents[2] / ".." / "shared" / "reference" / "cnn-explainer"
 LAYER_NAMES = [
-    "conv_1_1", "relu_1_1", "conv_1_2", "relu_1_2", "max_pool_1",
-    "conv_2_1", "relu_2_1", "conv_2_2", "relu_2_2", "max_pool_2",
-    "flatten", "output",
+    "conv_1_1",
+    "relu_1_1",
+    "conv_1_2",
+    "relu_1_2",
+    "max_pool_1",
+    "conv_2_1",
+    "relu_2_1",
+    "conv_2_2",
+    "relu_2_2",
+    "max_pool_2",
+    "flatten",
+    "output",
 ]
 
 
 def test_layers_have_cnn_explainer_names_in_order() -> None:
     model = TinyVGG()
     assert [name for name, _ in model.named_children()] == LAYER_NAMES
-    assert all(model.get_submodule(name).kernel_size == (3, 3) and
-               model.get_submodule(name).padding == (0, 0)
-               for name in LAYER_NAMES if name.startswith("conv"))
+    assert all(
+        model.get_submodule(name).kernel_size == (3, 3)
+        and model.get_submodule(name).padding == (0, 0)
+        for name in LAYER_NAMES
+        if name.startswith("conv")
+    )
 
 
 def test_parameter_count_matches_cnn_explainer() -> None:
@@ -72,8 +84,9 @@ def test_architecture_round_trips() -> None:
 
 
 def _anchor_weights() -> dict[str, np.ndarray]:
-    spec = importlib.util.spec_from_file_location("read_tfjs_weights",
-                                                  ANCHOR / "read_tfjs_weights.py")
+    spec = importlib.util.spec_from_file_location(
+        "read_tfjs_weights", ANCHOR / "read_tfjs_weights.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.load_tfjs_weights(ANCHOR / "model.json")
@@ -103,5 +116,9 @@ def test_anchor_weights_reproduce_the_cnn_explainer_page() -> None:
         with torch.no_grad():
             logits = model(x)[0].double().numpy()
         np.testing.assert_allclose(logits, expected["logits"], atol=1e-4, err_msg=file_name)
-        np.testing.assert_allclose(np.exp(logits) / np.exp(logits).sum(),
-                                   expected["probabilities"], atol=1e-5, err_msg=file_name)
+        np.testing.assert_allclose(
+            np.exp(logits) / np.exp(logits).sum(),
+            expected["probabilities"],
+            atol=1e-5,
+            err_msg=file_name,
+        )

@@ -107,8 +107,9 @@ def test_shipped_weights_reach_the_cards_accuracy(bundle) -> None:
     card = bundle.card["metrics"]
     count = 2000
     inputs = torch.from_numpy(test.to_inputs(bundle.preprocessing)[:count])
-    metrics = evaluate(bundle.model, inputs, torch.from_numpy(test.labels[:count]),
-                       bundle.class_names)
+    metrics = evaluate(
+        bundle.model, inputs, torch.from_numpy(test.labels[:count]), bundle.class_names
+    )
     # the card's figure is on all 10,000; the first 2,000 agree to within sampling noise
     assert abs(metrics["accuracy"] - card["test_accuracy"]) < 0.02
     # and the first 2,000 rows of the card's confusion matrix are a subset of the full one

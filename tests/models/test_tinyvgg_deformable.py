@@ -36,8 +36,11 @@ def test_zero_offsets_compute_exactly_the_plain_tinyvgg() -> None:
     assert isinstance(deformable.conv_2_2, DeformConv2d)
     assert deformable.conv_2_2_offset.out_channels == 18
     assert set(deformable.state_dict()) - set(plain.state_dict()) == {
-        "conv_2_1_offset.weight", "conv_2_1_offset.bias",
-        "conv_2_2_offset.weight", "conv_2_2_offset.bias"}
+        "conv_2_1_offset.weight",
+        "conv_2_1_offset.bias",
+        "conv_2_2_offset.weight",
+        "conv_2_2_offset.bias",
+    }
 
 
 def test_plain_weights_of_another_shape_are_refused() -> None:
@@ -56,12 +59,23 @@ def test_architecture_round_trips_through_a_card() -> None:
 
 
 def test_train_deformable_fine_tunes_a_plain_run(tmp_path: Path) -> None:
-    settings = {"data_dir": FASHION, "input_size": 28, "batch_size": 32, "progress": False,
-                "samples_per_class": 1}
+    settings = {
+        "data_dir": FASHION,
+        "input_size": 28,
+        "batch_size": 32,
+        "progress": False,
+        "samples_per_class": 1,
+    }
     plain = train(TrainConfig(output=tmp_path / "plain", epochs=1, **settings))
-    result = train(TrainConfig(output=tmp_path / "deformable", epochs=1, deformable=True,
-                               initial_weights=tmp_path / "plain" / "weights.safetensors",
-                               **settings))
+    result = train(
+        TrainConfig(
+            output=tmp_path / "deformable",
+            epochs=1,
+            deformable=True,
+            initial_weights=tmp_path / "plain" / "weights.safetensors",
+            **settings,
+        )
+    )
     card = result.card
     assert card["architecture"]["name"] == "DeformableTinyVGG"
     assert card["metrics"]["baseline"]["test_accuracy"] == plain.card["metrics"]["test_accuracy"]
@@ -76,8 +90,21 @@ def test_train_deformable_fine_tunes_a_plain_run(tmp_path: Path) -> None:
 
 
 def test_command_line_deformable_flag(tmp_path: Path, capsys) -> None:
-    code = main(["train", "--deformable", "--data-dir", str(FASHION), "--output", str(tmp_path),
-                 "--input-size", "28", "--limit", "64", "--quiet"])
+    code = main(
+        [
+            "train",
+            "--deformable",
+            "--data-dir",
+            str(FASHION),
+            "--output",
+            str(tmp_path),
+            "--input-size",
+            "28",
+            "--limit",
+            "64",
+            "--quiet",
+        ]
+    )
     assert code == 0
     card = json.loads((tmp_path / "card.json").read_text())
     # the shipped TinyVGG is 64x64: a 28x28 run cannot start from it and trains from scratch
@@ -99,12 +126,13 @@ def test_shipped_bundle_loads_offline_with_learned_offsets() -> None:
     assert (DEFORMABLE_BUNDLE_DIR / "weights.safetensors").is_file()
 
 
-@pytest.mark.skipif(not (DEFAULT_FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file(),
-                    reason="Fashion-MNIST is not installed")
+@pytest.mark.skipif(
+    not (DEFAULT_FASHION_MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file(),
+    reason="Fashion-MNIST is not installed",
+)
 def test_shipped_bundle_scores_what_its_card_says() -> None:
     bundle = load_model("tinyvgg-deformable")
     test_set = read_fashion_mnist("test")
     inputs = torch.from_numpy(test_set.to_inputs(bundle.preprocessing))
-    metrics = evaluate(bundle.model, inputs, torch.from_numpy(test_set.labels),
-                       bundle.class_names)
+    metrics = evaluate(bundle.model, inputs, torch.from_numpy(test_set.labels), bundle.class_names)
     assert metrics["accuracy"] == pytest.approx(bundle.card["metrics"]["test_accuracy"], abs=2e-4)

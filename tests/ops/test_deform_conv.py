@@ -48,8 +48,9 @@ def reference(x, offset, weight, bias, stride, padding, dilation, mask):
     taps = kh * kw
     offset_groups = offset.shape[1] // (2 * taps)
     out = torch.zeros(batch, out_channels, out_h, out_w, dtype=torch.float64)
-    for b, o, p, q in itertools.product(range(batch), range(out_channels), range(out_h),
-                                        range(out_w)):
+    for b, o, p, q in itertools.product(
+        range(batch), range(out_channels), range(out_h), range(out_w)
+    ):
         group = o // (out_channels // groups)
         total = float(bias[o]) if bias is not None else 0.0
         for ci, i, j in itertools.product(range(group_channels), range(kh), range(kw)):
@@ -83,8 +84,10 @@ class Case:
     def output_size(self) -> tuple[int, int]:
         return tuple(
             (side + 2 * pad - dil * (k - 1) - 1) // st + 1
-            for side, k, st, pad, dil in zip(self.size, self.kernel, self.stride,
-                                             self.padding, self.dilation, strict=True))
+            for side, k, st, pad, dil in zip(
+                self.size, self.kernel, self.stride, self.padding, self.dilation, strict=True
+            )
+        )
 
     def tensors(self, *, masked: bool, dtype=torch.float64, seed: int = 0):
         generator = torch.Generator().manual_seed(seed)
@@ -92,17 +95,25 @@ class Case:
         taps = self.kernel[0] * self.kernel[1]
 
         def randn(*shape, scale=1.0):
-            return (torch.randn(*shape, generator=generator, dtype=torch.float64) * scale
-                    ).to(dtype)
+            return (torch.randn(*shape, generator=generator, dtype=torch.float64) * scale).to(dtype)
 
         x = randn(self.batch, self.channels, *self.size)
         # Offsets of a pixel and a half: many taps land between pixels and some outside.
         offset = randn(self.batch, 2 * self.offset_groups * taps, out_h, out_w, scale=1.5)
         weight = randn(self.out_channels, self.channels // self.groups, *self.kernel)
         bias = randn(self.out_channels)
-        mask = (torch.rand(self.batch, self.offset_groups * taps, out_h, out_w,
-                           generator=generator, dtype=torch.float64).to(dtype)
-                if masked else None)
+        mask = (
+            torch.rand(
+                self.batch,
+                self.offset_groups * taps,
+                out_h,
+                out_w,
+                generator=generator,
+                dtype=torch.float64,
+            ).to(dtype)
+            if masked
+            else None
+        )
         return x, offset, weight, bias, mask
 
     def settings(self) -> dict:
@@ -112,10 +123,31 @@ class Case:
 CASES = [
     Case("plain 3x3", 1, 2, (6, 5), 3, (3, 3)),
     # torchvision's own test shape: groups, offset groups, stride, padding, dilation together.
-    Case("torchvision", 2, 6, (5, 4), 4, (3, 2), groups=2, offset_groups=3, stride=(2, 1),
-         padding=(1, 0), dilation=(2, 1)),
-    Case("depthwise", 1, 4, (7, 7), 4, (3, 3), groups=4, offset_groups=2, padding=(2, 2),
-         dilation=(2, 2)),
+    Case(
+        "torchvision",
+        2,
+        6,
+        (5, 4),
+        4,
+        (3, 2),
+        groups=2,
+        offset_groups=3,
+        stride=(2, 1),
+        padding=(1, 0),
+        dilation=(2, 1),
+    ),
+    Case(
+        "depthwise",
+        1,
+        4,
+        (7, 7),
+        4,
+        (3, 3),
+        groups=4,
+        offset_groups=2,
+        padding=(2, 2),
+        dilation=(2, 2),
+    ),
     Case("one row", 1, 1, (1, 6), 2, (1, 3), padding=(0, 1)),
 ]
 
@@ -135,8 +167,9 @@ def test_matches_the_papers_equations(case: Case, masked: bool) -> None:
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_zero_offsets_and_a_mask_of_ones_give_the_plain_convolution(case: Case) -> None:
     x, offset, weight, bias, mask = case.tensors(masked=True)
-    ours = deform_conv2d_torch(x, torch.zeros_like(offset), weight, bias,
-                               mask=torch.ones_like(mask), **case.settings())
+    ours = deform_conv2d_torch(
+        x, torch.zeros_like(offset), weight, bias, mask=torch.ones_like(mask), **case.settings()
+    )
     plain = F.conv2d(x, weight, bias, groups=case.groups, **case.settings())
     assert torch.allclose(ours, plain, atol=1e-12)
 
@@ -146,7 +179,7 @@ def test_integer_offsets_move_the_kernel_by_whole_pixels() -> None:
     weight = torch.zeros(1, 1, 3, 3)
     weight[0, 0, 1, 1] = 1.0  # the centre tap reads one pixel
     offset = torch.zeros(1, 18, 4, 4)
-    offset[:, 2 * 4] = 1.0       # centre tap (k = 4): dy = +1 row
+    offset[:, 2 * 4] = 1.0  # centre tap (k = 4): dy = +1 row
     offset[:, 2 * 4 + 1] = -1.0  # and dx = -1 column
     out = deform_conv2d_torch(x, offset, weight)
     # output (p, q) reads input (p + 1 + 1, q + 1 - 1)
@@ -168,7 +201,7 @@ def test_the_midpoint_of_four_pixels_reads_their_mean() -> None:
 
 def test_sampling_positions_follow_torchvisions_channel_order() -> None:
     offset = torch.zeros(1, 2 * 2 * 9, 2, 3)  # two offset groups
-    offset[0, 2 * 5, 1, 2] = 0.25       # group 0, tap (1, 2): dy
+    offset[0, 2 * 5, 1, 2] = 0.25  # group 0, tap (1, 2): dy
     offset[0, 18 + 2 * 3 + 1, 0, 0] = -0.5  # group 1, tap (1, 0): dx
     y, x = sampling_positions(offset, 3, stride=2, padding=1)
     assert y.shape == x.shape == (1, 2, 9, 2, 3)
@@ -180,16 +213,16 @@ def test_sampling_positions_follow_torchvisions_channel_order() -> None:
 @pytest.mark.parametrize("masked", [False, True], ids=["v1", "v2-mask"])
 def test_gradcheck_in_float64(masked: bool) -> None:
     case = Case("grad", 1, 4, (5, 5), 2, (3, 3), groups=2, offset_groups=2, padding=(1, 1))
-    tensors = [t.requires_grad_() if t is not None else None
-               for t in case.tensors(masked=masked, seed=3)]
+    tensors = [
+        t.requires_grad_() if t is not None else None for t in case.tensors(masked=masked, seed=3)
+    ]
     x, offset, weight, bias, mask = tensors
     # Keep every sampling point off the pixel lattice, where bilinear interpolation is smooth.
     with torch.no_grad():
         offset.copy_(torch.floor(offset) + 0.1 + 0.8 * torch.rand_like(offset))
 
     def run(*args):
-        return deform_conv2d_torch(*args[:4], mask=args[4] if masked else None,
-                                   **case.settings())
+        return deform_conv2d_torch(*args[:4], mask=args[4] if masked else None, **case.settings())
 
     inputs = (x, offset, weight, bias, mask) if masked else (x, offset, weight, bias)
     assert torch.autograd.gradcheck(run, inputs, eps=1e-6, atol=1e-5, fast_mode=True)
@@ -197,18 +230,22 @@ def test_gradcheck_in_float64(masked: bool) -> None:
 
 def test_module_has_torchvisions_constructor_keys_and_forward() -> None:
     torch.manual_seed(0)
-    layer = DeformConv2d(4, 6, kernel_size=(3, 2), stride=2, padding=1, dilation=(1, 2),
-                         groups=2)
+    layer = DeformConv2d(4, 6, kernel_size=(3, 2), stride=2, padding=1, dilation=(1, 2), groups=2)
     assert sorted(layer.state_dict()) == ["bias", "weight"]
     assert layer.weight.shape == (6, 2, 3, 2)
     assert (layer.kernel_size, layer.stride, layer.padding, layer.dilation) == (
-        (3, 2), (2, 2), (1, 1), (1, 2))
+        (3, 2),
+        (2, 2),
+        (1, 1),
+        (1, 2),
+    )
     x = torch.randn(2, 4, 8, 8)
     out_h, out_w = (8 + 2 - 2 - 1) // 2 + 1, (8 + 2 - 2 - 1) // 2 + 1
     offset = torch.randn(2, 2 * 6, out_h, out_w)
     mask = torch.rand(2, 6, out_h, out_w)
-    expected = deform_conv2d_torch(x, offset, layer.weight, layer.bias, stride=2, padding=1,
-                                   dilation=(1, 2), mask=mask)
+    expected = deform_conv2d_torch(
+        x, offset, layer.weight, layer.bias, stride=2, padding=1, dilation=(1, 2), mask=mask
+    )
     assert torch.allclose(layer(x, offset, mask), expected, atol=1e-5)
     assert DeformConv2d(2, 2, 3, bias=False).bias is None
     assert "groups=2" in repr(layer)
@@ -229,13 +266,20 @@ def test_bad_shapes_say_what_was_expected() -> None:
 def test_float32_matches_float64() -> None:
     x, offset, weight, bias, mask = CASES[1].tensors(masked=True)
     exact = deform_conv2d_torch(x, offset, weight, bias, mask=mask, **CASES[1].settings())
-    single = deform_conv2d_torch(x.float(), offset.float(), weight.float(), bias.float(),
-                                 mask=mask.float(), **CASES[1].settings())
+    single = deform_conv2d_torch(
+        x.float(),
+        offset.float(),
+        weight.float(),
+        bias.float(),
+        mask=mask.float(),
+        **CASES[1].settings(),
+    )
     assert torch.allclose(single.double(), exact, atol=1e-5)
 
 
-@pytest.mark.skipif(torchvision_deform_conv2d() is None,
-                    reason="torchvision does not import beside this torch")
+@pytest.mark.skipif(
+    torchvision_deform_conv2d() is None, reason="torchvision does not import beside this torch"
+)
 @pytest.mark.parametrize("masked", [False, True], ids=["v1", "v2-mask"])
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_agrees_with_torchvision(case: Case, masked: bool) -> None:

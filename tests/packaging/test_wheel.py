@@ -38,8 +38,21 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("hatchling")
     out = tmp_path_factory.mktemp("dist")
     done = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out),
-         str(ROOT)], capture_output=True, text=True, timeout=600, check=False)
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(out),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     [built] = out.glob("tensorsight-*.whl")
     return built
@@ -48,27 +61,43 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("venv") / "env"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(folder)],
-                   check=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", str(folder)],
+        check=True,
+        timeout=300,
+    )
     python = folder / "bin" / "python"
-    done = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-                           str(wheel)], capture_output=True, text=True, timeout=600,
-                          env=clean_env(), check=False)
+    done = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=clean_env(),
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return folder
 
 
 def test_the_wheel_holds_every_asset(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    for needed in ("tensorsight/web/static/index.html", "tensorsight/web/static/app.js",
-                   "tensorsight/web/static/app.css", "tensorsight/web/static/widget.js",
-                   "tensorsight/models/bundles/tinyvgg/weights.safetensors",
-                   "tensorsight/models/bundles/tinyvgg/card.json",
-                   "tensorsight/models/bundles/mobilenet_v2/samples/LICENSES.md",
-                   "tensorsight/models/imagenet_classes.json", "tensorsight/py.typed"):
+    for needed in (
+        "tensorsight/web/static/index.html",
+        "tensorsight/web/static/app.js",
+        "tensorsight/web/static/app.css",
+        "tensorsight/web/static/widget.js",
+        "tensorsight/models/bundles/tinyvgg/weights.safetensors",
+        "tensorsight/models/bundles/tinyvgg/card.json",
+        "tensorsight/models/bundles/mobilenet_v2/samples/LICENSES.md",
+        "tensorsight/models/imagenet_classes.json",
+        "tensorsight/py.typed",
+    ):
         assert needed in names, needed
-    assert any(name.startswith("tensorsight/models/bundles/mobilenet_v2/samples/")
-               and name.endswith(".png") for name in names)
+    assert any(
+        name.startswith("tensorsight/models/bundles/mobilenet_v2/samples/")
+        and name.endswith(".png")
+        for name in names
+    )
     assert not any(name.startswith(("frontend/", "tests/")) for name in names)
 
 
@@ -96,19 +125,30 @@ def test_installed_wheel_gives_show_its_widget_module(venv: Path, tmp_path: Path
         "assert widget._esm == (static_dir() / 'widget.js').read_text(encoding='utf-8')\n"
         "assert 'render' in widget._esm and len(widget._esm) > 10000\n"
         "print(pathlib.Path(tensorsight.__file__).resolve())\n"
-        "print(len(widget.explainer.samples()))\n")
-    done = subprocess.run([str(venv / "bin" / "python"), "-c", script], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300, env=clean_env(),
-                          check=False)
+        "print(len(widget.explainer.samples()))\n"
+    )
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=clean_env(),
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     location, samples = done.stdout.split()
-    assert Path(location).is_relative_to(venv.resolve()), location   # the wheel, not the checkout
+    assert Path(location).is_relative_to(venv.resolve()), location  # the wheel, not the checkout
     assert int(samples) == 20
 
 
 @contextmanager
 def _served(venv: Path, cwd: Path) -> Iterator[str]:
     """Run the venv's `tensorsight serve -p 0`, yield its URL, stop it."""
-    with serving([str(venv / "bin" / "tensorsight"), "serve", "-p", "0"], _SERVING, cwd=cwd,
-                 env={**clean_env(), "PYTHONUNBUFFERED": "1"}) as url:
+    with serving(
+        [str(venv / "bin" / "tensorsight"), "serve", "-p", "0"],
+        _SERVING,
+        cwd=cwd,
+        env={**clean_env(), "PYTHONUNBUFFERED": "1"},
+    ) as url:
         yield url

@@ -26,8 +26,12 @@ from tensorsight.server import create_app  # noqa: E402
 def explainer() -> Explainer:
     torch.manual_seed(0)
     model = TinyVGG(in_channels=1, input_size=32, num_classes=3).eval()
-    return Explainer(model, preprocessing=Preprocessing(size=(32, 32), channels=1),
-                     class_names=("a", "b", "c"), name="tiny")
+    return Explainer(
+        model,
+        preprocessing=Preprocessing(size=(32, 32), channels=1),
+        class_names=("a", "b", "c"),
+        name="tiny",
+    )
 
 
 def both(explainer: Explainer, route: str, message: dict) -> tuple[tuple[int, str], str]:
@@ -39,9 +43,11 @@ def both(explainer: Explainer, route: str, message: dict) -> tuple[tuple[int, st
 
 
 def test_a_refusal_reads_the_same(explainer: Explainer) -> None:
-    (status, http), widget = both(explainer, "/api/runs/gone/nodes/n1/detail?channel=2",
-                                  {"method": "detail", "params": {"run_id": "gone",
-                                                                  "node_id": "n1", "channel": 2}})
+    (status, http), widget = both(
+        explainer,
+        "/api/runs/gone/nodes/n1/detail?channel=2",
+        {"method": "detail", "params": {"run_id": "gone", "node_id": "n1", "channel": 2}},
+    )
     assert status == 404 and http == widget and "'gone'" in http
 
 
@@ -51,9 +57,12 @@ def test_a_bug_is_logged_and_reported_the_same(explainer: Explainer, monkeypatch
 
     monkeypatch.setattr(explainer, "samples", broken)
     with caplog.at_level(logging.ERROR, logger="tensorsight.protocol"):
-        (status, http), widget = both(explainer, "/api/samples",
-                                      {"method": "samples", "params": {}})
+        (status, http), widget = both(
+            explainer, "/api/samples", {"method": "samples", "params": {}}
+        )
     assert status == 500 and http == widget
-    assert http == ("tensorsight failed on samples: IndexError: list index out of range "
-                    "(a bug; the traceback is in the log).")
+    assert http == (
+        "tensorsight failed on samples: IndexError: list index out of range "
+        "(a bug; the traceback is in the log)."
+    )
     assert [record.exc_info[0] for record in caplog.records] == [IndexError, IndexError]

@@ -42,8 +42,9 @@ class Counter:
 COUNTER_METHODS = (
     Method("add", lambda args: {"step": args.integer("step", default=1)}),
     Method("grid", lambda args: {"rows": args.integer("rows")}, result="pack"),
-    Method("word", lambda args: {"name": args.text("name")}, result="bytes",
-           media_type="text/plain"),
+    Method(
+        "word", lambda args: {"name": args.text("name")}, result="bytes", media_type="text/plain"
+    ),
     Method("broken"),
 )
 
@@ -63,16 +64,18 @@ def test_each_result_kind(protocol: Protocol) -> None:
     assert (word.kind, word.data, word.media_type) == ("bytes", b"hello", "text/plain")
 
 
-@pytest.mark.parametrize(("name", "params", "syntax", "status", "sentence"), [
-    ("fly", {}, "json", 404, "Unknown method 'fly'; known: add, broken, grid, word."),
-    ("grid", {}, "json", 400, "The request lacks the parameter 'rows'."),
-    ("grid", {"rows": True}, "json", 400, "rows must be a whole number, not True."),
-    ("grid", {"rows": "1" * 5000}, "text", 400, "rows must be a whole number, not '1111"),
-    ("word", {"name": 3}, "json", 400, "The parameter 'name' must be a string, not 3."),
-    ("word", {"name": "bye"}, "json", 404, "There is no word 'bye'."),
-])
-def test_refusals_keep_their_status_and_sentence(protocol, name, params, syntax, status,
-                                                 sentence):
+@pytest.mark.parametrize(
+    ("name", "params", "syntax", "status", "sentence"),
+    [
+        ("fly", {}, "json", 404, "Unknown method 'fly'; known: add, broken, grid, word."),
+        ("grid", {}, "json", 400, "The request lacks the parameter 'rows'."),
+        ("grid", {"rows": True}, "json", 400, "rows must be a whole number, not True."),
+        ("grid", {"rows": "1" * 5000}, "text", 400, "rows must be a whole number, not '1111"),
+        ("word", {"name": 3}, "json", 400, "The parameter 'name' must be a string, not 3."),
+        ("word", {"name": "bye"}, "json", 404, "There is no word 'bye'."),
+    ],
+)
+def test_refusals_keep_their_status_and_sentence(protocol, name, params, syntax, status, sentence):
     with pytest.raises(ProtocolError) as refused:
         protocol.call(name, params, syntax=syntax)
     assert refused.value.status == status
@@ -81,34 +84,43 @@ def test_refusals_keep_their_status_and_sentence(protocol, name, params, syntax,
 
 
 def test_a_bug_is_logged_with_its_traceback_and_reported_as_500(protocol, caplog):
-    with (caplog.at_level(logging.ERROR, logger="tensorsight.protocol"),
-          pytest.raises(ProtocolError) as failed):
+    with (
+        caplog.at_level(logging.ERROR, logger="tensorsight.protocol"),
+        pytest.raises(ProtocolError) as failed,
+    ):
         protocol.call("broken")
     assert failed.value.status == 500
-    assert failed.value.sentence == ("tensorsight failed on broken: KeyError: 'missing' "
-                                     "(a bug; the traceback is in the log).")
+    assert failed.value.sentence == (
+        "tensorsight failed on broken: KeyError: 'missing' (a bug; the traceback is in the log)."
+    )
     [record] = caplog.records
     assert record.exc_info is not None and record.exc_info[0] is KeyError
 
 
-@pytest.mark.parametrize(("params", "syntax", "expected"), [
-    ({"channels": "0:16"}, "text", (0, 16)),
-    ({"channels": [2, 5]}, "json", (2, 5)),
-    ({"channels": None}, "json", None),
-    ({}, "text", None),
-])
+@pytest.mark.parametrize(
+    ("params", "syntax", "expected"),
+    [
+        ({"channels": "0:16"}, "text", (0, 16)),
+        ({"channels": [2, 5]}, "json", (2, 5)),
+        ({"channels": None}, "json", None),
+        ({}, "text", None),
+    ],
+)
 def test_spans_in_both_syntaxes(params, syntax, expected):
     assert Arguments(params, syntax=syntax).span("channels") == expected
 
 
-@pytest.mark.parametrize(("params", "syntax", "fragment"), [
-    ({"channels": "3"}, "text", "start:stop"),
-    ({"channels": "5:2"}, "text", "start must be below stop"),
-    ({"channels": [5, 2]}, "json", "start must be below stop"),
-    ({"channels": [-1, 2]}, "json", "0 or more"),
-    ({"channels": [1]}, "json", "[start, stop]"),
-    ({"channels": "a:b"}, "text", "whole number"),
-])
+@pytest.mark.parametrize(
+    ("params", "syntax", "fragment"),
+    [
+        ({"channels": "3"}, "text", "start:stop"),
+        ({"channels": "5:2"}, "text", "start must be below stop"),
+        ({"channels": [5, 2]}, "json", "start must be below stop"),
+        ({"channels": [-1, 2]}, "json", "0 or more"),
+        ({"channels": [1]}, "json", "[start, stop]"),
+        ({"channels": "a:b"}, "text", "whole number"),
+    ],
+)
 def test_bad_spans(params, syntax, fragment):
     with pytest.raises(ProtocolError, match="channels") as refused:
         Arguments(params, syntax=syntax).span("channels")
@@ -157,8 +169,10 @@ def test_the_message_envelope(protocol):
     reply, buffers = answer_message(protocol, {"id": 8, "method": "grid", "params": {"rows": 1}})
     assert reply == {"id": 8, "ok": True, "result": None}
     assert decode_pack(buffers[0])[0] == {"rows": 1}
-    reply, _ = answer_message(protocol, {"id": 9, "method": "word", "params": {"name": "x"}},
-                              channel="socket")
+    reply, _ = answer_message(
+        protocol, {"id": 9, "method": "word", "params": {"name": "x"}}, channel="socket"
+    )
     assert reply == {"id": 9, "ok": False, "error": "There is no word 'x'."}
     assert answer_message(protocol, 3, channel="socket")[0]["error"] == (
-        "A socket message must be an object.")
+        "A socket message must be an object."
+    )

@@ -30,8 +30,18 @@ from tensorsight.models.tinyvgg import TinyVGG  # noqa: E402
 if TYPE_CHECKING:
     from tensorsight.explanation import Explainer
 
-CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 PREPROCESSING = Preprocessing(size=(64, 64), channels=1, invert_light_background=True)
 # Small enough that the in-process oversize tests need not allocate 20 MB.
 UPLOAD_LIMIT = 2_000_000
@@ -74,9 +84,9 @@ def png_claiming(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb)."""
     data = bytearray(encode(photo(8, 8, "L"), "PNG"))
     ihdr_start = 8 + 4  # signature, then the IHDR chunk's length
-    data[ihdr_start + 4:ihdr_start + 12] = struct.pack(">II", width, height)
-    crc = zlib.crc32(bytes(data[ihdr_start:ihdr_start + 4 + 13]))
-    data[ihdr_start + 17:ihdr_start + 21] = struct.pack(">I", crc)
+    data[ihdr_start + 4 : ihdr_start + 12] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr_start : ihdr_start + 4 + 13]))
+    data[ihdr_start + 17 : ihdr_start + 21] = struct.pack(">I", crc)
     return bytes(data)
 
 
@@ -119,10 +129,17 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def explainer(sample_dir: Path) -> Explainer:
     from tensorsight.explanation import Explainer
 
-    samples = (Sample("sneaker-0", "Sneaker", sample_dir / "sneaker-0.png"),
-               Sample("bag-1", "Bag", sample_dir / "bag-1.png"))
-    return Explainer(tiny_model(), preprocessing=PREPROCESSING, class_names=CLASSES,
-                     name="TinyVGG (test)", samples=samples)
+    samples = (
+        Sample("sneaker-0", "Sneaker", sample_dir / "sneaker-0.png"),
+        Sample("bag-1", "Bag", sample_dir / "bag-1.png"),
+    )
+    return Explainer(
+        tiny_model(),
+        preprocessing=PREPROCESSING,
+        class_names=CLASSES,
+        name="TinyVGG (test)",
+        samples=samples,
+    )
 
 
 @pytest.fixture(scope="session")

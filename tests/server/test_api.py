@@ -51,16 +51,18 @@ def test_samples_list_urls_that_serve_the_stored_png(client, sample_dir):
         assert np.array_equal(np.asarray(served), np.asarray(stored))
 
 
-def test_run_sample_matches_the_model_in_pytorch(client, sample_dir, oracle_model, preprocessing,
-                                                 class_names):
+def test_run_sample_matches_the_model_in_pytorch(
+    client, sample_dir, oracle_model, preprocessing, class_names
+):
     overview = run_sample(client)
     image = Image.open(sample_dir / "sneaker-0.png")
     with torch.no_grad():
         logits = oracle_model(preprocessing.to_tensor(image))[0]
     output = overview["output"]
     np.testing.assert_allclose(output["logits"], logits.numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(output["probabilities"], torch.softmax(logits, 0).numpy(),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        output["probabilities"], torch.softmax(logits, 0).numpy(), rtol=1e-5, atol=1e-6
+    )
     best = int(torch.argmax(logits))
     assert output["top"][0][0] == class_names[best]
     input_png = Image.open(io.BytesIO(base64.b64decode(overview["input_png_base64"])))
@@ -81,9 +83,10 @@ def test_uploads_give_the_models_own_answer(client, upload, good_image, oracle, 
 def test_activations_are_the_real_tensors(client, sample_dir, oracle_model, preprocessing):
     overview = run_sample(client)
     conv, pool = node_by_module(client, "conv_1_1"), node_by_module(client, "max_pool_2")
-    response = client.get(f"/api/runs/{overview['run_id']}/activations",
-                          params={"nodes": f"{conv['id']},{pool['id']}", "channels": "2:5",
-                                  "encoding": "f32"})
+    response = client.get(
+        f"/api/runs/{overview['run_id']}/activations",
+        params={"nodes": f"{conv['id']},{pool['id']}", "channels": "2:5", "encoding": "f32"},
+    )
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/octet-stream"
     meta, arrays = decode_pack(response.content)
@@ -116,24 +119,31 @@ def test_conv_detail_adds_up_to_the_activation(client):
     assert response.status_code == 200
     meta, arrays = decode_pack(response.content)
     assert meta["kind"] == "conv2d" and meta["channel"] == 3
-    np.testing.assert_allclose(arrays["intermediate"].sum(0) + meta["bias"], arrays["output"],
-                               atol=1e-5)
-    _, activations = decode_pack(client.get(
-        f"/api/runs/{run_id}/activations",
-        params={"nodes": conv["id"], "channels": "3:4", "encoding": "f32"}).content)
+    np.testing.assert_allclose(
+        arrays["intermediate"].sum(0) + meta["bias"], arrays["output"], atol=1e-5
+    )
+    _, activations = decode_pack(
+        client.get(
+            f"/api/runs/{run_id}/activations",
+            params={"nodes": conv["id"], "channels": "3:4", "encoding": "f32"},
+        ).content
+    )
     np.testing.assert_allclose(arrays["output"], activations[conv["id"]][0], atol=1e-6)
 
 
-@pytest.mark.parametrize(("method", "url", "body", "status"), [
-    ("get", "/api/runs/no-such-run/activations?nodes=n1", None, 404),
-    ("get", "/api/runs/no-such-run/nodes/n1/detail", None, 404),
-    ("get", "/api/samples/no-such-sample.png", None, 404),
-    ("post", "/api/runs", {"sample": "no-such-sample"}, 404),
-    ("post", "/api/runs", {"picture": "sneaker-0"}, 400),
-    ("post", "/api/runs", ["sneaker-0"], 400),
-    ("get", "/api/no-such-route", None, 404),
-    ("delete", "/api/model", None, 405),
-])
+@pytest.mark.parametrize(
+    ("method", "url", "body", "status"),
+    [
+        ("get", "/api/runs/no-such-run/activations?nodes=n1", None, 404),
+        ("get", "/api/runs/no-such-run/nodes/n1/detail", None, 404),
+        ("get", "/api/samples/no-such-sample.png", None, 404),
+        ("post", "/api/runs", {"sample": "no-such-sample"}, 404),
+        ("post", "/api/runs", {"picture": "sneaker-0"}, 400),
+        ("post", "/api/runs", ["sneaker-0"], 400),
+        ("get", "/api/no-such-route", None, 404),
+        ("delete", "/api/model", None, 405),
+    ],
+)
 def test_unknown_things_answer_json_errors(client, method, url, body, status):
     response = client.request(method, url, json=body)
     assert response.status_code == status
@@ -141,13 +151,16 @@ def test_unknown_things_answer_json_errors(client, method, url, body, status):
     assert isinstance(error, str) and len(error) > 10
 
 
-@pytest.mark.parametrize(("params", "fragment"), [
-    ({}, "nodes"),
-    ({"nodes": "NODE", "channels": "3"}, "start:stop"),
-    ({"nodes": "NODE", "channels": "a:b"}, "whole number"),
-    ({"nodes": "NODE", "channels": "5:2"}, "start must be below stop"),
-    ({"nodes": "NODE", "encoding": "f16"}, "u8 or f32"),
-])
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({}, "nodes"),
+        ({"nodes": "NODE", "channels": "3"}, "start:stop"),
+        ({"nodes": "NODE", "channels": "a:b"}, "whole number"),
+        ({"nodes": "NODE", "channels": "5:2"}, "start must be below stop"),
+        ({"nodes": "NODE", "encoding": "f16"}, "u8 or f32"),
+    ],
+)
 def test_bad_activation_queries_say_what_is_wrong(client, params, fragment):
     run_id = run_sample(client)["run_id"]
     node_id = node_by_module(client, "conv_1_1")["id"]

@@ -30,8 +30,15 @@ def test_help_says_it_serves_this_computer_only(capsys):
     code, out, _ = run_cli(capsys, "serve", "--help")
     assert code == 0
     assert "127.0.0.1" in out and "this computer only" in out
-    for option in ("--port", "--open", "--model", "--weights", "--classes", "--input-size",
-                   "--trust-pickle"):
+    for option in (
+        "--port",
+        "--open",
+        "--model",
+        "--weights",
+        "--classes",
+        "--input-size",
+        "--trust-pickle",
+    ):
         assert option in out
 
 
@@ -40,12 +47,15 @@ def test_serve_is_listed_in_the_top_level_help(capsys):
     assert code == 0 and "serve" in out
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--port", "eighty"], "invalid int value: 'eighty'"),
-    (["--input-size", "224"], "'224' is not HxW"),
-    (["--input-size", "0x10"], "'0x10' is not HxW"),
-    (["--colour", "red"], "unrecognized arguments: --colour"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "eighty"], "invalid int value: 'eighty'"),
+        (["--input-size", "224"], "'224' is not HxW"),
+        (["--input-size", "0x10"], "'0x10' is not HxW"),
+        (["--colour", "red"], "unrecognized arguments: --colour"),
+    ],
+)
 def test_bad_options_exit_2_with_the_reason(capsys, args, message):
     code, _, err = run_cli(capsys, "serve", *args)
     assert code == 2
@@ -82,11 +92,14 @@ def test_pickled_weights_need_trust_pickle(capsys, tmp_path):
     assert "--trust-pickle" in one_line_error(capsys, "--weights", str(weights))
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("", "names no classes"),
-    ("[1, 2, 3]", "JSON list of strings"),
-    ("[broken", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "names no classes"),
+        ("[1, 2, 3]", "JSON list of strings"),
+        ("[broken", "not valid JSON"),
+    ],
+)
 def test_bad_classes_file_is_one_clear_line(capsys, tmp_path, content, message):
     classes = tmp_path / "classes.txt"
     classes.write_text(content)
@@ -105,15 +118,27 @@ def test_busy_port_is_one_clear_line(capsys):
 
 @pytest.mark.slow
 def test_classes_file_and_open_in_a_real_server(tmp_path, server_factory):
-    names = ["tee", "trousers", "jumper", "dress", "coat", "sandal", "shirt", "trainer", "bag",
-             "boot"]
+    names = [
+        "tee",
+        "trousers",
+        "jumper",
+        "dress",
+        "coat",
+        "sandal",
+        "shirt",
+        "trainer",
+        "bag",
+        "boot",
+    ]
     (tmp_path / "classes.json").write_text(json.dumps(names))
     opened = tmp_path / "opened.txt"
     browser = tmp_path / "browser.py"
     # webbrowser runs $BROWSER with the URL for %s: this "browser" writes it down.
     browser.write_text(f"import sys\nopen({str(opened)!r}, 'w').write(sys.argv[1])")
-    server = server_factory(["--classes", str(tmp_path / "classes.json"), "--open"],
-                            env={"BROWSER": f"{sys.executable} {browser} %s"})
+    server = server_factory(
+        ["--classes", str(tmp_path / "classes.json"), "--open"],
+        env={"BROWSER": f"{sys.executable} {browser} %s"},
+    )
     assert httpx.get(server.url + "api/model").json()["classes"] == names
     for _ in range(100):  # webbrowser starts the browser command without waiting for it
         if opened.exists():
@@ -122,19 +147,20 @@ def test_classes_file_and_open_in_a_real_server(tmp_path, server_factory):
     assert opened.read_text() == server.url
 
 
-USER_MODULE = '''
+USER_MODULE = """
 from tensorsight.models.tinyvgg import TinyVGG
 
 
 def build():
     return TinyVGG(in_channels=3, input_size=(96, 80), num_classes=3)
-'''
+"""
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("weights_format", ["safetensors", "pickle"])
-def test_your_own_model_with_weights_classes_and_input_size(tmp_path, server_factory,
-                                                            weights_format):
+def test_your_own_model_with_weights_classes_and_input_size(
+    tmp_path, server_factory, weights_format
+):
     from safetensors.torch import save_file
 
     from tensorsight.explanation import decode_pack
@@ -151,9 +177,19 @@ def test_your_own_model_with_weights_classes_and_input_size(tmp_path, server_fac
         weights, trust = tmp_path / "shapes.pt", ["--trust-pickle"]
         torch.save(state, weights)
     server = server_factory(
-        ["--model", "shapes_net:build", "--weights", str(weights), "--classes",
-         str(tmp_path / "classes.txt"), "--input-size", "96x80", *trust],
-        env={"PYTHONPATH": str(tmp_path)})
+        [
+            "--model",
+            "shapes_net:build",
+            "--weights",
+            str(weights),
+            "--classes",
+            str(tmp_path / "classes.txt"),
+            "--input-size",
+            "96x80",
+            *trust,
+        ],
+        env={"PYTHONPATH": str(tmp_path)},
+    )
 
     with httpx.Client(base_url=server.url, timeout=60) as http:
         info = http.get("/api/model").json()
@@ -165,11 +201,13 @@ def test_your_own_model_with_weights_classes_and_input_size(tmp_path, server_fac
         run = http.post("/api/runs", content=png, headers={"content-type": "image/png"})
         assert run.status_code == 201, run.text
         conv = next(node for node in info["nodes"] if node["module_path"] == "conv_1_1")
-        detail = http.get(f"/api/runs/{run.json()['run_id']}/nodes/{conv['id']}/detail",
-                          params={"channel": 4})
+        detail = http.get(
+            f"/api/runs/{run.json()['run_id']}/nodes/{conv['id']}/detail", params={"channel": 4}
+        )
     meta, arrays = decode_pack(detail.content)
-    torch.testing.assert_close(torch.from_numpy(arrays["kernel"].copy()),
-                               state["conv_1_1.weight"][4])
+    torch.testing.assert_close(
+        torch.from_numpy(arrays["kernel"].copy()), state["conv_1_1.weight"][4]
+    )
     assert meta["bias"] == pytest.approx(float(state["conv_1_1.bias"][4]))
 
 

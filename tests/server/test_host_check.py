@@ -22,7 +22,7 @@ def test_loopback_server_answers_its_own_names_only(explainer) -> None:
     client = app_for(allowed, explainer)
     assert client.get("/api/model", headers={"host": "127.0.0.1:8000"}).status_code == 200
     assert client.get("/api/model", headers={"host": "attacker.example"}).status_code == 400
-    assert host_check_note("127.0.0.1", allowed) is None    # nothing new to say
+    assert host_check_note("127.0.0.1", allowed) is None  # nothing new to say
 
 
 def test_network_server_keeps_the_check_with_this_machines_names(explainer) -> None:
@@ -41,10 +41,13 @@ def test_network_server_keeps_the_check_with_this_machines_names(explainer) -> N
     assert note is not None and hostname in note and "--allow-host" in note
 
 
-@pytest.mark.parametrize(("host", "extra", "reason"), [
-    ("0.0.0.0", ["*"], "--allow-host '*'"),
-    ("::", [], "IPv6 address"),
-])
+@pytest.mark.parametrize(
+    ("host", "extra", "reason"),
+    [
+        ("0.0.0.0", ["*"], "--allow-host '*'"),
+        ("::", [], "IPv6 address"),
+    ],
+)
 def test_turning_the_check_off_is_said_aloud(host, extra, reason) -> None:
     assert trusted_hosts(host, extra) is None
     note = host_check_note(host, None)

@@ -23,8 +23,14 @@ def explainer() -> Explainer:
     torch.manual_seed(0)
     generator = Generator(latent_dim=8, features=4, image_size=16).apply(initialise).eval()
     critic = Discriminator(features=4, image_size=16).apply(initialise)
-    return Explainer(generator, preprocessing=Preprocessing(size=(1, 1), channels=8),
-                     class_names=(), name="tiny DCGAN", latent_dim=8, critic=critic)
+    return Explainer(
+        generator,
+        preprocessing=Preprocessing(size=(1, 1), channels=8),
+        class_names=(),
+        name="tiny DCGAN",
+        latent_dim=8,
+        critic=critic,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -49,19 +55,25 @@ def test_latent_run_by_seed_and_by_vector(client) -> None:
     assert again["verdict"]["logit"] == pytest.approx(body["verdict"]["logit"], abs=1e-5)
     info = client.get("/api/model").json()
     last = info["nodes"][-1]["id"]
-    pack = decode_pack(client.get(f"/api/runs/{again['run_id']}/nodes/{info['nodes'][1]['id']}"
-                                  f"/detail?channel=0").content)
+    pack = decode_pack(
+        client.get(
+            f"/api/runs/{again['run_id']}/nodes/{info['nodes'][1]['id']}/detail?channel=0"
+        ).content
+    )
     assert pack[0]["kind"] == "conv_transpose2d"
     assert last in again["nodes"]
 
 
-@pytest.mark.parametrize(("body", "fragment"), [
-    ({"z": [1, 2]}, "8 numbers"),
-    ({"z": "abc"}, "list of numbers"),
-    ({"z": [True] * 8}, "list of numbers"),
-    ({"seed": "x"}, "whole number"),
-    ({"seed": -1}, "seed must be"),
-])
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"z": [1, 2]}, "8 numbers"),
+        ({"z": "abc"}, "list of numbers"),
+        ({"z": [True] * 8}, "list of numbers"),
+        ({"seed": "x"}, "whole number"),
+        ({"seed": -1}, "seed must be"),
+    ],
+)
 def test_bad_latent_requests_are_400_with_a_sentence(client, body, fragment) -> None:
     response = client.post("/api/latent-runs", json=body)
     assert response.status_code == 400
@@ -69,8 +81,9 @@ def test_bad_latent_requests_are_400_with_a_sentence(client, body, fragment) -> 
 
 
 def test_not_json_is_refused(client) -> None:
-    response = client.post("/api/latent-runs", content=b"[1, 2",
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        "/api/latent-runs", content=b"[1, 2", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
 
 

@@ -52,8 +52,10 @@ def test_real_image_files_are_explained(http, upload, good_image, how):
     nodes = http.get("/api/model").json()["nodes"]
     first_conv = next(node["id"] for node in nodes if node["kind"] == "conv2d")
     assert first_conv in overview["nodes"]
-    pack = http.get(f"/api/runs/{overview['run_id']}/activations",
-                    params={"nodes": first_conv, "channels": "0:1"})
+    pack = http.get(
+        f"/api/runs/{overview['run_id']}/activations",
+        params={"nodes": first_conv, "channels": "0:1"},
+    )
     assert pack.status_code == 200 and pack.content.startswith(b"TSP1")
 
 
@@ -66,8 +68,9 @@ def test_bad_files_are_refused_and_the_server_keeps_serving(http, bad_image, sam
 
 
 def test_oversize_upload_is_refused_by_declared_length(http, sample_png):
-    response = http.post("/api/runs", content=b"\0" * 25_000_000,
-                         headers={"content-type": "image/png"})
+    response = http.post(
+        "/api/runs", content=b"\0" * 25_000_000, headers={"content-type": "image/png"}
+    )
     assert response.status_code == 413
     assert "the limit is 20.0 MiB" in response.json()["error"]
     assert_still_serving(http, sample_png)
@@ -105,8 +108,11 @@ def test_page_and_every_asset_it_names_are_served_locally(http):
     page = http.get("/")
     assert page.status_code == 200
     assert page.text == (static_dir() / "index.html").read_text(encoding="utf-8")
-    references = [ref for ref in re.findall(r'(?:src|href)="([^"#]+)"', page.text)
-                  if not ref.startswith("data:")]
+    references = [
+        ref
+        for ref in re.findall(r'(?:src|href)="([^"#]+)"', page.text)
+        if not ref.startswith("data:")
+    ]
     assert references, "the page loads its script from /static"
     for reference in references:
         assert not re.match(r"(https?:)?//", reference), f"{reference} is not served locally"
@@ -122,8 +128,11 @@ def test_the_page_renders_a_run_from_local_requests_only(live_server, browser_pa
     browser_page.on("request", lambda request: requested.append(request.url))
     browser_page.goto(live_server.url)
     browser_page.wait_for_function("document.body.dataset.state === 'ready'", timeout=30_000)
-    outside = [url for url in requested
-               if not url.startswith(live_server.url) and not url.startswith("data:")]
+    outside = [
+        url
+        for url in requested
+        if not url.startswith(live_server.url) and not url.startswith("data:")
+    ]
     assert outside == []
     assert any("/activations?" in url for url in requested)
 
@@ -154,8 +163,12 @@ def test_the_page_is_served_while_a_model_runs(tmp_path, server_factory, sample_
     finished: dict[str, float] = {}
 
     def upload() -> None:
-        response = httpx.post(server.url + "api/runs", content=sample_png, timeout=60,
-                              headers={"content-type": "image/png"})
+        response = httpx.post(
+            server.url + "api/runs",
+            content=sample_png,
+            timeout=60,
+            headers={"content-type": "image/png"},
+        )
         assert response.status_code == 201
         finished["upload"] = time.monotonic()
 

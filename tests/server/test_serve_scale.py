@@ -24,14 +24,16 @@ def first_run(url: str) -> tuple[str, str]:
         sample = http.get("/api/samples").json()[0]["id"]
         run = http.post("/api/runs", json={"sample": sample})
         assert run.status_code == 201, run.text
-        conv = next(node for node in http.get("/api/model").json()["nodes"]
-                    if node["kind"] == "conv2d")
+        conv = next(
+            node for node in http.get("/api/model").json()["nodes"] if node["kind"] == "conv2d"
+        )
     return run.json()["run_id"], conv["id"]
 
 
 def detail(url: str, run_id: str, node_id: str) -> httpx.Response:
-    return httpx.get(f"{url}api/runs/{run_id}/nodes/{node_id}/detail", params={"channel": 2},
-                     timeout=120)
+    return httpx.get(
+        f"{url}api/runs/{run_id}/nodes/{node_id}/detail", params={"channel": 2}, timeout=120
+    )
 
 
 def stop(server) -> None:
@@ -39,8 +41,9 @@ def stop(server) -> None:
     server.process.wait(timeout=30)
 
 
-def test_hosts_sharing_a_store_answer_each_others_runs_and_survive_a_restart(tmp_path,
-                                                                              server_factory):
+def test_hosts_sharing_a_store_answer_each_others_runs_and_survive_a_restart(
+    tmp_path, server_factory
+):
     store = ["--store", str(tmp_path / "runs")]
     first = server_factory([*store, "--cache-mb", "1"])
     second = server_factory(store)
@@ -71,8 +74,12 @@ def interrupt(args: list[str]) -> tuple[int, str]:
     """Start ``serve``, wait until it answers, press Ctrl+C (SIGINT to its process group)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tensorsight", "serve", "-p", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True).start()
     try:
@@ -98,11 +105,14 @@ def test_ctrl_c_stops_with_one_line_and_no_traceback(workers):
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--workers", "0"], "'0' is not a whole number of 1 or more"),
-    (["--cache-mb", "lots"], "'lots' is not a whole number"),
-    (["--device", "tpu"], "invalid choice: 'tpu'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "0"], "'0' is not a whole number of 1 or more"),
+        (["--cache-mb", "lots"], "'lots' is not a whole number"),
+        (["--device", "tpu"], "invalid choice: 'tpu'"),
+    ],
+)
 def test_bad_scale_options_exit_2(capsys, args, message):
     with pytest.raises(SystemExit) as exit:
         main(["serve", *args])
@@ -113,4 +123,5 @@ def test_bad_scale_options_exit_2(capsys, args, message):
 def test_an_absent_device_is_one_clear_line(capsys):
     assert main(["serve", "-p", "0", "--device", "cuda"]) == 2
     assert capsys.readouterr().err == (
-        "tensorsight serve: error: --device cuda is not available on this computer\n")
+        "tensorsight serve: error: --device cuda is not available on this computer\n"
+    )

@@ -25,8 +25,14 @@ FASHION = FIXTURES / "fashion_mnist"
 
 
 def _config(output: Path, **changes) -> TrainConfig:
-    settings = {"data_dir": FASHION, "input_size": 28, "epochs": 2, "batch_size": 32,
-                "progress": False, "samples_per_class": 1}
+    settings = {
+        "data_dir": FASHION,
+        "input_size": 28,
+        "epochs": 2,
+        "batch_size": 32,
+        "progress": False,
+        "samples_per_class": 1,
+    }
     return TrainConfig(output=output, **{**settings, **changes})
 
 
@@ -45,8 +51,9 @@ def test_same_seed_gives_identical_weights(tmp_path: Path) -> None:
 
 
 def test_writes_weights_card_and_samples_and_no_pickle(trained) -> None:
-    files = sorted(p.relative_to(trained.output).as_posix() for p in trained.output.rglob("*")
-                   if p.is_file())
+    files = sorted(
+        p.relative_to(trained.output).as_posix() for p in trained.output.rglob("*") if p.is_file()
+    )
     exemplars = [name for name in files if name.startswith("exemplars/")]
     assert exemplars[0] == "exemplars/conv_1_1.png" and "exemplars/index.json" in exemplars
     files = [name for name in files if name not in exemplars]
@@ -64,11 +71,17 @@ def test_model_learns_from_real_images(trained) -> None:
 def test_card_describes_the_run(trained) -> None:
     card = json.loads((trained.output / "card.json").read_text())
     assert card == trained.card
-    assert card["architecture"] == {"name": "TinyVGG", "in_channels": 1,
-                                    "input_size": [28, 28], "num_classes": 10, "filters": 10}
+    assert card["architecture"] == {
+        "name": "TinyVGG",
+        "in_channels": 1,
+        "input_size": [28, 28],
+        "num_classes": 10,
+        "filters": 10,
+    }
     assert card["class_names"] == list(FASHION_MNIST_CLASSES)
     assert Preprocessing.from_dict(card["preprocessing"]) == Preprocessing(
-        size=(28, 28), channels=1, invert_light_background=True)
+        size=(28, 28), channels=1, invert_light_background=True
+    )
     assert card["data"]["train_count"] == 285 and card["data"]["validation_count"] == 15
     for name, digest in card["data"]["sha256"].items():
         assert hashlib.sha256((FASHION / name).read_bytes()).hexdigest() == digest
@@ -104,14 +117,24 @@ def test_serving_a_trained_run_offers_its_samples(trained) -> None:
     bundle = load_model("tinyvgg", weights=trained.output / "weights.safetensors")
     assert bundle.class_names == tuple(trained.card["class_names"])
     assert [sample.id for sample in bundle.samples] == [
-        sample.id for sample in load_bundle(trained.output).samples]
+        sample.id for sample in load_bundle(trained.output).samples
+    ]
     assert len(bundle.samples) == len(FASHION_MNIST_CLASSES)
 
 
 def test_trains_on_an_image_folder(tmp_path: Path) -> None:
-    result = train(TrainConfig(output=tmp_path, data=FIXTURES / "image_folder", input_size=32,
-                               epochs=3, batch_size=8, test_fraction=0.35,
-                               validation_fraction=0.0, progress=False))
+    result = train(
+        TrainConfig(
+            output=tmp_path,
+            data=FIXTURES / "image_folder",
+            input_size=32,
+            epochs=3,
+            batch_size=8,
+            test_fraction=0.35,
+            validation_fraction=0.0,
+            progress=False,
+        )
+    )
     card = result.card
     assert card["class_names"] == ["bag", "sneaker", "trouser"]
     assert card["architecture"]["in_channels"] == 3
@@ -131,16 +154,31 @@ def test_unreadable_photo_stops_training_with_its_name(tmp_path: Path) -> None:
 
 
 def test_command_line_trains_and_reports(tmp_path: Path, capsys) -> None:
-    code = main(["train", "--data-dir", str(FASHION), "--output", str(tmp_path),
-                 "--epochs", "1", "--input-size", "28", "--limit", "64", "--quiet"])
+    code = main(
+        [
+            "train",
+            "--data-dir",
+            str(FASHION),
+            "--output",
+            str(tmp_path),
+            "--epochs",
+            "1",
+            "--input-size",
+            "28",
+            "--limit",
+            "64",
+            "--quiet",
+        ]
+    )
     assert code == 0
     assert "test accuracy" in capsys.readouterr().out
     assert json.loads((tmp_path / "card.json").read_text())["data"]["train_count"] == 61
 
 
 def test_command_line_explains_a_missing_dataset(tmp_path: Path, capsys) -> None:
-    code = main(["train", "--data-dir", str(tmp_path), "--output", str(tmp_path / "out"),
-                 "--quiet"])
+    code = main(
+        ["train", "--data-dir", str(tmp_path), "--output", str(tmp_path / "out"), "--quiet"]
+    )
     assert code == 1
     assert "apt-get install dataset-fashion-mnist" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
