@@ -15,8 +15,12 @@ from importlib import import_module
 from tensorsight import __version__
 
 _SUBCOMMAND_MODULES = (
-    "tensorsight.server.cli", "tensorsight.training.cli", "tensorsight.training.gan_cli",
-    "tensorsight.attribution.cli", "tensorsight.export.cli", "tensorsight.gan.cli",
+    "tensorsight.server.cli",
+    "tensorsight.training.cli",
+    "tensorsight.training.gan_cli",
+    "tensorsight.attribution.cli",
+    "tensorsight.export.cli",
+    "tensorsight.gan.cli",
 )
 
 

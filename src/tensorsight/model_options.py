@@ -32,35 +32,55 @@ def add_model_options(parser: argparse.ArgumentParser, *, several: bool = False)
     """
     if several:
         parser.add_argument(
-            "--model", action="append", metavar="NAME_OR_SPEC",
+            "--model",
+            action="append",
+            metavar="NAME_OR_SPEC",
             help="tinyvgg, tinyvgg-deformable, mobilenet_v2, dcgan (the shipped Fashion-MNIST "
-                 "generator), dcgan-discriminator, or package.module:factory "
-                 "returning your torch.nn.Module; repeat it to serve several models with a "
-                 "picker (default: every built-in model whose weights are installed)")
+            "generator), dcgan-discriminator, or package.module:factory "
+            "returning your torch.nn.Module; repeat it to serve several models with a "
+            "picker (default: every built-in model whose weights are installed)",
+        )
     else:
         parser.add_argument(
-            "--model", default="tinyvgg", metavar="NAME_OR_SPEC",
+            "--model",
+            default="tinyvgg",
+            metavar="NAME_OR_SPEC",
             help="tinyvgg (default: trained on Fashion-MNIST, shipped with tensorsight), "
-                 "tinyvgg-deformable (the same with deformable last convolutions), "
-                 "mobilenet_v2, dcgan (the shipped Fashion-MNIST generator; dcgan-discriminator "
-                 "for its discriminator), or package.module:factory returning your "
-                 "torch.nn.Module")
-    parser.add_argument("--weights", type=Path, metavar="FILE",
-                        help="weights for the model: .safetensors, or a torch state dict "
-                             "(.pt/.pth, needs --trust-pickle)")
-    parser.add_argument("--classes", type=Path, metavar="FILE",
-                        help="class names: one per line, or a JSON list")
-    parser.add_argument("--input-size", type=input_size, metavar="HxW",
-                        help="the model's input height and width in pixels, e.g. 224x224")
+            "tinyvgg-deformable (the same with deformable last convolutions), "
+            "mobilenet_v2, dcgan (the shipped Fashion-MNIST generator; dcgan-discriminator "
+            "for its discriminator), or package.module:factory returning your "
+            "torch.nn.Module",
+        )
     parser.add_argument(
-        "--samples", type=Path, metavar="DIR",
+        "--weights",
+        type=Path,
+        metavar="FILE",
+        help="weights for the model: .safetensors, or a torch state dict "
+        "(.pt/.pth, needs --trust-pickle)",
+    )
+    parser.add_argument(
+        "--classes", type=Path, metavar="FILE", help="class names: one per line, or a JSON list"
+    )
+    parser.add_argument(
+        "--input-size",
+        type=input_size,
+        metavar="HxW",
+        help="the model's input height and width in pixels, e.g. 224x224",
+    )
+    parser.add_argument(
+        "--samples",
+        type=Path,
+        metavar="DIR",
         help="a folder of images to offer as samples (a file named after a class, e.g. "
-             "bag-1.png, is labelled with it); by default the model's own, or for a model "
-             "taking colour images the photos shipped with tensorsight")
+        "bag-1.png, is labelled with it); by default the model's own, or for a model "
+        "taking colour images the photos shipped with tensorsight",
+    )
     parser.add_argument(
-        "--trust-pickle", action="store_true",
+        "--trust-pickle",
+        action="store_true",
         help="allow --weights files in torch's pickle format; only for files you trust, "
-             "since unpickling can run code")
+        "since unpickling can run code",
+    )
 
 
 def bundle_from_args(args: argparse.Namespace, spec: str | None = None) -> ModelBundle:
@@ -69,9 +89,14 @@ def bundle_from_args(args: argparse.Namespace, spec: str | None = None) -> Model
     from tensorsight.models import load_model
 
     class_names = read_classes(args.classes) if args.classes is not None else None
-    return load_model(spec or args.model, weights=args.weights, class_names=class_names,
-                      input_size=args.input_size, trust_pickle=args.trust_pickle,
-                      samples=args.samples)
+    return load_model(
+        spec or args.model,
+        weights=args.weights,
+        class_names=class_names,
+        input_size=args.input_size,
+        trust_pickle=args.trust_pickle,
+        samples=args.samples,
+    )
 
 
 def read_classes(path: Path) -> tuple[str, ...]:

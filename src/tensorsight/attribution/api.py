@@ -29,10 +29,18 @@ from tensorsight.attribution.methods import (
 from tensorsight.capturing import Graph, capture
 
 
-def attribute(model: nn.Module, x: torch.Tensor, method: str = "saliency",
-              target: int | None = None, layer: str | None = None, *,
-              graph: Graph | None = None, progress: Progress | None = None,
-              cancel: CancelEvent | None = None, **options: Any) -> Attribution:
+def attribute(
+    model: nn.Module,
+    x: torch.Tensor,
+    method: str = "saliency",
+    target: int | None = None,
+    layer: str | None = None,
+    *,
+    graph: Graph | None = None,
+    progress: Progress | None = None,
+    cancel: CancelEvent | None = None,
+    **options: Any,
+) -> Attribution:
     """Which parts of ``x`` (or of a layer) made ``model`` score class ``target``.
 
     ``method`` is one of ``saliency``, ``gradient_x_input``, ``smoothgrad`` (``samples``,
@@ -73,8 +81,14 @@ def attribute(model: nn.Module, x: torch.Tensor, method: str = "saliency",
     )
 
 
-def gradcam_stages(model: nn.Module, x: torch.Tensor, target: int | None = None, *,
-                   graph: Graph | None = None, plus: bool = False) -> list[Attribution]:
+def gradcam_stages(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: int | None = None,
+    *,
+    graph: Graph | None = None,
+    plus: bool = False,
+) -> list[Attribution]:
     """Grad-CAM (or Grad-CAM++) at the last layer of every spatial resolution, from one
     forward and one backward pass; ``raw`` is each stage's map, ``map`` it at input size.
 
@@ -91,19 +105,34 @@ def gradcam_stages(model: nn.Module, x: torch.Tensor, target: int | None = None,
         layers = spatial_stages(graph)
         maps = gradcam_maps(job, graph, layers, plus=plus)
     method = "gradcam++" if plus else "gradcam"
-    return [Attribution(map=to_numpy(_upsampled(raw, x)), raw=to_numpy(raw), target=job.target,
-                        method=method, settings={}, score=job.score, layer=layer,
-                        layer_name=graph.node(layer).name)
-            for layer, raw in zip(layers, maps, strict=True)]
+    return [
+        Attribution(
+            map=to_numpy(_upsampled(raw, x)),
+            raw=to_numpy(raw),
+            target=job.target,
+            method=method,
+            settings={},
+            score=job.score,
+            layer=layer,
+            layer_name=graph.node(layer).name,
+        )
+        for layer, raw in zip(layers, maps, strict=True)
+    ]
 
 
 def _upsampled(raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(raw[None, None], size=tuple(x.shape[-2:]), mode="bilinear",
-                         align_corners=False)[0, 0]
+    return F.interpolate(
+        raw[None, None], size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False
+    )[0, 0]
 
 
-def _job(model: nn.Module, x: torch.Tensor, target: int | None, progress: Progress | None,
-         cancel: CancelEvent | None) -> Job:
+def _job(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: int | None,
+    progress: Progress | None,
+    cancel: CancelEvent | None,
+) -> Job:
     with torch.no_grad():
         scores = class_scores(model(x))
     chosen = choose_target(scores, target)

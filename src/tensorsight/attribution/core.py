@@ -86,7 +86,8 @@ def class_scores(output: Any) -> torch.Tensor:
     if not isinstance(output, torch.Tensor) or output.dim() < 2:
         raise AttributionError(
             "Attribution needs a model that returns one tensor of class scores [batch, classes] "
-            "(or class maps [batch, classes, ...]).")
+            "(or class maps [batch, classes, ...])."
+        )
     return output.flatten(2).sum(-1) if output.dim() > 2 else output
 
 
@@ -98,8 +99,10 @@ def choose_target(scores: torch.Tensor, target: int | None) -> int:
     if isinstance(target, bool) or not isinstance(target, int | np.integer):
         raise AttributionError(f"The target must be a class index, not {target!r}.")
     if not 0 <= int(target) < classes:
-        raise AttributionError(f"Target class {target} is out of range: the model has "
-                               f"{classes} classes (0-{classes - 1}).")
+        raise AttributionError(
+            f"Target class {target} is out of range: the model has "
+            f"{classes} classes (0-{classes - 1})."
+        )
     return int(target)
 
 
@@ -109,7 +112,8 @@ def model_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         raise AttributionError(f"The input must be a torch.Tensor, not {type(x).__name__}.")
     if x.dim() < 2 or x.shape[0] != 1:
         raise AttributionError(
-            f"Attribution explains one input at a time: give a batch of one, not {list(x.shape)}.")
+            f"Attribution explains one input at a time: give a batch of one, not {list(x.shape)}."
+        )
     weight = next((p for p in model.parameters() if p.is_floating_point()), None)
     if weight is not None:
         x = x.to(weight.device, weight.dtype)

@@ -58,8 +58,13 @@ class LayerExemplars:
 
     def describe(self, file: str) -> dict[str, Any]:
         """The layer's ``index.json`` entry."""
-        return {"node_kind": self.node_kind, "channels": len(self.entries),
-                "cell": list(self.cell), "file": file, "entries": self.entries}
+        return {
+            "node_kind": self.node_kind,
+            "channels": len(self.entries),
+            "cell": list(self.cell),
+            "file": file,
+            "entries": self.entries,
+        }
 
 
 @dataclass
@@ -70,8 +75,9 @@ class Exemplars:
     layers: dict[str, LayerExemplars]
     source: str = ""
 
-    def save(self, folder: str | Path, *, mean: Sequence[float] = (),
-             std: Sequence[float] = ()) -> Path:
+    def save(
+        self, folder: str | Path, *, mean: Sequence[float] = (), std: Sequence[float] = ()
+    ) -> Path:
         """Write ``index.json`` and a PNG sheet per layer into ``folder``; returns it.
 
         ``mean``/``std`` undo the model's input normalisation so the sheets show the pictures.
@@ -88,9 +94,14 @@ class Exemplars:
         return folder
 
 
-def compute_exemplars(model: nn.Module, images: torch.Tensor | Iterable[torch.Tensor], *,
-                      count: int = 9, layers: Sequence[str] | None = None,
-                      batch_size: int = 128) -> Exemplars:
+def compute_exemplars(
+    model: nn.Module,
+    images: torch.Tensor | Iterable[torch.Tensor],
+    *,
+    count: int = 9,
+    layers: Sequence[str] | None = None,
+    batch_size: int = 128,
+) -> Exemplars:
     """The ``count`` images of ``images`` that excite each channel of ``layers`` most.
 
     ``images`` is a tensor ``[N, C, H, W]`` of model inputs (or an iterable of such batches);
@@ -117,8 +128,9 @@ def _chain(first: torch.Tensor, rest: Iterable[torch.Tensor]) -> Iterable[torch.
     yield from rest
 
 
-def _batches(images: torch.Tensor | Iterable[torch.Tensor],
-             batch_size: int) -> Iterator[torch.Tensor]:
+def _batches(
+    images: torch.Tensor | Iterable[torch.Tensor], batch_size: int
+) -> Iterator[torch.Tensor]:
     if isinstance(images, torch.Tensor):
         return iter(images.split(batch_size))
     return iter(images)
@@ -130,8 +142,7 @@ def _choose_layers(graph: Graph, layers: Sequence[str] | None) -> list[str]:
         return [node.id for node in spatial if node.kind in DEFAULT_KINDS]
     chosen = []
     for layer in layers:
-        match = next((node.id for node in spatial if layer in (node.name, node.module_path)),
-                     None)
+        match = next((node.id for node in spatial if layer in (node.name, node.module_path)), None)
         if match is None:
             raise AttributionError(f"The model has no layer {layer!r} with a spatial output.")
         chosen.append(match)
@@ -153,11 +164,12 @@ class _Best:
             batch, channels, _, width = activation.shape
             peak, where = activation.flatten(2).max(2)  # [batch, channels]
             index = torch.arange(offset, offset + batch).view(-1, 1).expand(batch, channels)
-            rows = torch.stack([peak, index.float(), (where // width).float(),
-                                (where % width).float()], dim=-1).transpose(0, 1)
+            rows = torch.stack(
+                [peak, index.float(), (where // width).float(), (where % width).float()], dim=-1
+            ).transpose(0, 1)
             if node_id in self.top:
                 rows = torch.cat([self.top[node_id], rows], dim=1)
-            order = rows[..., 0].argsort(dim=1, descending=True, stable=True)[:, :self.count]
+            order = rows[..., 0].argsort(dim=1, descending=True, stable=True)[:, : self.count]
             self.top[node_id] = torch.gather(rows, 1, order[..., None].expand(-1, -1, 4))
 
     def keep_inputs(self, batch: torch.Tensor, offset: int) -> None:
@@ -173,14 +185,17 @@ class _Best:
         for node_id in self.node_ids:
             node = self.graph.node(node_id)
             fields = self.fields[node_id]
-            cell = (int((fields.rows[:, 1] - fields.rows[:, 0]).max()) + 1,
-                    int((fields.cols[:, 1] - fields.cols[:, 0]).max()) + 1)
+            cell = (
+                int((fields.rows[:, 1] - fields.rows[:, 0]).max()) + 1,
+                int((fields.cols[:, 1] - fields.cols[:, 0]).max()) + 1,
+            )
             entries, crops = self._layer(self.top[node_id], fields, cell)
             layers[node.name] = LayerExemplars(node.kind, cell, entries, crops)
         return Exemplars(self.count, layers, source=f"{seen} images")
 
-    def _layer(self, top: torch.Tensor, fields: Any,
-               cell: tuple[int, int]) -> tuple[list[list[dict[str, Any]]], np.ndarray]:
+    def _layer(
+        self, top: torch.Tensor, fields: Any, cell: tuple[int, int]
+    ) -> tuple[list[list[dict[str, Any]]], np.ndarray]:
         channels, kept = top.shape[0], top.shape[1]
         some_input = next(iter(self.inputs.values()))
         crops = np.zeros((channels, self.count, some_input.shape[0], *cell), np.float32)
@@ -191,10 +206,17 @@ class _Best:
                 value, image, y, x = top[channel, rank].tolist()
                 box = fields.box(int(y), int(x))
                 top_, left, bottom, right = box
-                crop = self.inputs[int(image)][:, top_:bottom + 1, left:right + 1]
-                crops[channel, rank, :, :crop.shape[1], :crop.shape[2]] = crop.numpy()
-                row.append({"image": int(image), "y": int(y), "x": int(x), "box": list(box),
-                            "value": float(value)})
+                crop = self.inputs[int(image)][:, top_ : bottom + 1, left : right + 1]
+                crops[channel, rank, :, : crop.shape[1], : crop.shape[2]] = crop.numpy()
+                row.append(
+                    {
+                        "image": int(image),
+                        "y": int(y),
+                        "x": int(x),
+                        "box": list(box),
+                        "value": float(value),
+                    }
+                )
             entries.append(row)
         return entries, crops
 
@@ -204,8 +226,10 @@ def _sheet(crops: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> Im
     channels, count, colours, height, width = crops.shape
     pixels = crops.copy()
     if mean:
-        pixels = pixels * np.asarray(std, np.float32)[:, None, None] + np.asarray(
-            mean, np.float32)[:, None, None]
+        pixels = (
+            pixels * np.asarray(std, np.float32)[:, None, None]
+            + np.asarray(mean, np.float32)[:, None, None]
+        )
     pixels = (pixels.clip(0, 1) * 255).round().astype(np.uint8)
     grid = pixels.transpose(0, 3, 1, 4, 2).reshape(channels * height, count * width, colours)
     return Image.fromarray(grid[..., 0] if colours == 1 else grid, "L" if colours == 1 else "RGB")
@@ -215,35 +239,50 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "layer"
 
 
-def write_exemplars(folder: str | Path, model: nn.Module, inputs: torch.Tensor, *,
-                    mean: Sequence[float] = (), std: Sequence[float] = (), count: int = 9,
-                    layers: Sequence[str] | None = None, source: str = "") -> Path:
+def write_exemplars(
+    folder: str | Path,
+    model: nn.Module,
+    inputs: torch.Tensor,
+    *,
+    mean: Sequence[float] = (),
+    std: Sequence[float] = (),
+    count: int = 9,
+    layers: Sequence[str] | None = None,
+    source: str = "",
+) -> Path:
     """Compute the exemplars of ``inputs`` and save them into ``folder`` (``train`` uses this)."""
     found = compute_exemplars(model, inputs, count=count, layers=layers)
     found.source = source or found.source
     return found.save(folder, mean=mean, std=std)
 
 
-def channel_crops(folder: str | Path, layer: str,
-                  channel: int) -> tuple[dict[str, Any], np.ndarray]:
+def channel_crops(
+    folder: str | Path, layer: str, channel: int
+) -> tuple[dict[str, Any], np.ndarray]:
     """One channel's exemplars from a saved folder: its entries and crops ``[count, h, w, C]``
     (uint8, as the sheet stores them; a clipped crop is padded at its bottom and right)."""
     folder = Path(folder)
     index = read_index(folder)
     spec = index["layers"].get(layer)
     if spec is None:
-        raise AttributionError(f"No exemplars were computed for layer {layer!r}; these have "
-                               f"them: {', '.join(index['layers']) or 'none'}.")
+        raise AttributionError(
+            f"No exemplars were computed for layer {layer!r}; these have "
+            f"them: {', '.join(index['layers']) or 'none'}."
+        )
     if not 0 <= channel < spec["channels"]:
         raise AttributionError(f"Channel {channel} is out of range (0-{spec['channels'] - 1}).")
     height, width = spec["cell"]
     with Image.open(folder / spec["file"]) as sheet:  # our own file, written by save()
         pixels = np.asarray(sheet)
-    row = pixels[channel * height:(channel + 1) * height]
+    row = pixels[channel * height : (channel + 1) * height]
     row = row[..., None] if row.ndim == 2 else row
     crops = row.reshape(height, -1, width, row.shape[-1]).transpose(1, 0, 2, 3)
-    return {"layer": layer, "cell": [height, width], "entries": spec["entries"][channel],
-            "source": index.get("source", "")}, np.ascontiguousarray(crops)
+    return {
+        "layer": layer,
+        "cell": [height, width],
+        "entries": spec["entries"][channel],
+        "source": index.get("source", ""),
+    }, np.ascontiguousarray(crops)
 
 
 def read_index(folder: str | Path) -> dict[str, Any]:

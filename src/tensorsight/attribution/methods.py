@@ -70,8 +70,9 @@ def smoothgrad(job: Job, *, samples: int, noise: float, seed: int, batch_size: i
     for start in range(0, samples, batch_size):
         count = min(batch_size, samples - start)
         shape = (count, *job.x.shape[1:])
-        noisy = job.x + sigma * torch.randn(shape, generator=generator, device=job.x.device,
-                                            dtype=job.x.dtype)
+        noisy = job.x + sigma * torch.randn(
+            shape, generator=generator, device=job.x.device, dtype=job.x.dtype
+        )
         total += input_gradient(job, noisy).sum(0)
         job.advance(start + count, samples)
     raw = total / samples
@@ -90,8 +91,12 @@ def integrated_gradients(job: Job, *, steps: int, baseline: Any, batch_size: int
     delta = job.x - base
     total = torch.zeros_like(job.x[0])
     for start in range(0, steps, batch_size):
-        alphas = (torch.arange(start, min(steps, start + batch_size), device=job.x.device,
-                               dtype=job.x.dtype) + 0.5) / steps
+        alphas = (
+            torch.arange(
+                start, min(steps, start + batch_size), device=job.x.device, dtype=job.x.dtype
+            )
+            + 0.5
+        ) / steps
         points = base + alphas.view(-1, *[1] * (job.x.dim() - 1)) * delta
         total += input_gradient(job, points).sum(0)
         job.advance(start + len(alphas), steps)
@@ -112,11 +117,13 @@ def _baseline(x: torch.Tensor, baseline: Any) -> torch.Tensor:
         if base.shape == x.shape[1:]:
             base = base.unsqueeze(0)
         if base.shape != x.shape:
-            raise AttributionError(f"The baseline has shape {list(baseline.shape)}; the input "
-                                   f"is {list(x.shape)}.")
+            raise AttributionError(
+                f"The baseline has shape {list(baseline.shape)}; the input is {list(x.shape)}."
+            )
         return base
-    raise AttributionError("The baseline must be None (zeros), a number or a tensor shaped "
-                           "like the input.")
+    raise AttributionError(
+        "The baseline must be None (zeros), a number or a tensor shaped like the input."
+    )
 
 
 def gradcam(job: Job, *, graph: Graph, layer: str, plus: bool = False) -> Result:
@@ -133,8 +140,9 @@ def gradcam(job: Job, *, graph: Graph, layer: str, plus: bool = False) -> Result
     return Result(raw, upsampled[0, 0], layer=layer, layer_name=graph.node(layer).name)
 
 
-def gradcam_maps(job: Job, graph: Graph, layers: list[str], *,
-                 plus: bool = False) -> list[torch.Tensor]:
+def gradcam_maps(
+    job: Job, graph: Graph, layers: list[str], *, plus: bool = False
+) -> list[torch.Tensor]:
     """Grad-CAM (``[h, w]`` at each layer) of several layers from one forward and backward."""
     run = tap_run(job.model, job.x, graph, layers)
     activations = [run.taps[layer] for layer in layers]
@@ -150,10 +158,12 @@ def gradcam_maps(job: Job, graph: Graph, layers: list[str], *,
 def spatial_stages(graph: Graph) -> list[str]:
     """The last node of each spatial resolution on the way to the output (Grad-CAM's stages)."""
     candidates = layer_candidates(graph)
-    return [node_id for node_id, following in zip(candidates, [*candidates[1:], None],
-                                                   strict=True)
-            if following is None
-            or graph.node(node_id).output_shape[2:] != graph.node(following).output_shape[2:]]
+    return [
+        node_id
+        for node_id, following in zip(candidates, [*candidates[1:], None], strict=True)
+        if following is None
+        or graph.node(node_id).output_shape[2:] != graph.node(following).output_shape[2:]
+    ]
 
 
 def class_score_of(output: Any, target: int) -> torch.Tensor:
@@ -184,8 +194,9 @@ def window_starts(length: int, window: int, stride: int) -> list[int]:
     return starts
 
 
-def occlusion(job: Job, *, window: int | None, stride: int | None, value: float,
-              batch_size: int) -> Result:
+def occlusion(
+    job: Job, *, window: int | None, stride: int | None, value: float, batch_size: int
+) -> Result:
     """Zeiler & Fergus 2014: slide a ``window`` x ``window`` patch of ``value`` over the input.
 
     ``raw[i, j]`` is the score drop with the patch at the (i, j)-th position; each pixel of the
@@ -198,32 +209,35 @@ def occlusion(job: Job, *, window: int | None, stride: int | None, value: float,
     window = window or max(1, min(height, width) // 8)
     stride = stride or max(1, window // 2)
     if window < 1 or stride < 1 or window > min(height, width):
-        raise AttributionError(f"The occlusion window ({window}) must fit the input "
-                               f"({height}x{width}) and the stride ({stride}) be positive.")
+        raise AttributionError(
+            f"The occlusion window ({window}) must fit the input "
+            f"({height}x{width}) and the stride ({stride}) be positive."
+        )
     rows, cols = window_starts(height, window, stride), window_starts(width, window, stride)
     positions = [(top, left) for top in rows for left in cols]
     drops = torch.empty(len(positions), dtype=job.x.dtype, device=job.x.device)
     for start in range(0, len(positions), batch_size):
-        chunk = positions[start:start + batch_size]
+        chunk = positions[start : start + batch_size]
         batch = job.x.repeat(len(chunk), *[1] * (job.x.dim() - 1))
         for index, (top, left) in enumerate(chunk):
-            batch[index, :, top:top + window, left:left + window] = value
+            batch[index, :, top : top + window, left : left + window] = value
         with torch.no_grad():
-            drops[start:start + len(chunk)] = job.score - job.scores(batch)
+            drops[start : start + len(chunk)] = job.score - job.scores(batch)
         job.advance(start + len(chunk), len(positions))
     raw = drops.view(len(rows), len(cols))
     return Result(raw, _spread(raw, rows, cols, window, (height, width)))
 
 
-def _spread(raw: torch.Tensor, rows: list[int], cols: list[int], window: int,
-            size: tuple[int, int]) -> torch.Tensor:
+def _spread(
+    raw: torch.Tensor, rows: list[int], cols: list[int], window: int, size: tuple[int, int]
+) -> torch.Tensor:
     """Each pixel's mean over the window drops that covered it (0 where none did)."""
     total = torch.zeros(size, dtype=raw.dtype, device=raw.device)
     count = torch.zeros_like(total)
     for i, top in enumerate(rows):
         for j, left in enumerate(cols):
-            total[top:top + window, left:left + window] += raw[i, j]
-            count[top:top + window, left:left + window] += 1
+            total[top : top + window, left : left + window] += raw[i, j]
+            count[top : top + window, left : left + window] += 1
     return total / count.clamp(min=1)
 
 
@@ -240,23 +254,28 @@ class Method:
 METHODS: dict[str, Method] = {
     "saliency": Method(saliency, {}),
     "gradient_x_input": Method(gradient_x_input, {}),
-    "smoothgrad": Method(smoothgrad, {"samples": 25, "noise": 0.15, "seed": 0,
-                                      "batch_size": 16}, long=True),
-    "integrated_gradients": Method(integrated_gradients, {"steps": 32, "baseline": None,
-                                                          "batch_size": 16}, long=True),
+    "smoothgrad": Method(
+        smoothgrad, {"samples": 25, "noise": 0.15, "seed": 0, "batch_size": 16}, long=True
+    ),
+    "integrated_gradients": Method(
+        integrated_gradients, {"steps": 32, "baseline": None, "batch_size": 16}, long=True
+    ),
     "gradcam": Method(gradcam, {}, needs_layer=True),
-    "gradcam++": Method(lambda job, **options: gradcam(job, plus=True, **options), {},
-                        needs_layer=True),
-    "occlusion": Method(occlusion, {"window": None, "stride": None, "value": 0.0,
-                                    "batch_size": 32}, long=True),
+    "gradcam++": Method(
+        lambda job, **options: gradcam(job, plus=True, **options), {}, needs_layer=True
+    ),
+    "occlusion": Method(
+        occlusion, {"window": None, "stride": None, "value": 0.0, "batch_size": 32}, long=True
+    ),
 }
 
 
 def settings_for(method: str, options: dict[str, Any]) -> dict[str, Any]:
     """Every option of ``method`` in effect: ``options`` over the defaults; unknown ones fail."""
     if method not in METHODS:
-        raise AttributionError(f"Unknown attribution method {method!r}; choose one of "
-                               f"{', '.join(METHODS)}.")
+        raise AttributionError(
+            f"Unknown attribution method {method!r}; choose one of {', '.join(METHODS)}."
+        )
     defaults = METHODS[method].defaults
     unknown = sorted(set(options) - set(defaults))
     if unknown:
@@ -265,15 +284,19 @@ def settings_for(method: str, options: dict[str, Any]) -> dict[str, Any]:
     settings = {**defaults, **options}
     for name in ("samples", "steps", "batch_size"):
         if name in settings and (not isinstance(settings[name], int) or settings[name] < 1):
-            raise AttributionError(f"{name} must be a positive whole number, "
-                                   f"not {settings[name]!r}.")
+            raise AttributionError(
+                f"{name} must be a positive whole number, not {settings[name]!r}."
+            )
     return settings
 
 
 def layer_candidates(graph: Graph) -> list[str]:
     """Ids of the nodes with a spatial output (``[1, C, h, w]``, more than one place), in order."""
-    return [node.id for node in graph.nodes[1:]
-            if len(node.output_shape) == 4 and node.output_shape[2] * node.output_shape[3] > 1]
+    return [
+        node.id
+        for node in graph.nodes[1:]
+        if len(node.output_shape) == 4 and node.output_shape[2] * node.output_shape[3] > 1
+    ]
 
 
 def resolve_layer(graph: Graph, layer: str | None) -> str:
@@ -288,7 +311,8 @@ def resolve_layer(graph: Graph, layer: str | None) -> str:
         raise AttributionError(f"The model has no layer {layer!r}.")
     if matches[0] not in candidates:
         shape = list(graph.node(matches[0]).output_shape)
-        raise AttributionError(f"Layer {layer!r} has no spatial output (shape {shape}); Grad-CAM "
-                               "needs a layer shaped [1, C, h, w].")
+        raise AttributionError(
+            f"Layer {layer!r} has no spatial output (shape {shape}); Grad-CAM "
+            "needs a layer shaped [1, C, h, w]."
+        )
     return matches[0]
-

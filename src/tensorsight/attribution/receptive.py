@@ -45,10 +45,23 @@ EMPTY = np.iinfo(np.int64).max // 4
 
 # Kinds that read, for each output cell, the same cell of each input (or the only one, when an
 # input is broadcast along an axis of size 1).
-_SAME_PLACE = frozenset((
-    "relu", "relu6", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", "hardswish",
-    "batch_norm", "dropout", "identity", "add", "mul",
-))
+_SAME_PLACE = frozenset(
+    (
+        "relu",
+        "relu6",
+        "leaky_relu",
+        "gelu",
+        "silu",
+        "sigmoid",
+        "tanh",
+        "hardswish",
+        "batch_norm",
+        "dropout",
+        "identity",
+        "add",
+        "mul",
+    )
+)
 _WINDOWED = frozenset(("conv2d", "max_pool2d", "avg_pool2d"))
 
 
@@ -68,15 +81,25 @@ class ReceptiveFields:
     def box(self, y: int, x: int) -> tuple[int, int, int, int]:
         """``(top, left, bottom, right)`` of cell ``(y, x)``, inclusive, in input pixels."""
         if not (0 <= y < len(self.rows) and 0 <= x < len(self.cols)):
-            raise AttributionError(f"Cell ({y}, {x}) is outside the {len(self.rows)}x"
-                                   f"{len(self.cols)} map of node {self.node_id}.")
-        return (int(self.rows[y, 0]), int(self.cols[x, 0]), int(self.rows[y, 1]),
-                int(self.cols[x, 1]))
+            raise AttributionError(
+                f"Cell ({y}, {x}) is outside the {len(self.rows)}x"
+                f"{len(self.cols)} map of node {self.node_id}."
+            )
+        return (
+            int(self.rows[y, 0]),
+            int(self.cols[x, 0]),
+            int(self.rows[y, 1]),
+            int(self.cols[x, 1]),
+        )
 
     def describe(self) -> dict[str, Any]:
         """JSON-able: ``{node, rows: [[first, last], ...], cols: [...], exact}``."""
-        return {"node": self.node_id, "rows": self.rows.tolist(), "cols": self.cols.tolist(),
-                "exact": self.exact}
+        return {
+            "node": self.node_id,
+            "rows": self.rows.tolist(),
+            "cols": self.cols.tolist(),
+            "exact": self.exact,
+        }
 
 
 def spatial_nodes(graph: Graph) -> list[str]:
@@ -97,13 +120,16 @@ def receptive_fields(graph: Graph, node_id: str) -> ReceptiveFields:
     target = graph.node(node_id)
     source = graph.nodes[0]
     if len(target.output_shape) != 4 or len(source.output_shape) != 4:
-        raise AttributionError(f"Node {node_id} ({target.name}) is not a map [1, C, H, W] of an "
-                               "image input, so its cells have no receptive field.")
-    needed: dict[str, tuple[np.ndarray, np.ndarray]] = {node_id: (
-        _identity(target.output_shape[2]), _identity(target.output_shape[3]))}
+        raise AttributionError(
+            f"Node {node_id} ({target.name}) is not a map [1, C, H, W] of an "
+            "image input, so its cells have no receptive field."
+        )
+    needed: dict[str, tuple[np.ndarray, np.ndarray]] = {
+        node_id: (_identity(target.output_shape[2]), _identity(target.output_shape[3]))
+    }
     exact = True
     order = {node.id: index for index, node in enumerate(graph.nodes)}
-    for node in reversed(graph.nodes[1:order[node_id] + 1]):
+    for node in reversed(graph.nodes[1 : order[node_id] + 1]):
         if node.id not in needed:
             continue
         rows, cols = needed.pop(node.id)
@@ -114,14 +140,25 @@ def receptive_fields(graph: Graph, node_id: str) -> ReceptiveFields:
             needed[input_id] = _merge(needed.get(input_id), mapped)
     if source.id not in needed:  # the node does not depend on the input at all
         empty = np.array([[EMPTY, -1]])
-        return ReceptiveFields(node_id, empty.repeat(target.output_shape[2], 0),
-                               empty.repeat(target.output_shape[3], 0), exact)
+        return ReceptiveFields(
+            node_id,
+            empty.repeat(target.output_shape[2], 0),
+            empty.repeat(target.output_shape[3], 0),
+            exact,
+        )
     rows, cols = needed[source.id]
     return ReceptiveFields(node_id, rows, cols, exact)
 
 
-def effective_receptive_field(model: nn.Module, x: torch.Tensor, graph: Graph, node_id: str,
-                              y: int, x_: int, channel: int | None = None) -> np.ndarray:
+def effective_receptive_field(
+    model: nn.Module,
+    x: torch.Tensor,
+    graph: Graph,
+    node_id: str,
+    y: int,
+    x_: int,
+    channel: int | None = None,
+) -> np.ndarray:
     """``|d unit / d input|`` summed over input channels, ``[H, W]``: where cell (y, x_) looks.
 
     The unit is channel ``channel`` of the cell, or the sum of all its channels when ``None``.
@@ -132,16 +169,24 @@ def effective_receptive_field(model: nn.Module, x: torch.Tensor, graph: Graph, n
         raise AttributionError(f"Node {node_id} ({node.name}) is not a map [1, C, H, W].")
     _, channels, height, width = node.output_shape
     if not (0 <= y < height and 0 <= x_ < width):
-        raise AttributionError(f"Cell ({y}, {x_}) is outside the {height}x{width} map of "
-                               f"node {node_id}.")
+        raise AttributionError(
+            f"Cell ({y}, {x_}) is outside the {height}x{width} map of node {node_id}."
+        )
     if channel is not None and not 0 <= channel < channels:
         raise AttributionError(f"Channel {channel} is out of range (0-{channels - 1}).")
     gradient = unit_input_gradient(model, x, graph, node_id, y, x_, channel)
     return gradient.abs().sum(1)[0].to("cpu", torch.float32).numpy()
 
 
-def unit_input_gradient(model: nn.Module, x: torch.Tensor, graph: Graph, node_id: str, y: int,
-                        x_: int, channel: int | None = None) -> torch.Tensor:
+def unit_input_gradient(
+    model: nn.Module,
+    x: torch.Tensor,
+    graph: Graph,
+    node_id: str,
+    y: int,
+    x_: int,
+    channel: int | None = None,
+) -> torch.Tensor:
     """d(sum over the batch of one cell's channel, or all channels) / d(input), like ``x``."""
     modes = {module: module.training for module in model.modules()}
     inputs = x.detach().clone().requires_grad_(True)
@@ -159,21 +204,26 @@ def unit_input_gradient(model: nn.Module, x: torch.Tensor, graph: Graph, node_id
 
 # -- geometry of one op --------------------------------------------------------------------------
 
+
 def _identity(length: int) -> np.ndarray:
     indices = np.arange(length, dtype=np.int64)
     return np.stack([indices, indices], axis=1)
 
 
-def _merge(old: tuple[np.ndarray, np.ndarray] | None,
-           new: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _merge(
+    old: tuple[np.ndarray, np.ndarray] | None, new: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     if old is None:
         return new
-    return tuple(np.stack([np.minimum(o[:, 0], n[:, 0]), np.maximum(o[:, 1], n[:, 1])], axis=1)
-                 for o, n in zip(old, new, strict=True))  # type: ignore[return-value]
+    return tuple(
+        np.stack([np.minimum(o[:, 0], n[:, 0]), np.maximum(o[:, 1], n[:, 1])], axis=1)
+        for o, n in zip(old, new, strict=True)
+    )  # type: ignore[return-value]
 
 
-def _back(node: Node, upstream: Node, rows: np.ndarray,
-          cols: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], bool]:
+def _back(
+    node: Node, upstream: Node, rows: np.ndarray, cols: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray], bool]:
     """Map the needed output ranges of ``node`` to ranges of its input ``upstream``."""
     if len(upstream.output_shape) != 4 or len(node.output_shape) != 4:
         # A vector (or any non-map) between input and node: every cell reads all of it, which
@@ -190,14 +240,20 @@ def _back(node: Node, upstream: Node, rows: np.ndarray,
     return (mapped[0], mapped[1]), True
 
 
-def _everything(rows: np.ndarray, cols: np.ndarray,
-                upstream: Node) -> tuple[np.ndarray, np.ndarray]:
+def _everything(
+    rows: np.ndarray, cols: np.ndarray, upstream: Node
+) -> tuple[np.ndarray, np.ndarray]:
     """Every needed cell reads all of ``upstream`` (empty cells stay empty)."""
     shape = upstream.output_shape
     sizes = (shape[2], shape[3]) if len(shape) == 4 else (1, 1)
-    return tuple(np.where(ranges[:, :1] <= ranges[:, 1:], np.array([[0, size - 1]]),  # type: ignore[return-value]
-                          np.array([[EMPTY, -1]]))
-                 for ranges, size in zip((rows, cols), sizes, strict=True))
+    return tuple(
+        np.where(
+            ranges[:, :1] <= ranges[:, 1:],
+            np.array([[0, size - 1]]),  # type: ignore[return-value]
+            np.array([[EMPTY, -1]]),
+        )
+        for ranges, size in zip((rows, cols), sizes, strict=True)
+    )
 
 
 # An axis map turns (first, last) output indices (arrays) into (first, last) input indices.
@@ -212,8 +268,7 @@ def _apply(axis_map: AxisMap, ranges: np.ndarray, size_in: int) -> np.ndarray:
     return np.stack([np.where(empty, EMPTY, first), np.where(empty, -1, last)], axis=1)
 
 
-def _axis_map(node: Node, upstream: Node, axis: int, size_in: int,
-              size_out: int) -> AxisMap | None:
+def _axis_map(node: Node, upstream: Node, axis: int, size_in: int, size_out: int) -> AxisMap | None:
     kind, config = node.kind, node.config
     if kind in _WINDOWED:
         return _window_map(config, axis, size_in)
@@ -264,8 +319,11 @@ def _transposed_map(config: dict[str, Any], axis: int) -> AxisMap:
     dilation = _pair(config.get("dilation"), axis, 1)
 
     def readers(o: int) -> list[int]:
-        return [(o + padding - dilation * j) // stride for j in range(kernel)
-                if (o + padding - dilation * j) % stride == 0]
+        return [
+            (o + padding - dilation * j) // stride
+            for j in range(kernel)
+            if (o + padding - dilation * j) % stride == 0
+        ]
 
     def first_last(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         firsts, lasts = [], []
@@ -279,23 +337,30 @@ def _transposed_map(config: dict[str, Any], axis: int) -> AxisMap:
     return first_last
 
 
-def _upsample_map(config: dict[str, Any], axis: int, size_in: int,
-                  size_out: int) -> AxisMap | None:
+def _upsample_map(config: dict[str, Any], axis: int, size_in: int, size_out: int) -> AxisMap | None:
     mode = config.get("mode", "nearest")
     factor = config.get("scale_factor")
     scale = size_in / size_out if factor is None else 1 / _pair_float(factor, axis)
     if mode == "nearest":
-        return lambda a, b: (np.floor(a * scale).astype(np.int64),
-                             np.floor(b * scale).astype(np.int64))
+        return lambda a, b: (
+            np.floor(a * scale).astype(np.int64),
+            np.floor(b * scale).astype(np.int64),
+        )
     if mode in ("bilinear", "linear"):
         if config.get("align_corners"):
             ratio = (size_in - 1) / max(size_out - 1, 1)
-            return lambda a, b: (np.floor(a * ratio).astype(np.int64),
-                                 np.ceil(b * ratio).astype(np.int64))
+            return lambda a, b: (
+                np.floor(a * ratio).astype(np.int64),
+                np.ceil(b * ratio).astype(np.int64),
+            )
+
         def source(o: np.ndarray) -> np.ndarray:
             return np.maximum((o + 0.5) * scale - 0.5, 0)
-        return lambda a, b: (np.floor(source(a)).astype(np.int64),
-                             np.floor(source(b)).astype(np.int64) + 1)
+
+        return lambda a, b: (
+            np.floor(source(a)).astype(np.int64),
+            np.floor(source(b)).astype(np.int64) + 1,
+        )
     return None
 
 

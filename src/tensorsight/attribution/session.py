@@ -86,21 +86,33 @@ class AttributionSession:
         self.explainer = explainer
         self.jobs = Jobs()
 
-    def attribution(self, run_id: str, method: str, target: int | None = None,
-                    layer: str | None = None, job_id: str | None = None,
-                    options: dict[str, Any] | None = None) -> tuple[dict[str, Any],
-                                                                     dict[str, np.ndarray]]:
+    def attribution(
+        self,
+        run_id: str,
+        method: str,
+        target: int | None = None,
+        layer: str | None = None,
+        job_id: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """One attribution of a kept run, as a pack: arrays ``map`` and ``raw``."""
         graph = self.explainer.run_graph(run_id)
         x = graph.nodes[0].activation
         extra: dict[str, Any] = {}
         if job_id is not None:
             extra["cancel"] = self.jobs.start(job_id)
-            extra["progress"] = lambda done, total: self.jobs.update(job_id, done=done,
-                                                                      total=total)
+            extra["progress"] = lambda done, total: self.jobs.update(job_id, done=done, total=total)
         try:
-            result = attribute(self.explainer.model, x, method, target, layer, graph=graph,
-                               **extra, **(options or {}))
+            result = attribute(
+                self.explainer.model,
+                x,
+                method,
+                target,
+                layer,
+                graph=graph,
+                **extra,
+                **(options or {}),
+            )
         except AttributionCancelled:
             self._finish(job_id, "cancelled")
             raise
@@ -131,18 +143,25 @@ class AttributionSession:
         names = getattr(self.explainer, "class_names", ())
         return names[index] if index < len(names) else f"class {index}"
 
-    def gradcam_stages(self, run_id: str, target: int | None = None,
-                       plus: bool = False) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def gradcam_stages(
+        self, run_id: str, target: int | None = None, plus: bool = False
+    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Grad-CAM of every spatial stage: meta ``stages`` and one array per stage node."""
         graph = self.explainer.run_graph(run_id)
-        stages = gradcam_stages(self.explainer.model, graph.nodes[0].activation, target,
-                                graph=graph, plus=plus)
+        stages = gradcam_stages(
+            self.explainer.model, graph.nodes[0].activation, target, graph=graph, plus=plus
+        )
         meta = {
             "method": "gradcam++" if plus else "gradcam",
             "target": stages[0].target if stages else target,
-            "stages": [{"node": stage.layer, "name": stage.layer_name,
-                        "range": [float(stage.raw.min()), float(stage.raw.max())]}
-                       for stage in stages],
+            "stages": [
+                {
+                    "node": stage.layer,
+                    "name": stage.layer_name,
+                    "range": [float(stage.raw.min()), float(stage.raw.max())],
+                }
+                for stage in stages
+            ],
         }
         return meta, {str(stage.layer): stage.raw for stage in stages}
 
@@ -152,31 +171,41 @@ class AttributionSession:
         _known(graph, node_id)
         return receptive_fields(graph, node_id).describe()
 
-    def effective_receptive_field(self, run_id: str, node_id: str, y: int, x: int,
-                                  channel: int | None = None) -> tuple[dict[str, Any],
-                                                                       dict[str, np.ndarray]]:
+    def effective_receptive_field(
+        self, run_id: str, node_id: str, y: int, x: int, channel: int | None = None
+    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """``|d cell / d input|`` as array ``heat`` ``[H, W]``, with the geometric box."""
         graph = self.explainer.run_graph(run_id)
         _known(graph, node_id)
-        heat = effective_receptive_field(self.explainer.model, graph.nodes[0].activation, graph,
-                                         node_id, y, x, channel)
+        heat = effective_receptive_field(
+            self.explainer.model, graph.nodes[0].activation, graph, node_id, y, x, channel
+        )
         box = receptive_fields(graph, node_id).box(y, x)
-        return ({"node": node_id, "y": y, "x": x, "channel": channel, "box": list(box),
-                 "max": float(heat.max())}, {"heat": heat.astype(np.float32)})
+        return (
+            {
+                "node": node_id,
+                "y": y,
+                "x": x,
+                "channel": channel,
+                "box": list(box),
+                "max": float(heat.max()),
+            },
+            {"heat": heat.astype(np.float32)},
+        )
 
-
-    def channel_exemplars(self, run_id: str, node_id: str,
-                          channel: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def channel_exemplars(
+        self, run_id: str, node_id: str, channel: int
+    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The images that excite one channel most, cropped to its receptive field."""
         folder = getattr(self.explainer, "exemplars", None)
         if folder is None:
-            raise AttributionError("This model has no channel exemplars; compute them with "
-                                   "`tensorsight exemplars`.")
+            raise AttributionError(
+                "This model has no channel exemplars; compute them with `tensorsight exemplars`."
+            )
         graph = self.explainer.run_graph(run_id)
         _known(graph, node_id)
         meta, crops = channel_crops(folder, graph.node(node_id).name, channel)
         return {**meta, "node": node_id, "channel": channel}, {"crops": crops}
-
 
     def exemplar_layers(self) -> list[str]:
         """The names of the layers that have channel exemplars (none without a folder)."""
@@ -197,28 +226,52 @@ def with_attribution(protocol: Protocol, explainer: Any) -> Protocol:
     """
     session = AttributionSession(explainer)
     computing = [
-        Method("attribution", _attribution_arguments, result="pack",
-               call=lambda _, **kwargs: session.attribution(**kwargs)),
-        Method("gradcam_stages", _stages_arguments, result="pack",
-               call=lambda _, **kwargs: session.gradcam_stages(**kwargs)),
-        Method("receptive_field", _node_arguments,
-               call=lambda _, **kwargs: session.receptive_field(**kwargs)),
-        Method("effective_receptive_field", _cell_arguments, result="pack",
-               call=lambda _, **kwargs: session.effective_receptive_field(**kwargs)),
-        Method("channel_exemplars", _channel_arguments, result="pack",
-               call=lambda _, **kwargs: session.channel_exemplars(**kwargs)),
+        Method(
+            "attribution",
+            _attribution_arguments,
+            result="pack",
+            call=lambda _, **kwargs: session.attribution(**kwargs),
+        ),
+        Method(
+            "gradcam_stages",
+            _stages_arguments,
+            result="pack",
+            call=lambda _, **kwargs: session.gradcam_stages(**kwargs),
+        ),
+        Method(
+            "receptive_field",
+            _node_arguments,
+            call=lambda _, **kwargs: session.receptive_field(**kwargs),
+        ),
+        Method(
+            "effective_receptive_field",
+            _cell_arguments,
+            result="pack",
+            call=lambda _, **kwargs: session.effective_receptive_field(**kwargs),
+        ),
+        Method(
+            "channel_exemplars",
+            _channel_arguments,
+            result="pack",
+            call=lambda _, **kwargs: session.channel_exemplars(**kwargs),
+        ),
         Method("exemplar_layers", call=lambda _: session.exemplar_layers()),
     ]
     polling = [
-        Method("attribution_progress", _job_arguments,
-               call=lambda jobs, **kwargs: jobs.progress(**kwargs)),
-        Method("attribution_cancel", _job_arguments,
-               call=lambda jobs, **kwargs: jobs.cancel(**kwargs)),
+        Method(
+            "attribution_progress",
+            _job_arguments,
+            call=lambda jobs, **kwargs: jobs.progress(**kwargs),
+        ),
+        Method(
+            "attribution_cancel", _job_arguments, call=lambda jobs, **kwargs: jobs.cancel(**kwargs)
+        ),
     ]
     expected = (AttributionError, AttributionCancelled)
     # Bound to the explainer itself, the computing methods take its lock; polling has its own.
-    return (protocol.extend(explainer, computing, expected=expected)
-            .extend(session.jobs, polling, expected=expected))
+    return protocol.extend(explainer, computing, expected=expected).extend(
+        session.jobs, polling, expected=expected
+    )
 
 
 def _attribution_arguments(arguments: Arguments) -> dict[str, Any]:
@@ -226,8 +279,9 @@ def _attribution_arguments(arguments: Arguments) -> dict[str, Any]:
     options = {}
     for name in METHODS[method].defaults:
         if name in arguments.params:
-            options[name] = (_real(arguments, name) if name in _REAL_OPTIONS
-                             else arguments.integer(name))
+            options[name] = (
+                _real(arguments, name) if name in _REAL_OPTIONS else arguments.integer(name)
+            )
     return {
         "run_id": arguments.text("run_id"),
         "method": method,
@@ -253,8 +307,11 @@ def _stages_arguments(arguments: Arguments) -> dict[str, Any]:
     plus = arguments.params.get("plus", False)
     if plus not in (True, False, "true", "false"):
         raise ProtocolError(400, f"The parameter 'plus' must be true or false, not {plus!r}.")
-    return {"run_id": arguments.text("run_id"), "target": arguments.integer("target", default=None),
-            "plus": plus in (True, "true")}
+    return {
+        "run_id": arguments.text("run_id"),
+        "target": arguments.integer("target", default=None),
+        "plus": plus in (True, "true"),
+    }
 
 
 def _node_arguments(arguments: Arguments) -> dict[str, Any]:
@@ -262,8 +319,12 @@ def _node_arguments(arguments: Arguments) -> dict[str, Any]:
 
 
 def _cell_arguments(arguments: Arguments) -> dict[str, Any]:
-    return {**_node_arguments(arguments), "y": arguments.integer("y"),
-            "x": arguments.integer("x"), "channel": arguments.integer("channel", default=None)}
+    return {
+        **_node_arguments(arguments),
+        "y": arguments.integer("y"),
+        "x": arguments.integer("x"),
+        "channel": arguments.integer("channel", default=None),
+    }
 
 
 def _channel_arguments(arguments: Arguments) -> dict[str, Any]:

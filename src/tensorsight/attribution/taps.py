@@ -50,11 +50,11 @@ class TapRun:
             if tensor._version != self.versions[node_id]:
                 raise AttributionError(
                     f"Node {node_id} is overwritten in place later in the model, so its gradient "
-                    "cannot be taken; pick another layer.")
+                    "cannot be taken; pick another layer."
+                )
 
 
-def tap_run(model: nn.Module, x: torch.Tensor, graph: Graph,
-            node_ids: Iterable[str]) -> TapRun:
+def tap_run(model: nn.Module, x: torch.Tensor, graph: Graph, node_ids: Iterable[str]) -> TapRun:
     """Run ``model(x)`` with gradients and return the live output tensor of each of ``node_ids``.
 
     ``x`` must be the input ``graph`` was captured from (the match is by value). The input node
@@ -72,7 +72,8 @@ def tap_run(model: nn.Module, x: torch.Tensor, graph: Graph,
         lost = graph.nodes[follower.position]
         raise AttributionError(
             f"Could not follow {', '.join(missing)} through a gradient run: the model did not "
-            f"reproduce node {lost.id} ({lost.name}) of the capture.")
+            f"reproduce node {lost.id} ({lost.name}) of the capture."
+        )
     run = TapRun(output, follower.taps, follower.versions)
     run.check_untouched()
     return run
@@ -89,8 +90,13 @@ class _Follower(TorchFunctionMode):
         self.taps: dict[str, torch.Tensor] = {}
         self.versions: dict[str, int] = {}
 
-    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
-                           kwargs: dict[str, Any] | None = None) -> Any:
+    def __torch_function__(
+        self,
+        func: Any,
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
         output = func(*args, **(kwargs or {}))
         if self.position >= len(self.nodes) or not _has_tensor(output):
             return output

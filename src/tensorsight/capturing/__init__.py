@@ -13,4 +13,3 @@ from tensorsight.capturing.graph import KINDS, Graph, Node
 from tensorsight.capturing.recorder import CaptureError, capture
 
 __all__ = ["KINDS", "CaptureError", "Graph", "Node", "capture"]
-

@@ -9,12 +9,38 @@ if TYPE_CHECKING:
     import torch
 
 #: Every node kind a capture may produce; anything unrecognised is ``"other"``.
-KINDS = frozenset((
-    "input", "conv2d", "conv_transpose2d", "linear", "batch_norm", "layer_norm", "relu",
-    "relu6", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", "hardswish", "max_pool2d",
-    "avg_pool2d", "adaptive_avg_pool2d", "add", "mul", "cat", "flatten", "reshape", "mean",
-    "softmax", "upsample", "dropout", "identity", "other",
-))
+KINDS = frozenset(
+    (
+        "input",
+        "conv2d",
+        "conv_transpose2d",
+        "linear",
+        "batch_norm",
+        "layer_norm",
+        "relu",
+        "relu6",
+        "leaky_relu",
+        "gelu",
+        "silu",
+        "sigmoid",
+        "tanh",
+        "hardswish",
+        "max_pool2d",
+        "avg_pool2d",
+        "adaptive_avg_pool2d",
+        "add",
+        "mul",
+        "cat",
+        "flatten",
+        "reshape",
+        "mean",
+        "softmax",
+        "upsample",
+        "dropout",
+        "identity",
+        "other",
+    )
+)
 
 
 @dataclass(frozen=True)

@@ -81,32 +81,102 @@ _FUNCTION_KINDS: dict[str, str] = {
 
 # Ops that return no new values: reading metadata, or the same values in another memory layout,
 # dtype or device. They never become nodes; their tensor output stands for their input.
-PASS_THROUGH_OPS = frozenset((
-    "contiguous", "detach", "detach_", "clone", "to", "cpu", "cuda", "float", "double", "half",
-    "bfloat16", "type", "type_as", "requires_grad_", "__get__", "__set__", "__format__",
-    "__repr__", "__len__", "__bool__", "__index__", "__int__", "__float__", "__hash__",
-    "__eq__", "__ne__", "__iter__", "__reduce_ex__", "__deepcopy__", "size", "dim", "numel",
-    "item", "tolist", "stride", "storage_offset", "is_contiguous", "data_ptr", "element_size",
-    "is_floating_point", "is_complex", "untyped_storage", "__setstate__", "__getstate__",
-    "__array__",
-))
+PASS_THROUGH_OPS = frozenset(
+    (
+        "contiguous",
+        "detach",
+        "detach_",
+        "clone",
+        "to",
+        "cpu",
+        "cuda",
+        "float",
+        "double",
+        "half",
+        "bfloat16",
+        "type",
+        "type_as",
+        "requires_grad_",
+        "__get__",
+        "__set__",
+        "__format__",
+        "__repr__",
+        "__len__",
+        "__bool__",
+        "__index__",
+        "__int__",
+        "__float__",
+        "__hash__",
+        "__eq__",
+        "__ne__",
+        "__iter__",
+        "__reduce_ex__",
+        "__deepcopy__",
+        "size",
+        "dim",
+        "numel",
+        "item",
+        "tolist",
+        "stride",
+        "storage_offset",
+        "is_contiguous",
+        "data_ptr",
+        "element_size",
+        "is_floating_point",
+        "is_complex",
+        "untyped_storage",
+        "__setstate__",
+        "__getstate__",
+        "__array__",
+    )
+)
 
 # Positional parameter names of the functional ops whose arguments become a node's config.
 _FUNCTION_PARAMETERS: dict[str, tuple[str, ...]] = {
     "conv2d": ("input", "weight", "bias", "stride", "padding", "dilation", "groups"),
-    "conv_transpose2d": ("input", "weight", "bias", "stride", "padding", "output_padding",
-                         "groups", "dilation"),
+    "conv_transpose2d": (
+        "input",
+        "weight",
+        "bias",
+        "stride",
+        "padding",
+        "output_padding",
+        "groups",
+        "dilation",
+    ),
     DEFORM_KIND: ("input", "offset", "weight", "bias", "stride", "padding", "dilation", "mask"),
     "linear": ("input", "weight", "bias"),
-    "batch_norm": ("input", "running_mean", "running_var", "weight", "bias", "training",
-                   "momentum", "eps"),
+    "batch_norm": (
+        "input",
+        "running_mean",
+        "running_var",
+        "weight",
+        "bias",
+        "training",
+        "momentum",
+        "eps",
+    ),
     "layer_norm": ("input", "normalized_shape", "weight", "bias", "eps"),
     "leaky_relu": ("input", "negative_slope", "inplace"),
     "gelu": ("input", "approximate"),
-    "max_pool2d": ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode",
-                   "return_indices"),
-    "avg_pool2d": ("input", "kernel_size", "stride", "padding", "ceil_mode",
-                   "count_include_pad", "divisor_override"),
+    "max_pool2d": (
+        "input",
+        "kernel_size",
+        "stride",
+        "padding",
+        "dilation",
+        "ceil_mode",
+        "return_indices",
+    ),
+    "avg_pool2d": (
+        "input",
+        "kernel_size",
+        "stride",
+        "padding",
+        "ceil_mode",
+        "count_include_pad",
+        "divisor_override",
+    ),
     "adaptive_avg_pool2d": ("input", "output_size"),
     "cat": ("tensors", "dim"),
     "flatten": ("input", "start_dim", "end_dim"),
@@ -119,8 +189,13 @@ _FUNCTION_PARAMETERS: dict[str, tuple[str, ...]] = {
 # Defaults of the functional ops' settings, so a config always says what was in effect.
 _FUNCTION_DEFAULTS: dict[str, dict[str, Any]] = {
     "conv2d": {"stride": 1, "padding": 0, "dilation": 1, "groups": 1},
-    "conv_transpose2d": {"stride": 1, "padding": 0, "output_padding": 0, "groups": 1,
-                         "dilation": 1},
+    "conv_transpose2d": {
+        "stride": 1,
+        "padding": 0,
+        "output_padding": 0,
+        "groups": 1,
+        "dilation": 1,
+    },
     DEFORM_KIND: {"stride": 1, "padding": 0, "dilation": 1},
     "batch_norm": {"eps": 1e-5, "momentum": 0.1},
     "layer_norm": {"eps": 1e-5},
@@ -132,14 +207,45 @@ _FUNCTION_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 # Module attributes that describe a layer's settings.
-_MODULE_ATTRIBUTES = frozenset((
-    "in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding",
-    "dilation", "groups", "padding_mode", "in_features", "out_features", "num_features", "eps",
-    "momentum", "affine", "track_running_stats", "normalized_shape", "elementwise_affine",
-    "negative_slope", "approximate", "min_val", "max_val", "output_size", "ceil_mode",
-    "count_include_pad", "divisor_override", "start_dim", "end_dim", "unflattened_size", "dim",
-    "size", "scale_factor", "mode", "align_corners", "p",
-))
+_MODULE_ATTRIBUTES = frozenset(
+    (
+        "in_channels",
+        "out_channels",
+        "kernel_size",
+        "stride",
+        "padding",
+        "output_padding",
+        "dilation",
+        "groups",
+        "padding_mode",
+        "in_features",
+        "out_features",
+        "num_features",
+        "eps",
+        "momentum",
+        "affine",
+        "track_running_stats",
+        "normalized_shape",
+        "elementwise_affine",
+        "negative_slope",
+        "approximate",
+        "min_val",
+        "max_val",
+        "output_size",
+        "ceil_mode",
+        "count_include_pad",
+        "divisor_override",
+        "start_dim",
+        "end_dim",
+        "unflattened_size",
+        "dim",
+        "size",
+        "scale_factor",
+        "mode",
+        "align_corners",
+        "p",
+    )
+)
 _INPLACE_FLAG = "inplace"
 
 
@@ -166,8 +272,9 @@ def _is_torchvision_deform(cls: type[nn.Module]) -> bool:
     return native is not None and issubclass(cls, native)
 
 
-def deform_inputs(kind: str, module: nn.Module | None, args: Sequence[Any],
-                  kwargs: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+def deform_inputs(
+    kind: str, module: nn.Module | None, args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> tuple[torch.Tensor, torch.Tensor | None] | None:
     """The ``(offset, mask)`` that fed a deformable convolution (module or function), else None.
 
     >>> offset = torch.zeros(1, 18, 3, 3)
@@ -185,8 +292,9 @@ def deform_inputs(kind: str, module: nn.Module | None, args: Sequence[Any],
     return offset, mask if isinstance(mask, torch.Tensor) else None
 
 
-def deform_config(offset: torch.Tensor, mask: torch.Tensor | None,
-                  config: Mapping[str, Any]) -> dict[str, Any]:
+def deform_config(
+    offset: torch.Tensor, mask: torch.Tensor | None, config: Mapping[str, Any]
+) -> dict[str, Any]:
     """What the offsets say about a deformable convolution: offset groups, whether modulated.
 
     >>> deform_config(torch.zeros(1, 36, 3, 3), None, {"kernel_size": [3, 3]})
@@ -216,8 +324,8 @@ def is_builtin_module(module: nn.Module) -> bool:
     """
     cls = type(module)
     return cls.__module__.startswith("torch.nn.") and not isinstance(
-        module, nn.Sequential | nn.ModuleList | nn.ModuleDict | nn.ParameterList |
-        nn.ParameterDict)
+        module, nn.Sequential | nn.ModuleList | nn.ModuleDict | nn.ParameterList | nn.ParameterDict
+    )
 
 
 def module_config(module: nn.Module) -> dict[str, Any]:
@@ -227,16 +335,21 @@ def module_config(module: nn.Module) -> dict[str, Any]:
     [1, 1]
     """
     # Settings are plain instance attributes; reading __dict__ avoids nn.Module.__getattr__.
-    config = {name: _jsonable(value) for name, value in vars(module).items()
-              if name in _MODULE_ATTRIBUTES and _is_setting(value)}
+    config = {
+        name: _jsonable(value)
+        for name, value in vars(module).items()
+        if name in _MODULE_ATTRIBUTES and _is_setting(value)
+    }
     if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear) or (
-            module_kind(module) == DEFORM_KIND):
+        module_kind(module) == DEFORM_KIND
+    ):
         config["bias"] = getattr(module, "bias", None) is not None
     return config
 
 
-def function_config(kind: str, op_name: str, args: Sequence[Any],
-                    kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def function_config(
+    kind: str, op_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Split a functional op's arguments into its settings and the untracked tensors it used.
 
     Returns ``(config, tensors)``; ``tensors`` maps a parameter name to each tensor argument

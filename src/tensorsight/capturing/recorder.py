@@ -80,10 +80,24 @@ def capture(model: nn.Module, x: torch.Tensor) -> Graph:
 _use_count = getattr(torch._C, "_storage_Use_Count", None)
 
 # In-place operator spellings (in-place methods end in a single "_": add_, relu_, copy_).
-_IN_PLACE_DUNDERS = frozenset((
-    "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__", "__imod__", "__ipow__",
-    "__imatmul__", "__iand__", "__ior__", "__ixor__", "__ilshift__", "__irshift__", "__setitem__",
-))
+_IN_PLACE_DUNDERS = frozenset(
+    (
+        "__iadd__",
+        "__isub__",
+        "__imul__",
+        "__itruediv__",
+        "__ifloordiv__",
+        "__imod__",
+        "__ipow__",
+        "__imatmul__",
+        "__iand__",
+        "__ior__",
+        "__ixor__",
+        "__ilshift__",
+        "__irshift__",
+        "__setitem__",
+    )
+)
 
 
 class _Recorder:
@@ -93,8 +107,11 @@ class _Recorder:
         self.paths = {module: path for path, module in model.named_modules()}
         # The model itself is a leaf only when it is a single torch.nn layer: a user model that
         # keeps its weights on itself and calls torch.nn.functional must still show its ops.
-        self.leaves = {module for module in self.paths
-                       if is_builtin_module(module) or (module is not model and _is_leaf(module))}
+        self.leaves = {
+            module
+            for module in self.paths
+            if is_builtin_module(module) or (module is not model and _is_leaf(module))
+        }
         self.nodes: list[Node] = []
         # id(tensor) -> (tensor, node id); the tensor is held so that its id stays unique.
         self.producers: dict[int, tuple[torch.Tensor, str]] = {}
@@ -127,8 +144,10 @@ class _Recorder:
                 handle.remove()
             for module, training in modes.items():
                 module.training = training
-        if any(self.nodes[index].activation._version != version
-               for index, version in self.versions.items()):
+        if any(
+            self.nodes[index].activation._version != version
+            for index, version in self.versions.items()
+        ):
             return None
         return Graph(tuple(self.nodes), self._output_id(output))
 
@@ -141,15 +160,17 @@ class _Recorder:
         else:
             self.containers.append(self.paths.get(module, ""))
 
-    def _after(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any],
-               output: Any) -> None:
+    def _after(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+    ) -> None:
         # Hooks run inside the function mode; our own tensor reads (.shape, detach) need not
         # pass through it. (Private, but what torch's own overrides use.)
         with torch._C.DisableTorchFunction():
             self._leave(module, args, kwargs, output)
 
-    def _leave(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any],
-                     output: Any) -> None:
+    def _leave(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+    ) -> None:
         self.running.pop()
         if not self.leaf_depth:
             self.containers.pop()
@@ -167,10 +188,15 @@ class _Recorder:
         config = module_config(module)
         self._add_deform_inputs(kind, module, args, kwargs, config, parameters)
         for index, tensor in _tensor_outputs(output):
-            self._add(tensor, kind=kind,
-                      name=_numbered(name if calls == 1 else f"{name}#{calls}", index),
-                      inputs=inputs, module=module, config=config,
-                      parameters=parameters)
+            self._add(
+                tensor,
+                kind=kind,
+                name=_numbered(name if calls == 1 else f"{name}#{calls}", index),
+                inputs=inputs,
+                module=module,
+                config=config,
+                parameters=parameters,
+            )
 
     # -- functional ops -----------------------------------------------------------------------
 
@@ -197,19 +223,34 @@ class _Recorder:
         result = output
         if op_name == "__setitem__":  # `y[i] = v` returns nothing but gives y new values
             result = args[0]
-        parameters = {name: _keep(tensor) for name, tensor in tensors.items()
-                      if id(tensor) not in self.producers}
+        parameters = {
+            name: _keep(tensor)
+            for name, tensor in tensors.items()
+            if id(tensor) not in self.producers
+        }
         self._add_deform_inputs(kind, None, args, kwargs, config, parameters)
         label = kind if kind != "other" else op_name.strip("_")
         self.op_counts[label] += 1
         for index, tensor in _tensor_outputs(result):
-            self._add(tensor, kind=kind, name=_numbered(f"{label}_{self.op_counts[label]}", index),
-                      inputs=inputs, config=config, parameters=parameters)
+            self._add(
+                tensor,
+                kind=kind,
+                name=_numbered(f"{label}_{self.op_counts[label]}", index),
+                inputs=inputs,
+                config=config,
+                parameters=parameters,
+            )
         return output
 
-    def _add_deform_inputs(self, kind: str, module: nn.Module | None, args: tuple[Any, ...],
-                           kwargs: dict[str, Any], config: dict[str, Any],
-                           parameters: dict[str, torch.Tensor]) -> None:
+    def _add_deform_inputs(
+        self,
+        kind: str,
+        module: nn.Module | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        config: dict[str, Any],
+        parameters: dict[str, torch.Tensor],
+    ) -> None:
         """A deformable convolution keeps the offsets (and mask) it read, and which nodes
         produced them (``offset_node``, ``mask_node``; None when no node did)."""
         found = deform_inputs(kind, module, args, kwargs)
@@ -231,32 +272,44 @@ class _Recorder:
 
     # -- bookkeeping --------------------------------------------------------------------------
 
-    def _add(self, tensor: torch.Tensor, *, kind: str, name: str, inputs: tuple[str, ...],
-             module: nn.Module | None = None, config: dict[str, Any] | None = None,
-             parameters: dict[str, torch.Tensor] | None = None, copy: bool = False) -> None:
+    def _add(
+        self,
+        tensor: torch.Tensor,
+        *,
+        kind: str,
+        name: str,
+        inputs: tuple[str, ...],
+        module: nn.Module | None = None,
+        config: dict[str, Any] | None = None,
+        parameters: dict[str, torch.Tensor] | None = None,
+        copy: bool = False,
+    ) -> None:
         node_id = f"n{len(self.nodes)}"
         copy = copy or self.copy_at_once or tensor.device.type != "cpu"
         if not copy:
             address = tensor.untyped_storage().data_ptr()
             self.views.setdefault(address, []).append(len(self.nodes))
             self.versions[len(self.nodes)] = tensor._version
-        self.nodes.append(Node(
-            id=node_id,
-            kind=kind,
-            name=name,
-            module_path=None if module is None else self.paths.get(module, ""),
-            module_type=None if module is None else type(module).__name__,
-            config=config or {},
-            inputs=inputs,
-            output_shape=tuple(tensor.shape),
-            activation=_copy(tensor) if copy else tensor.detach(),
-            parameters=parameters or {},
-            group=(self.containers[-1] or None) if self.containers else None,
-        ))
+        self.nodes.append(
+            Node(
+                id=node_id,
+                kind=kind,
+                name=name,
+                module_path=None if module is None else self.paths.get(module, ""),
+                module_type=None if module is None else type(module).__name__,
+                config=config or {},
+                inputs=inputs,
+                output_shape=tuple(tensor.shape),
+                activation=_copy(tensor) if copy else tensor.detach(),
+                parameters=parameters or {},
+                group=(self.containers[-1] or None) if self.containers else None,
+            )
+        )
         self.producers[id(tensor)] = (tensor, node_id)
 
-    def _write_keeping_values(self, func: Any, args: tuple[Any, ...],
-                              kwargs: dict[str, Any]) -> Any:
+    def _write_keeping_values(
+        self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         """Run an op that overwrites its input without losing the kept values it overwrites.
 
         The cheap way, for ``F.relu6(x, inplace=True)`` and the like on a tensor that nothing
@@ -270,8 +323,12 @@ class _Recorder:
             self._save_before_write(target, kwargs.get("out"))
             return func(*args, **kwargs)
         result = func(*args, **{**kwargs, "inplace": False})
-        if not (isinstance(result, torch.Tensor) and result.shape == target.shape
-                and result.dtype == target.dtype and result.is_contiguous()):
+        if not (
+            isinstance(result, torch.Tensor)
+            and result.shape == target.shape
+            and result.dtype == target.dtype
+            and result.is_contiguous()
+        ):
             self._save_before_write(target)  # not an element-wise op after all: do it in place
             return func(*args, **kwargs)
         target.set_(result.untyped_storage(), 0, result.shape, result.stride())
@@ -282,9 +339,14 @@ class _Recorder:
 
     def _sole_sharers(self, tensor: Any) -> tuple[int, list[int]] | None:
         """(storage address, kept node indices) when only those nodes share ``tensor``'s memory."""
-        if (not isinstance(tensor, torch.Tensor) or tensor.device.type != "cpu"
-                or tensor._is_view() or tensor.storage_offset() != 0
-                or not tensor.is_contiguous() or _use_count is None):
+        if (
+            not isinstance(tensor, torch.Tensor)
+            or tensor.device.type != "cpu"
+            or tensor._is_view()
+            or tensor.storage_offset() != 0
+            or not tensor.is_contiguous()
+            or _use_count is None
+        ):
             return None
         storage = tensor.untyped_storage()
         kept = self.views.get(storage.data_ptr())
@@ -326,8 +388,9 @@ class _Recorder:
         where = f"layer {path!r} ({module_type})" if path else f"the forward of {module_type}"
         if self.failed_op and module not in self.leaves:
             where += f" at {self.failed_op}"
-        return CaptureError(f"Capture failed in {where}: {type(error).__name__}: {error}",
-                            path, module_type)
+        return CaptureError(
+            f"Capture failed in {where}: {type(error).__name__}: {error}", path, module_type
+        )
 
 
 class _FunctionListener(TorchFunctionMode):
@@ -337,8 +400,13 @@ class _FunctionListener(TorchFunctionMode):
         super().__init__()
         self.recorder = recorder
 
-    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
-                           kwargs: dict[str, Any] | None = None) -> Any:
+    def __torch_function__(
+        self,
+        func: Any,
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
         return self.recorder.on_function(func, args, kwargs or {})
 
 
@@ -347,21 +415,29 @@ def _parameters_of(module: nn.Module) -> dict[str, torch.Tensor]:
         named = itertools.chain(module._parameters.items(), module._buffers.items())
     else:
         named = itertools.chain(module.named_parameters(), module.named_buffers())
-    return {name: _keep(tensor) for name, tensor in named
-            if tensor is not None and tensor.is_floating_point()}
+    return {
+        name: _keep(tensor)
+        for name, tensor in named
+        if tensor is not None and tensor.is_floating_point()
+    }
 
 
 def _writes_in_place(op_name: str, kwargs: dict[str, Any]) -> bool:
-    return ((op_name.endswith("_") and not op_name.endswith("__"))
-            or op_name in _IN_PLACE_DUNDERS or kwargs.get("inplace") is True
-            or kwargs.get("out") is not None)
+    return (
+        (op_name.endswith("_") and not op_name.endswith("__"))
+        or op_name in _IN_PLACE_DUNDERS
+        or kwargs.get("inplace") is True
+        or kwargs.get("out") is not None
+    )
 
 
 def _is_leaf(module: nn.Module) -> bool:
     """A user module holding weights but no sub-modules (torch.nn's own layers are leaves too)."""
     has_children = next(module.children(), None) is not None
-    has_own_tensors = any(True for _ in itertools.chain(module.parameters(recurse=False),
-                                                         module.buffers(recurse=False)))
+    has_own_tensors = any(
+        True
+        for _ in itertools.chain(module.parameters(recurse=False), module.buffers(recurse=False))
+    )
     return has_own_tensors and not has_children
 
 
@@ -398,4 +474,3 @@ def _copy(tensor: torch.Tensor) -> torch.Tensor:
 
 def _keep(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.detach() if tensor.device.type == "cpu" else tensor.detach().cpu()
-

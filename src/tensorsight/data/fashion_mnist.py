@@ -27,8 +27,16 @@ if TYPE_CHECKING:
 DEFAULT_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_ENV = "TENSORSIGHT_FASHION_MNIST"
 FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 _SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 _UNSIGNED_BYTE = 0x08
@@ -53,9 +61,7 @@ class FashionMNIST:
         """Float32 ``[N, C, H, W]``: every image through ``preprocessing``, as at inference."""
         from PIL import Image
 
-        return np.stack(
-            [preprocessing.to_array(Image.fromarray(image)) for image in self.images]
-        )
+        return np.stack([preprocessing.to_array(Image.fromarray(image)) for image in self.images])
 
     def checksums(self) -> dict[str, str]:
         """SHA-256 of each source file, keyed by file name (for a model card)."""
@@ -125,7 +131,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     header_size = 4 + 4 * ndim
     if ndim == 0 or len(data) < header_size:
         raise DatasetError(f"{path} has a truncated idx header.")
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = int(np.prod(shape, dtype=np.int64))
     if len(data) - header_size != expected:
         raise DatasetError(

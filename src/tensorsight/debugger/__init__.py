@@ -28,5 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["astviz", "clarify", "explain"]
 
 # explain() and astviz() load the tracing room on first use: `clarify` alone stays light.
-__getattr__ = lazy_attributes(__name__, {"astviz": "tensorsight.debugger.tracing",
-                                         "explain": "tensorsight.debugger.tracing"})
+__getattr__ = lazy_attributes(
+    __name__, {"astviz": "tensorsight.debugger.tracing", "explain": "tensorsight.debugger.tracing"}
+)

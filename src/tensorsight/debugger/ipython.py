@@ -21,8 +21,13 @@ def _shows_svg(shell: Any) -> bool:
     return "image/svg+xml" in shell.display_formatter.active_types
 
 
-def _handle(shell: Any, etype: type[BaseException], value: BaseException,
-            tb: TracebackType | None, tb_offset: int | None = None) -> None:
+def _handle(
+    shell: Any,
+    etype: type[BaseException],
+    value: BaseException,
+    tb: TracebackType | None,
+    tb_offset: int | None = None,
+) -> None:
     clarification = explain_error(value)
     formatter = shell.InteractiveTB
     stb = formatter.structured_traceback(etype, value, tb, tb_offset=tb_offset)

@@ -25,13 +25,25 @@ if TYPE_CHECKING:
     from tensorsight.explanation.explainer import Explainer
     from tensorsight.explanation.runs import DirectoryInputStore, InputStore
 
-__all__ = ["BadParameterError", "DirectoryInputStore", "Explainer", "ExplainerError",
-           "InputStore", "ModelRunError", "PackError", "UnknownIdError", "decode_pack",
-           "encode_pack"]
+__all__ = [
+    "BadParameterError",
+    "DirectoryInputStore",
+    "Explainer",
+    "ExplainerError",
+    "InputStore",
+    "ModelRunError",
+    "PackError",
+    "UnknownIdError",
+    "decode_pack",
+    "encode_pack",
+]
 
 
-__getattr__ = lazy_attributes(__name__, {
-    "Explainer": "tensorsight.explanation.explainer",
-    "InputStore": "tensorsight.explanation.runs",
-    "DirectoryInputStore": "tensorsight.explanation.runs",
-})
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "Explainer": "tensorsight.explanation.explainer",
+        "InputStore": "tensorsight.explanation.runs",
+        "DirectoryInputStore": "tensorsight.explanation.runs",
+    },
+)

@@ -32,10 +32,21 @@ CORNERS = ((0, 0), (0, 1), (1, 0), (1, 1))
 # The adaptive receptive field is left out when it would hold more points than this.
 MAX_FIELD_POINTS = 1 << 21
 # Kinds a receptive field passes through unchanged (one output pixel, one input pixel).
-_PIXELWISE = frozenset((
-    "relu", "relu6", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", "hardswish", "dropout",
-    "identity", "batch_norm",
-))
+_PIXELWISE = frozenset(
+    (
+        "relu",
+        "relu6",
+        "leaky_relu",
+        "gelu",
+        "silu",
+        "sigmoid",
+        "tanh",
+        "hardswish",
+        "dropout",
+        "identity",
+        "batch_norm",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -54,18 +65,22 @@ class DeformSampling:
     weights: torch.Tensor
 
 
-def deform_sampling(offset: torch.Tensor, kernel_size: Sequence[int],
-                    stride: Sequence[int] = (1, 1),
-                    padding: Sequence[int] = (0, 0),
-                    dilation: Sequence[int] = (1, 1)) -> DeformSampling:
+def deform_sampling(
+    offset: torch.Tensor,
+    kernel_size: Sequence[int],
+    stride: Sequence[int] = (1, 1),
+    padding: Sequence[int] = (0, 0),
+    dilation: Sequence[int] = (1, 1),
+) -> DeformSampling:
     """The sampling points of one image's ``offset [2 * G * K, Ho, Wo]`` and their neighbours.
 
     >>> s = deform_sampling(torch.full((2, 1, 1), 0.25), (1, 1))
     >>> s.weights[0, 0, :, 0, 0].tolist()  # G(q, p) for (0, 0), (0, 1), (1, 0), (1, 1)
     [0.5625, 0.1875, 0.1875, 0.0625]
     """
-    y, x = sampling_positions(offset.unsqueeze(0), tuple(kernel_size), tuple(stride),
-                              tuple(padding), tuple(dilation))
+    y, x = sampling_positions(
+        offset.unsqueeze(0), tuple(kernel_size), tuple(stride), tuple(padding), tuple(dilation)
+    )
     y, x = y[0], x[0]
     y0, x0 = torch.floor(y), torch.floor(x)
     weights = torch.stack([_g(y0 + dy, y) * _g(x0 + dx, x) for dy, dx in CORNERS], dim=2)
@@ -77,8 +92,9 @@ def _g(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.clamp(1 - (a - b).abs(), min=0)
 
 
-def neighbour_values(x: torch.Tensor, sampling: DeformSampling,
-                     channel_groups: torch.Tensor | None = None) -> torch.Tensor:
+def neighbour_values(
+    x: torch.Tensor, sampling: DeformSampling, channel_groups: torch.Tensor | None = None
+) -> torch.Tensor:
     """The four neighbouring input values of every sampling point, zero outside the input:
     ``[C, K, 4, Ho, Wo]`` for ``x [C, H, W]``; channel ``c`` uses offset group
     ``channel_groups[c]`` (default: group 0 for all).
@@ -88,30 +104,38 @@ def neighbour_values(x: torch.Tensor, sampling: DeformSampling,
     [0.0, 0.0, 0.0, 1.0]
     """
     channels, height, width = x.shape
-    groups = (torch.zeros(channels, dtype=torch.long) if channel_groups is None
-              else channel_groups.long())
+    groups = (
+        torch.zeros(channels, dtype=torch.long) if channel_groups is None else channel_groups.long()
+    )
     values = []
     for dy, dx in CORNERS:
-        rows = (sampling.y0 + dy).long()[groups]   # [C, K, Ho, Wo]
+        rows = (sampling.y0 + dy).long()[groups]  # [C, K, Ho, Wo]
         cols = (sampling.x0 + dx).long()[groups]
         inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
         flat = rows.clamp(0, height - 1) * width + cols.clamp(0, width - 1)
-        read = torch.gather(x.reshape(channels, 1, -1).expand(-1, flat.shape[1], -1), 2,
-                            flat.reshape(channels, flat.shape[1], -1))
+        read = torch.gather(
+            x.reshape(channels, 1, -1).expand(-1, flat.shape[1], -1),
+            2,
+            flat.reshape(channels, flat.shape[1], -1),
+        )
         values.append(torch.where(inside, read.reshape(flat.shape), torch.zeros((), dtype=x.dtype)))
     return torch.stack(values, dim=2)
 
 
-def bilinear_read(x: torch.Tensor, sampling: DeformSampling,
-                  channel_groups: torch.Tensor | None = None) -> torch.Tensor:
+def bilinear_read(
+    x: torch.Tensor, sampling: DeformSampling, channel_groups: torch.Tensor | None = None
+) -> torch.Tensor:
     """The interpolated value of every tap, ``sum_q G(q, p) x(q)``: ``[C, K, Ho, Wo]``.
 
     >>> s = deform_sampling(torch.zeros(2, 1, 1), (1, 1))
     >>> bilinear_read(torch.full((1, 1, 1), 7.0), s).item()   # on a pixel: its value
     7.0
     """
-    groups = (torch.zeros(x.shape[0], dtype=torch.long) if channel_groups is None
-              else channel_groups.long())
+    groups = (
+        torch.zeros(x.shape[0], dtype=torch.long)
+        if channel_groups is None
+        else channel_groups.long()
+    )
     return (neighbour_values(x, sampling, groups) * sampling.weights[groups]).sum(dim=2)
 
 
@@ -125,8 +149,9 @@ def channel_offset_groups(channels: range, in_channels: int, offset_groups: int)
     return torch.tensor([channel // per_group for channel in channels], dtype=torch.long)
 
 
-def deform_pack(graph: Graph, node: Node, channel: int) -> tuple[dict[str, Any],
-                                                                 dict[str, torch.Tensor]]:
+def deform_pack(
+    graph: Graph, node: Node, channel: int
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """The detail pack of a deformable convolution node for one output channel.
 
     Arrays (float32, no batch dimension): ``input [Cin_g, H, W]`` (the channels this output
@@ -154,22 +179,28 @@ def deform_pack(graph: Graph, node: Node, channel: int) -> tuple[dict[str, Any],
     taps = settings["kernel_size"][0] * settings["kernel_size"][1]
     groups_count = offset.shape[0] // (2 * taps)
     out_h, out_w = offset.shape[-2:]
-    mask = (per_image(mask_tensor).double().reshape(groups_count, taps, out_h, out_w)
-            if mask_tensor is not None
-            else torch.ones(groups_count, taps, out_h, out_w, dtype=torch.float64))
+    mask = (
+        per_image(mask_tensor).double().reshape(groups_count, taps, out_h, out_w)
+        if mask_tensor is not None
+        else torch.ones(groups_count, taps, out_h, out_w, dtype=torch.float64)
+    )
     per_group_in = weight.shape[1]
     group = channel // (weight.shape[0] // settings["groups"])
     channels = range(group * per_group_in, (group + 1) * per_group_in)
     channel_groups = channel_offset_groups(channels, x.shape[0], groups_count)
-    sampling = deform_sampling(offset, settings["kernel_size"], settings["stride"],
-                               settings["padding"], settings["dilation"])
-    sampled = bilinear_read(x[channels.start:channels.stop], sampling, channel_groups)
+    sampling = deform_sampling(
+        offset,
+        settings["kernel_size"],
+        settings["stride"],
+        settings["padding"],
+        settings["dilation"],
+    )
+    sampled = bilinear_read(x[channels.start : channels.stop], sampling, channel_groups)
     kernel = weight[channel]
     terms = sampled * mask[channel_groups] * kernel.reshape(per_group_in, taps, 1, 1)
     meta = {
         "channel": channel,
-        **{name: list(settings[name]) for name in ("kernel_size", "stride", "padding",
-                                                   "dilation")},
+        **{name: list(settings[name]) for name in ("kernel_size", "stride", "padding", "dilation")},
         "groups": settings["groups"],
         "offset_groups": groups_count,
         "modulated": mask_tensor is not None,
@@ -181,12 +212,14 @@ def deform_pack(graph: Graph, node: Node, channel: int) -> tuple[dict[str, Any],
         "corners": [list(corner) for corner in CORNERS],
     }
     arrays = {
-        "input": x[channels.start:channels.stop],
+        "input": x[channels.start : channels.stop],
         "kernel": kernel,
         "offset": offset.reshape(groups_count, 2 * taps, out_h, out_w),
         "mask": mask,
-        "sample_y": sampling.y, "sample_x": sampling.x,
-        "corner_y": sampling.y0, "corner_x": sampling.x0,
+        "sample_y": sampling.y,
+        "sample_x": sampling.x,
+        "corner_y": sampling.y0,
+        "corner_x": sampling.x0,
         "bilinear": sampling.weights,
         "sampled": sampled,
         "intermediate": terms.sum(dim=1),
@@ -200,9 +233,13 @@ def deform_pack(graph: Graph, node: Node, channel: int) -> tuple[dict[str, Any],
 
 
 def _settings(config: dict[str, Any], weight: torch.Tensor) -> dict[str, Any]:
-    return {"kernel_size": tuple(weight.shape[2:]), "stride": _pair(config.get("stride", 1)),
-            "padding": _pair(config.get("padding", 0)),
-            "dilation": _pair(config.get("dilation", 1)), "groups": int(config.get("groups", 1))}
+    return {
+        "kernel_size": tuple(weight.shape[2:]),
+        "stride": _pair(config.get("stride", 1)),
+        "padding": _pair(config.get("padding", 0)),
+        "dilation": _pair(config.get("dilation", 1)),
+        "groups": int(config.get("groups", 1)),
+    }
 
 
 def receptive_fields(graph: Graph, node: Node) -> dict[str, Any] | None:
@@ -246,8 +283,10 @@ def _chain(graph: Graph, node: Node) -> list[Node] | None:
     chain = []
     current = node
     while current.kind != "input":
-        if current.kind not in ("deform_conv2d", "conv2d", "max_pool2d", "avg_pool2d",
-                                *_PIXELWISE) or not current.inputs:
+        if (
+            current.kind not in ("deform_conv2d", "conv2d", "max_pool2d", "avg_pool2d", *_PIXELWISE)
+            or not current.inputs
+        ):
             return None
         if current.kind == "conv2d" and isinstance(current.config.get("padding"), str):
             return None
@@ -261,8 +300,9 @@ def _taps(node: Node) -> int:
     return int(kh * kw)
 
 
-def _map_back(node: Node, y: torch.Tensor, x: torch.Tensor, *,
-              deformed: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _map_back(
+    node: Node, y: torch.Tensor, x: torch.Tensor, *, deformed: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Positions ``[Ho, Wo, P]`` in ``node``'s output -> positions in its input."""
     if node.kind in _PIXELWISE:
         return y, x
@@ -281,20 +321,26 @@ def _map_back(node: Node, y: torch.Tensor, x: torch.Tensor, *,
     return centre_y, centre_x
 
 
-def _deform_back(node: Node, y: torch.Tensor, x: torch.Tensor, *,
-                 deformed: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _deform_back(
+    node: Node, y: torch.Tensor, x: torch.Tensor, *, deformed: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     offset = node.parameters["offset"][0].double()
     config = node.config
     kernel = tuple(node.parameters["weight"].shape[2:])
     if not deformed:
         offset = torch.zeros_like(offset)
-    sampling = deform_sampling(offset, kernel, _pair(config.get("stride", 1)),
-                               _pair(config.get("padding", 0)), _pair(config.get("dilation", 1)))
+    sampling = deform_sampling(
+        offset,
+        kernel,
+        _pair(config.get("stride", 1)),
+        _pair(config.get("padding", 0)),
+        _pair(config.get("dilation", 1)),
+    )
     out_h, out_w = offset.shape[-2:]
     # A fractional point reads the offsets of the output position nearest to it (group 0).
     row = y.round().clamp(0, out_h - 1).long()
     col = x.round().clamp(0, out_w - 1).long()
-    taps_y = sampling.y[0][:, row, col]   # [K, Ho, Wo, P]
+    taps_y = sampling.y[0][:, row, col]  # [K, Ho, Wo, P]
     taps_x = sampling.x[0][:, row, col]
     shape = (*y.shape[:2], -1)
     return (taps_y.permute(1, 2, 3, 0).reshape(shape), taps_x.permute(1, 2, 3, 0).reshape(shape))

@@ -26,19 +26,42 @@ Pack = tuple[dict[str, Any], dict[str, np.ndarray]]
 TensorPack = tuple[dict[str, Any], dict[str, torch.Tensor]]
 
 # Arrays that hold positions (window tables, the cell max pooling picked), not values.
-INDEX_ARRAYS = frozenset(("rows", "cols", "argmax", "row_index", "col_index", "row_taps",
-                          "col_taps", "window_rows", "window_cols", "stamp_rows", "stamp_cols",
-                          "canvas_rows", "canvas_cols"))
-ELEMENTWISE_KINDS = frozenset((
-    "relu", "relu6", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", "hardswish", "dropout",
-    "identity",
-))
+INDEX_ARRAYS = frozenset(
+    (
+        "rows",
+        "cols",
+        "argmax",
+        "row_index",
+        "col_index",
+        "row_taps",
+        "col_taps",
+        "window_rows",
+        "window_cols",
+        "stamp_rows",
+        "stamp_cols",
+        "canvas_rows",
+        "canvas_cols",
+    )
+)
+ELEMENTWISE_KINDS = frozenset(
+    (
+        "relu",
+        "relu6",
+        "leaky_relu",
+        "gelu",
+        "silu",
+        "sigmoid",
+        "tanh",
+        "hardswish",
+        "dropout",
+        "identity",
+    )
+)
 
 
 def detail_pack(graph: Graph, node: Node, channel: int) -> Pack:
     """The detail pack of ``node`` for output ``channel`` (the unit, for dense layers)."""
-    builder = _elementwise if node.kind in ELEMENTWISE_KINDS else _BUILDERS.get(node.kind,
-                                                                                 _generic)
+    builder = _elementwise if node.kind in ELEMENTWISE_KINDS else _BUILDERS.get(node.kind, _generic)
     meta, arrays = builder(graph, node, channel)
     return {"kind": node.kind, **meta}, _numpy(arrays)
 
@@ -59,19 +82,23 @@ def terms_pack(graph: Graph, node: Node, channel: int, row: int, col: int) -> Pa
     """
     if node.kind != "conv2d":
         raise BadParameterError(
-            f"{node.name} is a {node.kind} layer; per-window terms exist for convolutions only.")
+            f"{node.name} is a {node.kind} layer; per-window terms exist for convolutions only."
+        )
     x, output = per_image(_source(graph, node).activation), per_image(node.activation)
     check_channel(output, channel)
     for name, index, size in (("row", row, output.shape[1]), ("column", col, output.shape[2])):
         if not 0 <= index < size:
             raise BadParameterError(
-                f"{name} {index} is outside the {size} {name}s of {node.name}'s output.")
+                f"{name} {index} is outside the {size} {name}s of {node.name}'s output."
+            )
     settings = _conv_settings(node)
-    terms = maths.conv_terms(x, node.parameters["weight"], node.parameters.get("bias"), channel,
-                             row, col, **settings)
+    terms = maths.conv_terms(
+        x, node.parameters["weight"], node.parameters.get("bias"), channel, row, col, **settings
+    )
     meta = {"kind": node.kind, "channel": channel, "row": row, "col": col, "bias": terms.bias}
-    return meta, _numpy({"patch": terms.patch, "products": terms.products,
-                         "channel_sums": terms.channel_sums})
+    return meta, _numpy(
+        {"patch": terms.patch, "products": terms.products, "channel_sums": terms.channel_sums}
+    )
 
 
 def per_image(tensor: torch.Tensor) -> torch.Tensor:
@@ -85,7 +112,8 @@ def check_channel(values: torch.Tensor, channel: int, what: str = "channel") -> 
     if not 0 <= channel < values.shape[0]:
         raise BadParameterError(
             f"{what} {channel} does not exist: this node has {values.shape[0]} "
-            f"({what}s 0 to {values.shape[0] - 1}).")
+            f"({what}s 0 to {values.shape[0] - 1})."
+        )
 
 
 def _plane(values: torch.Tensor, channel: int) -> torch.Tensor:
@@ -101,7 +129,8 @@ def _source(graph: Graph, node: Node) -> Node:
     if not node.inputs:
         raise BadParameterError(
             f"{node.name} has no recorded input to explain it with (it reads a tensor that no "
-            "earlier layer produced).")
+            "earlier layer produced)."
+        )
     return graph.node(node.inputs[0])
 
 
@@ -111,11 +140,11 @@ def _conv2d(graph: Graph, node: Node, channel: int) -> TensorPack:
     check_channel(output, channel)
     weight, bias = node.parameters["weight"], node.parameters.get("bias")
     settings = _conv_settings(node)
-    channels = maths.conv_input_channels(channel, x.shape[0], weight.shape[0],
-                                         settings["groups"])
+    channels = maths.conv_input_channels(channel, x.shape[0], weight.shape[0], settings["groups"])
     intermediate = maths.conv_channel_maps(x, weight, channel, **settings)
-    top, _, left, _ = maths.conv_padding(settings["padding"], weight.shape[2:],
-                                         settings["dilation"])
+    top, _, left, _ = maths.conv_padding(
+        settings["padding"], weight.shape[2:], settings["dilation"]
+    )
     meta = {
         "channel": channel,
         "stride": list(settings["stride"]),
@@ -127,12 +156,17 @@ def _conv2d(graph: Graph, node: Node, channel: int) -> TensorPack:
         "in_channels": list(channels),
     }
     arrays = {
-        "input": x[channels.start:channels.stop],
+        "input": x[channels.start : channels.stop],
         "kernel": weight[channel],
         "intermediate": intermediate,
         "output": output[channel],
-        **_window_tables(output.shape[1:], weight.shape[2:], settings["stride"], (top, left),
-                         settings["dilation"]),
+        **_window_tables(
+            output.shape[1:],
+            weight.shape[2:],
+            settings["stride"],
+            (top, left),
+            settings["dilation"],
+        ),
     }
     return meta, arrays
 
@@ -148,21 +182,37 @@ def _conv_settings(node: Node) -> dict[str, Any]:
     }
 
 
-def _window_tables(out_size: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
-                   padding: Sequence[int], dilation: Sequence[int]) -> dict[str, torch.Tensor]:
+def _window_tables(
+    out_size: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+) -> dict[str, torch.Tensor]:
     """``rows [Ho, 3]`` and ``cols [Wo, 3]``: the (start, stop, step) of every window's taps."""
-    return {name: maths.window_ranges(int(out_size[axis]), kernel=int(kernel[axis]),
-                                      stride=int(stride[axis]), padding=int(padding[axis]),
-                                      dilation=int(dilation[axis]))
-            for axis, name in enumerate(("rows", "cols"))}
+    return {
+        name: maths.window_ranges(
+            int(out_size[axis]),
+            kernel=int(kernel[axis]),
+            stride=int(stride[axis]),
+            padding=int(padding[axis]),
+            dilation=int(dilation[axis]),
+        )
+        for axis, name in enumerate(("rows", "cols"))
+    }
 
 
 def _elementwise(graph: Graph, node: Node, channel: int) -> TensorPack:
-    settings: dict[str, Any] = {name: node.config[name] for name in
-                                ("negative_slope", "approximate", "p") if name in node.config}
+    settings: dict[str, Any] = {
+        name: node.config[name]
+        for name in ("negative_slope", "approximate", "p")
+        if name in node.config
+    }
     x = per_image(_source(graph, node).activation)
-    return ({"channel": channel, **settings},
-            {"input": _plane(x, channel), "output": _plane(per_image(node.activation), channel)})
+    return (
+        {"channel": channel, **settings},
+        {"input": _plane(x, channel), "output": _plane(per_image(node.activation), channel)},
+    )
 
 
 def _pool(graph: Graph, node: Node, channel: int) -> TensorPack:
@@ -173,10 +223,13 @@ def _pool(graph: Graph, node: Node, channel: int) -> TensorPack:
     else:
         kernel = maths.pair(config["kernel_size"])
         stride = config.get("stride") or kernel  # PyTorch: stride defaults to the kernel size
-        meta.update(kernel_size=list(kernel), stride=list(maths.pair(stride)),
-                    padding=list(maths.pair(config.get("padding", 0))),
-                    dilation=list(maths.pair(config.get("dilation", 1))),
-                    ceil_mode=bool(config.get("ceil_mode", False)))
+        meta.update(
+            kernel_size=list(kernel),
+            stride=list(maths.pair(stride)),
+            padding=list(maths.pair(config.get("padding", 0))),
+            dilation=list(maths.pair(config.get("dilation", 1))),
+            ceil_mode=bool(config.get("ceil_mode", False)),
+        )
         if node.kind == "avg_pool2d":
             meta["count_include_pad"] = bool(config.get("count_include_pad", True))
     x, output = per_image(_source(graph, node).activation), per_image(node.activation)
@@ -186,19 +239,29 @@ def _pool(graph: Graph, node: Node, channel: int) -> TensorPack:
     return meta, arrays
 
 
-def _pool_windows(kind: str, meta: dict[str, Any], x: torch.Tensor,
-                  output: torch.Tensor) -> dict[str, torch.Tensor]:
+def _pool_windows(
+    kind: str, meta: dict[str, Any], x: torch.Tensor, output: torch.Tensor
+) -> dict[str, torch.Tensor]:
     """Window ranges of a pooling plane, and for max pooling which input cell won (``argmax
     [Ho, Wo]``, a flat index into the input map, as ``max_pool2d`` itself reports it)."""
     if kind == "adaptive_avg_pool2d":
-        return {"rows": maths.adaptive_ranges(output.shape[0], x.shape[0]),
-                "cols": maths.adaptive_ranges(output.shape[1], x.shape[1])}
-    tables = _window_tables(output.shape, meta["kernel_size"], meta["stride"], meta["padding"],
-                            meta["dilation"])
+        return {
+            "rows": maths.adaptive_ranges(output.shape[0], x.shape[0]),
+            "cols": maths.adaptive_ranges(output.shape[1], x.shape[1]),
+        }
+    tables = _window_tables(
+        output.shape, meta["kernel_size"], meta["stride"], meta["padding"], meta["dilation"]
+    )
     if kind == "max_pool2d":
-        _, argmax = F.max_pool2d(x[None].float(), meta["kernel_size"], meta["stride"],
-                                 meta["padding"], meta["dilation"], ceil_mode=meta["ceil_mode"],
-                                 return_indices=True)
+        _, argmax = F.max_pool2d(
+            x[None].float(),
+            meta["kernel_size"],
+            meta["stride"],
+            meta["padding"],
+            meta["dilation"],
+            ceil_mode=meta["ceil_mode"],
+            return_indices=True,
+        )
         tables["argmax"] = argmax[0].to(torch.int32)
     return tables
 
@@ -209,20 +272,28 @@ def _linear(graph: Graph, node: Node, channel: int) -> TensorPack:
     if x.dim() != 1:
         raise BadParameterError(
             f"{node.name} is applied to every row of a {list(x.shape)} tensor; its detail view "
-            "explains dense layers on vectors only.")
+            "explains dense layers on vectors only."
+        )
     check_channel(output, channel, "unit")
     weight, bias = node.parameters["weight"], node.parameters.get("bias")
-    meta = {"channel": channel, "bias": 0.0 if bias is None else float(bias[channel]),
-            "in_features": int(weight.shape[1]), "out_features": int(weight.shape[0])}
+    meta = {
+        "channel": channel,
+        "bias": 0.0 if bias is None else float(bias[channel]),
+        "in_features": int(weight.shape[1]),
+        "out_features": int(weight.shape[0]),
+    }
     terms = maths.linear_terms(x, weight, bias, channel)
-    return meta, {"input": x, "weight": weight[channel], "products": terms.products,
-                  "output": output}
+    return meta, {
+        "input": x,
+        "weight": weight[channel],
+        "products": terms.products,
+        "output": output,
+    }
 
 
 def _reshape(graph: Graph, node: Node, channel: int) -> TensorPack:
     x = per_image(_source(graph, node).activation)
-    return ({"input_shape": list(x.shape)},
-            {"input": x, "output": per_image(node.activation)})
+    return ({"input_shape": list(x.shape)}, {"input": x, "output": per_image(node.activation)})
 
 
 def _softmax(graph: Graph, node: Node, channel: int) -> TensorPack:
@@ -230,13 +301,15 @@ def _softmax(graph: Graph, node: Node, channel: int) -> TensorPack:
     if logits.dim() != 1:
         raise BadParameterError(
             f"{node.name} normalises a {list(logits.shape)} tensor; its detail view explains "
-            "softmax over a vector of class scores only.")
+            "softmax over a vector of class scores only."
+        )
     terms = maths.softmax_terms(logits)
     # The probabilities shown are the node's own output, not exp / sum recomputed here (which
     # can differ in the last bit from torch.softmax).
-    return ({"sum_exp": terms.sum_exp, "max_logit": terms.max_logit},
-            {"logits": terms.logits, "exp": terms.exp,
-             "probabilities": per_image(node.activation)})
+    return (
+        {"sum_exp": terms.sum_exp, "max_logit": terms.max_logit},
+        {"logits": terms.logits, "exp": terms.exp, "probabilities": per_image(node.activation)},
+    )
 
 
 def _batch_norm(graph: Graph, node: Node, channel: int) -> TensorPack:
@@ -254,19 +327,35 @@ def _batch_norm(graph: Graph, node: Node, channel: int) -> TensorPack:
     beta = float(parameters["bias"][channel]) if "bias" in parameters else 0.0
     eps = float(node.config["eps"])
     line = maths.batch_norm_terms(x[channel], mean, var, eps, gamma, beta)
-    meta = {"channel": channel, "mean": mean, "var": var, "eps": eps, "gamma": gamma,
-            "beta": beta, "scale": line.scale, "shift": line.shift}
+    meta = {
+        "channel": channel,
+        "mean": mean,
+        "var": var,
+        "eps": eps,
+        "gamma": gamma,
+        "beta": beta,
+        "scale": line.scale,
+        "shift": line.shift,
+    }
     return meta, {"input": x[channel], "output": output[channel]}
 
 
 def _elementwise_binary(graph: Graph, node: Node, channel: int) -> TensorPack:
     output = per_image(node.activation)
-    operands = torch.stack([
-        _plane(per_image(graph.node(source).activation).expand_as(output), channel)
-        for source in node.inputs
-    ]) if node.inputs else torch.empty(0)
-    return ({"channel": channel, "operand_nodes": list(node.inputs)},
-            {"operands": operands, "output": _plane(output, channel)})
+    operands = (
+        torch.stack(
+            [
+                _plane(per_image(graph.node(source).activation).expand_as(output), channel)
+                for source in node.inputs
+            ]
+        )
+        if node.inputs
+        else torch.empty(0)
+    )
+    return (
+        {"channel": channel, "operand_nodes": list(node.inputs)},
+        {"operands": operands, "output": _plane(output, channel)},
+    )
 
 
 def _cat(graph: Graph, node: Node, channel: int) -> TensorPack:
@@ -274,14 +363,23 @@ def _cat(graph: Graph, node: Node, channel: int) -> TensorPack:
     batched_dim = int(node.config.get("dim", 0))
     dim = (batched_dim % len(node.output_shape)) - 1  # without the batch dimension
     sizes = [per_image(graph.node(source).activation).shape[dim] for source in node.inputs]
-    sources = [{"node": source, "start": start, "stop": stop} for source, (start, stop)
-               in zip(node.inputs, maths.concat_sources(sizes), strict=True)]
+    sources = [
+        {"node": source, "start": start, "stop": stop}
+        for source, (start, stop) in zip(node.inputs, maths.concat_sources(sizes), strict=True)
+    ]
     # The source (its position in ``sources``) and channel this output channel is a copy of.
-    origin = next(({"source": index, "node": source["node"], "channel": channel - source["start"]}
-                   for index, source in enumerate(sources)
-                   if dim == 0 and source["start"] <= channel < source["stop"]), None)
-    return ({"channel": channel, "dim": dim, "sources": sources, "origin": origin},
-            {"output": _plane(output, channel)})
+    origin = next(
+        (
+            {"source": index, "node": source["node"], "channel": channel - source["start"]}
+            for index, source in enumerate(sources)
+            if dim == 0 and source["start"] <= channel < source["stop"]
+        ),
+        None,
+    )
+    return (
+        {"channel": channel, "dim": dim, "sources": sources, "origin": origin},
+        {"output": _plane(output, channel)},
+    )
 
 
 def _generic(graph: Graph, node: Node, channel: int) -> TensorPack:
@@ -320,6 +418,9 @@ _BUILDERS.update(_UP_BUILDERS)
 
 def _numpy(arrays: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     """Index arrays as int32, everything else (an integer activation too) as float32."""
-    return {name: np.ascontiguousarray(array.detach().to(
-                torch.int32 if name in INDEX_ARRAYS else torch.float32).numpy())
-            for name, array in arrays.items()}
+    return {
+        name: np.ascontiguousarray(
+            array.detach().to(torch.int32 if name in INDEX_ARRAYS else torch.float32).numpy()
+        )
+        for name, array in arrays.items()
+    }

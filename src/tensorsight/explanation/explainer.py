@@ -56,8 +56,9 @@ class _Run:
 
     @property
     def nbytes(self) -> int:
-        return sum(node.activation.numel() * node.activation.element_size()
-                   for node in self.graph.nodes)
+        return sum(
+            node.activation.numel() * node.activation.element_size() for node in self.graph.nodes
+        )
 
 
 class Explainer:
@@ -76,11 +77,20 @@ class Explainer:
     >>> arrays["intermediate"].sum(0) + meta["bias"]  # == arrays["output"]  # doctest: +SKIP
     """
 
-    def __init__(self, model: nn.Module, *, preprocessing: Preprocessing,
-                 class_names: Sequence[str], name: str, samples: Iterable[Sample] = (),
-                 max_bytes: int = DEFAULT_MAX_BYTES, store: InputStore | None = None,
-                 latent_dim: int | None = None, critic: nn.Module | None = None,
-                 exemplars: Path | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        preprocessing: Preprocessing,
+        class_names: Sequence[str],
+        name: str,
+        samples: Iterable[Sample] = (),
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        store: InputStore | None = None,
+        latent_dim: int | None = None,
+        critic: nn.Module | None = None,
+        exemplars: Path | None = None,
+    ) -> None:
         self.model = model
         # A generator takes a latent vector [1, latent_dim, 1, 1] instead of an image, and may
         # come with the discriminator (critic) trained against it.
@@ -92,8 +102,9 @@ class Explainer:
         self.name = name
         self._samples = {sample.id: sample for sample in samples}
         self.store = store if store is not None else InputStore()
-        self._runs: ByteLru[_Run] = ByteLru(max_bytes, lambda run: run.nbytes,
-                                            on_evict=release_freed_memory)
+        self._runs: ByteLru[_Run] = ByteLru(
+            max_bytes, lambda run: run.nbytes, on_evict=release_freed_memory
+        )
         self._model_id = model_digest(model)
         self._run_bytes = 0
         self._structure: _Run | None = None
@@ -102,10 +113,17 @@ class Explainer:
     def from_bundle(cls, bundle: ModelBundle, **options: Any) -> Explainer:
         """An explainer for a :class:`~tensorsight.models.bundle.ModelBundle`."""
         latent_dim = bundle.card.get("latent_dim")
-        return cls(bundle.model, preprocessing=bundle.preprocessing,
-                   class_names=bundle.class_names, name=bundle.name, samples=bundle.samples,
-                   latent_dim=int(latent_dim) if latent_dim else None, critic=bundle.critic,
-                   exemplars=bundle.exemplars, **options)
+        return cls(
+            bundle.model,
+            preprocessing=bundle.preprocessing,
+            class_names=bundle.class_names,
+            name=bundle.name,
+            samples=bundle.samples,
+            latent_dim=int(latent_dim) if latent_dim else None,
+            critic=bundle.critic,
+            exemplars=bundle.exemplars,
+            **options,
+        )
 
     # -- the model -----------------------------------------------------------------------------
 
@@ -120,22 +138,39 @@ class Explainer:
         info: dict[str, Any] = {
             "name": self.name,
             "classes": list(self.class_names),
-            "input": {"channels": self.preprocessing.channels, "height": height,
-                      "width": width, "description": self.preprocessing.describe()},
-            "nodes": [{**node.describe(), "synthetic": node.id in run.synthetic,
-                       "feeds": node_feeds(run.graph, node)} for node in run.graph.nodes],
+            "input": {
+                "channels": self.preprocessing.channels,
+                "height": height,
+                "width": width,
+                "description": self.preprocessing.describe(),
+            },
+            "nodes": [
+                {
+                    **node.describe(),
+                    "synthetic": node.id in run.synthetic,
+                    "feeds": node_feeds(run.graph, node),
+                }
+                for node in run.graph.nodes
+            ],
         }
         if self.latent_dim:
             info["input"]["description"] = (
-                f"a latent vector z of {self.latent_dim} numbers drawn from N(0, 1)")
-            info["latent"] = {"dim": self.latent_dim, "distribution": "standard normal",
-                              "critic": self.critic is not None, "verdict_note": VERDICT_NOTE}
+                f"a latent vector z of {self.latent_dim} numbers drawn from N(0, 1)"
+            )
+            info["latent"] = {
+                "dim": self.latent_dim,
+                "distribution": "standard normal",
+                "critic": self.critic is not None,
+                "verdict_note": VERDICT_NOTE,
+            }
         return info
 
     def samples(self) -> list[dict[str, Any]]:
         """The sample images that ship with the model: ``[{id, label, filename}]``."""
-        return [{"id": sample.id, "label": sample.label, "filename": sample.path.name}
-                for sample in self._samples.values()]
+        return [
+            {"id": sample.id, "label": sample.label, "filename": sample.path.name}
+            for sample in self._samples.values()
+        ]
 
     def sample_png(self, sample_id: str) -> bytes:
         """The sample image as PNG bytes."""
@@ -160,7 +195,8 @@ class Explainer:
             raise BadParameterError(
                 f"{self.name} is a generator: its input is a latent vector, not an image. Run "
                 "a latent vector (run_latent), or ask its discriminator about a photo "
-                "(judge_image).")
+                "(judge_image)."
+            )
         x = self.preprocessing.to_tensor(image)
         run_id, run = self._kept(x)
         return self._overview(run_id, run, _png(self.preprocessing.model_view(image)))
@@ -183,8 +219,9 @@ class Explainer:
             "output": self._output_summary(run.graph),
         }
 
-    def run_latent(self, z: Sequence[float] | None = None, *,
-                   seed: int | None = None) -> dict[str, Any]:
+    def run_latent(
+        self, z: Sequence[float] | None = None, *, seed: int | None = None
+    ) -> dict[str, Any]:
         """Run a generator on latent vector ``z`` (or a seeded N(0, 1) draw; a fresh one when
         both are None) and return its overview, with ``latent`` (the numbers of z),
         ``image_png_base64`` (the generated image) and ``verdict`` (the discriminator's).
@@ -229,9 +266,14 @@ class Explainer:
             return Image.fromarray(pixels[0], "L")
         return Image.fromarray(pixels.transpose(1, 2, 0), "RGB")
 
-    def activations(self, run_id: str, node_ids: Sequence[str], *,
-                    channels: tuple[int, int] | None = None,
-                    encoding: str = "u8") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def activations(
+        self,
+        run_id: str,
+        node_ids: Sequence[str],
+        *,
+        channels: tuple[int, int] | None = None,
+        encoding: str = "u8",
+    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The activations of ``node_ids`` as a pack: ``[channels, H, W]`` maps, or vectors.
 
         ``u8`` quantises each channel to 0..255 over its own ``scale`` ``[min, max]`` (a vector
@@ -254,23 +296,28 @@ class Explainer:
                 values = values[start:stop]
                 flat = _finite(values).reshape(values.shape[0], -1)
                 low, high = flat.min(dim=1).values, flat.max(dim=1).values
-            meta[node_id] = {"shape": list(node.output_shape), "channels": [start, stop],
-                             "encoding": encoding,
-                             "scale": [[float(lo), float(hi)] for lo, hi in zip(low, high,
-                                                                                   strict=True)]}
-            arrays[node_id] = (_quantise(values, low, high) if encoding == "u8"
-                               else values.contiguous().numpy())
+            meta[node_id] = {
+                "shape": list(node.output_shape),
+                "channels": [start, stop],
+                "encoding": encoding,
+                "scale": [[float(lo), float(hi)] for lo, hi in zip(low, high, strict=True)],
+            }
+            arrays[node_id] = (
+                _quantise(values, low, high) if encoding == "u8" else values.contiguous().numpy()
+            )
         return {"nodes": meta}, arrays
 
-    def detail(self, run_id: str, node_id: str,
-               channel: int = 0) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def detail(
+        self, run_id: str, node_id: str, channel: int = 0
+    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """The numbers behind one node's detail view for one channel (or unit), as a pack."""
         _check_whole_numbers("channel", channel)
         graph = self._run(run_id).graph
         return detail_pack(graph, _node(graph, node_id), channel)
 
-    def terms(self, run_id: str, node_id: str, channel: int, row: int,
-              col: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def terms(
+        self, run_id: str, node_id: str, channel: int, row: int, col: int
+    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """One convolution window term by term (patch, products), fetched as the view moves.
 
         >>> meta, arrays = explainer.terms(run_id, "n1", 0, 2, 3)  # doctest: +SKIP
@@ -290,8 +337,9 @@ class Explainer:
         return run_id, run
 
     def _capture(self, x: torch.Tensor) -> _Run:
-        weight = next((tensor for tensor in self.model.parameters()
-                       if tensor.is_floating_point()), None)
+        weight = next(
+            (tensor for tensor in self.model.parameters() if tensor.is_floating_point()), None
+        )
         if weight is not None:  # a model on the GPU or in half precision gets its input so too
             x = x.to(device=weight.device, dtype=weight.dtype)
         try:
@@ -307,10 +355,18 @@ class Explainer:
         else:
             kind, probabilities = "softmax", torch.softmax(output.activation, dim=-1)
         synthetic = Node(
-            id=f"n{len(graph.nodes)}", kind=kind, name=kind, module_path=None,
-            module_type=None, config={"dim": -1} if kind == "softmax" else {},
-            inputs=(output.id,), output_shape=output.output_shape, activation=probabilities,
-            parameters={}, group=None)
+            id=f"n{len(graph.nodes)}",
+            kind=kind,
+            name=kind,
+            module_path=None,
+            module_type=None,
+            config={"dim": -1} if kind == "softmax" else {},
+            inputs=(output.id,),
+            output_shape=output.output_shape,
+            activation=probabilities,
+            parameters={},
+            group=None,
+        )
         return _Run(Graph((*graph.nodes, synthetic), synthetic.id), frozenset({synthetic.id}))
 
     def _output_summary(self, graph: Graph) -> dict[str, Any]:
@@ -325,11 +381,17 @@ class Explainer:
             name = self.class_names[0] if self.class_names else "yes"
             p = float(probabilities[0])
             pairs: list[list[Any]] = [[name, p], [f"not {name}", 1 - p]]
-            return {"node_id": output.id, "logits": logits.tolist(),
-                    "probabilities": probabilities.tolist(),
-                    "top": pairs if p >= 0.5 else pairs[::-1]}
-        names = (self.class_names if len(self.class_names) == probabilities.numel()
-                 else tuple(str(index) for index in range(probabilities.numel())))
+            return {
+                "node_id": output.id,
+                "logits": logits.tolist(),
+                "probabilities": probabilities.tolist(),
+                "top": pairs if p >= 0.5 else pairs[::-1],
+            }
+        names = (
+            self.class_names
+            if len(self.class_names) == probabilities.numel()
+            else tuple(str(index) for index in range(probabilities.numel()))
+        )
         order = torch.argsort(probabilities, descending=True)[:TOP_CLASSES]
         return {
             "node_id": output.id,
@@ -357,8 +419,8 @@ class Explainer:
             x = None
         if x is None:
             raise UnknownIdError(
-                f"There is no run {run_id!r} (this server does not know that image; "
-                "run it again).")
+                f"There is no run {run_id!r} (this server does not know that image; run it again)."
+            )
         return self._computed(run_id, x)
 
     def _computed(self, run_id: str, x: torch.Tensor) -> _Run:
@@ -401,8 +463,12 @@ def _check_whole_numbers(name: str, *values: Any) -> None:
 
 
 def _finite(values: torch.Tensor) -> torch.Tensor:
-    return torch.nan_to_num(values, nan=0.0, posinf=torch.finfo(torch.float32).max,
-                            neginf=torch.finfo(torch.float32).min)
+    return torch.nan_to_num(
+        values,
+        nan=0.0,
+        posinf=torch.finfo(torch.float32).max,
+        neginf=torch.finfo(torch.float32).min,
+    )
 
 
 def _quantise(values: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> np.ndarray:

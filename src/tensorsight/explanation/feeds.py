@@ -47,8 +47,10 @@ def _conv_feed(node: Node, source: Node) -> str | list[list[int]]:
     if groups <= 1:
         return "all"
     cin, cout = _channels(source), _channels(node)
-    return [[r.start, r.stop] for r in (maths.conv_input_channels(c, cin, cout, groups)
-                                        for c in range(cout))]
+    return [
+        [r.start, r.stop]
+        for r in (maths.conv_input_channels(c, cin, cout, groups) for c in range(cout))
+    ]
 
 
 def _joins_channels(node: Node) -> bool:
@@ -59,10 +61,15 @@ def _joins_channels(node: Node) -> bool:
 def _cat_feeds(sources: list[Node]) -> list[dict[str, Any]]:
     bounds = maths.concat_sources([_channels(source) for source in sources])
     total = bounds[-1][1] if bounds else 0
-    return [{"node": source.id,
-             "channels": [[c - start, c - start + 1] if start <= c < stop else [0, 0]
-                          for c in range(total)]}
-            for source, (start, stop) in zip(sources, bounds, strict=True)]
+    return [
+        {
+            "node": source.id,
+            "channels": [
+                [c - start, c - start + 1] if start <= c < stop else [0, 0] for c in range(total)
+            ],
+        }
+        for source, (start, stop) in zip(sources, bounds, strict=True)
+    ]
 
 
 def _same_channel(node: Node, source: Node) -> str | list[list[int]]:

@@ -32,11 +32,13 @@ VERDICT_NOTE = (
     "A discriminator only learned to tell this generator's images from the Fashion-MNIST "
     "pictures it trained on (32x32, light garment on black). Its score says how much an image "
     "looks like that training set to it: not whether a photo is genuine, edited or made by "
-    "another generator.")
+    "another generator."
+)
 
 
-def latent_vector(latent_dim: int, z: Sequence[float] | None = None,
-                  seed: int | None = None) -> torch.Tensor:
+def latent_vector(
+    latent_dim: int, z: Sequence[float] | None = None, seed: int | None = None
+) -> torch.Tensor:
     """``z`` as the generator's input ``[1, latent_dim, 1, 1]``, or a seeded N(0, 1) draw.
 
     >>> latent_vector(2, z=[0.5, -1.0]).flatten().tolist()
@@ -47,8 +49,9 @@ def latent_vector(latent_dim: int, z: Sequence[float] | None = None,
     tensorsight.explanation.errors.BadParameterError: z must hold 2 numbers (the latent ...
     """
     if z is None:
-        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)
-                                 or not 0 <= seed <= MAX_SEED):
+        if seed is not None and (
+            not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED
+        ):
             raise BadParameterError(f"seed must be a whole number from 0 to {MAX_SEED}.")
         generator = torch.Generator()
         # A fresh draw must not reseed torch's global generator (the user's code owns it).
@@ -58,13 +61,15 @@ def latent_vector(latent_dim: int, z: Sequence[float] | None = None,
         raise BadParameterError("z must be a list of numbers.")
     if len(z) != latent_dim:
         raise BadParameterError(
-            f"z must hold {latent_dim} numbers (the latent size), not {len(z)}.")
+            f"z must hold {latent_dim} numbers (the latent size), not {len(z)}."
+        )
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in z):
         raise BadParameterError("z must hold numbers only.")
     if not all(math.isfinite(v) and abs(v) <= MAX_LATENT_ABS for v in z):
         raise BadParameterError(
             f"every number of z must be finite and within ±{MAX_LATENT_ABS:g} (z is drawn from "
-            "a standard normal distribution).")
+            "a standard normal distribution)."
+        )
     return torch.tensor([float(v) for v in z], dtype=torch.float32).reshape(1, latent_dim, 1, 1)
 
 
@@ -78,8 +83,9 @@ def image_png_base64(image: torch.Tensor) -> str:
 
     pixels = ((image[0].detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     array = pixels.permute(1, 2, 0).numpy()
-    picture = Image.fromarray(array[..., 0] if array.shape[2] == 1 else np.ascontiguousarray(
-        array[..., :3]))
+    picture = Image.fromarray(
+        array[..., 0] if array.shape[2] == 1 else np.ascontiguousarray(array[..., :3])
+    )
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -98,8 +104,12 @@ def verdict(critic: nn.Module, image: torch.Tensor) -> dict[str, Any]:
         image = image.to(device=weight.device, dtype=weight.dtype)
     logit = float(critic(image).reshape(-1)[0])
     p_real = 1 / (1 + math.exp(-logit)) if logit > -700 else 0.0
-    return {"logit": logit, "p_real": p_real, "label": "real" if p_real >= 0.5 else "fake",
-            "note": VERDICT_NOTE}
+    return {
+        "logit": logit,
+        "p_real": p_real,
+        "label": "real" if p_real >= 0.5 else "fake",
+        "note": VERDICT_NOTE,
+    }
 
 
 def critic_input(image: Image.Image, size: tuple[int, int], channels: int) -> torch.Tensor:

@@ -34,8 +34,9 @@ def pair(value: Pair) -> tuple[int, int]:
     return int(first), int(second)
 
 
-def conv_padding(padding: Padding, kernel_size: Pair,
-                 dilation: Pair = 1) -> tuple[int, int, int, int]:
+def conv_padding(
+    padding: Padding, kernel_size: Pair, dilation: Pair = 1
+) -> tuple[int, int, int, int]:
     """Zero rows/columns a convolution adds: ``(top, bottom, left, right)``.
 
     ``"same"`` keeps the size (the odd extra cell goes bottom/right, as in PyTorch).
@@ -55,8 +56,9 @@ def conv_padding(padding: Padding, kernel_size: Pair,
     return ph, ph, pw, pw
 
 
-def pad_input(x: torch.Tensor, padding: tuple[int, int, int, int],
-              mode: str = "zeros") -> torch.Tensor:
+def pad_input(
+    x: torch.Tensor, padding: tuple[int, int, int, int], mode: str = "zeros"
+) -> torch.Tensor:
     """``x [C, H, W]`` with ``padding = (top, bottom, left, right)`` added, as a conv sees it.
 
     >>> pad_input(torch.ones(1, 2, 2), (1, 0, 0, 1)).shape
@@ -79,8 +81,9 @@ def padded_sources(size: int, before: int, after: int, mode: str = "zeros") -> t
     return F.pad(index, (before, after), mode=mode)[0, 0].long()
 
 
-def conv_input_channels(out_channel: int, in_channels: int, out_channels: int,
-                        groups: int = 1) -> range:
+def conv_input_channels(
+    out_channel: int, in_channels: int, out_channels: int, groups: int = 1
+) -> range:
     """Which input channels one output channel of a grouped convolution reads.
 
     >>> conv_input_channels(5, in_channels=8, out_channels=8, groups=8)  # depthwise
@@ -108,10 +111,20 @@ class ConvTerms:
     value: float
 
 
-def conv_terms(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-               out_channel: int, row: int, col: int, *, stride: Pair = 1,
-               padding: Padding = 0, dilation: Pair = 1, groups: int = 1,
-               padding_mode: str = "zeros") -> ConvTerms:
+def conv_terms(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    out_channel: int,
+    row: int,
+    col: int,
+    *,
+    stride: Pair = 1,
+    padding: Padding = 0,
+    dilation: Pair = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+) -> ConvTerms:
     """The terms of ``conv2d(x)[out_channel, row, col]`` for ``x [C, H, W]``.
 
     >>> x, w = torch.ones(1, 3, 3), torch.full((1, 1, 2, 2), 0.5)
@@ -125,22 +138,33 @@ def conv_terms(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     top, bottom, left, right = conv_padding(padding, (kh, kw), (dh, dw))
     # Only the window's cells are read (not the whole padded map): the view asks per window.
     rows = padded_sources(x.shape[1], top, bottom, padding_mode)[
-        row * sh:row * sh + dh * (kh - 1) + 1:dh]
+        row * sh : row * sh + dh * (kh - 1) + 1 : dh
+    ]
     cols = padded_sources(x.shape[2], left, right, padding_mode)[
-        col * sw:col * sw + dw * (kw - 1) + 1:dw]
-    cells = x[channels.start:channels.stop][:, rows.clamp(min=0)][:, :, cols.clamp(min=0)]
+        col * sw : col * sw + dw * (kw - 1) + 1 : dw
+    ]
+    cells = x[channels.start : channels.stop][:, rows.clamp(min=0)][:, :, cols.clamp(min=0)]
     patch = torch.where((rows >= 0)[:, None] & (cols >= 0)[None], cells, torch.zeros_like(cells))
     products = patch * kernel
     # Summed in float64 like conv_channel_maps, so each sum is the intermediate map's value.
     channel_sums = products.double().sum(dim=(1, 2))
     bias_value = 0.0 if bias is None else float(bias[out_channel])
-    return ConvTerms(patch, kernel, products, channel_sums, bias_value,
-                     float(channel_sums.sum()) + bias_value)
+    return ConvTerms(
+        patch, kernel, products, channel_sums, bias_value, float(channel_sums.sum()) + bias_value
+    )
 
 
-def conv_channel_maps(x: torch.Tensor, weight: torch.Tensor, out_channel: int, *,
-                      stride: Pair = 1, padding: Padding = 0, dilation: Pair = 1,
-                      groups: int = 1, padding_mode: str = "zeros") -> torch.Tensor:
+def conv_channel_maps(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    out_channel: int,
+    *,
+    stride: Pair = 1,
+    padding: Padding = 0,
+    dilation: Pair = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+) -> torch.Tensor:
     """Each input channel convolved with its own kernel slice: ``[Cin_g, Ho, Wo]``.
 
     Their sum over channels, plus the bias, is the output channel; computed in float64 so the
@@ -152,16 +176,25 @@ def conv_channel_maps(x: torch.Tensor, weight: torch.Tensor, out_channel: int, *
     """
     channels = conv_input_channels(out_channel, x.shape[0], weight.shape[0], groups)
     kernel = weight[out_channel].double()  # [Cin_g, kh, kw]
-    padded = pad_input(x[channels.start:channels.stop].double(),
-                       conv_padding(padding, kernel.shape[1:], dilation), padding_mode)
+    padded = pad_input(
+        x[channels.start : channels.stop].double(),
+        conv_padding(padding, kernel.shape[1:], dilation),
+        padding_mode,
+    )
     # groups = Cin_g keeps channels apart: channel i only meets kernel slice i.
-    maps = F.conv2d(padded[None], kernel[:, None], stride=pair(stride),
-                    dilation=pair(dilation), groups=len(channels))
+    maps = F.conv2d(
+        padded[None],
+        kernel[:, None],
+        stride=pair(stride),
+        dilation=pair(dilation),
+        groups=len(channels),
+    )
     return maps[0]
 
 
-def window_ranges(out_size: int, *, kernel: int, stride: int, padding: int = 0,
-                  dilation: int = 1) -> torch.Tensor:
+def window_ranges(
+    out_size: int, *, kernel: int, stride: int, padding: int = 0, dilation: int = 1
+) -> torch.Tensor:
     """Along one axis, the input cells each output index of a sliding window reads.
 
     Row ``i`` is ``(start, stop, step)``: the taps are ``range(start, stop, step)`` in input
@@ -223,8 +256,9 @@ class LinearTerms:
     value: float
 
 
-def linear_terms(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                 unit: int) -> LinearTerms:
+def linear_terms(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, unit: int
+) -> LinearTerms:
     """The contributions of each input feature ``x [F]`` to output ``unit``.
 
     >>> terms = linear_terms(torch.tensor([1.0, 2.0]), torch.tensor([[3.0, -1.0]]), None, 0)
@@ -246,8 +280,9 @@ class BatchNormTerms:
     output: torch.Tensor
 
 
-def batch_norm_terms(x: torch.Tensor, mean: float, var: float, eps: float, gamma: float = 1.0,
-                     beta: float = 0.0) -> BatchNormTerms:
+def batch_norm_terms(
+    x: torch.Tensor, mean: float, var: float, eps: float, gamma: float = 1.0, beta: float = 0.0
+) -> BatchNormTerms:
     """``(x - mean) / sqrt(var + eps) * gamma + beta`` for one channel's values ``x``.
 
     >>> terms = batch_norm_terms(torch.tensor([3.0]), mean=1.0, var=4.0, eps=0.0, gamma=2.0)
@@ -255,8 +290,9 @@ def batch_norm_terms(x: torch.Tensor, mean: float, var: float, eps: float, gamma
     (1.0, -1.0, [2.0])
     """
     scale = gamma / math.sqrt(var + eps)
-    return BatchNormTerms(scale, beta - mean * scale, (x - mean) / math.sqrt(var + eps) * gamma
-                          + beta)
+    return BatchNormTerms(
+        scale, beta - mean * scale, (x - mean) / math.sqrt(var + eps) * gamma + beta
+    )
 
 
 def concat_sources(sizes: Sequence[int]) -> list[tuple[int, int]]:

@@ -23,7 +23,9 @@ import numpy as np
 MAGIC = b"TSP1"
 _ALIGN = 8
 _DTYPES: dict[str, np.dtype[Any]] = {
-    "float32": np.dtype("<f4"), "uint8": np.dtype("u1"), "int32": np.dtype("<i4"),
+    "float32": np.dtype("<f4"),
+    "uint8": np.dtype("u1"),
+    "int32": np.dtype("<i4"),
 }
 
 
@@ -44,8 +46,12 @@ def encode_pack(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> by
         if dtype_name not in _DTYPES:
             raise PackError(f"array {name!r} has dtype {dtype_name}; packs hold {sorted(_DTYPES)}")
         nbytes = array.size * _DTYPES[dtype_name].itemsize
-        index[name] = {"dtype": dtype_name, "shape": list(array.shape), "offset": offset,
-                       "nbytes": nbytes}
+        index[name] = {
+            "dtype": dtype_name,
+            "shape": list(array.shape),
+            "offset": offset,
+            "nbytes": nbytes,
+        }
         offset += nbytes + _pad(nbytes)
     header = json.dumps({"meta": meta, "arrays": index}, separators=(",", ":")).encode()
     header += b" " * _pad(len(MAGIC) + 4 + len(header))
@@ -57,8 +63,7 @@ def encode_pack(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> by
     for name, array in arrays.items():
         entry = index[name]
         start = body_start + entry["offset"]
-        target = np.frombuffer(pack, dtype=_DTYPES[entry["dtype"]], count=array.size,
-                               offset=start)
+        target = np.frombuffer(pack, dtype=_DTYPES[entry["dtype"]], count=array.size, offset=start)
         target.reshape(array.shape)[...] = array
     return bytes(pack)
 
@@ -77,8 +82,11 @@ def decode_pack(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         start = body_start + entry["offset"]
         if start + entry["nbytes"] > len(data):
             raise PackError(f"truncated pack: array {name!r} runs past the end")
-        flat = np.frombuffer(data, dtype=_DTYPES[entry["dtype"]],
-                             count=entry["nbytes"] // _DTYPES[entry["dtype"]].itemsize,
-                             offset=start)
+        flat = np.frombuffer(
+            data,
+            dtype=_DTYPES[entry["dtype"]],
+            count=entry["nbytes"] // _DTYPES[entry["dtype"]].itemsize,
+            offset=start,
+        )
         arrays[name] = flat.reshape(entry["shape"])
     return header["meta"], arrays

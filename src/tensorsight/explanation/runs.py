@@ -80,8 +80,12 @@ class ByteLru(Generic[Value]):
     (True, b'123')
     """
 
-    def __init__(self, max_bytes: int, size: Callable[[Value], int],
-                 on_evict: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        max_bytes: int,
+        size: Callable[[Value], int],
+        on_evict: Callable[[], None] | None = None,
+    ) -> None:
         self.max_bytes = max_bytes
         self._size = size
         self._on_evict = on_evict
@@ -162,7 +166,8 @@ class InputStore:
 
     def __init__(self, max_bytes: int = DEFAULT_STORE_BYTES) -> None:
         self._inputs: ByteLru[torch.Tensor] = ByteLru(
-            max_bytes, lambda x: x.numel() * x.element_size())
+            max_bytes, lambda x: x.numel() * x.element_size()
+        )
 
     def get(self, run_id: str) -> torch.Tensor | None:
         """The input of ``run_id``, or ``None`` when it was never stored or was dropped."""

@@ -34,22 +34,30 @@ def _conv_transpose2d(graph: Graph, node: Node, channel: int) -> TensorPack:
     (sh, sw), (ph, pw) = pair(config.get("stride", 1)), pair(config.get("padding", 0))
     (oh, ow), (dh, dw) = pair(config.get("output_padding", 0)), pair(config.get("dilation", 1))
     groups = int(config.get("groups", 1))
-    settings: dict[str, Any] = {"stride": (sh, sw), "padding": (ph, pw),
-                                "output_padding": (oh, ow), "dilation": (dh, dw),
-                                "groups": groups}
+    settings: dict[str, Any] = {
+        "stride": (sh, sw),
+        "padding": (ph, pw),
+        "output_padding": (oh, ow),
+        "dilation": (dh, dw),
+        "groups": groups,
+    }
     scatter = upmaths.conv_transpose_scatter(x, weight, channel, bias, **settings)
     as_conv = upmaths.conv_transpose_as_conv(x, weight, channel, bias, **settings)
     channels = scatter.channels
     meta = {
-        "channel": channel, "stride": [sh, sw], "padding": [ph, pw],
-        "output_padding": [oh, ow], "dilation": [dh, dw], "groups": groups,
+        "channel": channel,
+        "stride": [sh, sw],
+        "padding": [ph, pw],
+        "output_padding": [oh, ow],
+        "dilation": [dh, dw],
+        "groups": groups,
         "bias": scatter.bias,
         "in_channels": [channels.start, channels.stop],
         "equivalent_padding": list(as_conv.padding),
     }
     (out_h, out_w), (kh, kw) = output.shape[1:], weight.shape[2:]
     arrays = {
-        "input": x[channels.start:channels.stop],
+        "input": x[channels.start : channels.stop],
         "kernel": scatter.kernel,
         "full": scatter.full,
         "intermediate": scatter.intermediate,
@@ -87,16 +95,31 @@ def _upsample(graph: Graph, node: Node, channel: int) -> TensorPack:
         return _generic(graph, node, channel)  # linear/bicubic/3-D: maps only
     check_channel(output, channel)
     factor = node.config.get("scale_factor")
-    factors = None if factor in (None, []) else (
-        (float(factor),) * 2 if isinstance(factor, int | float) else tuple(map(float, factor)))
+    factors = (
+        None
+        if factor in (None, [])
+        else (
+            (float(factor),) * 2 if isinstance(factor, int | float) else tuple(map(float, factor))
+        )
+    )
     align = node.config.get("align_corners")
-    weights = upmaths.resample_weights(x.shape[1:], output.shape[1:], mode,
-                                       bool(align) if align is not None else None, factors)
-    meta = {"channel": channel, "mode": mode, "align_corners": bool(align),
-            "scale_factor": list(factors) if factors else None}
-    return meta, {"input": x[channel], "output": output[channel],
-                  "row_index": weights.row_index, "row_weight": weights.row_weight,
-                  "col_index": weights.col_index, "col_weight": weights.col_weight}
+    weights = upmaths.resample_weights(
+        x.shape[1:], output.shape[1:], mode, bool(align) if align is not None else None, factors
+    )
+    meta = {
+        "channel": channel,
+        "mode": mode,
+        "align_corners": bool(align),
+        "scale_factor": list(factors) if factors else None,
+    }
+    return meta, {
+        "input": x[channel],
+        "output": output[channel],
+        "row_index": weights.row_index,
+        "row_weight": weights.row_weight,
+        "col_index": weights.col_index,
+        "col_weight": weights.col_weight,
+    }
 
 
 def _layer_norm(graph: Graph, node: Node, channel: int) -> TensorPack:
@@ -104,12 +127,27 @@ def _layer_norm(graph: Graph, node: Node, channel: int) -> TensorPack:
     output = per_image(node.activation)
     shape = node.config.get("normalized_shape", [x.shape[-1]])
     shape = [shape] if isinstance(shape, int) else list(shape)
-    terms = upmaths.layer_norm_terms(x, len(shape), float(node.config.get("eps", 1e-5)),
-                                     node.parameters.get("weight"), node.parameters.get("bias"))
-    meta = {"channel": channel, "normalized_shape": shape, "eps": float(node.config.get(
-        "eps", 1e-5)), "group_size": terms.group_size}
-    arrays = {"input": x, "mean": terms.mean, "std": terms.std, "gamma": terms.gamma,
-              "beta": terms.beta, "output": output}
+    terms = upmaths.layer_norm_terms(
+        x,
+        len(shape),
+        float(node.config.get("eps", 1e-5)),
+        node.parameters.get("weight"),
+        node.parameters.get("bias"),
+    )
+    meta = {
+        "channel": channel,
+        "normalized_shape": shape,
+        "eps": float(node.config.get("eps", 1e-5)),
+        "group_size": terms.group_size,
+    }
+    arrays = {
+        "input": x,
+        "mean": terms.mean,
+        "std": terms.std,
+        "gamma": terms.gamma,
+        "beta": terms.beta,
+        "output": output,
+    }
     return meta, {name: _plane(array, channel) for name, array in arrays.items()}
 
 
@@ -118,15 +156,29 @@ def _mean(graph: Graph, node: Node, channel: int) -> TensorPack:
     x = per_image(source)
     dim = node.config.get("dim")
     # The config's dims count the batch dimension; the groups are per image.
-    dims = None if dim in (None, []) else [
-        (int(d) % source.dim()) - 1 for d in ([dim] if isinstance(dim, int) else dim)
-        if int(d) % source.dim() != 0]
+    dims = (
+        None
+        if dim in (None, [])
+        else [
+            (int(d) % source.dim()) - 1
+            for d in ([dim] if isinstance(dim, int) else dim)
+            if int(d) % source.dim() != 0
+        ]
+    )
     groups = upmaths.mean_groups(x, dims or None, bool(node.config.get("keepdim", False)))
-    meta = {"channel": channel, "dim": list(groups.dims), "keepdim": bool(
-        node.config.get("keepdim", False)), "count": int(groups.groups.shape[1]),
-        "input_shape": list(x.shape), "output_shape": list(groups.output_shape)}
-    return meta, {"groups": groups.groups, "sums": groups.groups.sum(1),
-                  "output": per_image(node.activation).reshape(-1)}
+    meta = {
+        "channel": channel,
+        "dim": list(groups.dims),
+        "keepdim": bool(node.config.get("keepdim", False)),
+        "count": int(groups.groups.shape[1]),
+        "input_shape": list(x.shape),
+        "output_shape": list(groups.output_shape),
+    }
+    return meta, {
+        "groups": groups.groups,
+        "sums": groups.groups.sum(1),
+        "output": per_image(node.activation).reshape(-1),
+    }
 
 
 BUILDERS: dict[str, Callable[[Graph, Node, int], TensorPack]] = {

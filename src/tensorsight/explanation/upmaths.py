@@ -21,8 +21,9 @@ import torch.nn.functional as F
 from tensorsight.explanation.maths import Pair, pair
 
 
-def conv_transpose_channels(out_channel: int, in_channels: int, out_channels: int,
-                            groups: int = 1) -> tuple[range, int]:
+def conv_transpose_channels(
+    out_channel: int, in_channels: int, out_channels: int, groups: int = 1
+) -> tuple[range, int]:
     """The input channels one output channel of a transposed convolution reads, and which
     column of the weight ``[in, out / groups, kh, kw]`` holds its kernels.
 
@@ -45,18 +46,26 @@ class TransposedScatter:
     plus the bias. ``intermediate [Cin_g, Ho, Wo]`` holds each input channel's cropped share.
     """
 
-    kernel: torch.Tensor        # [Cin_g, kh, kw]: the stamps, one per input channel
-    full: torch.Tensor          # [Hf, Wf]: every stamp added, before the crop, no bias
+    kernel: torch.Tensor  # [Cin_g, kh, kw]: the stamps, one per input channel
+    full: torch.Tensor  # [Hf, Wf]: every stamp added, before the crop, no bias
     intermediate: torch.Tensor  # [Cin_g, Ho, Wo]
-    output: torch.Tensor        # [Ho, Wo] = intermediate.sum(0) + bias
+    output: torch.Tensor  # [Ho, Wo] = intermediate.sum(0) + bias
     channels: range
     bias: float
 
 
-def conv_transpose_scatter(x: torch.Tensor, weight: torch.Tensor, out_channel: int,
-                           bias: torch.Tensor | None = None, *, stride: Pair = 1,
-                           padding: Pair = 0, output_padding: Pair = 0, dilation: Pair = 1,
-                           groups: int = 1) -> TransposedScatter:
+def conv_transpose_scatter(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    out_channel: int,
+    bias: torch.Tensor | None = None,
+    *,
+    stride: Pair = 1,
+    padding: Pair = 0,
+    output_padding: Pair = 0,
+    dilation: Pair = 1,
+    groups: int = 1,
+) -> TransposedScatter:
     """Build output channel ``out_channel`` of ``conv_transpose2d(x [C, H, W])`` by stamping.
 
     >>> view = conv_transpose_scatter(torch.ones(1, 2, 2), torch.ones(1, 1, 3, 3), 0,
@@ -64,12 +73,17 @@ def conv_transpose_scatter(x: torch.Tensor, weight: torch.Tensor, out_channel: i
     >>> view.output.shape
     torch.Size([4, 4])
     """
-    channels, column = conv_transpose_channels(out_channel, x.shape[0], weight.shape[1] * groups,
-                                               groups)
-    (sh, sw), (ph, pw), (oh, ow), (dh, dw) = (pair(stride), pair(padding),
-                                              pair(output_padding), pair(dilation))
-    kernel = weight[channels.start:channels.stop, column].double()   # [Cin_g, kh, kw]
-    inputs = x[channels.start:channels.stop].double()
+    channels, column = conv_transpose_channels(
+        out_channel, x.shape[0], weight.shape[1] * groups, groups
+    )
+    (sh, sw), (ph, pw), (oh, ow), (dh, dw) = (
+        pair(stride),
+        pair(padding),
+        pair(output_padding),
+        pair(dilation),
+    )
+    kernel = weight[channels.start : channels.stop, column].double()  # [Cin_g, kh, kw]
+    inputs = x[channels.start : channels.stop].double()
     cin, height, width = inputs.shape
     kh, kw = kernel.shape[1:]
     full_h, full_w = (height - 1) * sh + dh * (kh - 1) + 1, (width - 1) * sw + dw * (kw - 1) + 1
@@ -81,14 +95,21 @@ def conv_transpose_scatter(x: torch.Tensor, weight: torch.Tensor, out_channel: i
             cols = slice(b * dw, b * dw + (width - 1) * sw + 1, sw)
             canvases[:, rows, cols] += inputs * kernel[:, a, b, None, None]
     out_h, out_w = full_h - 2 * ph + oh, full_w - 2 * pw + ow
-    intermediate = canvases[:, ph:ph + out_h, pw:pw + out_w]
+    intermediate = canvases[:, ph : ph + out_h, pw : pw + out_w]
     bias_value = 0.0 if bias is None else float(bias[out_channel])
-    return TransposedScatter(kernel, canvases[:, :full_h, :full_w].sum(0), intermediate,
-                             intermediate.sum(0) + bias_value, channels, bias_value)
+    return TransposedScatter(
+        kernel,
+        canvases[:, :full_h, :full_w].sum(0),
+        intermediate,
+        intermediate.sum(0) + bias_value,
+        channels,
+        bias_value,
+    )
 
 
-def transposed_taps(out_size: int, in_size: int, kernel: int, stride: int, padding: int,
-                    dilation: int = 1) -> torch.Tensor:
+def transposed_taps(
+    out_size: int, in_size: int, kernel: int, stride: int, padding: int, dilation: int = 1
+) -> torch.Tensor:
     """For each output row (or column) of a transposed convolution, the ``(input index, kernel
     tap)`` pairs whose stamp lands on it: ``[out_size, T, 2]`` int64, ``-1`` after the last pair.
 
@@ -98,12 +119,18 @@ def transposed_taps(out_size: int, in_size: int, kernel: int, stride: int, paddi
     >>> transposed_taps(4, 2, 4, 2, 1)[1].tolist()   # DCGAN's k=4, s=2, p=1: two stamps
     [[1, 0], [0, 2]]
     """
-    pairs = [[(i, a) for a in range(kernel)
-              for i in [(row + padding - a * dilation) // stride]
-              if (row + padding - a * dilation) % stride == 0 and 0 <= i < in_size]
-             for row in range(out_size)]
-    table = torch.full((out_size, max((len(p) for p in pairs), default=0) or 1, 2), -1,
-                       dtype=torch.long)
+    pairs = [
+        [
+            (i, a)
+            for a in range(kernel)
+            for i in [(row + padding - a * dilation) // stride]
+            if (row + padding - a * dilation) % stride == 0 and 0 <= i < in_size
+        ]
+        for row in range(out_size)
+    ]
+    table = torch.full(
+        (out_size, max((len(p) for p in pairs), default=0) or 1, 2), -1, dtype=torch.long
+    )
     for row, found in enumerate(pairs):
         for slot, (i, a) in enumerate(found):
             table[row, slot] = torch.tensor([i, a])
@@ -128,32 +155,44 @@ class TransposedAsConv:
     rotated by 180 degrees. ``output = conv2d(stretched, flipped, dilation).sum(0) + bias``.
     """
 
-    stretched: torch.Tensor      # [Cin_g, Hs, Ws]
-    flipped: torch.Tensor        # [Cin_g, kh, kw]
-    padding: tuple[int, int, int, int]   # (top, bottom, left, right) added around the stretch
-    output: torch.Tensor         # [Ho, Wo]
+    stretched: torch.Tensor  # [Cin_g, Hs, Ws]
+    flipped: torch.Tensor  # [Cin_g, kh, kw]
+    padding: tuple[int, int, int, int]  # (top, bottom, left, right) added around the stretch
+    output: torch.Tensor  # [Ho, Wo]
 
 
-def conv_transpose_as_conv(x: torch.Tensor, weight: torch.Tensor, out_channel: int,
-                           bias: torch.Tensor | None = None, *, stride: Pair = 1,
-                           padding: Pair = 0, output_padding: Pair = 0, dilation: Pair = 1,
-                           groups: int = 1) -> TransposedAsConv:
+def conv_transpose_as_conv(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    out_channel: int,
+    bias: torch.Tensor | None = None,
+    *,
+    stride: Pair = 1,
+    padding: Pair = 0,
+    output_padding: Pair = 0,
+    dilation: Pair = 1,
+    groups: int = 1,
+) -> TransposedAsConv:
     """Output channel ``out_channel`` of ``conv_transpose2d`` computed as a plain convolution.
 
     >>> view = conv_transpose_as_conv(torch.ones(1, 2, 2), torch.ones(1, 1, 3, 3), 0, stride=2)
     >>> view.stretched[0].tolist()[2]   # row 2: input row 1 with a zero between its cells
     [0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0]
     """
-    channels, column = conv_transpose_channels(out_channel, x.shape[0], weight.shape[1] * groups,
-                                               groups)
-    (sh, sw), (ph, pw), (oh, ow), (dh, dw) = (pair(stride), pair(padding),
-                                              pair(output_padding), pair(dilation))
-    inputs = x[channels.start:channels.stop].double()
-    flipped = weight[channels.start:channels.stop, column].double().flip(-1, -2)
+    channels, column = conv_transpose_channels(
+        out_channel, x.shape[0], weight.shape[1] * groups, groups
+    )
+    (sh, sw), (ph, pw), (oh, ow), (dh, dw) = (
+        pair(stride),
+        pair(padding),
+        pair(output_padding),
+        pair(dilation),
+    )
+    inputs = x[channels.start : channels.stop].double()
+    flipped = weight[channels.start : channels.stop, column].double().flip(-1, -2)
     cin, height, width = inputs.shape
     kh, kw = flipped.shape[1:]
-    stretched = torch.zeros(cin, (height - 1) * sh + 1, (width - 1) * sw + 1,
-                            dtype=torch.float64)
+    stretched = torch.zeros(cin, (height - 1) * sh + 1, (width - 1) * sw + 1, dtype=torch.float64)
     stretched[:, ::sh, ::sw] = inputs
     qh, qw = dh * (kh - 1) - ph, dw * (kw - 1) - pw
     around = (qh, qh + oh, qw, qw + ow)
@@ -168,10 +207,10 @@ class ResampleWeights:
     """Separable resampling: ``output[r, c] = sum_{a, b} row_weight[r, a] * col_weight[c, b]
     * input[row_index[r, a], col_index[c, b]]``. Nearest has weights ``[1, 0]``."""
 
-    row_index: torch.Tensor    # [Ho, 2] int64
-    row_weight: torch.Tensor   # [Ho, 2] float64
-    col_index: torch.Tensor    # [Wo, 2]
-    col_weight: torch.Tensor   # [Wo, 2]
+    row_index: torch.Tensor  # [Ho, 2] int64
+    row_weight: torch.Tensor  # [Ho, 2] float64
+    col_index: torch.Tensor  # [Wo, 2]
+    col_weight: torch.Tensor  # [Wo, 2]
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
         """The resampled map ``[Ho, Wo]`` of ``x [H, W]`` (float64)."""
@@ -187,9 +226,13 @@ class ResampleWeights:
 UPSAMPLE_MODES = ("nearest", "nearest-exact", "bilinear")
 
 
-def resample_weights(in_size: Sequence[int], out_size: Sequence[int], mode: str = "nearest",
-                     align_corners: bool | None = None,
-                     scale_factor: Sequence[float] | None = None) -> ResampleWeights:
+def resample_weights(
+    in_size: Sequence[int],
+    out_size: Sequence[int],
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+    scale_factor: Sequence[float] | None = None,
+) -> ResampleWeights:
     """The source cells and weights of ``F.interpolate`` (2-D, ``nearest``, ``nearest-exact``
     or ``bilinear``) for each output row and column, with PyTorch's coordinate rules.
 
@@ -208,15 +251,18 @@ def resample_weights(in_size: Sequence[int], out_size: Sequence[int], mode: str 
     return ResampleWeights(*rows, *cols)
 
 
-def _axis_weights(in_size: int, out_size: int, mode: str, align_corners: bool,
-                  factor: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _axis_weights(
+    in_size: int, out_size: int, mode: str, align_corners: bool, factor: float | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     target = torch.arange(out_size, dtype=torch.float64)
     scale = 1.0 / factor if factor else in_size / out_size
     if mode.startswith("nearest"):
         offset = 0.5 if mode == "nearest-exact" else 0.0
         source = torch.floor((target + offset) * scale).clamp(max=in_size - 1).long()
-        return (torch.stack([source, source], 1),
-                torch.tensor([[1.0, 0.0]], dtype=torch.float64).repeat(out_size, 1))
+        return (
+            torch.stack([source, source], 1),
+            torch.tensor([[1.0, 0.0]], dtype=torch.float64).repeat(out_size, 1),
+        )
     if align_corners:
         step = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
         position = target * step
@@ -242,9 +288,13 @@ class LayerNormTerms:
     group_size: int
 
 
-def layer_norm_terms(x: torch.Tensor, normalized_dims: int, eps: float,
-                     weight: torch.Tensor | None = None,
-                     bias: torch.Tensor | None = None) -> LayerNormTerms:
+def layer_norm_terms(
+    x: torch.Tensor,
+    normalized_dims: int,
+    eps: float,
+    weight: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+) -> LayerNormTerms:
     """Layer norm of one image ``x`` over its last ``normalized_dims`` dimensions.
 
     >>> terms = layer_norm_terms(torch.tensor([[1.0, 3.0]]), 1, eps=0.0)
@@ -255,10 +305,9 @@ def layer_norm_terms(x: torch.Tensor, normalized_dims: int, eps: float,
     dims = tuple(range(values.dim() - normalized_dims, values.dim()))
     mean = values.mean(dims, keepdim=True).expand_as(values)
     std = (values.var(dims, unbiased=False, keepdim=True) + eps).sqrt().expand_as(values)
-    gamma = (torch.ones_like(values) if weight is None
-             else weight.double().expand_as(values))
+    gamma = torch.ones_like(values) if weight is None else weight.double().expand_as(values)
     beta = torch.zeros_like(values) if bias is None else bias.double().expand_as(values)
-    size = math.prod(values.shape[values.dim() - normalized_dims:])
+    size = math.prod(values.shape[values.dim() - normalized_dims :])
     return LayerNormTerms(mean, std, gamma, beta, (values - mean) / std * gamma + beta, size)
 
 
@@ -267,9 +316,9 @@ class MeanGroups:
     """A mean as groups: ``groups[k]`` are the input values averaged into output cell ``k``
     (row-major over ``output_shape``), so ``groups.mean(1) == output.flatten()``."""
 
-    groups: torch.Tensor         # [outputs, count]
+    groups: torch.Tensor  # [outputs, count]
     output_shape: tuple[int, ...]
-    dims: tuple[int, ...]        # the reduced dimensions of the one-image input
+    dims: tuple[int, ...]  # the reduced dimensions of the one-image input
 
 
 def mean_groups(x: torch.Tensor, dims: Sequence[int] | None, keepdim: bool = False) -> MeanGroups:
@@ -282,8 +331,11 @@ def mean_groups(x: torch.Tensor, dims: Sequence[int] | None, keepdim: bool = Fal
     ([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]], (2,))
     """
     values = x.double()
-    reduced = tuple(range(values.dim())) if dims is None else tuple(
-        sorted(dim % values.dim() for dim in dims))
+    reduced = (
+        tuple(range(values.dim()))
+        if dims is None
+        else tuple(sorted(dim % values.dim() for dim in dims))
+    )
     kept = tuple(dim for dim in range(values.dim()) if dim not in reduced)
     count = math.prod(values.shape[dim] for dim in reduced)
     groups = values.permute(*kept, *reduced).reshape(-1, count)

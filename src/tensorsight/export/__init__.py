@@ -15,5 +15,6 @@ if TYPE_CHECKING:
 __all__ = ["ExportReport", "export_site"]
 
 # `tensorsight --help` imports this package to register `export`: keep NumPy and torch lazy.
-__getattr__ = lazy_attributes(__name__, {"ExportReport": "tensorsight.export.site",
-                                         "export_site": "tensorsight.export.site"})
+__getattr__ = lazy_attributes(
+    __name__, {"ExportReport": "tensorsight.export.site", "export_site": "tensorsight.export.site"}
+)

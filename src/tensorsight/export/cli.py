@@ -24,16 +24,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "Write the explainer page and every sample's runs (overview, activations, detail "
             "views) as plain files into DIR, for any static web host: "
             "`python -m http.server -d DIR` shows it. Uploads are off there: no Python runs "
-            "the model."),
+            "the model."
+        ),
     )
     parser.add_argument("folder", type=Path, metavar="DIR", help="new or empty folder to write")
     add_model_options(parser)
-    parser.add_argument("--sample", action="append", dest="sample_ids", metavar="ID",
-                        help="export only this sample (repeatable; default: every sample)")
     parser.add_argument(
-        "--channels", type=_positive, metavar="N",
+        "--sample",
+        action="append",
+        dest="sample_ids",
+        metavar="ID",
+        help="export only this sample (repeatable; default: every sample)",
+    )
+    parser.add_argument(
+        "--channels",
+        type=_positive,
+        metavar="N",
         help="exact values and detail views for the first N channels of each layer only "
-             "(default: all; large networks' sites shrink a lot)")
+        "(default: all; large networks' sites shrink a lot)",
+    )
     parser.set_defaults(handler=export)
     return parser
 
@@ -46,16 +55,22 @@ def export(args: argparse.Namespace) -> int:
 
     try:
         bundle = bundle_from_args(args)
-        report = export_site(Explainer.from_bundle(bundle), args.folder,
-                             sample_ids=args.sample_ids, channels=args.channels)
+        report = export_site(
+            Explainer.from_bundle(bundle),
+            args.folder,
+            sample_ids=args.sample_ids,
+            channels=args.channels,
+        )
     except (ModelLoadError, FileExistsError, ValueError) as error:
         print(f"tensorsight export: error: {error}", file=sys.stderr)
         return 2
     except KeyError as error:
         print(f"tensorsight export: error: {error.args[0]}", file=sys.stderr)
         return 2
-    print(f"tensorsight: {report.describe()}; serve it with "
-          f"`python -m http.server -d {args.folder}`", flush=True)
+    print(
+        f"tensorsight: {report.describe()}; serve it with `python -m http.server -d {args.folder}`",
+        flush=True,
+    )
     return 0
 
 

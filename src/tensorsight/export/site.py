@@ -50,11 +50,17 @@ class ExplainerSource(Protocol):
     def samples(self) -> list[dict[str, Any]]: ...
     def sample_png(self, sample_id: str) -> bytes: ...
     def run_sample(self, sample_id: str) -> dict[str, Any]: ...
-    def activations(self, run_id: str, node_ids: Sequence[str], *,
-                    channels: tuple[int, int] | None = None,
-                    encoding: str = "u8") -> tuple[dict[str, Any], dict[str, Any]]: ...
-    def detail(self, run_id: str, node_id: str,
-               channel: int = 0) -> tuple[dict[str, Any], dict[str, Any]]: ...
+    def activations(
+        self,
+        run_id: str,
+        node_ids: Sequence[str],
+        *,
+        channels: tuple[int, int] | None = None,
+        encoding: str = "u8",
+    ) -> tuple[dict[str, Any], dict[str, Any]]: ...
+    def detail(
+        self, run_id: str, node_id: str, channel: int = 0
+    ) -> tuple[dict[str, Any], dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -73,13 +79,19 @@ class ExportReport:
         'wrote site: 3 files, 2.4 MiB, 1 sample'
         """
         plural = "" if len(self.samples) == 1 else "s"
-        return (f"wrote {self.folder}: {self.files} files, {self.bytes / 2**20:.1f} MiB, "
-                f"{len(self.samples)} sample{plural}")
+        return (
+            f"wrote {self.folder}: {self.files} files, {self.bytes / 2**20:.1f} MiB, "
+            f"{len(self.samples)} sample{plural}"
+        )
 
 
-def export_site(explainer: ExplainerSource, folder: Path, *,
-                sample_ids: Iterable[str] | None = None,
-                channels: int | None = None) -> ExportReport:
+def export_site(
+    explainer: ExplainerSource,
+    folder: Path,
+    *,
+    sample_ids: Iterable[str] | None = None,
+    channels: int | None = None,
+) -> ExportReport:
     """Write the static site for ``explainer`` into ``folder`` (created; must be empty or absent).
 
     ``sample_ids`` limits the samples (default: all); ``channels`` limits how many channels of
@@ -94,8 +106,10 @@ def export_site(explainer: ExplainerSource, folder: Path, *,
         known = {sample["id"] for sample in samples}
         unknown = [sample_id for sample_id in wanted if sample_id not in known]
         if unknown:
-            raise KeyError(f"Unknown sample {unknown[0]!r}; the model has "
-                           f"{', '.join(sorted(known)) or 'no samples'}.")
+            raise KeyError(
+                f"Unknown sample {unknown[0]!r}; the model has "
+                f"{', '.join(sorted(known)) or 'no samples'}."
+            )
         samples = [sample for sample in samples if sample["id"] in wanted]
     if not samples:
         raise ValueError("The model has no samples to export; give it some with --samples DIR.")
@@ -103,15 +117,21 @@ def export_site(explainer: ExplainerSource, folder: Path, *,
     data = folder / "data"
     info = explainer.model_info()
     _write_json(data / "model.json", info)
-    _write_json(data / "samples.json", [
-        {**sample, "url": f"data/samples/{sample['id']}.png"} for sample in samples])
+    _write_json(
+        data / "samples.json",
+        [{**sample, "url": f"data/samples/{sample['id']}.png"} for sample in samples],
+    )
     for sample in samples:
         (data / "samples" / f"{sample['id']}.png").parent.mkdir(parents=True, exist_ok=True)
         (data / "samples" / f"{sample['id']}.png").write_bytes(explainer.sample_png(sample["id"]))
         _write_run(explainer, info, sample["id"], data / "runs", channels)
     written = [path for path in folder.rglob("*") if path.is_file()]
-    return ExportReport(folder, len(written), sum(path.stat().st_size for path in written),
-                        tuple(sample["id"] for sample in samples))
+    return ExportReport(
+        folder,
+        len(written),
+        sum(path.stat().st_size for path in written),
+        tuple(sample["id"] for sample in samples),
+    )
 
 
 def _write_page(folder: Path) -> None:
@@ -122,12 +142,16 @@ def _write_page(folder: Path) -> None:
     page = (assets / "index.html").read_text(encoding="utf-8")
     if 'id="app"' not in page:
         raise RuntimeError("The built index.html has no #app element to mark as static.")
-    (folder / "index.html").write_text(page.replace('id="app"', STATIC_MARKER, 1),
-                                       encoding="utf-8")
+    (folder / "index.html").write_text(page.replace('id="app"', STATIC_MARKER, 1), encoding="utf-8")
 
 
-def _write_run(explainer: ExplainerSource, info: dict[str, Any], sample_id: str, runs: Path,
-               channels: int | None) -> None:
+def _write_run(
+    explainer: ExplainerSource,
+    info: dict[str, Any],
+    sample_id: str,
+    runs: Path,
+    channels: int | None,
+) -> None:
     overview = explainer.run_sample(sample_id)
     run_id = overview["run_id"]
     _write_json(runs / f"{sample_id}.json", {**overview, "run_id": sample_id})
@@ -139,19 +163,28 @@ def _write_run(explainer: ExplainerSource, info: dict[str, Any], sample_id: str,
         if len(shape) == 4:
             for start in range(0, count, WINDOW):
                 window = (start, min(start + WINDOW, count))
-                _write_pack(here / "u8" / node_id / f"{start}.pack",
-                            explainer.activations(run_id, [node_id], channels=window))
+                _write_pack(
+                    here / "u8" / node_id / f"{start}.pack",
+                    explainer.activations(run_id, [node_id], channels=window),
+                )
             for channel in range(shown):
-                _write_pack(here / "f32" / node_id / f"{channel}.pack", explainer.activations(
-                    run_id, [node_id], channels=(channel, channel + 1), encoding="f32"))
+                _write_pack(
+                    here / "f32" / node_id / f"{channel}.pack",
+                    explainer.activations(
+                        run_id, [node_id], channels=(channel, channel + 1), encoding="f32"
+                    ),
+                )
         else:
-            _write_pack(here / "u8" / node_id / "0.pack",
-                        explainer.activations(run_id, [node_id]))
-            _write_pack(here / "f32" / node_id / "all.pack",
-                        explainer.activations(run_id, [node_id], encoding="f32"))
+            _write_pack(here / "u8" / node_id / "0.pack", explainer.activations(run_id, [node_id]))
+            _write_pack(
+                here / "f32" / node_id / "all.pack",
+                explainer.activations(run_id, [node_id], encoding="f32"),
+            )
         for channel in _detail_channels(node, shown, channels):
-            _write_pack(here / "detail" / node_id / f"{channel}.pack",
-                        explainer.detail(run_id, node_id, channel))
+            _write_pack(
+                here / "detail" / node_id / f"{channel}.pack",
+                explainer.detail(run_id, node_id, channel),
+            )
 
 
 def _detail_channels(node: dict[str, Any], shown: int, channels: int | None) -> range:

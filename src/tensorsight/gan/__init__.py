@@ -23,14 +23,35 @@ if TYPE_CHECKING:
     from tensorsight.gan.session import GanSession
     from tensorsight.gan.settings import GanSettings, SettingsError
 
-__all__ = ["PRESETS", "Distribution", "GanLab", "GanSession", "GanSettings", "SettingsError",
-           "divergences", "frame", "kl_js", "load_pretrained", "mode_counts", "pretrained_names"]
+__all__ = [
+    "PRESETS",
+    "Distribution",
+    "GanLab",
+    "GanSession",
+    "GanSettings",
+    "SettingsError",
+    "divergences",
+    "frame",
+    "kl_js",
+    "load_pretrained",
+    "mode_counts",
+    "pretrained_names",
+]
 
-__getattr__ = lazy_attributes(__name__, {
-    "PRESETS": "tensorsight.gan.distributions", "Distribution": "tensorsight.gan.distributions",
-    "frame": "tensorsight.gan.frames", "GanLab": "tensorsight.gan.lab",
-    "divergences": "tensorsight.gan.metrics", "kl_js": "tensorsight.gan.metrics",
-    "mode_counts": "tensorsight.gan.metrics", "load_pretrained": "tensorsight.gan.pretrained",
-    "pretrained_names": "tensorsight.gan.pretrained", "GanSession": "tensorsight.gan.session",
-    "GanSettings": "tensorsight.gan.settings", "SettingsError": "tensorsight.gan.settings",
-})
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "PRESETS": "tensorsight.gan.distributions",
+        "Distribution": "tensorsight.gan.distributions",
+        "frame": "tensorsight.gan.frames",
+        "GanLab": "tensorsight.gan.lab",
+        "divergences": "tensorsight.gan.metrics",
+        "kl_js": "tensorsight.gan.metrics",
+        "mode_counts": "tensorsight.gan.metrics",
+        "load_pretrained": "tensorsight.gan.pretrained",
+        "pretrained_names": "tensorsight.gan.pretrained",
+        "GanSession": "tensorsight.gan.session",
+        "GanSettings": "tensorsight.gan.settings",
+        "SettingsError": "tensorsight.gan.settings",
+    },
+)

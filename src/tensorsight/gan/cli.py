@@ -23,12 +23,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "Serve GAN Lab: a generator and a discriminator on 2-D points, trained live in "
             "PyTorch and drawn in your browser. The same server as `tensorsight serve` (its "
             "page links to the explainer), listening on 127.0.0.1 (this computer only) unless "
-            "--host says otherwise."),
+            "--host says otherwise."
+        ),
     )
-    parser.add_argument("--host", default=DEFAULT_HOST,
-                        help="address to listen on (default: 127.0.0.1, this computer only)")
-    parser.add_argument("-p", "--port", type=int, default=DEFAULT_PORT,
-                        help=f"port to listen on; 0 picks a free one (default: {DEFAULT_PORT})")
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help="address to listen on (default: 127.0.0.1, this computer only)",
+    )
+    parser.add_argument(
+        "-p",
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port to listen on; 0 picks a free one (default: {DEFAULT_PORT})",
+    )
     parser.add_argument("--open", action="store_true", help="open the page in your web browser")
     add_gan_option(parser)
     parser.set_defaults(handler=_serve_gan, page="gan")

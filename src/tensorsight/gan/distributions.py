@@ -71,8 +71,10 @@ def _gaussians(n: int, g: torch.Generator) -> torch.Tensor:
 
 def _ring(n: int, g: torch.Generator) -> torch.Tensor:
     angle, noise = 2 * math.pi * _rand(n, g), _randn(n, 2, g)
-    return (torch.stack([0.5 + 0.3 * torch.cos(angle), 0.45 + 0.25 * torch.sin(angle)], 1)
-            + 0.025 * noise)
+    return (
+        torch.stack([0.5 + 0.3 * torch.cos(angle), 0.45 + 0.25 * torch.sin(angle)], 1)
+        + 0.025 * noise
+    )
 
 
 def _mixture(centres: torch.Tensor, sd: float, weights: torch.Tensor | None = None) -> Sampler:
@@ -111,19 +113,42 @@ RING8_SD = 0.02
 GRID25_SD = 0.015
 
 PRESETS: dict[str, Distribution] = {
-    d.name: d for d in (
+    d.name: d
+    for d in (
         Distribution("line", "Simple line", 2, _line),
         Distribution("gaussians", "Mixture of Gaussians", 2, _gaussians),
         Distribution("ring", "Ring", 2, _ring),
-        Distribution("disjoint", "Three disjoint regions", 2,
-                     _mixture(_DISJOINT, 0.025, torch.tensor([0.333, 0.333, 0.334]))),
-        Distribution("ring8", "8 Gaussians on a ring", 2,
-                     _mixture(_ring8_modes(), RING8_SD), _ring8_modes(), RING8_SD),
-        Distribution("grid25", "5x5 grid of Gaussians", 2,
-                     _mixture(_grid25_modes(), GRID25_SD), _grid25_modes(), GRID25_SD),
+        Distribution(
+            "disjoint",
+            "Three disjoint regions",
+            2,
+            _mixture(_DISJOINT, 0.025, torch.tensor([0.333, 0.333, 0.334])),
+        ),
+        Distribution(
+            "ring8",
+            "8 Gaussians on a ring",
+            2,
+            _mixture(_ring8_modes(), RING8_SD),
+            _ring8_modes(),
+            RING8_SD,
+        ),
+        Distribution(
+            "grid25",
+            "5x5 grid of Gaussians",
+            2,
+            _mixture(_grid25_modes(), GRID25_SD),
+            _grid25_modes(),
+            GRID25_SD,
+        ),
         Distribution("gauss1d", "1-D Gaussian", 1, _one_d([0.6], [0.08])),
-        Distribution("bimodal1d", "1-D two bumps", 1, _one_d([0.3, 0.7], [0.05, 0.05]),
-                     torch.tensor([[0.3], [0.7]]), 0.05),
+        Distribution(
+            "bimodal1d",
+            "1-D two bumps",
+            1,
+            _one_d([0.3, 0.7], [0.05, 0.05]),
+            torch.tensor([[0.3], [0.7]]),
+            0.05,
+        ),
     )
 }
 
@@ -139,12 +164,14 @@ def drawn(points: object) -> Distribution:
         raise SettingsError("A drawing is a list of [x, y] points.") from None
     if array.ndim != 2 or array.shape[1] != 2 or not 1 <= len(array) <= MAX_DRAWN_POINTS:
         raise SettingsError(
-            f"A drawing is 1 to {MAX_DRAWN_POINTS} points [x, y]; got shape {list(array.shape)}.")
+            f"A drawing is 1 to {MAX_DRAWN_POINTS} points [x, y]; got shape {list(array.shape)}."
+        )
     if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
         raise SettingsError("Drawn points must lie in the unit square (0 <= x, y <= 1).")
     pen = torch.from_numpy(array.copy())
-    return Distribution("drawing", "Drawn by you", 2,
-                        _mixture(pen, DRAWING_SD), points=array.copy())
+    return Distribution(
+        "drawing", "Drawn by you", 2, _mixture(pen, DRAWING_SD), points=array.copy()
+    )
 
 
 def distribution(spec: str | object) -> Distribution:
@@ -152,6 +179,7 @@ def distribution(spec: str | object) -> Distribution:
     if isinstance(spec, str):
         if spec not in PRESETS:
             raise SettingsError(
-                f"Unknown distribution {spec!r}; the presets are {', '.join(PRESETS)}.")
+                f"Unknown distribution {spec!r}; the presets are {', '.join(PRESETS)}."
+            )
         return PRESETS[spec]
     return drawn(spec)

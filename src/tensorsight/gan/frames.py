@@ -17,7 +17,8 @@ import numpy as np
 
 def frame(snapshot: dict[str, Any], **extra: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """``(meta, arrays)``: every array of ``snapshot`` as float32, the rest (and ``extra``) meta."""
-    arrays = {k: np.asarray(v, np.float32) for k, v in snapshot.items()
-              if isinstance(v, np.ndarray)}
+    arrays = {
+        k: np.asarray(v, np.float32) for k, v in snapshot.items() if isinstance(v, np.ndarray)
+    }
     meta = {k: v for k, v in snapshot.items() if k not in arrays}
     return {"kind": "gan", **meta, **extra}, arrays

@@ -27,14 +27,20 @@ from tensorsight.gan.metrics import GRID_CELLS, GRID_RANGE, divergences, mode_co
 from tensorsight.gan.networks import gradient_norm, mlp
 from tensorsight.gan.settings import GanSettings
 
-VISIBLE_FAKES = 150        # the fixed noise vectors whose fakes (and arrows) are drawn
+VISIBLE_FAKES = 150  # the fixed noise vectors whose fakes (and arrows) are drawn
 VISIBLE_REALS = 450
-EVALUATION_POINTS = 2000   # points per side in KL/JS and the mode counters
-MANIFOLD_CELLS = 20        # the noise lattice: 21 x 21 points, 20 x 20 quads
-CURVE_POINTS = 101         # the 1-D discriminator curve
+EVALUATION_POINTS = 2000  # points per side in KL/JS and the mode counters
+MANIFOLD_CELLS = 20  # the noise lattice: 21 x 21 points, 20 x 20 quads
+CURVE_POINTS = 101  # the 1-D discriminator curve
 NOISE_MEAN, NOISE_SD = 0.5, 0.25  # Gaussian noise: N(0.5, 0.25²) cut to [0, 1], as GAN Lab's
-HISTORY_KEYS = ("d_loss", "g_loss", "d_grad_norm", "g_grad_norm", "d_real_accuracy",
-                "d_fake_accuracy")
+HISTORY_KEYS = (
+    "d_loss",
+    "g_loss",
+    "d_grad_norm",
+    "g_grad_norm",
+    "d_real_accuracy",
+    "d_fake_accuracy",
+)
 
 
 class GanLab:
@@ -45,8 +51,14 @@ class GanLab:
     epoch of each of ``HISTORY_KEYS``.
     """
 
-    def __init__(self, distribution: str | object = "ring", seed: int = 0, *,
-                 settings: GanSettings | None = None, **changes: Any) -> None:
+    def __init__(
+        self,
+        distribution: str | object = "ring",
+        seed: int = 0,
+        *,
+        settings: GanSettings | None = None,
+        **changes: Any,
+    ) -> None:
         self.seed = int(seed)
         self.settings = (settings or GanSettings()).replace(**changes)
         self.distribution = _resolve(distribution)
@@ -57,8 +69,9 @@ class GanLab:
         """New networks and optimisers from the seed; epoch 0; history cleared."""
         self.rng = torch.Generator().manual_seed(self.seed)
         s, dim = self.settings, self.distribution.dim
-        self.generator = mlp(s.noise_dim, s.g_layers, s.g_neurons, dim, final=nn.Tanh(),
-                             generator=self.rng)
+        self.generator = mlp(
+            s.noise_dim, s.g_layers, s.g_neurons, dim, final=nn.Tanh(), generator=self.rng
+        )
         self.discriminator = mlp(dim, s.d_layers, s.d_neurons, 1, generator=self.rng)
         self._fixed_samples()
         self._make_optimizers()
@@ -74,8 +87,9 @@ class GanLab:
         self.evaluation_noise = self.noise(EVALUATION_POINTS, fixed)
         self.visible_real = self.distribution.sample(VISIBLE_REALS, fixed)
         self.evaluation_real = self.distribution.sample(EVALUATION_POINTS, fixed)
-        floor = divergences(self.evaluation_real,
-                            self.distribution.sample(EVALUATION_POINTS, fixed))
+        floor = divergences(
+            self.evaluation_real, self.distribution.sample(EVALUATION_POINTS, fixed)
+        )
         self.floor = {"kl_floor": floor["kl"], "js_floor": floor["js"]}
 
     def _make_optimizers(self) -> None:
@@ -135,10 +149,10 @@ class GanLab:
         loss.backward()
         self._last["d_grad_norm"] = gradient_norm(list(self.discriminator.parameters()))
         self.d_optimizer.step()
-        real_ok, fake_ok = _accuracy(s.loss, real_logits.detach()[:, 0],
-                                     fake_logits.detach()[:, 0])
-        self._last.update(d_loss=float(loss.detach()), d_real_accuracy=real_ok,
-                          d_fake_accuracy=fake_ok)
+        real_ok, fake_ok = _accuracy(s.loss, real_logits.detach()[:, 0], fake_logits.detach()[:, 0])
+        self._last.update(
+            d_loss=float(loss.detach()), d_real_accuracy=real_ok, d_fake_accuracy=fake_ok
+        )
         return self._last["d_loss"]
 
     def step_g(self) -> float:
@@ -148,8 +162,7 @@ class GanLab:
         loss = g_loss(s.loss, self.discriminator(fake)[:, 0])
         parameters = list(self.generator.parameters())
         # autograd.grad, not backward: the discriminator's gradients are left untouched.
-        for parameter, grad in zip(parameters, torch.autograd.grad(loss, parameters),
-                                   strict=True):
+        for parameter, grad in zip(parameters, torch.autograd.grad(loss, parameters), strict=True):
             parameter.grad = grad
         self._last["g_grad_norm"] = gradient_norm(parameters)
         self.g_optimizer.step()
@@ -224,17 +237,20 @@ class GanLab:
             fake = self.generator(self.visible_noise)
             evaluation = self.generator(self.evaluation_noise)
         snap: dict[str, Any] = {
-            "epoch": self.epoch, "distribution": self.distribution.name,
-            "dim": self.distribution.dim, "settings": self.settings.to_dict(),
+            "epoch": self.epoch,
+            "distribution": self.distribution.name,
+            "dim": self.distribution.dim,
+            "settings": self.settings.to_dict(),
             "d_scale": "critic" if self.settings.loss == "wgan-gp" else "probability",
             **{key: _finite(value) for key, value in self._last.items()},
-            **divergences(self.evaluation_real, evaluation), **self.floor,
-            "real": _array(self.visible_real), "fake": _array(fake),
+            **divergences(self.evaluation_real, evaluation),
+            **self.floor,
+            "real": _array(self.visible_real),
+            "fake": _array(fake),
             "gradients": _array(self.discriminator_gradients(fake)),
         }
         if self.distribution.modes is not None:
-            snap.update(mode_counts(evaluation, self.distribution.modes,
-                                    self.distribution.mode_sd))
+            snap.update(mode_counts(evaluation, self.distribution.modes, self.distribution.mode_sd))
         snap.update(self._surface() if self.distribution.dim == 2 else self._curve(evaluation))
         snap.update(self._manifold())
         if self.settings.loss == "wgan-gp" and self._interpolates is not None:
@@ -250,9 +266,12 @@ class GanLab:
         from tensorsight.gan.metrics import histogram
 
         xs = torch.linspace(*GRID_RANGE, CURVE_POINTS)
-        return {"curve_x": _array(xs), "d_curve": _array(self.discriminator_at(xs[:, None])),
-                "real_density": _array(histogram(self.evaluation_real) * GRID_CELLS),
-                "fake_density": _array(histogram(evaluation) * GRID_CELLS)}
+        return {
+            "curve_x": _array(xs),
+            "d_curve": _array(self.discriminator_at(xs[:, None])),
+            "real_density": _array(histogram(self.evaluation_real) * GRID_CELLS),
+            "fake_density": _array(histogram(evaluation) * GRID_CELLS),
+        }
 
     def _manifold(self) -> dict[str, np.ndarray]:
         """G on the noise lattice and the density of fakes in each warped cell."""
@@ -288,8 +307,7 @@ class GanLab:
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         """Load weights written by :meth:`state_tensors`; shapes must match the settings."""
         self.generator.load_state_dict({k[2:]: v for k, v in tensors.items() if k[:2] == "g."})
-        self.discriminator.load_state_dict(
-            {k[2:]: v for k, v in tensors.items() if k[:2] == "d."})
+        self.discriminator.load_state_dict({k[2:]: v for k, v in tensors.items() if k[:2] == "d."})
         self._make_optimizers()
 
 

@@ -40,8 +40,9 @@ def g_loss(loss: str, fake: torch.Tensor) -> torch.Tensor:
     return -fake.mean()
 
 
-def gradient_penalty(critic: torch.nn.Module, points: torch.Tensor, *,
-                     create_graph: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def gradient_penalty(
+    critic: torch.nn.Module, points: torch.Tensor, *, create_graph: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(mean (|∇C(x̂)| - 1)², |∇C(x̂)| per point)`` at the interpolates ``points``."""
     points = points.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(points).sum(), points, create_graph=create_graph)

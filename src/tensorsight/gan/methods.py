@@ -34,8 +34,11 @@ def _step(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _start(params: Mapping[str, Any]) -> dict[str, Any]:
-    preset, pretrained, seed = (params.get("preset", "ring"), params.get("pretrained", True),
-                                params.get("seed", 0))
+    preset, pretrained, seed = (
+        params.get("preset", "ring"),
+        params.get("pretrained", True),
+        params.get("seed", 0),
+    )
     if not isinstance(preset, str):
         raise SettingsError("preset must be a preset's name.")
     if not isinstance(pretrained, bool):
@@ -80,8 +83,9 @@ GAN_METHODS: dict[str, tuple[Parse, Callable[..., Any]]] = {
 
 def gan_methods() -> tuple[Method, ...]:
     """The protocol's entries for ``GAN_METHODS``."""
-    return tuple(Method(name, _reader(parse), call=call)
-                 for name, (parse, call) in GAN_METHODS.items())
+    return tuple(
+        Method(name, _reader(parse), call=call) for name, (parse, call) in GAN_METHODS.items()
+    )
 
 
 def _reader(parse: Parse) -> Callable[[Arguments], Mapping[str, Any]]:

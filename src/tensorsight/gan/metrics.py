@@ -26,8 +26,9 @@ GOOD_SD = 3.0
 COVERED_SHARE = 0.125
 
 
-def histogram(points: torch.Tensor, cells: int = GRID_CELLS,
-              value_range: tuple[float, float] = GRID_RANGE) -> torch.Tensor:
+def histogram(
+    points: torch.Tensor, cells: int = GRID_CELLS, value_range: tuple[float, float] = GRID_RANGE
+) -> torch.Tensor:
     """Share of ``points`` (``(N, dim)``, dim 1 or 2) in each cell: ``(cells,)*dim``, sums to 1.
 
     Cell ``[i, j]`` holds x in cell i and y in cell j; points outside the range count in the
@@ -80,5 +81,8 @@ def mode_counts(fake: torch.Tensor, modes: torch.Tensor, sd: float) -> dict[str,
     good = distance <= GOOD_SD * sd
     per_mode = torch.bincount(nearest[good], minlength=len(modes))
     covered = int((per_mode >= COVERED_SHARE * len(fake) / len(modes)).sum())
-    return {"modes_covered": covered, "modes": len(modes),
-            "good_share": float(good.double().mean())}
+    return {
+        "modes_covered": covered,
+        "modes": len(modes),
+        "good_share": float(good.double().mean()),
+    }

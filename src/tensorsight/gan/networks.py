@@ -16,8 +16,15 @@ import torch
 from torch import nn
 
 
-def mlp(inputs: int, hidden_layers: int, neurons: int, outputs: int, *,
-        final: nn.Module | None = None, generator: torch.Generator) -> nn.Sequential:
+def mlp(
+    inputs: int,
+    hidden_layers: int,
+    neurons: int,
+    outputs: int,
+    *,
+    final: nn.Module | None = None,
+    generator: torch.Generator,
+) -> nn.Sequential:
     """``inputs`` -> ``hidden_layers`` x (Linear(neurons) + ReLU) -> Linear(outputs) [-> final].
 
     Weights are N(0, 1/sqrt(fan_in)) and biases 0, drawn from ``generator`` (GAN Lab's init:

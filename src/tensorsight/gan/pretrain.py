@@ -52,8 +52,11 @@ def main(argv: list[str] | None = None) -> None:
         lab = best_run(preset, epochs=args.epochs, seeds=range(args.seeds))
         path = args.output / f"{preset}.safetensors"
         save_lab(lab, path)
-        print(f"{preset}: kept seed {lab.seed}, JS {lab.snapshot()['js']:.3f} "
-              f"(floor {lab.floor['js_floor']:.3f}), {path.stat().st_size} bytes", flush=True)
+        print(
+            f"{preset}: kept seed {lab.seed}, JS {lab.snapshot()['js']:.3f} "
+            f"(floor {lab.floor['js_floor']:.3f}), {path.stat().st_size} bytes",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

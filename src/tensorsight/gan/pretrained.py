@@ -29,8 +29,12 @@ def save_lab(lab: GanLab, path: Path) -> None:
     """Write ``lab``'s weights and what it was trained with to ``path`` (.safetensors)."""
     from safetensors.torch import save_file
 
-    metadata = {"distribution": lab.distribution.name, "seed": str(lab.seed),
-                "epoch": str(lab.epoch), "settings": json.dumps(lab.settings.to_dict())}
+    metadata = {
+        "distribution": lab.distribution.name,
+        "seed": str(lab.seed),
+        "epoch": str(lab.epoch),
+        "settings": json.dumps(lab.settings.to_dict()),
+    }
     save_file(lab.state_tensors(), str(path), metadata=metadata)
 
 
@@ -54,5 +58,6 @@ def load_pretrained(name: str) -> GanLab:
     if not path.is_file():
         raise SettingsError(
             f"There is no pretrained start for {name!r}; there is one for "
-            f"{', '.join(pretrained_names())}.")
+            f"{', '.join(pretrained_names())}."
+        )
     return load_lab(path)

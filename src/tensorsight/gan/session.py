@@ -35,8 +35,9 @@ DEFAULT_PRESET = "ring"
 FRAME_INTERVAL_S = 1 / 30
 SLOW_STAGE_S = 1.25
 # "Make it collapse": a generator far faster than its discriminator, with Adam, on many modes.
-COLLAPSE_SETTINGS = GanSettings(d_optimizer="adam", g_optimizer="adam", d_lr=0.0005, g_lr=0.01,
-                                k_d=1, k_g=3, loss="log")
+COLLAPSE_SETTINGS = GanSettings(
+    d_optimizer="adam", g_optimizer="adam", d_lr=0.0005, g_lr=0.01, k_d=1, k_g=3, loss="log"
+)
 STAGES = (
     ("d1", "Generate: G turns a batch of noise into fakes."),
     ("d2", "Classify: D scores real points and fakes."),
@@ -56,9 +57,16 @@ COMMAND_TIMEOUT_S = 60
 class GanSession:
     """A :class:`GanLab` with a training thread, play/pause/step controls and a latest frame."""
 
-    def __init__(self, *, preset: str = DEFAULT_PRESET, pretrained: bool = True, seed: int = 0,
-                 frame_interval: float = FRAME_INTERVAL_S, slow_stage_s: float = SLOW_STAGE_S,
-                 threads: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        preset: str = DEFAULT_PRESET,
+        pretrained: bool = True,
+        seed: int = 0,
+        frame_interval: float = FRAME_INTERVAL_S,
+        slow_stage_s: float = SLOW_STAGE_S,
+        threads: int = 1,
+    ) -> None:
         self.frame_interval = frame_interval
         self.slow_stage_s = slow_stage_s
         self._threads = threads
@@ -86,8 +94,14 @@ class GanSession:
             return self._frame_number, self._frame
 
     def _publish(self, **extra: Any) -> None:
-        data = encode_pack(*frame(self.lab.snapshot(), playing=self._playing,
-                                  slow=self._slow_stage is not None, **extra))
+        data = encode_pack(
+            *frame(
+                self.lab.snapshot(),
+                playing=self._playing,
+                slow=self._slow_stage is not None,
+                **extra,
+            )
+        )
         with self._frame_lock:
             self._frame, self._frame_number = data, self._frame_number + 1
         for listener in list(self._listeners):
@@ -131,17 +145,18 @@ class GanSession:
         return {**state, "restarted": restarted[0]}
 
     def collapse(self) -> dict[str, Any]:
-        """"Make it collapse": the 8-Gaussian ring from scratch with ``COLLAPSE_SETTINGS``."""
-        return self._replace(lambda: GanLab("ring8", self.lab.seed,
-                                            settings=COLLAPSE_SETTINGS))
+        """ "Make it collapse": the 8-Gaussian ring from scratch with ``COLLAPSE_SETTINGS``."""
+        return self._replace(lambda: GanLab("ring8", self.lab.seed, settings=COLLAPSE_SETTINGS))
 
-    def start(self, preset: str = DEFAULT_PRESET, pretrained: bool = True,
-              seed: int = 0) -> dict[str, Any]:
+    def start(
+        self, preset: str = DEFAULT_PRESET, pretrained: bool = True, seed: int = 0
+    ) -> dict[str, Any]:
         """A new experiment on ``preset``: the shipped starting point, or from scratch."""
         return self._replace(lambda: self._new_lab(preset, pretrained, seed))
 
     def reset(self) -> dict[str, Any]:
         """Back to epoch 0: new networks from the seed, same settings and distribution."""
+
         def run() -> None:
             self._stop()
             self.lab.restart()
@@ -150,6 +165,7 @@ class GanSession:
 
     def draw(self, points: list[list[float]]) -> dict[str, Any]:
         """Learn a drawn distribution (``[[x, y], ...]`` in the unit square) from scratch."""
+
         def run() -> None:
             self._stop()
             self.lab.set_distribution(points)
@@ -162,8 +178,9 @@ class GanSession:
 
         def run() -> dict[str, Any]:
             if len(coordinates) != self.lab.distribution.dim:
-                raise SettingsError(f"This distribution has {self.lab.distribution.dim} "
-                                    "coordinates per point.")
+                raise SettingsError(
+                    f"This distribution has {self.lab.distribution.dim} coordinates per point."
+                )
             value = self.lab.discriminator_at(torch.tensor([coordinates], dtype=torch.float32))
             return {"x": x, "y": y, "d": float(value[0]), "d_scale": self.lab.settings.loss}
 
@@ -181,6 +198,7 @@ class GanSession:
     # --------------------------------------------------------------- internals
     def _do(self, command: Callable[[], Any], *, publish: bool = False) -> dict[str, Any]:
         """Run ``command`` on the training thread between epochs; its state afterwards."""
+
         def run() -> dict[str, Any]:
             command()
             if publish:
@@ -201,12 +219,16 @@ class GanSession:
         return self._do(run, publish=True)
 
     def _state(self) -> dict[str, Any]:
-        return {"epoch": self.lab.epoch, "playing": self._playing,
-                "slow": self._slow_stage is not None,
-                "distribution": self.lab.distribution.name, "seed": self.lab.seed,
-                "settings": self.lab.settings.to_dict(),
-                "presets": {name: d.title for name, d in PRESETS.items()},
-                "pretrained": pretrained_names()}
+        return {
+            "epoch": self.lab.epoch,
+            "playing": self._playing,
+            "slow": self._slow_stage is not None,
+            "distribution": self.lab.distribution.name,
+            "seed": self.lab.seed,
+            "settings": self.lab.settings.to_dict(),
+            "presets": {name: d.title for name, d in PRESETS.items()},
+            "pretrained": pretrained_names(),
+        }
 
     def _new_lab(self, preset: str, pretrained: bool, seed: int) -> GanLab:
         if pretrained and preset in pretrained_names():
@@ -240,8 +262,9 @@ class GanSession:
         while not self._closed:
             wait = self._wait_s(next_stage)
             try:
-                command, future = (self._commands.get_nowait() if wait == 0
-                                   else self._commands.get(timeout=wait))
+                command, future = (
+                    self._commands.get_nowait() if wait == 0 else self._commands.get(timeout=wait)
+                )
             except queue.Empty:
                 pass
             else:

@@ -13,8 +13,15 @@ MAX_IMAGE_PIXELS = 40_000_000
 # What Pillow's readers raise on a damaged or cut-short file while opening (a JPEG cut to 30
 # bytes: OSError "Truncated File Read"; a cut WebP: "could not create decoder object"; a PPM
 # header: ValueError), loading or converting it.
-_DECODER_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error,
-                   ZeroDivisionError)
+_DECODER_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    struct.error,
+    ZeroDivisionError,
+)
 
 
 class ImageError(ValueError):
@@ -66,7 +73,8 @@ def decode_image(
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ImageError(
-                "The image expands to too many pixels to decode safely.", 413) from None
+                "The image expands to too many pixels to decode safely.", 413
+            ) from None
         except _DECODER_ERRORS as error:
             message = f"The image is damaged or truncated and cannot be decoded ({error})."
             raise ImageError(message) from None

@@ -54,8 +54,11 @@ class Preprocessing:
     def describe(self) -> str:
         """One line a person can read."""
         height, width = self.size
-        steps = [f"resize shorter side to {self.resize or min(self.size)}",
-                 f"centre crop {height}x{width}", "grayscale" if self.channels == 1 else "RGB"]
+        steps = [
+            f"resize shorter side to {self.resize or min(self.size)}",
+            f"centre crop {height}x{width}",
+            "grayscale" if self.channels == 1 else "RGB",
+        ]
         if self.invert_light_background:
             steps.append("invert if the background is light")
         steps.append("pixel/255")
@@ -69,8 +72,10 @@ class Preprocessing:
         height, width = self.size
         shorter = self.resize or max(height, width)
         scale = shorter / min(image.size)
-        new_size = (max(width, round(image.width * scale)),
-                    max(height, round(image.height * scale)))
+        new_size = (
+            max(width, round(image.width * scale)),
+            max(height, round(image.height * scale)),
+        )
         image = image.resize(new_size, Image.Resampling.BILINEAR, reducing_gap=3.0)
         image = ImageOps.fit(image, (width, height), Image.Resampling.BILINEAR)
         if self.invert_light_background and _border_is_light(image):

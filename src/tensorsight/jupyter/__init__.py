@@ -48,8 +48,11 @@ def show(
     """
     from IPython.display import display
 
-    display(explainer_widget(model_or_bundle, image, preprocessing=preprocessing,
-                             class_names=class_names))
+    display(
+        explainer_widget(
+            model_or_bundle, image, preprocessing=preprocessing, class_names=class_names
+        )
+    )
 
 
 def explainer_widget(
@@ -96,13 +99,22 @@ def _as_bundle(
     elif isinstance(model_or_bundle, ModelBundle):
         bundle = model_or_bundle
     else:
-        return bundle_from_module(model_or_bundle, preprocessing=preprocessing,
-                                  class_names=class_names, input_size=tensor_size)
+        return bundle_from_module(
+            model_or_bundle,
+            preprocessing=preprocessing,
+            class_names=class_names,
+            input_size=tensor_size,
+        )
     if preprocessing is None and class_names is None:
         return bundle
     return bundle_from_module(
-        bundle.model, name=bundle.name, preprocessing=preprocessing or bundle.preprocessing,
-        class_names=class_names or bundle.class_names, card=bundle.card, samples=bundle.samples)
+        bundle.model,
+        name=bundle.name,
+        preprocessing=preprocessing or bundle.preprocessing,
+        class_names=class_names or bundle.class_names,
+        card=bundle.card,
+        samples=bundle.samples,
+    )
 
 
 def _as_image(image: Any) -> tuple[Image.Image, tuple[int, int] | None]:
@@ -122,14 +134,16 @@ def _tensor_image(values: Any) -> tuple[Image.Image, tuple[int, int]]:
     import numpy as np
     from PIL import Image
 
-    array = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values,
-                       dtype=np.float32)
+    array = np.asarray(
+        values.detach().cpu() if hasattr(values, "detach") else values, dtype=np.float32
+    )
     if array.ndim == 4 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 3 or array.shape[0] not in (1, 3):
         raise ValueError(
             f"An image tensor must be [C, H, W] or [1, C, H, W] with 1 or 3 channels, "
-            f"got shape {list(array.shape)}.")
+            f"got shape {list(array.shape)}."
+        )
     pixels = np.clip(np.rint(array * 255.0), 0, 255).astype(np.uint8)
     picture = Image.fromarray(pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0))
     return picture, (array.shape[1], array.shape[2])

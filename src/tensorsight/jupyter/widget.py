@@ -25,7 +25,8 @@ def widget_module() -> Path:
     path = static_dir() / WIDGET_MODULE
     if not path.is_file():
         raise FileNotFoundError(
-            f"The built front end is missing ({path}); run `npm run build` in frontend/.")
+            f"The built front end is missing ({path}); run `npm run build` in frontend/."
+        )
     return path
 
 

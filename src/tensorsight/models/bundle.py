@@ -72,8 +72,9 @@ def find_samples(folder: Path, class_names: Sequence[str]) -> tuple[Sample, ...]
     >>> find_samples(Path("/nonexistent"), ["Bag"])
     ()
     """
-    return tuple(sample for sample in _labelled_files(folder, class_names, (".png",))
-                 if sample.label)
+    return tuple(
+        sample for sample in _labelled_files(folder, class_names, (".png",)) if sample.label
+    )
 
 
 def folder_samples(folder: Path, class_names: Sequence[str] = ()) -> tuple[Sample, ...]:
@@ -85,7 +86,8 @@ def folder_samples(folder: Path, class_names: Sequence[str] = ()) -> tuple[Sampl
     """
     return tuple(
         sample if sample.label else Sample(sample.id, _readable(sample.path.stem), sample.path)
-        for sample in _labelled_files(folder, class_names, SAMPLE_SUFFIXES))
+        for sample in _labelled_files(folder, class_names, SAMPLE_SUFFIXES)
+    )
 
 
 def photo_samples() -> tuple[Sample, ...]:
@@ -97,8 +99,9 @@ def photo_samples() -> tuple[Sample, ...]:
     return folder_samples(PHOTOS_DIR)
 
 
-def _labelled_files(folder: Path, class_names: Sequence[str],
-                    suffixes: tuple[str, ...]) -> list[Sample]:
+def _labelled_files(
+    folder: Path, class_names: Sequence[str], suffixes: tuple[str, ...]
+) -> list[Sample]:
     """Image files in ``folder`` (sorted), labelled with the class their name starts with, or
     with ``""`` when it names no class; ids are URL-safe and unique."""
     if not folder.is_dir():

@@ -43,7 +43,8 @@ def _upsampling_blocks(image_size: int) -> int:
     if image_size not in _SUPPORTED_SIDES:
         raise ValueError(
             f"A DCGAN here makes square images of side {', '.join(map(str, _SUPPORTED_SIDES))};"
-            f" got {image_size}.")
+            f" got {image_size}."
+        )
     return (image_size // _BASE_SIDE).bit_length() - 1
 
 
@@ -56,8 +57,9 @@ class Generator(nn.Module):
     torch.Size([1, 1, 16, 16])
     """
 
-    def __init__(self, latent_dim: int = 64, features: int = 32, channels: int = 1,
-                 image_size: int = 32) -> None:
+    def __init__(
+        self, latent_dim: int = 64, features: int = 32, channels: int = 1, image_size: int = 32
+    ) -> None:
         super().__init__()
         self.latent_dim, self.features = latent_dim, features
         self.channels, self.image_size = channels, image_size
@@ -68,12 +70,15 @@ class Generator(nn.Module):
         self.relu_1 = nn.ReLU()
         for index in range(1, blocks):
             number = index + 1
-            self.add_module(f"conv_t_{number}", nn.ConvTranspose2d(
-                widths[index - 1], widths[index], 4, 2, 1, bias=False))
+            self.add_module(
+                f"conv_t_{number}",
+                nn.ConvTranspose2d(widths[index - 1], widths[index], 4, 2, 1, bias=False),
+            )
             self.add_module(f"batch_norm_{number}", nn.BatchNorm2d(widths[index]))
             self.add_module(f"relu_{number}", nn.ReLU())
-        self.add_module(f"conv_t_{blocks + 1}",
-                        nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False))
+        self.add_module(
+            f"conv_t_{blocks + 1}", nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False)
+        )
         self.tanh = nn.Tanh()
 
     @property
@@ -88,9 +93,13 @@ class Generator(nn.Module):
 
     def architecture(self) -> dict[str, Any]:
         """The constructor arguments as a model card stores them (``Generator(**arch)``)."""
-        return {"name": "DCGAN generator", "latent_dim": self.latent_dim,
-                "features": self.features, "channels": self.channels,
-                "image_size": self.image_size}
+        return {
+            "name": "DCGAN generator",
+            "latent_dim": self.latent_dim,
+            "features": self.features,
+            "channels": self.channels,
+            "image_size": self.image_size,
+        }
 
 
 class Discriminator(nn.Module):
@@ -127,8 +136,12 @@ class Discriminator(nn.Module):
 
     def architecture(self) -> dict[str, Any]:
         """The constructor arguments as a model card stores them (``Discriminator(**arch)``)."""
-        return {"name": "DCGAN discriminator", "features": self.features,
-                "channels": self.channels, "image_size": self.image_size}
+        return {
+            "name": "DCGAN discriminator",
+            "features": self.features,
+            "channels": self.channels,
+            "image_size": self.image_size,
+        }
 
 
 def initialise(module: nn.Module) -> None:
@@ -146,14 +159,21 @@ def initialise(module: nn.Module) -> None:
 
 def generator_from_architecture(spec: Mapping[str, Any]) -> Generator:
     """An untrained generator shaped as a card's ``generator`` architecture says."""
-    return Generator(latent_dim=int(spec["latent_dim"]), features=int(spec["features"]),
-                     channels=int(spec["channels"]), image_size=int(spec["image_size"]))
+    return Generator(
+        latent_dim=int(spec["latent_dim"]),
+        features=int(spec["features"]),
+        channels=int(spec["channels"]),
+        image_size=int(spec["image_size"]),
+    )
 
 
 def discriminator_from_architecture(spec: Mapping[str, Any]) -> Discriminator:
     """An untrained discriminator shaped as a card's ``discriminator`` architecture says."""
-    return Discriminator(features=int(spec["features"]), channels=int(spec["channels"]),
-                         image_size=int(spec["image_size"]))
+    return Discriminator(
+        features=int(spec["features"]),
+        channels=int(spec["channels"]),
+        image_size=int(spec["image_size"]),
+    )
 
 
 @dataclass(frozen=True)

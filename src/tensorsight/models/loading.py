@@ -53,8 +53,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-BUILTIN_MODELS = ("tinyvgg", "mobilenet_v2", "tinyvgg-deformable", "dcgan",
-                  "dcgan-discriminator")
+BUILTIN_MODELS = ("tinyvgg", "mobilenet_v2", "tinyvgg-deformable", "dcgan", "dcgan-discriminator")
 _TINYVGGS = ("tinyvgg", "tinyvgg-deformable")
 GAN_MODELS = ("dcgan", "dcgan-discriminator")
 SAFETENSORS_SUFFIXES = (".safetensors",)
@@ -97,8 +96,13 @@ def load_model(
     Traceback (most recent call last):
     ModelLoadError: Unknown model 'resnet': use tinyvgg, mobilenet_v2, ...or...
     """
-    bundle = _load_bundle(spec, weights=weights, class_names=class_names,
-                          input_size=input_size, trust_pickle=trust_pickle)
+    bundle = _load_bundle(
+        spec,
+        weights=weights,
+        class_names=class_names,
+        input_size=input_size,
+        trust_pickle=trust_pickle,
+    )
     return replace(bundle, samples=_offered_samples(bundle, samples))
 
 
@@ -111,8 +115,8 @@ def _offered_samples(bundle: ModelBundle, folder: str | Path | None) -> tuple[Sa
         chosen = folder_samples(path, bundle.class_names)
         if not chosen:
             raise ModelLoadError(
-                f"The samples folder {path} holds no images (.png, .jpg, .jpeg, .webp, .bmp, "
-                f".gif).")
+                f"The samples folder {path} holds no images (.png, .jpg, .jpeg, .webp, .bmp, .gif)."
+            )
         return chosen
     if bundle.samples or bundle.preprocessing.channels != 3:
         return bundle.samples
@@ -144,8 +148,11 @@ def _load_bundle(
         card_preprocessing, card_input_size = _card_input(card)
         class_names = class_names or card.get("class_names")
         # `tensorsight train` writes samples/ beside the weights: offer them as samples.
-        samples = (find_samples(weights_path.parent / SAMPLES_DIR, class_names)
-                   if weights_path is not None and class_names else ())
+        samples = (
+            find_samples(weights_path.parent / SAMPLES_DIR, class_names)
+            if weights_path is not None and class_names
+            else ()
+        )
         loaded = bundle_from_module(
             model,
             name=card.get("name", spec),
@@ -213,8 +220,7 @@ def bundle_from_module(
     from torch import nn
 
     if not isinstance(model, nn.Module):
-        raise ModelLoadError(
-            f"Expected a torch.nn.Module to explain, got {type(model).__name__}.")
+        raise ModelLoadError(f"Expected a torch.nn.Module to explain, got {type(model).__name__}.")
     model.eval()
     if preprocessing is None:
         size = input_size or _declared_input_size(model) or DEFAULT_INPUT_SIZE
@@ -226,14 +232,16 @@ def bundle_from_module(
     if outputs is None:  # an image-to-image model (segmenter, generator): no classes to name
         if class_names:
             raise ModelLoadError(
-                f"{display_name} returns an image, not class scores, so it takes no class names.")
+                f"{display_name} returns an image, not class scores, so it takes no class names."
+            )
         class_names = []
     elif class_names is None:
         class_names = [f"class {index}" for index in range(outputs)]
     elif len(class_names) != outputs:
         raise ModelLoadError(
             f"{display_name} has {outputs} outputs but {len(class_names)} class names were "
-            f"given; give exactly one name per output.")
+            f"given; give exactly one name per output."
+        )
     return ModelBundle(
         name=display_name,
         model=model,
@@ -274,12 +282,12 @@ def load_weights(model: nn.Module, path: Path, *, trust_pickle: bool = False) ->
     """
     state = _read_state_dict(path, trust_pickle=trust_pickle)
     expected = model.state_dict()
-    missing = [key for key in expected
-               if key not in state and not key.endswith(_OPTIONAL_BUFFER)]
+    missing = [key for key in expected if key not in state and not key.endswith(_OPTIONAL_BUFFER)]
     unexpected = [key for key in state if key not in expected]
     mismatched = [
         f"{key} (file {list(state[key].shape)}, model {list(expected[key].shape)})"
-        for key in expected if key in state and state[key].shape != expected[key].shape
+        for key in expected
+        if key in state and state[key].shape != expected[key].shape
     ]
     problems = [
         _listing(missing, "missing key"),
@@ -289,7 +297,8 @@ def load_weights(model: nn.Module, path: Path, *, trust_pickle: bool = False) ->
     problems = [problem for problem in problems if problem]
     if problems:
         raise ModelLoadError(
-            f"The weights in {path} do not fit {type(model).__name__}: {'; '.join(problems)}.")
+            f"The weights in {path} do not fit {type(model).__name__}: {'; '.join(problems)}."
+        )
     model.load_state_dict(state, strict=False)
 
 
@@ -310,13 +319,15 @@ def _read_state_dict(path: Path, *, trust_pickle: bool) -> dict[str, torch.Tenso
             raise ModelLoadError(
                 f"{path} is a torch pickle file, and unpickling an untrusted file can run code. "
                 f"If you trust it, pass --trust-pickle (trust_pickle=True); tensorsight then "
-                f"reads it with torch.load(weights_only=True). Or convert it to .safetensors.")
+                f"reads it with torch.load(weights_only=True). Or convert it to .safetensors."
+            )
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
             raise ModelLoadError(
                 f"Cannot read {path} as plain tensors ({type(error).__name__}); save the "
-                f"model's state_dict() rather than the model object.") from error
+                f"model's state_dict() rather than the model object."
+            ) from error
     else:
         known = ", ".join(SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES)
         raise ModelLoadError(f"Cannot tell the format of {path}: weights files end in {known}.")
@@ -333,9 +344,9 @@ def _plain_state_dict(state: Any, path: Path) -> dict[str, torch.Tensor]:
             break
         state = state[wrapped[0]]
     if not isinstance(state, Mapping) or not all(
-            isinstance(value, torch.Tensor) for value in state.values()):
-        raise ModelLoadError(
-            f"{path} does not hold a state dict (a mapping of names to tensors).")
+        isinstance(value, torch.Tensor) for value in state.values()
+    ):
+        raise ModelLoadError(f"{path} does not hold a state dict (a mapping of names to tensors).")
     state = dict(state)
     if state and all(key.startswith("module.") for key in state):
         state = {key.removeprefix("module."): value for key, value in state.items()}
@@ -362,8 +373,9 @@ def _existing_file(weights: str | Path) -> Path:
 def _card_input(card: Mapping[str, Any]) -> tuple[Preprocessing | None, tuple[int, int] | None]:
     """The card's ``preprocessing`` and ``input_size`` (height, width), each None when absent."""
     try:
-        preprocessing = (Preprocessing.from_dict(card["preprocessing"])
-                         if "preprocessing" in card else None)
+        preprocessing = (
+            Preprocessing.from_dict(card["preprocessing"]) if "preprocessing" in card else None
+        )
         input_size = None
         if "input_size" in card:
             height, width = card["input_size"]
@@ -371,7 +383,8 @@ def _card_input(card: Mapping[str, Any]) -> tuple[Preprocessing | None, tuple[in
     except (KeyError, TypeError, ValueError) as error:
         raise ModelLoadError(
             f"The model card's preprocessing or input_size is unusable ({type(error).__name__}: "
-            f"{error}); input_size is [height, width].") from error
+            f"{error}); input_size is [height, width]."
+        ) from error
     return preprocessing, input_size
 
 
@@ -388,7 +401,8 @@ def _default_tinyvgg(*, deformable: bool = False) -> ModelBundle:
     except (OSError, KeyError, ValueError) as error:  # a missing file, a damaged card or weights
         raise ModelLoadError(
             f"The TinyVGG shipped in {directory} cannot be loaded "
-            f"({type(error).__name__}: {error}); reinstall tensorsight.") from error
+            f"({type(error).__name__}: {error}); reinstall tensorsight."
+        ) from error
 
 
 def _gan_bundle(spec: str, weights: Path | None) -> ModelBundle:
@@ -403,23 +417,37 @@ def _gan_bundle(spec: str, weights: Path | None) -> ModelBundle:
         raise ModelLoadError(
             f"The DCGAN in {directory} cannot be loaded ({type(error).__name__}: {error}); it "
             f"needs generator.safetensors, discriminator.safetensors and card.json as "
-            f"`tensorsight train-gan` writes them.") from error
+            f"`tensorsight train-gan` writes them."
+        ) from error
     name = pair.card.get("name", "DCGAN")
     if spec == "dcgan":
         latent = Preprocessing(size=(1, 1), channels=pair.latent_dim)
-        return ModelBundle(name=f"{name} generator", model=pair.generator,
-                           preprocessing=latent, class_names=(), card=pair.card,
-                           critic=pair.discriminator)
+        return ModelBundle(
+            name=f"{name} generator",
+            model=pair.generator,
+            preprocessing=latent,
+            class_names=(),
+            card=pair.card,
+            critic=pair.discriminator,
+        )
     side = pair.discriminator.image_size
     # Photos are judged as the training images looked: light garment on black, x*2-1.
-    seen = Preprocessing(size=(side, side), channels=pair.discriminator.channels,
-                         mean=(0.5,) * pair.discriminator.channels,
-                         std=(0.5,) * pair.discriminator.channels,
-                         invert_light_background=True)
+    seen = Preprocessing(
+        size=(side, side),
+        channels=pair.discriminator.channels,
+        mean=(0.5,) * pair.discriminator.channels,
+        std=(0.5,) * pair.discriminator.channels,
+        invert_light_background=True,
+    )
     card = {key: value for key, value in pair.card.items() if key != "latent_dim"}
-    return ModelBundle(name=f"{name} discriminator", model=pair.discriminator,
-                       preprocessing=seen, class_names=("real",), card=card,
-                       samples=find_samples(directory / SAMPLES_DIR, ("real",)))
+    return ModelBundle(
+        name=f"{name} discriminator",
+        model=pair.discriminator,
+        preprocessing=seen,
+        class_names=("real",),
+        card=card,
+        samples=find_samples(directory / SAMPLES_DIR, ("real",)),
+    )
 
 
 def _build_tinyvgg(card: Mapping[str, Any], spec: str = "tinyvgg") -> nn.Module:
@@ -443,16 +471,15 @@ def _call_factory(spec: str) -> nn.Module:
     if not (colon and module_name and factory_name):
         raise ModelLoadError(
             f"Unknown model {spec!r}: use {', '.join(BUILTIN_MODELS)}, or package.module:factory "
-            f"(a function returning a torch.nn.Module).")
+            f"(a function returning a torch.nn.Module)."
+        )
     factory = _resolve_factory(_import_user_module(module_name), module_name, factory_name)
     try:
         model = factory()
     except Exception as error:
-        raise ModelLoadError(
-            f"{spec}() raised {type(error).__name__}: {error}") from error
+        raise ModelLoadError(f"{spec}() raised {type(error).__name__}: {error}") from error
     if not isinstance(model, nn.Module):
-        raise ModelLoadError(
-            f"{spec}() returned a {type(model).__name__}, not a torch.nn.Module.")
+        raise ModelLoadError(f"{spec}() returned a {type(model).__name__}, not a torch.nn.Module.")
     return model
 
 
@@ -468,10 +495,12 @@ def _import_user_module(module_name: str) -> Any:
     except ModuleNotFoundError as error:
         raise ModelLoadError(
             f"Cannot import {module_name!r}: {error}. Install it, or run tensorsight from the "
-            f"folder that holds it.") from error
+            f"folder that holds it."
+        ) from error
     except Exception as error:
         raise ModelLoadError(
-            f"Importing {module_name!r} failed with {type(error).__name__}: {error}") from error
+            f"Importing {module_name!r} failed with {type(error).__name__}: {error}"
+        ) from error
 
 
 def _search_current_folder() -> None:
@@ -501,14 +530,18 @@ def _resolve_factory(module: Any, module_name: str, factory_name: str) -> Callab
     target: Any = module
     for part in factory_name.split("."):
         if not hasattr(target, part):
-            callables = sorted(name for name, value in vars(module).items()
-                               if callable(value) and not name.startswith("_"))
+            callables = sorted(
+                name
+                for name, value in vars(module).items()
+                if callable(value) and not name.startswith("_")
+            )
             hint = f" It defines: {', '.join(callables[:8])}." if callables else ""
             raise ModelLoadError(f"{module_name!r} has no {factory_name!r}.{hint}")
         target = getattr(target, part)
     if not callable(target):
         raise ModelLoadError(
-            f"{module_name}:{factory_name} is a {type(target).__name__}, not a function.")
+            f"{module_name}:{factory_name} is a {type(target).__name__}, not a function."
+        )
     return target
 
 
@@ -542,11 +575,13 @@ def _probe(model: nn.Module, preprocessing: Preprocessing, name: str) -> int | N
         size = "x".join(str(side) for side in shape)
         raise ModelLoadError(
             f"{name} fails on a {size} input ({type(error).__name__}: {error}); give the input "
-            f"size it expects (--input-size HxW or the card's input_size).") from error
+            f"size it expects (--input-size HxW or the card's input_size)."
+        ) from error
     if not isinstance(output, torch.Tensor) or output.ndim not in (2, 4) or output.shape[0] != 1:
         raise ModelLoadError(
             f"{name} must return one tensor: class scores [batch, classes] or an image "
-            f"[batch, channels, height, width]; it returned {_describe_output(output)}.")
+            f"[batch, channels, height, width]; it returned {_describe_output(output)}."
+        )
     return int(output.shape[1]) if output.ndim == 2 else None
 
 

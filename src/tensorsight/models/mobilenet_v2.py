@@ -55,11 +55,24 @@ class ConvNormActivation(nn.Sequential):
     torch.Size([1, 32, 112, 112])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
-                 stride: int = 1, groups: int = 1) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        groups: int = 1,
+    ) -> None:
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size, stride,
-                      padding=(kernel_size - 1) // 2, groups=groups, bias=False),
+            nn.Conv2d(
+                in_channels,
+                out_channels,
+                kernel_size,
+                stride,
+                padding=(kernel_size - 1) // 2,
+                groups=groups,
+                bias=False,
+            ),
             nn.BatchNorm2d(out_channels),
             nn.ReLU6(inplace=False),
         )
@@ -73,8 +86,7 @@ class InvertedResidual(nn.Module):
     (True, torch.Size([1, 16, 8, 8]))
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int,
-                 expand_ratio: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int, expand_ratio: int) -> None:
         super().__init__()
         hidden = in_channels * expand_ratio
         self.use_residual = stride == 1 and in_channels == out_channels

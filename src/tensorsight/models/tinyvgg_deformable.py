@@ -53,29 +53,44 @@ class DeformableTinyVGG(TinyVGG):
         super().__init__(in_channels, input_size, num_classes, filters)
         if not 1 <= deformable_layers <= len(CONVOLUTIONS):
             raise ValueError(
-                f"deformable_layers must be 1 to {len(CONVOLUTIONS)}, got {deformable_layers}.")
+                f"deformable_layers must be 1 to {len(CONVOLUTIONS)}, got {deformable_layers}."
+            )
         self.deformable_layers = deformable_layers
         for name in self.deformable_names():
             plain: nn.Conv2d = getattr(self, name)
             taps = plain.kernel_size[0] * plain.kernel_size[1]
-            offsets = nn.Conv2d(plain.in_channels, 2 * taps, plain.kernel_size,
-                                stride=plain.stride, padding=plain.padding,
-                                dilation=plain.dilation)
+            offsets = nn.Conv2d(
+                plain.in_channels,
+                2 * taps,
+                plain.kernel_size,
+                stride=plain.stride,
+                padding=plain.padding,
+                dilation=plain.dilation,
+            )
             # Zero offsets at the start: the layer begins as the plain convolution it replaces.
             nn.init.zeros_(offsets.weight)
             nn.init.zeros_(offsets.bias)
             setattr(self, name + OFFSET_SUFFIX, offsets)
-            setattr(self, name, DeformConv2d(plain.in_channels, plain.out_channels,
-                                             plain.kernel_size, stride=plain.stride,
-                                             padding=plain.padding, dilation=plain.dilation))
+            setattr(
+                self,
+                name,
+                DeformConv2d(
+                    plain.in_channels,
+                    plain.out_channels,
+                    plain.kernel_size,
+                    stride=plain.stride,
+                    padding=plain.padding,
+                    dilation=plain.dilation,
+                ),
+            )
 
     def deformable_names(self) -> tuple[str, ...]:
         """The attribute names of the deformable convolutions, in execution order."""
-        return CONVOLUTIONS[len(CONVOLUTIONS) - self.deformable_layers:]
+        return CONVOLUTIONS[len(CONVOLUTIONS) - self.deformable_layers :]
 
     def plain_names_before_deformable(self) -> tuple[str, ...]:
         """The plain convolutions that run before the first deformable one."""
-        return CONVOLUTIONS[:len(CONVOLUTIONS) - self.deformable_layers]
+        return CONVOLUTIONS[: len(CONVOLUTIONS) - self.deformable_layers]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu_1_1(self._convolve("conv_1_1", x))
@@ -94,15 +109,19 @@ class DeformableTinyVGG(TinyVGG):
 
     def architecture(self) -> dict[str, Any]:
         """The constructor arguments, as a model card stores them."""
-        return {**super().architecture(), "name": ARCHITECTURE_NAME,
-                "deformable_layers": self.deformable_layers}
+        return {
+            **super().architecture(),
+            "name": ARCHITECTURE_NAME,
+            "deformable_layers": self.deformable_layers,
+        }
 
     @classmethod
     def from_architecture(cls, spec: Mapping[str, Any]) -> DeformableTinyVGG:
         """Build an untrained model from a card's ``architecture`` mapping."""
         if spec.get("name") != ARCHITECTURE_NAME:
-            raise ValueError(f"This card describes a {spec.get('name')!r}, not a "
-                             f"{ARCHITECTURE_NAME}.")
+            raise ValueError(
+                f"This card describes a {spec.get('name')!r}, not a {ARCHITECTURE_NAME}."
+            )
         return cls(
             in_channels=int(spec["in_channels"]),
             input_size=tuple(int(side) for side in spec["input_size"]),  # type: ignore[arg-type]
@@ -117,8 +136,10 @@ class DeformableTinyVGG(TinyVGG):
         missing, unexpected = self.load_state_dict(dict(state), strict=False)
         stray = [key for key in missing if OFFSET_SUFFIX + "." not in key]
         if stray or unexpected:
-            raise ValueError(f"These weights are not a TinyVGG of the same shape: missing "
-                             f"{stray}, unexpected {list(unexpected)}.")
+            raise ValueError(
+                f"These weights are not a TinyVGG of the same shape: missing "
+                f"{stray}, unexpected {list(unexpected)}."
+            )
 
 
 def build_tinyvgg(spec: Mapping[str, Any]) -> TinyVGG:

@@ -55,12 +55,29 @@ def deform_conv2d(
     # Lets capture (a TorchFunctionMode) see this op as one node, like torch's own functions.
     if has_torch_function(tensors):
         return handle_torch_function(
-            deform_conv2d, tensors, input, offset, weight, bias=bias, stride=stride,
-            padding=padding, dilation=dilation, mask=mask)
+            deform_conv2d,
+            tensors,
+            input,
+            offset,
+            weight,
+            bias=bias,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            mask=mask,
+        )
     native = torchvision_deform_conv2d()
     if native is not None:
-        return native(input, offset, weight, bias, stride=_pair(stride), padding=_pair(padding),
-                      dilation=_pair(dilation), mask=mask)
+        return native(
+            input,
+            offset,
+            weight,
+            bias,
+            stride=_pair(stride),
+            padding=_pair(padding),
+            dilation=_pair(dilation),
+            mask=mask,
+        )
     return deform_conv2d_torch(input, offset, weight, bias, stride, padding, dilation, mask)
 
 
@@ -99,18 +116,21 @@ def deform_conv2d_torch(
     >>> torch.allclose(deform_conv2d_torch(x, offset, w), shifted, atol=1e-5)
     True
     """
-    batch, in_channels, height, width = _check_shapes(input, offset, weight, bias, stride,
-                                                      padding, dilation, mask)
+    batch, in_channels, height, width = _check_shapes(
+        input, offset, weight, bias, stride, padding, dilation, mask
+    )
     out_channels, group_in_channels, kh, kw = weight.shape
     taps = kh * kw
     offset_groups = offset.shape[1] // (2 * taps)
     out_h, out_w = offset.shape[-2:]
     grid = _sampling_grid(offset, (kh, kw), stride, padding, dilation, (height, width))
     images = input.reshape(batch * offset_groups, in_channels // offset_groups, height, width)
-    sampled = F.grid_sample(images, grid.to(input.dtype), mode="bilinear",
-                            padding_mode="zeros", align_corners=False)
-    sampled = sampled.reshape(batch, offset_groups, in_channels // offset_groups, taps,
-                              out_h * out_w)
+    sampled = F.grid_sample(
+        images, grid.to(input.dtype), mode="bilinear", padding_mode="zeros", align_corners=False
+    )
+    sampled = sampled.reshape(
+        batch, offset_groups, in_channels // offset_groups, taps, out_h * out_w
+    )
     if mask is not None:
         sampled = sampled * mask.reshape(batch, offset_groups, 1, taps, out_h * out_w)
     groups = in_channels // group_in_channels
@@ -137,8 +157,9 @@ def sampling_positions(
     >>> y[0, 0, :, 0, 0].tolist()  # the regular 3x3 grid of output (0, 0), row by row
     [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
     """
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (_pair(value) for value in
-                                              (kernel_size, stride, padding, dilation))
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (
+        _pair(value) for value in (kernel_size, stride, padding, dilation)
+    )
     batch, channels, out_h, out_w = offset.shape
     taps = kh * kw
     pairs = offset.reshape(batch, channels // (2 * taps), taps, 2, out_h, out_w)
@@ -152,8 +173,14 @@ def sampling_positions(
     return base_y + pairs[:, :, :, 0], base_x + pairs[:, :, :, 1]
 
 
-def _sampling_grid(offset: torch.Tensor, kernel_size: tuple[int, int], stride: Pair,
-                   padding: Pair, dilation: Pair, size: tuple[int, int]) -> torch.Tensor:
+def _sampling_grid(
+    offset: torch.Tensor,
+    kernel_size: tuple[int, int],
+    stride: Pair,
+    padding: Pair,
+    dilation: Pair,
+    size: tuple[int, int],
+) -> torch.Tensor:
     """:func:`sampling_positions` as ``grid_sample`` reads them: ``[B * G, K * Ho, Wo, (x, y)]``
     normalised with align_corners=False (pixel i at (2i + 1) / side - 1, which also works for a
     side of one pixel; padding_mode="zeros" then reads zero for every corner outside).
@@ -164,8 +191,9 @@ def _sampling_grid(offset: torch.Tensor, kernel_size: tuple[int, int], stride: P
     base_y, base_x = sampling_positions(zero, kernel_size, stride, padding, dilation)
     height, width = size
     # The regular grid is normalised once; the offsets only need scaling (one fused op).
-    base = torch.stack(((2 * base_x[0, 0] + 1) / width - 1, (2 * base_y[0, 0] + 1) / height - 1),
-                       dim=-1)
+    base = torch.stack(
+        ((2 * base_x[0, 0] + 1) / width - 1, (2 * base_y[0, 0] + 1) / height - 1), dim=-1
+    )
     scale = torch.tensor([2 / width, 2 / height], dtype=offset.dtype, device=offset.device)
     # (dy, dx) pairs -> grid_sample's (x, y), moved last: [B, G, K, Ho, Wo, 2].
     pairs = offset.reshape(batch, channels // (2 * taps), taps, 2, out_h, out_w)
@@ -203,7 +231,8 @@ class DeformConv2d(nn.Module):
         if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
-                f"divisible by groups ({groups}).")
+                f"divisible by groups ({groups})."
+            )
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = _pair(kernel_size)
@@ -212,7 +241,8 @@ class DeformConv2d(nn.Module):
         self.dilation = _pair(dilation)
         self.groups = groups
         self.weight = nn.Parameter(
-            torch.empty(out_channels, in_channels // groups, *self.kernel_size))
+            torch.empty(out_channels, in_channels // groups, *self.kernel_size)
+        )
         self.bias: nn.Parameter | None
         if bias:
             self.bias = nn.Parameter(torch.empty(out_channels))
@@ -228,16 +258,24 @@ class DeformConv2d(nn.Module):
             bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
             nn.init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, input: torch.Tensor, offset: torch.Tensor,
-                mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, input: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Convolve ``input`` sampling at the regular grid moved by ``offset`` (and scaled by
         ``mask``); layouts as :func:`deform_conv2d`."""
-        return deform_conv2d(input, offset, self.weight, self.bias, stride=self.stride,
-                             padding=self.padding, dilation=self.dilation, mask=mask)
+        return deform_conv2d(
+            input,
+            offset,
+            self.weight,
+            self.bias,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            mask=mask,
+        )
 
     def extra_repr(self) -> str:
-        settings: dict[str, Any] = {
-            "kernel_size": self.kernel_size, "stride": self.stride}
+        settings: dict[str, Any] = {"kernel_size": self.kernel_size, "stride": self.stride}
         if self.padding != (0, 0):
             settings["padding"] = self.padding
         if self.dilation != (1, 1):
@@ -250,53 +288,77 @@ class DeformConv2d(nn.Module):
         return f"{self.in_channels}, {self.out_channels}, {described}"
 
 
-def output_size(size: tuple[int, int], kernel_size: Pair, stride: Pair = 1, padding: Pair = 0,
-                dilation: Pair = 1) -> tuple[int, int]:
+def output_size(
+    size: tuple[int, int],
+    kernel_size: Pair,
+    stride: Pair = 1,
+    padding: Pair = 0,
+    dilation: Pair = 1,
+) -> tuple[int, int]:
     """The output height and width of a (deformable) convolution over a ``size`` input.
 
     >>> output_size((28, 28), 3)
     (26, 26)
     """
-    sides = zip(size, _pair(kernel_size), _pair(stride), _pair(padding), _pair(dilation),
-                strict=True)
-    height, width = ((side + 2 * pad - dil * (k - 1) - 1) // st + 1
-                     for side, k, st, pad, dil in sides)
+    sides = zip(
+        size, _pair(kernel_size), _pair(stride), _pair(padding), _pair(dilation), strict=True
+    )
+    height, width = (
+        (side + 2 * pad - dil * (k - 1) - 1) // st + 1 for side, k, st, pad, dil in sides
+    )
     return height, width
 
 
-def _check_shapes(input: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor,
-                  bias: torch.Tensor | None, stride: Pair, padding: Pair, dilation: Pair,
-                  mask: torch.Tensor | None) -> tuple[int, int, int, int]:
+def _check_shapes(
+    input: torch.Tensor,
+    offset: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: Pair,
+    padding: Pair,
+    dilation: Pair,
+    mask: torch.Tensor | None,
+) -> tuple[int, int, int, int]:
     """Raise a ValueError naming the first shape that does not fit; return the input's shape."""
     if input.dim() != 4 or offset.dim() != 4 or weight.dim() != 4:
         raise ValueError(
             f"deform_conv2d needs 4-D input, offset and weight, got {list(input.shape)}, "
-            f"{list(offset.shape)} and {list(weight.shape)}.")
+            f"{list(offset.shape)} and {list(weight.shape)}."
+        )
     batch, in_channels, height, width = input.shape
     out_channels, group_in_channels, kh, kw = weight.shape
     if group_in_channels == 0 or in_channels % group_in_channels:
         raise ValueError(
             f"The weight's {group_in_channels} input channels per group do not divide the "
-            f"input's {in_channels} channels.")
+            f"input's {in_channels} channels."
+        )
     if out_channels % (in_channels // group_in_channels):
         raise ValueError(
             f"{out_channels} output channels cannot be split into "
-            f"{in_channels // group_in_channels} groups.")
+            f"{in_channels // group_in_channels} groups."
+        )
     expected = output_size((height, width), (kh, kw), stride, padding, dilation)
     taps = kh * kw
-    if (offset.shape[0] != batch or offset.shape[1] % (2 * taps) or offset.shape[1] == 0
-            or tuple(offset.shape[2:]) != expected):
+    if (
+        offset.shape[0] != batch
+        or offset.shape[1] % (2 * taps)
+        or offset.shape[1] == 0
+        or tuple(offset.shape[2:]) != expected
+    ):
         raise ValueError(
             f"The offset must be [{batch}, 2 * offset_groups * {taps}, {expected[0]}, "
-            f"{expected[1]}] for this input and kernel, got {list(offset.shape)}.")
+            f"{expected[1]}] for this input and kernel, got {list(offset.shape)}."
+        )
     offset_groups = offset.shape[1] // (2 * taps)
     if in_channels % offset_groups:
         raise ValueError(
-            f"{offset_groups} offset groups do not divide the input's {in_channels} channels.")
+            f"{offset_groups} offset groups do not divide the input's {in_channels} channels."
+        )
     if mask is not None and tuple(mask.shape) != (batch, offset_groups * taps, *expected):
         raise ValueError(
             f"The mask must be [{batch}, {offset_groups * taps}, {expected[0]}, "
-            f"{expected[1]}] (offset groups x kernel taps), got {list(mask.shape)}.")
+            f"{expected[1]}] (offset groups x kernel taps), got {list(mask.shape)}."
+        )
     if bias is not None and tuple(bias.shape) != (out_channels,):
         raise ValueError(f"The bias must be [{out_channels}], got {list(bias.shape)}.")
     return batch, in_channels, height, width

@@ -30,7 +30,22 @@ from tensorsight.protocol.table import (
     ResultKind,
 )
 
-__all__ = ["EXPECTED_ERRORS", "JSON_MEDIA_TYPE", "PACK_MEDIA_TYPE", "Answer", "Arguments",
-           "ExplainerLike", "Method", "Protocol", "ProtocolError", "Reply", "ResultKind",
-           "Syntax", "answer_message", "error_reply", "explainer_methods", "explainer_protocol",
-           "report_bug"]
+__all__ = [
+    "EXPECTED_ERRORS",
+    "JSON_MEDIA_TYPE",
+    "PACK_MEDIA_TYPE",
+    "Answer",
+    "Arguments",
+    "ExplainerLike",
+    "Method",
+    "Protocol",
+    "ProtocolError",
+    "Reply",
+    "ResultKind",
+    "Syntax",
+    "answer_message",
+    "error_reply",
+    "explainer_methods",
+    "explainer_protocol",
+    "report_bug",
+]

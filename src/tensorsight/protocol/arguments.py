@@ -43,7 +43,8 @@ class Arguments:
             return value  # type: ignore[no-any-return]
         if not isinstance(value, str):
             raise ProtocolError(
-                400, f"The parameter {key!r} must be a string, not {_shown(value)}.")
+                400, f"The parameter {key!r} must be a string, not {_shown(value)}."
+            )
         return value
 
     def integer(self, name: str, *, default: Any = _REQUIRED) -> int:
@@ -60,8 +61,11 @@ class Arguments:
             value = [item for item in value.split(",") if item]
             if not value:
                 raise ProtocolError(400, f"Say which to send: {key}=n1,n2 (comma-separated).")
-        if (not isinstance(value, list) or not value
-                or not all(isinstance(item, str) for item in value)):
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(item, str) for item in value)
+        ):
             raise ProtocolError(400, f"The parameter {key!r} must be a non-empty list of strings.")
         return value
 
@@ -69,8 +73,7 @@ class Arguments:
         """One of ``options``."""
         key, value = self._get(name, None, default)
         if value not in options:
-            raise ProtocolError(
-                400, f"{key} must be {' or '.join(options)}, not {_shown(value)}.")
+            raise ProtocolError(400, f"{key} must be {' or '.join(options)}, not {_shown(value)}.")
         return str(value)
 
     def span(self, name: str) -> tuple[int, int] | None:
@@ -85,7 +88,8 @@ class Arguments:
             start, colon, stop = value.partition(":")
             if not colon:
                 raise ProtocolError(
-                    400, f"{key} must look like start:stop (0:16), not {_shown(value)}.")
+                    400, f"{key} must look like start:stop (0:16), not {_shown(value)}."
+                )
             value = [start, stop]
         if not isinstance(value, list | tuple) or len(value) != 2:
             raise ProtocolError(400, f"{key} must be [start, stop], not {_shown(value)}.")
@@ -100,8 +104,7 @@ class Arguments:
     def blob(self, what: str) -> bytes:
         """The call's first binary blob (a widget message's first buffer, an HTTP body)."""
         if not self.blobs:
-            raise ProtocolError(
-                400, f"{self.method} needs {what} as the message's first buffer.")
+            raise ProtocolError(400, f"{self.method} needs {what} as the message's first buffer.")
         return bytes(self.blobs[0])
 
     def _get(self, name: str, query: str | None, default: Any) -> tuple[str, Any]:

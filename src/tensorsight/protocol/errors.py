@@ -36,5 +36,7 @@ def report_bug(where: str, error: BaseException) -> ProtocolError:
     """
     _log.error("tensorsight: %s failed", where, exc_info=error)
     return ProtocolError(
-        500, f"tensorsight failed on {where}: {type(error).__name__}: {error} "
-             "(a bug; the traceback is in the log).")
+        500,
+        f"tensorsight failed on {where}: {type(error).__name__}: {error} "
+        "(a bug; the traceback is in the log).",
+    )

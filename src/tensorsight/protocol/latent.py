@@ -31,8 +31,11 @@ def latent_methods(decode: Callable[[bytes], Any]) -> tuple[Method, ...]:
 
 def _latent(arguments: Arguments) -> dict[str, Any]:
     z = arguments.params.get("z")
-    if z is not None and (not isinstance(z, list) or len(z) > MAX_LATENT_NUMBERS or not all(
-            isinstance(value, int | float) and not isinstance(value, bool) for value in z)):
+    if z is not None and (
+        not isinstance(z, list)
+        or len(z) > MAX_LATENT_NUMBERS
+        or not all(isinstance(value, int | float) and not isinstance(value, bool) for value in z)
+    ):
         raise ProtocolError(400, "z must be a list of numbers (the latent vector), or null.")
     seed = arguments.params.get("seed")
     return {"z": z, "seed": None if seed is None else arguments.integer("seed")}

@@ -15,8 +15,13 @@ from tensorsight.protocol.table import Protocol
 Reply = tuple[dict[str, Any], list[bytes]]
 
 
-def answer_message(protocol: Protocol, message: Any, buffers: Sequence[bytes | memoryview] = (),
-                   *, channel: str = "widget") -> Reply:
+def answer_message(
+    protocol: Protocol,
+    message: Any,
+    buffers: Sequence[bytes | memoryview] = (),
+    *,
+    channel: str = "widget",
+) -> Reply:
     """The reply (content, buffers) to one message; never raises.
 
     ``channel`` names the transport in the sentences about a malformed message.
@@ -31,8 +36,9 @@ def answer_message(protocol: Protocol, message: Any, buffers: Sequence[bytes | m
     if not isinstance(params, Mapping):
         return error_reply(message_id, f"A {channel} message's params must be an object.")
     try:
-        answer = protocol.call(str(message.get("method")), params,
-                               [bytes(buffer) for buffer in buffers])
+        answer = protocol.call(
+            str(message.get("method")), params, [bytes(buffer) for buffer in buffers]
+        )
     except ProtocolError as error:
         return error_reply(message_id, error.sentence)
     if answer.is_binary:

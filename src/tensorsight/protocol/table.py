@@ -94,14 +94,20 @@ class Protocol:
     'application/octet-stream'
     """
 
-    def __init__(self, target: Any = None, methods: Iterable[Method] = (), *,
-                 expected: tuple[type[Exception], ...] = EXPECTED_ERRORS) -> None:
+    def __init__(
+        self,
+        target: Any = None,
+        methods: Iterable[Method] = (),
+        *,
+        expected: tuple[type[Exception], ...] = EXPECTED_ERRORS,
+    ) -> None:
         self._bindings: dict[str, _Binding] = {}
         self._expected = expected
         self._add(target, methods)
 
-    def extend(self, target: Any, methods: Iterable[Method], *,
-               expected: tuple[type[Exception], ...] = ()) -> Protocol:
+    def extend(
+        self, target: Any, methods: Iterable[Method], *, expected: tuple[type[Exception], ...] = ()
+    ) -> Protocol:
         """A new protocol with ``methods`` (answered by ``target``) added; names must be new.
 
         ``expected`` adds error classes (each with ``status`` and a sentence as ``str()``) that
@@ -120,8 +126,14 @@ class Protocol:
     def __contains__(self, name: object) -> bool:
         return name in self._bindings
 
-    def call(self, name: str, params: Mapping[str, Any] | None = None,
-             blobs: Sequence[bytes] = (), *, syntax: Syntax = "json") -> Answer:
+    def call(
+        self,
+        name: str,
+        params: Mapping[str, Any] | None = None,
+        blobs: Sequence[bytes] = (),
+        *,
+        syntax: Syntax = "json",
+    ) -> Answer:
         """Parse, run and encode one call; raises :class:`ProtocolError` and nothing else.
 
         A refusal (bad parameters, an unknown id, an unusable image, a model that fails on the
@@ -130,11 +142,11 @@ class Protocol:
         """
         binding = self._bindings.get(name)
         if binding is None:
-            raise ProtocolError(
-                404, f"Unknown method {name!r}; known: {', '.join(self.names)}.")
+            raise ProtocolError(404, f"Unknown method {name!r}; known: {', '.join(self.names)}.")
         try:
             arguments = binding.method.parse(
-                Arguments(params or {}, blobs, syntax=syntax, method=name))
+                Arguments(params or {}, blobs, syntax=syntax, method=name)
+            )
             with binding.lock:
                 result = binding.method.invoke(binding.target, arguments)
             return _answer(binding.method, result)
@@ -146,8 +158,13 @@ class Protocol:
             raise report_bug(name, error) from error
 
     def _add(self, target: Any, methods: Iterable[Method]) -> None:
-        lock = next((binding.lock for binding in self._bindings.values()
-                     if binding.target is target), None) or threading.Lock()
+        lock = (
+            next(
+                (binding.lock for binding in self._bindings.values() if binding.target is target),
+                None,
+            )
+            or threading.Lock()
+        )
         for method in methods:
             if method.name in self._bindings:
                 raise ValueError(f"The protocol already has a method {method.name!r}.")
@@ -158,9 +175,9 @@ def _answer(method: Method, result: Any) -> Answer:
     """The transport-ready answer; a pack is encoded here, outside the target's lock."""
     if method.result == "pack":
         meta, arrays = result
-        return Answer("pack", data=encode_pack(meta, arrays),
-                      media_type=method.media_type or PACK_MEDIA_TYPE)
+        return Answer(
+            "pack", data=encode_pack(meta, arrays), media_type=method.media_type or PACK_MEDIA_TYPE
+        )
     if method.result == "bytes":
-        return Answer("bytes", data=bytes(result),
-                      media_type=method.media_type or PACK_MEDIA_TYPE)
+        return Answer("bytes", data=bytes(result), media_type=method.media_type or PACK_MEDIA_TYPE)
     return Answer("json", value=result)

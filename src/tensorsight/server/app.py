@@ -51,6 +51,7 @@ _REVALIDATE = "no-cache"
 # Runs expire from the explainer's cache, so browsers should not keep API answers either.
 _NO_STORE = {"Cache-Control": "no-store"}
 
+
 class ApiError(HTTPException):
     """An error answered as JSON ``{"error": sentence}`` with an HTTP status."""
 
@@ -81,17 +82,23 @@ def create_app(
     if protocol is None:
         from tensorsight.attribution import with_attribution  # torch: only when serving
 
-        protocol = with_attribution(explainer_protocol(
-            explainer, max_image_bytes=max_upload_bytes, max_image_pixels=max_image_pixels),
-            explainer)
+        protocol = with_attribution(
+            explainer_protocol(
+                explainer, max_image_bytes=max_upload_bytes, max_image_pixels=max_image_pixels
+            ),
+            explainer,
+        )
     api = _Api(protocol, max_upload_bytes=max_upload_bytes)
     assets = Path(static_dir) if static_dir is not None else default_static_dir()
     routes = [
         Route("/", _page(assets), name="page"),
         Route("/api/model", api.route("model_info"), name="model"),
         Route("/api/samples", api.samples, name="samples"),
-        Route("/api/samples/{sample_id}.png",
-              api.route("sample_png", headers={"Cache-Control": _REVALIDATE}), name="sample_png"),
+        Route(
+            "/api/samples/{sample_id}.png",
+            api.route("sample_png", headers={"Cache-Control": _REVALIDATE}),
+            name="sample_png",
+        ),
         Route("/api/runs", api.create_run, methods=["POST"], name="runs"),
         Route("/api/latent-runs", api.create_latent_run, methods=["POST"], name="latent_runs"),
         Route("/api/verdicts", api.create_verdict, methods=["POST"], name="verdicts"),
@@ -116,8 +123,7 @@ def create_app(
     )
 
 
-def _gan_routes(page: Callable[[Request], Any], protocol: Protocol,
-                sessions: int) -> list[Any]:
+def _gan_routes(page: Callable[[Request], Any], protocol: Protocol, sessions: int) -> list[Any]:
     if sessions <= 0:
         return []
     from tensorsight.server.gan import gan_routes
@@ -136,8 +142,11 @@ def _attribution_routes(api: _Api) -> list[Route]:
         Route(f"{node}/exemplars", api.route("channel_exemplars")),
         Route("/api/exemplars", api.route("exemplar_layers")),
         Route("/api/attribution/jobs/{job_id}", api.route("attribution_progress")),
-        Route("/api/attribution/jobs/{job_id}/cancel", api.route("attribution_cancel"),
-              methods=["POST"]),
+        Route(
+            "/api/attribution/jobs/{job_id}/cancel",
+            api.route("attribution_cancel"),
+            methods=["POST"],
+        ),
     ]
 
 
@@ -148,8 +157,9 @@ class _Api:
         self.protocol = protocol
         self.max_upload_bytes = max_upload_bytes
 
-    def route(self, method: str, *,
-              headers: Mapping[str, str] = _NO_STORE) -> Callable[[Request], Awaitable[Response]]:
+    def route(
+        self, method: str, *, headers: Mapping[str, str] = _NO_STORE
+    ) -> Callable[[Request], Awaitable[Response]]:
         """An endpoint calling ``method`` with the path and query parameters (text syntax)."""
 
         async def endpoint(request: Request) -> Response:
@@ -158,8 +168,9 @@ class _Api:
 
         return endpoint
 
-    async def _call(self, method: str, params: Mapping[str, Any], blobs: Sequence[bytes] = (),
-                    *, syntax: Syntax) -> tuple[Answer, bytes]:
+    async def _call(
+        self, method: str, params: Mapping[str, Any], blobs: Sequence[bytes] = (), *, syntax: Syntax
+    ) -> tuple[Answer, bytes]:
         """The answer and its body, both computed off the event loop.
 
         A large network's overview is a megabyte of JSON: too long to encode on the event loop.
@@ -174,27 +185,41 @@ class _Api:
         except ProtocolError as error:
             raise ApiError(error.status, error.sentence) from None
 
-    async def _answer(self, method: str, params: Mapping[str, Any], blobs: Sequence[bytes] = (),
-                      *, syntax: Syntax, status_code: int = 200,
-                      headers: Mapping[str, str] = _NO_STORE) -> Response:
+    async def _answer(
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        blobs: Sequence[bytes] = (),
+        *,
+        syntax: Syntax,
+        status_code: int = 200,
+        headers: Mapping[str, str] = _NO_STORE,
+    ) -> Response:
         answer, body = await self._call(method, params, blobs, syntax=syntax)
-        return Response(body, status_code=status_code, media_type=answer.media_type,
-                        headers=dict(headers))
+        return Response(
+            body, status_code=status_code, media_type=answer.media_type, headers=dict(headers)
+        )
 
     async def samples(self, request: Request) -> Response:
         answer, _ = await self._call("samples", {}, syntax="text")
         return JSONResponse(
-            [{**sample, "url": request.url_for("sample_png", sample_id=sample["id"]).path}
-             for sample in answer.value], headers=_NO_STORE)
+            [
+                {**sample, "url": request.url_for("sample_png", sample_id=sample["id"]).path}
+                for sample in answer.value
+            ],
+            headers=_NO_STORE,
+        )
 
     async def create_run(self, request: Request) -> Response:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "application/json":
             sample_id = _sample_id(await _read_body(request, MAX_JSON_BYTES))
-            return await self._answer("run_sample", {"sample_id": sample_id}, syntax="json",
-                                      status_code=201)
-        return await self._answer("run_image", {}, [await self._image_body(request)],
-                                  syntax="json", status_code=201)
+            return await self._answer(
+                "run_sample", {"sample_id": sample_id}, syntax="json", status_code=201
+            )
+        return await self._answer(
+            "run_image", {}, [await self._image_body(request)], syntax="json", status_code=201
+        )
 
     async def _image_body(self, request: Request) -> bytes:
         """An uploaded image's bytes: a multipart ``image`` field or the raw body."""
@@ -212,14 +237,14 @@ class _Api:
         except (UnicodeDecodeError, json.JSONDecodeError):
             params = None
         if not isinstance(params, dict):
-            raise ApiError(400, 'A latent run request looks like {"z": [0.1, ...]} or '
-                                '{"seed": 7}.')
+            raise ApiError(400, 'A latent run request looks like {"z": [0.1, ...]} or {"seed": 7}.')
         return await self._answer("run_latent", params, syntax="json", status_code=201)
 
     async def create_verdict(self, request: Request) -> Response:
         """``POST /api/verdicts`` with an image: the discriminator's verdict on it."""
-        return await self._answer("judge_image", {}, [await self._image_body(request)],
-                                  syntax="json")
+        return await self._answer(
+            "judge_image", {}, [await self._image_body(request)], syntax="json"
+        )
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -271,8 +296,9 @@ def _sample_id(body: bytes) -> str:
 
 def _json_bytes(content: Any) -> bytes:
     """JSON as Starlette's JSONResponse writes it (compact, UTF-8, no NaN)."""
-    return json.dumps(content, ensure_ascii=False, allow_nan=False,
-                      separators=(",", ":")).encode("utf-8")
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
+        "utf-8"
+    )
 
 
 def _page(assets: Path) -> Callable[[Request], Any]:
@@ -280,7 +306,8 @@ def _page(assets: Path) -> Callable[[Request], Any]:
         index = assets / "index.html"
         if not index.is_file():
             return PlainTextResponse(
-                "The front end is not built: run `npm run build` in frontend/.", status_code=503)
+                "The front end is not built: run `npm run build` in frontend/.", status_code=503
+            )
         return FileResponse(index, headers={"Cache-Control": _REVALIDATE})
 
     return page
@@ -300,8 +327,7 @@ class _CachedStaticFiles(StaticFiles):
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     if not request.url.path.startswith("/api/") and not isinstance(error, ApiError):
-        return PlainTextResponse(error.detail, status_code=error.status_code,
-                                 headers=error.headers)
+        return PlainTextResponse(error.detail, status_code=error.status_code, headers=error.headers)
     detail = error.detail
     if not isinstance(error, ApiError) and error.status_code in (404, 405):  # no such route
         detail = f"{detail}: {request.method} {request.url.path} is not part of the API."
@@ -311,4 +337,3 @@ async def _http_error(request: Request, error: Exception) -> Response:
 async def _server_error(request: Request, error: Exception) -> Response:
     bug = report_bug(f"{request.method} {request.url.path}", error)
     return JSONResponse({"error": bug.sentence}, status_code=bug.status)
-

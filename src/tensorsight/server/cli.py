@@ -50,17 +50,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         ),
     )
     parser.add_argument(
-        "--host", default=DEFAULT_HOST,
+        "--host",
+        default=DEFAULT_HOST,
         help="address to listen on (default: 127.0.0.1, reachable from this computer only; "
-             "0.0.0.0 shares it with your network)")
+        "0.0.0.0 shares it with your network)",
+    )
     parser.add_argument(
-        "-p", "--port", type=int, default=DEFAULT_PORT,
-        help=f"port to listen on; 0 picks a free one (default: {DEFAULT_PORT})")
+        "-p",
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port to listen on; 0 picks a free one (default: {DEFAULT_PORT})",
+    )
     parser.add_argument("--open", action="store_true", help="open the page in your web browser")
     parser.add_argument(
-        "--allow-host", action="append", default=[], metavar="NAME",
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
         help="also answer requests addressed to this host name (a proxy's or an alias; "
-             "repeatable); '*' turns the Host check off")
+        "repeatable); '*' turns the Host check off",
+    )
     add_model_options(parser, several=True)
     _add_scale_options(parser)
     add_gan_option(parser)
@@ -71,36 +81,56 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def _add_scale_options(parser: argparse.ArgumentParser) -> None:
     """Options for serving a class: processes, where runs live, memory, device."""
     parser.add_argument(
-        "--workers", type=_positive, default=1, metavar="N",
-        help="worker processes behind the one port (default: 1); any worker answers any run")
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="worker processes behind the one port (default: 1); any worker answers any run",
+    )
     parser.add_argument(
-        "--store", type=Path, metavar="DIR",
+        "--store",
+        type=Path,
+        metavar="DIR",
         help="keep the runs' inputs in this directory (shared by workers and by several hosts "
-             "behind a load balancer; runs survive a restart); default: in memory")
+        "behind a load balancer; runs survive a restart); default: in memory",
+    )
     parser.add_argument(
-        "--store-mb", type=_positive, metavar="MB",
+        "--store-mb",
+        type=_positive,
+        metavar="MB",
         help=f"most space for stored inputs (default: {DEFAULT_STORE_MB} in memory, "
-             f"{DEFAULT_DIRECTORY_STORE_MB} in --store)")
+        f"{DEFAULT_DIRECTORY_STORE_MB} in --store)",
+    )
     parser.add_argument(
-        "--cache-mb", type=_positive, default=DEFAULT_CACHE_MB, metavar="MB",
+        "--cache-mb",
+        type=_positive,
+        default=DEFAULT_CACHE_MB,
+        metavar="MB",
         help="activation budget per worker: computed runs are kept up to this size and "
-             f"recomputed from their inputs when asked again (default: {DEFAULT_CACHE_MB})")
+        f"recomputed from their inputs when asked again (default: {DEFAULT_CACHE_MB})",
+    )
     add_device_option(parser)
 
 
 def add_device_option(parser: argparse.ArgumentParser) -> None:
     """``--device``, shared by the commands that run a model."""
     parser.add_argument(
-        "--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
-        help="where the model runs (default: auto, the first available of cuda, mps, cpu)")
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda", "mps"),
+        help="where the model runs (default: auto, the first available of cuda, mps, cpu)",
+    )
 
 
 def add_gan_option(parser: argparse.ArgumentParser) -> None:
     """``--gan-sessions``: how many GAN Lab sessions (browser tabs at /gan) may train at once."""
     parser.add_argument(
-        "--gan-sessions", type=int, default=4, metavar="N",
-        help="GAN Lab sessions (tabs at /gan) training at once; 0 turns GAN Lab off "
-             "(default: 4)")
+        "--gan-sessions",
+        type=int,
+        default=4,
+        metavar="N",
+        help="GAN Lab sessions (tabs at /gan) training at once; 0 turns GAN Lab off (default: 4)",
+    )
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -123,8 +153,11 @@ def serve(args: argparse.Namespace) -> int:
     url = _url(args.host, listener.getsockname()[1])
     reach = "this computer only" if is_loopback(args.host) else "other computers too"
     workers = f"{options.workers} workers" if options.workers > 1 else "1 process"
-    print(f"tensorsight: {workers} on {options.device}, {options.cache_mb} MB of activations "
-          f"each, {options.store_description()}", flush=True)
+    print(
+        f"tensorsight: {workers} on {options.device}, {options.cache_mb} MB of activations "
+        f"each, {options.store_description()}",
+        flush=True,
+    )
     what = ", ".join(bundle.name for bundle in bundles)
     if getattr(args, "page", ""):  # `tensorsight gan`: the GAN Lab page of the same server
         url, what = url + args.page, "GAN Lab"
@@ -169,12 +202,20 @@ def _options(args: argparse.Namespace) -> ServeOptions:
         except OSError as error:
             raise UsageError(f"cannot use --store {store}: {error.strerror or error}") from None
     return ServeOptions(
-        models=tuple(_model_specs(args)), weights=str(args.weights) if args.weights else None,
-        class_names=class_names, input_size=args.input_size, trust_pickle=args.trust_pickle,
-        samples=samples, allowed_hosts=trusted_hosts(args.host, args.allow_host),
+        models=tuple(_model_specs(args)),
+        weights=str(args.weights) if args.weights else None,
+        class_names=class_names,
+        input_size=args.input_size,
+        trust_pickle=args.trust_pickle,
+        samples=samples,
+        allowed_hosts=trusted_hosts(args.host, args.allow_host),
         workers=args.workers,
-        store=str(store) if store else None, store_mb=args.store_mb, cache_mb=args.cache_mb,
-        device=resolve_device(args.device), gan_sessions=args.gan_sessions)
+        store=str(store) if store else None,
+        store_mb=args.store_mb,
+        cache_mb=args.cache_mb,
+        device=resolve_device(args.device),
+        gan_sessions=args.gan_sessions,
+    )
 
 
 def resolve_device(name: str) -> str:
@@ -185,8 +226,11 @@ def resolve_device(name: str) -> str:
     """
     import torch
 
-    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(),
-                 "cpu": True}
+    available = {
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+        "cpu": True,
+    }
     if name == "auto":
         return next(device for device, present in available.items() if present)
     if not available[name]:
@@ -215,12 +259,17 @@ def _load_bundles(options: ServeOptions) -> list[ModelBundle]:
 def _model_specs(args: argparse.Namespace) -> list[str]:
     """The --model specs given, else every built-in model whose weights are installed (just
     tinyvgg when --weights, --classes... describe one model)."""
-    given = [f"--{name.replace('_', '-')}" for name in SINGLE_MODEL_OPTIONS
-             if getattr(args, name) is not None]
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in SINGLE_MODEL_OPTIONS
+        if getattr(args, name) is not None
+    ]
     if args.model:
         if len(args.model) > 1 and given:
-            raise UsageError(f"{', '.join(given)} describe one model; serve one --model "
-                             f"with them, or several without.")
+            raise UsageError(
+                f"{', '.join(given)} describe one model; serve one --model "
+                f"with them, or several without."
+            )
         return list(args.model)
     if given:
         return ["tinyvgg"]
@@ -239,7 +288,8 @@ def _listen(host: str, port: int) -> socket.socket:
     """A listening socket, so the printed URL (with the real port when ``port`` is 0) works."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
         listener = socket.socket(family, kind, proto)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(address)

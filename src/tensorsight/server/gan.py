@@ -54,9 +54,13 @@ class SessionLimit:
             self.open -= 1
 
 
-def gan_routes(page: Any, *, protocol: Protocol | None = None,
-               max_sessions: int = DEFAULT_MAX_SESSIONS,
-               session_options: dict[str, Any] | None = None) -> list[BaseRoute]:
+def gan_routes(
+    page: Any,
+    *,
+    protocol: Protocol | None = None,
+    max_sessions: int = DEFAULT_MAX_SESSIONS,
+    session_options: dict[str, Any] | None = None,
+) -> list[BaseRoute]:
     """``/gan`` (``page``: the app's index handler; the front end picks the view by path) and
     the WebSocket ``/api/gan/ws``, answering ``protocol`` (default: none but the GAN's) plus the
     session's methods. ``session_options`` go to every :class:`GanSession`.
@@ -69,19 +73,29 @@ def gan_routes(page: Any, *, protocol: Protocol | None = None,
     async def socket(websocket: WebSocket) -> None:
         await websocket.accept()
         if not limit.take():
-            await websocket.send_text(json.dumps({"id": None, "ok": False, "error": (
-                f"This server already trains {limit.limit} GANs, its limit; close another GAN "
-                "tab or try again later.")}))
+            await websocket.send_text(
+                json.dumps(
+                    {
+                        "id": None,
+                        "ok": False,
+                        "error": (
+                            f"This server already trains {limit.limit} GANs, its limit; close another GAN "
+                            "tab or try again later."
+                        ),
+                    }
+                )
+            )
             await websocket.close(TRY_AGAIN_LATER)
             return
         try:
-            await _serve_session(websocket, protocol or Protocol(),
-                                 dict(session_options or {}))
+            await _serve_session(websocket, protocol or Protocol(), dict(session_options or {}))
         finally:
             limit.give_back()
 
-    return [Route("/gan", page, name="gan_page"),
-            WebSocketRoute("/api/gan/ws", socket, name="gan_socket")]
+    return [
+        Route("/gan", page, name="gan_page"),
+        WebSocketRoute("/api/gan/ws", socket, name="gan_socket"),
+    ]
 
 
 async def _serve_session(websocket: WebSocket, base: Protocol, options: dict[str, Any]) -> None:
@@ -91,7 +105,8 @@ async def _serve_session(websocket: WebSocket, base: Protocol, options: dict[str
         pretrained = query.get("pretrained", "1") not in ("0", "false")
         seed = int(query.get("seed", "0"))
         session = await run_in_threadpool(
-            lambda: GanSession(preset=preset, pretrained=pretrained, seed=seed, **options))
+            lambda: GanSession(preset=preset, pretrained=pretrained, seed=seed, **options)
+        )
     except (SettingsError, ValueError) as error:
         await websocket.send_text(json.dumps({"id": None, "ok": False, "error": str(error)}))
         await websocket.close(1008)
@@ -120,8 +135,9 @@ def _call_soon(loop: asyncio.AbstractEventLoop, callback: Any) -> None:
         loop.call_soon_threadsafe(callback)
 
 
-async def _push_frames(websocket: WebSocket, session: GanSession, fresh: asyncio.Event,
-                       sending: asyncio.Lock) -> None:
+async def _push_frames(
+    websocket: WebSocket, session: GanSession, fresh: asyncio.Event, sending: asyncio.Lock
+) -> None:
     sent = 0
     while True:
         await fresh.wait()
@@ -134,8 +150,7 @@ async def _push_frames(websocket: WebSocket, session: GanSession, fresh: asyncio
         sent = number
 
 
-async def _answer_requests(websocket: WebSocket, protocol: Protocol,
-                           sending: asyncio.Lock) -> None:
+async def _answer_requests(websocket: WebSocket, protocol: Protocol, sending: asyncio.Lock) -> None:
     while True:
         text = await websocket.receive_text()
         reply, buffers = await run_in_threadpool(_reply, protocol, text)

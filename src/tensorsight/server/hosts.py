@@ -52,8 +52,11 @@ def trusted_hosts(host: str, extra: Sequence[str] = ()) -> tuple[str, ...] | Non
     """
     if ANY_HOST in extra or ":" in host:
         return None
-    names = ["localhost", "127.0.0.1", host] if host not in _WILDCARD_ADDRESSES else [
-        "localhost", "127.0.0.1"]
+    names = (
+        ["localhost", "127.0.0.1", host]
+        if host not in _WILDCARD_ADDRESSES
+        else ["localhost", "127.0.0.1"]
+    )
     if not is_loopback(host):
         names += own_names()
     names += [name.strip().lower() for name in extra if name.strip()]
@@ -68,10 +71,12 @@ def own_names() -> list[str]:
     """
     names = [socket.gethostname().lower(), socket.getfqdn().lower()]
     with contextlib.suppress(OSError):
-        names += [info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None,
-                                                            family=socket.AF_INET)]
+        names += [
+            info[4][0]
+            for info in socket.getaddrinfo(socket.gethostname(), None, family=socket.AF_INET)
+        ]
     with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect(_PROBE_ADDRESS)   # no route at all: the names above will do
+        probe.connect(_PROBE_ADDRESS)  # no route at all: the names above will do
         names.append(probe.getsockname()[0])
     return [name for name in names if name and name != "0.0.0.0"]
 
@@ -84,10 +89,14 @@ def host_check_note(host: str, allowed: tuple[str, ...] | None) -> str | None:
     """
     if allowed is None:
         reason = "IPv6 address" if ":" in host else "--allow-host '*'"
-        return (f"tensorsight: warning: the Host-header check is off ({reason}): a web page "
-                f"opened in a browser that reaches this server could read it through DNS "
-                f"rebinding")
+        return (
+            f"tensorsight: warning: the Host-header check is off ({reason}): a web page "
+            f"opened in a browser that reaches this server could read it through DNS "
+            f"rebinding"
+        )
     if is_loopback(host):
         return None
-    return (f"tensorsight: answering requests addressed to {', '.join(allowed)} only (others "
-            f"get 400, a guard against DNS rebinding); add a name with --allow-host NAME")
+    return (
+        f"tensorsight: answering requests addressed to {', '.join(allowed)} only (others "
+        f"get 400, a guard against DNS rebinding); add a name with --allow-host NAME"
+    )

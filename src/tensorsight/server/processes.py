@@ -38,7 +38,7 @@ _M_ARENA_MAX = -8
 class ServeOptions:
     """Everything a worker needs to build the same app as its siblings (JSON-able)."""
 
-    models: tuple[str, ...] = ("tinyvgg",)   # several: one app each, with a picker
+    models: tuple[str, ...] = ("tinyvgg",)  # several: one app each, with a picker
     weights: str | None = None
     class_names: tuple[str, ...] | None = None
     input_size: tuple[int, int] | None = None
@@ -77,9 +77,14 @@ def load_bundles(options: ServeOptions) -> list[ModelBundle]:
     bundles = []
     for spec in options.models:
         try:
-            bundle = load_model(spec, weights=Path(options.weights) if options.weights else None,
-                                class_names=options.class_names, input_size=options.input_size,
-                                trust_pickle=options.trust_pickle, samples=options.samples)
+            bundle = load_model(
+                spec,
+                weights=Path(options.weights) if options.weights else None,
+                class_names=options.class_names,
+                input_size=options.input_size,
+                trust_pickle=options.trust_pickle,
+                samples=options.samples,
+            )
         except ModelLoadError as error:
             if len(options.models) == 1:
                 raise
@@ -95,12 +100,18 @@ def build_app(options: ServeOptions, bundles: list[ModelBundle] | None = None) -
     from tensorsight.server.several import ServedModel, create_multi_app, unique_ids
 
     bundles = bundles if bundles is not None else load_bundles(options)
-    store = _store(options)   # run ids name their model, so the models can share one store
-    served = [ServedModel(model_id, bundle.name, Explainer.from_bundle(
-        bundle, max_bytes=options.cache_mb * 2**20, store=store))
-        for model_id, bundle in zip(unique_ids(options.models), bundles, strict=True)]
-    return create_multi_app(served, allowed_hosts=options.allowed_hosts,
-                            gan_sessions=options.gan_sessions)
+    store = _store(options)  # run ids name their model, so the models can share one store
+    served = [
+        ServedModel(
+            model_id,
+            bundle.name,
+            Explainer.from_bundle(bundle, max_bytes=options.cache_mb * 2**20, store=store),
+        )
+        for model_id, bundle in zip(unique_ids(options.models), bundles, strict=True)
+    ]
+    return create_multi_app(
+        served, allowed_hosts=options.allowed_hosts, gan_sessions=options.gan_sessions
+    )
 
 
 def tune_allocator() -> None:
@@ -133,14 +144,16 @@ def worker_app() -> Starlette:
     return build_app(options)
 
 
-def serve_here(options: ServeOptions, bundles: list[ModelBundle],
-               listener: socket.socket) -> None:
+def serve_here(options: ServeOptions, bundles: list[ModelBundle], listener: socket.socket) -> None:
     """Serve in this process until a signal stops it (Ctrl+C raises KeyboardInterrupt)."""
     import uvicorn
 
     tune_allocator()
-    config = uvicorn.Config(build_app(options, bundles), log_level="warning",
-                            timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S)
+    config = uvicorn.Config(
+        build_app(options, bundles),
+        log_level="warning",
+        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
+    )
     uvicorn.Server(config).run(sockets=[listener])
 
 
@@ -160,9 +173,13 @@ def serve_workers(options: ServeOptions, listener: socket.socket) -> bool:
         if options.store is None:  # the workers must share their inputs
             options = dataclasses.replace(options, store=scratch)
         os.environ[OPTIONS_VARIABLE] = options.to_json()
-        config = uvicorn.Config("tensorsight.server.processes:worker_app", factory=True,
-                                workers=options.workers, log_level="warning",
-                                timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S)
+        config = uvicorn.Config(
+            "tensorsight.server.processes:worker_app",
+            factory=True,
+            workers=options.workers,
+            log_level="warning",
+            timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
+        )
         Supervisor(config, sockets=[listener]).run()
     return Supervisor.interrupted
 
@@ -172,5 +189,6 @@ def _store(options: ServeOptions) -> Any:
 
     if options.store is None:
         return InputStore((options.store_mb or DEFAULT_STORE_MB) * 2**20)
-    return DirectoryInputStore(options.store,
-                               (options.store_mb or DEFAULT_DIRECTORY_STORE_MB) * 2**20)
+    return DirectoryInputStore(
+        options.store, (options.store_mb or DEFAULT_DIRECTORY_STORE_MB) * 2**20
+    )

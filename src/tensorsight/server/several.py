@@ -58,20 +58,27 @@ def unique_ids(specs: Sequence[str]) -> list[str]:
     return ids
 
 
-def create_multi_app(models: Sequence[ServedModel], *,
-                     allowed_hosts: tuple[str, ...] | None = None,
-                     gan_sessions: int = 0) -> ASGIApp:
+def create_multi_app(
+    models: Sequence[ServedModel],
+    *,
+    allowed_hosts: tuple[str, ...] | None = None,
+    gan_sessions: int = 0,
+) -> ASGIApp:
     """One app serving every model; the first also answers the plain ``/api/...`` routes and,
     with ``gan_sessions``, GAN Lab (``/gan``, one per server, not per model)."""
     if not models:
         raise ValueError("Serve at least one model.")
-    listing = [{"id": model.id, "name": model.name, "url": f"models/{model.id}/"}
-               for model in models]
-    app: ASGIApp = _ModelRouter({model.id: create_app(model.explainer,
-                                                   gan_sessions=gan_sessions if index == 0 else 0)
-                                 for index, model in enumerate(models)},
-                                models[0].id, JSONResponse(listing,
-                                                           headers={"Cache-Control": "no-store"}))
+    listing = [
+        {"id": model.id, "name": model.name, "url": f"models/{model.id}/"} for model in models
+    ]
+    app: ASGIApp = _ModelRouter(
+        {
+            model.id: create_app(model.explainer, gan_sessions=gan_sessions if index == 0 else 0)
+            for index, model in enumerate(models)
+        },
+        models[0].id,
+        JSONResponse(listing, headers={"Cache-Control": "no-store"}),
+    )
     if allowed_hosts is not None:
         from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -91,7 +98,7 @@ class _ModelRouter:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
-            await self.first(scope, receive, send)      # lifespan
+            await self.first(scope, receive, send)  # lifespan
             return
         path = scope["path"]
         if path == "/api/models":

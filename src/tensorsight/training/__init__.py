@@ -16,13 +16,25 @@ if TYPE_CHECKING:
     from tensorsight.training.gan_quality import frechet_distance
     from tensorsight.training.trainer import TrainConfig, TrainResult, evaluate, train
 
-__all__ = ["GanConfig", "GanResult", "TrainConfig", "TrainResult", "evaluate",
-           "frechet_distance", "train", "train_gan"]
+__all__ = [
+    "GanConfig",
+    "GanResult",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate",
+    "frechet_distance",
+    "train",
+    "train_gan",
+]
 
 # `tensorsight --help` imports this package to register `train`: torch loads on first use.
-__getattr__ = lazy_attributes(__name__, {
-    **dict.fromkeys(("TrainConfig", "TrainResult", "evaluate", "train"),
-                    "tensorsight.training.trainer"),
-    **dict.fromkeys(("GanConfig", "GanResult", "train_gan"), "tensorsight.training.gan"),
-    "frechet_distance": "tensorsight.training.gan_quality",
-})
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        **dict.fromkeys(
+            ("TrainConfig", "TrainResult", "evaluate", "train"), "tensorsight.training.trainer"
+        ),
+        **dict.fromkeys(("GanConfig", "GanResult", "train_gan"), "tensorsight.training.gan"),
+        "frechet_distance": "tensorsight.training.gan_quality",
+    },
+)

@@ -1,7 +1,7 @@
 """``tensorsight train``: train TinyVGG on Fashion-MNIST or a folder of photos from the shell.
 
-    tensorsight train --output runs/fashion
-    tensorsight train --data my-photos/ --input-size 64 --epochs 30 --output runs/photos
+tensorsight train --output runs/fashion
+tensorsight train --data my-photos/ --input-size 64 --epochs 30 --output runs/photos
 """
 
 from __future__ import annotations
@@ -23,38 +23,72 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "samples/*.png into --output.",
     )
     parser.add_argument(
-        "--data", default="fashion-mnist",
+        "--data",
+        default="fashion-mnist",
         help="'fashion-mnist' (default) or a folder with one sub-folder of images per class",
     )
     parser.add_argument(
-        "--data-dir", default=None,
+        "--data-dir",
+        default=None,
         help="folder holding the Fashion-MNIST *-ubyte.gz files "
         "(default: $TENSORSIGHT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)",
     )
-    parser.add_argument("--output", "-o", default=_DEFAULT_OUTPUT,
-                        help=f"folder to write the model into (default: {_DEFAULT_OUTPUT})")
+    parser.add_argument(
+        "--output",
+        "-o",
+        default=_DEFAULT_OUTPUT,
+        help=f"folder to write the model into (default: {_DEFAULT_OUTPUT})",
+    )
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--input-size", type=int, default=None,
-                        help="side of the square model input in pixels (default: 64)")
-    parser.add_argument("--channels", type=int, choices=(1, 3), default=None,
-                        help="1 = grayscale, 3 = RGB (default: 1 for Fashion-MNIST, else 3)")
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        default=None,
+        help="side of the square model input in pixels (default: 64)",
+    )
+    parser.add_argument(
+        "--channels",
+        type=int,
+        choices=(1, 3),
+        default=None,
+        help="1 = grayscale, 3 = RGB (default: 1 for Fashion-MNIST, else 3)",
+    )
     parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--learning-rate", type=float, default=None,
-                        help="peak learning rate of the one-cycle schedule")
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=None,
+        help="peak learning rate of the one-cycle schedule",
+    )
     parser.add_argument("--label-smoothing", type=float, default=None)
-    parser.add_argument("--no-augment", dest="augment", action="store_false", default=None,
-                        help="train without random shifts, zooms and flips")
+    parser.add_argument(
+        "--no-augment",
+        dest="augment",
+        action="store_false",
+        default=None,
+        help="train without random shifts, zooms and flips",
+    )
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--limit", type=int, default=None,
-                        help="train on only this many images (a quick check)")
-    parser.add_argument("--deformable", action="store_true",
-                        help="make the last convolutions deformable and fine-tune the shipped "
-                        "TinyVGG (default 1 epoch, learning rate 0.002)")
-    parser.add_argument("--deformable-layers", type=int, default=None,
-                        help="how many of the last convolutions become deformable (default: 2)")
-    parser.add_argument("--initial-weights", default=None,
-                        help="plain TinyVGG safetensors to start --deformable from "
-                        "(default: the shipped TinyVGG)")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="train on only this many images (a quick check)"
+    )
+    parser.add_argument(
+        "--deformable",
+        action="store_true",
+        help="make the last convolutions deformable and fine-tune the shipped "
+        "TinyVGG (default 1 epoch, learning rate 0.002)",
+    )
+    parser.add_argument(
+        "--deformable-layers",
+        type=int,
+        default=None,
+        help="how many of the last convolutions become deformable (default: 2)",
+    )
+    parser.add_argument(
+        "--initial-weights",
+        default=None,
+        help="plain TinyVGG safetensors to start --deformable from (default: the shipped TinyVGG)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)
@@ -67,27 +101,42 @@ def run(args: argparse.Namespace) -> int:
     from tensorsight.training.trainer import DEFORMABLE_DEFAULTS, TrainConfig, train
 
     overrides = {
-        key: value for key, value in {
-            "epochs": args.epochs, "input_size": args.input_size, "channels": args.channels,
-            "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-            "label_smoothing": args.label_smoothing, "augment": args.augment,
-            "seed": args.seed, "limit": args.limit, "threads": args.threads,
+        key: value
+        for key, value in {
+            "epochs": args.epochs,
+            "input_size": args.input_size,
+            "channels": args.channels,
+            "batch_size": args.batch_size,
+            "learning_rate": args.learning_rate,
+            "label_smoothing": args.label_smoothing,
+            "augment": args.augment,
+            "seed": args.seed,
+            "limit": args.limit,
+            "threads": args.threads,
             "deformable_layers": args.deformable_layers,
             "initial_weights": args.initial_weights,
-        }.items() if value is not None
+        }.items()
+        if value is not None
     }
     if args.deformable:
         overrides = {**DEFORMABLE_DEFAULTS, **overrides, "deformable": True}
-    config = TrainConfig(output=args.output, data=args.data, data_dir=args.data_dir,
-                         progress=not args.quiet, **overrides)
+    config = TrainConfig(
+        output=args.output,
+        data=args.data,
+        data_dir=args.data_dir,
+        progress=not args.quiet,
+        **overrides,
+    )
     try:
         result = train(config)
     except (DatasetError, DatasetNotFoundError) as error:
         print(f"tensorsight train: {error}", file=sys.stderr)
         return 1
     metrics = result.card["metrics"]
-    print(f"test accuracy {metrics['test_accuracy']:.4f} on {metrics['test_count']} images, "
-          f"trained in {result.card['training']['training_seconds']:.0f} s")
+    print(
+        f"test accuracy {metrics['test_accuracy']:.4f} on {metrics['test_count']} images, "
+        f"trained in {result.card['training']['training_seconds']:.0f} s"
+    )
     if "baseline" in metrics:
         print(f"the plain TinyVGG it started from: {metrics['baseline']['test_accuracy']:.4f}")
     print(f"model written to {result.output}/ (weights.safetensors, card.json, samples/)")

@@ -87,13 +87,14 @@ class GanResult:
 
 @dataclass
 class _GanData:
-    images: torch.Tensor            # [N, C, S, S] in [-1, 1]
+    images: torch.Tensor  # [N, C, S, S] in [-1, 1]
     source: dict[str, Any]
     preprocessing: Preprocessing
 
 
-def train_gan(config: GanConfig, *,
-              on_epoch: Callable[[int, Generator], None] | None = None) -> GanResult:
+def train_gan(
+    config: GanConfig, *, on_epoch: Callable[[int, Generator], None] | None = None
+) -> GanResult:
     """Train a DCGAN as ``config`` says; write ``generator.safetensors``,
     ``discriminator.safetensors``, ``card.json`` and ``grids/epoch-NN.png`` into
     ``config.output``. Same config and seed on the same machine -> identical weights.
@@ -125,8 +126,9 @@ def train_gan(config: GanConfig, *,
         _save_weights(generator, output / GENERATOR_FILE)
         _save_weights(discriminator, output / DISCRIMINATOR_FILE)
         timing["training_seconds"] = round(time.perf_counter() - started, 1)
-        _write_card(_gan_card(generator, discriminator, data, config, history, None, timing,
-                              output), output)
+        _write_card(
+            _gan_card(generator, discriminator, data, config, history, None, timing, output), output
+        )
         if on_epoch is not None:
             on_epoch(len(history), generator)
 
@@ -169,7 +171,7 @@ def gan_preprocessing(image_size: int, channels: int) -> Preprocessing:
     return Preprocessing(size=(image_size, image_size), channels=channels)
 
 
-def fixed_latents(config: GanConfig, count: int = _GRID_SIDE ** 2) -> torch.Tensor:
+def fixed_latents(config: GanConfig, count: int = _GRID_SIDE**2) -> torch.Tensor:
     """The latent vectors drawn for the per-epoch grids: seeded apart from training's stream.
 
     >>> fixed_latents(GanConfig(latent_dim=8), count=4).shape
@@ -187,13 +189,15 @@ def save_grid(images: torch.Tensor, path: Path, columns: int = _GRID_SIDE) -> No
     count, channels, side, _ = images.shape
     rows = -(-count // columns)
     gutter = 2
-    canvas = np.zeros((rows * (side + gutter) + gutter, columns * (side + gutter) + gutter,
-                       channels), dtype=np.uint8)
+    canvas = np.zeros(
+        (rows * (side + gutter) + gutter, columns * (side + gutter) + gutter, channels),
+        dtype=np.uint8,
+    )
     pixels = to_uint8(images).permute(0, 2, 3, 1).numpy()
     for index in range(count):
         top = gutter + (index // columns) * (side + gutter)
         left = gutter + (index % columns) * (side + gutter)
-        canvas[top: top + side, left: left + side] = pixels[index]
+        canvas[top : top + side, left : left + side] = pixels[index]
     Image.fromarray(canvas[..., 0] if channels == 1 else canvas).save(path)
 
 
@@ -212,19 +216,30 @@ def _prepare(config: GanConfig) -> _GanData:
         preprocessing = gan_preprocessing(config.image_size, config.channels or 1)
         split = read_fashion_mnist("train", config.data_dir)
         order = _shuffled(len(split.labels), config)
-        images = np.stack([preprocessing.to_array(Image.fromarray(split.images[index]))
-                           for index in order.tolist()])
+        images = np.stack(
+            [
+                preprocessing.to_array(Image.fromarray(split.images[index]))
+                for index in order.tolist()
+            ]
+        )
         test = read_fashion_mnist("test", config.data_dir)
-        source = {"name": "Fashion-MNIST", "licence": "MIT (Zalando Research)",
-                  "path": str(split.files[0].parent),
-                  "sha256": {**split.checksums(), **test.checksums()}}
+        source = {
+            "name": "Fashion-MNIST",
+            "licence": "MIT (Zalando Research)",
+            "path": str(split.files[0].parent),
+            "sha256": {**split.checksums(), **test.checksums()},
+        }
     else:
         folder = ImageFolder(config.data)
         preprocessing = gan_preprocessing(config.image_size, config.channels or 3)
         inputs = folder.to_inputs(preprocessing)
         images = inputs[_shuffled(len(inputs), config).numpy()]
-        source = {"name": "image folder", "path": str(folder.root.resolve()),
-                  "images": len(folder), "sha256": _folder_digest(folder)}
+        source = {
+            "name": "image folder",
+            "path": str(folder.root.resolve()),
+            "images": len(folder),
+            "sha256": _folder_digest(folder),
+        }
     return _GanData(to_gan_range(torch.from_numpy(images)), source, preprocessing)
 
 
@@ -233,9 +248,14 @@ def _shuffled(count: int, config: GanConfig) -> torch.Tensor:
     return order[: config.limit] if config.limit else order
 
 
-def _fit(generator: Generator, discriminator: Discriminator, images: torch.Tensor,
-         config: GanConfig, output: Path,
-         checkpoint: Callable[[list[dict[str, float]]], None]) -> list[dict[str, float]]:
+def _fit(
+    generator: Generator,
+    discriminator: Discriminator,
+    images: torch.Tensor,
+    config: GanConfig,
+    output: Path,
+    checkpoint: Callable[[list[dict[str, float]]], None],
+) -> list[dict[str, float]]:
     from tqdm.auto import tqdm
 
     rng = torch.Generator().manual_seed(config.seed)
@@ -252,19 +272,27 @@ def _fit(generator: Generator, discriminator: Discriminator, images: torch.Tenso
         discriminator.train()
         order = torch.randperm(len(images), generator=rng)
         totals = {"d_loss": 0.0, "g_loss": 0.0, "d_real": 0.0, "d_fake": 0.0}
-        bar = tqdm(range(steps), desc=f"epoch {epoch}/{config.epochs}", unit="batch",
-                   disable=not config.progress, leave=True)
+        bar = tqdm(
+            range(steps),
+            desc=f"epoch {epoch}/{config.epochs}",
+            unit="batch",
+            disable=not config.progress,
+            leave=True,
+        )
         for step in bar:
-            real = images[order[step * batch_size: (step + 1) * batch_size]]
+            real = images[order[step * batch_size : (step + 1) * batch_size]]
             z = torch.randn(len(real), config.latent_dim, 1, 1, generator=rng)
             figures = _step(generator, discriminator, real, z, g_optimizer, d_optimizer)
             for key, value in figures.items():
                 totals[key] += value
-            bar.set_postfix(d=f"{figures['d_loss']:.2f}", g=f"{figures['g_loss']:.2f}",
-                            refresh=False)
+            bar.set_postfix(
+                d=f"{figures['d_loss']:.2f}", g=f"{figures['g_loss']:.2f}", refresh=False
+            )
         bar.close()
-        record = {"epoch": epoch, **{key: round(value / max(steps, 1), 4)
-                                     for key, value in totals.items()}}
+        record = {
+            "epoch": epoch,
+            **{key: round(value / max(steps, 1), 4) for key, value in totals.items()},
+        }
         history.append(record)
         generator.eval()
         with torch.no_grad():
@@ -275,17 +303,23 @@ def _fit(generator: Generator, discriminator: Discriminator, images: torch.Tenso
     return history
 
 
-def _step(generator: Generator, discriminator: Discriminator, real: torch.Tensor,
-          z: torch.Tensor, g_optimizer: torch.optim.Optimizer,
-          d_optimizer: torch.optim.Optimizer) -> dict[str, float]:
+def _step(
+    generator: Generator,
+    discriminator: Discriminator,
+    real: torch.Tensor,
+    z: torch.Tensor,
+    g_optimizer: torch.optim.Optimizer,
+    d_optimizer: torch.optim.Optimizer,
+) -> dict[str, float]:
     """One discriminator update then one generator update (non-saturating loss)."""
     ones = torch.ones(len(real), 1)
     zeros = torch.zeros(len(real), 1)
     fake = generator(z)
     real_logits = discriminator(real)
     fake_logits = discriminator(fake.detach())
-    d_loss = (F.binary_cross_entropy_with_logits(real_logits, ones)
-              + F.binary_cross_entropy_with_logits(fake_logits, zeros))
+    d_loss = F.binary_cross_entropy_with_logits(
+        real_logits, ones
+    ) + F.binary_cross_entropy_with_logits(fake_logits, zeros)
     d_optimizer.zero_grad(set_to_none=True)
     d_loss.backward()
     d_optimizer.step()
@@ -294,50 +328,71 @@ def _step(generator: Generator, discriminator: Discriminator, real: torch.Tensor
     g_optimizer.zero_grad(set_to_none=True)
     g_loss.backward()
     g_optimizer.step()
-    return {"d_loss": float(d_loss.detach()), "g_loss": float(g_loss.detach()),
-            "d_real": float(torch.sigmoid(real_logits.detach()).mean()),
-            "d_fake": float(torch.sigmoid(fake_logits.detach()).mean())}
+    return {
+        "d_loss": float(d_loss.detach()),
+        "g_loss": float(g_loss.detach()),
+        "d_real": float(torch.sigmoid(real_logits.detach()).mean()),
+        "d_fake": float(torch.sigmoid(fake_logits.detach()).mean()),
+    }
 
 
-def _gan_card(generator: Generator, discriminator: Discriminator, data: _GanData,
-              config: GanConfig, history: list[dict[str, float]],
-              quality: dict[str, Any] | None, timing: dict[str, float],
-              output: Path) -> dict[str, Any]:
+def _gan_card(
+    generator: Generator,
+    discriminator: Discriminator,
+    data: _GanData,
+    config: GanConfig,
+    history: list[dict[str, float]],
+    quality: dict[str, Any] | None,
+    timing: dict[str, float],
+    output: Path,
+) -> dict[str, Any]:
     settings = asdict(config)
     for key in ("output", "data", "data_dir", "progress", "threads", "measure_quality"):
         settings.pop(key)
     return {
         "format": GAN_CARD_FORMAT,
-        "name": "DCGAN (Fashion-MNIST)" if data.source["name"] == "Fashion-MNIST"
+        "name": "DCGAN (Fashion-MNIST)"
+        if data.source["name"] == "Fashion-MNIST"
         else "DCGAN (image folder)",
-        "architecture": {"generator": generator.architecture(),
-                         "discriminator": discriminator.architecture()},
+        "architecture": {
+            "generator": generator.architecture(),
+            "discriminator": discriminator.architecture(),
+        },
         "latent_dim": generator.latent_dim,
         "latent_distribution": "standard normal, shape [B, latent_dim, 1, 1]",
         "output_range": [-1, 1],
-        "parameters": {"generator": sum(p.numel() for p in generator.parameters()),
-                       "discriminator": sum(p.numel() for p in discriminator.parameters())},
+        "parameters": {
+            "generator": sum(p.numel() for p in generator.parameters()),
+            "discriminator": sum(p.numel() for p in discriminator.parameters()),
+        },
         "preprocessing": data.preprocessing.to_dict(),
         "preprocessing_description": data.preprocessing.describe() + ", then x*2-1",
         "data": {**data.source, "train_count": len(data.images)},
         "training": {
             **settings,
-            "optimizer": "Adam", "loss": "non-saturating BCE (logits)",
+            "optimizer": "Adam",
+            "loss": "non-saturating BCE (logits)",
             "updates": "one discriminator then one generator update per batch",
             **timing,
             "epochs_completed": len(history),
-            "iterations": len(history) * (len(data.images) // min(config.batch_size,
-                                                                   len(data.images))),
+            "iterations": len(history)
+            * (len(data.images) // min(config.batch_size, len(data.images))),
             "threads": torch.get_num_threads(),
             "history": history,
         },
         "quality": quality,
         "grids": sorted(path.name for path in (output / GRIDS_DIR).glob("epoch-*.png")),
         "weights": {
-            "generator": {"file": GENERATOR_FILE, "format": "safetensors",
-                          "sha256": _sha256(output / GENERATOR_FILE)},
-            "discriminator": {"file": DISCRIMINATOR_FILE, "format": "safetensors",
-                              "sha256": _sha256(output / DISCRIMINATOR_FILE)},
+            "generator": {
+                "file": GENERATOR_FILE,
+                "format": "safetensors",
+                "sha256": _sha256(output / GENERATOR_FILE),
+            },
+            "discriminator": {
+                "file": DISCRIMINATOR_FILE,
+                "format": "safetensors",
+                "sha256": _sha256(output / DISCRIMINATOR_FILE),
+            },
         },
         "software": {"torch": torch.__version__, "python": platform.python_version()},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

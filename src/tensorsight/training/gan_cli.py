@@ -1,7 +1,7 @@
 """``tensorsight train-gan``: train a DCGAN on Fashion-MNIST or a folder of photos.
 
-    tensorsight train-gan --output runs/dcgan
-    tensorsight train-gan --data my-photos/ --image-size 64 --epochs 20 --output runs/photos-gan
+tensorsight train-gan --output runs/dcgan
+tensorsight train-gan --data my-photos/ --image-size 64 --epochs 20 --output runs/photos-gan
 """
 
 from __future__ import annotations
@@ -24,28 +24,54 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "`tensorsight serve --model dcgan --weights OUTPUT/generator.safetensors`.",
     )
     parser.add_argument(
-        "--data", default="fashion-mnist",
+        "--data",
+        default="fashion-mnist",
         help="'fashion-mnist' (default) or a folder with sub-folders of images",
     )
-    parser.add_argument("--data-dir", default=None,
-                        help="folder holding the Fashion-MNIST *-ubyte.gz files")
-    parser.add_argument("--output", "-o", default=_DEFAULT_OUTPUT,
-                        help=f"folder to write the pair into (default: {_DEFAULT_OUTPUT})")
+    parser.add_argument(
+        "--data-dir", default=None, help="folder holding the Fashion-MNIST *-ubyte.gz files"
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        default=_DEFAULT_OUTPUT,
+        help=f"folder to write the pair into (default: {_DEFAULT_OUTPUT})",
+    )
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--image-size", type=int, choices=(16, 32, 64, 128), default=None,
-                        help="side of the generated square images (default: 32)")
-    parser.add_argument("--channels", type=int, choices=(1, 3), default=None,
-                        help="1 = grayscale, 3 = RGB (default: 1 for Fashion-MNIST, else 3)")
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        choices=(16, 32, 64, 128),
+        default=None,
+        help="side of the generated square images (default: 32)",
+    )
+    parser.add_argument(
+        "--channels",
+        type=int,
+        choices=(1, 3),
+        default=None,
+        help="1 = grayscale, 3 = RGB (default: 1 for Fashion-MNIST, else 3)",
+    )
     parser.add_argument("--latent-dim", type=int, default=None, help="default: 64")
-    parser.add_argument("--features", type=int, default=None,
-                        help="filters of the widest-resolution layer (default: 32)")
+    parser.add_argument(
+        "--features",
+        type=int,
+        default=None,
+        help="filters of the widest-resolution layer (default: 32)",
+    )
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--learning-rate", type=float, default=None)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--limit", type=int, default=None,
-                        help="train on only this many images (a quick check)")
-    parser.add_argument("--no-quality", dest="measure_quality", action="store_false",
-                        default=None, help="skip the Fréchet distance and class histogram")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="train on only this many images (a quick check)"
+    )
+    parser.add_argument(
+        "--no-quality",
+        dest="measure_quality",
+        action="store_false",
+        default=None,
+        help="skip the Fréchet distance and class histogram",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)
@@ -57,11 +83,27 @@ def run(args: argparse.Namespace) -> int:
     from tensorsight.data import DatasetError, DatasetNotFoundError
     from tensorsight.training.gan import GanConfig, train_gan
 
-    names = ("epochs", "image_size", "channels", "latent_dim", "features", "batch_size",
-             "learning_rate", "seed", "limit", "threads", "measure_quality")
+    names = (
+        "epochs",
+        "image_size",
+        "channels",
+        "latent_dim",
+        "features",
+        "batch_size",
+        "learning_rate",
+        "seed",
+        "limit",
+        "threads",
+        "measure_quality",
+    )
     overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
-    config = GanConfig(output=args.output, data=args.data, data_dir=args.data_dir,
-                       progress=not args.quiet, **overrides)
+    config = GanConfig(
+        output=args.output,
+        data=args.data,
+        data_dir=args.data_dir,
+        progress=not args.quiet,
+        **overrides,
+    )
     try:
         result = train_gan(config)
     except (DatasetError, DatasetNotFoundError) as error:
@@ -71,10 +113,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"trained {training['iterations']} iterations in {training['training_seconds']:.0f} s")
     quality = result.card["quality"]
     if quality:
-        print(f"Fréchet distance {quality['frechet_distance']:.2f} (floor "
-              f"{quality['floor_train_vs_test']:.2f}, untrained "
-              f"{quality['ceiling_untrained_generator']:.2f}); smallest class "
-              f"{quality['smallest_class_fraction']:.1%}")
-    print(f"written to {result.output}/ (generator.safetensors, discriminator.safetensors, "
-          f"card.json, grids/)")
+        print(
+            f"Fréchet distance {quality['frechet_distance']:.2f} (floor "
+            f"{quality['floor_train_vs_test']:.2f}, untrained "
+            f"{quality['ceiling_untrained_generator']:.2f}); smallest class "
+            f"{quality['smallest_class_fraction']:.1%}"
+        )
+    print(
+        f"written to {result.output}/ (generator.safetensors, discriminator.safetensors, "
+        f"card.json, grids/)"
+    )
     return 0

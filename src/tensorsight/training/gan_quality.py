@@ -62,8 +62,9 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
         root_a = vectors @ torch.diag(values.clamp(min=0).sqrt()) @ vectors.T
         middle = root_a @ cov_b @ root_a
         cross = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
-    distance = ((mean_a - mean_b).square().sum() + rows_a.square().sum()
-                + rows_b.square().sum() - 2 * cross)
+    distance = (
+        (mean_a - mean_b).square().sum() + rows_a.square().sum() + rows_b.square().sum() - 2 * cross
+    )
     return float(distance.clamp(min=0))
 
 
@@ -95,9 +96,14 @@ class ClassifierFeatures:
         pixels = to_uint8(images)[:, 0].numpy()
         features, classes = [], []
         for start in range(0, len(pixels), _BATCH):
-            batch = torch.from_numpy(np.stack([
-                self.preprocessing.to_array(Image.fromarray(picture))
-                for picture in pixels[start: start + _BATCH]]))
+            batch = torch.from_numpy(
+                np.stack(
+                    [
+                        self.preprocessing.to_array(Image.fromarray(picture))
+                        for picture in pixels[start : start + _BATCH]
+                    ]
+                )
+            )
             batch_features, logits = self._forward(batch)
             features.append(batch_features)
             classes.append(logits.argmax(1))
@@ -107,7 +113,8 @@ class ClassifierFeatures:
     def _forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         seen: list[torch.Tensor] = []
         hook = self.model.get_submodule("flatten").register_forward_hook(
-            lambda _module, _inputs, output: seen.append(output))
+            lambda _module, _inputs, output: seen.append(output)
+        )
         try:
             logits = self.model(batch)
         finally:
@@ -115,8 +122,9 @@ class ClassifierFeatures:
         return seen[0], logits
 
 
-def class_histogram(classes: torch.Tensor, names: tuple[str, ...] = FASHION_MNIST_CLASSES
-                    ) -> dict[str, int]:
+def class_histogram(
+    classes: torch.Tensor, names: tuple[str, ...] = FASHION_MNIST_CLASSES
+) -> dict[str, int]:
     """How many images the classifier puts in each class, every class listed.
 
     >>> class_histogram(torch.tensor([0, 0, 9]))["T-shirt/top"]
@@ -136,14 +144,20 @@ def generate(generator: nn.Module, count: int, latent_dim: int, seed: int) -> to
     """
     rng = torch.Generator().manual_seed(seed)
     generator.eval()
-    images = [generator(torch.randn(min(_BATCH, count - start), latent_dim, 1, 1, generator=rng))
-              for start in range(0, count, _BATCH)]
+    images = [
+        generator(torch.randn(min(_BATCH, count - start), latent_dim, 1, 1, generator=rng))
+        for start in range(0, count, _BATCH)
+    ]
     return torch.cat(images)
 
 
-def measure_quality(generator: nn.Module, untrained: nn.Module, config: GanConfig,
-                    preprocessing: Preprocessing,
-                    features: ClassifierFeatures | None = None) -> dict[str, Any]:
+def measure_quality(
+    generator: nn.Module,
+    untrained: nn.Module,
+    config: GanConfig,
+    preprocessing: Preprocessing,
+    features: ClassifierFeatures | None = None,
+) -> dict[str, Any]:
     """The card's ``quality`` block: Fréchet distance of ``config.quality_samples`` generated
     images to the 10,000 test images, the train-vs-test floor, the untrained ceiling, and the
     class histogram of the generated images.
@@ -157,13 +171,15 @@ def measure_quality(generator: nn.Module, untrained: nn.Module, config: GanConfi
     count = config.quality_samples
     test = _real_images(read_fashion_mnist("test", config.data_dir).images, preprocessing)
     train_split = read_fashion_mnist("train", config.data_dir).images
-    train_index = torch.randperm(len(train_split),
-                                 generator=torch.Generator().manual_seed(config.seed + 3))
-    train = _real_images(train_split[train_index[:len(test)].numpy()], preprocessing)
+    train_index = torch.randperm(
+        len(train_split), generator=torch.Generator().manual_seed(config.seed + 3)
+    )
+    train = _real_images(train_split[train_index[: len(test)].numpy()], preprocessing)
     test_features, _ = features(to_gan_range(test))
     train_features, _ = features(to_gan_range(train))
     fake_features, fake_classes = features(
-        generate(generator, count, config.latent_dim, config.seed + 2))
+        generate(generator, count, config.latent_dim, config.seed + 2)
+    )
     untrained_features, _ = features(generate(untrained, count, config.latent_dim, config.seed + 2))
     histogram = class_histogram(fake_classes)
     smallest = min(histogram.values()) / max(count, 1)
@@ -171,14 +187,15 @@ def measure_quality(generator: nn.Module, untrained: nn.Module, config: GanConfi
         "frechet_distance": round(frechet_distance(fake_features, test_features), 3),
         "floor_train_vs_test": round(frechet_distance(train_features, test_features), 3),
         "ceiling_untrained_generator": round(
-            frechet_distance(untrained_features, test_features), 3),
+            frechet_distance(untrained_features, test_features), 3
+        ),
         "generated_samples": count,
         "reference": f"the {len(test):,} Fashion-MNIST test images; floor: {len(train):,} "
-                     f"training images",
+        f"training images",
         "feature_extractor": f"{features.bundle.name}: the {test_features.shape[1]} features "
-                             f"of its flatten layer (input of its last dense layer)",
+        f"of its flatten layer (input of its last dense layer)",
         "feature_path": f"generated {config.image_size}x{config.image_size} images -> uint8 -> "
-                        f"the classifier's preprocessing ({features.preprocessing.describe()})",
+        f"the classifier's preprocessing ({features.preprocessing.describe()})",
         "class_histogram": histogram,
         "smallest_class_fraction": round(smallest, 4),
         "all_classes_at_least_3_percent": smallest >= MIN_CLASS_FRACTION,
@@ -187,5 +204,6 @@ def measure_quality(generator: nn.Module, untrained: nn.Module, config: GanConfi
 
 def _real_images(pictures: np.ndarray, preprocessing: Preprocessing) -> torch.Tensor:
     """Real 28x28 pictures as the generator's training data saw them, in [0, 1]."""
-    return torch.from_numpy(np.stack([preprocessing.to_array(Image.fromarray(picture))
-                                      for picture in pictures]))
+    return torch.from_numpy(
+        np.stack([preprocessing.to_array(Image.fromarray(picture)) for picture in pictures])
+    )

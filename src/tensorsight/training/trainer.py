@@ -154,18 +154,31 @@ def train(config: TrainConfig) -> TrainResult:
     output.mkdir(parents=True, exist_ok=True)
     _save_weights(model, output / WEIGHTS_FILE)
     prepared.write_samples(output / SAMPLES_DIR, config.samples_per_class)
-    write_exemplars(output / EXEMPLARS_DIR, model, prepared.test.inputs,
-                    mean=prepared.preprocessing.mean, std=prepared.preprocessing.std,
-                    source=f"the {len(prepared.test.inputs)} test images")
+    write_exemplars(
+        output / EXEMPLARS_DIR,
+        model,
+        prepared.test.inputs,
+        mean=prepared.preprocessing.mean,
+        std=prepared.preprocessing.std,
+        source=f"the {len(prepared.test.inputs)} test images",
+    )
     card = _model_card(
-        model, prepared, config, history, predictions,
-        {"training_seconds": round(training_seconds, 1),
-         "data_preparation_seconds": round(preparation_seconds, 1)},
+        model,
+        prepared,
+        config,
+        history,
+        predictions,
+        {
+            "training_seconds": round(training_seconds, 1),
+            "data_preparation_seconds": round(preparation_seconds, 1),
+        },
         weights_sha256=_sha256(output / WEIGHTS_FILE),
     )
     if initial is not None:
-        card["training"]["initialised_from"] = {"file": _describe_weights(initial),
-                                                "sha256": _sha256(initial)}
+        card["training"]["initialised_from"] = {
+            "file": _describe_weights(initial),
+            "sha256": _sha256(initial),
+        }
         card["metrics"]["baseline"] = _baseline(model, initial, prepared)
     (output / CARD_FILE).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
     return TrainResult(model=model, card=card, output=output)
@@ -173,9 +186,12 @@ def train(config: TrainConfig) -> TrainResult:
 
 def _build_model(prepared: _Prepared, config: TrainConfig) -> tuple[TinyVGG, Path | None]:
     """The model to train and, when it starts from trained weights, their file."""
-    shape = {"in_channels": prepared.preprocessing.channels,
-             "input_size": prepared.preprocessing.size,
-             "num_classes": len(prepared.class_names), "filters": config.filters}
+    shape = {
+        "in_channels": prepared.preprocessing.channels,
+        "input_size": prepared.preprocessing.size,
+        "num_classes": len(prepared.class_names),
+        "filters": config.filters,
+    }
     if not config.deformable:
         return TinyVGG(**shape), None
     model = DeformableTinyVGG(**shape, deformable_layers=config.deformable_layers)
@@ -213,12 +229,16 @@ def _baseline(model: TinyVGG, initial: Path, prepared: _Prepared) -> dict[str, A
 
     plain = TinyVGG(model.in_channels, model.input_size, model.num_classes, model.filters)
     plain.load_state_dict(load_file(initial))
-    return {"model": "TinyVGG", "weights": _describe_weights(initial),
-            "test_accuracy": round(_accuracy(plain, prepared.test), 4)}
+    return {
+        "model": "TinyVGG",
+        "weights": _describe_weights(initial),
+        "test_accuracy": round(_accuracy(plain, prepared.test), 4),
+    }
 
 
-def evaluate(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor,
-             class_names: tuple[str, ...]) -> dict[str, Any]:
+def evaluate(
+    model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, class_names: tuple[str, ...]
+) -> dict[str, Any]:
     """Accuracy, per-class accuracy and confusion matrix (rows: true class, columns: predicted).
 
     >>> evaluate(model, inputs, labels, FASHION_MNIST_CLASSES)["accuracy"]  # doctest: +SKIP
@@ -252,16 +272,22 @@ def _prepare_fashion_mnist(config: TrainConfig) -> _Prepared:
     labels = torch.from_numpy(train_set.labels)
 
     def write_samples(folder: Path, per_class: int) -> None:
-        _write_samples(folder, test_set.labels, FASHION_MNIST_CLASSES, per_class,
-                       lambda index: Image.fromarray(test_set.images[index]))
+        _write_samples(
+            folder,
+            test_set.labels,
+            FASHION_MNIST_CLASSES,
+            per_class,
+            lambda index: Image.fromarray(test_set.images[index]),
+        )
 
     return _Prepared(
         preprocessing=preprocessing,
         class_names=FASHION_MNIST_CLASSES,
         train=_Split(inputs[train_index], labels[train_index]),
         validation=_Split(inputs[validation_index], labels[validation_index]),
-        test=_Split(torch.from_numpy(test_set.to_inputs(preprocessing)),
-                    torch.from_numpy(test_set.labels)),
+        test=_Split(
+            torch.from_numpy(test_set.to_inputs(preprocessing)), torch.from_numpy(test_set.labels)
+        ),
         source={
             "name": "Fashion-MNIST",
             "licence": "MIT (Zalando Research)",
@@ -292,8 +318,13 @@ def _prepare_image_folder(config: TrainConfig) -> _Prepared:
         )
 
     def write_samples(directory: Path, per_class: int) -> None:
-        _write_samples(directory, folder.labels[test_index], folder.class_names, per_class,
-                       lambda index: folder.open(int(test_index[index])))
+        _write_samples(
+            directory,
+            folder.labels[test_index],
+            folder.class_names,
+            per_class,
+            lambda index: folder.open(int(test_index[index])),
+        )
 
     return _Prepared(
         preprocessing=preprocessing,
@@ -329,10 +360,15 @@ def _fit(model: TinyVGG, data: _Prepared, config: TrainConfig) -> list[dict[str,
         model.train()
         order = torch.randperm(count, generator=generator)
         total_loss, correct = 0.0, 0
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}",
-                   unit="batch", disable=not config.progress, leave=True)
+        bar = tqdm(
+            range(steps_per_epoch),
+            desc=f"epoch {epoch}/{config.epochs}",
+            unit="batch",
+            disable=not config.progress,
+            leave=True,
+        )
         for step in bar:
-            batch = order[step * config.batch_size: (step + 1) * config.batch_size]
+            batch = order[step * config.batch_size : (step + 1) * config.batch_size]
             inputs, labels = data.train.inputs[batch], data.train.labels[batch]
             if config.augment:
                 inputs = _augment(inputs, config, generator)
@@ -347,8 +383,11 @@ def _fit(model: TinyVGG, data: _Prepared, config: TrainConfig) -> list[dict[str,
             seen = step * config.batch_size + len(batch)
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", refresh=False)
         bar.close()
-        record = {"epoch": epoch, "loss": round(total_loss / count, 4),
-                  "train_accuracy": round(correct / count, 4)}
+        record = {
+            "epoch": epoch,
+            "loss": round(total_loss / count, 4),
+            "train_accuracy": round(correct / count, 4),
+        }
         if len(data.validation.labels):
             record["validation_accuracy"] = round(_accuracy(model, data.validation), 4)
         history.append(record)
@@ -358,8 +397,7 @@ def _fit(model: TinyVGG, data: _Prepared, config: TrainConfig) -> list[dict[str,
     return history
 
 
-def _augment(inputs: torch.Tensor, config: TrainConfig, generator: torch.Generator
-             ) -> torch.Tensor:
+def _augment(inputs: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
     """Random shift, zoom and horizontal flip in one affine resampling per image."""
     count = len(inputs)
     zoom = 1 + (torch.rand(count, generator=generator) * 2 - 1) * config.max_zoom
@@ -373,15 +411,16 @@ def _augment(inputs: torch.Tensor, config: TrainConfig, generator: torch.Generat
     theta[:, 1, 1] = 1 / zoom
     theta[:, :, 2] = shift
     grid = F.affine_grid(theta, list(inputs.shape), align_corners=False)
-    return F.grid_sample(inputs, grid, mode="bilinear", padding_mode="border",
-                         align_corners=False)
+    return F.grid_sample(inputs, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 @torch.no_grad()
 def _predict(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     model.eval()
-    predictions = [model(inputs[start: start + _EVAL_BATCH]).argmax(1)
-                   for start in range(0, len(inputs), _EVAL_BATCH)]
+    predictions = [
+        model(inputs[start : start + _EVAL_BATCH]).argmax(1)
+        for start in range(0, len(inputs), _EVAL_BATCH)
+    ]
     return torch.cat(predictions) if predictions else torch.zeros(0, dtype=torch.long)
 
 
@@ -389,8 +428,9 @@ def _accuracy(model: nn.Module, split: _Split) -> float:
     return float((_predict(model, split.inputs) == split.labels).float().mean())
 
 
-def _metrics(labels: torch.Tensor, predictions: torch.Tensor,
-             class_names: tuple[str, ...]) -> dict[str, Any]:
+def _metrics(
+    labels: torch.Tensor, predictions: torch.Tensor, class_names: tuple[str, ...]
+) -> dict[str, Any]:
     classes = len(class_names)
     confusion = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(confusion, (labels.numpy(), predictions.numpy()), 1)
@@ -398,15 +438,22 @@ def _metrics(labels: torch.Tensor, predictions: torch.Tensor,
     return {
         "accuracy": round(float(confusion.trace() / max(confusion.sum(), 1)), 4),
         "count": int(confusion.sum()),
-        "per_class_accuracy": {name: round(float(value), 4)
-                               for name, value in zip(class_names, per_class, strict=True)},
+        "per_class_accuracy": {
+            name: round(float(value), 4) for name, value in zip(class_names, per_class, strict=True)
+        },
         "confusion_matrix": confusion.tolist(),
     }
 
 
-def _model_card(model: TinyVGG, data: _Prepared, config: TrainConfig,
-                history: list[dict[str, float]], predictions: torch.Tensor,
-                timing: dict[str, float], weights_sha256: str) -> dict[str, Any]:
+def _model_card(
+    model: TinyVGG,
+    data: _Prepared,
+    config: TrainConfig,
+    history: list[dict[str, float]],
+    predictions: torch.Tensor,
+    timing: dict[str, float],
+    weights_sha256: str,
+) -> dict[str, Any]:
     test = _metrics(data.test.labels, predictions, data.class_names)
     settings = asdict(config)
     for key in ("output", "data", "data_dir", "progress", "threads", "initial_weights"):
@@ -425,11 +472,16 @@ def _model_card(model: TinyVGG, data: _Prepared, config: TrainConfig,
             "confusion_matrix": test["confusion_matrix"],
             "confusion_matrix_axes": "rows: true class, columns: predicted class",
         },
-        "data": {**data.source, "train_count": len(data.train.labels),
-                 "validation_count": len(data.validation.labels)},
+        "data": {
+            **data.source,
+            "train_count": len(data.train.labels),
+            "validation_count": len(data.validation.labels),
+        },
         "training": {
             **settings,
-            "optimizer": "AdamW", "schedule": "OneCycleLR", "loss": "cross-entropy",
+            "optimizer": "AdamW",
+            "schedule": "OneCycleLR",
+            "loss": "cross-entropy",
             **timing,
             "threads": torch.get_num_threads(),
             "history": history,
@@ -440,8 +492,13 @@ def _model_card(model: TinyVGG, data: _Prepared, config: TrainConfig,
     }
 
 
-def _write_samples(folder: Path, labels: np.ndarray, class_names: tuple[str, ...],
-                   per_class: int, open_image: Callable[[int], Image.Image]) -> None:
+def _write_samples(
+    folder: Path,
+    labels: np.ndarray,
+    class_names: tuple[str, ...],
+    per_class: int,
+    open_image: Callable[[int], Image.Image],
+) -> None:
     """Save the first ``per_class`` held-out images of each class as ``<class>-<n>.png``."""
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.png"):
@@ -459,8 +516,11 @@ def _write_samples(folder: Path, labels: np.ndarray, class_names: tuple[str, ...
 def _save_weights(model: TinyVGG, path: Path) -> None:
     from safetensors.torch import save_file
 
-    save_file({name: tensor.contiguous() for name, tensor in model.state_dict().items()},
-              str(path), metadata={"format": "pt", "architecture": model.architecture()["name"]})
+    save_file(
+        {name: tensor.contiguous() for name, tensor in model.state_dict().items()},
+        str(path),
+        metadata={"format": "pt", "architecture": model.architecture()["name"]},
+    )
 
 
 def _permutation(count: int, seed: int) -> torch.Tensor:

@@ -18,10 +18,15 @@ if TYPE_CHECKING:
     from tensorsight.debugger.clarifying.dispatch import clarify_error
 
 # The rules load when the first error arrives: a block that raises nothing never needs them.
-__getattr__ = lazy_attributes(__name__,
-                              {"clarify_error": "tensorsight.debugger.clarifying.dispatch"})
+__getattr__ = lazy_attributes(
+    __name__, {"clarify_error": "tensorsight.debugger.clarifying.dispatch"}
+)
 
 __all__ = [
-    "Clarification", "InternalError", "clarify", "clarify_error", "explain_error",
+    "Clarification",
+    "InternalError",
+    "clarify",
+    "clarify_error",
+    "explain_error",
     "last_clarification",
 ]

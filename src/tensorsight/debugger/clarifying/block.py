@@ -103,8 +103,9 @@ class clarify(contextlib.ContextDecorator):
             self.clarification = explain_error(error, recorded, self.diagram, self.width)
 
 
-def explain_error(error: BaseException, recorded: Recorded | None = None,
-                  diagram: bool = True, width: int = 80) -> Clarification | None:
+def explain_error(
+    error: BaseException, recorded: Recorded | None = None, diagram: bool = True, width: int = 80
+) -> Clarification | None:
     """Add the tensorsight note to ``error`` if it is an unexplained tensor error.
 
     Returns the :class:`Clarification` (also kept for :func:`last_clarification`), or None.

@@ -28,24 +28,132 @@ if TYPE_CHECKING:
 ELEMENTWISE = frozenset(
     {
         # one operand
-        "abs", "absolute", "sqrt", "rsqrt", "exp", "exp2", "expm1", "log", "log2", "log10",
-        "log1p", "sin", "cos", "tan", "tanh", "sinh", "cosh", "arcsin", "arccos", "arctan",
-        "asin", "acos", "atan", "sigmoid", "relu", "relu6", "gelu", "silu", "elu", "selu",
-        "leaky_relu", "softplus", "hardswish", "hardtanh", "logit", "erf", "sign", "floor",
-        "ceil", "round", "trunc", "neg", "negative", "square", "reciprocal", "clip", "clamp",
-        "nan_to_num", "isnan", "isfinite", "isinf", "logical_not", "float", "double", "half",
-        "int", "long", "bool", "contiguous", "detach", "clone", "cpu", "astype", "softmax",
-        "log_softmax", "dropout", "conj", "real", "imag", "copy",
+        "abs",
+        "absolute",
+        "sqrt",
+        "rsqrt",
+        "exp",
+        "exp2",
+        "expm1",
+        "log",
+        "log2",
+        "log10",
+        "log1p",
+        "sin",
+        "cos",
+        "tan",
+        "tanh",
+        "sinh",
+        "cosh",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "asin",
+        "acos",
+        "atan",
+        "sigmoid",
+        "relu",
+        "relu6",
+        "gelu",
+        "silu",
+        "elu",
+        "selu",
+        "leaky_relu",
+        "softplus",
+        "hardswish",
+        "hardtanh",
+        "logit",
+        "erf",
+        "sign",
+        "floor",
+        "ceil",
+        "round",
+        "trunc",
+        "neg",
+        "negative",
+        "square",
+        "reciprocal",
+        "clip",
+        "clamp",
+        "nan_to_num",
+        "isnan",
+        "isfinite",
+        "isinf",
+        "logical_not",
+        "float",
+        "double",
+        "half",
+        "int",
+        "long",
+        "bool",
+        "contiguous",
+        "detach",
+        "clone",
+        "cpu",
+        "astype",
+        "softmax",
+        "log_softmax",
+        "dropout",
+        "conj",
+        "real",
+        "imag",
+        "copy",
         # several operands, broadcast together
-        "add", "subtract", "sub", "multiply", "mul", "divide", "div", "true_divide",
-        "floor_divide", "power", "pow", "maximum", "minimum", "where", "fmax", "fmin", "hypot",
-        "arctan2", "atan2", "logical_and", "logical_or", "equal", "eq", "ne", "not_equal",
-        "less", "greater", "lt", "gt", "le", "ge", "remainder", "mod",
+        "add",
+        "subtract",
+        "sub",
+        "multiply",
+        "mul",
+        "divide",
+        "div",
+        "true_divide",
+        "floor_divide",
+        "power",
+        "pow",
+        "maximum",
+        "minimum",
+        "where",
+        "fmax",
+        "fmin",
+        "hypot",
+        "arctan2",
+        "atan2",
+        "logical_and",
+        "logical_or",
+        "equal",
+        "eq",
+        "ne",
+        "not_equal",
+        "less",
+        "greater",
+        "lt",
+        "gt",
+        "le",
+        "ge",
+        "remainder",
+        "mod",
     }
 )
 REDUCTIONS = frozenset(
-    {"sum", "mean", "prod", "std", "var", "amax", "amin", "nansum", "nanmean", "all", "any",
-     "argmax", "argmin", "logsumexp", "max", "min", "median"}
+    {
+        "sum",
+        "mean",
+        "prod",
+        "std",
+        "var",
+        "amax",
+        "amin",
+        "nansum",
+        "nanmean",
+        "all",
+        "any",
+        "argmax",
+        "argmin",
+        "logsumexp",
+        "max",
+        "min",
+        "median",
+    }
 )
 # Functions that make an array of the shape their arguments give (``np.ones((3, 5))``,
 # ``torch.zeros(2, 4)``): nothing to derive from, but nothing to run again either.
@@ -63,16 +171,16 @@ def infer(context: Context, node: ast.expr, label: str) -> Operand | None:
         return _as_inferred(inner, label, node) if inner.is_tensor else None
     if not isinstance(node, ast.BinOp):
         return None
-    return _binary(context.operand(node.left), node.op, context.operand(node.right), label,
-                   node)
+    return _binary(context.operand(node.left), node.op, context.operand(node.right), label, node)
 
 
 def _as_inferred(operand: Operand, label: str, node: ast.expr) -> Operand:
     return replace(operand, label=label, origin=INFERRED, value=None, node=node)
 
 
-def _binary(left: Operand, op: ast.operator, right: Operand, label: str, node: ast.expr
-            ) -> Operand | None:
+def _binary(
+    left: Operand, op: ast.operator, right: Operand, label: str, node: ast.expr
+) -> Operand | None:
     if left.shape is None or right.shape is None or not (left.is_tensor or right.is_tensor):
         return None
     if isinstance(op, ast.MatMult):
@@ -91,8 +199,10 @@ def _result(label: str, shape: Shape | None, like: Operand, node: ast.expr) -> O
 
 def derive_unknown(context: Context, operands: Sequence[Operand]) -> list[Operand]:
     """``operands`` with every unknown one whose shape the rules derive filled in."""
-    return [(derived(context, op.node) or op) if op.origin == UNKNOWN and op.node is not None
-            else op for op in operands]
+    return [
+        (derived(context, op.node) or op) if op.origin == UNKNOWN and op.node is not None else op
+        for op in operands
+    ]
 
 
 def known(context: Context, node: ast.expr) -> Operand:
@@ -116,8 +226,11 @@ def derived(context: Context, node: ast.expr) -> Operand | None:
             found = known(context, owner)
             if not found.is_tensor or found.shape is None:
                 return None
-            shape = (shapes.matrix_transposed(found.shape) if attr.startswith("m")
-                     else shapes.permuted_shape(found.shape, None))
+            shape = (
+                shapes.matrix_transposed(found.shape)
+                if attr.startswith("m")
+                else shapes.permuted_shape(found.shape, None)
+            )
             return _result(label, shape, found, node)
         case ast.Subscript(value=container, slice=index):
             return _indexed(context, known(context, container), index, label, node)
@@ -126,8 +239,9 @@ def derived(context: Context, node: ast.expr) -> Operand | None:
     return None
 
 
-def _indexed(context: Context, container: Operand, index: ast.expr, label: str,
-             node: ast.expr) -> Operand | None:
+def _indexed(
+    context: Context, container: Operand, index: ast.expr, label: str, node: ast.expr
+) -> Operand | None:
     if not container.is_tensor or container.shape is None:
         return None
     try:
@@ -173,8 +287,9 @@ class Arguments:
 UNREADABLE = object()
 
 
-def arguments(context: Context, positional: Sequence[ast.expr], keywords: Sequence[ast.keyword]
-              ) -> Arguments:
+def arguments(
+    context: Context, positional: Sequence[ast.expr], keywords: Sequence[ast.keyword]
+) -> Arguments:
     """The :class:`Arguments` of a call, read without running anything."""
     values = _read_all(context, [keyword.value for keyword in keywords])
     named = {str(keyword.arg): value for keyword, value in zip(keywords, values, strict=True)}
@@ -194,7 +309,8 @@ def _read_all(context: Context, nodes: Sequence[ast.expr]) -> tuple[Any, ...]:
 def _called(context: Context, node: ast.Call, label: str) -> Operand | None:
     """A library call's result from its array operand(s) and its readable arguments."""
     if any(isinstance(arg, ast.Starred) for arg in node.args) or any(
-            keyword.arg is None for keyword in node.keywords):
+        keyword.arg is None for keyword in node.keywords
+    ):
         return None  # *args or **kwargs: which argument is which is not known
     short = called_name(node.func).rsplit(".", 1)[-1]
     found = _callee(context, node)
@@ -235,14 +351,16 @@ def _callee(context: Context, node: ast.Call) -> tuple[Any, Operand | None] | No
         owner = getattr(function, "__self__", None) if function is not None else None
         if function is None or Operand.of("", owner).framework:
             receiver = known(context, node.func.value)
-    if receiver is None and (function is None or not library_callable(function)
-                             or _is_module(function)):
+    if receiver is None and (
+        function is None or not library_callable(function) or _is_module(function)
+    ):
         return None
     return function, receiver
 
 
-def _constructed(context: Context, node: ast.Call, function: Any, label: str,
-                 only_first: bool) -> Operand | None:
+def _constructed(
+    context: Context, node: ast.Call, function: Any, label: str, only_first: bool
+) -> Operand | None:
     """``np.ones((3, 5))``, ``torch.zeros(2, 4)``, ``np.full((2, 3), 7)``: the shape given
     (``full``'s second argument is the fill value, not a size)."""
     values = arguments(context, node.args, node.keywords)
@@ -283,8 +401,11 @@ def _einsum(context: Context, node: ast.Call, label: str) -> Operand | None:
     except Unreadable:
         return None
     parts = [known(context, arg) for arg in node.args[1:]]
-    if not isinstance(spec, str) or not parts or any(
-            not part.is_tensor or part.shape is None for part in parts):
+    if (
+        not isinstance(spec, str)
+        or not parts
+        or any(not part.is_tensor or part.shape is None for part in parts)
+    ):
         return None
     shape = shapes.einsum_shape(spec, [part.shape for part in parts if part.shape is not None])
     return _result(label, shape, parts[0], node)
@@ -336,8 +457,7 @@ def _reduction(subject: Operand, others: Sequence[Operand], values: Arguments) -
     return shapes.reduced_shape(subject.shape, _ints(dims) if dims is not None else None, keep)
 
 
-def _reduction_of(short: str) -> Callable[[Operand, Sequence[Operand], Arguments],
-                                          Shape | None]:
+def _reduction_of(short: str) -> Callable[[Operand, Sequence[Operand], Arguments], Shape | None]:
     def rule(subject: Operand, others: Sequence[Operand], values: Arguments) -> Shape | None:
         pairs = short in PAIR_REDUCTIONS and subject.framework == "torch"
         if pairs and values.get(("dim",), 0, None) is not None:
@@ -410,8 +530,11 @@ def _squeeze(subject: Operand, others: Sequence[Operand], values: Arguments) -> 
     dims = values.get(("axis", "dim"), 0, None)
     if dims is not None and _ints(dims) is None:
         return None
-    return shapes.squeezed(subject.shape, _ints(dims) if dims is not None else None,
-                           lenient=subject.framework == "torch")
+    return shapes.squeezed(
+        subject.shape,
+        _ints(dims) if dims is not None else None,
+        lenient=subject.framework == "torch",
+    )
 
 
 def _unsqueeze(subject: Operand, others: Sequence[Operand], values: Arguments) -> Shape | None:
@@ -429,8 +552,20 @@ def _matmul(subject: Operand, others: Sequence[Operand], values: Arguments) -> S
 
 _RULES: dict[str, Callable[[Operand, Sequence[Operand], Arguments], Shape | None]] = {
     **{name: _reduction_of(name) for name in REDUCTIONS},
-    "transpose": _transpose, "swapaxes": _swap, "swapdims": _swap, "permute": _permute,
-    "t": _t, "reshape": _reshape, "view": _reshape, "flatten": _flatten, "ravel": _ravel,
-    "squeeze": _squeeze, "unsqueeze": _unsqueeze, "expand_dims": _unsqueeze,
-    "matmul": _matmul, "mm": _matmul, "bmm": _matmul, "mv": _matmul,
+    "transpose": _transpose,
+    "swapaxes": _swap,
+    "swapdims": _swap,
+    "permute": _permute,
+    "t": _t,
+    "reshape": _reshape,
+    "view": _reshape,
+    "flatten": _flatten,
+    "ravel": _ravel,
+    "squeeze": _squeeze,
+    "unsqueeze": _unsqueeze,
+    "expand_dims": _unsqueeze,
+    "matmul": _matmul,
+    "mm": _matmul,
+    "bmm": _matmul,
+    "mv": _matmul,
 }

@@ -43,11 +43,44 @@ TENSOR_ERRORS = (ValueError, TypeError, RuntimeError, IndexError)
 MATMUL = frozenset({"matmul", "dot", "mm", "bmm", "mv"})
 BROADCASTING = frozenset(
     {
-        "add", "subtract", "sub", "multiply", "mul", "divide", "div", "true_divide",
-        "floor_divide", "power", "pow", "maximum", "minimum", "where", "fmax", "fmin",
-        "hypot", "arctan2", "atan2", "logical_and", "logical_or", "equal", "eq", "ne",
-        "not_equal", "less", "greater", "lt", "gt", "le", "ge", "remainder", "mod",
-        "add_", "sub_", "mul_", "div_", "copy_",
+        "add",
+        "subtract",
+        "sub",
+        "multiply",
+        "mul",
+        "divide",
+        "div",
+        "true_divide",
+        "floor_divide",
+        "power",
+        "pow",
+        "maximum",
+        "minimum",
+        "where",
+        "fmax",
+        "fmin",
+        "hypot",
+        "arctan2",
+        "atan2",
+        "logical_and",
+        "logical_or",
+        "equal",
+        "eq",
+        "ne",
+        "not_equal",
+        "less",
+        "greater",
+        "lt",
+        "gt",
+        "le",
+        "ge",
+        "remainder",
+        "mod",
+        "add_",
+        "sub_",
+        "mul_",
+        "div_",
+        "copy_",
     }
 )
 CONCATENATE = frozenset({"cat", "concat", "concatenate", "hstack", "vstack", "stack"})
@@ -130,8 +163,10 @@ def _inside_library(context: Context) -> list[str]:
             inner = explain_site(Context(site, context.error, inside_library=True))
         if inner is None or inner.generic:
             return [where]
-        return [f"{where}, at `{inner.expression}`: {inner.cause}",
-                *(f"  {operand.line()}" for operand in inner.operands)]
+        return [
+            f"{where}, at `{inner.expression}`: {inner.cause}",
+            *(f"  {operand.line()}" for operand in inner.operands),
+        ]
     return []
 
 
@@ -154,8 +189,9 @@ def _receiver(context: Context, node: ast.Call, function: Any) -> Operand | None
     return None
 
 
-def _flattened(context: Context, positional: list[ast.expr], args: list[Operand],
-               received: tuple[Any, ...]) -> list[Operand]:
+def _flattened(
+    context: Context, positional: list[ast.expr], args: list[Operand], received: tuple[Any, ...]
+) -> list[Operand]:
     """Arguments with list/tuple arguments such as ``[a, b, c]`` expanded into their elements."""
     operands: list[Operand] = []
     for index, (arg, operand) in enumerate(zip(positional, args, strict=True)):
@@ -215,10 +251,13 @@ def call(context: Context, node: ast.Call) -> Clarification | None:
         return module_call(context, node, function, name)
     positional = [arg for arg in node.args if not isinstance(arg, ast.Starred)]
     received = context.callee_arguments(function)
-    args = [from_callee(op, received[i]) if i < len(received) else op
-            for i, op in enumerate(context.operand(arg) for arg in positional)]
-    site = CallSite(node, name, function, _receiver(context, node, function), positional, args,
-                    received)
+    args = [
+        from_callee(op, received[i]) if i < len(received) else op
+        for i, op in enumerate(context.operand(arg) for arg in positional)
+    ]
+    site = CallSite(
+        node, name, function, _receiver(context, node, function), positional, args, received
+    )
     if function is None or library_callable(function):
         found = _library_rule(context, site)
         if found is not None or _decisive(site):
@@ -246,8 +285,9 @@ def _library_rule(context: Context, site: CallSite) -> Clarification | None:
     if short in CONCATENATE:
         return concatenate(context, node, name, site.received)
     if short in RESHAPE and site.operands:
-        subject, target = ((site.receiver, node.args) if site.receiver
-                           else (site.args[0], node.args[1:2]))
+        subject, target = (
+            (site.receiver, node.args) if site.receiver else (site.args[0], node.args[1:2])
+        )
         return reshape(context, derive_unknown(context, [subject])[0], target, name)
     if short == "einsum":
         return einsum(context, node, name, site.received)
@@ -255,6 +295,7 @@ def _library_rule(context: Context, site: CallSite) -> Clarification | None:
         return functional_layer(context, node, site.args, name)
     if not site.operands:
         return None
-    subject, after = ((site.receiver, site.positional) if site.receiver
-                      else (site.args[0], site.positional[1:]))
+    subject, after = (
+        (site.receiver, site.positional) if site.receiver else (site.args[0], site.positional[1:])
+    )
     return dim_out_of_range(context, node, derive_unknown(context, [subject])[0], name, after)

@@ -34,8 +34,13 @@ SPATIAL_DIMS = {"conv1d": 1, "conv2d": 2, "conv3d": 3}
 SEQUENCE_KEYWORDS = ("tensors", "arrays")
 
 
-def argument(context: Context, node: ast.Call, names: str | tuple[str, ...], position: int,
-             default: int | None) -> int | None:
+def argument(
+    context: Context,
+    node: ast.Call,
+    names: str | tuple[str, ...],
+    position: int,
+    default: int | None,
+) -> int | None:
     """An integer argument given by keyword or position, its default, or None if unreadable."""
     names = (names,) if isinstance(names, str) else names
     given = next((kw.value for kw in node.keywords if kw.arg in names), None)
@@ -67,17 +72,20 @@ def elements(context: Context, sequence: ast.expr, received: Any = None) -> list
     return [Operand.of(f"{label}[{i}]", value) for i, value in enumerate(values)]
 
 
-def _sequence_operands(context: Context, node: ast.Call, received: Sequence[Any]
-                       ) -> list[Operand]:
-    sequence = node.args[0] if node.args else next(
-        (kw.value for kw in node.keywords if kw.arg in SEQUENCE_KEYWORDS), None)
+def _sequence_operands(context: Context, node: ast.Call, received: Sequence[Any]) -> list[Operand]:
+    sequence = (
+        node.args[0]
+        if node.args
+        else next((kw.value for kw in node.keywords if kw.arg in SEQUENCE_KEYWORDS), None)
+    )
     if sequence is None:
         return []
     return elements(context, sequence, received[0] if node.args and received else None)
 
 
-def concatenate(context: Context, node: ast.Call, name: str, received: Sequence[Any]
-                ) -> Clarification | None:
+def concatenate(
+    context: Context, node: ast.Call, name: str, received: Sequence[Any]
+) -> Clarification | None:
     """``cat``/``concatenate``/``stack``/``hstack``/``vstack`` along one dim."""
     short = name.rsplit(".", 1)[-1]
     operands = context.fill(_sequence_operands(context, node, received))
@@ -91,8 +99,10 @@ def concatenate(context: Context, node: ast.Call, name: str, received: Sequence[
     if short in ("cat", "concat", "concatenate") and any(not shape for shape in shapes):
         scalars = [op.ref() for op in operands if not op.shape]
         verb = "is a scalar" if len(scalars) == 1 else "are scalars"
-        cause = (f"{name} of shapes {listed} needs arrays of at least 1 dim to join: "
-                 f"{', '.join(scalars)} {verb}")
+        cause = (
+            f"{name} of shapes {listed} needs arrays of at least 1 dim to join: "
+            f"{', '.join(scalars)} {verb}"
+        )
         return context.build(cause, operands, drawing_for(operands, None, name))
     stacking = short == "stack" or (short == "vstack" and all(len(s) == 1 for s in shapes))
     default_axis = 1 if short == "hstack" and all(len(s) > 1 for s in shapes) else 0
@@ -100,8 +110,10 @@ def concatenate(context: Context, node: ast.Call, name: str, received: Sequence[
     first = operands[0]
     for index, other in enumerate(operands[1:], start=1):
         if other.ndim != first.ndim:
-            cause = (f"{name} of shapes {listed} needs arrays with the same number of dims: "
-                     f"{first.ref()} is {first.ndim}-D, {other.ref()} is {other.ndim}-D")
+            cause = (
+                f"{name} of shapes {listed} needs arrays with the same number of dims: "
+                f"{first.ref()} is {first.ndim}-D, {other.ref()} is {other.ndim}-D"
+            )
             return context.build(cause, operands, drawing_for(operands, None, name))
         skip = None if stacking or axis is None else normalise_dim(axis, first.ndim)
         assert first.shape is not None and other.shape is not None
@@ -110,8 +122,10 @@ def concatenate(context: Context, node: ast.Call, name: str, received: Sequence[
             dim = differing[0]
             operands[0], operands[index] = first.with_bad(dim), other.with_bad(dim)
             rule = "equal shapes" if stacking else f"equal sizes in every dim but dim {axis}"
-            cause = (f"{name} of shapes {listed} needs {rule}: "
-                     f"{conflict_text(operands[0], dim, operands[index], dim)}")
+            cause = (
+                f"{name} of shapes {listed} needs {rule}: "
+                f"{conflict_text(operands[0], dim, operands[index], dim)}"
+            )
             return context.build(cause, operands, drawing_for(operands, None, name))
     mismatch = mismatch_phrase(operands, None, name)
     if mismatch:
@@ -135,8 +149,9 @@ def target_shape(context: Context, nodes: Sequence[ast.expr]) -> tuple[int, ...]
         return None
 
 
-def reshape(context: Context, subject: Operand, target_nodes: Sequence[ast.expr],
-            name: str) -> Clarification | None:
+def reshape(
+    context: Context, subject: Operand, target_nodes: Sequence[ast.expr], name: str
+) -> Clarification | None:
     """``x.view(...)``, ``x.reshape(...)``, ``np.reshape(x, shape)``: element counts."""
     short = name.rsplit(".", 1)[-1]
     if not subject.is_tensor or subject.shape is None:
@@ -148,18 +163,24 @@ def reshape(context: Context, subject: Operand, target_nodes: Sequence[ast.expr]
         return generic(context, [subject], name)
     target_text = dims_text(target)
     known = math.prod(part for part in target if part != -1)
-    drawing: list[Box | str] = [subject.box(), "→",
-                                Box(f"{short} to", tuple(_dim_or_free(p) for p in target))]
+    drawing: list[Box | str] = [
+        subject.box(),
+        "→",
+        Box(f"{short} to", tuple(_dim_or_free(p) for p in target)),
+    ]
     verb = "view" if short == "view" else "reshape"
     preposition = "as" if short == "view" else "into"
     if -1 in target and (known == 0 or size % known):
-        cause = (f"cannot {verb} {have} {preposition} {target_text}: {size} is not a multiple "
-                 f"of {known}")
+        cause = (
+            f"cannot {verb} {have} {preposition} {target_text}: {size} is not a multiple of {known}"
+        )
     elif -1 not in target and known != size:
         cause = f"cannot {verb} {have} {preposition} {target_text} ({known} elements)"
     elif "stride" in context.message or "contiguous" in context.message:
-        cause = (f"cannot view {subject.ref()} ({subject.shape_text()}) as {target_text}: its "
-                 f"memory is not contiguous; use .reshape() or .contiguous() first")
+        cause = (
+            f"cannot view {subject.ref()} ({subject.shape_text()}) as {target_text}: its "
+            f"memory is not contiguous; use .reshape() or .contiguous() first"
+        )
     else:
         return generic(context, [subject], name)
     return context.build(cause, [subject], drawing)
@@ -169,8 +190,9 @@ def _dim_or_free(size: int) -> Dim:
     return "-1" if size == -1 else size
 
 
-def einsum(context: Context, node: ast.Call, name: str, received: Sequence[Any]
-           ) -> Clarification | None:
+def einsum(
+    context: Context, node: ast.Call, name: str, received: Sequence[Any]
+) -> Clarification | None:
     """``einsum(spec, *operands)``: each letter must have one size across operands."""
     try:
         spec = context.read(node.args[0])
@@ -179,8 +201,12 @@ def einsum(context: Context, node: ast.Call, name: str, received: Sequence[Any]
     if not isinstance(spec, str):
         return None
     operands = [context.operand(arg) for arg in node.args[1:]]
-    operands = context.fill([from_callee(op, received[i + 1]) if i + 1 < len(received) else op
-                             for i, op in enumerate(operands)])
+    operands = context.fill(
+        [
+            from_callee(op, received[i + 1]) if i + 1 < len(received) else op
+            for i, op in enumerate(operands)
+        ]
+    )
     if not any(op.is_tensor for op in operands):
         return None
     terms = spec.replace(" ", "").partition("->")[0].split(",")
@@ -189,8 +215,11 @@ def einsum(context: Context, node: ast.Call, name: str, received: Sequence[Any]
         cause = f"{name} '{spec}' names {len(terms)} operands but got {len(operands)}"
         return context.build(cause, operands, drawing_for(operands, None, name, opening))
     if any(op.shape is None for op in operands):
-        return context.build(unknown_cause(f"{name} '{spec}' operand shapes"), operands,
-                             drawing_for(operands, None, name, opening))
+        return context.build(
+            unknown_cause(f"{name} '{spec}' operand shapes"),
+            operands,
+            drawing_for(operands, None, name, opening),
+        )
     found = _einsum_conflict(terms, operands, name, spec)
     if found is None:
         return generic(context, operands, name)
@@ -198,16 +227,19 @@ def einsum(context: Context, node: ast.Call, name: str, received: Sequence[Any]
     return context.build(cause, operands, drawing_for(operands, None, name, opening))
 
 
-def _einsum_conflict(terms: Sequence[str], operands: list[Operand], name: str, spec: str
-                     ) -> tuple[str, list[Operand]] | None:
+def _einsum_conflict(
+    terms: Sequence[str], operands: list[Operand], name: str, spec: str
+) -> tuple[str, list[Operand]] | None:
     """The first term that does not fit its operand, or letter with two sizes, if any."""
     seen: dict[str, tuple[int, int]] = {}
     for index, (term, op) in enumerate(zip(terms, operands, strict=True)):
         assert op.shape is not None
         head, ellipsis, tail = term.partition("...")
         if not ellipsis and len(term) != op.ndim:
-            return (f"{name} '{spec}': term '{term}' has {len(term)} letters but {op.ref()} "
-                    f"is {op.ndim}-D ({op.shape_text()})"), operands
+            return (
+                f"{name} '{spec}': term '{term}' has {len(term)} letters but {op.ref()} "
+                f"is {op.ndim}-D ({op.shape_text()})"
+            ), operands
         trailing = [(op.ndim - len(tail) + k, letter) for k, letter in enumerate(tail)]
         for dim, letter in [*enumerate(head), *trailing]:
             if letter not in seen:
@@ -220,14 +252,17 @@ def _einsum_conflict(terms: Sequence[str], operands: list[Operand], name: str, s
                 marked = list(operands)
                 marked[other_index] = other.with_bad(other_dim)
                 marked[index] = op.with_bad(dim)
-                return (f"{name} '{spec}': index {letter} is {other.shape[other_dim]} in "
-                        f"dim {other_dim} of {other.ref()} but {op.shape[dim]} in dim {dim} "
-                        f"of {op.ref()}"), marked
+                return (
+                    f"{name} '{spec}': index {letter} is {other.shape[other_dim]} in "
+                    f"dim {other_dim} of {other.ref()} but {op.shape[dim]} in dim {dim} "
+                    f"of {op.ref()}"
+                ), marked
     return None
 
 
-def functional_layer(context: Context, node: ast.Call, operands: Sequence[Operand], name: str
-                     ) -> Clarification | None:
+def functional_layer(
+    context: Context, node: ast.Call, operands: Sequence[Operand], name: str
+) -> Clarification | None:
     """``F.linear(x, w)`` contracts the last dims; ``F.conv2d(x, w)`` checks input channels."""
     if len(operands) < 2:
         return generic(context, operands, name)
@@ -253,14 +288,54 @@ def functional_layer(context: Context, node: ast.Call, operands: Sequence[Operan
 # Functions whose integer arguments after the array are dims of it; unsqueeze's name a place in
 # the result, which has one dim more.
 DIM_FUNCTIONS = frozenset(
-    {"sum", "mean", "prod", "std", "var", "amax", "amin", "nansum", "nanmean", "all", "any",
-     "argmax", "argmin", "logsumexp", "max", "min", "median", "transpose", "swapaxes",
-     "swapdims", "permute", "squeeze", "flatten", "softmax", "log_softmax", "cumsum",
-     "cumprod", "argsort", "sort", "unsqueeze", "expand_dims", "size"}
+    {
+        "sum",
+        "mean",
+        "prod",
+        "std",
+        "var",
+        "amax",
+        "amin",
+        "nansum",
+        "nanmean",
+        "all",
+        "any",
+        "argmax",
+        "argmin",
+        "logsumexp",
+        "max",
+        "min",
+        "median",
+        "transpose",
+        "swapaxes",
+        "swapdims",
+        "permute",
+        "squeeze",
+        "flatten",
+        "softmax",
+        "log_softmax",
+        "cumsum",
+        "cumprod",
+        "argsort",
+        "sort",
+        "unsqueeze",
+        "expand_dims",
+        "size",
+    }
 )
 NEW_DIM = frozenset({"unsqueeze", "expand_dims"})
-DIM_KEYWORDS = ("axis", "dim", "dim0", "dim1", "axis1", "axis2", "start_dim", "end_dim", "axes",
-                "dims")
+DIM_KEYWORDS = (
+    "axis",
+    "dim",
+    "dim0",
+    "dim1",
+    "axis1",
+    "axis2",
+    "start_dim",
+    "end_dim",
+    "axes",
+    "dims",
+)
 
 
 def _given_dims(values: Arguments) -> list[int]:
@@ -273,8 +348,9 @@ def _given_dims(values: Arguments) -> list[int]:
     return dims
 
 
-def dim_out_of_range(context: Context, node: ast.Call, subject: Operand, name: str,
-                     after: Sequence[ast.expr]) -> Clarification | None:
+def dim_out_of_range(
+    context: Context, node: ast.Call, subject: Operand, name: str, after: Sequence[ast.expr]
+) -> Clarification | None:
     """``x.transpose(0, -3)`` on a 2-D ``x``, ``np.sum(x, axis=2)``: the dim that is not there.
 
     ``after`` are the argument nodes after the array (all of them for a method).
@@ -285,11 +361,19 @@ def dim_out_of_range(context: Context, node: ast.Call, subject: Operand, name: s
     if not subject.shape and short not in NEW_DIM:  # which dims a 0-D array takes differs
         return None
     ndim = subject.ndim + (1 if short in NEW_DIM else 0)
-    bad = next((dim for dim in _given_dims(arguments(context, after, node.keywords))
-                if normalise_dim(dim, ndim) is None), None)
+    bad = next(
+        (
+            dim
+            for dim in _given_dims(arguments(context, after, node.keywords))
+            if normalise_dim(dim, ndim) is None
+        ),
+        None,
+    )
     if bad is None:
         return None
     where = "a position in the result" if short in NEW_DIM else "a dim"
-    cause = (f"{name} got {bad} for {where}, but {subject.ref()} is {subject.ndim}-D "
-             f"({subject.shape_text()}): valid {-ndim}..{ndim - 1}")
+    cause = (
+        f"{name} got {bad} for {where}, but {subject.ref()} is {subject.ndim}-D "
+        f"({subject.shape_text()}): valid {-ndim}..{ndim - 1}"
+    )
     return context.build(cause, [subject], [subject.box(), "→", name])

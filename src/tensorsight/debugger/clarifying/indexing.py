@@ -41,10 +41,16 @@ def index_items(context: Context, index: ast.expr, value: Any) -> list[IndexItem
     """The items of ``x[index]`` (a tuple index gives several), each with its source text."""
     values = value if isinstance(value, tuple) else (value,)
     nodes: Sequence[ast.expr | None] = (
-        index.elts if isinstance(index, ast.Tuple) and len(index.elts) == len(values)
-        else [index] if len(values) == 1 else [None] * len(values))
-    return [IndexItem(item, node, Operand.of(context.text(node) if node else "index", item))
-            for item, node in zip(values, nodes, strict=True)]
+        index.elts
+        if isinstance(index, ast.Tuple) and len(index.elts) == len(values)
+        else [index]
+        if len(values) == 1
+        else [None] * len(values)
+    )
+    return [
+        IndexItem(item, node, Operand.of(context.text(node) if node else "index", item))
+        for item, node in zip(values, nodes, strict=True)
+    ]
 
 
 def subscript(context: Context, node: ast.Subscript) -> Clarification | None:
@@ -60,18 +66,22 @@ def subscript(context: Context, node: ast.Subscript) -> Clarification | None:
     drawing: list[Box | str] = [container.box(), f"[{index_text}]"]
     wanted = sum(1 for item in items if item.value is not None and item.value is not Ellipsis)
     if wanted > container.ndim:
-        cause = (f"{container.ref()} is {container.ndim}-D ({container.shape_text()}) but "
-                 f"[{index_text}] indexes {wanted} dims")
+        cause = (
+            f"{container.ref()} is {container.ndim}-D ({container.shape_text()}) but "
+            f"[{index_text}] indexes {wanted} dims"
+        )
         return context.build(cause, [container], drawing)
     clash = _arrays_clash(context, container, items, index_text)
     if clash is not None:
         return clash
     return _out_of_range(context, container, items, index_text) or generic(
-        context, [container], f"indexing [{index_text}]")
+        context, [container], f"indexing [{index_text}]"
+    )
 
 
-def _arrays_clash(context: Context, container: Operand, items: Sequence[IndexItem],
-                  index_text: str) -> Clarification | None:
+def _arrays_clash(
+    context: Context, container: Operand, items: Sequence[IndexItem], index_text: str
+) -> Clarification | None:
     """Index arrays whose shapes do not broadcast together."""
     arrays = [item.operand for item in items if item.is_array]
     shapes = [op.shape for op in arrays if op.shape is not None]
@@ -84,8 +94,7 @@ def _arrays_clash(context: Context, container: Operand, items: Sequence[IndexIte
         marked[i], marked[j] = marked[i].with_bad(di), marked[j].with_bad(dj)
         texts.append(conflict_text(marked[i], di, marked[j], dj))
     listed = ", ".join(f"{op.ref()} ({op.shape_text()})" for op in marked)
-    cause = (f"index arrays {listed} of [{index_text}] do not broadcast together: "
-             f"{'; '.join(texts)}")
+    cause = f"index arrays {listed} of [{index_text}] do not broadcast together: {'; '.join(texts)}"
     drawing: list[Box | str] = [container.box(), "[", *_joined(marked), "]"]
     return context.build(cause, [container, *marked], drawing)
 
@@ -97,8 +106,9 @@ def _joined(operands: Sequence[Operand]) -> list[Box | str]:
     return items[:-1]
 
 
-def _out_of_range(context: Context, container: Operand, items: Sequence[IndexItem],
-                  index_text: str) -> Clarification | None:
+def _out_of_range(
+    context: Context, container: Operand, items: Sequence[IndexItem], index_text: str
+) -> Clarification | None:
     """The first integer (or element of an index array) outside its dim's range."""
     assert container.shape is not None
     dim = 0
@@ -113,14 +123,16 @@ def _out_of_range(context: Context, container: Operand, items: Sequence[IndexIte
         bad = _bad_index(item, size)
         if bad is not None:
             marked = container.with_bad(dim)
-            valid = f"(size {size}, valid {-size}..{size - 1}); {marked.ref()} is " \
-                    f"{marked.shape_text()}"
+            valid = (
+                f"(size {size}, valid {-size}..{size - 1}); {marked.ref()} is {marked.shape_text()}"
+            )
             if item.is_array and item.operand.framework != "torch":
                 array = item.operand
-                cause = (f"index {bad} in index array {array.ref()} ({array.shape_text()} "
-                         f"{array.dtype}) is out of range for dim {dim} of {marked.ref()} {valid}")
-                return context.build(cause, [marked, array],
-                                     [marked.box(), "[", array.box(), "]"])
+                cause = (
+                    f"index {bad} in index array {array.ref()} ({array.shape_text()} "
+                    f"{array.dtype}) is out of range for dim {dim} of {marked.ref()} {valid}"
+                )
+                return context.build(cause, [marked, array], [marked.box(), "[", array.box(), "]"])
             cause = f"index {bad} is out of range for dim {dim} of {marked.ref()} {valid}"
             return context.build(cause, [marked], [marked.box(), f"[{index_text}]"])
         dim += 1

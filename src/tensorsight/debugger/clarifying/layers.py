@@ -57,14 +57,14 @@ def _failing_forward(context: Context, called: Any) -> tuple[Any, tuple[str, ...
             names = code.co_varnames[1 : code.co_argcount]
             passed = _passed(frames, owner, names)
             if passed is None:  # forward called without Module.__call__: its locals, as they are
-                passed = [(name, frame.f_locals[name]) for name in names
-                          if name in frame.f_locals]
+                passed = [(name, frame.f_locals[name]) for name in names if name in frame.f_locals]
             return owner, tuple(name for name, _ in passed), [value for _, value in passed]
     return called, (), []
 
 
-def _passed(frames: Sequence[Any], module: Any, names: Sequence[str]
-            ) -> list[tuple[str, Any]] | None:
+def _passed(
+    frames: Sequence[Any], module: Any, names: Sequence[str]
+) -> list[tuple[str, Any]] | None:
     """The arguments ``module`` was called with, read from its ``Module.__call__`` frame.
 
     Not from ``forward``'s locals: a forward may rebind its inputs before it fails
@@ -74,8 +74,11 @@ def _passed(frames: Sequence[Any], module: Any, names: Sequence[str]
         if frame.f_code.co_name in MODULE_CALLS and frame.f_locals.get("self") is module:
             args = frame.f_locals.get("args", ())
             kwargs = frame.f_locals.get("kwargs", {})
-            return [(name, args[index] if index < len(args) else kwargs[name])
-                    for index, name in enumerate(names) if index < len(args) or name in kwargs]
+            return [
+                (name, args[index] if index < len(args) else kwargs[name])
+                for index, name in enumerate(names)
+                if index < len(args) or name in kwargs
+            ]
     return None
 
 
@@ -85,14 +88,24 @@ def _layer_call(context: Context, node: ast.Call, module: Any, name: str) -> Lay
     if leaf is not module:
         paths = (_display_path(name, sub) for sub, mod in module.named_modules() if mod is leaf)
         path = next(paths, f"a {type(leaf).__name__} inside {name}")
-    tensors = [(position, param, value)
-               for position, (param, value) in enumerate(zip(names, values, strict=True))
-               if Operand.of("", value).framework]
+    tensors = [
+        (position, param, value)
+        for position, (param, value) in enumerate(zip(names, values, strict=True))
+        if Operand.of("", value).framework
+    ]
     if tensors:
         only = len(tensors) == 1
-        inputs = [_input(context, node, position, value, leaf is module,
-                         f"input of {path}" if only else f"{param} of {path}")
-                  for position, param, value in tensors]
+        inputs = [
+            _input(
+                context,
+                node,
+                position,
+                value,
+                leaf is module,
+                f"input of {path}" if only else f"{param} of {path}",
+            )
+            for position, param, value in tensors
+        ]
     elif node.args:
         inputs = [context.operand(node.args[0])]
     else:
@@ -100,8 +113,9 @@ def _layer_call(context: Context, node: ast.Call, module: Any, name: str) -> Lay
     return LayerCall(leaf, path, inputs)
 
 
-def _input(context: Context, node: ast.Call, position: int, value: Any, direct: bool,
-           prose: str) -> Operand:
+def _input(
+    context: Context, node: ast.Call, position: int, value: Any, direct: bool, prose: str
+) -> Operand:
     """An input named by the user's argument when the user called this very layer with it,
     else in words (``input of self.body[2]``)."""
     if direct and position < len(node.args) and not isinstance(node.args[position], ast.Starred):
@@ -114,8 +128,11 @@ def layer_config(layer: Any) -> str:
     torch = sys.modules["torch"]
     if isinstance(layer, torch.nn.MultiheadAttention):
         parts = [f"embed_dim={layer.embed_dim}", f"num_heads={layer.num_heads}"]
-        parts += [f"{name}={getattr(layer, name)}" for name in ("kdim", "vdim")
-                  if getattr(layer, name) != layer.embed_dim]
+        parts += [
+            f"{name}={getattr(layer, name)}"
+            for name in ("kdim", "vdim")
+            if getattr(layer, name) != layer.embed_dim
+        ]
         parts.append(f"batch_first={layer.batch_first}")
         return f"MultiheadAttention({', '.join(parts)})"
     return f"{type(layer).__name__}({layer.extra_repr()})"
@@ -130,8 +147,7 @@ def module_call(context: Context, node: ast.Call, module: Any, name: str) -> Cla
     explained = layer_rule(call.layer, call.inputs)
     if explained is None:
         given = call.inputs[0]
-        cause = (f"{call.path} is {config}: it failed on input {given.ref()} "
-                 f"({given.shape_text()})")
+        cause = f"{call.path} is {config}: it failed on input {given.ref()} ({given.shape_text()})"
         return context.build(cause, call.inputs, [given.box(), "→", call.path])
     want, marked, expected = explained
     cause = f"{call.path} is {config}: {want}"
@@ -176,9 +192,12 @@ def _linear(layer: Any, given: Operand) -> tuple[str, Operand, tuple[Dim, ...]] 
     if given.shape[-1] == layer.in_features:
         return None
     dim = given.ndim - 1
-    return (f"{_subject(given)} is {given.shape_text()} but dim {dim} should be "
-            f"{layer.in_features} (in_features)", given.with_bad(dim),
-            (*given.shape[:-1], layer.in_features))
+    return (
+        f"{_subject(given)} is {given.shape_text()} but dim {dim} should be "
+        f"{layer.in_features} (in_features)",
+        given.with_bad(dim),
+        (*given.shape[:-1], layer.in_features),
+    )
 
 
 def _convolution(layer: Any, given: Operand) -> tuple[str, Operand, tuple[Dim, ...]] | None:
@@ -190,18 +209,26 @@ def _convolution(layer: Any, given: Operand) -> tuple[str, Operand, tuple[Dim, .
     if ndim != spatial + 1:
         expected = ("N", *expected)
     if ndim not in (spatial + 1, spatial + 2):
-        return (f"{_subject(given)} is {given.shape_text()} ({ndim}-D) but it should be "
-                f"{spatial + 2}-D N x C x {' x '.join(letters)} (or {spatial + 1}-D without N)",
-                given, expected)
+        return (
+            f"{_subject(given)} is {given.shape_text()} ({ndim}-D) but it should be "
+            f"{spatial + 2}-D N x C x {' x '.join(letters)} (or {spatial + 1}-D without N)",
+            given,
+            expected,
+        )
     channel = ndim - spatial - 1
     if given.shape[channel] != layer.in_channels:
-        return (f"{_subject(given)} is {given.shape_text()} but dim {channel} should be "
-                f"{layer.in_channels} (in_channels)", given.with_bad(channel), expected)
+        return (
+            f"{_subject(given)} is {given.shape_text()} but dim {channel} should be "
+            f"{layer.in_channels} (in_channels)",
+            given.with_bad(channel),
+            expected,
+        )
     return _kernel_too_large(layer, given, expected)
 
 
-def _kernel_too_large(layer: Any, given: Operand, expected: tuple[Dim, ...]
-                      ) -> tuple[str, Operand, tuple[Dim, ...]] | None:
+def _kernel_too_large(
+    layer: Any, given: Operand, expected: tuple[Dim, ...]
+) -> tuple[str, Operand, tuple[Dim, ...]] | None:
     assert given.shape is not None
     spatial = len(layer.kernel_size)
     padding = layer.padding if isinstance(layer.padding, tuple) else (0,) * spatial
@@ -212,9 +239,13 @@ def _kernel_too_large(layer: Any, given: Operand, expected: tuple[Dim, ...]
         return None
     first_dim = given.ndim - spatial
     marked = given.with_bad(*(first_dim + i for i in small))
-    return (f"{_subject(given)} is {given.shape_text()} but its spatial size "
-            f"{dims_text(sizes)} (padding {dims_text(padding)}) is smaller than the kernel "
-            f"{dims_text(tuple(reach))}", marked, expected)
+    return (
+        f"{_subject(given)} is {given.shape_text()} but its spatial size "
+        f"{dims_text(sizes)} (padding {dims_text(padding)}) is smaller than the kernel "
+        f"{dims_text(tuple(reach))}",
+        marked,
+        expected,
+    )
 
 
 def _batch_norm(layer: Any, given: Operand) -> tuple[str, Operand, tuple[Dim, ...]] | None:
@@ -222,21 +253,27 @@ def _batch_norm(layer: Any, given: Operand) -> tuple[str, Operand, tuple[Dim, ..
     channel = 1 if given.ndim > 1 else 0
     if given.shape[channel] == layer.num_features:
         return None
-    return (f"{_subject(given)} is {given.shape_text()} but dim {channel} should be "
-            f"{layer.num_features} (num_features)", given.with_bad(channel),
-            (*given.shape[:channel], layer.num_features, *given.shape[channel + 1:]))
+    return (
+        f"{_subject(given)} is {given.shape_text()} but dim {channel} should be "
+        f"{layer.num_features} (num_features)",
+        given.with_bad(channel),
+        (*given.shape[:channel], layer.num_features, *given.shape[channel + 1 :]),
+    )
 
 
 def _layer_norm(layer: Any, given: Operand) -> tuple[str, Operand, tuple[Dim, ...]] | None:
     assert given.shape is not None
     normalized = tuple(layer.normalized_shape)
-    if given.shape[-len(normalized):] == normalized:
+    if given.shape[-len(normalized) :] == normalized:
         return None
     ndim = given.ndim
     dims = range(ndim - len(normalized), ndim)
-    return (f"{_subject(given)} is {given.shape_text()} but its last dims should be "
-            f"{dims_text(normalized)} (normalized_shape)", given.with_bad(*dims),
-            (*given.shape[: ndim - len(normalized)], *normalized))
+    return (
+        f"{_subject(given)} is {given.shape_text()} but its last dims should be "
+        f"{dims_text(normalized)} (normalized_shape)",
+        given.with_bad(*dims),
+        (*given.shape[: ndim - len(normalized)], *normalized),
+    )
 
 
 def _embedding(layer: Any, given: Operand) -> tuple[str, Operand, tuple[Dim, ...]] | None:
@@ -246,14 +283,20 @@ def _embedding(layer: Any, given: Operand) -> tuple[str, Operand, tuple[Dim, ...
     largest = int(given.value.max())
     if largest < layer.num_embeddings:
         return None
-    return (f"{_subject(given)} holds index {largest} but the table has {layer.num_embeddings} "
-            f"rows (valid 0..{layer.num_embeddings - 1})", given, given.shape)
+    return (
+        f"{_subject(given)} holds index {largest} but the table has {layer.num_embeddings} "
+        f"rows (valid 0..{layer.num_embeddings - 1})",
+        given,
+        given.shape,
+    )
 
 
 _SINGLE_INPUT_RULES = (
     (("Linear",), _linear),
-    (("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"),
-     _convolution),
+    (
+        ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"),
+        _convolution,
+    ),
     (("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"), _batch_norm),
     (("LayerNorm",), _layer_norm),
     (("Embedding",), _embedding),
@@ -271,21 +314,30 @@ def attention_rule(layer: Any, inputs: Sequence[Operand]) -> Expected | None:
     ops = list(inputs[:3])
     sizes = (layer.embed_dim, layer.kdim, layer.vdim)
     for index, ((role, op), size, what) in enumerate(
-            zip(roles, sizes, ("embed_dim", "kdim", "vdim"), strict=True)):
+        zip(roles, sizes, ("embed_dim", "kdim", "vdim"), strict=True)
+    ):
         assert op.shape is not None
         if op.shape[-1] != size:
             dim = op.ndim - 1
             ops[index] = op.with_bad(dim)
             named = role if op.prose else f"{role} {op.ref()}"
-            return (f"{named} is {op.shape_text()} but dim {dim} should be {size} ({what})",
-                    ops, None)
+            return (
+                f"{named} is {op.shape_text()} but dim {dim} should be {size} ({what})",
+                ops,
+                None,
+            )
     query, _key, _value = ops
     if query.ndim not in (2, 3) or len({op.ndim for op in ops}) != 1:
         order = "N x L x E" if layer.batch_first else "L x N x E"
-        listed = ", ".join(f"{role} {op.ref()} {op.ndim}-D" for role, op in zip(
-            _ATTENTION_ROLES, ops, strict=True))
-        return (f"query, key and value should all be 3-D {order} (batch_first="
-                f"{layer.batch_first}) or all 2-D L x E; got {listed}", ops, None)
+        listed = ", ".join(
+            f"{role} {op.ref()} {op.ndim}-D" for role, op in zip(_ATTENTION_ROLES, ops, strict=True)
+        )
+        return (
+            f"query, key and value should all be 3-D {order} (batch_first="
+            f"{layer.batch_first}) or all 2-D L x E; got {listed}",
+            ops,
+            None,
+        )
     return _attention_lengths(layer, ops)
 
 
@@ -296,13 +348,21 @@ def _attention_lengths(layer: Any, ops: list[Operand]) -> Expected | None:
     for dim in range(key.ndim - 1):
         if key.shape[dim] != value.shape[dim]:
             ops[1], ops[2] = key.with_bad(dim), value.with_bad(dim)
-            return (f"key and value should agree in every dim but the last: "
-                    f"{conflict_text(ops[1], dim, ops[2], dim)}", ops, None)
+            return (
+                f"key and value should agree in every dim but the last: "
+                f"{conflict_text(ops[1], dim, ops[2], dim)}",
+                ops,
+                None,
+            )
     if query.ndim == 3:
         batch = 0 if layer.batch_first else 1
         if query.shape[batch] != key.shape[batch]:
             ops[0], ops[1] = query.with_bad(batch), key.with_bad(batch)
-            return (f"query and key should have the same batch size (dim {batch}, "
-                    f"batch_first={layer.batch_first}): "
-                    f"{conflict_text(ops[0], batch, ops[1], batch)}", ops, None)
+            return (
+                f"query and key should have the same batch size (dim {batch}, "
+                f"batch_first={layer.batch_first}): "
+                f"{conflict_text(ops[0], batch, ops[1], batch)}",
+                ops,
+                None,
+            )
     return None

@@ -64,17 +64,32 @@ def fill_from_message(
 _CONTRACTED_SIZES = (
     # NumPy: "Input operand 1 has a mismatch in its core dimension 0, with gufunc signature
     # (n?,k),(k,m?)->(n?,m?) (size 64 is different from 128)"
-    (re.compile(r"Input operand 1 has a mismatch in its core dimension 0, with gufunc signature "
-                r"\(n\?,k\),\(k,m\?\)->\(n\?,m\?\) \(size (?P<right>\d+) is different from "
-                r"(?P<left>\d+)\)"), "numpy"),
+    (
+        re.compile(
+            r"Input operand 1 has a mismatch in its core dimension 0, with gufunc signature "
+            r"\(n\?,k\),\(k,m\?\)->\(n\?,m\?\) \(size (?P<right>\d+) is different from "
+            r"(?P<left>\d+)\)"
+        ),
+        "numpy",
+    ),
     # PyTorch batched: "Expected size for first two dimensions of batch2 tensor to be: [16, 4]
     # but got: [16, 5]."
-    (re.compile(r"first two dimensions of batch2 tensor to be: \[\d+, (?P<left>\d+)\] but got: "
-                r"\[\d+, (?P<right>\d+)\]"), "torch"),
+    (
+        re.compile(
+            r"first two dimensions of batch2 tensor to be: \[\d+, (?P<left>\d+)\] but got: "
+            r"\[\d+, (?P<right>\d+)\]"
+        ),
+        "torch",
+    ),
     # JAX: "dot_general requires contracting dimensions to have the same shape, got (128,) and
     # (64,)."
-    (re.compile(r"contracting dimensions to have the same shape, got \((?P<left>\d+),\) and "
-                r"\((?P<right>\d+),\)"), "jax"),
+    (
+        re.compile(
+            r"contracting dimensions to have the same shape, got \((?P<left>\d+),\) and "
+            r"\((?P<right>\d+),\)"
+        ),
+        "jax",
+    ),
 )
 
 

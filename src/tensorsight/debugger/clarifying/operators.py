@@ -24,17 +24,33 @@ from tensorsight.debugger.clarifying.phrases import (
 from tensorsight.debugger.clarifying.shapes import broadcast_conflicts
 
 OPERATORS: dict[type, str] = {
-    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
-    ast.Pow: "**", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^",
-    ast.LShift: "<<", ast.RShift: ">>", ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<",
-    ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+    ast.MatMult: "@",
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.BitXor: "^",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
 }
 # Functions with a fixed number of dims per operand: (left's, right's).
 FIXED_NDIM = {"mm": (2, 2), "bmm": (3, 3), "mv": (2, 1)}
 
 
-def binary(context: Context, left: ast.expr, op: ast.AST, right: ast.expr,
-           augmented: bool = False) -> Clarification | None:
+def binary(
+    context: Context, left: ast.expr, op: ast.AST, right: ast.expr, augmented: bool = False
+) -> Clarification | None:
     """``a @ b``, ``a + b``, ``a == b``, ``a += b``."""
     symbol = OPERATORS.get(type(op), "?") + ("=" if augmented else "")
     operands = [context.operand(left), context.operand(right)]
@@ -43,8 +59,9 @@ def binary(context: Context, left: ast.expr, op: ast.AST, right: ast.expr,
     return elementwise(context, operands, symbol, None)
 
 
-def matmul(context: Context, operands: Sequence[Operand], symbol: str | None,
-           name: str | None) -> Clarification | None:
+def matmul(
+    context: Context, operands: Sequence[Operand], symbol: str | None, name: str | None
+) -> Clarification | None:
     """Matrix products: the contracted dims, then the batch dims, then dtypes.
 
     Sizes the message states for unknown operands are used before shape rules derive them.
@@ -53,9 +70,11 @@ def matmul(context: Context, operands: Sequence[Operand], symbol: str | None,
     sizes = contracted_sizes(context.message)
     if (a.shape is None or b.shape is None) and sizes:
         left, right, library = sizes
-        cause = (f"{shapes_phrase([a, b], symbol, name)} disagree: {a.ref()} has {left} in its "
-                 f"last dim but {b.ref()} has {right} in its contracted dim (sizes from "
-                 f"{library}'s message)")
+        cause = (
+            f"{shapes_phrase([a, b], symbol, name)} disagree: {a.ref()} has {left} in its "
+            f"last dim but {b.ref()} has {right} in its contracted dim (sizes from "
+            f"{library}'s message)"
+        )
         return context.build(cause, [a, b], drawing_for([a, b], symbol, name))
     a, b = context.fill([a, b])
     if not (a.is_tensor or b.is_tensor):
@@ -63,8 +82,9 @@ def matmul(context: Context, operands: Sequence[Operand], symbol: str | None,
     return _matmul_shapes(context, a, b, symbol, name)
 
 
-def _matmul_shapes(context: Context, a: Operand, b: Operand, symbol: str | None,
-                   name: str | None) -> Clarification | None:
+def _matmul_shapes(
+    context: Context, a: Operand, b: Operand, symbol: str | None, name: str | None
+) -> Clarification | None:
     phrase = shapes_phrase([a, b], symbol, name)
     short = (name or "").rsplit(".", 1)[-1]
 
@@ -75,15 +95,20 @@ def _matmul_shapes(context: Context, a: Operand, b: Operand, symbol: str | None,
         return report(unknown_cause(phrase), a, b)
     if short in FIXED_NDIM and (a.ndim, b.ndim) != FIXED_NDIM[short]:
         want_a, want_b = FIXED_NDIM[short]
-        needs = (f"{want_a}-D operands" if want_a == want_b
-                 else f"a {want_a}-D and a {want_b}-D operand")
-        cause = (f"{phrase} disagree: {name} needs {needs}, "
-                 f"got {a.ref()} {a.ndim}-D and {b.ref()} {b.ndim}-D")
+        needs = (
+            f"{want_a}-D operands" if want_a == want_b else f"a {want_a}-D and a {want_b}-D operand"
+        )
+        cause = (
+            f"{phrase} disagree: {name} needs {needs}, "
+            f"got {a.ref()} {a.ndim}-D and {b.ref()} {b.ndim}-D"
+        )
         return report(cause, a, b)
     if a.ndim == 0 or b.ndim == 0:
         scalar = a if a.ndim == 0 else b
-        cause = (f"{phrase} disagree: a matrix product needs 1-D or larger operands, "
-                 f"{scalar.ref()} is a scalar")
+        cause = (
+            f"{phrase} disagree: a matrix product needs 1-D or larger operands, "
+            f"{scalar.ref()} is a scalar"
+        )
         return report(cause, a, b)
     shape_a, shape_b = a.shape, b.shape
     da, db = a.ndim - 1, (b.ndim - 2 if b.ndim >= 2 else 0)
@@ -102,8 +127,9 @@ def _matmul_shapes(context: Context, a: Operand, b: Operand, symbol: str | None,
     return generic(context, [a, b], name or symbol or "?")
 
 
-def elementwise(context: Context, operands: Sequence[Operand], symbol: str | None,
-                name: str | None) -> Clarification | None:
+def elementwise(
+    context: Context, operands: Sequence[Operand], symbol: str | None, name: str | None
+) -> Clarification | None:
     """Broadcasting operations: aligned from the right, sizes must match or be 1."""
     operands = context.fill(operands)
     if not any(op.is_tensor for op in operands):

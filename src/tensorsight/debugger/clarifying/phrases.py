@@ -29,8 +29,9 @@ def shapes_phrase(operands: Sequence[Operand], symbol: str | None, name: str | N
     return f"{name} operand shapes " + ", ".join(op.shape_text() for op in operands)
 
 
-def mismatch_phrase(operands: Sequence[Operand], symbol: str | None, name: str | None
-                    ) -> str | None:
+def mismatch_phrase(
+    operands: Sequence[Operand], symbol: str | None, name: str | None
+) -> str | None:
     """``operand devices cpu @ cuda:0 disagree: ...`` or the same for dtypes, when they differ."""
     tensors = [op for op in operands if op.framework]
     for attribute, plural, verb in (("device", "devices", "is on"), ("dtype", "dtypes", "is")):
@@ -44,8 +45,9 @@ def mismatch_phrase(operands: Sequence[Operand], symbol: str | None, name: str |
     return None
 
 
-def drawing_for(operands: Sequence[Operand], symbol: str | None, name: str | None,
-                opening: str | None = None) -> list[Box | str]:
+def drawing_for(
+    operands: Sequence[Operand], symbol: str | None, name: str | None, opening: str | None = None
+) -> list[Box | str]:
     """Boxes joined by the operator, or wrapped in ``name(...)`` for a function call."""
     if symbol:
         items: list[Box | str] = []

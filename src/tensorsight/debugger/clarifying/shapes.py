@@ -24,8 +24,11 @@ def broadcast_conflicts(shapes: Sequence[Shape]) -> list[Conflict]:
     """
     conflicts = []
     for back in range(1, max((len(shape) for shape in shapes), default=0) + 1):
-        sized = [(i, len(shape) - back, shape[-back]) for i, shape in enumerate(shapes)
-                 if len(shape) >= back and shape[-back] != 1]
+        sized = [
+            (i, len(shape) - back, shape[-back])
+            for i, shape in enumerate(shapes)
+            if len(shape) >= back and shape[-back] != 1
+        ]
         first = sized[0] if sized else None
         for other in sized[1:]:
             if first is not None and other[2] != first[2]:
@@ -158,11 +161,10 @@ def flattened(shape: Shape, start: int = 0, end: int = -1) -> Shape | None:
     first, last = normalise_dim(start, len(shape)), normalise_dim(end, len(shape))
     if first is None or last is None or first > last:
         return None
-    return (*shape[:first], math.prod(shape[first:last + 1]), *shape[last + 1:])
+    return (*shape[:first], math.prod(shape[first : last + 1]), *shape[last + 1 :])
 
 
-def squeezed(shape: Shape, dims: int | Sequence[int] | None, lenient: bool = False
-             ) -> Shape | None:
+def squeezed(shape: Shape, dims: int | Sequence[int] | None, lenient: bool = False) -> Shape | None:
     """``squeeze``: drop size-1 dims (all of them, or those named). A named dim whose size is
     not 1 is refused (NumPy: None), or kept when ``lenient`` (PyTorch).
 
@@ -284,11 +286,15 @@ def indexed_shape(shape: Shape, items: Sequence[IndexItem]) -> Shape | None:
     if indexing > len(shape):
         return None
     has_arrays = any(isinstance(item, tuple) for item in items)
-    advanced = [position for position, item in enumerate(items)
-                if isinstance(item, tuple) or (has_arrays and isinstance(item, int))]
+    advanced = [
+        position
+        for position, item in enumerate(items)
+        if isinstance(item, tuple) or (has_arrays and isinstance(item, int))
+    ]
     # Index arrays with anything between them (even an empty ``...``) put their dims first.
-    adjacent = advanced == list(range(advanced[0], advanced[0] + len(advanced))) if advanced \
-        else True
+    adjacent = (
+        advanced == list(range(advanced[0], advanced[0] + len(advanced))) if advanced else True
+    )
     expanded: list[IndexItem] = []
     for item in items:
         if item is Ellipsis:

@@ -34,5 +34,6 @@ def is_strict() -> bool:
 def internal_error(bug: Exception, error: BaseException) -> None:
     """Report ``bug``, met while explaining ``error``: raise it in strict mode, else ignore it."""
     if is_strict():
-        raise InternalError(f"clarify() failed inside itself on {error!r}: "
-                            f"{type(bug).__name__}: {bug}") from bug
+        raise InternalError(
+            f"clarify() failed inside itself on {error!r}: {type(bug).__name__}: {bug}"
+        ) from bug

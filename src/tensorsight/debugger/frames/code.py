@@ -21,8 +21,18 @@ from tensorsight.debugger.bounded import BoundedCache
 # Top-level packages whose frames are library internals, whatever file they come from.
 LIBRARY_PACKAGES = frozenset(
     {
-        "numpy", "torch", "jax", "jaxlib", "opt_einsum", "contextlib", "functools", "IPython",
-        "tensorsight", "importlib", "runpy", "threading",
+        "numpy",
+        "torch",
+        "jax",
+        "jaxlib",
+        "opt_einsum",
+        "contextlib",
+        "functools",
+        "IPython",
+        "tensorsight",
+        "importlib",
+        "runpy",
+        "threading",
     }
 )
 # The array libraries whose frames can say who raised a tensor error.

@@ -56,8 +56,9 @@ def parse(filename: str, lines: Sequence[str], first_line: int = 1) -> ast.Modul
     return tree
 
 
-def file_tree(filename: str, module_globals: Mapping[str, Any] | None = None
-              ) -> tuple[list[str], ast.Module]:
+def file_tree(
+    filename: str, module_globals: Mapping[str, Any] | None = None
+) -> tuple[list[str], ast.Module]:
     """The lines of ``filename`` and the syntax tree of the whole file.
 
     Raises :class:`SourceUnavailable` when there is no source or it does not parse.

@@ -37,8 +37,10 @@ class Span:
     @classmethod
     def maybe(cls, node: ast.AST) -> Span | None:
         """The span of ``node``, or None when it lacks a position."""
-        parts = (getattr(node, name, None) for name in
-                 ("lineno", "col_offset", "end_lineno", "end_col_offset"))
+        parts = (
+            getattr(node, name, None)
+            for name in ("lineno", "col_offset", "end_lineno", "end_col_offset")
+        )
         line, col, end_line, end_col = parts
         if line is None or col is None or end_line is None or end_col is None:
             return None
@@ -46,8 +48,10 @@ class Span:
 
     def contains(self, other: Span) -> bool:
         """Whether ``other`` lies inside this span (bounds included)."""
-        return ((self.line, self.col) <= (other.line, other.col)
-                and (other.end_line, other.end_col) <= (self.end_line, self.end_col))
+        return (self.line, self.col) <= (other.line, other.col) and (
+            other.end_line,
+            other.end_col,
+        ) <= (self.end_line, self.end_col)
 
 
 def instruction_spans(code: CodeType) -> list[Span | None]:
@@ -55,8 +59,11 @@ def instruction_spans(code: CodeType) -> list[Span | None]:
     spans: list[Span | None] = []
     for line, end_line, col, end_col in code.co_positions():
         complete = line is not None and end_line is not None and col is not None
-        spans.append(Span(line, col, end_line, end_col)  # type: ignore[arg-type]
-                     if complete and end_col is not None else None)
+        spans.append(
+            Span(line, col, end_line, end_col)  # type: ignore[arg-type]
+            if complete and end_col is not None
+            else None
+        )
     return spans
 
 
@@ -72,8 +79,9 @@ Failing = ast.expr | ast.AugAssign
 its own for the operation)."""
 
 
-def node_at(tree: ast.AST, span: Span, kinds: tuple[type[ast.AST], ...] = (ast.expr, ast.AugAssign)
-            ) -> tuple[Failing, ast.stmt] | None:
+def node_at(
+    tree: ast.AST, span: Span, kinds: tuple[type[ast.AST], ...] = (ast.expr, ast.AugAssign)
+) -> tuple[Failing, ast.stmt] | None:
     """The innermost node of one of ``kinds`` (by default: an expression, or a ``+=``
     statement) exactly covering ``span``, and its innermost enclosing statement.
 

@@ -31,7 +31,11 @@ from tensorsight.debugger.render.svg import Svg
 EDGE, BAD, LABEL, OPERATOR, NOTE = "edge", "bad", "label", "operator", "note"
 RICH_STYLES = {EDGE: "cyan", BAD: "bold red", LABEL: "bold", OPERATOR: "bold yellow", NOTE: "dim"}
 SVG_COLOURS = {
-    EDGE: "#2b6cb0", BAD: "#d62728", LABEL: "#1a202c", OPERATOR: "#b7791f", NOTE: "#718096"
+    EDGE: "#2b6cb0",
+    BAD: "#d62728",
+    LABEL: "#1a202c",
+    OPERATOR: "#b7791f",
+    NOTE: "#718096",
 }
 MAX_TITLE = 32
 SVG_LEGEND = "red marks the dimensions that disagree"
@@ -54,8 +58,9 @@ class Box:
 
     def title(self) -> str:
         """``label: shape caption``, shortened to fit above a box."""
-        text = " ".join(part for part in (f"{self.label}: {dims_text(self.dims)}", self.caption)
-                        if part)
+        text = " ".join(
+            part for part in (f"{self.label}: {dims_text(self.dims)}", self.caption) if part
+        )
         return text if len(text) <= MAX_TITLE else text[: MAX_TITLE - 1] + "…"
 
 
@@ -155,8 +160,9 @@ class _Block:
     title: str = ""
 
 
-def _rectangle(canvas: _Canvas, top: int, left: int, inner_w: int, inner_h: int,
-               heavy: Collection[str] = ()) -> None:
+def _rectangle(
+    canvas: _Canvas, top: int, left: int, inner_w: int, inner_h: int, heavy: Collection[str] = ()
+) -> None:
     """A box whose ``heavy`` edges ("top", "left", "bottom") are drawn thick; clears its inside."""
     top_h, left_h, bottom_h = ("top" in heavy), ("left" in heavy), ("bottom" in heavy)
     top_left = {(False, False): "┌", (True, False): "┍", (False, True): "┎", (True, True): "┏"}
@@ -191,8 +197,9 @@ def _box_block(box: Box) -> _Block:
         return _Block(canvas, 0, title)
     inner_w, inner_h = shape.columns, shape.rows
     row_label = "" if shape.row is None else _marked(shape.row.text, shape.row.bad)
-    depth_label = dims_text([_marked(dim.text, dim.bad) for dim in shape.depth]) if shape.depth \
-        else ""
+    depth_label = (
+        dims_text([_marked(dim.text, dim.bad) for dim in shape.depth]) if shape.depth else ""
+    )
     shift = shape.layers  # rows (and 2 x columns) the back layers stick out
     margin = len(row_label) + 1 if row_label else 0
     drawing_w = margin + inner_w + 2 + 2 * shift + (len(depth_label) + 1 if depth_label else 0)
@@ -201,13 +208,20 @@ def _box_block(box: Box) -> _Block:
     canvas = _Canvas(max(drawing_w, margin + len(col_label)), top + inner_h + 3)
     heavy_left = shape.row is not None and shape.row.bad
     for layer in range(shift, 0, -1):
-        _rectangle(canvas, top - layer, margin + 2 * layer, inner_w, inner_h,
-                   {"top"} if shape.back_bad else ())
+        _rectangle(
+            canvas,
+            top - layer,
+            margin + 2 * layer,
+            inner_w,
+            inner_h,
+            {"top"} if shape.back_bad else (),
+        )
     front = {name for name, on in (("bottom", shape.column.bad), ("left", heavy_left)) if on}
     _rectangle(canvas, top, margin, inner_w, inner_h, front)
     if depth_label:
-        canvas.put(0, margin + 2 * shift + inner_w + 3, depth_label,
-                   BAD if shape.back_bad else LABEL)
+        canvas.put(
+            0, margin + 2 * shift + inner_w + 3, depth_label, BAD if shape.back_bad else LABEL
+        )
     middle = top + (inner_h + 1) // 2
     if row_label:
         canvas.put(middle, 0, row_label, BAD if heavy_left else LABEL)
@@ -259,8 +273,10 @@ class Diagram:
 
     def _canvases(self, width: int = 80) -> list[_Canvas]:
         """The diagram as rows of canvases no wider than ``width`` (unless one box is wider)."""
-        blocks = [_operator_block(item) if isinstance(item, str) else _box_block(item)
-                  for item in self.items]
+        blocks = [
+            _operator_block(item) if isinstance(item, str) else _box_block(item)
+            for item in self.items
+        ]
         rows: list[list[_Block]] = [[]]
         used = 0
         for block in blocks:
@@ -320,13 +336,16 @@ class _SvgDiagram:
         self.svg = Svg()
 
     def _text(self, x: float, y: float, text: str, style: str, anchor: str = "middle") -> None:
-        self.svg.text(x, y, text, fill=SVG_COLOURS[style], anchor=anchor,
-                      bold=style in (BAD, OPERATOR, LABEL))
+        self.svg.text(
+            x, y, text, fill=SVG_COLOURS[style], anchor=anchor, bold=style in (BAD, OPERATOR, LABEL)
+        )
 
-    def _rect(self, x: float, y: float, w: float, h: float, style: str,
-              dashed: bool = False) -> None:
-        self.svg.rect(x, y, w, h, fill="#ebf4ff", stroke=SVG_COLOURS[style], stroke_width=1.2,
-                      dashed=dashed)
+    def _rect(
+        self, x: float, y: float, w: float, h: float, style: str, dashed: bool = False
+    ) -> None:
+        self.svg.rect(
+            x, y, w, h, fill="#ebf4ff", stroke=SVG_COLOURS[style], stroke_width=1.2, dashed=dashed
+        )
 
     def _edge(self, x1: float, y1: float, x2: float, y2: float) -> None:
         self.svg.line(x1, y1, x2, y2, stroke=SVG_COLOURS[BAD], width=4)
@@ -349,23 +368,31 @@ class _SvgDiagram:
         step = 6
         left, top = x + margin, self.mid - h / 2
         for layer in range(shape.layers, 0, -1):
-            self._rect(left + layer * step, top - layer * step, w, h,
-                       BAD if shape.back_bad else EDGE)
+            self._rect(
+                left + layer * step, top - layer * step, w, h, BAD if shape.back_bad else EDGE
+            )
         self._rect(left, top, w, h, EDGE)
         if shape.column.bad:
             self._edge(left, top + h, left + w, top + h)
-        self._text(left + w / 2, top + h + 16, shape.column.text,
-                   BAD if shape.column.bad else LABEL)
+        self._text(
+            left + w / 2, top + h + 16, shape.column.text, BAD if shape.column.bad else LABEL
+        )
         if shape.row is not None:
             if shape.row.bad:
                 self._edge(left, top, left, top + h)
-            self._text(left - 6, self.mid + 4, shape.row.text, BAD if shape.row.bad else LABEL,
-                       "end")
+            self._text(
+                left - 6, self.mid + 4, shape.row.text, BAD if shape.row.bad else LABEL, "end"
+            )
         right = left + w + shape.layers * step
         if shape.depth:
             depth = dims_text([dim.text for dim in shape.depth])
-            self._text(right + 4, top - shape.layers * step + 4, depth,
-                       BAD if shape.back_bad else LABEL, "start")
+            self._text(
+                right + 4,
+                top - shape.layers * step + 4,
+                depth,
+                BAD if shape.back_bad else LABEL,
+                "start",
+            )
             right += self._width(depth) + 6
         return max(right - x, self._width(title))
 

@@ -26,8 +26,13 @@ if TYPE_CHECKING:
 # Style names on the text grid; rich styles and SVG colours are looked up from them.
 CODE, BRACKET, LABEL, RESULT, NOTE = "code", "bracket", "label", "result", "note"
 RICH_STYLES = {CODE: "", BRACKET: "cyan", LABEL: "bold cyan", RESULT: "bold green", NOTE: "dim"}
-SVG_COLOURS = {CODE: "#1a202c", BRACKET: "#2b6cb0", LABEL: "#2b6cb0", RESULT: "#2f855a",
-               NOTE: "#718096"}
+SVG_COLOURS = {
+    CODE: "#1a202c",
+    BRACKET: "#2b6cb0",
+    LABEL: "#2b6cb0",
+    RESULT: "#2f855a",
+    NOTE: "#718096",
+}
 CHAR_WIDTH, LINE_HEIGHT, FONT_SIZE = 8.4, 18, 14
 
 
@@ -84,8 +89,10 @@ def _pack(marks: list[Mark]) -> tuple[tuple[Mark, ...], ...]:
     rows: list[list[Mark]] = []
     placed: list[tuple[Mark, int]] = []
     for mark in sorted(marks, key=lambda m: (m.end - m.start, m.start)):
-        lowest = 1 + max((row for other, row in placed
-                          if mark.start <= other.start and other.end <= mark.end), default=-1)
+        lowest = 1 + max(
+            (row for other, row in placed if mark.start <= other.start and other.end <= mark.end),
+            default=-1,
+        )
         first, last = mark.extent()
         row = lowest
         while row < len(rows) and any(
@@ -165,8 +172,11 @@ def statement_rich(shapes: StatementShapes, width: int = 80) -> Any:
 
 def _shape_words(shapes: StatementShapes) -> list[str]:
     """``x 32x784,`` ``W 784x64`` ``→ 32x64``: the leaves, then the results they produce."""
-    leaves = list(dict.fromkeys(
-        f"{shapes.operands[i].source} {shapes.operands[i].label()}" for i in shapes.leaves))
+    leaves = list(
+        dict.fromkeys(
+            f"{shapes.operands[i].source} {shapes.operands[i].label()}" for i in shapes.leaves
+        )
+    )
     words = [f"{word}," for word in leaves[:-1]] + leaves[-1:]
     results = [shapes.operands[i].label() for i in shapes.roots if i not in shapes.leaves]
     if results:
@@ -182,8 +192,10 @@ def summary_text(statements: Sequence[StatementShapes], width: int = 80) -> str:
     grouped: dict[int, list[StatementShapes]] = {}
     for shapes in sorted(statements, key=lambda shapes: shapes.started):
         grouped.setdefault(id(shapes.statement), []).append(shapes)
-    out = [f"explain summary: {_count(len(grouped), 'statement')}, "
-           f"{_count(len(statements), 'shape signature')}"]
+    out = [
+        f"explain summary: {_count(len(grouped), 'statement')}, "
+        f"{_count(len(statements), 'shape signature')}"
+    ]
     for signatures in grouped.values():
         statement = signatures[0].statement
         where = f"  {statement.location}  "
@@ -236,23 +248,44 @@ def statement_svg(shapes: StatementShapes) -> str:
                 _svg_mark(svg, mark, y)
                 widest = max(widest, mark.extent()[1])
     width = round((widest + 2) * CHAR_WIDTH + 16)
-    return svg.document(width, y + LINE_HEIGHT // 2, left=-8, font_size=FONT_SIZE,
-                        background="white")
+    return svg.document(
+        width, y + LINE_HEIGHT // 2, left=-8, font_size=FONT_SIZE, background="white"
+    )
 
 
-def _svg_text(svg: Svg, column: float, y: float, text: str, style: str, *,
-              size: int = FONT_SIZE, bold: bool = False, fit: bool = False) -> None:
+def _svg_text(
+    svg: Svg,
+    column: float,
+    y: float,
+    text: str,
+    style: str,
+    *,
+    size: int = FONT_SIZE,
+    bold: bool = False,
+    fit: bool = False,
+) -> None:
     """A text element at a character column; ``fit`` stretches it to exactly one column per
     character so brackets line up whatever monospace font the viewer has."""
-    svg.text(column * CHAR_WIDTH, y, text, fill=SVG_COLOURS[style], size=size, bold=bold,
-             fit=len(text) * CHAR_WIDTH if fit else None, preserve=True)
+    svg.text(
+        column * CHAR_WIDTH,
+        y,
+        text,
+        fill=SVG_COLOURS[style],
+        size=size,
+        bold=bold,
+        fit=len(text) * CHAR_WIDTH if fit else None,
+        preserve=True,
+    )
 
 
 def _svg_mark(svg: Svg, mark: Mark, y: float) -> None:
     left, right = mark.start * CHAR_WIDTH + 1, mark.end * CHAR_WIDTH - 1
     top, bottom = y - LINE_HEIGHT + 6, y - 6
-    svg.polyline([(left, top), (left, bottom), (right, bottom), (right, top)],
-                 stroke=SVG_COLOURS[BRACKET], width=1.5)
+    svg.polyline(
+        [(left, top), (left, bottom), (right, bottom), (right, top)],
+        stroke=SVG_COLOURS[BRACKET],
+        width=1.5,
+    )
     column = mark.extent()[0] if mark.label_left else mark.end + 1
     _svg_text(svg, column, y - 2, mark.label, RESULT if mark.result else LABEL, bold=True)
 

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from tensorsight.debugger.tracing.expression import ExpressionTree, TreeNode
 
 FAILED, OK, EDGE, BORDER, CAPTION = "#d62728", "#2f855a", "#a0aec0", "#2b6cb0", "#718096"
+
+
 def tree_text(tree: ExpressionTree) -> str:
     """The tree drawn with box characters, each node's value in a column on the right."""
     rows = list(_text_rows(tree.root, "", ""))
@@ -29,8 +31,11 @@ def _text_rows(node: TreeNode, prefix: str, child_prefix: str) -> Iterator[tuple
     yield prefix + node.label, node
     for index, child in enumerate(node.children):
         last = index == len(node.children) - 1
-        yield from _text_rows(child, child_prefix + ("└── " if last else "├── "),
-                              child_prefix + ("    " if last else "│   "))
+        yield from _text_rows(
+            child,
+            child_prefix + ("└── " if last else "├── "),
+            child_prefix + ("    " if last else "│   "),
+        )
 
 
 _CHAR, _ROW, _GAP, _PAD = 7.8, 64, 14, 8
@@ -47,8 +52,13 @@ def _widths(node: TreeNode, cache: dict[int, float]) -> float:
     return width
 
 
-def _place(node: TreeNode, left: float, depth: int, widths: dict[int, float],
-           out: list[tuple[TreeNode, float, int]]) -> float:
+def _place(
+    node: TreeNode,
+    left: float,
+    depth: int,
+    widths: dict[int, float],
+    out: list[tuple[TreeNode, float, int]],
+) -> float:
     """Place ``node``'s subtree from ``left``; returns the node's centre x."""
     span = widths[id(node)]
     children_width = sum(widths[id(child)] for child in node.children)
@@ -78,11 +88,19 @@ def tree_svg(tree: ExpressionTree) -> str:
             svg.line(x, depth * _ROW + 52, child_x, child_depth * _ROW + 20, stroke=EDGE)
     for node, x, depth in placed:
         width, top = _box_width(node), depth * _ROW + 20
-        svg.rect(x - width / 2, top, width, 32, rx=4, fill="#f7fafc",
-                 stroke=FAILED if node.failed else BORDER)
+        svg.rect(
+            x - width / 2,
+            top,
+            width,
+            32,
+            rx=4,
+            fill="#f7fafc",
+            stroke=FAILED if node.failed else BORDER,
+        )
         svg.text(x, top + 13, node.label, fill="#1a202c", anchor="middle", bold=True)
-        svg.text(x, top + 27, node.value_text(), fill=FAILED if node.failed else OK,
-                 anchor="middle")
+        svg.text(
+            x, top + 27, node.value_text(), fill=FAILED if node.failed else OK, anchor="middle"
+        )
     texts = [tree.source]
     if tree.error is not None:
         message = f"{type(tree.error).__name__}: {tree.error}".splitlines()[0]

@@ -71,8 +71,9 @@ class Tracing:
         sys.settrace(_trace_nothing)
 
 
-def _enter_block(tracing: Tracing, block: Block, frame: types.FrameType, event: str,
-                 arg: Any) -> Any:
+def _enter_block(
+    tracing: Tracing, block: Block, frame: types.FrameType, event: str, arg: Any
+) -> Any:
     """Trace function of the ``with`` frame: on the block's first instruction, run its twin
     (with tracing already restored), then skip the original block."""
     if event != "opcode" or frame.f_lasti not in block.body_offsets:
@@ -134,13 +135,18 @@ class Block:
             if self.bound:
                 body.insert(0, ast.Global(sorted(self.bound)))
         else:
-            export = ast.Expr(ast.Call(
-                ast.Attribute(ast.Name(OUT, ast.Load()), "update", ast.Load()),
-                [ast.Call(ast.Name("locals", ast.Load()), [], [])], []))
+            export = ast.Expr(
+                ast.Call(
+                    ast.Attribute(ast.Name(OUT, ast.Load()), "update", ast.Load()),
+                    [ast.Call(ast.Name("locals", ast.Load()), [], [])],
+                    [],
+                )
+            )
             body = [ast.Try(body, [], [], [export])]
         arguments = [ast.arg(name) for name in (*_HELPERS, *params)]
-        definition = ast.FunctionDef(self.function, ast.arguments([], arguments, None, [], [],
-                                                                  None, []), body, [], None)
+        definition = ast.FunctionDef(
+            self.function, ast.arguments([], arguments, None, [], [], None, []), body, [], None
+        )
         ast.copy_location(definition, self.with_node)
         module = ast.Module([definition], [])
         ast.fix_missing_locations(module)
@@ -175,23 +181,49 @@ def _make_block(frame: types.FrameType, calls: bool) -> Block | None:
         return None
     _reject_jumps(with_node)
     body = copy.deepcopy(with_node.body)
-    unit = instrument_block(body, code.co_filename, lines, code.co_name, frame.f_globals,
-                            follow_calls=calls)
-    body_span = Span(with_node.body[0].lineno, with_node.body[0].col_offset,
-                     with_node.body[-1].end_lineno or 0, with_node.body[-1].end_col_offset or 0)
-    offsets = frozenset(2 * index for index, span in enumerate(spans)
-                        if span is not None and body_span.contains(span))
+    unit = instrument_block(
+        body, code.co_filename, lines, code.co_name, frame.f_globals, follow_calls=calls
+    )
+    body_span = Span(
+        with_node.body[0].lineno,
+        with_node.body[0].col_offset,
+        with_node.body[-1].end_lineno or 0,
+        with_node.body[-1].end_col_offset or 0,
+    )
+    offsets = frozenset(
+        2 * index
+        for index, span in enumerate(spans)
+        if span is not None and body_span.contains(span)
+    )
     module_level = frame.f_locals is frame.f_globals
     name = code.co_name if code.co_name.isidentifier() else "explained_block"
-    return Block(with_node, unit.body, code.co_filename, name, offsets, module_level,
-                 frozenset(_bound_names(with_node.body)),
-                 frozenset(node.id for node in ast.walk(ast.Module(with_node.body, []))
-                           if isinstance(node, ast.Name)),
-                 unit.recorder())
+    return Block(
+        with_node,
+        unit.body,
+        code.co_filename,
+        name,
+        offsets,
+        module_level,
+        frozenset(_bound_names(with_node.body)),
+        frozenset(
+            node.id
+            for node in ast.walk(ast.Module(with_node.body, []))
+            if isinstance(node, ast.Name)
+        ),
+        unit.recorder(),
+    )
 
 
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp,
-           ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_SCOPES = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Lambda,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
 
 
 def _bound_names(body: list[ast.stmt]) -> Iterator[str]:
@@ -221,19 +253,26 @@ def _reject_jumps(with_node: ast.With) -> None:
         node = pending.pop()
         if isinstance(node, ast.Return | ast.Yield | ast.YieldFrom | ast.Await):
             word = type(node).__name__.lower().replace("yieldfrom", "yield from")
-            raise SyntaxError(f"explain(): a `with explain():` block cannot contain `{word}` "
-                              f"(line {node.lineno}); decorate the function with @explain instead")
+            raise SyntaxError(
+                f"explain(): a `with explain():` block cannot contain `{word}` "
+                f"(line {node.lineno}); decorate the function with @explain instead"
+            )
         if isinstance(node, ast.Nonlocal):
-            raise SyntaxError(f"explain(): `nonlocal` at line {node.lineno} cannot be used in a "
-                              "`with explain():` block; decorate the function with @explain")
+            raise SyntaxError(
+                f"explain(): `nonlocal` at line {node.lineno} cannot be used in a "
+                "`with explain():` block; decorate the function with @explain"
+            )
         if isinstance(node, ast.Break | ast.Continue):
-            raise SyntaxError(f"explain(): `{type(node).__name__.lower()}` at line {node.lineno}"
-                              " leaves the `with explain():` block; put the loop inside it")
+            raise SyntaxError(
+                f"explain(): `{type(node).__name__.lower()}` at line {node.lineno}"
+                " leaves the `with explain():` block; put the loop inside it"
+            )
         if not isinstance(node, _SCOPES + loops):
             pending.extend(ast.iter_child_nodes(node))
         elif isinstance(node, loops):
-            pending.extend(child for child in ast.iter_child_nodes(node)
-                           if not isinstance(child, ast.stmt))
+            pending.extend(
+                child for child in ast.iter_child_nodes(node) if not isinstance(child, ast.stmt)
+            )
             pending.extend(_no_loop_jumps(node))
 
 
@@ -242,5 +281,3 @@ def _no_loop_jumps(loop: ast.For | ast.AsyncFor | ast.While) -> Iterator[ast.AST
     for node in ast.walk(ast.Module([*loop.body, *loop.orelse], [])):
         if isinstance(node, ast.Return | ast.Yield | ast.YieldFrom | ast.Await):
             yield node
-
-

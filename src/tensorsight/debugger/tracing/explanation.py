@@ -237,8 +237,10 @@ class Explanation(Observer):
         attribute is this object, whose ``statements`` hold the records.
         """
         if not isinstance(func, types.FunctionType) or _is_resumable(func):
-            raise TypeError("explain() decorates plain Python functions (not generators, "
-                            f"coroutines or builtins); got {func!r}")
+            raise TypeError(
+                "explain() decorates plain Python functions (not generators, "
+                f"coroutines or builtins); got {func!r}"
+            )
         twin = instrumented_function(func, follow_calls=self.calls)
 
         @functools.wraps(func)
@@ -262,30 +264,37 @@ class Explanation(Observer):
         self._start()
         if block is None:
             if self.show:
-                self._output_for().note(f"explain(): no source for {frame.f_code.co_filename};"
-                                        " the block runs unexplained")
+                self._output_for().note(
+                    f"explain(): no source for {frame.f_code.co_filename};"
+                    " the block runs unexplained"
+                )
         else:
             self._tracing[-1].run_instead(block)
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: Any) -> bool:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any
+    ) -> bool:
         self._tracing.pop().restore()
         self._finish()
         return isinstance(error, SkipBlock)
 
 
 def _is_resumable(func: types.FunctionType) -> bool:
-    return (inspect.isgeneratorfunction(func) or inspect.iscoroutinefunction(func)
-            or inspect.isasyncgenfunction(func))
+    return (
+        inspect.isgeneratorfunction(func)
+        or inspect.iscoroutinefunction(func)
+        or inspect.isasyncgenfunction(func)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Turning observed values into records
 
 
-def _statement_shapes(statement: Statement,
-                      values: list[tuple[int, TensorInfo]]) -> StatementShapes:
+def _statement_shapes(
+    statement: Statement, values: list[tuple[int, TensorInfo]]
+) -> StatementShapes:
     seen = {slot for slot, _ in values}
     infos = dict(values)
 
@@ -303,11 +312,13 @@ def _statement_shapes(statement: Statement,
     operands = []
     for slot, info in values:
         kids = children[slot]
-        changed = any(infos[kid].dtype != info.dtype for kid in kids) if kids else (
-            len(leaf_dtypes) > 1)
+        changed = (
+            any(infos[kid].dtype != info.dtype for kid in kids) if kids else (len(leaf_dtypes) > 1)
+        )
         site = statement.table[slot]
-        operands.append(Operand(site.source, site.span, info.shape, info.dtype, info.framework,
-                                changed))
+        operands.append(
+            Operand(site.source, site.span, info.shape, info.dtype, info.framework, changed)
+        )
     index = {slot: position for position, (slot, _) in enumerate(values)}
     roots = tuple(index[slot] for slot, _ in values if slot not in inner)
     return StatementShapes(statement, tuple(operands), roots, tuple(index[s] for s in leaves))
@@ -322,12 +333,14 @@ def explain(func: F, /) -> F: ...
 
 
 @overload
-def explain(*, file: IO[str] | None = None, calls: bool = False,
-            show: bool = True) -> Explanation: ...
+def explain(
+    *, file: IO[str] | None = None, calls: bool = False, show: bool = True
+) -> Explanation: ...
 
 
-def explain(func: Any = None, /, *, file: IO[str] | None = None, calls: bool = False,
-            show: bool = True) -> Any:
+def explain(
+    func: Any = None, /, *, file: IO[str] | None = None, calls: bool = False, show: bool = True
+) -> Any:
     """Show each executed tensor statement with the shape under every sub-expression.
 
     Use as ``with explain():`` or as a decorator (``@explain`` or ``@explain(calls=True)``).

@@ -30,12 +30,35 @@ from tensorsight.debugger.tracing.records import Observer, activate
 from tensorsight.debugger.tracing.rewrite import RECORD, SubExpression, instrument_block
 
 OPERATORS = {
-    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.MatMult: "@", ast.Div: "/", ast.FloorDiv: "//",
-    ast.Mod: "%", ast.Pow: "**", ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|",
-    ast.BitAnd: "&", ast.BitXor: "^", ast.USub: "-", ast.UAdd: "+", ast.Not: "not",
-    ast.Invert: "~", ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
-    ast.GtE: ">=", ast.And: "and", ast.Or: "or", ast.Is: "is", ast.IsNot: "is not",
-    ast.In: "in", ast.NotIn: "not in",
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.MatMult: "@",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.BitOr: "|",
+    ast.BitAnd: "&",
+    ast.BitXor: "^",
+    ast.USub: "-",
+    ast.UAdd: "+",
+    ast.Not: "not",
+    ast.Invert: "~",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.And: "and",
+    ast.Or: "or",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+    ast.In: "in",
+    ast.NotIn: "not in",
 }
 
 
@@ -117,8 +140,10 @@ def _short(value: Any) -> str:
     if isinstance(value, bool | int | float | complex | str | None):
         text = repr(value)
         return text if len(text) <= 24 else text[:23] + "…"
-    if isinstance(value, tuple | list) and len(value) <= 6 and all(
-        isinstance(item, int) for item in value
+    if (
+        isinstance(value, tuple | list)
+        and len(value) <= 6
+        and all(isinstance(item, int) for item in value)
     ):
         return repr(tuple(value) if isinstance(value, tuple) else value)
     return type(value).__name__
@@ -146,8 +171,11 @@ def astviz(source: str, namespace: Mapping[str, Any] | None = None) -> Expressio
     target, expression = _parse(source)
     to_rewrite = _parse(source)[1]  # a second copy: the rewrite replaces nodes in place
     rewritten = instrument_block(
-        [ast.copy_location(ast.Expr(to_rewrite), to_rewrite)], "<astviz>",
-        source.splitlines(keepends=True), "<astviz>", namespace,
+        [ast.copy_location(ast.Expr(to_rewrite), to_rewrite)],
+        "<astviz>",
+        source.splitlines(keepends=True),
+        "<astviz>",
+        namespace,
     )
     instrumented = rewritten.body[0]
     assert isinstance(instrumented, ast.Expr)
@@ -179,8 +207,9 @@ def _parse(source: str) -> tuple[str | None, ast.expr]:
     except SyntaxError as error:
         raise ValueError(f"astviz(): cannot parse {source!r}: {error.msg}") from error
     if len(module.body) != 1:
-        raise ValueError("astviz() draws one expression or assignment, got "
-                         f"{len(module.body)} statements")
+        raise ValueError(
+            f"astviz() draws one expression or assignment, got {len(module.body)} statements"
+        )
     statement = module.body[0]
     match statement:
         case ast.Expr(value=value):
@@ -190,12 +219,15 @@ def _parse(source: str) -> tuple[str | None, ast.expr]:
         case ast.AnnAssign(target=target, value=ast.expr() as value):
             return ast.unparse(target), value
         case _:
-            raise ValueError(f"astviz() draws an expression or an assignment, not a "
-                             f"{type(statement).__name__} statement")
+            raise ValueError(
+                f"astviz() draws an expression or an assignment, not a "
+                f"{type(statement).__name__} statement"
+            )
 
 
-def _tree(node: ast.expr, source: str, slots: Mapping[Span, int],
-          values: Mapping[int, TensorInfo | str]) -> TreeNode:
+def _tree(
+    node: ast.expr, source: str, slots: Mapping[Span, int], values: Mapping[int, TensorInfo | str]
+) -> TreeNode:
     """The display tree of ``node``: operands as children, values looked up by span."""
     slot = slots.get(Span.of(node))
     # Not instrumented (a tuple, a module path): nothing to show. Instrumented but never
@@ -229,8 +261,11 @@ def _operands(node: ast.expr, slots: Mapping[Span, int]) -> list[ast.expr]:
         case ast.Compare(left=left, comparators=comparators):
             return [left, *comparators]
         case ast.Call(func=func, args=args, keywords=keywords):
-            owner = [func.value] if isinstance(func, ast.Attribute) and _evaluated(
-                func.value, slots) else []
+            owner = (
+                [func.value]
+                if isinstance(func, ast.Attribute) and _evaluated(func.value, slots)
+                else []
+            )
             return [*owner, *args, *(keyword.value for keyword in keywords)]
         case ast.Attribute(value=value):
             return [value] if _evaluated(value, slots) else []

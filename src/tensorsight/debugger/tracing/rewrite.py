@@ -107,8 +107,9 @@ class _Rewriter:
         self.filename = filename
         self.lines = lines
         self.function = function
-        self.modules = {name for name, value in modules.items()
-                        if isinstance(value, types.ModuleType)}
+        self.modules = {
+            name for name, value in modules.items() if isinstance(value, types.ModuleType)
+        }
         self.follow_calls = follow_calls
         self.statements: list[Statement] = []
         self.sites: list[SubExpression] = []
@@ -171,8 +172,7 @@ class _Rewriter:
         indent, lines = _dedented(self.lines[node.lineno - 1 : end])
         end_col = node.end_col_offset if end == node.end_lineno else len(lines[-1]) + indent
         span = Span(node.lineno, node.col_offset, end, end_col or 0)
-        statement = Statement(self.filename, self.function, span, lines, indent,
-                              table=self.sites)
+        statement = Statement(self.filename, self.function, span, lines, indent, table=self.sites)
         return self._StatementScope(self, statement)
 
     # expressions ------------------------------------------------------------------------------
@@ -262,8 +262,9 @@ class _Rewriter:
         slot = len(self.sites)
         inner = {operand for site in self.sites[first_slot:] for operand in site.operands}
         operands = tuple(site.slot for site in self.sites[first_slot:] if site.slot not in inner)
-        site = SubExpression(slot, self.statement, Span.of(node), self._source(node), operands,
-                             self.repeating > 0)
+        site = SubExpression(
+            slot, self.statement, Span.of(node), self._source(node), operands, self.repeating > 0
+        )
         self.sites.append(site)
         wrapped = ast.Call(ast.Name(RECORD, ast.Load()), [ast.Constant(slot), node], [])
         return ast.copy_location(wrapped, node)

@@ -24,7 +24,8 @@ from tensorsight.debugger.tracing.rewrite import CALL, RECORD, instrument_block
 # (original code, follow calls) -> (twin code, its recorder); bounded: code made per step
 # (closures in a training loop) must not pile up.
 _FUNCTIONS: BoundedCache[tuple[types.CodeType, bool], tuple[types.CodeType, Callable[..., Any]]] = (
-    BoundedCache(256))
+    BoundedCache(256)
+)
 
 
 def call(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -33,9 +34,6 @@ def call(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     if observer is None or not observer.calls:
         return func(*args, **kwargs)
     return instrumented_callable(func)(*args, **kwargs)
-
-
-
 
 
 def _function_node(tree: ast.Module, code: types.CodeType) -> ast.FunctionDef:
@@ -70,8 +68,14 @@ def instrumented_code(
     node = _function_node(tree, original)
     node = copy.deepcopy(node)
     node.decorator_list = []
-    unit = instrument_block(node.body, original.co_filename, lines, original.co_name,
-                            function.__globals__, follow_calls=follow_calls)
+    unit = instrument_block(
+        node.body,
+        original.co_filename,
+        lines,
+        original.co_name,
+        function.__globals__,
+        follow_calls=follow_calls,
+    )
     node.body = unit.body
     # Compile the def inside a factory whose locals are the closure names, so the compiler makes
     # them free variables of the twin; a class wrapper keeps name mangling and ``super()``.
@@ -86,9 +90,12 @@ def instrumented_code(
     names = [RECORD, CALL, *original.co_freevars]
     factory = ast.FunctionDef(
         "__ts_factory",
-        ast.arguments([], [ast.arg(name) for name in names if name != "__class__"], None, [], [],
-                      None, []),
-        inner, [], None,
+        ast.arguments(
+            [], [ast.arg(name) for name in names if name != "__class__"], None, [], [], None, []
+        ),
+        inner,
+        [],
+        None,
     )
     module = ast.Module([factory], [])
     ast.copy_location(factory, node)
@@ -119,8 +126,9 @@ def instrumented_function(
     own = dict(zip(function.__code__.co_freevars, function.__closure__ or (), strict=True))
     helpers = {RECORD: types.CellType(record), CALL: types.CellType(call)}
     closure = tuple(own[name] if name in own else helpers[name] for name in code.co_freevars)
-    twin = types.FunctionType(code, function.__globals__, function.__name__,
-                              function.__defaults__, closure)
+    twin = types.FunctionType(
+        code, function.__globals__, function.__name__, function.__defaults__, closure
+    )
     twin.__kwdefaults__ = function.__kwdefaults__
     twin.__dict__.update(function.__dict__)
     twin.__qualname__ = function.__qualname__
@@ -129,7 +137,8 @@ def instrumented_function(
 
 # Twins of the functions met through `call`; weak so closures made per step do not pile up.
 _TWINS: weakref.WeakKeyDictionary[types.FunctionType, types.FunctionType] = (
-    weakref.WeakKeyDictionary())
+    weakref.WeakKeyDictionary()
+)
 _NO_TWIN = types.FunctionType((lambda: None).__code__, {})
 
 
