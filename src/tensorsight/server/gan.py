@@ -79,8 +79,8 @@ def gan_routes(
                         "id": None,
                         "ok": False,
                         "error": (
-                            f"This server already trains {limit.limit} GANs, its limit; close another GAN "
-                            "tab or try again later."
+                            f"This server already trains {limit.limit} GANs, its limit; "
+                            "close another GAN tab or try again later."
                         ),
                     }
                 )
