@@ -42,9 +42,7 @@ def mlp_forward(out: io.StringIO) -> Explanation:
 def test_two_layer_mlp_forward() -> None:
     out = io.StringIO()
     shapes = mlp_forward(out)
-    assert out.getvalue() == expected(
-        mlp_forward,
-        """\
+    assert out.getvalue() == expected(mlp_forward, """\
 test_explain.py:@6 in mlp_forward  [torch float32]
 h = torch.relu(x @ W1 + b1)
                ^ 32x784 └┘ 128
@@ -72,8 +70,7 @@ explain summary: 3 statements, 3 shape signatures
       h 32x128, W2 128x10, b2 10 → 32x10
   test_explain.py:@8  labels = logits.argmax(dim=1)
       logits 32x10 → 32 int64
-""",
-    )
+""")
     first = shapes.statements[0]
     assert first.source == "h = torch.relu(x @ W1 + b1)"
     assert [(op.source, op.shape, op.dtype) for op in first.operands] == [
@@ -86,10 +83,7 @@ explain summary: 3 statements, 3 shape signatures
     ]
     line = mlp_forward.__code__.co_firstlineno + 6
     assert [(op.span.line, op.span.col, op.span.end_col) for op in first.operands[:3]] == [
-        (line, 23, 24),
-        (line, 27, 29),
-        (line, 23, 29),
-    ]
+        (line, 23, 24), (line, 27, 29), (line, 23, 29)]
 
 
 def attention(out: io.StringIO) -> Explanation:
@@ -107,9 +101,7 @@ def attention(out: io.StringIO) -> Explanation:
 def test_self_attention_with_batch_and_heads() -> None:
     out = io.StringIO()
     attention(out)
-    assert out.getvalue() == expected(
-        attention,
-        """\
+    assert out.getvalue() == expected(attention, """\
 test_explain.py:@6 in attention  [torch float32]
 scores = torch.softmax(Q @ K.transpose(-2, -1) / math.sqrt(d), dim=-1) @ V
                        ^ 2x4x6x8                                 2x4x6x8 ^
@@ -131,8 +123,7 @@ explain summary: 2 statements, 2 shape signatures
       Q 2x4x6x8, K 2x4x6x8, V 2x4x6x8 → 2x4x6x8
   test_explain.py:@7  merged = scores.transpose(1, 2).reshape(batch, tokens, he…
       scores 2x4x6x8 → 2x6x32
-""",
-    )
+""")
     assert all(len(line) <= 80 for line in out.getvalue().splitlines())
 
 
@@ -161,9 +152,7 @@ def cnn(out: io.StringIO) -> Explanation:
 def test_cnn_forward_with_view_and_flatten_followed_into_forward() -> None:
     out = io.StringIO()
     cnn(out)
-    forward = expected(
-        SmallCNN.forward,
-        """\
+    forward = expected(SmallCNN.forward, """\
 test_explain.py:@1 in forward  [torch float32]
 x = F.max_pool2d(torch.relu(self.conv(images)), 2)
                                       └────┘ 8x1x28x28
@@ -183,37 +172,27 @@ return self.fc(torch.flatten(x, 1))
                └─────────────────┘ 8x784
        └──────────────────────────┘ 8x10
 
-""",
-    )
-    caller = expected(
-        cnn,
-        """\
+""")
+    caller = expected(cnn, """\
 test_explain.py:@5 in cnn  [torch float32]
 logits = net(images)
              └────┘ 8x1x28x28
          └─────────┘ 8x10
 
-""",
-    )
-    summary = expected(
-        cnn,
-        """\
+""")
+    summary = expected(cnn, """\
 explain summary: 4 statements, 4 shape signatures
   test_explain.py:@5  logits = net(images)
       images 8x1x28x28 → 8x10
-""",
-    )
-    summary += expected(
-        SmallCNN.forward,
-        """\
+""")
+    summary += expected(SmallCNN.forward, """\
   test_explain.py:@1  x = F.max_pool2d(torch.relu(self.conv(images)), 2)
       images 8x1x28x28 → 8x4x14x14
   test_explain.py:@2  x = x.view(x.shape[0], -1)
       x 8x4x14x14 → 8x784
   test_explain.py:@3  return self.fc(torch.flatten(x, 1))
       x 8x784 → 8x10
-""",
-    )
+""")
     assert out.getvalue() == forward + caller + summary
 
 
@@ -233,9 +212,7 @@ def test_loop_shows_each_shape_signature_once() -> None:
     shapes = loop(out)
     drawn, summary = out.getvalue().split("explain summary")
     assert drawn.count("y = batch @ W\n") == 2  # a 4-row batch three times, then a 2-row one
-    assert "explain summary" + summary == expected(
-        loop,
-        """\
+    assert "explain summary" + summary == expected(loop, """\
 explain summary: 2 statements, 4 shape signatures
   test_explain.py:@5  batch = data[start : start + 4]
       data 14x3 → 4x3 (x3)
@@ -243,8 +220,7 @@ explain summary: 2 statements, 4 shape signatures
   test_explain.py:@6  y = batch @ W
       batch 4x3, W 3x2 → 4x2 (x3)
       batch 2x3, W 3x2 → 2x2
-""",
-    )
+""")
     assert [(s.line, s.operands[-1].shape, s.count) for s in shapes.statements] == [
         (loop.__code__.co_firstlineno + 5, (4, 3), 3),
         (loop.__code__.co_firstlineno + 6, (4, 2), 3),
@@ -265,9 +241,7 @@ def heads_concat(out: io.StringIO) -> Explanation:
 def test_comprehension_element_is_labelled_from_its_first_item() -> None:
     out = io.StringIO()
     shapes = heads_concat(out)
-    assert out.getvalue() == expected(
-        heads_concat,
-        """\
+    assert out.getvalue() == expected(heads_concat, """\
 test_explain.py:@4 in heads_concat  [torch float32]
 y = torch.cat([x @ W for W in heads], dim=-1)
                ^ 5x8
@@ -278,6 +252,5 @@ y = torch.cat([x @ W for W in heads], dim=-1)
 explain summary: 1 statement, 1 shape signature
   test_explain.py:@4  y = torch.cat([x @ W for W in heads], dim=-1)
       x 5x8, W 8x4 → 5x12
-""",
-    )
+""")
     assert shapes.statements[0].count == 1

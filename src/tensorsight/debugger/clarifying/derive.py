@@ -25,7 +25,7 @@ from tensorsight.debugger.frames import Unreadable, array_library, called_name, 
 if TYPE_CHECKING:
     from tensorsight.debugger.clarifying.context import Context
 
-ELEMENTWISE = frozenset(
+ONE_OPERAND = frozenset(
     {
         # one operand
         "abs",
@@ -98,7 +98,11 @@ ELEMENTWISE = frozenset(
         "real",
         "imag",
         "copy",
-        # several operands, broadcast together
+    }
+)
+# Functions of several operands, broadcast together (dispatch adds their in-place forms).
+BROADCAST_FUNCTIONS = frozenset(
+    {
         "add",
         "subtract",
         "sub",
@@ -134,6 +138,7 @@ ELEMENTWISE = frozenset(
         "mod",
     }
 )
+ELEMENTWISE = ONE_OPERAND | BROADCAST_FUNCTIONS
 REDUCTIONS = frozenset(
     {
         "sum",

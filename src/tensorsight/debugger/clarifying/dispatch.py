@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tensorsight.debugger.clarifying.context import Context, Recorded, from_callee
-from tensorsight.debugger.clarifying.derive import derive_unknown
+from tensorsight.debugger.clarifying.derive import BROADCAST_FUNCTIONS, derive_unknown
 from tensorsight.debugger.clarifying.functions import (
     SPATIAL_DIMS,
     concatenate,
@@ -41,48 +41,7 @@ from tensorsight.debugger.frames import (
 
 TENSOR_ERRORS = (ValueError, TypeError, RuntimeError, IndexError)
 MATMUL = frozenset({"matmul", "dot", "mm", "bmm", "mv"})
-BROADCASTING = frozenset(
-    {
-        "add",
-        "subtract",
-        "sub",
-        "multiply",
-        "mul",
-        "divide",
-        "div",
-        "true_divide",
-        "floor_divide",
-        "power",
-        "pow",
-        "maximum",
-        "minimum",
-        "where",
-        "fmax",
-        "fmin",
-        "hypot",
-        "arctan2",
-        "atan2",
-        "logical_and",
-        "logical_or",
-        "equal",
-        "eq",
-        "ne",
-        "not_equal",
-        "less",
-        "greater",
-        "lt",
-        "gt",
-        "le",
-        "ge",
-        "remainder",
-        "mod",
-        "add_",
-        "sub_",
-        "mul_",
-        "div_",
-        "copy_",
-    }
-)
+BROADCASTING = BROADCAST_FUNCTIONS | {"add_", "sub_", "mul_", "div_", "copy_"}
 CONCATENATE = frozenset({"cat", "concat", "concatenate", "hstack", "vstack", "stack"})
 RESHAPE = frozenset({"reshape", "view"})
 FUNCTIONAL_LAYERS = frozenset({"linear", *SPATIAL_DIMS})
