@@ -13,7 +13,7 @@ from typing import Any
 
 from tensorsight.debugger.arrays import Dim, dims_text
 from tensorsight.debugger.clarifying.context import Context, from_callee
-from tensorsight.debugger.clarifying.derive import Arguments, arguments
+from tensorsight.debugger.clarifying.derive import REDUCTIONS, Arguments, arguments
 from tensorsight.debugger.clarifying.note import Clarification
 from tensorsight.debugger.clarifying.operands import Operand
 from tensorsight.debugger.clarifying.phrases import (
@@ -287,42 +287,23 @@ def functional_layer(
 
 # Functions whose integer arguments after the array are dims of it; unsqueeze's name a place in
 # the result, which has one dim more.
-DIM_FUNCTIONS = frozenset(
-    {
-        "sum",
-        "mean",
-        "prod",
-        "std",
-        "var",
-        "amax",
-        "amin",
-        "nansum",
-        "nanmean",
-        "all",
-        "any",
-        "argmax",
-        "argmin",
-        "logsumexp",
-        "max",
-        "min",
-        "median",
-        "transpose",
-        "swapaxes",
-        "swapdims",
-        "permute",
-        "squeeze",
-        "flatten",
-        "softmax",
-        "log_softmax",
-        "cumsum",
-        "cumprod",
-        "argsort",
-        "sort",
-        "unsqueeze",
-        "expand_dims",
-        "size",
-    }
-)
+DIM_FUNCTIONS = REDUCTIONS | {
+    "transpose",
+    "swapaxes",
+    "swapdims",
+    "permute",
+    "squeeze",
+    "flatten",
+    "softmax",
+    "log_softmax",
+    "cumsum",
+    "cumprod",
+    "argsort",
+    "sort",
+    "unsqueeze",
+    "expand_dims",
+    "size",
+}
 NEW_DIM = frozenset({"unsqueeze", "expand_dims"})
 DIM_KEYWORDS = (
     "axis",
