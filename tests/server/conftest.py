@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import struct
 import warnings
 import zlib
@@ -13,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
-from PIL import Image
+
+from _images import encode, photo
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("starlette")
@@ -51,28 +51,6 @@ def tiny_model() -> TinyVGG:
     """TinyVGG with seeded random weights: real convolutions, no training needed."""
     torch.manual_seed(0)
     return TinyVGG(in_channels=1, input_size=64, num_classes=len(CLASSES)).eval()
-
-
-def encode(image: Image.Image, format: str, **options: object) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=format, **options)
-    return buffer.getvalue()
-
-
-def photo(width: int, height: int, mode: str = "RGB", seed: int = 0) -> Image.Image:
-    """A picture with structure (a bright ellipse on a dark gradient, plus noise)."""
-    rng = np.random.default_rng(seed)
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    inside = ((xs - width / 2) / (width / 3)) ** 2 + ((ys - height / 2) / (height / 3)) ** 2 < 1
-    gray = 40 + 60 * xs / max(width - 1, 1) + 140 * inside + rng.normal(0, 8, (height, width))
-    rgb = np.stack([gray, gray * 0.8, gray * 0.6], axis=-1).clip(0, 255).astype(np.uint8)
-    image = Image.fromarray(rgb, "RGB")
-    if mode == "RGBA":
-        alpha = Image.fromarray((255 * inside).astype(np.uint8), "L")
-        image = image.convert("RGBA")
-        image.putalpha(alpha)
-        return image
-    return image.convert(mode)
 
 
 def animated_gif() -> bytes:

@@ -10,7 +10,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from conftest import encode, photo  # noqa: E402
+from _images import encode, photo  # noqa: E402
 
 # Bounded so that CI spends seconds here; deadline=None because a shared CPU makes timing noisy.
 FUZZ = settings(

@@ -15,7 +15,9 @@ from typing import Any
 _IMAGE_SUFFIXES = frozenset((".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"))
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """Register ``exemplars`` on the top-level parser's sub-parsers and set its ``handler``."""
     parser = subparsers.add_parser(
         "exemplars",

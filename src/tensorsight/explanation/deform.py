@@ -79,7 +79,7 @@ def deform_sampling(
     [0.5625, 0.1875, 0.1875, 0.0625]
     """
     y, x = sampling_positions(
-        offset.unsqueeze(0), tuple(kernel_size), tuple(stride), tuple(padding), tuple(dilation)
+        offset.unsqueeze(0), _pair(kernel_size), _pair(stride), _pair(padding), _pair(dilation)
     )
     y, x = y[0], x[0]
     y0, x0 = torch.floor(y), torch.floor(x)
@@ -267,7 +267,7 @@ def receptive_fields(graph: Graph, node: Node) -> dict[str, Any] | None:
         return None
     rows = torch.arange(out_h, dtype=torch.float64).reshape(out_h, 1, 1).expand(out_h, out_w, 1)
     cols = torch.arange(out_w, dtype=torch.float64).reshape(1, out_w, 1).expand(out_h, out_w, 1)
-    fields = {}
+    fields: dict[str, Any] = {}
     for name, deformed in (("field", True), ("regular", False)):
         y, x = rows.clone(), cols.clone()
         for step in chain:

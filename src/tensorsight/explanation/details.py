@@ -363,16 +363,14 @@ def _cat(graph: Graph, node: Node, channel: int) -> TensorPack:
     batched_dim = int(node.config.get("dim", 0))
     dim = (batched_dim % len(node.output_shape)) - 1  # without the batch dimension
     sizes = [per_image(graph.node(source).activation).shape[dim] for source in node.inputs]
-    sources = [
-        {"node": source, "start": start, "stop": stop}
-        for source, (start, stop) in zip(node.inputs, maths.concat_sources(sizes), strict=True)
-    ]
+    spans = list(zip(node.inputs, maths.concat_sources(sizes), strict=True))
+    sources = [{"node": source, "start": start, "stop": stop} for source, (start, stop) in spans]
     # The source (its position in ``sources``) and channel this output channel is a copy of.
     origin = next(
         (
-            {"source": index, "node": source["node"], "channel": channel - source["start"]}
-            for index, source in enumerate(sources)
-            if dim == 0 and source["start"] <= channel < source["stop"]
+            {"source": index, "node": source, "channel": channel - start}
+            for index, (source, (start, stop)) in enumerate(spans)
+            if dim == 0 and start <= channel < stop
         ),
         None,
     )

@@ -9,7 +9,9 @@ from pathlib import Path
 from tensorsight.model_options import add_model_options, bundle_from_args
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """Register ``export`` on the ``tensorsight`` command line.
 
     >>> parser = argparse.ArgumentParser(prog="tensorsight")

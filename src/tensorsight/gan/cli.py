@@ -14,7 +14,9 @@ import argparse
 from tensorsight.server.cli import DEFAULT_HOST, DEFAULT_PORT, add_gan_option
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """Register ``gan`` on the ``tensorsight`` command line."""
     parser = subparsers.add_parser(
         "gan",

@@ -350,7 +350,8 @@ def _plain_state_dict(state: Any, path: Path) -> dict[str, torch.Tensor]:
     state = dict(state)
     if state and all(key.startswith("module.") for key in state):
         state = {key.removeprefix("module."): value for key, value in state.items()}
-    return state
+    tensors: dict[str, torch.Tensor] = state
+    return tensors
 
 
 def _listing(keys: list[str], noun: str, *, plural: str | None = None) -> str:
@@ -542,7 +543,8 @@ def _resolve_factory(module: Any, module_name: str, factory_name: str) -> Callab
         raise ModelLoadError(
             f"{module_name}:{factory_name} is a {type(target).__name__}, not a function."
         )
-    return target
+    factory: Callable[[], Any] = target
+    return factory
 
 
 def _declared_input_size(model: nn.Module) -> tuple[int, int] | None:

@@ -101,9 +101,8 @@ class InvertedResidual(nn.Module):
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.use_residual:
-            return x + self.conv(x)
-        return self.conv(x)
+        out: torch.Tensor = self.conv(x)
+        return x + out if self.use_residual else out
 
 
 class MobileNetV2(nn.Module):
@@ -135,7 +134,8 @@ class MobileNetV2(nn.Module):
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(last_channels, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.flatten(self.pool(self.features(x))))
+        logits: torch.Tensor = self.classifier(self.flatten(self.pool(self.features(x))))
+        return logits
 
 
 def imagenet_class_names() -> tuple[str, ...]:

@@ -85,7 +85,8 @@ class TinyVGG(nn.Module):
         x = self.relu_2_1(self.conv_2_1(x))
         x = self.relu_2_2(self.conv_2_2(x))
         x = self.max_pool_2(x)
-        return self.output(self.flatten(x))
+        logits: torch.Tensor = self.output(self.flatten(x))
+        return logits
 
     def architecture(self) -> dict[str, Any]:
         """The constructor arguments, as a model card stores them (``TinyVGG(**arch)``)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 from torch import nn
@@ -58,31 +58,15 @@ class DeformableTinyVGG(TinyVGG):
         self.deformable_layers = deformable_layers
         for name in self.deformable_names():
             plain: nn.Conv2d = getattr(self, name)
-            taps = plain.kernel_size[0] * plain.kernel_size[1]
-            offsets = nn.Conv2d(
-                plain.in_channels,
-                2 * taps,
-                plain.kernel_size,
-                stride=plain.stride,
-                padding=plain.padding,
-                dilation=plain.dilation,
-            )
+            geometry = _geometry(plain)
+            taps = geometry["kernel_size"][0] * geometry["kernel_size"][1]
+            offsets = nn.Conv2d(plain.in_channels, 2 * taps, **geometry)
             # Zero offsets at the start: the layer begins as the plain convolution it replaces.
             nn.init.zeros_(offsets.weight)
-            nn.init.zeros_(offsets.bias)
+            if offsets.bias is not None:
+                nn.init.zeros_(offsets.bias)
             setattr(self, name + OFFSET_SUFFIX, offsets)
-            setattr(
-                self,
-                name,
-                DeformConv2d(
-                    plain.in_channels,
-                    plain.out_channels,
-                    plain.kernel_size,
-                    stride=plain.stride,
-                    padding=plain.padding,
-                    dilation=plain.dilation,
-                ),
-            )
+            setattr(self, name, DeformConv2d(plain.in_channels, plain.out_channels, **geometry))
 
     def deformable_names(self) -> tuple[str, ...]:
         """The attribute names of the deformable convolutions, in execution order."""
@@ -99,13 +83,17 @@ class DeformableTinyVGG(TinyVGG):
         x = self.relu_2_1(self._convolve("conv_2_1", x))
         x = self.relu_2_2(self._convolve("conv_2_2", x))
         x = self.max_pool_2(x)
-        return self.output(self.flatten(x))
+        logits: torch.Tensor = self.output(self.flatten(x))
+        return logits
 
     def _convolve(self, name: str, x: torch.Tensor) -> torch.Tensor:
         layer = getattr(self, name)
-        if isinstance(layer, DeformConv2d):
-            return layer(x, getattr(self, name + OFFSET_SUFFIX)(x))
-        return layer(x)
+        out: torch.Tensor = (
+            layer(x, getattr(self, name + OFFSET_SUFFIX)(x))
+            if isinstance(layer, DeformConv2d)
+            else layer(x)
+        )
+        return out
 
     def architecture(self) -> dict[str, Any]:
         """The constructor arguments, as a model card stores them."""
@@ -161,3 +149,26 @@ def load_default_deformable() -> ModelBundle:
     2
     """
     return load_bundle(DEFORMABLE_BUNDLE_DIR, name="Deformable TinyVGG (Fashion-MNIST)")
+
+
+class _Geometry(TypedDict):
+    kernel_size: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+
+
+def _geometry(conv: nn.Conv2d) -> _Geometry:
+    """A plain convolution's window geometry as the pairs ``DeformConv2d`` takes."""
+    if isinstance(conv.padding, str):
+        raise ValueError(f"padding={conv.padding!r} has no deformable counterpart; give numbers.")
+
+    def pair(value: tuple[int, ...]) -> tuple[int, int]:
+        return int(value[0]), int(value[1])
+
+    return _Geometry(
+        kernel_size=pair(conv.kernel_size),
+        stride=pair(conv.stride),
+        padding=pair(conv.padding),
+        dilation=pair(conv.dilation),
+    )

@@ -291,7 +291,8 @@ def _sample_id(body: bytes) -> str:
         request = None
     if not isinstance(request, dict) or not isinstance(request.get("sample"), str):
         raise ApiError(400, 'A JSON run request looks like {"sample": "<sample id>"}.')
-    return request["sample"]
+    sample: str = request["sample"]
+    return sample
 
 
 def _json_bytes(content: Any) -> bytes:

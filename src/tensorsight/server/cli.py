@@ -31,7 +31,9 @@ class UsageError(Exception):
     """A bad option value or model; ``str()`` is the one line shown to the user (exit 2)."""
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """Register ``serve`` on the ``tensorsight`` command line.
 
     >>> import argparse

@@ -72,7 +72,7 @@ def own_names() -> list[str]:
     names = [socket.gethostname().lower(), socket.getfqdn().lower()]
     with contextlib.suppress(OSError):
         names += [
-            info[4][0]
+            str(info[4][0])
             for info in socket.getaddrinfo(socket.gethostname(), None, family=socket.AF_INET)
         ]
     with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:

@@ -18,11 +18,12 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from starlette.applications import Starlette
+    from starlette.types import ASGIApp
 
+    from tensorsight.explanation import DirectoryInputStore, InputStore
     from tensorsight.models import ModelBundle
 
 OPTIONS_VARIABLE = "TENSORSIGHT_SERVE_OPTIONS"
@@ -94,7 +95,7 @@ def load_bundles(options: ServeOptions) -> list[ModelBundle]:
     return bundles
 
 
-def build_app(options: ServeOptions, bundles: list[ModelBundle] | None = None) -> Any:
+def build_app(options: ServeOptions, bundles: list[ModelBundle] | None = None) -> ASGIApp:
     """The app one process serves: one model's, or several behind a picker (server.several)."""
     from tensorsight.explanation import Explainer
     from tensorsight.server.several import ServedModel, create_multi_app, unique_ids
@@ -130,7 +131,7 @@ def tune_allocator() -> None:
         return
 
 
-def worker_app() -> Starlette:
+def worker_app() -> ASGIApp:
     """uvicorn's app factory in each worker process: the app the supervisor's options describe."""
     import torch
 
@@ -184,7 +185,7 @@ def serve_workers(options: ServeOptions, listener: socket.socket) -> bool:
     return Supervisor.interrupted
 
 
-def _store(options: ServeOptions) -> Any:
+def _store(options: ServeOptions) -> InputStore | DirectoryInputStore:
     from tensorsight.explanation import DirectoryInputStore, InputStore
 
     if options.store is None:

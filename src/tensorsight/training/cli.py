@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 _DEFAULT_OUTPUT = "tinyvgg-run"
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """Register ``train`` on the top-level parser's sub-parsers and set its ``handler``."""
     parser = subparsers.add_parser(
         "train",

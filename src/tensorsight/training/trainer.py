@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypedDict
 
 import numpy as np
 import torch
@@ -184,14 +184,21 @@ def train(config: TrainConfig) -> TrainResult:
     return TrainResult(model=model, card=card, output=output)
 
 
+class _Shape(TypedDict):
+    in_channels: int
+    input_size: tuple[int, int]
+    num_classes: int
+    filters: int
+
+
 def _build_model(prepared: _Prepared, config: TrainConfig) -> tuple[TinyVGG, Path | None]:
     """The model to train and, when it starts from trained weights, their file."""
-    shape = {
-        "in_channels": prepared.preprocessing.channels,
-        "input_size": prepared.preprocessing.size,
-        "num_classes": len(prepared.class_names),
-        "filters": config.filters,
-    }
+    shape = _Shape(
+        in_channels=prepared.preprocessing.channels,
+        input_size=prepared.preprocessing.size,
+        num_classes=len(prepared.class_names),
+        filters=config.filters,
+    )
     if not config.deformable:
         return TinyVGG(**shape), None
     model = DeformableTinyVGG(**shape, deformable_layers=config.deformable_layers)
@@ -513,7 +520,15 @@ def _write_samples(
         image.save(folder / f"{class_slug(class_names[label])}-{written[label]}.png")
 
 
-def _save_weights(model: TinyVGG, path: Path) -> None:
+class _Architected(Protocol):
+    """A shipped model: its weights and the constructor arguments its card stores."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def architecture(self) -> dict[str, Any]: ...
+
+
+def _save_weights(model: _Architected, path: Path) -> None:
     from safetensors.torch import save_file
 
     save_file(
