@@ -61,10 +61,15 @@ def start_server(
 ) -> LiveServer:
     """Start ``tensorsight serve -p 0 *args``, wait until its API answers, or fail with its output.
 
-    ``env`` adds environment variables. The caller stops it with :func:`stop_server`.
+    ``env`` adds environment variables; its ``PYTHONPATH`` goes in front of the current one, so
+    a checkout's ``src`` on it stays importable. The caller stops it with :func:`stop_server`.
     """
     command = [sys.executable, "-m", "tensorsight", "serve", "-p", "0", *args]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    extra = dict(env or {})
+    if "PYTHONPATH" in extra:
+        paths = [extra["PYTHONPATH"], os.environ.get("PYTHONPATH")]
+        extra["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **extra}
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )

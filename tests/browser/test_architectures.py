@@ -118,8 +118,7 @@ def serve(server_factory, family: Family):
     args = ["--model", family.model]
     if family.input_size:
         args += ["--input-size", "x".join(map(str, family.input_size))]
-    path = os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))
-    return server_factory(args, env={"PYTHONPATH": path})
+    return server_factory(args, env={"PYTHONPATH": str(TESTS_DIR)})
 
 
 @pytest.mark.parametrize("family", family_params())
