@@ -231,11 +231,14 @@ export const conv2dView = defineView("Convolution", (frame, pack, ctx) => {
   // The patch and products arrive from the server; until then the last ones stay, greyed.
   function renderArithmetic(target, c, i, j) {
     target.classList.add("tsd-pending");
+    // An answer for a window the view has since left is dropped, success or failure alike.
+    const current = () => state.level === "formula" && state.i === i && state.j === j && state.channel === c;
     terms.at(i, j).then((found) => {
-      if (state.level !== "formula" || state.i !== i || state.j !== j || state.channel !== c) return;
+      if (!current()) return;
       target.classList.remove("tsd-pending");
       drawArithmetic(target, c, i, j, found);
     }, (error) => {
+      if (!current()) return;
       target.classList.remove("tsd-pending");
       clear(target).append(el("p", { class: "tsd-error", role: "alert" },
         `The terms of this window could not be loaded: ${error && error.message ? error.message : error}`));
