@@ -7,14 +7,11 @@ import gzip
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-pytest.importorskip("torch")
-
-from tensorsight.explanation import Explainer  # noqa: E402
-from tensorsight.explanation.pack import decode_pack  # noqa: E402
-from tensorsight.export import export_site  # noqa: E402
-from tensorsight.models import load_model  # noqa: E402
+from tensorsight.explanation import Explainer
+from tensorsight.explanation.pack import decode_pack
+from tensorsight.export import export_site
+from tensorsight.models import load_model
 
 SAMPLE = "ankle-boot-1"
 CHANNELS = 3
