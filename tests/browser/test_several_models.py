@@ -60,7 +60,7 @@ def test_each_model_keeps_its_own_api_samples_and_runs(server) -> None:
     assert "TinyVGG" in models[0]["name"]
     first = httpx.get(server.url + "models/tinyvgg/api/samples", timeout=30).json()
     second = httpx.get(server.url + "models/model_factories-resnet/api/samples", timeout=30).json()
-    assert first[0]["id"] == "ankle-boot-1" and second[0]["id"] == "bow-tie-1"  # shipped photos
+    assert first[0]["id"] == "ankle-boot-1" and second[0]["id"] == "bannister-1"  # shipped photos
     for model, samples in (("tinyvgg", first), ("model_factories-resnet", second)):
         picture = httpx.get(server.url + samples[0]["url"].lstrip("/"), timeout=30)
         assert picture.status_code == 200 and picture.content.startswith(b"\x89PNG")
@@ -99,9 +99,9 @@ def test_the_header_picker_switches_models_and_the_link_names_it(server, browser
         picker.select_option("model_factories-resnet")
     page.wait_for_selector("body[data-state=ready]", timeout=READY_MS)
     assert "model_factories:resnet" in page.locator(".ts-status").inner_text()
-    assert page.locator(".ts-sample[data-sample='bow-tie-1']").count() == 1
+    assert page.locator(".ts-sample[data-sample='bannister-1']").count() == 1
     state = parse_qs(urlsplit(page.url).fragment)
-    assert state["model"] == ["model_factories-resnet"] and state["sample"] == ["bow-tie-1"]
+    assert state["model"] == ["model_factories-resnet"] and state["sample"] == ["bannister-1"]
     # The link reopens the same model.
     again = page.context.new_page()
     try:

@@ -23,17 +23,9 @@ from tensorsight.models import mobilenet_v2 as mobilenet  # noqa: E402
 
 PHOTOS = sorted(sample.path for sample in photo_samples())
 LICENCES = Path(mobilenet.__file__).parent / "bundles/mobilenet_v2/samples/LICENSES.md"
-# Photos MobileNetV2 gets right, with the rank its true class reaches (1 = top-1). The motion-
-# blurred clock and the horse's silhouette are honest misses, shown as such on the page.
-EXPECTED_RANK = {
-    "espresso": 1,
-    "tripod": 1,
-    "missile": 1,
-    "space shuttle": 1,
-    "military uniform": 1,
-    "tabby": 3,
-    "bow tie": 3,
-}
+# MobileNetV2 ranks each photo's true class in its top 5, except these two honest misses, shown as
+# such on the page: the motion-blurred clock (rank 10, "spotlight") and the horse's silhouette.
+MISSES = {"wall clock", "sorrel"}
 
 needs_weights = pytest.mark.skipif(
     not any(path.is_file() for path in mobilenet.weight_locations()),
@@ -48,7 +40,7 @@ def colour_model() -> nn.Module:
 def test_each_photo_is_a_real_picture_named_after_an_imagenet_class_with_its_licence() -> None:
     classes = set(mobilenet.imagenet_class_names())
     licences = LICENCES.read_text(encoding="utf-8")
-    assert len(PHOTOS) >= 9
+    assert len(PHOTOS) >= 11
     for sample in photo_samples():
         assert sample.label in classes, sample.label
         assert re.fullmatch(r"[a-z0-9-]+", sample.id)
@@ -69,10 +61,8 @@ def test_mobilenet_v2_ships_the_photos_and_recognises_them() -> None:
     for sample in bundle.samples:
         x = bundle.preprocessing.to_tensor(decode_image(sample.path.read_bytes()))
         with torch.no_grad():
-            ranking = bundle.model(x)[0].argsort(descending=True).tolist()
-        rank = [bundle.class_names[index] for index in ranking].index(sample.label) + 1
-        if sample.label in EXPECTED_RANK:
-            assert rank <= EXPECTED_RANK[sample.label], (sample.label, rank)
+            top5 = [bundle.class_names[i] for i in bundle.model(x)[0].topk(5).indices.tolist()]
+        assert (sample.label in top5) != (sample.label in MISSES), (sample.label, top5)
 
 
 def test_a_colour_user_model_is_offered_the_photos_a_grey_one_is_not(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ const WINDOW = 16;   // channels per activation file (WINDOW in export/site.py)
 export function staticSource(base = "data/") {
   const nodes = new Map();   // node id -> node, once model.json is read
   const details = new Map(); // "run|node|channel" -> Promise of the decoded detail pack
+  const shared = new Map();  // detail folder -> Promise of the arrays its channels' packs share
 
   async function fetchFile(path, what) {
     let response;
@@ -88,12 +89,29 @@ export function staticSource(base = "data/") {
     const file = node && WHOLE_TENSOR_KINDS.has(node.kind) ? 0 : channel;
     const key = `${runId}|${nodeId}|${file}`;
     if (!details.has(key)) {
-      const request = pack(`runs/${encodeURIComponent(runId)}/detail/${encodeURIComponent(nodeId)}/${file}.pack`,
-        `the detail of ${node ? node.name : nodeId}, channel ${channel}`);
+      const folder = `runs/${encodeURIComponent(runId)}/detail/${encodeURIComponent(nodeId)}`;
+      const what = `the detail of ${node ? node.name : nodeId}, channel ${channel}`;
+      const request = pack(`${folder}/${file}.pack`, what).then((part) => joinShared(part, folder, what));
       request.catch(() => details.delete(key));
       details.set(key, request);
     }
     return details.get(key);
+  }
+
+  // The export writes arrays that every channel's pack holds alike once (shared.pack, named in
+  // meta.shared): put them back, so the views get the very pack the server answers.
+  async function joinShared({ meta, arrays }, folder, what) {
+    if (!meta.shared) return { meta, arrays };
+    if (!shared.has(folder)) {
+      const request = pack(`${folder}/shared.pack`, what);
+      request.catch(() => shared.delete(folder));
+      shared.set(folder, request);
+    }
+    const common = await shared.get(folder);
+    const { shared: names, ...own } = meta;
+    const joined = {};  // in the server's order: a convolution's input comes first
+    for (const name of names) joined[name] = common.arrays[name];
+    return { meta: own, arrays: Object.assign(joined, arrays) };
   }
 }
 

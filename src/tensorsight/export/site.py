@@ -11,9 +11,13 @@ reads the same JSON and packs the server would answer, from files laid out as::
     data/runs/<id>.json             run_sample() (the run id is the sample id)
     data/runs/<id>/u8/<node>/<start>.pack.gz    activations, u8, channels start..start+16
     data/runs/<id>/f32/<node>/<c>.pack.gz       activations, f32, channel c ("all": vectors)
-    data/runs/<id>/detail/<node>/<c>.pack.gz    detail(node, c)
+    data/runs/<id>/detail/<node>/<c>.pack.gz    detail(node, c), less its shared arrays
+    data/runs/<id>/detail/<node>/shared.pack.gz the arrays every channel's detail holds alike
 
-Packs are gzipped (the page unzips them), so no host needs to be set up to compress.
+Packs are gzipped (the page unzips them), so no host needs to be set up to compress. An array
+that every channel's detail pack of a node holds alike (a convolution's input, when it is not
+grouped) is written once, in ``shared.pack.gz``; each channel's pack names it in its meta
+(``"shared": ["input"]``) and the page joins the two, so it sees the server's pack exactly.
 
 Channels past ``channels`` (per layer) are left out to keep large networks' sites small; the
 page says so when one is asked for.
@@ -180,11 +184,33 @@ def _write_run(
                 here / "f32" / node_id / "all.pack",
                 explainer.activations(run_id, [node_id], encoding="f32"),
             )
-        for channel in _detail_channels(node, shown, channels):
-            _write_pack(
-                here / "detail" / node_id / f"{channel}.pack",
-                explainer.detail(run_id, node_id, channel),
-            )
+        _write_details(  # one pack at a time: a big layer's packs would not fit in memory
+            here / "detail" / node_id,
+            (
+                (channel, explainer.detail(run_id, node_id, channel))
+                for channel in _detail_channels(node, shown, channels)
+            ),
+        )
+
+
+def _write_details(
+    folder: Path, packs: Iterable[tuple[int, tuple[dict[str, Any], dict[str, Any]]]]
+) -> None:
+    """Each channel's detail pack, with its shared arrays written once (module docstring)."""
+    for channel, (meta, arrays) in packs:
+        shared = _shared_arrays(meta)
+        if shared and not (folder / "shared.pack.gz").exists():
+            _write_pack(folder / "shared.pack", ({}, {name: arrays[name] for name in shared}))
+        own = {name: array for name, array in arrays.items() if name not in shared}
+        _write_pack(
+            folder / f"{channel}.pack", ({**meta, "shared": list(shared)} if shared else meta, own)
+        )
+
+
+def _shared_arrays(meta: dict[str, Any]) -> tuple[str, ...]:
+    """The arrays of a detail pack that are the same for every channel of its node: the whole
+    input of an ungrouped convolution."""
+    return ("input",) if meta["kind"] == "conv2d" and meta["groups"] == 1 else ()
 
 
 def _detail_channels(node: dict[str, Any], shown: int, channels: int | None) -> range:

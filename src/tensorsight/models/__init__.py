@@ -27,6 +27,7 @@ from tensorsight.models.bundle import (
 )
 from tensorsight.models.loading import (
     ModelLoadError,
+    builtin_model_name,
     bundle_from_module,
     installed_builtin_models,
     load_model,
@@ -46,6 +47,7 @@ __all__ = [
     "ModelLoadError",
     "Sample",
     "TinyVGG",
+    "builtin_model_name",
     "bundle_from_module",
     "class_slug",
     "find_samples",

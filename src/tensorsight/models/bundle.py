@@ -94,7 +94,7 @@ def photo_samples() -> tuple[Sample, ...]:
     """The photos shipped with MobileNetV2, labelled with the ImageNet class each shows.
 
     >>> [sample.label for sample in photo_samples()][:2]
-    ['bow tie', 'espresso']
+    ['bannister', 'bow tie']
     """
     return folder_samples(PHOTOS_DIR)
 

@@ -194,6 +194,32 @@ def installed_builtin_models() -> tuple[str, ...]:
     return BUILTIN_MODELS
 
 
+def builtin_model_name(spec: str) -> str | None:
+    """The name an installed built-in model is served under, known without building it (a
+    server lists it before its first use loads it); ``None`` for any other spec.
+
+    >>> builtin_model_name("tinyvgg"), builtin_model_name("mynet.py:build")
+    ('TinyVGG (Fashion-MNIST)', None)
+    """
+    if spec not in installed_builtin_models():
+        return None
+    if spec in GAN_MODELS:
+        from tensorsight.models.dcgan import DEFAULT_BUNDLE_DIR, GAN_CARD_FILE
+
+        try:
+            card = json.loads((DEFAULT_BUNDLE_DIR / GAN_CARD_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None  # loading it says what is wrong
+        return _gan_name(spec, card)
+    from tensorsight.models import mobilenet_v2, tinyvgg, tinyvgg_deformable
+
+    return {
+        "tinyvgg": tinyvgg.NAME,
+        "tinyvgg-deformable": tinyvgg_deformable.NAME,
+        "mobilenet_v2": mobilenet_v2.NAME,
+    }[spec]
+
+
 def bundle_from_module(
     model: nn.Module,
     *,
@@ -420,11 +446,10 @@ def _gan_bundle(spec: str, weights: Path | None) -> ModelBundle:
             f"needs generator.safetensors, discriminator.safetensors and card.json as "
             f"`tensorsight train-gan` writes them."
         ) from error
-    name = pair.card.get("name", "DCGAN")
     if spec == "dcgan":
         latent = Preprocessing(size=(1, 1), channels=pair.latent_dim)
         return ModelBundle(
-            name=f"{name} generator",
+            name=_gan_name(spec, pair.card),
             model=pair.generator,
             preprocessing=latent,
             class_names=(),
@@ -442,13 +467,19 @@ def _gan_bundle(spec: str, weights: Path | None) -> ModelBundle:
     )
     card = {key: value for key, value in pair.card.items() if key != "latent_dim"}
     return ModelBundle(
-        name=f"{name} discriminator",
+        name=_gan_name(spec, pair.card),
         model=pair.discriminator,
         preprocessing=seen,
         class_names=("real",),
         card=card,
         samples=find_samples(directory / SAMPLES_DIR, ("real",)),
     )
+
+
+def _gan_name(spec: str, card: Mapping[str, Any]) -> str:
+    """``"DCGAN (Fashion-MNIST) generator"``: the card's name and the half ``spec`` serves."""
+    half = "generator" if spec == "dcgan" else "discriminator"
+    return f"{card.get('name', 'DCGAN')} {half}"
 
 
 def _build_tinyvgg(card: Mapping[str, Any], spec: str = "tinyvgg") -> nn.Module:

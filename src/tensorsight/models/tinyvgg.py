@@ -32,6 +32,7 @@ from tensorsight.models.bundle import (
 )
 
 DEFAULT_BUNDLE_DIR = Path(__file__).with_name("bundles") / "tinyvgg"
+NAME = "TinyVGG (Fashion-MNIST)"  # the shipped one's
 
 
 class TinyVGG(nn.Module):
@@ -155,4 +156,4 @@ def load_default() -> ModelBundle:
     >>> bundle.class_names[-1], len(bundle.samples) > 0
     ('Ankle boot', True)
     """
-    return load_bundle(DEFAULT_BUNDLE_DIR, name="TinyVGG (Fashion-MNIST)")
+    return load_bundle(DEFAULT_BUNDLE_DIR, name=NAME)

@@ -30,6 +30,7 @@ DEFORMABLE_BUNDLE_DIR = Path(__file__).with_name("bundles") / "tinyvgg-deformabl
 CONVOLUTIONS = ("conv_1_1", "conv_1_2", "conv_2_1", "conv_2_2")
 OFFSET_SUFFIX = "_offset"
 ARCHITECTURE_NAME = "DeformableTinyVGG"
+NAME = "Deformable TinyVGG (Fashion-MNIST)"  # the shipped one's
 
 
 class DeformableTinyVGG(TinyVGG):
@@ -148,7 +149,7 @@ def load_default_deformable() -> ModelBundle:
     >>> load_default_deformable().model.deformable_layers   # doctest: +SKIP
     2
     """
-    return load_bundle(DEFORMABLE_BUNDLE_DIR, name="Deformable TinyVGG (Fashion-MNIST)")
+    return load_bundle(DEFORMABLE_BUNDLE_DIR, name=NAME)
 
 
 class _Geometry(TypedDict):

@@ -16,6 +16,7 @@ from tensorsight.server.processes import (
     DEFAULT_CACHE_MB,
     DEFAULT_DIRECTORY_STORE_MB,
     DEFAULT_STORE_MB,
+    PendingModel,
     ServeOptions,
     load_bundles,
 )
@@ -176,7 +177,9 @@ def serve(args: argparse.Namespace) -> int:
     return 130 if interrupted else 0
 
 
-def _serve(options: ServeOptions, bundles: list[ModelBundle], listener: socket.socket) -> bool:
+def _serve(
+    options: ServeOptions, bundles: list[ModelBundle | PendingModel], listener: socket.socket
+) -> bool:
     """Serve until stopped; True when Ctrl+C stopped it."""
     from tensorsight.server.processes import serve_here, serve_workers
 
@@ -249,7 +252,7 @@ def _closed_on_error(listener: socket.socket) -> Iterator[None]:
         raise
 
 
-def _load_bundles(options: ServeOptions) -> list[ModelBundle]:
+def _load_bundles(options: ServeOptions) -> list[ModelBundle | PendingModel]:
     from tensorsight.models import ModelLoadError
 
     try:

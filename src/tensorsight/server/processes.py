@@ -71,47 +71,72 @@ class ServeOptions:
         return _store(self).describe()
 
 
-def load_bundles(options: ServeOptions) -> list[ModelBundle]:
-    """The model bundles the options name, on the options' device (raises ModelLoadError)."""
+@dataclass(frozen=True)
+class PendingModel:
+    """A built-in model a server lists by name and loads on its first request, so start-up
+    builds only the first model (the one the page opens on)."""
+
+    spec: str
+    name: str
+
+
+def load_bundles(options: ServeOptions) -> list[ModelBundle | PendingModel]:
+    """The models the options name, on the options' device: the first loaded, and so is any
+    model not built in; the other built-ins pending (raises ModelLoadError)."""
+    from tensorsight.models import builtin_model_name
+
+    loaded: list[ModelBundle | PendingModel] = []
+    for index, spec in enumerate(options.models):
+        name = builtin_model_name(spec) if index else None
+        loaded.append(PendingModel(spec, name) if name else load_bundle(options, spec))
+    return loaded
+
+
+def load_bundle(options: ServeOptions, spec: str) -> ModelBundle:
+    """The model ``spec`` names, loaded as the options say, on their device."""
     from tensorsight.models import ModelLoadError, load_model
 
-    bundles = []
-    for spec in options.models:
-        try:
-            bundle = load_model(
-                spec,
-                weights=Path(options.weights) if options.weights else None,
-                class_names=options.class_names,
-                input_size=options.input_size,
-                trust_pickle=options.trust_pickle,
-                samples=options.samples,
-            )
-        except ModelLoadError as error:
-            if len(options.models) == 1:
-                raise
-            raise ModelLoadError(f"{spec}: {error}") from error
-        bundle.model.to(options.device)
-        bundles.append(bundle)
-    return bundles
+    try:
+        bundle = load_model(
+            spec,
+            weights=Path(options.weights) if options.weights else None,
+            class_names=options.class_names,
+            input_size=options.input_size,
+            trust_pickle=options.trust_pickle,
+            samples=options.samples,
+        )
+    except ModelLoadError as error:
+        if len(options.models) == 1:
+            raise
+        raise ModelLoadError(f"{spec}: {error}") from error
+    bundle.model.to(options.device)
+    return bundle
 
 
-def build_app(options: ServeOptions, bundles: list[ModelBundle] | None = None) -> ASGIApp:
+def build_app(
+    options: ServeOptions, bundles: list[ModelBundle | PendingModel] | None = None
+) -> ASGIApp:
     """The app one process serves: one model's, or several behind a picker (server.several)."""
     from tensorsight.explanation import Explainer
     from tensorsight.server.several import ServedModel, create_multi_app, unique_ids
 
     bundles = bundles if bundles is not None else load_bundles(options)
     store = _store(options)  # run ids name their model, so the models can share one store
-    served = [
-        ServedModel(
-            model_id,
-            bundle.name,
-            Explainer.from_bundle(bundle, max_bytes=options.cache_mb * 2**20, store=store),
-        )
-        for model_id, bundle in zip(unique_ids(options.models), bundles, strict=True)
-    ]
+
+    def explainer(bundle: ModelBundle) -> Explainer:
+        return Explainer.from_bundle(bundle, max_bytes=options.cache_mb * 2**20, store=store)
+
+    def served(model_id: str, bundle: ModelBundle | PendingModel) -> ServedModel:
+        if isinstance(bundle, PendingModel):
+            spec = bundle.spec
+            return ServedModel(
+                model_id, bundle.name, load=lambda: explainer(load_bundle(options, spec))
+            )
+        return ServedModel(model_id, bundle.name, explainer(bundle))
+
+    models = [served(*pair) for pair in zip(unique_ids(options.models), bundles, strict=True)]
     return create_multi_app(
-        served, allowed_hosts=options.allowed_hosts, gan_sessions=options.gan_sessions
+        models, allowed_hosts=options.allowed_hosts, gan_sessions=options.gan_sessions
     )
 
 
@@ -145,7 +170,9 @@ def worker_app() -> ASGIApp:
     return build_app(options)
 
 
-def serve_here(options: ServeOptions, bundles: list[ModelBundle], listener: socket.socket) -> None:
+def serve_here(
+    options: ServeOptions, bundles: list[ModelBundle | PendingModel], listener: socket.socket
+) -> None:
     """Serve in this process until a signal stops it (Ctrl+C raises KeyboardInterrupt)."""
     import uvicorn
 

@@ -3,7 +3,9 @@ them at ``/api/models``, and the first model also at the top level.
 
 Each model is a complete :func:`~tensorsight.server.app.create_app` over its own Explainer (its
 samples, its runs), so nothing in the API changes: the page picks a model and talks to
-``models/<id>/api/...``; a client that knows one model keeps using ``/api/...``.
+``models/<id>/api/...``; a client that knows one model keeps using ``/api/...``. A model given
+as ``load`` is built by its first request: ``serve`` with no ``--model`` lists every built-in
+model but starts with only the first one built.
 
 >>> model_id("tinyvgg"), model_id("nets/mynet.py:build")
 ('tinyvgg', 'mynet-py-build')
@@ -11,15 +13,18 @@ samples, its runs), so nothing in the API changes: the page picks a model and ta
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tensorsight.models.loading import ModelLoadError
 from tensorsight.server.app import create_app
 
 if TYPE_CHECKING:
@@ -28,11 +33,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ServedModel:
-    """One model of a server: ``id`` is URL-safe and unique, ``name`` the model's own."""
+    """One model of a server: ``id`` is URL-safe and unique, ``name`` the model's own; its
+    ``explainer``, or ``load`` to make it when the model's first request comes."""
 
     id: str
     name: str
-    explainer: ExplainerLike
+    explainer: ExplainerLike | None = None
+    load: Callable[[], ExplainerLike] | None = None
 
 
 def model_id(spec: str) -> str:
@@ -73,7 +80,7 @@ def create_multi_app(
     ]
     app: ASGIApp = _ModelRouter(
         {
-            model.id: create_app(model.explainer, gan_sessions=gan_sessions if index == 0 else 0)
+            model.id: _model_app(model, gan_sessions if index == 0 else 0)
             for index, model in enumerate(models)
         },
         models[0].id,
@@ -84,6 +91,37 @@ def create_multi_app(
 
         app = TrustedHostMiddleware(app, allowed_hosts=list(allowed_hosts))
     return app
+
+
+def _model_app(model: ServedModel, gan_sessions: int) -> ASGIApp:
+    if model.explainer is not None:
+        return create_app(model.explainer, gan_sessions=gan_sessions)
+    if model.load is None:
+        raise ValueError(f"Model {model.id!r} has neither an explainer nor a way to load one.")
+    load = model.load
+    return _LoadedOnFirstRequest(lambda: create_app(load(), gan_sessions=gan_sessions))
+
+
+class _LoadedOnFirstRequest:
+    """An app built when its first request comes (a worker thread builds it, so the server
+    keeps answering); a model that fails to load answers 500 with the reason, and the next
+    request tries again."""
+
+    def __init__(self, build: Callable[[], ASGIApp]) -> None:
+        self.build = build
+        self.app: ASGIApp | None = None
+        self.lock = asyncio.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with self.lock:  # one load, however many requests wait for it
+            if self.app is None:
+                try:
+                    self.app = await run_in_threadpool(self.build)
+                except ModelLoadError as error:
+                    answer = JSONResponse({"error": str(error)}, status_code=500)
+                    await answer(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 class _ModelRouter:
