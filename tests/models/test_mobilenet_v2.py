@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -98,15 +97,6 @@ def test_seeded_random_input_gives_a_stable_finite_prediction(bundle) -> None:
     assert torch.equal(first, second)
     probabilities = torch.softmax(first, dim=1)
     assert float(probabilities.sum()) == pytest.approx(1.0, abs=1e-5)
-
-
-@needs_weights
-def test_grace_hopper_wears_a_military_uniform(bundle) -> None:
-    spec = importlib.util.find_spec("matplotlib")
-    photo = (Path(spec.origin).parent / "mpl-data/sample_data/grace_hopper.jpg") if spec else None
-    if photo is None or not photo.is_file():
-        pytest.skip("matplotlib's grace_hopper.jpg sample photo is not installed")
-    assert top_classes(bundle, Image.open(photo), 1) == ["military uniform"]
 
 
 @needs_weights
