@@ -228,6 +228,53 @@ def test_gradcheck_in_float64(masked: bool) -> None:
     assert torch.autograd.gradcheck(run, inputs, eps=1e-6, atol=1e-5, fast_mode=True)
 
 
+def test_hand_written_backward_passes_a_full_gradcheck() -> None:
+    """Every argument's gradient, column by column (not gradcheck's fast mode), with groups,
+    offset groups, stride, padding and dilation together, and offsets large enough that some
+    points read partly or wholly outside the input."""
+    case = Case(
+        "grad-full",
+        1,
+        4,
+        (4, 3),
+        2,
+        (2, 2),
+        groups=2,
+        offset_groups=2,
+        stride=(2, 1),
+        padding=(1, 1),
+        dilation=(2, 1),
+    )
+    inputs = tuple(t.requires_grad_() for t in case.tensors(masked=True, seed=5))
+    with torch.no_grad():  # off the pixel lattice, where bilinear interpolation is smooth
+        offset = inputs[1]
+        offset.copy_(torch.floor(offset * 2) + 0.1 + 0.8 * torch.rand_like(offset))
+
+    def run(x, offset, weight, bias, mask):
+        return deform_conv2d_torch(x, offset, weight, bias, mask=mask, **case.settings())
+
+    assert torch.autograd.gradcheck(run, inputs, eps=1e-6, atol=1e-6)
+
+
+def test_points_outside_the_input_read_zero_and_pass_no_gradient() -> None:
+    x = torch.randn(1, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(2, 3, 3, 3, dtype=torch.float64, requires_grad=True)
+    offset = torch.full((1, 18, 2, 3), 7.5, dtype=torch.float64, requires_grad=True)
+    out = deform_conv2d_torch(x, offset, weight)
+    assert torch.equal(out, torch.zeros_like(out))
+    out.square().add(out).sum().backward()
+    for tensor in (x, offset, weight):
+        assert torch.equal(tensor.grad, torch.zeros_like(tensor))
+
+
+def test_gradients_reach_only_what_asks_for_them() -> None:
+    x, offset, weight, bias, mask = CASES[1].tensors(masked=True)
+    offset.requires_grad_()
+    out = deform_conv2d_torch(x, offset, weight, bias, mask=mask, **CASES[1].settings())
+    (grad,) = torch.autograd.grad(out.sum(), offset)
+    assert grad.shape == offset.shape and grad.abs().sum() > 0
+
+
 def test_module_has_torchvisions_constructor_keys_and_forward() -> None:
     torch.manual_seed(0)
     layer = DeformConv2d(4, 6, kernel_size=(3, 2), stride=2, padding=1, dilation=(1, 2), groups=2)
