@@ -18,11 +18,21 @@ import torch.nn.functional as F
 
 from tensorsight.ops import (
     DeformConv2d,
+    deform_conv,
     deform_conv2d,
     deform_conv2d_torch,
     sampling_positions,
     torchvision_deform_conv2d,
 )
+
+
+@pytest.fixture(autouse=True, params=["grid_sample", "gather"])
+def design(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with each of deform_conv2d_torch's two designs (it picks by width)."""
+    monkeypatch.setattr(
+        deform_conv, "_GATHER_MIN_CHANNELS", 0 if request.param == "gather" else 1 << 30
+    )
+    return str(request.param)
 
 
 def _g(a: float, b: float) -> float:
@@ -228,7 +238,7 @@ def test_gradcheck_in_float64(masked: bool) -> None:
     assert torch.autograd.gradcheck(run, inputs, eps=1e-6, atol=1e-5, fast_mode=True)
 
 
-def test_hand_written_backward_passes_a_full_gradcheck() -> None:
+def test_hand_written_backward_passes_a_full_gradcheck(design: str) -> None:
     """Every argument's gradient, column by column (not gradcheck's fast mode), with groups,
     offset groups, stride, padding and dilation together, and offsets large enough that some
     points read partly or wholly outside the input."""
@@ -245,6 +255,8 @@ def test_hand_written_backward_passes_a_full_gradcheck() -> None:
         padding=(1, 1),
         dilation=(2, 1),
     )
+    if design != "gather":
+        pytest.skip("grid_sample's design is differentiated by autograd")
     inputs = tuple(t.requires_grad_() for t in case.tensors(masked=True, seed=5))
     with torch.no_grad():  # off the pixel lattice, where bilinear interpolation is smooth
         offset = inputs[1]
@@ -273,6 +285,23 @@ def test_gradients_reach_only_what_asks_for_them() -> None:
     out = deform_conv2d_torch(x, offset, weight, bias, mask=mask, **CASES[1].settings())
     (grad,) = torch.autograd.grad(out.sum(), offset)
     assert grad.shape == offset.shape and grad.abs().sum() > 0
+
+
+def test_both_designs_agree_on_a_wide_layer_with_gradients() -> None:
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 64, 9, 8, generator=generator)
+    weight = torch.randn(32, 32, 3, 3, generator=generator) * 0.1  # groups=2
+    bias = torch.randn(32, generator=generator)
+    offset = torch.randn(2, 2 * 9, 9, 8, generator=generator) * 2
+    mask = torch.rand(2, 9, 9, 8, generator=generator)
+    results = []
+    for run in (deform_conv._deform_conv2d_gather, deform_conv._deform_conv2d_grid_sample):
+        leaves = [t.clone().requires_grad_() for t in (x, offset, weight, bias, mask)]
+        out = run(*leaves[:4], 1, 1, 1, leaves[4])
+        out.square().sum().backward()
+        results.append([out, *(t.grad for t in leaves)])
+    for gathered, sampled in zip(*results, strict=True):
+        assert torch.allclose(gathered, sampled, rtol=1e-4, atol=1e-3)
 
 
 def test_module_has_torchvisions_constructor_keys_and_forward() -> None:
