@@ -279,6 +279,15 @@ def test_points_outside_the_input_read_zero_and_pass_no_gradient() -> None:
         assert torch.equal(tensor.grad, torch.zeros_like(tensor))
 
 
+def test_a_nan_offset_gives_nan_at_its_output_position_only() -> None:
+    x, weight = torch.randn(1, 3, 6, 6), torch.randn(2, 3, 3, 3)
+    offset = torch.zeros(1, 18, 4, 4)
+    offset[0, 2 * 4, 1, 2] = float("nan")  # the centre tap's dy of output (1, 2)
+    out = deform_conv2d_torch(x, offset, weight)
+    assert out[0, :, 1, 2].isnan().all()
+    assert out.isnan().sum() == 2
+
+
 def test_gradients_reach_only_what_asks_for_them() -> None:
     x, offset, weight, bias, mask = CASES[1].tensors(masked=True)
     offset.requires_grad_()

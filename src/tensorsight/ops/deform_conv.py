@@ -295,7 +295,8 @@ class _SampleTaps(torch.autograd.Function):
         pairs = pairs.to(grid.rows.dtype)
         y = (pairs[..., 0] + grid.rows).clamp_(-_BEFORE, height).add_(_BEFORE).view(-1)
         x = (pairs[..., 1] + grid.cols).clamp_(-_BEFORE, width).add_(_BEFORE).view(-1)
-        y0, x0 = y.floor(), x.floor()
+        # A NaN offset reads row 0 with NaN weights: NaN out, as grid_sample gives, not a bad index.
+        y0, x0 = y.floor().nan_to_num_(0.0), x.floor().nan_to_num_(0.0)
         # Exact in floating point below 2**24 pixels per plane; the plane's start is integer.
         first = torch.add(x0, y0, alpha=width + _BEFORE + _AFTER)
         first = (first.to(grid.starts.dtype).view(batch, -1, groups) + grid.starts).view(-1)
