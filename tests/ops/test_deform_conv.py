@@ -296,7 +296,11 @@ def test_gradients_reach_only_what_asks_for_them() -> None:
     assert grad.shape == offset.shape and grad.abs().sum() > 0
 
 
-def test_both_designs_agree_on_a_wide_layer_with_gradients() -> None:
+@pytest.mark.parametrize("chunk", [1 << 21, 1], ids=["one-chunk", "chunk-per-image"])
+def test_both_designs_agree_on_a_wide_layer_with_gradients(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deform_conv, "_CHUNK_VALUES", chunk)
     generator = torch.Generator().manual_seed(1)
     x = torch.randn(2, 64, 9, 8, generator=generator)
     weight = torch.randn(32, 32, 3, 3, generator=generator) * 0.1  # groups=2
