@@ -1,9 +1,11 @@
 """How much slower is ``tensorsight.ops.deform_conv2d`` than ``F.conv2d`` of the same shape?
 
-Goal: within 4x on CPU. Prints the best-of-N forward and forward+backward times and their ratio,
-in wall-clock time and in this process's CPU time (steadier on a shared machine), for TinyVGG's
-two deformable layers (batch 1 as the explainer runs them, and batch 128 as training does) and a
-64-channel 56x56 layer (ResNet's first stage). The offsets are random (about a pixel), so most
+Goal: within 4x on CPU. Prints the median forward and forward+backward times (wall clock) and
+their ratio in this process's CPU time (steadier on a shared machine), of what deform_conv2d
+runs and of both pure-torch designs (grid_sample + matmul; corner gather + tiled convolution
+with a hand-written backward), for TinyVGG's two deformable layers (batch 1 as the explainer
+runs them, and batch 128 as training does) and a 64-channel 56x56 layer (ResNet's first
+stage). The offsets are random (about a pixel), so most
 taps read between pixels; the plain convolution gets the same input, weight and bias.
 
     python bench/deform_conv.py [--repeats 7] [--threads 2]
@@ -12,6 +14,7 @@ taps read between pixels; the plain convolution gets the same input, weight and 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from tensorsight.ops import deform_conv2d, torchvision_deform_conv2d
+from tensorsight.ops import deform_conv, deform_conv2d, torchvision_deform_conv2d
 
 
 @dataclass(frozen=True)
@@ -41,16 +44,20 @@ SHAPES = (
 
 
 def timed(run: Callable[[], None], repeats: int) -> tuple[float, float]:
-    """Best (wall seconds, CPU seconds) of ``repeats`` runs after one warm-up: on a shared
-    machine the fastest run is the one least disturbed by other processes."""
+    """Median (wall seconds, CPU seconds) of ``repeats`` runs after one warm-up. Runs shorter
+    than a millisecond are timed in batches, so that the clock's resolution does not count."""
     run()
+    start = time.perf_counter()
+    run()
+    batch = max(1, int(1e-3 / max(time.perf_counter() - start, 1e-9)))
     walls, cpus = [], []
     for _ in range(repeats):
         wall, cpu = time.perf_counter(), time.process_time()
-        run()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return min(walls), min(cpus)
+        for _ in range(batch):
+            run()
+        walls.append((time.perf_counter() - wall) / batch)
+        cpus.append((time.process_time() - cpu) / batch)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def cases(shape: Shape) -> dict[str, Callable[[bool], Callable[[], None]]]:
@@ -74,12 +81,18 @@ def cases(shape: Shape) -> dict[str, Callable[[bool], Callable[[], None]]]:
 
         return builder
 
+    def deform(op: Callable[..., torch.Tensor]) -> Callable[[bool], Callable[[], None]]:
+        return make(
+            lambda x, o, w, b: op(x, o, w, b, 1, shape.padding, 1, None),
+            (x, offset, weight, bias),
+        )
+
+    # The two pure-torch designs side by side (deform_conv2d_torch picks one by width).
     return {
         "conv2d": make(lambda x, w, b: F.conv2d(x, w, b, padding=shape.padding), (x, weight, bias)),
-        "deform_conv2d": make(
-            lambda x, o, w, b: deform_conv2d(x, o, w, b, padding=shape.padding),
-            (x, offset, weight, bias),
-        ),
+        "deform_conv2d": deform(deform_conv2d),
+        "grid_sample": deform(deform_conv._deform_conv2d_grid_sample),
+        "gather": deform(deform_conv._deform_conv2d_gather),
     }
 
 
@@ -89,25 +102,25 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    backend = "torchvision" if torchvision_deform_conv2d() else "pure torch (grid_sample)"
+    backend = "torchvision" if torchvision_deform_conv2d() else "pure torch"
     print(f"torch {torch.__version__}, {args.threads} threads, deform_conv2d backend: {backend}")
-    print(
-        f"{'shape':44} {'pass':17} {'conv2d ms':>10} {'deform ms':>10} {'wall x':>7} {'cpu x':>7}"
-    )
+    print("median ms (wall), and x = CPU-time ratio to conv2d (steadier on a shared machine)")
+    names = ("conv2d", "deform_conv2d", "grid_sample", "gather")
+    print(f"{'shape':41} {'pass':8} " + " ".join(f"{name:>17}" for name in names))
     worst = 0.0
     for shape in SHAPES:
         builders = cases(shape)
         for backward in (False, True):
-            plain = timed(builders["conv2d"](backward), args.repeats)
-            deform = timed(builders["deform_conv2d"](backward), args.repeats)
-            wall_ratio, cpu_ratio = deform[0] / plain[0], deform[1] / max(plain[1], 1e-9)
-            worst = max(worst, cpu_ratio)
-            label = "forward+backward" if backward else "forward"
-            print(
-                f"{shape.name:44} {label:17} {plain[0] * 1e3:10.2f} {deform[0] * 1e3:10.2f} "
-                f"{wall_ratio:7.2f} {cpu_ratio:7.2f}"
-            )
-    print(f"largest CPU-time ratio {worst:.2f}x (goal: within 4x)")
+            times = {name: timed(builders[name](backward), args.repeats) for name in names}
+            plain_cpu = max(times["conv2d"][1], 1e-9)
+            worst = max(worst, times["deform_conv2d"][1] / plain_cpu)
+            cells = [f"{times['conv2d'][0] * 1e3:17.2f}"] + [
+                f"{times[name][0] * 1e3:9.2f} ({times[name][1] / plain_cpu:5.1f}x)"
+                for name in names[1:]
+            ]
+            label = "fwd+bwd" if backward else "fwd"
+            print(f"{shape.name:41} {label:8} " + " ".join(cells))
+    print(f"deform_conv2d's largest CPU-time ratio {worst:.2f}x (goal: within 4x)")
 
 
 if __name__ == "__main__":

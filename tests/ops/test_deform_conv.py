@@ -18,11 +18,21 @@ import torch.nn.functional as F
 
 from tensorsight.ops import (
     DeformConv2d,
+    deform_conv,
     deform_conv2d,
     deform_conv2d_torch,
     sampling_positions,
     torchvision_deform_conv2d,
 )
+
+
+@pytest.fixture(autouse=True, params=["grid_sample", "gather"])
+def design(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with each of deform_conv2d_torch's two designs (it picks by width)."""
+    monkeypatch.setattr(
+        deform_conv, "_GATHER_MIN_CHANNELS", 0 if request.param == "gather" else 1 << 30
+    )
+    return str(request.param)
 
 
 def _g(a: float, b: float) -> float:
@@ -226,6 +236,85 @@ def test_gradcheck_in_float64(masked: bool) -> None:
 
     inputs = (x, offset, weight, bias, mask) if masked else (x, offset, weight, bias)
     assert torch.autograd.gradcheck(run, inputs, eps=1e-6, atol=1e-5, fast_mode=True)
+
+
+def test_hand_written_backward_passes_a_full_gradcheck(design: str) -> None:
+    """Every argument's gradient, column by column (not gradcheck's fast mode), with groups,
+    offset groups, stride, padding and dilation together, and offsets large enough that some
+    points read partly or wholly outside the input."""
+    case = Case(
+        "grad-full",
+        1,
+        4,
+        (4, 3),
+        2,
+        (2, 2),
+        groups=2,
+        offset_groups=2,
+        stride=(2, 1),
+        padding=(1, 1),
+        dilation=(2, 1),
+    )
+    if design != "gather":
+        pytest.skip("grid_sample's design is differentiated by autograd")
+    inputs = tuple(t.requires_grad_() for t in case.tensors(masked=True, seed=5))
+    with torch.no_grad():  # off the pixel lattice, where bilinear interpolation is smooth
+        offset = inputs[1]
+        offset.copy_(torch.floor(offset * 2) + 0.1 + 0.8 * torch.rand_like(offset))
+
+    def run(x, offset, weight, bias, mask):
+        return deform_conv2d_torch(x, offset, weight, bias, mask=mask, **case.settings())
+
+    assert torch.autograd.gradcheck(run, inputs, eps=1e-6, atol=1e-6)
+
+
+def test_points_outside_the_input_read_zero_and_pass_no_gradient() -> None:
+    x = torch.randn(1, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(2, 3, 3, 3, dtype=torch.float64, requires_grad=True)
+    offset = torch.full((1, 18, 2, 3), 7.5, dtype=torch.float64, requires_grad=True)
+    out = deform_conv2d_torch(x, offset, weight)
+    assert torch.equal(out, torch.zeros_like(out))
+    out.square().add(out).sum().backward()
+    for tensor in (x, offset, weight):
+        assert torch.equal(tensor.grad, torch.zeros_like(tensor))
+
+
+def test_a_nan_offset_gives_nan_at_its_output_position_only() -> None:
+    x, weight = torch.randn(1, 3, 6, 6), torch.randn(2, 3, 3, 3)
+    offset = torch.zeros(1, 18, 4, 4)
+    offset[0, 2 * 4, 1, 2] = float("nan")  # the centre tap's dy of output (1, 2)
+    out = deform_conv2d_torch(x, offset, weight)
+    assert out[0, :, 1, 2].isnan().all()
+    assert out.isnan().sum() == 2
+
+
+def test_gradients_reach_only_what_asks_for_them() -> None:
+    x, offset, weight, bias, mask = CASES[1].tensors(masked=True)
+    offset.requires_grad_()
+    out = deform_conv2d_torch(x, offset, weight, bias, mask=mask, **CASES[1].settings())
+    (grad,) = torch.autograd.grad(out.sum(), offset)
+    assert grad.shape == offset.shape and grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("chunk", [1 << 21, 1], ids=["one-chunk", "chunk-per-image"])
+def test_both_designs_agree_on_a_wide_layer_with_gradients(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deform_conv, "_CHUNK_VALUES", chunk)
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 64, 9, 8, generator=generator)
+    weight = torch.randn(32, 32, 3, 3, generator=generator) * 0.1  # groups=2
+    bias = torch.randn(32, generator=generator)
+    offset = torch.randn(2, 2 * 9, 9, 8, generator=generator) * 2
+    mask = torch.rand(2, 9, 9, 8, generator=generator)
+    results = []
+    for run in (deform_conv._deform_conv2d_gather, deform_conv._deform_conv2d_grid_sample):
+        leaves = [t.clone().requires_grad_() for t in (x, offset, weight, bias, mask)]
+        out = run(*leaves[:4], 1, 1, 1, leaves[4])
+        out.square().sum().backward()
+        results.append([out, *(t.grad for t in leaves)])
+    for gathered, sampled in zip(*results, strict=True):
+        assert torch.allclose(gathered, sampled, rtol=1e-4, atol=1e-3)
 
 
 def test_module_has_torchvisions_constructor_keys_and_forward() -> None:

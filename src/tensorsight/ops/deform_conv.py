@@ -16,13 +16,15 @@ value reads as zero.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 from torch.nn.modules.utils import _pair
 from torch.overrides import handle_torch_function, has_torch_function
 
@@ -106,8 +108,9 @@ def deform_conv2d_torch(
     mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The pure-PyTorch deformable convolution (what :func:`deform_conv2d` runs without
-    torchvision): one ``grid_sample`` reads every tap of every output position, then one
-    batched matrix product applies the weights. Differentiable in every tensor argument.
+    torchvision). Differentiable in every tensor argument. Two designs give the same numbers:
+    ``grid_sample`` and a matrix product for layers with few channels per offset group, a
+    gather of the four corners with a hand-written backward for wide ones.
 
     >>> x, w = torch.randn(1, 1, 5, 5), torch.randn(1, 1, 3, 3)
     >>> offset = torch.zeros(1, 18, 3, 3)
@@ -116,9 +119,35 @@ def deform_conv2d_torch(
     >>> torch.allclose(deform_conv2d_torch(x, offset, w), shifted, atol=1e-5)
     True
     """
-    batch, in_channels, height, width = _check_shapes(
-        input, offset, weight, bias, stride, padding, dilation, mask
-    )
+    _check_shapes(input, offset, weight, bias, stride, padding, dilation, mask)
+    offset_groups = offset.shape[1] // (2 * weight.shape[2] * weight.shape[3])
+    if input.shape[1] // offset_groups >= _GATHER_MIN_CHANNELS:
+        return _deform_conv2d_gather(input, offset, weight, bias, stride, padding, dilation, mask)
+    return _deform_conv2d_grid_sample(input, offset, weight, bias, stride, padding, dilation, mask)
+
+
+# Which of the two designs runs (bench/deform_conv.py measures both). Reading four corners
+# per point costs a fixed amount of index arithmetic per point and little per channel, so the
+# gather wins on wide layers (64 channels: forward about 2x faster than grid_sample's); on
+# narrow ones (TinyVGG's 10) grid_sample's fused kernels, forward and backward, stay ahead.
+_GATHER_MIN_CHANNELS = 64
+# Sampled values per chunk of images in the gather design (8 MB of float32).
+_CHUNK_VALUES = 1 << 21
+
+
+def _deform_conv2d_grid_sample(
+    input: torch.Tensor,
+    offset: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: Pair,
+    padding: Pair,
+    dilation: Pair,
+    mask: torch.Tensor | None,
+) -> torch.Tensor:
+    """For few channels per offset group: one ``grid_sample`` reads every tap of every output
+    position, then one batched matrix product applies the weights; autograd differentiates."""
+    batch, in_channels, height, width = input.shape
     out_channels, group_in_channels, kh, kw = weight.shape
     taps = kh * kw
     offset_groups = offset.shape[1] // (2 * taps)
@@ -140,6 +169,324 @@ def deform_conv2d_torch(
     if bias is not None:
         output = output + bias.reshape(1, -1, 1, 1)
     return output
+
+
+def _deform_conv2d_gather(
+    input: torch.Tensor,
+    offset: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: Pair,
+    padding: Pair,
+    dilation: Pair,
+    mask: torch.Tensor | None,
+) -> torch.Tensor:
+    """For many channels per offset group: each tap of each output position reads one
+    weighted sum of four input pixels (:class:`_SampleTaps`); laid out as ``kh x kw`` tiles,
+    one per output position, the sampled values form an image that one convolution with
+    stride ``(kh, kw)`` turns into the output (torch's fastest matrix product on CPU, and it
+    handles groups)."""
+    _, group_in_channels, kh, kw = weight.shape
+    settings = (_pair(stride), _pair(padding), _pair(dilation))
+    groups = input.shape[1] // group_in_channels
+    # Images go through in chunks whose sampled values (and their gradients) stay in cache:
+    # once they spill to memory, a batch of 8 runs several times slower per image than one.
+    values_per_image = input.shape[1] * kh * kw * offset.shape[2] * offset.shape[3]
+    chunk = max(1, _CHUNK_VALUES // values_per_image)
+    outputs = []
+    for start in range(0, input.shape[0], chunk):
+        part = slice(start, start + chunk)
+        tiles = _SampleTaps.apply(  # type: ignore[no-untyped-call]
+            input[part], offset[part], None if mask is None else mask[part], (kh, kw), *settings
+        )
+        outputs.append(_TileConv.apply(tiles, weight, bias, groups))  # type: ignore[no-untyped-call]
+    return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
+
+
+class _TileConv(torch.autograd.Function):
+    """``conv2d(tiles, weight, bias, stride=(kh, kw), groups)``, whose weight gradient is one
+    matrix product per group: oneDNN's own for this stride ran about 3x slower than that
+    product (12 vs 4 ms at 64 channels, 56x56, 1 thread)."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        tiles: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        groups: int,
+    ) -> torch.Tensor:
+        ctx.save_for_backward(tiles, weight)
+        ctx.groups = groups
+        return F.conv2d(tiles, weight, bias, stride=weight.shape[2:], groups=groups)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        tiles, weight = ctx.saved_tensors
+        groups, kernel = ctx.groups, list(weight.shape[2:])
+        grad_tiles = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_tiles = torch.ops.aten.convolution_backward(
+                grad, tiles, weight, None, kernel, [0, 0], [1, 1], False, [0, 0], groups,
+                [True, False, False],
+            )[0]  # fmt: skip
+        if ctx.needs_input_grad[1]:
+            grad_weight = _tile_weight_grad(grad, tiles, weight.shape, groups)
+        if ctx.needs_input_grad[2]:
+            grad_bias = grad.sum((0, 2, 3))
+        return grad_tiles, grad_weight, grad_bias, None
+
+
+def _tile_weight_grad(
+    grad: torch.Tensor, tiles: torch.Tensor, weight_shape: torch.Size, groups: int
+) -> torch.Tensor:
+    """``d loss / d weight`` of :class:`_TileConv`: per group, ``[O / g, B * Ho * Wo]`` output
+    gradients times ``[B * Ho * Wo, kh * kw * C / g]`` tiles."""
+    out_channels, per_group, kh, kw = weight_shape
+    batch, _, out_h, out_w = grad.shape
+    positions = batch * out_h * out_w
+    outputs = grad.view(batch, groups, out_channels // groups, out_h * out_w)
+    outputs = outputs.permute(1, 2, 0, 3).reshape(groups, out_channels // groups, positions)
+    # The tiles are channels last: keeping channels innermost makes this a copy of whole
+    # pixels; the small product is put back in the weight's (c, i, j) order afterwards.
+    taps = tiles.permute(0, 2, 3, 1).reshape(batch, out_h, kh, out_w, kw, groups, per_group)
+    taps = taps.permute(5, 0, 1, 3, 2, 4, 6).reshape(groups, positions, kh * kw * per_group)
+    product = torch.bmm(outputs, taps).view(out_channels, kh, kw, per_group)
+    return product.permute(0, 3, 1, 2).contiguous()
+
+
+# Sampling points are processed in "point order" (image, output row, tap row, output column,
+# tap column, offset group) so that the sampled values, channels last, are the tiled image.
+# These permute torchvision's offset [B, G, kh, kw, (dy, dx), Ho, Wo] and mask
+# [B, G, kh, kw, Ho, Wo] into point order and back.
+_OFFSET_TO_POINTS, _POINTS_TO_OFFSET = (0, 5, 2, 6, 3, 1, 4), (0, 5, 2, 4, 6, 1, 3)
+_MASK_TO_POINTS, _POINTS_TO_MASK = (0, 4, 2, 5, 3, 1), (0, 5, 2, 4, 1, 3)
+# The input gets one zero pixel before and two after each side: every corner of a position
+# clamped into [-1, H] (unpadded) then exists and reads zero outside, without validity tests.
+_BEFORE, _AFTER = 1, 2
+# d weight / d fraction for the two neighbours along one axis: (1 - f, f) -> (-1, 1).
+_SLOPE: tuple[Any, Any] = (-1.0, 1.0)
+
+
+class _SampleTaps(torch.autograd.Function):
+    """``input, offset, mask -> tiles [B, C, Ho * kh, Wo * kw]``: tile pixel ``(i, j)`` of
+    output ``(p, q)`` is the bilinear interpolation at that tap's sampling point, times its
+    mask.
+
+    Forward reads the four corners of every point with ``embedding_bag`` (one fused, threaded
+    gather and weighted sum over the input laid out one pixel per row). The backward is
+    written by hand, since autograd would keep many point-sized intermediates and its own
+    ``embedding_bag`` backward sorts every index: the input's gradient scatters each point's
+    output gradient times its four weights back to its corners; the offset's and mask's
+    gradients are the output gradient dotted with the values read with the weights'
+    derivatives (zero where the clamp held the point on the border).
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        input: torch.Tensor,
+        offset: torch.Tensor,
+        mask: torch.Tensor | None,
+        kernel_size: tuple[int, int],
+        stride: tuple[int, int],
+        padding: tuple[int, int],
+        dilation: tuple[int, int],
+    ) -> torch.Tensor:
+        batch, channels, height, width = input.shape
+        (kh, kw), (out_h, out_w) = kernel_size, offset.shape[-2:]
+        groups = offset.shape[1] // (2 * kh * kw)
+        grid = _regular_grid(
+            batch, groups, kernel_size, stride, padding, dilation, (height, width),
+            (out_h, out_w), torch.promote_types(offset.dtype, torch.float32), offset.device,
+        )  # fmt: skip
+        rows = _padded_rows(input, groups)
+        pairs = _to_points(offset.view(batch, groups, kh, kw, 2, out_h, out_w), _OFFSET_TO_POINTS)
+        pairs = pairs.to(grid.rows.dtype)
+        y = (pairs[..., 0] + grid.rows).clamp_(-_BEFORE, height).add_(_BEFORE).view(-1)
+        x = (pairs[..., 1] + grid.cols).clamp_(-_BEFORE, width).add_(_BEFORE).view(-1)
+        # A NaN offset reads row 0 with NaN weights: NaN out, as grid_sample gives, not a bad index.
+        y0, x0 = y.floor().nan_to_num_(0.0), x.floor().nan_to_num_(0.0)
+        # Exact in floating point below 2**24 pixels per plane; the plane's start is integer.
+        first = torch.add(x0, y0, alpha=width + _BEFORE + _AFTER)
+        first = (first.to(grid.starts.dtype).view(batch, -1, groups) + grid.starts).view(-1)
+        if mask is not None:
+            mask = _to_points(mask.view(batch, groups, kh, kw, out_h, out_w), _MASK_TO_POINTS)
+            mask = mask.to(y.dtype).view(-1)
+        weights = _corner_weights(y - y0, x - x0, mask)
+        columns = _gather(rows, first.unsqueeze(1) + grid.steps, weights)
+        ctx.save_for_backward(rows, first, y, x, mask)
+        ctx.grid = grid
+        ctx.shapes = (input.shape, offset.shape, offset.dtype)
+        return columns.view(batch, out_h * kh, out_w * kw, channels).permute(0, 3, 1, 2)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_tiles: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        rows, first, y, x, mask = ctx.saved_tensors
+        input_shape, offset_shape, offset_dtype = ctx.shapes
+        batch, _, height, width = input_shape
+        per_group = rows.shape[1]
+        grad = grad_tiles.permute(0, 2, 3, 1).reshape(-1, per_group)
+        frac_y, frac_x = y - y.floor(), x - x.floor()
+        index = first.unsqueeze(1) + ctx.grid.steps
+        grad_input = grad_offset = grad_mask = None
+        if ctx.needs_input_grad[0]:
+            weights = _corner_weights(frac_y, frac_x, mask).to(grad.dtype)
+            grad_rows = _scatter(grad, index, weights, rows.shape[0])
+            grad_input = _unpad(grad_rows, input_shape)
+        if ctx.needs_input_grad[1]:
+            grad_y = _dot(grad, rows, index, _corner_weights(frac_y, frac_x, mask, "y"))
+            grad_x = _dot(grad, rows, index, _corner_weights(frac_y, frac_x, mask, "x"))
+            # The clamp's gradient: zero where the point was held on the border.
+            grad_y *= (y > 0) & (y < height + _BEFORE)
+            grad_x *= (x > 0) & (x < width + _BEFORE)
+            pairs = torch.stack((grad_y, grad_x), dim=1)
+            points = (*_point_shape(input_shape, offset_shape, ctx.grid), 2)
+            grad_offset = _to_points(pairs.view(points), _POINTS_TO_OFFSET)
+            grad_offset = grad_offset.reshape(offset_shape).to(offset_dtype)
+        if ctx.needs_input_grad[2]:
+            grad_mask = _dot(grad, rows, index, _corner_weights(frac_y, frac_x, None))
+            points = _point_shape(input_shape, offset_shape, ctx.grid)
+            grad_mask = _to_points(grad_mask.view(points), _POINTS_TO_MASK)
+            grad_mask = grad_mask.reshape(batch, -1, *offset_shape[-2:]).to(offset_dtype)
+        return grad_input, grad_offset, grad_mask, None, None, None, None
+
+
+class _Grid(NamedTuple):
+    """What every call of one configuration shares (cached by :func:`_regular_grid`)."""
+
+    rows: torch.Tensor  # undeformed sampling rows [Ho, kh, 1, 1, 1] (unpadded pixels)
+    cols: torch.Tensor  # and columns [1, 1, Wo, kw, 1]
+    starts: torch.Tensor  # first padded row of each (image, offset group): [B, 1, G] int64
+    steps: torch.Tensor  # the four corners' rows after the top-left one's: [1, 4] int64
+
+
+@functools.lru_cache(maxsize=64)
+def _regular_grid(
+    batch: int,
+    groups: int,
+    kernel_size: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    size: tuple[int, int],
+    out_size: tuple[int, int],
+    dtype: torch.dtype,
+    device: torch.device,
+) -> _Grid:
+    """The :class:`_Grid` of a configuration; small layers would spend a good part of a call
+    building it."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
+    (height, width), (out_h, out_w) = size, out_size
+
+    def ticks(count: int, step: int) -> torch.Tensor:
+        return torch.arange(count, dtype=dtype, device=device) * step
+
+    rows = ticks(out_h, sh).view(-1, 1) + ticks(kh, dh)
+    cols = ticks(out_w, sw).view(-1, 1) + ticks(kw, dw)
+    padded_width = width + _BEFORE + _AFTER
+    plane = (height + _BEFORE + _AFTER) * padded_width
+    starts = torch.arange(batch * groups, device=device) * plane
+    steps = torch.tensor([[0, 1, padded_width, padded_width + 1]], device=device)
+    return _Grid(
+        (rows - ph).view(out_h, kh, 1, 1, 1),
+        (cols - pw).view(1, 1, out_w, kw, 1),
+        starts.view(batch, 1, groups),
+        steps,
+    )
+
+
+def _to_points(tensor: torch.Tensor, order: tuple[int, ...]) -> torch.Tensor:
+    """``tensor`` permuted and made contiguous (one copy), so that ``view`` flattens it."""
+    return tensor.permute(order).contiguous()
+
+
+def _point_shape(input_shape: torch.Size, offset_shape: torch.Size, grid: _Grid) -> tuple[int, ...]:
+    """[B, Ho, kh, Wo, kw, G]: the shape of one value per sampling point, in point order."""
+    out_h, kh = grid.rows.shape[:2]
+    out_w, kw = grid.cols.shape[2:4]
+    return (input_shape[0], out_h, kh, out_w, kw, grid.starts.shape[2])
+
+
+def _padded_rows(input: torch.Tensor, offset_groups: int) -> torch.Tensor:
+    """The zero-bordered input, channels last, one row per (image, offset group, pixel):
+    ``[B * G * (H + 3) * (W + 3), C / G]``."""
+    batch, channels, height, width = input.shape
+    per_group = channels // offset_groups
+    border = _BEFORE + _AFTER
+    rows = input.new_zeros(batch, offset_groups, height + border, width + border, per_group)
+    inner = rows[:, :, _BEFORE : _BEFORE + height, _BEFORE : _BEFORE + width]
+    inner.copy_(input.view(batch, offset_groups, per_group, height, width).permute(0, 1, 3, 4, 2))
+    return rows.view(-1, per_group)
+
+
+def _unpad(grad_rows: torch.Tensor, input_shape: torch.Size) -> torch.Tensor:
+    """The inverse of :func:`_padded_rows` for a gradient: the border dropped, NCHW again."""
+    batch, _, height, width = input_shape
+    per_group = grad_rows.shape[1]
+    border = _BEFORE + _AFTER
+    planes = grad_rows.view(batch, -1, height + border, width + border, per_group)
+    inner = planes[:, :, _BEFORE : _BEFORE + height, _BEFORE : _BEFORE + width]
+    return inner.permute(0, 1, 4, 2, 3).reshape(input_shape)
+
+
+def _corner_weights(
+    frac_y: torch.Tensor,
+    frac_x: torch.Tensor,
+    mask: torch.Tensor | None,
+    slope: str = "",
+) -> torch.Tensor:
+    """``[N, 4]`` weights of each point's corners (top-left, top-right, bottom-left,
+    bottom-right): the paper's ``g`` along y times ``g`` along x, times the mask. With
+    ``slope="y"`` (or ``"x"``) that axis's pair ``(1 - f, f)`` becomes its derivative
+    ``(-1, 1)``."""
+    along_y = _SLOPE if slope == "y" else (1 - frac_y, frac_y)
+    along_x = _SLOPE if slope == "x" else (1 - frac_x, frac_x)
+    if mask is not None:
+        along_y = (mask * along_y[0], mask * along_y[1])
+    weights = frac_y.new_empty(frac_y.shape[0], 4)
+    # One column at a time: a broadcast [N, 2, 1] * [N, 1, 2] product runs ten times slower.
+    for corner, (wy, wx) in enumerate(itertools.product(along_y, along_x)):
+        torch.mul(wy, wx, out=weights[:, corner])
+    return weights
+
+
+def _gather(rows: torch.Tensor, index: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``sum_c weights[n, c] * rows[index[n, c]]`` for every point ``n``: ``[N, C / G]``."""
+    return F.embedding_bag(index, rows, per_sample_weights=weights.to(rows.dtype), mode="sum")
+
+
+def _dot(
+    grad: torch.Tensor, rows: torch.Tensor, index: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Per point, the output gradient dotted with the value read with ``weights``."""
+    values = _gather(rows, index, weights)
+    # As a batch of 1 x C by C x 1 products: several times faster than (a * b).sum(1) for
+    # the short rows of small layers.
+    return torch.bmm(grad.unsqueeze(1), values.unsqueeze(2)).view(-1).to(weights.dtype)
+
+
+def _scatter(
+    grad: torch.Tensor, index: torch.Tensor, weights: torch.Tensor, size: int
+) -> torch.Tensor:
+    """The adjoint of :func:`_gather`: ``[size, C / G]`` rows where row ``index[n, c]``
+    receives ``weights[n, c] * grad[n]``.
+
+    A product with the (uncoalesced) sparse matrix of the weights: it adds each point's
+    gradient row, scaled, straight into its four corners, where ``index_add_`` or
+    ``scatter_add_`` would first need a copy per corner (four times the gradient)."""
+    points = grad.shape[0]
+    columns = torch.arange(points, device=grad.device).repeat_interleave(4)
+    spread = torch.sparse_coo_tensor(
+        torch.stack((index.view(-1), columns)),
+        weights.reshape(-1).to(grad.dtype),
+        (size, points),
+        check_invariants=False,
+    )
+    total: torch.Tensor = torch.sparse.mm(spread, grad)
+    return total
 
 
 def sampling_positions(
