@@ -94,7 +94,8 @@ def torchvision_deform_conv2d() -> Callable[..., torch.Tensor] | None:
         from torchvision.ops import deform_conv2d as native
     except Exception:  # absent, or built for another torch (it then fails on its C++ ops)
         return None
-    return native
+    op: Callable[..., torch.Tensor] = native
+    return op
 
 
 def deform_conv2d_torch(
@@ -510,11 +511,14 @@ def sampling_positions(
     batch, channels, out_h, out_w = offset.shape
     taps = kh * kw
     pairs = offset.reshape(batch, channels // (2 * taps), taps, 2, out_h, out_w)
-    options = {"dtype": offset.dtype, "device": offset.device}
-    tap_rows = torch.arange(kh, **options).repeat_interleave(kw) * dh
-    tap_cols = torch.arange(kw, **options).repeat(kh) * dw
-    rows = torch.arange(out_h, **options) * sh - ph
-    cols = torch.arange(out_w, **options) * sw - pw
+
+    def steps(count: int) -> torch.Tensor:
+        return torch.arange(count, dtype=offset.dtype, device=offset.device)
+
+    tap_rows = steps(kh).repeat_interleave(kw) * dh
+    tap_cols = steps(kw).repeat(kh) * dw
+    rows = steps(out_h) * sh - ph
+    cols = steps(out_w) * sw - pw
     base_y = tap_rows.reshape(taps, 1, 1) + rows.reshape(1, out_h, 1)
     base_x = tap_cols.reshape(taps, 1, 1) + cols.reshape(1, 1, out_w)
     return base_y + pairs[:, :, :, 0], base_x + pairs[:, :, :, 1]
