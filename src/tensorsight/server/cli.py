@@ -145,8 +145,8 @@ def serve(args: argparse.Namespace) -> int:
     reach = "this computer only" if is_loopback(args.host) else "other computers too"
     workers = f"{options.workers} workers" if options.workers > 1 else "1 process"
     print(
-        f"tensorsight: {workers} on {describe_device(options.device)}, {options.cache_mb} MB of activations "
-        f"each, {options.store_description()}",
+        f"tensorsight: {workers} on {describe_device(options.device)}, {options.cache_mb} MB "
+        f"of activations each, {options.store_description()}",
         flush=True,
     )
     what = ", ".join(bundle.name for bundle in bundles)

@@ -10,6 +10,8 @@ import argparse
 import sys
 from typing import Any
 
+from tensorsight.devices import DeviceError, add_device_option, describe_device, resolve_device
+
 _DEFAULT_OUTPUT = "tinyvgg-run"
 
 
@@ -90,6 +92,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="plain TinyVGG safetensors to start --deformable from (default: the shipped TinyVGG)",
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_device_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)
     return parser
@@ -99,6 +102,13 @@ def run(args: argparse.Namespace) -> int:
     """Train as the parsed ``args`` say; print where the model went and its test accuracy."""
     from tensorsight.data import DatasetError, DatasetNotFoundError
     from tensorsight.training.trainer import DEFORMABLE_DEFAULTS, TrainConfig, train
+
+    try:
+        device = resolve_device(args.device)
+    except DeviceError as error:
+        print(f"tensorsight train: error: --{error}", file=sys.stderr)
+        return 2
+    print(f"tensorsight train: training on {describe_device(device)}", flush=True)
 
     overrides = {
         key: value
@@ -124,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         output=args.output,
         data=args.data,
         data_dir=args.data_dir,
+        device=device,
         progress=not args.quiet,
         **overrides,
     )
