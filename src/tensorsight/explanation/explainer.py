@@ -21,6 +21,7 @@ from tensorsight.capturing import CaptureError, Graph, Node, capture
 from tensorsight.explanation.details import check_channel, detail_pack, per_image, terms_pack
 from tensorsight.explanation.errors import BadParameterError, ModelRunError, UnknownIdError
 from tensorsight.explanation.feeds import node_feeds
+from tensorsight.explanation.host import HostGraph, to_host, value_ranges
 from tensorsight.explanation.latent import (
     VERDICT_NOTE,
     critic_input,
@@ -215,7 +216,7 @@ class Explainer:
         return {
             "run_id": run_id,
             "input_png_base64": base64.b64encode(input_png).decode("ascii"),
-            "nodes": {node.id: _node_stats(node) for node in run.graph.nodes},
+            "nodes": _node_stats(run.graph),
             "output": self._output_summary(run.graph),
         }
 
@@ -233,13 +234,13 @@ class Explainer:
             raise BadParameterError(f"{self.name} takes images, not latent vectors.")
         latent = latent_vector(self.latent_dim, z, seed)
         run_id, run = self._kept(latent)
-        image = run.graph.output.activation
+        image = to_host(run.graph.output.activation)
         return {
             "run_id": run_id,
             "latent": latent.flatten().tolist(),
             "input_png_base64": image_png_base64(image),
             "image_png_base64": image_png_base64(image),
-            "nodes": {node.id: _node_stats(node) for node in run.graph.nodes},
+            "nodes": _node_stats(run.graph),
             "output": self._output_summary(run.graph),
             "verdict": verdict(self.critic, image) if self.critic is not None else None,
         }
@@ -278,7 +279,8 @@ class Explainer:
 
         ``u8`` quantises each channel to 0..255 over its own ``scale`` ``[min, max]`` (a vector
         counts as one channel); ``f32`` sends the values. ``channels=(start, stop)`` limits the
-        maps sent; vectors are always sent whole.
+        maps sent; vectors are always sent whole. Computed where the run lives; only the
+        arrays sent cross to the host.
         """
         if encoding not in ENCODINGS:
             raise BadParameterError(f"encoding must be one of {ENCODINGS}, not {encoding!r}.")
@@ -300,19 +302,19 @@ class Explainer:
                 "shape": list(node.output_shape),
                 "channels": [start, stop],
                 "encoding": encoding,
-                "scale": [[float(lo), float(hi)] for lo, hi in zip(low, high, strict=True)],
+                "scale": to_host(torch.stack((low, high), dim=1)).tolist(),
             }
-            arrays[node_id] = (
-                _quantise(values, low, high) if encoding == "u8" else values.contiguous().numpy()
-            )
+            sent = _quantise(values, low, high) if encoding == "u8" else values.contiguous()
+            arrays[node_id] = to_host(sent).numpy()
         return {"nodes": meta}, arrays
 
     def detail(
         self, run_id: str, node_id: str, channel: int = 0
     ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """The numbers behind one node's detail view for one channel (or unit), as a pack."""
+        """The numbers behind one node's detail view for one channel (or unit), as a pack
+        (computed on the host from the nodes it reads, moved there from the run's device)."""
         _check_whole_numbers("channel", channel)
-        graph = self._run(run_id).graph
+        graph = HostGraph.of(self._run(run_id).graph)
         return detail_pack(graph, _node(graph, node_id), channel)
 
     def terms(
@@ -324,7 +326,7 @@ class Explainer:
         >>> arrays["products"].sum() + meta["bias"]  # == output[2, 3]  # doctest: +SKIP
         """
         _check_whole_numbers("channel, row and col", channel, row, col)
-        graph = self._run(run_id).graph
+        graph = HostGraph.of(self._run(run_id).graph)
         return terms_pack(graph, _node(graph, node_id), channel, row, col)
 
     # -- internals -----------------------------------------------------------------------------
@@ -373,8 +375,8 @@ class Explainer:
         output = graph.output
         if output.kind not in ("softmax", "sigmoid") or not output.inputs:
             return {"node_id": output.id, "logits": [], "probabilities": [], "top": []}
-        logits = per_image(graph.node(output.inputs[0]).activation)
-        probabilities = per_image(output.activation)
+        logits = to_host(per_image(graph.node(output.inputs[0]).activation))
+        probabilities = to_host(per_image(output.activation))
         if output.kind == "sigmoid":
             if probabilities.numel() != 1:
                 return {"node_id": output.id, "logits": [], "probabilities": [], "top": []}
@@ -471,21 +473,24 @@ def _finite(values: torch.Tensor) -> torch.Tensor:
     )
 
 
-def _quantise(values: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> np.ndarray:
+def _quantise(values: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
     """Map each channel's ``low..high`` to 0..255 (a constant channel maps to 0)."""
     shape = (-1,) + (1,) * (values.dim() - 1)
-    low, high = low.double().reshape(shape), high.double().reshape(shape)
+    # float64 where the device has it (MPS has none): the same bytes as on the CPU.
+    precise = torch.float32 if values.device.type == "mps" else torch.float64
+    low, high = low.to(precise).reshape(shape), high.to(precise).reshape(shape)
     span = torch.where(high > low, high - low, torch.ones_like(high))
-    scaled = (_finite(values).double() - low) / span * 255.0
-    return scaled.round().clamp(0, 255).to(torch.uint8).numpy()
+    scaled = (_finite(values).to(precise) - low) / span * 255.0
+    return scaled.round().clamp(0, 255).to(torch.uint8)
 
 
-def _node_stats(node: Node) -> dict[str, Any]:
-    # NumPy: torch's reductions are much slower on small tensors when the CPU is contended.
-    values = per_image(node.activation).to(torch.float32).numpy()
-    finite = values[np.isfinite(values)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-    return {"shape": list(node.output_shape), "min": _short(low), "max": _short(high)}
+def _node_stats(graph: Graph) -> dict[str, dict[str, Any]]:
+    """Each node's shape and finite value range (the overview's colour scales)."""
+    ranges = value_ranges([per_image(node.activation) for node in graph.nodes])
+    return {
+        node.id: {"shape": list(node.output_shape), "min": _short(low), "max": _short(high)}
+        for node, (low, high) in zip(graph.nodes, ranges, strict=True)
+    }
 
 
 def _short(value: float) -> float:
