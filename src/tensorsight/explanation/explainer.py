@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,9 @@ ENCODINGS = ("u8", "f32")
 class _Run:
     graph: Graph
     synthetic: frozenset[str]
+    # The overview's node statistics and output summary, made on first asking: a run's numbers
+    # never change, and every student who opens the same sample asks for them again.
+    summary: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def nbytes(self) -> int:
@@ -198,9 +201,10 @@ class Explainer:
                 "a latent vector (run_latent), or ask its discriminator about a photo "
                 "(judge_image)."
             )
-        x = self.preprocessing.to_tensor(image)
+        view = self.preprocessing.model_view(image)
+        x = torch.from_numpy(self.preprocessing.view_array(view))[None]
         run_id, run = self._kept(x)
-        return self._overview(run_id, run, _png(self.preprocessing.model_view(image)))
+        return self._overview(run_id, run, _png(view))
 
     def overview(self, run_id: str) -> dict[str, Any]:
         """The overview of a run this explainer knows (what :meth:`run_image` answered), e.g.
@@ -216,9 +220,14 @@ class Explainer:
         return {
             "run_id": run_id,
             "input_png_base64": base64.b64encode(input_png).decode("ascii"),
-            "nodes": _node_stats(run.graph),
-            "output": self._output_summary(run.graph),
+            **self._summary(run),
         }
+
+    def _summary(self, run: _Run) -> dict[str, Any]:
+        """``{"nodes": ..., "output": ...}`` of the overview, made once per run."""
+        if not run.summary:
+            run.summary.update(nodes=_node_stats(run.graph), output=self._output_summary(run.graph))
+        return run.summary
 
     def run_latent(
         self, z: Sequence[float] | None = None, *, seed: int | None = None
@@ -240,8 +249,7 @@ class Explainer:
             "latent": latent.flatten().tolist(),
             "input_png_base64": image_png_base64(image),
             "image_png_base64": image_png_base64(image),
-            "nodes": _node_stats(run.graph),
-            "output": self._output_summary(run.graph),
+            **self._summary(run),
             "verdict": verdict(self.critic, image) if self.critic is not None else None,
         }
 
@@ -292,12 +300,10 @@ class Explainer:
             values = per_image(node.activation).to(torch.float32)
             if values.dim() == 1:
                 start, stop = 0, 1
-                low, high = _finite(values).min().reshape(1), _finite(values).max().reshape(1)
             else:
                 start, stop = _channel_range(channels, values.shape[0])
                 values = values[start:stop]
-                flat = _finite(values).reshape(values.shape[0], -1)
-                low, high = flat.min(dim=1).values, flat.max(dim=1).values
+            low, high = _channel_scales(values)
             meta[node_id] = {
                 "shape": list(node.output_shape),
                 "channels": [start, stop],
@@ -473,6 +479,15 @@ def _finite(values: torch.Tensor) -> torch.Tensor:
     )
 
 
+def _channel_scales(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each channel's finite ``(min, max)``; a vector is one channel."""
+    flat = values.reshape(1 if values.dim() == 1 else values.shape[0], -1)
+    low, high = torch.aminmax(flat, dim=1)
+    if not bool(torch.isfinite(low).all() & torch.isfinite(high).all()):  # NaN or inf inside
+        low, high = torch.aminmax(_finite(flat), dim=1)
+    return low, high
+
+
 def _quantise(values: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
     """Map each channel's ``low..high`` to 0..255 (a constant channel maps to 0)."""
     shape = (-1,) + (1,) * (values.dim() - 1)
@@ -480,8 +495,12 @@ def _quantise(values: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> to
     precise = torch.float32 if values.device.type == "mps" else torch.float64
     low, high = low.to(precise).reshape(shape), high.to(precise).reshape(shape)
     span = torch.where(high > low, high - low, torch.ones_like(high))
-    scaled = (_finite(values).to(precise) - low) / span * 255.0
-    return scaled.round().clamp(0, 255).to(torch.uint8)
+    # In place on one copy: (finite(values) - low) / span * 255, rounded and clamped.
+    scaled = values.to(precise, copy=True)
+    finfo = torch.finfo(torch.float32)
+    torch.nan_to_num(scaled, nan=0.0, posinf=finfo.max, neginf=finfo.min, out=scaled)
+    scaled.sub_(low).div_(span).mul_(255.0).round_().clamp_(0, 255)
+    return scaled.to(torch.uint8)
 
 
 def _node_stats(graph: Graph) -> dict[str, dict[str, Any]]:

@@ -103,5 +103,9 @@ def device_ranges(tensors: Sequence[torch.Tensor]) -> list[tuple[float, float]]:
 def _host_range(tensor: torch.Tensor) -> tuple[float, float]:
     # NumPy: torch's reductions are much slower on small tensors when the CPU is contended.
     values = tensor.detach().to(torch.float32).numpy()
+    if values.size:  # the usual case, every value finite: two reductions and no mask
+        low, high = values.min(), values.max()
+        if np.isfinite(low) and np.isfinite(high):
+            return float(low), float(high)
     finite = values[np.isfinite(values)]
     return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)

@@ -107,8 +107,18 @@ def _add_scale_options(parser: argparse.ArgumentParser) -> None:
         type=_positive,
         default=DEFAULT_CACHE_MB,
         metavar="MB",
-        help="activation budget per worker: computed runs are kept up to this size and "
-        f"recomputed from their inputs when asked again (default: {DEFAULT_CACHE_MB})",
+        help="memory for computed runs per worker and model: their activations are kept up to "
+        "this size and recomputed from their inputs when asked again; a sixteenth of it keeps "
+        f"gzipped answers already sent (default: {DEFAULT_CACHE_MB})",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="torch threads per worker (default: 1; a class sends many small requests at once, "
+        "and on a busy machine an op split over threads waits for the slowest: scale out with "
+        "--workers instead)",
     )
     add_device_option(parser)
 
@@ -204,6 +214,7 @@ def _options(args: argparse.Namespace) -> ServeOptions:
         store=str(store) if store else None,
         store_mb=args.store_mb,
         cache_mb=args.cache_mb,
+        threads=args.threads,
         device=_device(args.device),
         gan_sessions=args.gan_sessions,
     )

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tensorsight.server.app import create_app
+from tensorsight.server.app import DEFAULT_ANSWER_CACHE_BYTES, create_app
 
 if TYPE_CHECKING:
     from tensorsight.protocol import ExplainerLike
@@ -63,9 +63,11 @@ def create_multi_app(
     *,
     allowed_hosts: tuple[str, ...] | None = None,
     gan_sessions: int = 0,
+    answer_cache_bytes: int = DEFAULT_ANSWER_CACHE_BYTES,
 ) -> ASGIApp:
     """One app serving every model; the first also answers the plain ``/api/...`` routes and,
-    with ``gan_sessions``, GAN Lab (``/gan``, one per server, not per model)."""
+    with ``gan_sessions``, GAN Lab (``/gan``, one per server, not per model).
+    ``answer_cache_bytes`` is shared out evenly between the models' answer caches."""
     if not models:
         raise ValueError("Serve at least one model.")
     listing = [
@@ -73,7 +75,11 @@ def create_multi_app(
     ]
     app: ASGIApp = _ModelRouter(
         {
-            model.id: create_app(model.explainer, gan_sessions=gan_sessions if index == 0 else 0)
+            model.id: create_app(
+                model.explainer,
+                gan_sessions=gan_sessions if index == 0 else 0,
+                answer_cache_bytes=answer_cache_bytes // len(models),
+            )
             for index, model in enumerate(models)
         },
         models[0].id,
