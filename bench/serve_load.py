@@ -346,10 +346,11 @@ def report(
     p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
     non_2xx = {status: n for status, n in sorted(tally.statuses.items()) if not 200 <= status < 300}
     budget = args.cache_mb * 2**20 * workers
+    serve_options = "".join(f" {option}" for option in args.serve_options)
     print(
         f"{args.model}, {args.clients} clients in {args.client_processes} process(es), "
-        f"{workers} worker(s) {' '.join(args.serve_options)}, {elapsed:.0f} s, load average "
-        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:".replace("  ", " ")
+        f"{workers} worker(s){serve_options}, {elapsed:.0f} s, load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:"
     )
     print(f"  requests/s {count / elapsed:.1f} ({count} answered)")
     print(f"  latency p50 {statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
