@@ -86,7 +86,8 @@ def create_app(
     ``explainer``, decoding uploads within the limits) lets a host answer further methods.
     ``gan_sessions`` bounds the GAN Lab sessions training at once (``/gan`` and its WebSocket,
     :mod:`tensorsight.server.gan`, which extends ``protocol`` per session); 0 leaves GAN Lab out.
-    ``answer_cache_bytes`` bounds the gzipped run answers kept for the next asker (0: none).
+    ``answer_cache_bytes`` bounds the gzipped run answers kept for the next asker (the latest
+    is always kept).
 
     >>> from starlette.testclient import TestClient            # doctest: +SKIP
     >>> client = TestClient(create_app(Explainer(model, ...)))  # doctest: +SKIP
