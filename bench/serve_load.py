@@ -5,6 +5,10 @@ twice) or pick a sample, fetch the first view's activation maps of its run, open
 views, pause to read, and again. After the load, one client asks every distinct request once
 more, alone, and every answer received under load is compared with that single-client answer.
 
+The students' browsers would be other computers; here they share the cores with the server, so
+they run in ``--client-processes`` processes (one event loop for all would queue each answer
+behind the others' and count that wait as the server's latency).
+
 Printed for 1 and for ``--workers`` N processes: requests/s, p50/p99 latency, non-2xx answers by
 status, transport errors, wrong answers, and the server's resident memory (all its processes):
 idle after warm-up, and peak under load, against the activation budget.
@@ -14,6 +18,7 @@ workers, 0 non-2xx; MobileNetV2 at 10 clients, peak minus idle within 1.25x the 
 
     python bench/serve_load.py [--model tinyvgg] [--clients 50] [--seconds 30] [--workers 4]
                                [--cache-mb 512] [--think-ms 500] [--only N]
+                               [--client-processes 4] [-- SERVE OPTIONS...]
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import argparse
 import asyncio
 import hashlib
 import io
+import multiprocessing
 import os
 import random
 import re
@@ -32,6 +38,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +54,7 @@ DETAILS_PER_RUN = 3
 DETAIL_CHANNELS = 2  # detail views ask channels 0..1, so the requests repeat and can be checked
 REQUEST_TIMEOUT_S = 120
 KEEPALIVE_S = 2.0
+CLIENT_STARTUP_S = 5.0  # time for the client processes to start before they all begin at once
 
 
 @dataclass
@@ -65,6 +73,14 @@ class Tally:
         self.statuses[response.status_code] += 1
         if response.is_success:
             self.answers[key][hashlib.sha1(response.content).hexdigest()] += 1
+
+    def merge(self, other: Tally) -> None:
+        """Add what another process's clients saw."""
+        self.latencies += other.latencies
+        self.statuses.update(other.statuses)
+        self.transport_errors.update(other.transport_errors)
+        for key, digests in other.answers.items():
+            self.answers[key].update(digests)
 
 
 def pictures() -> list[bytes]:
@@ -198,8 +214,44 @@ class Student:
         return response
 
 
-async def load(url: str, clients: int, seconds: float, think_s: float) -> tuple[Tally, float]:
+def load(
+    url: str, clients: int, seconds: float, think_s: float, processes: int
+) -> tuple[Tally, float]:
+    """Every client's tally and the seconds the load lasted; clients dealt over ``processes``."""
+    seeds = [list(range(clients))[index::processes] for index in range(processes)]
+    if processes == 1:
+        return asyncio.run(students(url, seeds[0], None, seconds, think_s))
+    begin = time.time() + CLIENT_STARTUP_S
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        parts = list(
+            pool.map(
+                _students_process,
+                [url] * processes,
+                seeds,
+                [begin] * processes,
+                [seconds] * processes,
+                [think_s] * processes,
+            )
+        )
     tally = Tally()
+    for part, _ in parts:
+        tally.merge(part)
+    return tally, max(elapsed for _, elapsed in parts)
+
+
+def _students_process(
+    url: str, seeds: list[int], begin: float, seconds: float, think_s: float
+) -> tuple[Tally, float]:
+    return asyncio.run(students(url, seeds, begin, seconds, think_s))
+
+
+async def students(
+    url: str, seeds: list[int], begin: float | None, seconds: float, think_s: float
+) -> tuple[Tally, float]:
+    """Clients with these seeds, from wall-clock time ``begin`` (None: now) for ``seconds``."""
+    tally = Tally()
+    clients = len(seeds)
     # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them: else a
     # request can race the server's close (a browser retries it; here it counts as an error).
     limits = httpx.Limits(
@@ -209,11 +261,11 @@ async def load(url: str, clients: int, seconds: float, think_s: float) -> tuple[
         info = (await http.get("/api/model")).json()
         samples = [sample["id"] for sample in (await http.get("/api/samples")).json()]
         uploads = pictures()
-        students = [
-            Student(http, tally, info, samples, uploads, think_s, seed) for seed in range(clients)
-        ]
+        group = [Student(http, tally, info, samples, uploads, think_s, seed) for seed in seeds]
+        if begin is not None:
+            await asyncio.sleep(max(0.0, begin - time.time()))
         started = time.monotonic()
-        await asyncio.gather(*(student.run_until(started + seconds) for student in students))
+        await asyncio.gather(*(student.run_until(started + seconds) for student in group))
         return tally, time.monotonic() - started
 
 
@@ -248,7 +300,15 @@ def warm_up(url: str) -> None:
 
 
 def bench(args: argparse.Namespace, workers: int) -> None:
-    options = ["--model", args.model, "--workers", str(workers), "--cache-mb", str(args.cache_mb)]
+    options = [
+        "--model",
+        args.model,
+        "--workers",
+        str(workers),
+        "--cache-mb",
+        str(args.cache_mb),
+        *args.serve_options,
+    ]
     with serve(options) as (url, pid):
         warm_up(url)
         time.sleep(1)
@@ -262,7 +322,9 @@ def bench(args: argparse.Namespace, workers: int) -> None:
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
-        tally, elapsed = asyncio.run(load(url, args.clients, args.seconds, args.think_ms / 1000))
+        tally, elapsed = load(
+            url, args.clients, args.seconds, args.think_ms / 1000, args.client_processes
+        )
         done.set()
         watcher.join()
         wrong, checked = wrong_answers(url, tally)
@@ -284,7 +346,12 @@ def report(
     p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
     non_2xx = {status: n for status, n in sorted(tally.statuses.items()) if not 200 <= status < 300}
     budget = args.cache_mb * 2**20 * workers
-    print(f"{args.model}, {args.clients} clients, {workers} worker(s), {elapsed:.0f} s:")
+    serve_options = "".join(f" {option}" for option in args.serve_options)
+    print(
+        f"{args.model}, {args.clients} clients in {args.client_processes} process(es), "
+        f"{workers} worker(s){serve_options}, {elapsed:.0f} s, load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:"
+    )
     print(f"  requests/s {count / elapsed:.1f} ({count} answered)")
     print(f"  latency p50 {statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
     print(f"  non-2xx {sum(non_2xx.values())} {non_2xx or ''}".rstrip())
@@ -315,7 +382,18 @@ def main() -> None:
         default=500,
         help="mean pause between a client's runs (exponential)",
     )
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        default=4,
+        help="processes the clients are dealt over (default: 4)",
+    )
+    parser.add_argument(
+        "serve_options", nargs="*", help="more `tensorsight serve` options, after --"
+    )
     args = parser.parse_args()
+    if not 1 <= args.client_processes <= min(16, args.clients):
+        parser.error("--client-processes: 1..16, and no more than --clients")
     if not 1 <= args.clients <= 1000 or not 0 < args.seconds <= 600:
         parser.error("keep it bounded: 1..1000 clients, up to 600 s")
     for workers in [args.only] if args.only else sorted({1, args.workers}):

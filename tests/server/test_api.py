@@ -207,3 +207,27 @@ def test_page_and_assets_come_from_the_static_folder_with_cache_headers(client):
     again = client.get("/static/style.css", headers={"if-none-match": plain.headers["etag"]})
     assert again.status_code == 304
     assert client.get("/static/missing.js").status_code == 404
+
+
+def test_a_runs_answers_are_kept_gzipped_and_sent_again_without_recomputing(
+    client, explainer, monkeypatch
+):
+    run_id = client.post("/api/runs", json={"sample": "bag-1"}).json()["run_id"]
+    url = f"/api/runs/{run_id}/activations?nodes=n1,n2&channels=0:3"
+    first = client.get(url, headers={"accept-encoding": "gzip"})
+    assert first.headers["content-encoding"] == "gzip"
+    assert first.headers["vary"] == "Accept-Encoding"
+    calls = []
+    real = type(explainer).activations
+    monkeypatch.setattr(
+        type(explainer), "activations", lambda *a, **k: calls.append(a) or real(*a, **k)
+    )
+    again = client.get(url, headers={"accept-encoding": "gzip"})
+    assert again.content == first.content and calls == []  # the same bytes, not recomputed
+    plain = client.get(url, headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers and len(calls) == 1  # kept apart
+    assert plain.content == first.content  # httpx unzipped the first
+    other = client.get(url.replace("0:3", "1:3"), headers={"accept-encoding": "gzip"})
+    assert other.status_code == 200 and len(calls) == 2  # other parameters: another answer
+    detail = f"/api/runs/{run_id}/nodes/n1/detail?channel=1"
+    assert client.get(detail).content == client.get(detail).content

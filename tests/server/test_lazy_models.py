@@ -71,7 +71,7 @@ def test_start_up_builds_the_first_model_only_and_a_request_builds_another(built
     assert [model["name"] for model in listing] == [models.load_model(s).name for s in specs]
 
 
-def test_a_model_that_fails_its_first_load_answers_500_with_the_reason(monkeypatch) -> None:
+def test_a_model_that_fails_its_first_load_answers_503_with_the_reason(monkeypatch) -> None:
     def broken(spec: str, **options: Any) -> models.ModelBundle:
         raise ModelLoadError("The weights are gone.")
 
@@ -79,6 +79,6 @@ def test_a_model_that_fails_its_first_load_answers_500_with_the_reason(monkeypat
     monkeypatch.setattr(models, "load_model", broken)
     with serving(app) as url:
         answer = httpx.get(url + "models/tinyvgg-deformable/api/model", timeout=30)
-        assert answer.status_code == 500
+        assert answer.status_code == 503
         assert answer.json() == {"error": "tinyvgg-deformable: The weights are gone."}
         assert httpx.get(url + "models/tinyvgg/api/model", timeout=30).status_code == 200

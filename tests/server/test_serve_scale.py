@@ -119,9 +119,11 @@ def test_bad_scale_options_exit_2(capsys, args, message):
     assert exit.value.code == 2 and message in capsys.readouterr().err
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this computer has CUDA")
+@pytest.mark.skipif(
+    torch.cuda.is_available() or torch.backends.mps.is_available(), reason="has an accelerator"
+)
 def test_an_absent_device_is_one_clear_line(capsys):
     assert main(["serve", "-p", "0", "--device", "cuda"]) == 2
     assert capsys.readouterr().err == (
-        "tensorsight serve: error: --device cuda is not available on this computer\n"
+        "tensorsight serve: error: --device cuda is not available on this computer (it has: cpu)\n"
     )

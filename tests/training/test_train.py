@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 
 from tensorsight.cli import main
 from tensorsight.data import FASHION_MNIST_CLASSES, DatasetError, read_fashion_mnist
+from tensorsight.devices import resolve_device
 from tensorsight.imaging import Preprocessing
 from tensorsight.models import load_model
 from tensorsight.models.tinyvgg import load_bundle
@@ -90,6 +91,7 @@ def test_card_describes_the_run(trained) -> None:
     assert confusion.sum() == metrics["test_count"] == 100
     assert round(float(confusion.trace()) / 100, 4) == metrics["test_accuracy"]
     assert len(card["training"]["history"]) == 6 and card["training"]["training_seconds"] > 0
+    assert card["training"]["device"] == resolve_device()  # the default: auto, resolved
     weights = (trained.output / "weights.safetensors").read_bytes()
     assert card["weights"]["sha256"] == hashlib.sha256(weights).hexdigest()
 

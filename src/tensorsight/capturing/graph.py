@@ -47,8 +47,8 @@ KINDS = frozenset(
 class Node:
     """One executed operation: a leaf module call, a functional op, or the model input.
 
-    ``activation`` is a detached CPU copy of the output (batch dimension kept); ``inputs`` are
-    the ids of the nodes whose outputs fed this one.
+    ``activation`` is the detached output (batch dimension kept), on the device the model ran
+    on; ``inputs`` are the ids of the nodes whose outputs fed this one.
     """
 
     id: str

@@ -10,9 +10,10 @@ sees the functional ops that run between leaves (``F.relu``, the residual ``+``,
 Edges come from tensor identity: each recorded output tensor is remembered (and kept alive, so
 its ``id`` cannot be reused) with the node that produced it.
 
-Activations are copied lazily: a node keeps a view of its CPU output and copies it only just
-before an in-place op (``ReLU(inplace=True)``, ``+=``) would overwrite that memory. Tensor
-version counters check this at the end; if any kept value changed unseen, the capture runs again
+Activations stay on the device the model ran on (the explainer moves to the host only what it
+sends) and are copied lazily: a node keeps a view of its output and copies it only just before
+an in-place op (``ReLU(inplace=True)``, ``+=``) would overwrite that memory. Tensor version
+counters check this at the end; if any kept value changed unseen, the capture runs again
 copying every output at once.
 """
 
@@ -22,6 +23,7 @@ import dataclasses
 import itertools
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -39,6 +41,7 @@ from tensorsight.capturing.kinds import (
     module_config,
     module_kind,
 )
+from tensorsight.devices import DeviceError, resolve_device
 
 
 class CaptureError(RuntimeError):
@@ -54,11 +57,15 @@ class CaptureError(RuntimeError):
         self.module_type = module_type
 
 
-def capture(model: nn.Module, x: torch.Tensor) -> Graph:
+def capture(model: nn.Module, x: torch.Tensor, *, device: str | None = None) -> Graph:
     """Run ``model`` on ``x`` once (eval mode, no gradients) and record the executed graph.
 
     The model is not changed: every hook is removed and every ``training`` flag restored, even
     when the forward pass fails (then a :class:`CaptureError` names the failing layer).
+    Activations stay on the device the model ran on. ``device`` (``"cpu"``, ``"cuda"``,
+    ``"mps"``, ``"auto"``: the first available accelerator) runs it there instead: model and
+    input are moved for the capture and the model is moved back afterwards; an unavailable
+    device raises :class:`~tensorsight.devices.DeviceError`.
 
     >>> model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU())
     >>> graph = capture(model, torch.randn(1, 1, 5, 5))
@@ -67,6 +74,10 @@ def capture(model: nn.Module, x: torch.Tensor) -> Graph:
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"capture needs the model input as a torch.Tensor, not {type(x).__name__}.")
+    if device is not None:
+        target = resolve_device(device)
+        with _moved_to(model, target):
+            return capture(model, x.to(target))
     recorder = _Recorder(model, copy_at_once=False)
     graph = recorder.run(x)
     if graph is None:  # the model may have overwritten x too: start again from its copy
@@ -74,6 +85,23 @@ def capture(model: nn.Module, x: torch.Tensor) -> Graph:
         graph = _Recorder(model, copy_at_once=True).run(pristine)
     assert graph is not None  # copying every output at once cannot lose one
     return graph
+
+
+@contextmanager
+def _moved_to(model: nn.Module, device: str) -> Iterator[None]:
+    """``model`` on ``device`` while the block runs, then back where it was."""
+    origins = {tensor.device for tensor in itertools.chain(model.parameters(), model.buffers())}
+    if len(origins) > 1:
+        raise DeviceError(
+            f"the model's weights are on several devices ({', '.join(map(str, origins))}); "
+            "capture it without device= where it is"
+        )
+    model.to(device)
+    try:
+        yield
+    finally:
+        if origins:
+            model.to(origins.pop())
 
 
 # How many tensors share a storage (private, so optional: without it, kept values are copied).
@@ -224,7 +252,7 @@ class _Recorder:
         if op_name == "__setitem__":  # `y[i] = v` returns nothing but gives y new values
             result = args[0]
         parameters = {
-            name: _keep(tensor)
+            name: tensor.detach()
             for name, tensor in tensors.items()
             if id(tensor) not in self.producers
         }
@@ -285,7 +313,7 @@ class _Recorder:
         copy: bool = False,
     ) -> None:
         node_id = f"n{len(self.nodes)}"
-        copy = copy or self.copy_at_once or tensor.device.type != "cpu"
+        copy = copy or self.copy_at_once
         if not copy:
             address = tensor.untyped_storage().data_ptr()
             self.views.setdefault(address, []).append(len(self.nodes))
@@ -341,7 +369,6 @@ class _Recorder:
         """(storage address, kept node indices) when only those nodes share ``tensor``'s memory."""
         if (
             not isinstance(tensor, torch.Tensor)
-            or tensor.device.type != "cpu"
             or tensor._is_view()
             or tensor.storage_offset() != 0
             or not tensor.is_contiguous()
@@ -416,7 +443,7 @@ def _parameters_of(module: nn.Module) -> dict[str, torch.Tensor]:
     else:
         named = itertools.chain(module.named_parameters(), module.named_buffers())
     return {
-        name: _keep(tensor)
+        name: tensor.detach()
         for name, tensor in named
         if tensor is not None and tensor.is_floating_point()
     }
@@ -467,10 +494,6 @@ def _numbered(name: str, index: int | None) -> str:
 
 
 def _copy(tensor: torch.Tensor) -> torch.Tensor:
-    # A copy, because later in-place ops (ReLU(inplace=True), +=) may overwrite the original.
-    # (clone() is far cheaper on CPU than to("cpu", copy=True).)
-    return tensor.detach().clone() if tensor.device.type == "cpu" else tensor.detach().cpu()
-
-
-def _keep(tensor: torch.Tensor) -> torch.Tensor:
-    return tensor.detach() if tensor.device.type == "cpu" else tensor.detach().cpu()
+    # A copy (on the tensor's own device), because later in-place ops (ReLU(inplace=True), +=)
+    # may overwrite the original.
+    return tensor.detach().clone()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from tensorsight.capturing import CaptureError, Graph, Node, capture
 from tensorsight.explanation.details import check_channel, detail_pack, per_image, terms_pack
 from tensorsight.explanation.errors import BadParameterError, ModelRunError, UnknownIdError
 from tensorsight.explanation.feeds import node_feeds
+from tensorsight.explanation.host import HostGraph, to_host, value_ranges
 from tensorsight.explanation.latent import (
     VERDICT_NOTE,
     critic_input,
@@ -53,6 +54,9 @@ ENCODINGS = ("u8", "f32")
 class _Run:
     graph: Graph
     synthetic: frozenset[str]
+    # The overview's node statistics and output summary, made on first asking: a run's numbers
+    # never change, and every student who opens the same sample asks for them again.
+    summary: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def nbytes(self) -> int:
@@ -197,9 +201,10 @@ class Explainer:
                 "a latent vector (run_latent), or ask its discriminator about a photo "
                 "(judge_image)."
             )
-        x = self.preprocessing.to_tensor(image)
+        view = self.preprocessing.model_view(image)
+        x = torch.from_numpy(self.preprocessing.view_array(view))[None]
         run_id, run = self._kept(x)
-        return self._overview(run_id, run, _png(self.preprocessing.model_view(image)))
+        return self._overview(run_id, run, _png(view))
 
     def overview(self, run_id: str) -> dict[str, Any]:
         """The overview of a run this explainer knows (what :meth:`run_image` answered), e.g.
@@ -215,9 +220,14 @@ class Explainer:
         return {
             "run_id": run_id,
             "input_png_base64": base64.b64encode(input_png).decode("ascii"),
-            "nodes": {node.id: _node_stats(node) for node in run.graph.nodes},
-            "output": self._output_summary(run.graph),
+            **self._summary(run),
         }
+
+    def _summary(self, run: _Run) -> dict[str, Any]:
+        """``{"nodes": ..., "output": ...}`` of the overview, made once per run."""
+        if not run.summary:
+            run.summary.update(nodes=_node_stats(run.graph), output=self._output_summary(run.graph))
+        return run.summary
 
     def run_latent(
         self, z: Sequence[float] | None = None, *, seed: int | None = None
@@ -233,14 +243,13 @@ class Explainer:
             raise BadParameterError(f"{self.name} takes images, not latent vectors.")
         latent = latent_vector(self.latent_dim, z, seed)
         run_id, run = self._kept(latent)
-        image = run.graph.output.activation
+        image = to_host(run.graph.output.activation)
         return {
             "run_id": run_id,
             "latent": latent.flatten().tolist(),
             "input_png_base64": image_png_base64(image),
             "image_png_base64": image_png_base64(image),
-            "nodes": {node.id: _node_stats(node) for node in run.graph.nodes},
-            "output": self._output_summary(run.graph),
+            **self._summary(run),
             "verdict": verdict(self.critic, image) if self.critic is not None else None,
         }
 
@@ -278,7 +287,8 @@ class Explainer:
 
         ``u8`` quantises each channel to 0..255 over its own ``scale`` ``[min, max]`` (a vector
         counts as one channel); ``f32`` sends the values. ``channels=(start, stop)`` limits the
-        maps sent; vectors are always sent whole.
+        maps sent; vectors are always sent whole. Computed where the run lives; only the
+        arrays sent cross to the host.
         """
         if encoding not in ENCODINGS:
             raise BadParameterError(f"encoding must be one of {ENCODINGS}, not {encoding!r}.")
@@ -290,29 +300,27 @@ class Explainer:
             values = per_image(node.activation).to(torch.float32)
             if values.dim() == 1:
                 start, stop = 0, 1
-                low, high = _finite(values).min().reshape(1), _finite(values).max().reshape(1)
             else:
                 start, stop = _channel_range(channels, values.shape[0])
                 values = values[start:stop]
-                flat = _finite(values).reshape(values.shape[0], -1)
-                low, high = flat.min(dim=1).values, flat.max(dim=1).values
+            low, high = _channel_scales(values)
             meta[node_id] = {
                 "shape": list(node.output_shape),
                 "channels": [start, stop],
                 "encoding": encoding,
-                "scale": [[float(lo), float(hi)] for lo, hi in zip(low, high, strict=True)],
+                "scale": to_host(torch.stack((low, high), dim=1)).tolist(),
             }
-            arrays[node_id] = (
-                _quantise(values, low, high) if encoding == "u8" else values.contiguous().numpy()
-            )
+            sent = _quantise(values, low, high) if encoding == "u8" else values.contiguous()
+            arrays[node_id] = to_host(sent).numpy()
         return {"nodes": meta}, arrays
 
     def detail(
         self, run_id: str, node_id: str, channel: int = 0
     ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """The numbers behind one node's detail view for one channel (or unit), as a pack."""
+        """The numbers behind one node's detail view for one channel (or unit), as a pack
+        (computed on the host from the nodes it reads, moved there from the run's device)."""
         _check_whole_numbers("channel", channel)
-        graph = self._run(run_id).graph
+        graph = HostGraph.of(self._run(run_id).graph)
         return detail_pack(graph, _node(graph, node_id), channel)
 
     def terms(
@@ -324,7 +332,7 @@ class Explainer:
         >>> arrays["products"].sum() + meta["bias"]  # == output[2, 3]  # doctest: +SKIP
         """
         _check_whole_numbers("channel, row and col", channel, row, col)
-        graph = self._run(run_id).graph
+        graph = HostGraph.of(self._run(run_id).graph)
         return terms_pack(graph, _node(graph, node_id), channel, row, col)
 
     # -- internals -----------------------------------------------------------------------------
@@ -373,8 +381,8 @@ class Explainer:
         output = graph.output
         if output.kind not in ("softmax", "sigmoid") or not output.inputs:
             return {"node_id": output.id, "logits": [], "probabilities": [], "top": []}
-        logits = per_image(graph.node(output.inputs[0]).activation)
-        probabilities = per_image(output.activation)
+        logits = to_host(per_image(graph.node(output.inputs[0]).activation))
+        probabilities = to_host(per_image(output.activation))
         if output.kind == "sigmoid":
             if probabilities.numel() != 1:
                 return {"node_id": output.id, "logits": [], "probabilities": [], "top": []}
@@ -471,21 +479,37 @@ def _finite(values: torch.Tensor) -> torch.Tensor:
     )
 
 
-def _quantise(values: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> np.ndarray:
+def _channel_scales(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each channel's finite ``(min, max)``; a vector is one channel."""
+    flat = values.reshape(1 if values.dim() == 1 else values.shape[0], -1)
+    low, high = torch.aminmax(flat, dim=1)
+    if not bool(torch.isfinite(low).all() & torch.isfinite(high).all()):  # NaN or inf inside
+        low, high = torch.aminmax(_finite(flat), dim=1)
+    return low, high
+
+
+def _quantise(values: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
     """Map each channel's ``low..high`` to 0..255 (a constant channel maps to 0)."""
     shape = (-1,) + (1,) * (values.dim() - 1)
-    low, high = low.double().reshape(shape), high.double().reshape(shape)
+    # float64 where the device has it (MPS has none): the same bytes as on the CPU.
+    precise = torch.float32 if values.device.type == "mps" else torch.float64
+    low, high = low.to(precise).reshape(shape), high.to(precise).reshape(shape)
     span = torch.where(high > low, high - low, torch.ones_like(high))
-    scaled = (_finite(values).double() - low) / span * 255.0
-    return scaled.round().clamp(0, 255).to(torch.uint8).numpy()
+    # In place on one copy: (finite(values) - low) / span * 255, rounded and clamped.
+    scaled = values.to(precise, copy=True)
+    finfo = torch.finfo(torch.float32)
+    torch.nan_to_num(scaled, nan=0.0, posinf=finfo.max, neginf=finfo.min, out=scaled)
+    scaled.sub_(low).div_(span).mul_(255.0).round_().clamp_(0, 255)
+    return scaled.to(torch.uint8)
 
 
-def _node_stats(node: Node) -> dict[str, Any]:
-    # NumPy: torch's reductions are much slower on small tensors when the CPU is contended.
-    values = per_image(node.activation).to(torch.float32).numpy()
-    finite = values[np.isfinite(values)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-    return {"shape": list(node.output_shape), "min": _short(low), "max": _short(high)}
+def _node_stats(graph: Graph) -> dict[str, dict[str, Any]]:
+    """Each node's shape and finite value range (the overview's colour scales)."""
+    ranges = value_ranges([per_image(node.activation) for node in graph.nodes])
+    return {
+        node.id: {"shape": list(node.output_shape), "min": _short(low), "max": _short(high)}
+        for node, (low, high) in zip(graph.nodes, ranges, strict=True)
+    }
 
 
 def _short(value: float) -> float:

@@ -84,7 +84,11 @@ class Preprocessing:
 
     def to_array(self, image: Image.Image) -> np.ndarray:
         """Float32 array ``[channels, height, width]`` ready for the model."""
-        array = np.asarray(self.model_view(image), dtype=np.float32) / 255.0
+        return self.view_array(self.model_view(image))
+
+    def view_array(self, view: Image.Image) -> np.ndarray:
+        """:meth:`to_array` of an image already made :meth:`model_view` (spares a second resize)."""
+        array = np.asarray(view, dtype=np.float32) / 255.0
         array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
         if self.mean:
             mean = np.asarray(self.mean, np.float32)[:, None, None]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tensorsight.devices import resolve_device
 from tensorsight.imaging import Preprocessing, decode_image
 from tensorsight.jupyter.comm import CommHandler
 from tensorsight.jupyter.widget import ExplainerWidget, widget_module
@@ -35,6 +36,7 @@ def show(
     *,
     preprocessing: Preprocessing | None = None,
     class_names: Sequence[str] | None = None,
+    device: str = "auto",
 ) -> None:
     """Display the explainer for a model in the notebook, opened on ``image`` if one is given.
 
@@ -43,14 +45,22 @@ def show(
     ``image`` is a path, image bytes, a PIL image, or a float array/tensor ``[C, H, W]`` (or
     ``[1, C, H, W]``) with values in 0..1. A bare module without ``preprocessing`` takes the
     tensor's size, else its ``input_size`` attribute, else 224x224, with no normalisation.
+    ``device`` is where the model runs (``"cpu"``, ``"cuda"``, ``"mps"``; ``"auto"``: the first
+    available of those): the model is moved there, and an unavailable one raises
+    :class:`~tensorsight.devices.DeviceError`.
 
     >>> show("tinyvgg")                          # doctest: +SKIP
+    >>> show(my_model, x, device="cuda")         # doctest: +SKIP
     """
     from IPython.display import display
 
     display(
         explainer_widget(
-            model_or_bundle, image, preprocessing=preprocessing, class_names=class_names
+            model_or_bundle,
+            image,
+            preprocessing=preprocessing,
+            class_names=class_names,
+            device=device,
         )
     )
 
@@ -61,6 +71,7 @@ def explainer_widget(
     *,
     preprocessing: Preprocessing | None = None,
     class_names: Sequence[str] | None = None,
+    device: str = "auto",
 ) -> ExplainerWidget:
     """The widget :func:`show` displays, to place in a layout or to drive from code.
 
@@ -70,8 +81,10 @@ def explainer_widget(
     """
     from tensorsight.explanation import Explainer
 
+    target = resolve_device(device)  # first: a wrong device fails before a slow load
     picture, tensor_size = _as_image(image) if image is not None else (None, None)
     bundle = _as_bundle(model_or_bundle, preprocessing, class_names, tensor_size)
+    bundle.model.to(target)
     samples = bundle.samples
     folder = None
     if picture is not None:

@@ -4,14 +4,19 @@ HTTP only, no maths: every answer comes from one Explainer method (docs/architec
 API"). Uploads are untrusted, so their size is checked here before anything is decoded: the
 declared Content-Length first, then the bytes actually received (Starlette's multipart parser
 has no cap on file parts), then :func:`tensorsight.imaging.decode_image` checks the pixel count.
-Model work runs in a worker thread so the event loop keeps answering while a model runs.
+Model work runs in a worker thread so the event loop keeps answering while a model runs; the
+answer is encoded and gzipped there too. A run's data never changes for its id (the id names the
+model and the input), so those answers are kept, gzipped, in a small byte-bounded cache: the
+students who open the same sample get the bytes already sent to the first one.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Scope
 
+from tensorsight.explanation.runs import ByteLru
 from tensorsight.imaging import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
 from tensorsight.protocol import (
     Answer,
@@ -50,6 +56,12 @@ _IMMUTABLE = "public, max-age=31536000, immutable"
 _REVALIDATE = "no-cache"
 # Runs expire from the explainer's cache, so browsers should not keep API answers either.
 _NO_STORE = {"Cache-Control": "no-store"}
+# Level 3: nearly all of level 9's saving on packs and JSON for a fraction of the time.
+_GZIP_LEVEL = 3
+_GZIP_MIN_BYTES = 1024
+# The methods whose answer depends on their parameters alone (a run id names model and input).
+_LASTING_METHODS = frozenset(("overview", "activations", "detail", "terms"))
+DEFAULT_ANSWER_CACHE_BYTES = 32 * _MB
 
 
 class ApiError(HTTPException):
@@ -65,6 +77,7 @@ def create_app(
     allowed_hosts: tuple[str, ...] | None = None,
     protocol: Protocol | None = None,
     gan_sessions: int = 4,
+    answer_cache_bytes: int = DEFAULT_ANSWER_CACHE_BYTES,
 ) -> Starlette:
     """The explainer's web app: the page, its assets and the JSON/pack API over ``explainer``.
 
@@ -73,6 +86,8 @@ def create_app(
     ``explainer``, decoding uploads within the limits) lets a host answer further methods.
     ``gan_sessions`` bounds the GAN Lab sessions training at once (``/gan`` and its WebSocket,
     :mod:`tensorsight.server.gan`, which extends ``protocol`` per session); 0 leaves GAN Lab out.
+    ``answer_cache_bytes`` bounds the gzipped run answers kept for the next asker (the latest
+    is always kept).
 
     >>> from starlette.testclient import TestClient            # doctest: +SKIP
     >>> client = TestClient(create_app(Explainer(model, ...)))  # doctest: +SKIP
@@ -88,7 +103,7 @@ def create_app(
             ),
             explainer,
         )
-    api = _Api(protocol, max_upload_bytes=max_upload_bytes)
+    api = _Api(protocol, max_upload_bytes=max_upload_bytes, answer_cache_bytes=answer_cache_bytes)
     assets = Path(static_dir) if static_dir is not None else default_static_dir()
     routes = [
         Route("/", _page(assets), name="page"),
@@ -110,8 +125,10 @@ def create_app(
         *_gan_routes(_page(assets), protocol, gan_sessions),
         Mount("/static", _CachedStaticFiles(directory=assets, check_dir=False), name="static"),
     ]
-    # Level 3: nearly all of level 9's saving on packs and JSON for a fraction of the time.
-    middleware = [Middleware(GZipMiddleware, minimum_size=1024, compresslevel=3)]
+    # The API gzips its own answers off the event loop; this is for the page and its assets.
+    middleware = [
+        Middleware(GZipMiddleware, minimum_size=_GZIP_MIN_BYTES, compresslevel=_GZIP_LEVEL)
+    ]
     if allowed_hosts is not None:
         from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -153,9 +170,12 @@ def _attribution_routes(api: _Api) -> list[Route]:
 class _Api:
     """Route handlers: each turns its request into one protocol call, run in a worker thread."""
 
-    def __init__(self, protocol: Protocol, *, max_upload_bytes: int) -> None:
+    def __init__(
+        self, protocol: Protocol, *, max_upload_bytes: int, answer_cache_bytes: int
+    ) -> None:
         self.protocol = protocol
         self.max_upload_bytes = max_upload_bytes
+        self.lasting: ByteLru[_Body] = ByteLru(answer_cache_bytes, lambda body: len(body.data))
 
     def route(
         self, method: str, *, headers: Mapping[str, str] = _NO_STORE
@@ -164,29 +184,42 @@ class _Api:
 
         async def endpoint(request: Request) -> Response:
             params = {**request.query_params, **request.path_params}
-            return await self._answer(method, params, syntax="text", headers=headers)
+            return await self._answer(request, method, params, syntax="text", headers=headers)
 
         return endpoint
 
     async def _call(
-        self, method: str, params: Mapping[str, Any], blobs: Sequence[bytes] = (), *, syntax: Syntax
-    ) -> tuple[Answer, bytes]:
-        """The answer and its body, both computed off the event loop.
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        blobs: Sequence[bytes] = (),
+        *,
+        syntax: Syntax,
+        gzipped: bool = False,
+    ) -> tuple[Answer | None, _Body]:
+        """The answer (None when it came from the cache) and its body, gzipped when asked and
+        worth it, all off the event loop: a large network's overview is a megabyte of JSON."""
+        key = _lasting_key(method, params, gzipped) if not blobs else None
+        kept = self.lasting.get(key) if key is not None else None
+        if kept is not None:
+            return None, kept
 
-        A large network's overview is a megabyte of JSON: too long to encode on the event loop.
-        """
-
-        def answer() -> tuple[Answer, bytes]:
+        def answer() -> tuple[Answer, _Body]:
             result = self.protocol.call(method, params, blobs, syntax=syntax)
-            return result, (result.data if result.is_binary else _json_bytes(result.value))
+            data = result.data if result.is_binary else _json_bytes(result.value)
+            return result, _Body.of(data, result.media_type, gzipped=gzipped)
 
         try:
-            return await run_in_threadpool(answer)
+            result, body = await run_in_threadpool(answer)
         except ProtocolError as error:
             raise ApiError(error.status, error.sentence) from None
+        if key is not None:
+            self.lasting.put(key, body)
+        return result, body
 
     async def _answer(
         self,
+        request: Request,
         method: str,
         params: Mapping[str, Any],
         blobs: Sequence[bytes] = (),
@@ -195,13 +228,18 @@ class _Api:
         status_code: int = 200,
         headers: Mapping[str, str] = _NO_STORE,
     ) -> Response:
-        answer, body = await self._call(method, params, blobs, syntax=syntax)
+        gzipped = "gzip" in request.headers.get("accept-encoding", "")
+        _, body = await self._call(method, params, blobs, syntax=syntax, gzipped=gzipped)
         return Response(
-            body, status_code=status_code, media_type=answer.media_type, headers=dict(headers)
+            body.data,
+            status_code=status_code,
+            media_type=body.media_type,
+            headers={**headers, **body.headers},
         )
 
     async def samples(self, request: Request) -> Response:
         answer, _ = await self._call("samples", {}, syntax="text")
+        assert answer is not None  # a listing is never kept
         return JSONResponse(
             [
                 {**sample, "url": request.url_for("sample_png", sample_id=sample["id"]).path}
@@ -215,10 +253,15 @@ class _Api:
         if content_type == "application/json":
             sample_id = _sample_id(await _read_body(request, MAX_JSON_BYTES))
             return await self._answer(
-                "run_sample", {"sample_id": sample_id}, syntax="json", status_code=201
+                request, "run_sample", {"sample_id": sample_id}, syntax="json", status_code=201
             )
         return await self._answer(
-            "run_image", {}, [await self._image_body(request)], syntax="json", status_code=201
+            request,
+            "run_image",
+            {},
+            [await self._image_body(request)],
+            syntax="json",
+            status_code=201,
         )
 
     async def _image_body(self, request: Request) -> bytes:
@@ -238,13 +281,40 @@ class _Api:
             params = None
         if not isinstance(params, dict):
             raise ApiError(400, 'A latent run request looks like {"z": [0.1, ...]} or {"seed": 7}.')
-        return await self._answer("run_latent", params, syntax="json", status_code=201)
+        return await self._answer(request, "run_latent", params, syntax="json", status_code=201)
 
     async def create_verdict(self, request: Request) -> Response:
         """``POST /api/verdicts`` with an image: the discriminator's verdict on it."""
         return await self._answer(
-            "judge_image", {}, [await self._image_body(request)], syntax="json"
+            request, "judge_image", {}, [await self._image_body(request)], syntax="json"
         )
+
+
+@dataclass(frozen=True)
+class _Body:
+    """An answer's bytes as sent: media type and, when gzipped, its Content-Encoding."""
+
+    data: bytes
+    media_type: str | None
+    headers: Mapping[str, str]
+
+    @classmethod
+    def of(cls, data: bytes, media_type: str | None, *, gzipped: bool) -> _Body:
+        if len(data) < _GZIP_MIN_BYTES:
+            return cls(data, media_type, {})
+        vary = {"Vary": "Accept-Encoding"}
+        if not gzipped:
+            return cls(data, media_type, vary)
+        # mtime 0: the same answer is the same bytes on every worker and host
+        packed = gzip.compress(data, compresslevel=_GZIP_LEVEL, mtime=0)
+        return cls(packed, media_type, {**vary, "Content-Encoding": "gzip"})
+
+
+def _lasting_key(method: str, params: Mapping[str, Any], gzipped: bool) -> str | None:
+    """The cache key of an answer that never changes for its parameters, else None."""
+    if method not in _LASTING_METHODS:
+        return None
+    return json.dumps([method, sorted(params.items()), gzipped])
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

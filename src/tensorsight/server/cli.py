@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tensorsight.devices import DeviceError, add_device_option, describe_device, resolve_device
 from tensorsight.model_options import SINGLE_MODEL_OPTIONS, add_model_options, read_classes
 from tensorsight.server.hosts import host_check_note, is_loopback, trusted_hosts
 from tensorsight.server.processes import (
@@ -109,20 +110,20 @@ def _add_scale_options(parser: argparse.ArgumentParser) -> None:
         type=_positive,
         default=DEFAULT_CACHE_MB,
         metavar="MB",
-        help="activation budget per worker: computed runs are kept up to this size and "
-        f"recomputed from their inputs when asked again (default: {DEFAULT_CACHE_MB})",
+        help="memory for computed runs per worker and model: their activations are kept up to "
+        "this size and recomputed from their inputs when asked again; a sixteenth of it keeps "
+        f"gzipped answers already sent (default: {DEFAULT_CACHE_MB})",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="torch threads per worker (default: 1; a class sends many small requests at once, "
+        "and on a busy machine an op split over threads waits for the slowest: scale out with "
+        "--workers instead)",
     )
     add_device_option(parser)
-
-
-def add_device_option(parser: argparse.ArgumentParser) -> None:
-    """``--device``, shared by the commands that run a model."""
-    parser.add_argument(
-        "--device",
-        default="auto",
-        choices=("auto", "cpu", "cuda", "mps"),
-        help="where the model runs (default: auto, the first available of cuda, mps, cpu)",
-    )
 
 
 def add_gan_option(parser: argparse.ArgumentParser) -> None:
@@ -157,8 +158,8 @@ def serve(args: argparse.Namespace) -> int:
     reach = "this computer only" if is_loopback(args.host) else "other computers too"
     workers = f"{options.workers} workers" if options.workers > 1 else "1 process"
     print(
-        f"tensorsight: {workers} on {options.device}, {options.cache_mb} MB of activations "
-        f"each, {options.store_description()}",
+        f"tensorsight: {workers} on {describe_device(options.device)}, {options.cache_mb} MB "
+        f"of activations each, {options.store_description()}",
         flush=True,
     )
     what = ", ".join(bundle.name for bundle in bundles)
@@ -218,29 +219,17 @@ def _options(args: argparse.Namespace) -> ServeOptions:
         store=str(store) if store else None,
         store_mb=args.store_mb,
         cache_mb=args.cache_mb,
-        device=resolve_device(args.device),
+        threads=args.threads,
+        device=_device(args.device),
         gan_sessions=args.gan_sessions,
     )
 
 
-def resolve_device(name: str) -> str:
-    """``auto`` -> the first available of cuda, mps, cpu; an unavailable device is a UsageError.
-
-    >>> resolve_device("cpu")
-    'cpu'
-    """
-    import torch
-
-    available = {
-        "cuda": torch.cuda.is_available(),
-        "mps": torch.backends.mps.is_available(),
-        "cpu": True,
-    }
-    if name == "auto":
-        return next(device for device, present in available.items() if present)
-    if not available[name]:
-        raise UsageError(f"--device {name} is not available on this computer")
-    return name
+def _device(name: str) -> str:
+    try:
+        return resolve_device(name)
+    except DeviceError as error:
+        raise UsageError(f"--{error}") from None
 
 
 @contextmanager

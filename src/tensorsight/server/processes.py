@@ -31,6 +31,8 @@ DEFAULT_CACHE_MB = 512
 DEFAULT_STORE_MB = 256
 DEFAULT_DIRECTORY_STORE_MB = 4096
 _GRACEFUL_SHUTDOWN_S = 2
+# The part of --cache-mb that keeps gzipped answers already sent (the rest: activations).
+_ANSWER_SHARE = 16
 # glibc's mallopt parameter (malloc.h).
 _M_ARENA_MAX = -8
 
@@ -50,6 +52,7 @@ class ServeOptions:
     store: str | None = None
     store_mb: int | None = None
     cache_mb: int = DEFAULT_CACHE_MB
+    threads: int = 1  # torch threads per worker
     device: str = "cpu"
     gan_sessions: int = 4  # per process: a GAN session lives in the worker its socket reached
 
@@ -122,9 +125,11 @@ def build_app(
 
     bundles = bundles if bundles is not None else load_bundles(options)
     store = _store(options)  # run ids name their model, so the models can share one store
+    budget = options.cache_mb * 2**20
+    answers = budget // _ANSWER_SHARE
 
     def explainer(bundle: ModelBundle) -> Explainer:
-        return Explainer.from_bundle(bundle, max_bytes=options.cache_mb * 2**20, store=store)
+        return Explainer.from_bundle(bundle, max_bytes=budget - answers, store=store)
 
     def served(model_id: str, bundle: ModelBundle | PendingModel) -> ServedModel:
         if isinstance(bundle, PendingModel):
@@ -136,7 +141,10 @@ def build_app(
 
     models = [served(*pair) for pair in zip(unique_ids(options.models), bundles, strict=True)]
     return create_multi_app(
-        models, allowed_hosts=options.allowed_hosts, gan_sessions=options.gan_sessions
+        models,
+        allowed_hosts=options.allowed_hosts,
+        gan_sessions=options.gan_sessions,
+        answer_cache_bytes=answers,
     )
 
 
@@ -165,8 +173,7 @@ def worker_app() -> ASGIApp:
     # Ctrl+C reaches every process of the terminal; the supervisor alone handles it and stops
     # the workers with SIGTERM, which uvicorn answers with a graceful shutdown.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # N workers each with every core's threads would fight over the CPU.
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // options.workers))
+    torch.set_num_threads(options.threads)
     return build_app(options)
 
 
@@ -174,9 +181,11 @@ def serve_here(
     options: ServeOptions, bundles: list[ModelBundle | PendingModel], listener: socket.socket
 ) -> None:
     """Serve in this process until a signal stops it (Ctrl+C raises KeyboardInterrupt)."""
+    import torch
     import uvicorn
 
     tune_allocator()
+    torch.set_num_threads(options.threads)
     config = uvicorn.Config(
         build_app(options, bundles),
         log_level="warning",

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tensorsight.models.loading import ModelLoadError
-from tensorsight.server.app import create_app
+from tensorsight.server.app import DEFAULT_ANSWER_CACHE_BYTES, create_app
 
 if TYPE_CHECKING:
     from tensorsight.protocol import ExplainerLike
@@ -70,9 +70,11 @@ def create_multi_app(
     *,
     allowed_hosts: tuple[str, ...] | None = None,
     gan_sessions: int = 0,
+    answer_cache_bytes: int = DEFAULT_ANSWER_CACHE_BYTES,
 ) -> ASGIApp:
     """One app serving every model; the first also answers the plain ``/api/...`` routes and,
-    with ``gan_sessions``, GAN Lab (``/gan``, one per server, not per model)."""
+    with ``gan_sessions``, GAN Lab (``/gan``, one per server, not per model).
+    ``answer_cache_bytes`` is shared out evenly between the models' answer caches."""
     if not models:
         raise ValueError("Serve at least one model.")
     listing = [
@@ -80,7 +82,9 @@ def create_multi_app(
     ]
     app: ASGIApp = _ModelRouter(
         {
-            model.id: _model_app(model, gan_sessions if index == 0 else 0)
+            model.id: _model_app(
+                model, gan_sessions if index == 0 else 0, answer_cache_bytes // len(models)
+            )
             for index, model in enumerate(models)
         },
         models[0].id,
@@ -93,18 +97,23 @@ def create_multi_app(
     return app
 
 
-def _model_app(model: ServedModel, gan_sessions: int) -> ASGIApp:
+def _model_app(model: ServedModel, gan_sessions: int, answer_cache_bytes: int) -> ASGIApp:
+    def app(explainer: ExplainerLike) -> ASGIApp:
+        return create_app(
+            explainer, gan_sessions=gan_sessions, answer_cache_bytes=answer_cache_bytes
+        )
+
     if model.explainer is not None:
-        return create_app(model.explainer, gan_sessions=gan_sessions)
+        return app(model.explainer)
     if model.load is None:
         raise ValueError(f"Model {model.id!r} has neither an explainer nor a way to load one.")
     load = model.load
-    return _LoadedOnFirstRequest(lambda: create_app(load(), gan_sessions=gan_sessions))
+    return _LoadedOnFirstRequest(lambda: app(load()))
 
 
 class _LoadedOnFirstRequest:
     """An app built when its first request comes (a worker thread builds it, so the server
-    keeps answering); a model that fails to load answers 500 with the reason, and the next
+    keeps answering); a model that fails to load answers 503 (unavailable) with the reason, and the next
     request tries again."""
 
     def __init__(self, build: Callable[[], ASGIApp]) -> None:
@@ -118,7 +127,7 @@ class _LoadedOnFirstRequest:
                 try:
                     self.app = await run_in_threadpool(self.build)
                 except ModelLoadError as error:
-                    answer = JSONResponse({"error": str(error)}, status_code=500)
+                    answer = JSONResponse({"error": str(error)}, status_code=503)
                     await answer(scope, receive, send)
                     return
         await self.app(scope, receive, send)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tensorsight.devices import DeviceError, add_device_option, describe_device, resolve_device
+
 _DEFAULT_OUTPUT = "tinyvgg-run"
 
 
@@ -91,6 +93,7 @@ def add_parser(
         help="plain TinyVGG safetensors to start --deformable from (default: the shipped TinyVGG)",
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_device_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)
     return parser
@@ -100,6 +103,13 @@ def run(args: argparse.Namespace) -> int:
     """Train as the parsed ``args`` say; print where the model went and its test accuracy."""
     from tensorsight.data import DatasetError, DatasetNotFoundError
     from tensorsight.training.trainer import DEFORMABLE_DEFAULTS, TrainConfig, train
+
+    try:
+        device = resolve_device(args.device)
+    except DeviceError as error:
+        print(f"tensorsight train: error: --{error}", file=sys.stderr)
+        return 2
+    print(f"tensorsight train: training on {describe_device(device)}", flush=True)
 
     overrides = {
         key: value
@@ -125,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         output=args.output,
         data=args.data,
         data_dir=args.data_dir,
+        device=device,
         progress=not args.quiet,
         **overrides,
     )

@@ -17,7 +17,7 @@ import math
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
@@ -35,6 +35,7 @@ from tensorsight.data import (
     ImageFolder,
     read_fashion_mnist,
 )
+from tensorsight.devices import resolve_device
 from tensorsight.imaging import Preprocessing
 from tensorsight.models import (
     CARD_FILE,
@@ -101,6 +102,7 @@ class TrainConfig:
     initial_weights: str | Path | None = None
     freeze_before_deformable: bool = True
     threads: int | None = None
+    device: str = "auto"  # where the model trains: cpu, cuda, mps; auto: the first available
     progress: bool = True
 
 
@@ -133,10 +135,12 @@ class _Prepared:
 def train(config: TrainConfig) -> TrainResult:
     """Train TinyVGG as ``config`` says and write ``weights.safetensors``, ``card.json``,
     ``samples/*.png`` and the channel exemplars (``exemplars/``) into ``config.output``.
-    Same config and seed -> identical weights.
+    Same config and seed -> identical weights (on the CPU; a GPU's kernels may round
+    differently). The model trains on ``config.device`` and comes back on the CPU.
 
     >>> train(TrainConfig(output="runs/shoes", data="photos/"))  # doctest: +SKIP
     """
+    config = replace(config, device=resolve_device(config.device))
     if config.threads:
         torch.set_num_threads(config.threads)
     started = time.perf_counter()
@@ -353,7 +357,8 @@ def _prepare_image_folder(config: TrainConfig) -> _Prepared:
 def _fit(model: TinyVGG, data: _Prepared, config: TrainConfig) -> list[dict[str, float]]:
     from tqdm.auto import tqdm
 
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)  # on the CPU: the same draws anywhere
+    model.to(config.device)
     count = len(data.train.labels)
     steps_per_epoch = math.ceil(count / config.batch_size)
     optimizer = torch.optim.AdamW(
@@ -379,6 +384,7 @@ def _fit(model: TinyVGG, data: _Prepared, config: TrainConfig) -> list[dict[str,
             inputs, labels = data.train.inputs[batch], data.train.labels[batch]
             if config.augment:
                 inputs = _augment(inputs, config, generator)
+            inputs, labels = inputs.to(config.device), labels.to(config.device)
             logits = model(inputs)
             loss = F.cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
@@ -400,7 +406,7 @@ def _fit(model: TinyVGG, data: _Prepared, config: TrainConfig) -> list[dict[str,
         history.append(record)
         if config.progress:
             print("  ".join(f"{key} {value}" for key, value in record.items()), flush=True)
-    model.eval()
+    model.eval().to("cpu")  # what follows (test metrics, exemplars, saving) reads it there
     return history
 
 
@@ -424,8 +430,10 @@ def _augment(inputs: torch.Tensor, config: TrainConfig, generator: torch.Generat
 @torch.no_grad()
 def _predict(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     model.eval()
+    weight = next(model.parameters(), None)
+    device = weight.device if weight is not None else torch.device("cpu")
     predictions = [
-        model(inputs[start : start + _EVAL_BATCH]).argmax(1)
+        model(inputs[start : start + _EVAL_BATCH].to(device)).argmax(1).cpu()
         for start in range(0, len(inputs), _EVAL_BATCH)
     ]
     return torch.cat(predictions) if predictions else torch.zeros(0, dtype=torch.long)
