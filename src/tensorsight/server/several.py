@@ -113,8 +113,8 @@ def _model_app(model: ServedModel, gan_sessions: int, answer_cache_bytes: int) -
 
 class _LoadedOnFirstRequest:
     """An app built when its first request comes (a worker thread builds it, so the server
-    keeps answering); a model that fails to load answers 503 (unavailable) with the reason, and the next
-    request tries again."""
+    keeps answering); a model that fails to load answers 503 (unavailable) with the reason,
+    and the next request tries again."""
 
     def __init__(self, build: Callable[[], ASGIApp]) -> None:
         self.build = build
