@@ -175,15 +175,18 @@ def convergence(
 
 
 def collapse(seeds: int, epochs: int = 500) -> None:
-    """\"Make it collapse\" on the 8 Gaussians: modes covered per seed."""
-    covered = []
+    """\"Make it collapse\" on the 8 Gaussians: modes covered and the fakes' spread per seed."""
+    covered, spread = [], []
     for seed in range(seeds):
         lab = GanLab("ring8", seed, settings=COLLAPSE_SETTINGS)
         lab.train(epochs)
-        covered.append(lab.snapshot()["modes_covered"])
+        snap = lab.snapshot()
+        covered.append(str(snap["modes_covered"]))
+        spread.append(f"{float(np.std(snap['fake'], axis=0).mean()):.3f}")
+    real = float(np.std(snap["real"], axis=0).mean())
     print(
         f"\nmake it collapse (ring8, {epochs} epochs, seeds 0-{seeds - 1}): modes covered "
-        f"{' '.join(map(str, covered))} of 8"
+        f"{' '.join(covered)} of 8; fakes' sd {' '.join(spread)} (real {real:.3f})"
     )
 
 
