@@ -48,14 +48,23 @@ def test_wgan_gp_interpolates_carry_their_gradient_norms():
     assert snap["interpolates"].shape == (150, 2)
 
 
-def reference_d_loss(loss, d, real, fake, smoothing, gp_weight, weight):
+def reference_d_loss(loss, d, real, fake, s, weight):
+    if loss == "wgan-gp":
+        return reference_critic_loss(d, real, fake, s.gp_weight, weight)
+    real = real.clone().requires_grad_(True)
     if loss in ("log", "minimax"):
-        return -(
-            smoothing * torch.log(torch.sigmoid(d(real))).mean()
+        base = -(
+            s.smoothing * torch.log(torch.sigmoid(d(real))).mean()
             + torch.log(1 - torch.sigmoid(d(fake))).mean()
         )
-    if loss == "lsq":
-        return ((torch.sigmoid(d(real)) - 1) ** 2).mean() + (torch.sigmoid(d(fake)) ** 2).mean()
+    else:
+        base = ((torch.sigmoid(d(real)) - 1) ** 2).mean() + (torch.sigmoid(d(fake)) ** 2).mean()
+    # R1: half the squared norm of the logit's gradient at each real point, averaged.
+    (grad,) = torch.autograd.grad(d(real).sum(), real, create_graph=True)
+    return base + s.r1_weight / 2 * (grad**2).sum(1).mean()
+
+
+def reference_critic_loss(d, real, fake, gp_weight, weight):
     between = (weight * real + (1 - weight) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(d(between).sum(), between, create_graph=True)
     penalty = ((grad.norm(dim=1) - 1) ** 2).mean()
@@ -107,9 +116,7 @@ def test_one_epoch_equals_a_hand_written_update(loss, optimizer):
     fake = g(lab.noise(s.batch_size, rng)).detach()
     weight = torch.rand(s.batch_size, 1, generator=rng) if loss == "wgan-gp" else None
     d_params = list(d.parameters())
-    grads = torch.autograd.grad(
-        reference_d_loss(loss, d, real, fake, s.smoothing, s.gp_weight, weight), d_params
-    )
+    grads = torch.autograd.grad(reference_d_loss(loss, d, real, fake, s, weight), d_params)
     new_d = first_update(optimizer, d_params, grads, s.d_lr)
     with torch.no_grad():
         for p, value in zip(d_params, new_d, strict=True):
@@ -191,6 +198,7 @@ def test_drawn_points_and_one_d_mode():
         ({"d_lr": -1}, "d_lr must be a number"),
         ({"g_neurons": 1.5}, "g_neurons must be a whole number"),
         ({"speed": 3}, "Unknown setting 'speed'"),
+        ({"r1_weight": -0.1}, "r1_weight must be a number"),
     ],
 )
 def test_bad_settings_are_refused_with_a_sentence(changes, words):
@@ -212,4 +220,29 @@ def test_make_it_collapse_covers_few_of_the_eight_modes(seed):
 
     lab = GanLab("ring8", seed=seed, settings=COLLAPSE_SETTINGS)
     lab.train(500)
-    assert lab.snapshot()["modes_covered"] <= 2
+    snap = lab.snapshot()
+    assert snap["modes_covered"] <= 2
+    # Collapsed, not scattered: the fakes bunch in one spot, a fraction of the ring's spread,
+    # and on the plot (a G that saturates tanh would park them at a corner, outside it).
+    assert snap["fake"].std(0).max() < snap["real"].std(0).min() / 3
+    assert ((snap["fake"] > 0) & (snap["fake"] < 1)).all()
+
+
+def test_first_layer_kinks_start_inside_the_unit_square():
+    # GAN Lab's zero biases put every ReLU kink through the corner (0, 0); ours go through
+    # random points of the inputs' unit square, so the networks can bend over the data at once.
+    corners = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    lab = GanLab("line", seed=3)
+    for network in (lab.generator, lab.discriminator):
+        first = network[0]
+        at_corners = corners @ first.weight.T + first.bias  # (4 corners, neurons)
+        assert (first.bias != 0).all()
+        # The kink w.x + b = 0 crosses the square: the corners are not all on one side.
+        assert ((at_corners.min(0).values <= 0) & (at_corners.max(0).values >= 0)).all()
+
+
+@pytest.mark.slow
+def test_the_defaults_learn_the_line_from_scratch():
+    lab = GanLab("line", seed=0)
+    lab.train(500)
+    assert lab.snapshot()["js"] <= lab.floor["js_floor"] + 0.15

@@ -10,6 +10,7 @@ const CHOICES = {
   noise_dim: [[1, "1-D"], [2, "2-D"]],
 };
 const RATES = [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1];
+const R1_WEIGHTS = [0, 0.01, 0.1, 1, 10];   // 0 is GAN Lab's (no penalty)
 const NUMBERS = {   // name: [label, min, max]
   k_d: ["D steps per epoch", 0, 10], k_g: ["G steps per epoch", 0, 10],
   d_layers: ["D hidden layers", 0, 6], d_neurons: ["D neurons", 1, 128],
@@ -17,7 +18,8 @@ const NUMBERS = {   // name: [label, min, max]
   batch_size: ["Batch size", 2, 2048],
 };
 const LABELS = { loss: "Loss", d_optimizer: "D optimiser", g_optimizer: "G optimiser",
-  noise: "Noise", noise_dim: "Noise dimensions", d_lr: "D learning rate", g_lr: "G learning rate" };
+  noise: "Noise", noise_dim: "Noise dimensions", d_lr: "D learning rate", g_lr: "G learning rate",
+  r1_weight: "R1 penalty on D" };
 
 export function createSettings(onChange) {
   const inputs = {};
@@ -30,6 +32,7 @@ export function createSettings(onChange) {
   };
   for (const name of ["loss", "d_optimizer", "g_optimizer"]) field(name, select(CHOICES[name]));
   for (const name of ["d_lr", "g_lr"]) field(name, select(RATES.map((r) => [r, String(r)])));
+  field("r1_weight", select(R1_WEIGHTS.map((w) => [w, String(w)])));
   for (const name of ["k_d", "k_g", "d_layers", "d_neurons", "g_layers", "g_neurons", "batch_size"]) {
     const [, min, max] = NUMBERS[name];
     field(name, el("input", { type: "number", min, max, step: 1 }));

@@ -22,7 +22,13 @@ import torch
 from torch import nn
 
 from tensorsight.gan.distributions import Distribution, distribution
-from tensorsight.gan.losses import d_loss, discriminator_value, g_loss, gradient_penalty
+from tensorsight.gan.losses import (
+    d_loss,
+    discriminator_value,
+    g_loss,
+    gradient_penalty,
+    r1_penalty,
+)
 from tensorsight.gan.metrics import GRID_CELLS, GRID_RANGE, divergences, mode_counts
 from tensorsight.gan.networks import gradient_norm, mlp
 from tensorsight.gan.settings import GanSettings
@@ -137,8 +143,12 @@ class GanLab:
         real = self.distribution.sample(s.batch_size, self.rng)
         with torch.no_grad():
             fake = self.generator(self.noise(s.batch_size, self.rng))
+        r1 = s.r1_weight > 0 and s.loss != "wgan-gp"
+        real.requires_grad_(r1)
         real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
         loss = d_loss(s.loss, real_logits[:, 0], fake_logits[:, 0], smoothing=s.smoothing)
+        if r1:
+            loss = loss + s.r1_weight * r1_penalty(real_logits, real)
         if s.loss == "wgan-gp":
             weight = torch.rand(s.batch_size, 1, generator=self.rng)
             between = weight * real + (1 - weight) * fake

@@ -6,7 +6,8 @@ one-sided smoothing factor s = 0.95 on the real term; G minimises ``-mean log D(
 non-saturating loss). ``minimax`` keeps that D but G minimises the saturating
 ``mean log(1 - D(G(z)))`` of the original paper. Least squares: D ``mean (D(x) - 1)² +
 mean D(G(z))²``, G ``mean (D(G(z)) - 1)²``. WGAN-GP: critic ``mean C(G(z)) - mean C(x) +
-λ mean (|∇C(x̂)| - 1)²`` on random interpolates x̂, G ``-mean C(G(z))``.
+λ mean (|∇C(x̂)| - 1)²`` on random interpolates x̂, G ``-mean C(G(z))``. The R1 penalty
+(any loss but WGAN-GP) adds ``γ/2 mean |∇ logit(x)|²`` over the real points to D's loss.
 
 >>> import torch
 >>> round(float(d_loss("lsq", torch.zeros(2), torch.zeros(2), smoothing=0.95)), 3)
@@ -48,6 +49,12 @@ def gradient_penalty(
     (grad,) = torch.autograd.grad(critic(points).sum(), points, create_graph=create_graph)
     norms = grad.norm(dim=1)
     return ((norms - 1) ** 2).mean(), norms.detach()
+
+
+def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """``mean |∇_x logit(x)|² / 2`` over the real points ``real`` (which must require grad)."""
+    (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    return 0.5 * (grad**2).sum(1).mean()
 
 
 def discriminator_value(loss: str, logits: torch.Tensor) -> torch.Tensor:

@@ -27,8 +27,12 @@ def mlp(
 ) -> nn.Sequential:
     """``inputs`` -> ``hidden_layers`` x (Linear(neurons) + ReLU) -> Linear(outputs) [-> final].
 
-    Weights are N(0, 1/sqrt(fan_in)) and biases 0, drawn from ``generator`` (GAN Lab's init:
-    it keeps the tiny networks' outputs near unit scale whatever their width).
+    Weights are N(0, 1/sqrt(fan_in)), drawn from ``generator`` (GAN Lab's init: it keeps the
+    tiny networks' outputs near unit scale whatever their width). Deeper biases are 0, but each
+    first-layer bias puts its ReLU's kink through a random point of the unit cube, where the
+    inputs (noise, or points of the unit square) live: GAN Lab's zero biases put every kink
+    through the corner (0, 0), so both networks start almost linear over the data and, measured
+    from scratch, need thousands of epochs to bend (README "GAN Lab").
     """
     widths = [inputs] + [neurons] * hidden_layers + [outputs]
     layers: list[nn.Module] = []
@@ -37,6 +41,9 @@ def mlp(
         with torch.no_grad():
             linear.weight.normal_(0.0, 1.0 / math.sqrt(fan_in), generator=generator)
             linear.bias.zero_()
+            if index == 0:
+                through = torch.rand(fan_out, fan_in, generator=generator)
+                linear.bias.copy_(-(linear.weight * through).sum(1))
         layers.append(linear)
         if index < len(widths) - 2:
             layers.append(nn.ReLU())

@@ -34,9 +34,18 @@ from tensorsight.gan.settings import GanSettings, SettingsError
 DEFAULT_PRESET = "ring"
 FRAME_INTERVAL_S = 1 / 30
 SLOW_STAGE_S = 1.25
-# "Make it collapse": a generator far faster than its discriminator, with Adam, on many modes.
+# "Make it collapse": on many modes, Adam, three G steps per D step and no R1 penalty: the
+# fakes bunch into one spot that hops from mode to mode (bench/gan_lab.py --convergence).
+# A faster G (lr 0.01) instead pins the fakes at tanh's corners, outside the plot.
 COLLAPSE_SETTINGS = GanSettings(
-    d_optimizer="adam", g_optimizer="adam", d_lr=0.0005, g_lr=0.01, k_d=1, k_g=3, loss="log"
+    d_optimizer="adam",
+    g_optimizer="adam",
+    d_lr=0.001,
+    g_lr=0.001,
+    k_d=1,
+    k_g=3,
+    loss="log",
+    r1_weight=0.0,
 )
 STAGES = (
     ("d1", "Generate: G turns a batch of noise into fakes."),

@@ -34,15 +34,19 @@ class SettingsError(ValueError):
 class GanSettings:
     """Every knob of an experiment. Defaults were chosen by measurement (``bench/gan_lab.py``).
 
-    Measured from scratch (4 seeds, 2,000 epochs; README "GAN Lab"): GAN Lab's own defaults
-    (8 neurons) and Adam (beta1 0.9, lr 0.001-0.003) often stall or collapse; SGD with D at 0.1,
-    G at 0.03, two D steps per epoch and 32-neuron networks reach the line and the two
-    Gaussians on every seed tried.
+    Measured from scratch (README "GAN Lab", ``bench/gan_lab.py --convergence``): GAN Lab's own
+    defaults (8 neurons, zero biases, SGD 0.1) and Adam (lr 0.001, beta1 0.5 or 0.9) stall or
+    oscillate; SGD with D at 0.3 and G at 0.1, two D steps per epoch, 32-neuron networks whose
+    first-layer kinks start inside the data (``networks.mlp``) and an R1 penalty of 0.1 on D
+    converge on the line, the two Gaussians and drawn blobs for most seeds.
     ``g_layers``/``d_layers`` count the hidden layers for real (GAN Lab's "1" meant two).
     ``loss``: ``log`` (GAN Lab's: the discriminator's real term scaled by ``smoothing``,
     non-saturating generator), ``minimax`` (the same discriminator, saturating generator
     ``mean log(1 - D(G(z)))``), ``lsq`` (least squares on the sigmoid output), ``wgan-gp``
-    (a critic with gradient penalty ``gp_weight``).
+    (a critic with gradient penalty ``gp_weight``). ``r1_weight``: the R1 penalty
+    ``r1_weight / 2 * mean |∇ logit D(x)|²`` on real points (Mescheder et al. 2018), which damps
+    the oscillation plain GAN training never leaves; 0 is GAN Lab's, and WGAN-GP ignores it (its
+    own penalty does that work).
     """
 
     noise_dim: int = 2
@@ -54,10 +58,11 @@ class GanSettings:
     loss: str = "log"
     smoothing: float = 0.95
     gp_weight: float = 10.0
+    r1_weight: float = 0.1
     d_optimizer: str = "sgd"
     g_optimizer: str = "sgd"
-    d_lr: float = 0.1
-    g_lr: float = 0.03
+    d_lr: float = 0.3
+    g_lr: float = 0.1
     k_d: int = 2
     k_g: int = 1
     batch_size: int = 150
@@ -79,6 +84,7 @@ class GanSettings:
             _number(name, getattr(self, name), 1e-6, 10.0)
         _number("smoothing", self.smoothing, 0.5, 1.0)
         _number("gp_weight", self.gp_weight, 0.0, 1000.0)
+        _number("r1_weight", self.r1_weight, 0.0, 1000.0)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> GanSettings:
