@@ -241,6 +241,7 @@ def test_progress_and_cancel():
         ({"method": "lime"}, "Unknown attribution method 'lime'"),
         ({"method": "saliency", "steps": 3}, "saliency takes no options; not steps"),
         ({"method": "integrated_gradients", "steps": 0}, "steps must be a positive whole number"),
+        ({"method": "integrated_gradients", "steps": 20_000}, "steps must be at most 16384"),
         ({"method": "saliency", "target": 5}, "Target class 5 is out of range"),
         ({"method": "gradcam", "layer": "fc"}, "Layer 'fc' has no spatial output"),
         ({"method": "gradcam", "layer": "nope"}, "The model has no layer 'nope'"),

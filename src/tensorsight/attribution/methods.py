@@ -116,6 +116,11 @@ def integrated_gradients(job: Job, *, steps: int, baseline: Any, batch_size: int
     return Result(raw, _channel_sum(raw), details)
 
 
+#: The most integrated-gradients points: their Gauss-Legendre rule costs O(steps^2) to build
+#: (about a second at this many), and more points change no map one can see.
+MAX_STEPS = 16384
+
+
 @functools.lru_cache(maxsize=16)
 def gauss_legendre(points: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Legendre nodes on [0, 1] (ascending) and their weights (summing to 1).
@@ -327,6 +332,8 @@ def settings_for(method: str, options: dict[str, Any]) -> dict[str, Any]:
             raise AttributionError(
                 f"{name} must be a positive whole number, not {settings[name]!r}."
             )
+    if settings.get("steps", 0) > MAX_STEPS:
+        raise AttributionError(f"steps must be at most {MAX_STEPS}, not {settings['steps']}.")
     return settings
 
 
