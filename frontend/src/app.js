@@ -53,9 +53,14 @@ export async function mount(root, source, { page = false, gan = false, signal = 
     type: "button", class: "ts-top-button", onclick: () => showPanel((layer, close) => openPlayground(layer, { close })),
   }, "Convolution playground");
   // Attribution runs the model backwards: a static copy of the page (no server) has no such method.
+  // The attribution panel docks beside the overview: clicks in the overview then choose its
+  // class (the output column) and its Grad-CAM layer (any column with a spatial output).
   const attributionButton = source.attribution ? el("button", {
     type: "button", class: "ts-top-button ts-attribution-button", onclick: () => current && showPanel((layer, close) =>
-      openAttribution(layer, { source, runId: current.run_id, modelInfo, overview: current, colors, close })),
+      openAttribution(layer, {
+        source, runId: current.run_id, modelInfo, overview: current, colors, close,
+        onChoice: (choice) => overview.markChoice(choice),
+      }), { docked: true }),
   }, "What it looks at") : null;
   const modelChoice = models && models.length > 1 ? modelPicker(models, modelId) : null;
   // The GAN Lab link shows only on a served page (a notebook or a static copy has no /gan).
@@ -87,7 +92,7 @@ export async function mount(root, source, { page = false, gan = false, signal = 
   const overview = createOverview({
     source, modelInfo, readout,
     onHoverCell: (hover) => fields.show(current?.run_id, hover),
-    onOpenDetail: (node, channel) => showDetail(node, channel),
+    onOpenDetail: (node, channel) => (detail?.choose ? detail.choose(node, channel) : showDetail(node, channel)),
     onFocusKind: (kind) => explain(kind),
     onError: (message) => showAlert(message),
     onLegend: (node, scale, mode) => clear(legendHolder).append(
@@ -198,9 +203,11 @@ export async function mount(root, source, { page = false, gan = false, signal = 
   }
 
   // Opens a detail view or the playground on the layer above the overview, one at a time.
-  function showPanel(open) {
+  function showPanel(open, { docked = false } = {}) {
     closeDetail();
     detailLayer.hidden = false;
+    detailLayer.classList.toggle("ts-docked", docked);
+    root.classList.toggle("ts-has-dock", docked);
     detail = open(detailLayer, closeDetail);
   }
 
@@ -210,6 +217,7 @@ export async function mount(root, source, { page = false, gan = false, signal = 
     detail = null;
     open.destroy?.();
     clear(detailLayer).hidden = true;
+    root.classList.remove("ts-has-dock");
     url?.update({ node: undefined, channel: undefined, at: undefined, tab: undefined });
   }
 

@@ -214,3 +214,54 @@ def test_the_effective_field_is_the_cells_gradient(overview_page, live_server):
     outside = arrays["heat"].copy()
     outside[10:15, 30:35] = 0
     assert not outside.any()
+
+
+def _wait_ready(page, condition: str) -> None:
+    page.wait_for_function(
+        "() => { const o = document.querySelector('.tsa-overlay');"
+        " return document.querySelector('.tsa-panel').dataset.state === 'ready'"
+        f" && ({condition}); }}",
+        timeout=60_000,
+    )
+
+
+def test_class_and_layer_by_clicking_the_overview(panel, live_server):
+    """With the panel docked, the output column picks the class and a column the layer."""
+    page, frame = panel
+    run_id = page.locator(".ts-app").get_attribute("data-run-id")
+    overlay = frame.locator(".tsa-overlay")
+    predicted = overlay.get_attribute("data-target")
+    assert (
+        page.locator(f'.ts-output .ts-prob[data-channel="{predicted}"]')
+        .get_attribute("class")
+        .split()
+        .count("ts-chosen")
+        == 1
+    )
+    # Another class, clicked in the overview's output column: the map is the server's for it.
+    wanted = page.locator(".ts-output .ts-prob:not(.ts-chosen)").first.get_attribute("data-channel")
+    other = page.locator(f'.ts-output .ts-prob[data-channel="{wanted}"]')
+    other.click()
+    _wait_ready(page, f"o.dataset.target === '{wanted}'")
+    meta, _ = _server_map(live_server, run_id, method="saliency", target=wanted)
+    assert float(overlay.get_attribute("data-max")) == pytest.approx(meta["range"][1])
+    assert frame.locator(".tsa-chosen-class").inner_text() == meta["target_name"]
+    assert "ts-chosen" in other.get_attribute("class").split()
+    assert frame.is_visible()  # a click beside a docked panel leaves it open
+    # A column of maps, clicked in the overview: Grad-CAM at that layer, for the chosen class.
+    node = _node_id(live_server, "relu_2_1")
+    page.locator(f'canvas.ts-map[data-node="{node}"]').first.click()
+    _wait_ready(page, "o.dataset.method === 'gradcam'")
+    assert frame.locator(".tsa-layer").input_value() == node
+    assert frame.locator(".tsa-chosen-layer").inner_text() == "relu_2_1"
+    assert page.locator(f'.ts-unit.ts-chosen[data-node="{node}"]').count() == 1
+    meta, _ = _server_map(live_server, run_id, method="gradcam", layer=node, target=wanted)
+    assert meta["layer_name"] == "relu_2_1"
+    assert float(overlay.get_attribute("data-max")) == pytest.approx(meta["range"][1])
+    last, _ = _server_map(live_server, run_id, method="gradcam", target=wanted)
+    assert last["range"][1] != pytest.approx(meta["range"][1])  # the layer made a difference
+    # A column without maps changes nothing and says why.
+    flatten = _node_id(live_server, "flatten")
+    page.locator(f'.ts-unit[data-node="{flatten}"] [data-channel]').first.click()
+    assert "no spatial output" in frame.locator(".tsa-status").inner_text()
+    assert frame.locator(".tsa-layer").input_value() == node

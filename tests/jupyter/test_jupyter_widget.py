@@ -6,6 +6,8 @@ import io
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -217,6 +219,60 @@ def test_widget_loads_the_built_module_and_answers_over_its_comm(
     assert content["id"] == "ts0" and content["ok"] is True, content
     assert content["result"]["output"]["node_id"] in content["result"]["nodes"]
     assert buffers == []
+
+
+def test_the_widget_reports_progress_while_a_long_attribution_runs_and_cancels_it(
+    model: TinyVGG, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel answers progress polls and a cancel during a long call (it runs on the
+    widget's worker thread); a call made meanwhile waits its turn instead of blocking them."""
+    widget = ExplainerWidget(
+        Explainer(model, preprocessing=PREPROCESSING, class_names=CLASSES, name="tiny")
+    )
+    replies: dict[str, dict] = {}
+    arrived = threading.Condition()
+
+    def send(content: dict, buffers: list | None = None) -> None:
+        with arrived:
+            replies[content["id"]] = content
+            arrived.notify_all()
+
+    def reply(message_id: str) -> dict:
+        with arrived:
+            assert arrived.wait_for(lambda: message_id in replies, timeout=120), message_id
+            return replies[message_id]
+
+    monkeypatch.setattr(widget, "send", send)
+    widget._handle_custom_msg(
+        {"id": "run", "method": "run_image", "params": {}}, [memoryview(png_bytes(3))]
+    )
+    run_id = reply("run")["result"]["run_id"]
+    long = {"run_id": run_id, "method": "integrated_gradients", "steps": 4096, "batch_size": 1}
+    widget._handle_custom_msg(
+        {"id": "ig", "method": "attribution", "params": {**long, "job_id": "j1"}}, []
+    )
+    stages = {"run_id": run_id}
+    widget._handle_custom_msg({"id": "stages", "method": "gradcam_stages", "params": stages}, [])
+    done, polls = 0, 0
+    while done == 0 and polls < 600:
+        polls += 1
+        widget._handle_custom_msg(
+            {"id": f"p{polls}", "method": "attribution_progress", "params": {"job_id": "j1"}}, []
+        )
+        progress = reply(f"p{polls}")["result"]  # answered at once, the job still running
+        done = progress["done"]
+        time.sleep(0.05)
+    assert progress["state"] == "running" and 0 < done < progress["total"] == 4096
+    assert "ig" not in replies and "stages" not in replies
+    widget._handle_custom_msg(
+        {"id": "stop", "method": "attribution_cancel", "params": {"job_id": "j1"}}, []
+    )
+    assert reply("stop")["ok"] is True
+    cancelled = reply("ig")
+    assert cancelled["ok"] is False and cancelled["status"] == 409
+    assert "cancelled" in cancelled["error"]
+    assert reply("stages")["ok"] is True  # the queued call ran after the cancelled one
+    widget.close()
 
 
 def test_show_a_module_on_a_tensor(model: TinyVGG) -> None:

@@ -172,7 +172,7 @@ def test_the_message_envelope(protocol):
     reply, _ = answer_message(
         protocol, {"id": 9, "method": "word", "params": {"name": "x"}}, channel="socket"
     )
-    assert reply == {"id": 9, "ok": False, "error": "There is no word 'x'."}
+    assert reply == {"id": 9, "ok": False, "error": "There is no word 'x'.", "status": 404}
     assert answer_message(protocol, 3, channel="socket")[0]["error"] == (
         "A socket message must be an object."
     )

@@ -1,7 +1,8 @@
 // The attribution panel: where the network looked for a class, by any method, over the input;
 // and Grad-CAM of every spatial stage side by side. Maps are computed in Python (the protocol's
 // `attribution` and `gradcam_stages`); long methods report progress by a job id and can be
-// cancelled. Opened from the app's header like the playground.
+// cancelled. Opened from the app's header; it docks beside the overview, where clicking the
+// output column picks the class and clicking a column with a spatial output the Grad-CAM layer.
 import { clear, el } from "../detail/dom.js";
 import { openFrame } from "../detail/shell.js";
 import "./attribution.css";
@@ -22,15 +23,18 @@ const SIZE = 256;
 
 let jobCounter = 0;
 
-// options: {source, runId, modelInfo, overview, colors, close}. Returns {destroy, close, frame}.
+// options: {source, runId, modelInfo, overview, colors, close, onChoice}; onChoice({target, layer})
+// hears the class and layer in use. Returns {destroy, close, frame, choose}: choose(node, channel)
+// takes an overview click (the output node's row: its class; a spatial node: its layer).
 export function openAttribution(container, options) {
   const { source, runId, modelInfo, overview, colors } = options;
   const frame = openFrame(container, {
     title: "What the network looks at", subtitle: "attribution maps", close: options.close,
-    className: "tsa-panel",
+    className: "tsa-panel", modal: false,
   });
   const spatial = modelInfo.nodes.filter((node) => node.shape.length === 4 && node.kind !== "input"
     && node.shape[2] * node.shape[3] > 1);
+  const outputNode = overview.output?.node_id;
   const predicted = overview.output?.top?.[0]?.[0];
   const state = { destroyed: false, job: null, request: 0 };
   frame.onDestroy(() => { state.destroyed = true; cancelJob(); });
@@ -46,6 +50,7 @@ export function openAttribution(container, options) {
   const progress = el("progress", { class: "tsa-progress", max: 1, value: 0, hidden: true });
   const cancel = el("button", { type: "button", class: "tsa-cancel", hidden: true, onclick: cancelJob }, "Cancel");
   const status = el("p", { class: "tsa-status", "aria-live": "polite" });
+  const choice = el("p", { class: "tsa-choice" });
   const base = el("img", { class: "tsa-input", alt: "the input", width: SIZE, height: SIZE,
     src: `data:image/png;base64,${overview.input_png_base64}` });
   const overlay = el("canvas", { class: "tsa-overlay", width: SIZE, height: SIZE });
@@ -57,7 +62,7 @@ export function openAttribution(container, options) {
     const index = modelInfo.classes.indexOf(name);
     classes.append(el("li", {}, el("button", {
       type: "button", class: "tsa-class", dataset: { target: String(index) },
-      onclick: () => { target.value = String(index); run(); loadStages(); },
+      onclick: () => useTarget(index),
     }, `${name} ${(probability * 100).toFixed(1)}%`)));
   }
   const stepsRow = el("label", {}, "Steps ", steps);
@@ -67,6 +72,7 @@ export function openAttribution(container, options) {
       el("label", {}, "Method ", method), el("label", {}, "Class ", target), layerRow, stepsRow,
       el("button", { type: "button", class: "tsa-run", onclick: run }, "Show"),
       el("label", {}, "Opacity ", opacity), progress, cancel),
+    choice,
     status,
     el("div", { class: "tsa-main" }, el("div", { class: "tsa-figure" }, base, overlay), classes),
     legendHolder,
@@ -80,9 +86,11 @@ export function openAttribution(container, options) {
   method.addEventListener("change", () => { showRows(); run(); });
   target.addEventListener("change", () => { run(); loadStages(); });
   layer.addEventListener("change", run);
+  for (const control of [method, target, layer]) control.addEventListener("change", showChoice);
   opacity.addEventListener("input", () => { overlay.style.opacity = String(opacity.value / 100); });
   overlay.style.opacity = String(opacity.value / 100);
   showRows();
+  showChoice();
   run();
   loadStages();
 
@@ -91,6 +99,33 @@ export function openAttribution(container, options) {
     for (const [key, label] of entries) node.append(el("option", { value: key }, label));
     node.value = value;
     return node;
+  }
+
+  // Which class and layer the maps explain, in words and as outlines in the overview.
+  function showChoice() {
+    const layered = LAYERED.has(method.value);
+    const layerName = spatial.find((node) => node.id === layer.value)?.name;
+    clear(choice).append("Class ", el("strong", { class: "tsa-chosen-class" }, modelInfo.classes[target.value] ?? target.value),
+      " (click a class in the output column)");
+    if (layerName) {
+      choice.append(" · Grad-CAM layer ", el("strong", { class: "tsa-chosen-layer" }, layerName),
+        layered ? " (click a column to change it)" : " (click a column to use Grad-CAM there)");
+    }
+    options.onChoice?.({ target: target.value, layer: layered ? layer.value : null });
+  }
+
+  function useTarget(index) {
+    target.value = String(index);
+    showChoice();
+    run();
+    loadStages();
+  }
+
+  // An overview click: a class of the output column, or a column with a spatial output.
+  function choose(node, channel) {
+    if (node.id === outputNode) useTarget(channel);
+    else if (spatial.some((candidate) => candidate.id === node.id)) useLayer(node.id);
+    else status.textContent = `${node.name} has no spatial output: Grad-CAM needs a column of maps.`;
   }
 
   function showRows() {
@@ -167,6 +202,7 @@ export function openAttribution(container, options) {
     if (!LAYERED.has(method.value)) method.value = "gradcam";
     layer.value = nodeId;
     showRows();
+    showChoice();
     run();
   }
 
@@ -194,7 +230,8 @@ export function openAttribution(container, options) {
     }
   }
 
-  return { destroy: frame.destroy, close: frame.close, frame: frame.frame };
+  frame.onDestroy(() => options.onChoice?.(null));
+  return { destroy: frame.destroy, close: frame.close, frame: frame.frame, choose };
 }
 
 // Paints a map with zero transparent: alpha follows |value| / limit, so the input shows through.

@@ -1,11 +1,12 @@
 // The frame every detail view (and the playground) lives in: a title bar with a close button,
 // the view area, and the explanation text beside it. Escape, the close button and a click
-// outside the frame all close it.
+// outside the frame all close it; a docked frame (modal: false) stays open while the user
+// clicks the page beside it.
 import { el, linkTerms } from "./dom.js";
 import "./detail.css";
 
 // Builds the frame inside `container`; `close` is called once, whichever way the user closes.
-export function openFrame(container, { title, subtitle = "", close, className = "" }) {
+export function openFrame(container, { title, subtitle = "", close, className = "", modal = true }) {
   const cleanups = [];
   let closed = false;
   // Keyboard users go back to where they opened the view from.
@@ -51,9 +52,11 @@ export function openFrame(container, { title, subtitle = "", close, className = 
       requestClose();
     }
   }));
-  listen(document, "pointerdown", whileShown((event) => {
-    if (!frame.contains(event.target) && event.target.isConnected) requestClose();
-  }), true);
+  if (modal) {
+    listen(document, "pointerdown", whileShown((event) => {
+      if (!frame.contains(event.target) && event.target.isConnected) requestClose();
+    }), true);
+  }
 
   linkTerms(frame);
   container.append(frame);

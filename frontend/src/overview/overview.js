@@ -58,6 +58,7 @@ export function createOverview({
   const painted = new Set();               // `${node}|${start}` painted in the current DOM
   const skipFloors = new Map();             // "from unit>to unit" -> y of a skip edge's route
   let hover = null;
+  let choice = null;       // what an open attribution panel explains: {target, layer}
   let legendNode = null;   // the layer whose colours the big legend explains: the last pointed at
 
   // ---- colour ranges ------------------------------------------------------------------------
@@ -103,6 +104,7 @@ export function createOverview({
       columnsEl.append(columnEl);
     }
     renderBlockBar();
+    showChoice();
     fitWidth();
     requestAnimationFrame(drawEdges);
   }
@@ -247,6 +249,15 @@ export function createOverview({
       view.section.append(el("p", { class: "ts-note" }, `top ${shown.length} of ${probabilities.length} classes`));
     }
     view.static = true;
+  }
+
+  // Outlines the attribution panel's class (its output row) and Grad-CAM layer (its column).
+  function showChoice() {
+    for (const marked of columnsEl.querySelectorAll(".ts-chosen")) marked.classList.remove("ts-chosen");
+    if (!choice) return;
+    const rows = columnsEl.querySelectorAll(`.ts-output .ts-prob[data-channel="${choice.target}"]`);
+    const layer = choice.layer ? columnsEl.querySelectorAll(`.ts-unit[data-node="${choice.layer}"]`) : [];
+    for (const marked of [...rows, ...layer]) marked.classList.add("ts-chosen");
   }
 
   function renderBlockBar() {
@@ -590,6 +601,11 @@ export function createOverview({
       for (const node of nodes) repaintNode(node);
     },
     activationRange,
+    // choice: {target, layer} to outline, or null.
+    markChoice(next) {
+      choice = next;
+      showChoice();
+    },
     // Releases what outlives the element otherwise: the scroll listener, its timer, the observer.
     destroy() {
       scroller.removeEventListener("scroll", onScroll);

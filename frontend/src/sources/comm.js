@@ -1,6 +1,7 @@
 // Data source over an anywidget model (Jupyter): each call sends {id, method, params} as a custom
 // message and resolves on the {id, ok, result | error} reply; packs and PNGs come back as the
-// reply's first buffer. Method names and params are the Explainer's (docs/architecture.md).
+// reply's first buffer. Method names and params are the Explainer's (docs/architecture.md). The
+// kernel answers progress polls while a long attribution runs (jupyter/widget.py).
 import { decodePack } from "../wire.js";
 import { SourceError } from "./http.js";
 
@@ -14,7 +15,7 @@ export function commSource(model) {
     if (!waiting) return;
     pending.delete(message.id);
     if (message.ok) waiting.resolve({ result: message.result, buffer: buffers?.[0] });
-    else waiting.reject(new SourceError(message.error || "The kernel reported an error."));
+    else waiting.reject(new SourceError(message.error || "The kernel reported an error.", message.status || 0));
   };
   model.on("msg:custom", onMessage);
 

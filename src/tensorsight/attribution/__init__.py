@@ -19,6 +19,7 @@ from tensorsight.attribution.exemplars import (
 )
 from tensorsight.attribution.methods import (
     METHODS,
+    gauss_legendre,
     gradcam_plus_weights,
     layer_candidates,
     spatial_stages,
@@ -47,6 +48,7 @@ __all__ = [
     "class_scores",
     "compute_exemplars",
     "effective_receptive_field",
+    "gauss_legendre",
     "gradcam_plus_weights",
     "gradcam_stages",
     "layer_candidates",

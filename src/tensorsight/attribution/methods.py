@@ -8,10 +8,12 @@ score difference they explain. Grad-CAM works at a layer; occlusion measures sco
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -82,29 +84,72 @@ def smoothgrad(job: Job, *, samples: int, noise: float, seed: int, batch_size: i
 def integrated_gradients(job: Job, *, steps: int, baseline: Any, batch_size: int) -> Result:
     """Sundararajan et al. 2017: (x - baseline) times the mean gradient along the straight path.
 
-    The path integral is the midpoint rule with ``steps`` points, evaluated ``batch_size`` at a
-    time; ``details["total"]`` (the sum of the attribution) approximates
-    ``score - baseline_score`` (completeness). How many steps that takes depends on how sharply
-    the score turns along the path: ReLU networks seen from a black baseline can need hundreds.
+    The path integral is Gauss-Legendre quadrature with ``steps`` points (Captum's default
+    rule), evaluated ``batch_size`` at a time; ``details["total"]`` (the sum of the attribution)
+    approximates ``score - baseline_score`` (completeness), and ``details["delta"]`` is how far
+    off it is. Gauss-Legendre crowds its points near both ends of the path, where a ReLU
+    network seen from a black baseline turns most sharply; how many steps a given accuracy
+    takes still depends on the model: TinyVGG needs hundreds for 1%.
     """
     base = _baseline(job.x, baseline)
     delta = job.x - base
+    alphas, weights = (
+        torch.from_numpy(values).to(job.x.device, job.x.dtype) for values in gauss_legendre(steps)
+    )
     total = torch.zeros_like(job.x[0])
+    shape = (-1, *[1] * (job.x.dim() - 1))
     for start in range(0, steps, batch_size):
-        alphas = (
-            torch.arange(
-                start, min(steps, start + batch_size), device=job.x.device, dtype=job.x.dtype
-            )
-            + 0.5
-        ) / steps
-        points = base + alphas.view(-1, *[1] * (job.x.dim() - 1)) * delta
-        total += input_gradient(job, points).sum(0)
-        job.advance(start + len(alphas), steps)
-    raw = delta[0] * total / steps
+        chunk = slice(start, min(steps, start + batch_size))
+        points = base + alphas[chunk].view(shape) * delta
+        total += (weights[chunk].view(shape) * input_gradient(job, points)).sum(0)
+        job.advance(chunk.stop, steps)
+    raw = delta[0] * total
     with torch.no_grad():
         baseline_score = float(job.scores(base)[0])
-    details = {"score": job.score, "baseline_score": baseline_score, "total": float(raw.sum())}
+    summed = float(raw.sum())
+    details = {
+        "score": job.score,
+        "baseline_score": baseline_score,
+        "total": summed,
+        "delta": summed - (job.score - baseline_score),
+    }
     return Result(raw, _channel_sum(raw), details)
+
+
+#: The most integrated-gradients points: their Gauss-Legendre rule costs O(steps^2) to build
+#: (about a second at this many), and more points change no map one can see.
+MAX_STEPS = 16384
+
+
+@functools.lru_cache(maxsize=16)
+def gauss_legendre(points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes on [0, 1] (ascending) and their weights (summing to 1).
+
+    Newton's method on the Legendre polynomial from the usual cosine guesses; NumPy's
+    ``leggauss`` solves an eigenproblem instead, which takes a minute at 4096 points.
+
+    >>> nodes, weights = gauss_legendre(2)
+    >>> [round(float(v), 6) for v in nodes], [round(float(w), 6) for w in weights]
+    ([0.211325, 0.788675], [0.5, 0.5])
+    """
+    x = np.cos(np.pi * (np.arange(1, points + 1) - 0.25) / (points + 0.5))
+    for _ in range(100):
+        value, slope = _legendre(points, x)
+        step = value / slope
+        x = x - step
+        if np.abs(step).max() < 1e-15:
+            break
+    _, slope = _legendre(points, x)
+    return (1 - x) / 2, 1 / ((1 - x**2) * slope**2)
+
+
+def _legendre(degree: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P_degree(x) and its derivative, by the three-term recurrence."""
+    previous, current = np.ones_like(x), x
+    for order in range(2, degree + 1):
+        following = ((2 * order - 1) * x * current - (order - 1) * previous) / order
+        previous, current = current, following
+    return current, degree * (x * current - previous) / (x**2 - 1)
 
 
 def _baseline(x: torch.Tensor, baseline: Any) -> torch.Tensor:
@@ -287,6 +332,8 @@ def settings_for(method: str, options: dict[str, Any]) -> dict[str, Any]:
             raise AttributionError(
                 f"{name} must be a positive whole number, not {settings[name]!r}."
             )
+    if settings.get("steps", 0) > MAX_STEPS:
+        raise AttributionError(f"steps must be at most {MAX_STEPS}, not {settings['steps']}.")
     return settings
 
 

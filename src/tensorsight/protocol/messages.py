@@ -40,16 +40,20 @@ def answer_message(
             str(message.get("method")), params, [bytes(buffer) for buffer in buffers]
         )
     except ProtocolError as error:
-        return error_reply(message_id, error.sentence)
+        return error_reply(message_id, error.sentence, error.status)
     if answer.is_binary:
         return {"id": message_id, "ok": True, "result": None}, [answer.data]
     return {"id": message_id, "ok": True, "result": answer.value}, []
 
 
-def error_reply(message_id: Any, sentence: str) -> Reply:
-    """The ``{id, ok: false, error}`` reply.
+def error_reply(message_id: Any, sentence: str, status: int | None = None) -> Reply:
+    """The ``{id, ok: false, error}`` reply, with the HTTP-style ``status`` when there is one
+    (a page tells a cancelled call, 409, from a failed one by it).
 
-    >>> error_reply("ts1", "There is no run 'x'.")[0]["ok"]
-    False
+    >>> error_reply("ts1", "There is no run 'x'.", 404)[0]
+    {'id': 'ts1', 'ok': False, 'error': "There is no run 'x'.", 'status': 404}
     """
-    return {"id": message_id, "ok": False, "error": sentence}, []
+    reply: dict[str, Any] = {"id": message_id, "ok": False, "error": sentence}
+    if status is not None:
+        reply["status"] = status
+    return reply, []
