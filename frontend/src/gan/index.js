@@ -229,8 +229,14 @@ function overviewGraph() {
       for (const [key, { plot }] of Object.entries(minis)) plot.draw(frame, MINI[key]);
       const width = (v) => `${Math.min(100, 40 * Math.abs(v ?? 0))}%`;
       dBar.style.width = width(meta.d_loss); gBar.style.width = width(meta.g_loss);
-      dValue.textContent = fmt(meta.d_loss ?? NaN); gValue.textContent = fmt(meta.g_loss ?? NaN);
-      prediction.textContent = `real ${(100 * (meta.d_real_accuracy ?? 0)).toFixed(0)}% right · fake ${(100 * (meta.d_fake_accuracy ?? 0)).toFixed(0)}% right`;
+      // Losses and accuracies come from an update: a fresh or reloaded GAN has none yet.
+      const measured = (v) => v != null && !Number.isNaN(v);
+      dValue.textContent = measured(meta.d_loss) ? fmt(meta.d_loss) : "—";
+      gValue.textContent = measured(meta.g_loss) ? fmt(meta.g_loss) : "—";
+      const percent = (v) => `${(100 * v).toFixed(0)}%`;
+      prediction.textContent = measured(meta.d_real_accuracy)
+        ? `real ${percent(meta.d_real_accuracy)} right · fake ${percent(meta.d_fake_accuracy)} right`
+        : "right or wrong: after D's first update";
       elGraph.dataset.stage = meta.stage ?? "";
     },
   };

@@ -603,6 +603,9 @@ export function createOverview({
     activationRange,
     // choice: {target, layer} to outline, or null.
     markChoice(next) {
+      // The docked panel narrows the overview: bring the output column, whose classes it
+      // picks, into view when the panel opens.
+      if (next && !choice) requestAnimationFrame(() => scroller.scrollTo({ left: scroller.scrollWidth }));
       choice = next;
       showChoice();
     },
