@@ -8,6 +8,7 @@ import { openFrame } from "../detail/shell.js";
 import { addDeformableMode } from "./deformable.js";
 import "./playground.css";
 import { openTransposedPlayground } from "./transposed.js";
+import { sliderControls } from "./sliders.js";
 
 const CONTROLS = [
   { key: "n", label: "Input size", min: 1, max: 15, value: 7, term: "input" },
@@ -52,21 +53,7 @@ function openConvPlayground(container, options) {
   const settings = Object.fromEntries(CONTROLS.map((control) => [control.key, control.value]));
   const state = { i: 0, j: 0, timer: null };
 
-  const controls = el("div", { class: "tsd-pg-controls" });
-  for (const control of CONTROLS) {
-    const output = el("output", { class: "tsd-pg-value" }, String(control.value));
-    const input = el("input", {
-      type: "range", min: control.min, max: control.max, step: 1, value: control.value,
-      "data-control": control.key, "aria-label": control.label,
-    });
-    input.addEventListener("input", () => {
-      settings[control.key] = Number(input.value);
-      output.textContent = input.value;
-      update();
-    });
-    controls.append(el("label", { class: "tsd-pg-control", "data-part": control.term },
-      el("span", {}, control.label), input, output));
-  }
+  const controls = sliderControls(CONTROLS, settings, () => update());
   const playButton = el("button", {
     type: "button", class: "tsd-play", "aria-pressed": "false", "data-role": "play",
     onclick: () => (state.timer ? stop() : play()),

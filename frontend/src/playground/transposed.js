@@ -6,6 +6,7 @@ import { clear, el, term } from "../detail/dom.js";
 import { openFrame } from "../detail/shell.js";
 import { overlapCounts, transposedGeometry } from "./geometry.js";
 import "./playground.css";
+import { sliderControls } from "./sliders.js";
 
 const CONTROLS = [
   { key: "n", label: "Input size", min: 1, max: 8, value: 4, term: "input" },
@@ -23,21 +24,7 @@ export function openTransposedPlayground(container, options = {}) {
     className: "tsd-playground tsd-playground-transposed",
   });
   const settings = Object.fromEntries(CONTROLS.map((control) => [control.key, control.value]));
-  const controls = el("div", { class: "tsd-pg-controls" });
-  for (const control of CONTROLS) {
-    const output = el("output", { class: "tsd-pg-value" }, String(control.value));
-    const input = el("input", {
-      type: "range", min: control.min, max: control.max, step: 1, value: control.value,
-      "data-control": control.key, "aria-label": control.label,
-    });
-    input.addEventListener("input", () => {
-      settings[control.key] = Number(input.value);
-      output.textContent = input.value;
-      update();
-    });
-    controls.append(el("label", { class: "tsd-pg-control", "data-part": control.term },
-      el("span", {}, control.label), input, output));
-  }
+  const controls = sliderControls(CONTROLS, settings, () => update());
   const formula = el("div", { class: "tsd-pg-formula", "data-role": "size-formula", "aria-live": "polite" });
   const notice = el("div", { class: "tsd-pg-warning", role: "status", "data-role": "checkerboard", hidden: true });
   const inputGrid = el("div", { class: "tsd-pg-grid", "data-part": "input", "aria-label": "input" });
