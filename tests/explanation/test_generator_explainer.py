@@ -10,9 +10,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from _dcgan import tiny_dcgan_explainer
 from tensorsight.explanation import BadParameterError, Explainer
 from tensorsight.imaging import Preprocessing
-from tensorsight.models.dcgan import Discriminator, Generator, initialise
+from tensorsight.models.dcgan import Discriminator, initialise
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
 
@@ -164,17 +165,7 @@ def test_mean_pack_groups_average_to_the_output(upsampler) -> None:
 
 @pytest.fixture(scope="module")
 def generator_explainer() -> Explainer:
-    torch.manual_seed(0)
-    generator = Generator(latent_dim=8, features=4, image_size=16).apply(initialise).eval()
-    critic = Discriminator(features=4, image_size=16).apply(initialise)
-    return Explainer(
-        generator,
-        preprocessing=Preprocessing(size=(1, 1), channels=8),
-        class_names=(),
-        name="tiny generator",
-        latent_dim=8,
-        critic=critic,
-    )
+    return tiny_dcgan_explainer("tiny generator")
 
 
 def test_run_latent_returns_z_the_image_every_layer_and_the_verdict(generator_explainer) -> None:

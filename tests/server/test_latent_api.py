@@ -7,30 +7,18 @@ import base64
 import io
 
 import pytest
-import torch
 from PIL import Image
 from starlette.testclient import TestClient
 
+from _dcgan import tiny_dcgan_explainer
 from tensorsight.explanation import Explainer, decode_pack
-from tensorsight.imaging import Preprocessing
 from tensorsight.jupyter.comm import CommHandler
-from tensorsight.models.dcgan import Discriminator, Generator, initialise
 from tensorsight.server import create_app
 
 
 @pytest.fixture(scope="module")
 def explainer() -> Explainer:
-    torch.manual_seed(0)
-    generator = Generator(latent_dim=8, features=4, image_size=16).apply(initialise).eval()
-    critic = Discriminator(features=4, image_size=16).apply(initialise)
-    return Explainer(
-        generator,
-        preprocessing=Preprocessing(size=(1, 1), channels=8),
-        class_names=(),
-        name="tiny DCGAN",
-        latent_dim=8,
-        critic=critic,
-    )
+    return tiny_dcgan_explainer("tiny DCGAN")
 
 
 @pytest.fixture(scope="module")
