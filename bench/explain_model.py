@@ -1,18 +1,18 @@
 """Explaining a model end to end: time, peak memory and first-view payload, TinyVGG and MobileNetV2.
 
-For each model at 224x224 it prints the median of ``--repeats`` runs of a bare forward pass,
-of one that keeps every layer's output (the floor under any capture), of
-:func:`tensorsight.capture` alone, and of ``Explainer.run_image`` (image -> overview
+For each model at 224x224 it prints the median CPU time of ``--repeats`` runs, taken in turns, of
+a bare forward pass, of one that keeps every layer's output (the floor under any capture) and of
+:func:`tensorsight.capture` alone; the median time of ``Explainer.run_image`` (image -> overview
 data); the peak resident memory each adds; and the bytes of the first view: ``model_info`` and
 overview JSON plus the u8 activation packs of the first ``--channels`` channels of every node
 (an upper bound: the page fetches only the layers on screen). With CUDA it also times a
 ResNet-50-sized network on the GPU. Goals: capture <= 1.5x a bare forward, MobileNetV2 overview
 <= 1 s, first-view payload < 2 MB.
 
-``--keep-freed-memory`` stops glibc returning freed blocks to the system, so a capture reuses
-warm pages instead of faulting in fresh ones. ``--browser`` also serves each model and measures,
-in headless Chromium, what the page really downloads to show an uploaded image (only the layers
-on screen).
+``--keep-freed-memory`` sets the allocator as ``tensorsight serve`` does: glibc keeps freed blocks
+for reuse, so a capture reuses warm pages instead of faulting in fresh ones. ``--browser`` also
+serves each model and measures, in headless Chromium, what the page really downloads to show an
+uploaded image (only the layers on screen).
 
     python bench/explain_model.py [--repeats 5] [--channels 16] [--threads N]
                                   [--keep-freed-memory] [--browser]
@@ -21,8 +21,6 @@ on screen).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
 import gc
 import gzip
 import io
@@ -45,6 +43,7 @@ from torch import nn
 
 from tensorsight.capturing import capture
 from tensorsight.explanation import Explainer, encode_pack
+from tensorsight.explanation.memory import release_freed_memory, tune_allocator
 from tensorsight.models import ModelBundle, ModelLoadError, bundle_from_module, load_model
 from tensorsight.models.mobilenet_v2 import MobileNetV2, imagenet_class_names
 from tensorsight.models.tinyvgg import TinyVGG
@@ -53,8 +52,6 @@ MODELS = ("TinyVGG", "MobileNetV2")
 CAPTURE_GOAL = 1.5
 OVERVIEW_GOAL_S = 1.0
 PAYLOAD_GOAL_BYTES = 2_000_000
-# glibc's mallopt parameters (malloc.h).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -142,6 +139,23 @@ def median_seconds(action: Callable[[], Any], repeats: int) -> float:
     return statistics.median(times)
 
 
+def interleaved_cpu_medians(actions: tuple[Callable[[], Any], ...], repeats: int) -> list[float]:
+    """Each action's median CPU seconds (the process's, page faults included), taken in turns.
+
+    CPU time, not wall time, and one after another in every round: on a machine shared with
+    other jobs, the ratios between them are what stays true.
+    """
+    for action in actions:
+        action()  # warm-up, as in median_seconds
+    times: list[list[float]] = [[] for _ in actions]
+    for _ in range(repeats):
+        for action, taken in zip(actions, times, strict=True):
+            start = time.process_time()
+            action()
+            taken.append(time.process_time() - start)
+    return [statistics.median(taken) for taken in times]
+
+
 def measure(bundle: ModelBundle, repeats: int, channels: int) -> Figures:
     image = test_image()
     x = bundle.preprocessing.to_tensor(image)
@@ -151,9 +165,14 @@ def measure(bundle: ModelBundle, repeats: int, channels: int) -> Figures:
         with torch.no_grad():
             bundle.model(x)
 
-    forward_s = median_seconds(forward, repeats)
-    keeping_s = median_seconds(lambda: forward_keeping_outputs(bundle.model, x), repeats)
-    capture_s = median_seconds(lambda: capture(bundle.model, x), repeats)
+    forward_s, keeping_s, capture_s = interleaved_cpu_medians(
+        (
+            forward,
+            lambda: forward_keeping_outputs(bundle.model, x),
+            lambda: capture(bundle.model, x),
+        ),
+        repeats,
+    )
     run_image_s = median_seconds(lambda: explainer.run_image(image), repeats)
     memory = {
         "forward": peak_extra_mb(forward),
@@ -199,7 +218,7 @@ def peak_extra_mb(action: Callable[[], Any]) -> float | None:
     by earlier runs is handed back to the system first, or reusing it would hide the peak.
     """
     gc.collect()
-    _release_free_memory()
+    release_freed_memory(keep_bytes=0)
     before = _status_kib("VmRSS")
     try:
         with open("/proc/self/clear_refs", "w") as clear_refs:
@@ -208,18 +227,6 @@ def peak_extra_mb(action: Callable[[], Any]) -> float | None:
         return None
     action()
     return (_status_kib("VmHWM") - before) / 1024
-
-
-def keep_freed_memory() -> None:
-    """Make glibc serve big blocks from its heap and keep freed memory (mallopt), not the OS."""
-    libc = ctypes.CDLL("libc.so.6")
-    for option in (_M_MMAP_THRESHOLD, _M_TRIM_THRESHOLD):
-        libc.mallopt(option, 1 << 30)
-
-
-def _release_free_memory() -> None:
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: the peak may be understated
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _status_kib(field: str) -> int:
@@ -467,8 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep-freed-memory",
         action="store_true",
-        help="tell glibc to keep freed memory for reuse (no mmap/trim), which "
-        "spares a capture the page faults of fresh memory",
+        help="keep freed memory for reuse, as `tensorsight serve` does, which spares a "
+        "capture the page faults of fresh memory",
     )
     parser.add_argument(
         "--browser",
@@ -479,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.keep_freed_memory:
-        keep_freed_memory()
+        tune_allocator()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"{'freed memory kept, ' if args.keep_freed_memory else ''}"

@@ -15,6 +15,7 @@ from tensorsight.explanation import (
     UnknownIdError,
     encode_pack,
 )
+from tensorsight.explanation.runs import ByteLru
 from tensorsight.imaging import Preprocessing
 
 CLASSES = tuple(f"class {index}" for index in range(10))
@@ -124,7 +125,30 @@ def test_the_cache_makes_room_before_a_new_run_is_computed() -> None:
     session = explainer(max_bytes=int(2.5 * one_run))
     first, second = (session.run_image(picture(seed))["run_id"] for seed in (6, 7))
     assert len(session._runs) == 2
-    session._runs.make_room(one_run)  # what run_image does before capturing a third
-    assert len(session._runs) == 1 and session._runs.get(second) is not None
+    with session._runs.room_for(one_run):  # what run_image holds while capturing a third
+        assert len(session._runs) == 1 and session._runs.get(second) is not None
     assert session.activations(first, ["n1"])[1]["n1"].shape == (10, 62, 62)  # recomputed
     assert len(session._runs) == 2
+
+
+def test_concurrent_computations_each_hold_their_room() -> None:
+    cache: ByteLru[bytes] = ByteLru(max_bytes=10, size=len)
+    for key in "abc":
+        cache.put(key, b"123")
+    with cache.room_for(3):
+        assert len(cache) == 2  # 3 held + 2 x 3 kept fit in 10
+        with cache.room_for(3):
+            assert len(cache) == 1 and cache.get("c") == b"123"
+        cache.put("d", b"123")  # the inner value; the outer computation still holds its room
+        assert len(cache) == 2 and cache.get("c") is not None
+    cache.put("e", b"123")
+    assert len(cache) == 3 and cache.nbytes == 9
+
+
+def test_a_failed_computation_gives_its_room_back() -> None:
+    cache: ByteLru[bytes] = ByteLru(max_bytes=10, size=len)
+    with pytest.raises(RuntimeError), cache.room_for(8):
+        raise RuntimeError("the capture failed")
+    for key in "abc":
+        cache.put(key, b"123")
+    assert len(cache) == 3

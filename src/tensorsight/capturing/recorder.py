@@ -155,13 +155,17 @@ class _Recorder:
 
     def run(self, x: torch.Tensor) -> Graph | None:
         """The graph, or ``None`` when a kept activation was overwritten unseen (lazy mode)."""
+        # Most captures are of a model in eval mode already: then nothing is switched (and back),
+        # as nn.Module's attribute setter is slow for hundreds of layers.
         modes = {module: module.training for module in self.paths}
+        switch = any(modes.values())
         handles = []
         try:
             for module in self.paths:
                 handles.append(module.register_forward_pre_hook(self._before, with_kwargs=True))
                 handles.append(module.register_forward_hook(self._after, with_kwargs=True))
-            self.model.eval()
+            if switch:
+                self.model.eval()
             self._add(x, kind="input", name="input", inputs=(), copy=True)  # the caller's tensor
             with torch.no_grad(), _FunctionListener(self):
                 output = self.model(x)
@@ -170,7 +174,7 @@ class _Recorder:
         finally:
             for handle in handles:
                 handle.remove()
-            for module, training in modes.items():
+            for module, training in modes.items() if switch else ():
                 module.training = training
         if any(
             self.nodes[index].activation._version != version

@@ -29,12 +29,12 @@ from tensorsight.explanation.latent import (
     latent_vector,
     verdict,
 )
+from tensorsight.explanation.memory import release_freed_memory
 from tensorsight.explanation.runs import (
     RUN_ID,
     ByteLru,
     InputStore,
     model_digest,
-    release_freed_memory,
     run_id_for,
 )
 from tensorsight.imaging import Preprocessing, decode_image
@@ -106,9 +106,7 @@ class Explainer:
         self.name = name
         self._samples = {sample.id: sample for sample in samples}
         self.store = store if store is not None else InputStore()
-        self._runs: ByteLru[_Run] = ByteLru(
-            max_bytes, lambda run: run.nbytes, on_evict=release_freed_memory
-        )
+        self._runs: ByteLru[_Run] = ByteLru(max_bytes, lambda run: run.nbytes, self._evicted)
         self._model_id = model_digest(model)
         self._run_bytes = 0
         self._structure: _Run | None = None
@@ -433,11 +431,15 @@ class Explainer:
 
     def _computed(self, run_id: str, x: torch.Tensor) -> _Run:
         """Capture ``x`` into the cache, making room first so old and new never both pass it."""
-        self._runs.make_room(self._run_bytes)
-        run = self._capture(x)
+        with self._runs.room_for(self._run_bytes):
+            run = self._capture(x)
         self._runs.put(run_id, run)
         self._run_bytes = run.nbytes  # the next run of this model is about as large
         return run
+
+    def _evicted(self) -> None:
+        # The next capture reuses what the evicted runs freed; more than that goes back.
+        release_freed_memory(keep_bytes=self._run_bytes + self._run_bytes // 4)
 
     def _sample(self, sample_id: str) -> Sample:
         sample = self._samples.get(sample_id)

@@ -10,13 +10,11 @@ pass runs again from the stored input and gives the same numbers.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import hashlib
 import io
 import logging
 import os
 import re
-import sys
 import tempfile
 import threading
 from collections import OrderedDict
@@ -34,11 +32,6 @@ RUN_ID = re.compile(rf"[0-9a-f]{{{2 * _DIGEST_BYTES}}}")
 # Pruning a shared directory lists it: do that once per this many writes, not on every one.
 _PRUNE_EVERY = 64
 _log = logging.getLogger(__name__)
-_libc = None
-if sys.platform == "linux":
-    with contextlib.suppress(OSError, AttributeError):  # musl has no malloc_trim
-        _libc = ctypes.CDLL("libc.so.6")
-        _libc.malloc_trim.argtypes = [ctypes.c_size_t]
 
 Value = TypeVar("Value")
 
@@ -91,6 +84,7 @@ class ByteLru(Generic[Value]):
         self._on_evict = on_evict
         self._entries: OrderedDict[str, tuple[Value, int]] = OrderedDict()
         self._total = 0
+        self._reserved = 0  # room held for values being computed (room_for)
         self._lock = threading.Lock()
 
     @property
@@ -119,22 +113,35 @@ class ByteLru(Generic[Value]):
                 self._total -= old[1]
             self._entries[key] = (value, size)
             self._total += size
-            evicted = self._evict(keep=1, room=0)
+            evicted = self._evict(keep=1)
         self._evicted(evicted)
 
-    def make_room(self, nbytes: int) -> None:
-        """Drop the least recently used entries until ``nbytes`` more fit in the budget.
+    @contextlib.contextmanager
+    def room_for(self, nbytes: int) -> Iterator[None]:
+        """Hold room for a value of about ``nbytes`` while it is computed, evicting what it needs.
 
-        Called before computing a value of about that size, so that the old and the new are
-        never both held beyond the budget.
+        Concurrent computations each hold their own room, so the cache and everything being
+        computed for it stay within the budget together. Put the value after the block.
+
+        >>> cache = ByteLru(max_bytes=10, size=len)
+        >>> cache.put("a", b"12345678")
+        >>> with cache.room_for(5):
+        ...     cache.get("a") is None
+        True
         """
         with self._lock:
-            evicted = self._evict(keep=0, room=nbytes)
+            self._reserved += nbytes
+            evicted = self._evict(keep=0)
         self._evicted(evicted)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._reserved -= nbytes
 
-    def _evict(self, *, keep: int, room: int) -> int:
+    def _evict(self, *, keep: int) -> int:
         evicted = 0
-        while len(self._entries) > keep and self._total + room > self.max_bytes:
+        while len(self._entries) > keep and self._total + self._reserved > self.max_bytes:
             _, (_, dropped) = self._entries.popitem(last=False)
             self._total -= dropped
             evicted += 1
@@ -143,17 +150,6 @@ class ByteLru(Generic[Value]):
     def _evicted(self, count: int) -> None:
         if count and self._on_evict is not None:  # the dropped values are freed by now
             self._on_evict()
-
-
-def release_freed_memory() -> None:
-    """Hand the pages of freed blocks back to the system (glibc's ``malloc_trim``; else no-op).
-
-    glibc keeps freed memory for reuse, so a process that evicts a run of hundreds of MB and
-    computes another holds both; trimming after each eviction keeps resident memory near the
-    cache's budget (measured in bench/serve_load.py).
-    """
-    if _libc is not None:
-        _libc.malloc_trim(0)
 
 
 class InputStore:

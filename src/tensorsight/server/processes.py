@@ -8,13 +8,11 @@ id: ids are content-addressed and inputs live in a store directory every worker 
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import json
 import os
 import signal
 import socket
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +31,6 @@ DEFAULT_DIRECTORY_STORE_MB = 4096
 _GRACEFUL_SHUTDOWN_S = 2
 # The part of --cache-mb that keeps gzipped answers already sent (the rest: activations).
 _ANSWER_SHARE = 16
-# glibc's mallopt parameter (malloc.h).
-_M_ARENA_MAX = -8
 
 
 @dataclass(frozen=True)
@@ -148,25 +144,11 @@ def build_app(
     )
 
 
-def tune_allocator() -> None:
-    """Two malloc arenas at most (glibc), measured with bench/serve_load.py.
-
-    Each worker thread that runs a model gets its own arena by default, and each arena keeps
-    its freed blocks: resident memory then grows with the thread pool (MobileNetV2, 16 threads:
-    5x the activation budget above idle), not with the cache. With two arenas, and the cache
-    trimming freed memory after each eviction, it stays within the budget.
-    """
-    if sys.platform != "linux":
-        return
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, 2)
-    except (OSError, AttributeError):  # not glibc: nothing to tune
-        return
-
-
 def worker_app() -> ASGIApp:
     """uvicorn's app factory in each worker process: the app the supervisor's options describe."""
     import torch
+
+    from tensorsight.explanation.memory import tune_allocator
 
     tune_allocator()
     options = ServeOptions.from_json(os.environ[OPTIONS_VARIABLE])
@@ -183,6 +165,8 @@ def serve_here(
     """Serve in this process until a signal stops it (Ctrl+C raises KeyboardInterrupt)."""
     import torch
     import uvicorn
+
+    from tensorsight.explanation.memory import tune_allocator
 
     tune_allocator()
     torch.set_num_threads(options.threads)
