@@ -296,6 +296,21 @@ def test_gradients_reach_only_what_asks_for_them() -> None:
     assert grad.shape == offset.shape and grad.abs().sum() > 0
 
 
+def test_a_first_call_in_inference_mode_leaves_later_backwards_working() -> None:
+    # Each design caches its regular grid per configuration: made in inference mode, autograd
+    # could not save it later.
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(1, 4, 7, 7, generator=generator)
+    weight = torch.randn(3, 4, 3, 3, generator=generator)
+    offset = torch.randn(1, 18, 5, 7, generator=generator)  # a shape no other test uses
+    with torch.inference_mode():
+        expected = deform_conv2d_torch(x, offset, weight, padding=(0, 1), dilation=(1, 1))
+    offset.requires_grad_()
+    out = deform_conv2d_torch(x, offset, weight, padding=(0, 1), dilation=(1, 1))
+    (grad,) = torch.autograd.grad(out.sum(), offset)
+    assert torch.equal(out.detach(), expected) and grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize("chunk", [1 << 21, 1], ids=["one-chunk", "chunk-per-image"])
 def test_both_designs_agree_on_a_wide_layer_with_gradients(
     chunk: int, monkeypatch: pytest.MonkeyPatch

@@ -385,18 +385,19 @@ def _regular_grid(
     def ticks(count: int, step: int) -> torch.Tensor:
         return torch.arange(count, dtype=dtype, device=device) * step
 
-    rows = ticks(out_h, sh).view(-1, 1) + ticks(kh, dh)
-    cols = ticks(out_w, sw).view(-1, 1) + ticks(kw, dw)
     padded_width = width + _BEFORE + _AFTER
     plane = (height + _BEFORE + _AFTER) * padded_width
-    starts = torch.arange(batch * groups, device=device) * plane
-    steps = torch.tensor([[0, 1, padded_width, padded_width + 1]], device=device)
-    return _Grid(
-        (rows - ph).view(out_h, kh, 1, 1, 1),
-        (cols - pw).view(1, 1, out_w, kw, 1),
-        starts.view(batch, 1, groups),
-        steps,
-    )
+    with _cacheable():
+        rows = ticks(out_h, sh).view(-1, 1) + ticks(kh, dh)
+        cols = ticks(out_w, sw).view(-1, 1) + ticks(kw, dw)
+        starts = torch.arange(batch * groups, device=device) * plane
+        steps = torch.tensor([[0, 1, padded_width, padded_width + 1]], device=device)
+        return _Grid(
+            (rows - ph).view(out_h, kh, 1, 1, 1),
+            (cols - pw).view(1, 1, out_w, kw, 1),
+            starts.view(batch, 1, groups),
+            steps,
+        )
 
 
 def _to_points(tensor: torch.Tensor, order: tuple[int, ...]) -> torch.Tensor:
@@ -538,19 +539,52 @@ def _sampling_grid(
     """
     batch, channels, out_h, out_w = offset.shape
     taps = kernel_size[0] * kernel_size[1]
-    zero = torch.zeros(1, 2 * taps, out_h, out_w, dtype=offset.dtype, device=offset.device)
-    base_y, base_x = sampling_positions(zero, kernel_size, stride, padding, dilation)
-    height, width = size
-    # The regular grid is normalised once; the offsets only need scaling (one fused op).
-    base = torch.stack(
-        ((2 * base_x[0, 0] + 1) / width - 1, (2 * base_y[0, 0] + 1) / height - 1), dim=-1
+    base, scale = _normalised_grid(
+        kernel_size,
+        _pair(stride),
+        _pair(padding),
+        _pair(dilation),
+        size,
+        (out_h, out_w),
+        offset.dtype,
+        offset.device,
     )
-    scale = torch.tensor([2 / width, 2 / height], dtype=offset.dtype, device=offset.device)
     # (dy, dx) pairs -> grid_sample's (x, y), moved last: [B, G, K, Ho, Wo, 2].
     pairs = offset.reshape(batch, channels // (2 * taps), taps, 2, out_h, out_w)
     pairs = pairs.flip(3).permute(0, 1, 2, 4, 5, 3)
     grid = torch.addcmul(base, pairs, scale)
     return grid.reshape(batch * (channels // (2 * taps)), taps * out_h, out_w, 2)
+
+
+@functools.lru_cache(maxsize=64)
+def _normalised_grid(
+    kernel_size: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    size: tuple[int, int],
+    out_size: tuple[int, int],
+    dtype: torch.dtype,
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The regular grid ``[K, Ho, Wo, (x, y)]`` normalised, and the scale of offsets; built once
+    per configuration, since a small layer would spend a good part of each call on it."""
+    taps = kernel_size[0] * kernel_size[1]
+    height, width = size
+    with _cacheable():
+        zero = torch.zeros(1, 2 * taps, *out_size, dtype=dtype, device=device)
+        base_y, base_x = sampling_positions(zero, kernel_size, stride, padding, dilation)
+        base = torch.stack(
+            ((2 * base_x[0, 0] + 1) / width - 1, (2 * base_y[0, 0] + 1) / height - 1), dim=-1
+        )
+        scale = torch.tensor([2 / width, 2 / height], dtype=dtype, device=device)
+    return base, scale
+
+
+def _cacheable() -> torch.inference_mode:
+    """Cached tensors are made outside inference mode: one made inside it could not be saved
+    for a later backward."""
+    return torch.inference_mode(False)
 
 
 class DeformConv2d(nn.Module):
