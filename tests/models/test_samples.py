@@ -26,6 +26,7 @@ LICENCES = Path(mobilenet.__file__).parent / "bundles/mobilenet_v2/samples/LICEN
 # MobileNetV2 ranks each photo's true class in its top 5, except these two honest misses, shown as
 # such on the page: the motion-blurred clock (rank 10, "spotlight") and the horse's silhouette.
 MISSES = {"wall clock", "sorrel"}
+DRAWINGS = {"sorrel-1.png"}  # the horse's silhouette; every other sample is a photograph
 
 needs_weights = pytest.mark.skipif(
     not any(path.is_file() for path in mobilenet.weight_locations()),
@@ -40,7 +41,8 @@ def colour_model() -> nn.Module:
 def test_each_photo_is_a_real_picture_named_after_an_imagenet_class_with_its_licence() -> None:
     classes = set(mobilenet.imagenet_class_names())
     licences = LICENCES.read_text(encoding="utf-8")
-    assert len(PHOTOS) >= 11
+    assert len(PHOTOS) == 15 and {path.name for path in PHOTOS} >= DRAWINGS
+    assert len([path for path in PHOTOS if path.name not in DRAWINGS]) >= 12  # a dozen real photos
     for sample in photo_samples():
         assert sample.label in classes, sample.label
         assert re.fullmatch(r"[a-z0-9-]+", sample.id)
@@ -52,6 +54,7 @@ def test_each_photo_is_a_real_picture_named_after_an_imagenet_class_with_its_lic
     rows = re.findall(r"^\| `([^`]+)` \|.*\| (.+) \|$", licences, flags=re.MULTILINE)
     assert sorted(name for name, _ in rows) == sorted(path.name for path in PHOTOS)
     assert all(re.search(r"public domain|CC0", terms) for _, terms in rows)
+    assert all(re.search(rf"^\| `{name}` \| [^|]*not a photo", licences, re.M) for name in DRAWINGS)
 
 
 @needs_weights
