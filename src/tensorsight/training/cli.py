@@ -12,6 +12,21 @@ import sys
 from tensorsight.devices import DeviceError, add_device_option, describe_device, resolve_device
 
 _DEFAULT_OUTPUT = "tinyvgg-run"
+# The options that, when given, override TrainConfig's defaults (DEFORMABLE_DEFAULTS too).
+_OPTIONS = (
+    "epochs",
+    "input_size",
+    "channels",
+    "batch_size",
+    "learning_rate",
+    "label_smoothing",
+    "augment",
+    "seed",
+    "limit",
+    "threads",
+    "deformable_layers",
+    "initial_weights",
+)
 
 
 def add_parser(
@@ -101,7 +116,7 @@ def add_parser(
 
 def run(args: argparse.Namespace) -> int:
     """Train as the parsed ``args`` say; print where the model went and its test accuracy."""
-    from tensorsight.data import DatasetError, DatasetNotFoundError
+    from tensorsight.training._command import train_from_args
     from tensorsight.training.trainer import DEFORMABLE_DEFAULTS, TrainConfig, train
 
     try:
@@ -111,38 +126,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"tensorsight train: training on {describe_device(device)}", flush=True)
 
-    overrides = {
-        key: value
-        for key, value in {
-            "epochs": args.epochs,
-            "input_size": args.input_size,
-            "channels": args.channels,
-            "batch_size": args.batch_size,
-            "learning_rate": args.learning_rate,
-            "label_smoothing": args.label_smoothing,
-            "augment": args.augment,
-            "seed": args.seed,
-            "limit": args.limit,
-            "threads": args.threads,
-            "deformable_layers": args.deformable_layers,
-            "initial_weights": args.initial_weights,
-        }.items()
-        if value is not None
-    }
-    if args.deformable:
-        overrides = {**DEFORMABLE_DEFAULTS, **overrides, "deformable": True}
-    config = TrainConfig(
-        output=args.output,
-        data=args.data,
-        data_dir=args.data_dir,
+    result = train_from_args(
+        "train",
+        args,
+        _OPTIONS,
+        TrainConfig,
+        train,
+        defaults=DEFORMABLE_DEFAULTS if args.deformable else None,
         device=device,
-        progress=not args.quiet,
-        **overrides,
+        deformable=args.deformable,
     )
-    try:
-        result = train(config)
-    except (DatasetError, DatasetNotFoundError) as error:
-        print(f"tensorsight train: {error}", file=sys.stderr)
+    if result is None:
         return 1
     metrics = result.card["metrics"]
     print(
