@@ -68,3 +68,16 @@ def test_a_dataset_error_is_one_line_named_after_the_command(
     assert (
         capsys.readouterr().err == f"tensorsight {command}: {tmp_path}/broken.png is not an image\n"
     )
+
+
+def test_both_commands_read_data_output_and_epochs_alike() -> None:
+    for command, output in (("train", "tinyvgg-run"), ("train-gan", "dcgan-run")):
+        args = _parse(command)
+        assert (args.data, args.data_dir, args.output, args.epochs) == (
+            "fashion-mnist",
+            None,
+            output,
+            None,
+        )
+        args = _parse(command, "--data", "d/", "--data-dir", "f/", "-o", "o/", "--epochs", "2")
+        assert (args.data, args.data_dir, args.output, args.epochs) == ("d/", "f/", "o/", 2)

@@ -12,6 +12,27 @@ _Config = TypeVar("_Config")
 _Result = TypeVar("_Result")
 
 
+def add_data_options(
+    parser: argparse.ArgumentParser, *, data_help: str, output_default: str, output_help: str
+) -> None:
+    """Add ``--data``, ``--data-dir``, ``--output``/``-o`` and ``--epochs``, the options every
+    training command reads the same way (``--epochs`` left ``None``: the config's default)."""
+    parser.add_argument("--data", default="fashion-mnist", help=data_help)
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder holding the Fashion-MNIST *-ubyte.gz files "
+        "(default: $TENSORSIGHT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)",
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        default=output_default,
+        help=f"{output_help} (default: {output_default})",
+    )
+    parser.add_argument("--epochs", type=int, default=None)
+
+
 def given_options(args: argparse.Namespace, names: Iterable[str]) -> dict[str, object]:
     """The options of ``names`` the command line set (``None`` means "left to the config").
 

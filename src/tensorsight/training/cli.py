@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from tensorsight.devices import DeviceError, add_device_option, describe_device, resolve_device
+from tensorsight.training._command import add_data_options
 
 _DEFAULT_OUTPUT = "tinyvgg-run"
 # The options that, when given, override TrainConfig's defaults (DEFORMABLE_DEFAULTS too).
@@ -40,24 +41,12 @@ def add_parser(
         "classes, preprocessing, test accuracy, confusion matrix, data checksum, time) and "
         "samples/*.png into --output.",
     )
-    parser.add_argument(
-        "--data",
-        default="fashion-mnist",
-        help="'fashion-mnist' (default) or a folder with one sub-folder of images per class",
+    add_data_options(
+        parser,
+        data_help="'fashion-mnist' (default) or a folder with one sub-folder of images per class",
+        output_default=_DEFAULT_OUTPUT,
+        output_help="folder to write the model into",
     )
-    parser.add_argument(
-        "--data-dir",
-        default=None,
-        help="folder holding the Fashion-MNIST *-ubyte.gz files "
-        "(default: $TENSORSIGHT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)",
-    )
-    parser.add_argument(
-        "--output",
-        "-o",
-        default=_DEFAULT_OUTPUT,
-        help=f"folder to write the model into (default: {_DEFAULT_OUTPUT})",
-    )
-    parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument(
         "--input-size",
         type=int,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from tensorsight.training._command import add_data_options
+
 _DEFAULT_OUTPUT = "dcgan-run"
 # The options that, when given, override GanConfig's defaults.
 _OPTIONS = (
@@ -37,21 +39,12 @@ def add_parser(
         "per epoch (grids/epoch-NN.png) into --output. Serve it with "
         "`tensorsight serve --model dcgan --weights OUTPUT/generator.safetensors`.",
     )
-    parser.add_argument(
-        "--data",
-        default="fashion-mnist",
-        help="'fashion-mnist' (default) or a folder with sub-folders of images",
+    add_data_options(
+        parser,
+        data_help="'fashion-mnist' (default) or a folder with sub-folders of images",
+        output_default=_DEFAULT_OUTPUT,
+        output_help="folder to write the pair into",
     )
-    parser.add_argument(
-        "--data-dir", default=None, help="folder holding the Fashion-MNIST *-ubyte.gz files"
-    )
-    parser.add_argument(
-        "--output",
-        "-o",
-        default=_DEFAULT_OUTPUT,
-        help=f"folder to write the pair into (default: {_DEFAULT_OUTPUT})",
-    )
-    parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument(
         "--image-size",
         type=int,
