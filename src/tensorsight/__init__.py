@@ -9,8 +9,15 @@ Two halves share this package:
 Importing the package imports NumPy and nothing heavier; every other part loads on first use.
 
 >>> import numpy as np, tensorsight
+>>> a, b = np.ones((2, 3)), np.ones((4, 5))
 >>> with tensorsight.clarify():
-...     np.ones((2, 3)) @ np.ones((4, 5))  # doctest: +SKIP
+...     a @ b
+Traceback (most recent call last):
+ValueError: matmul: Input operand 1 has a mismatch in its core dimension 0, ...
+tensorsight: in `a @ b` (line 2), operand shapes 2x3 @ 4x5 disagree: dim 1 of a (3) != ...
+  a: 2x3 float64
+  b: 4x5 float64
+...
 """
 
 from __future__ import annotations

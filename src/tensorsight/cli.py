@@ -38,10 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code.
+    """Run the command line; returns the exit code (``--help`` and ``--version`` exit, as
+    argparse does). With no command it prints the help and returns 2.
 
-    >>> main(["--version"])  # doctest: +SKIP
-    tensorsight 0.1.0
+    >>> main([])
+    usage: tensorsight [-h] [--version] COMMAND ...
+    ...
+    2
     """
     parser = build_parser()
     args = parser.parse_args(argv)

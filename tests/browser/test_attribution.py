@@ -19,16 +19,19 @@ from tensorsight.explanation import decode_pack
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture
-def panel(live_server, browser_page) -> Any:
-    page = browser_page
-    page.goto(live_server.url)
+def _open_panel(page, url: str) -> Any:
+    page.goto(url)
     page.wait_for_selector('body[data-state="ready"]', timeout=90_000)
     page.get_by_role("button", name=re.compile("What it looks at")).click()
     frame = page.locator(".tsa-panel")
     frame.wait_for()
     page.wait_for_selector('.tsa-panel[data-state="ready"]', timeout=60_000)
     return page, frame
+
+
+@pytest.fixture
+def panel(live_server, browser_page) -> Any:
+    return _open_panel(browser_page, live_server.url)
 
 
 def _server_map(live_server, run_id: str, **params: str) -> tuple[dict, np.ndarray]:
@@ -265,3 +268,41 @@ def test_class_and_layer_by_clicking_the_overview(panel, live_server):
     page.locator(f'.ts-unit[data-node="{flatten}"] [data-channel]').first.click()
     assert "no spatial output" in frame.locator(".tsa-status").inner_text()
     assert frame.locator(".tsa-layer").input_value() == node
+
+
+def _box(page, selector: str) -> dict[str, float]:
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, selector
+    return box
+
+
+@pytest.mark.parametrize(("width", "height"), [(1440, 900), (390, 844)])
+def test_the_docked_panel_leaves_the_overview_whole_through_softmax(
+    live_server, browser_page, width, height
+):
+    """At 1440x900 TinyVGG is seen whole beside the docked panel, input to softmax, unscrolled;
+    on a phone the panel docks below and the page itself never scrolls sideways."""
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": height})
+    _open_panel(page, live_server.url)
+    page.wait_for_function(
+        "() => { const s = document.querySelector('.ts-stage-scroll');"
+        " return s.scrollWidth <= s.clientWidth || s.scrollLeft > 0; }"
+    )
+    page.wait_for_timeout(300)  # the refit and the scroll to the output column, a frame each
+    softmax = _box(page, ".ts-unit.ts-output")
+    panel = _box(page, ".tsa-panel")
+    assert softmax["x"] >= 0 and softmax["x"] + softmax["width"] <= width
+    assert softmax["y"] >= 0 and softmax["y"] + softmax["height"] <= height
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    if width >= 1440:
+        assert softmax["x"] + softmax["width"] <= panel["x"]  # beside the panel, not under it
+        scroller = _box(page, ".ts-stage-scroll")
+        first = _box(page, ".ts-unit")  # the input column
+        assert first["x"] >= scroller["x"]
+        assert page.evaluate(
+            "(() => { const s = document.querySelector('.ts-stage-scroll');"
+            " return s.scrollWidth <= s.clientWidth; })()"
+        )
+    else:
+        assert panel["y"] > 0 and panel["x"] == 0  # docked along the bottom

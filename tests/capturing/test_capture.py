@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from architectures import FAMILIES, build
-from tensorsight.capturing import KINDS, CaptureError, Graph, Node, capture
+from tensorsight.capturing import ELEMENTWISE_KINDS, KINDS, CaptureError, Graph, Node, capture
 
 
 def plain_forward_outputs(model: nn.Module, x: torch.Tensor) -> tuple[dict, torch.Tensor]:
@@ -382,3 +382,32 @@ def test_tensorsight_capture_is_the_function_even_after_the_package_is_imported(
     model, x = build("tinyvgg")
     graph = tensorsight.capture(model, x)
     assert isinstance(graph, Graph) and graph.nodes[-1].kind == "linear"
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        *(nn.ReLU(), nn.ReLU6(), nn.LeakyReLU(0.1), nn.GELU(), nn.SiLU(), nn.Sigmoid()),
+        *(nn.Tanh(), nn.Hardswish(), nn.Dropout(0.5), nn.Identity()),
+    ],
+    ids=lambda layer: type(layer).__name__,
+)
+def test_elementwise_kinds_are_the_layers_that_map_each_element_alone(layer: nn.Module) -> None:
+    """ELEMENTWISE_KINDS (shared by details, deform and receptive fields) is exactly these."""
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), layer).eval()
+    x = torch.randn(1, 1, 6, 6)
+    graph = capture(model, x)
+    assert graph.nodes[-1].kind in ELEMENTWISE_KINDS
+    assert ELEMENTWISE_KINDS <= KINDS
+    # Each output element depends on the same element of the input, and on no other one.
+    before = (0.1 + 0.8 * torch.rand(1, 2, 4, 4)).requires_grad_(True)
+    layer(before)[0, 1, 2, 3].backward()
+    assert before.grad is not None
+    assert {tuple(place) for place in before.grad.nonzero().tolist()} == {(0, 1, 2, 3)}
+
+
+def test_elementwise_kinds_list_every_elementwise_capture_kind() -> None:
+    assert {"relu", "relu6", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", "hardswish"} | {
+        "dropout",
+        "identity",
+    } == ELEMENTWISE_KINDS

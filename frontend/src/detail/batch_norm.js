@@ -2,18 +2,14 @@
 // running mean, variance, eps, gamma and beta.
 import { fmt } from "../ui/format.js";
 import { clear, el, num, term } from "./dom.js";
-import { activationScale } from "./palette.js";
-import { asMap, cellName, defineView, explain, formulaLine, linkedMaps } from "./view.js";
+import { asMap, cellName, defineView, explain, formulaLine, inputOutputMaps } from "./view.js";
 
 export const batchNormView = defineView("Batch normalization", (frame, pack, ctx) => {
   const { mean, var: variance, eps, gamma, beta, scale, shift } = pack.meta;
   const input = asMap(pack.arrays.input);
   const output = asMap(pack.arrays.output);
   const formula = el("div", { class: "tsd-formula-box", "aria-live": "polite" });
-  const maps = linkedMaps([
-    { map: input, caption: "input", part: "input", color: activationScale(input.data) },
-    { map: output, caption: "output", part: "output", color: activationScale(output.data), operator: "→" },
-  ], (r, c) => {
+  const maps = inputOutputMaps(input, output, (r, c) => {
     const at = r * input.cols + c;
     clear(formula).append(
       el("div", { class: "tsd-formula-where" }, `cell ${cellName(input, r, c)}`),

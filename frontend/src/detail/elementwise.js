@@ -2,7 +2,7 @@
 // function applied to the hovered cell with its real numbers.
 import { clear, el, num, term } from "./dom.js";
 import { activationScale } from "./palette.js";
-import { asMap, cellName, defineView, explain, formulaLine, linkedMaps } from "./view.js";
+import { asMap, cellName, defineView, explain, formulaLine, inputOutputMaps } from "./view.js";
 
 // kind -> how y is written in terms of x (x and y are the number elements) and what it does.
 const FUNCTIONS = {
@@ -64,17 +64,14 @@ function elementwise(kind) {
     const output = asMap(pack.arrays.output);
     const color = activationScale(input.data, output.data);
     const formula = el("div", { class: "tsd-formula-box", "aria-live": "polite" });
-    const maps = linkedMaps([
-      { map: input, caption: "input", part: "input", color },
-      { map: output, caption: "output", part: "output", color, operator: "→" },
-    ], (r, c) => {
+    const maps = inputOutputMaps(input, output, (r, c) => {
       const at = r * input.cols + c;
       const x = num(input.data[at], { "data-part": "input", "data-role": "x" });
       const y = num(output.data[at], { "data-part": "output", "data-role": "y" });
       clear(formula).append(
         el("div", { class: "tsd-formula-where" }, `cell ${cellName(input, r, c)}`),
         formulaLine(fn.formula(x, y, ctx), { "data-role": "formula" }));
-    });
+    }, color);
     frame.views.append(maps.el, formula);
     maps.move(...firstInteresting(input.data, input.cols));
     explain(frame,

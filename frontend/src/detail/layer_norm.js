@@ -1,18 +1,14 @@
 // Layer normalization: each group of values (the last dimensions) is shifted by its own mean and
 // divided by its own standard deviation, then scaled by gamma and shifted by beta.
 import { clear, el, num, term } from "./dom.js";
-import { activationScale } from "./palette.js";
-import { asMap, cellName, defineView, explain, formulaLine, linkedMaps } from "./view.js";
+import { asMap, cellName, defineView, explain, formulaLine, inputOutputMaps } from "./view.js";
 
 export const layerNormView = defineView("Layer normalization", (frame, pack) => {
   const { meta, arrays } = pack;
   const input = asMap(arrays.input);
   const output = asMap(arrays.output);
   const formula = el("div", { class: "tsd-formula-box", "aria-live": "polite" });
-  const maps = linkedMaps([
-    { map: input, caption: "input", part: "input", color: activationScale(input.data) },
-    { map: output, caption: "output", part: "output", color: activationScale(output.data), operator: "→" },
-  ], (r, c) => {
+  const maps = inputOutputMaps(input, output, (r, c) => {
     const at = r * input.cols + c;
     if (at >= input.data.length) return;
     clear(formula).append(

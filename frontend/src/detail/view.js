@@ -5,7 +5,7 @@ import { arrowStep, stepWithin } from "../ui/cursor.js";
 import { fmt } from "../ui/format.js";
 import { clear, el } from "./dom.js";
 import { heatmap } from "./heatmap.js";
-import { inkFor } from "./palette.js";
+import { activationScale, inkFor } from "./palette.js";
 import { openFrame } from "./shell.js";
 
 // defineView(title, build) -> {title, render(container, pack, ctx)}. `build(frame, pack, ctx)`
@@ -170,6 +170,15 @@ export function nodeById(ctx, id) {
 
 // Maps of the same size side by side that follow one cursor: hovering (or arrow keys on) any of
 // them moves the cursor on all and calls onCell(r, c). specs: [{map, caption, part, color}].
+// A one-input layer's input and output maps side by side, "input → output", linked as
+// linkedMaps links them; each has its own colour scale unless `color` is given for both.
+export function inputOutputMaps(input, output, onCell, color = null) {
+  return linkedMaps([
+    { map: input, caption: "input", part: "input", color: color ?? activationScale(input.data) },
+    { map: output, caption: "output", part: "output", color: color ?? activationScale(output.data), operator: "→" },
+  ], onCell);
+}
+
 export function linkedMaps(specs, onCell, size = 230) {
   const maps = [];
   const move = (r, c) => {

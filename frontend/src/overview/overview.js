@@ -10,7 +10,7 @@ import { formatPercent, formatShape } from "../ui/format.js";
 import {
   buildUnits, collapsesBlocks, colourBlocks, feeders, initialExpanded, layoutColumns,
 } from "./graph.js";
-import { fitMapSize } from "./fit.js";
+import { MAP_MIN, MAP_MIN_DOCKED, fitMapSize } from "./fit.js";
 
 const PAGE = 16;                // channels shown per layer at once
 const LIST_MAX = 32;            // vectors up to this long are drawn as labelled rows
@@ -112,7 +112,8 @@ export function createOverview({
   // The stage's own padding is not room for columns.
   function fitWidth() {
     const padding = parseFloat(getComputedStyle(stage).paddingLeft) + parseFloat(getComputedStyle(stage).paddingRight);
-    if (scroller.clientWidth) fitMapSize(root, columnsEl, scroller.clientWidth - padding);
+    const smallest = root.closest(".ts-has-dock") ? MAP_MIN_DOCKED : MAP_MIN;
+    if (scroller.clientWidth) fitMapSize(root, columnsEl, scroller.clientWidth - padding, smallest);
   }
 
   function renderUnit(unit, column) {
@@ -556,6 +557,10 @@ export function createOverview({
     }
     const contentBottom = columnsEl.getBoundingClientRect().bottom - origin.top;
     stage.style.paddingBottom = `${Math.max(lowest - contentBottom + 16, 0) + 20}px`;
+    // The stage's size without the old edges: sized to it, they would keep a narrowed (refitted)
+    // overview as wide as it was, scrolled, with blank room at the end.
+    edges.setAttribute("width", 0);
+    edges.setAttribute("height", 0);
     edges.setAttribute("width", stage.scrollWidth);
     edges.setAttribute("height", stage.scrollHeight);
   }

@@ -37,7 +37,7 @@ from torch import nn
 
 from tensorsight.attribution.errors import AttributionError
 from tensorsight.attribution.taps import tap_run
-from tensorsight.capturing import Graph, Node
+from tensorsight.capturing import ELEMENTWISE_KINDS, Graph, Node
 
 # A per-axis table: ranges[i] = (first, last) input index that output index i reads; an empty
 # range (a cell that does not read this input at all) is (EMPTY, -1).
@@ -45,23 +45,7 @@ EMPTY = np.iinfo(np.int64).max // 4
 
 # Kinds that read, for each output cell, the same cell of each input (or the only one, when an
 # input is broadcast along an axis of size 1).
-_SAME_PLACE = frozenset(
-    (
-        "relu",
-        "relu6",
-        "leaky_relu",
-        "gelu",
-        "silu",
-        "sigmoid",
-        "tanh",
-        "hardswish",
-        "batch_norm",
-        "dropout",
-        "identity",
-        "add",
-        "mul",
-    )
-)
+_SAME_PLACE = ELEMENTWISE_KINDS | {"batch_norm", "add", "mul"}
 _WINDOWED = frozenset(("conv2d", "max_pool2d", "avg_pool2d"))
 
 

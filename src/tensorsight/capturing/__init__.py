@@ -9,7 +9,7 @@
 
 """
 
-from tensorsight.capturing.graph import KINDS, Graph, Node
+from tensorsight.capturing.graph import ELEMENTWISE_KINDS, KINDS, Graph, Node
 from tensorsight.capturing.recorder import CaptureError, capture
 
-__all__ = ["KINDS", "CaptureError", "Graph", "Node", "capture"]
+__all__ = ["ELEMENTWISE_KINDS", "KINDS", "CaptureError", "Graph", "Node", "capture"]

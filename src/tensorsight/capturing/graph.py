@@ -8,6 +8,22 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
+#: The kinds that compute each output element from the same element of their one input
+#: (the activations, dropout and identity); batch norm is left out as its channel matters.
+ELEMENTWISE_KINDS = frozenset(
+    (
+        "relu",
+        "relu6",
+        "leaky_relu",
+        "gelu",
+        "silu",
+        "sigmoid",
+        "tanh",
+        "hardswish",
+        "dropout",
+        "identity",
+    )
+)
 #: Every node kind a capture may produce; anything unrecognised is ``"other"``.
 KINDS = frozenset(
     (
@@ -17,14 +33,7 @@ KINDS = frozenset(
         "linear",
         "batch_norm",
         "layer_norm",
-        "relu",
-        "relu6",
-        "leaky_relu",
-        "gelu",
-        "silu",
-        "sigmoid",
-        "tanh",
-        "hardswish",
+        *ELEMENTWISE_KINDS,
         "max_pool2d",
         "avg_pool2d",
         "adaptive_avg_pool2d",
@@ -36,8 +45,6 @@ KINDS = frozenset(
         "mean",
         "softmax",
         "upsample",
-        "dropout",
-        "identity",
         "other",
     )
 )

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from tensorsight.capturing import Graph, Node
+from tensorsight.capturing import ELEMENTWISE_KINDS, Graph, Node
 from tensorsight.explanation.errors import BadParameterError
 from tensorsight.explanation.maths import pair as _pair
 from tensorsight.ops import sampling_positions
@@ -32,21 +32,7 @@ CORNERS = ((0, 0), (0, 1), (1, 0), (1, 1))
 # The adaptive receptive field is left out when it would hold more points than this.
 MAX_FIELD_POINTS = 1 << 21
 # Kinds a receptive field passes through unchanged (one output pixel, one input pixel).
-_PIXELWISE = frozenset(
-    (
-        "relu",
-        "relu6",
-        "leaky_relu",
-        "gelu",
-        "silu",
-        "sigmoid",
-        "tanh",
-        "hardswish",
-        "dropout",
-        "identity",
-        "batch_norm",
-    )
-)
+_PIXELWISE = ELEMENTWISE_KINDS | {"batch_norm"}
 
 
 @dataclass(frozen=True)

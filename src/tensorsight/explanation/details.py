@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tensorsight.capturing import Graph, Node
+from tensorsight.capturing import ELEMENTWISE_KINDS, Graph, Node
 from tensorsight.explanation import maths
 from tensorsight.explanation.deform import deform_pack
 from tensorsight.explanation.errors import BadParameterError
@@ -41,20 +41,6 @@ INDEX_ARRAYS = frozenset(
         "stamp_cols",
         "canvas_rows",
         "canvas_cols",
-    )
-)
-ELEMENTWISE_KINDS = frozenset(
-    (
-        "relu",
-        "relu6",
-        "leaky_relu",
-        "gelu",
-        "silu",
-        "sigmoid",
-        "tanh",
-        "hardswish",
-        "dropout",
-        "identity",
     )
 )
 

@@ -2,10 +2,10 @@
 
 This package imports torch when a model is built, so ``import tensorsight`` never imports it.
 
->>> from tensorsight.models import load_model       # doctest: +SKIP
->>> bundle = load_model("mobilenet_v2")             # doctest: +SKIP
->>> bundle.name, len(bundle.class_names)            # doctest: +SKIP
-('MobileNetV2 (ImageNet)', 1000)
+>>> from tensorsight.models import load_model
+>>> bundle = load_model("tinyvgg")
+>>> bundle.name, len(bundle.class_names)
+('TinyVGG (Fashion-MNIST)', 10)
 """
 
 from __future__ import annotations

@@ -90,11 +90,11 @@ def load_model(
     match the class names, fails here with a clear message rather than later in the browser.
     Every failure is a :class:`ModelLoadError`.
 
-    >>> load_model("tinyvgg").class_names[0]                 # doctest: +SKIP
+    >>> load_model("tinyvgg").class_names[0]
     'T-shirt/top'
-    >>> load_model("resnet")  # doctest: +ELLIPSIS
+    >>> load_model("resnet")
     Traceback (most recent call last):
-    ModelLoadError: Unknown model 'resnet': use tinyvgg, mobilenet_v2, ...or...
+    tensorsight.models.loading.ModelLoadError: Unknown model 'resnet': use tinyvgg, ...
     """
     bundle = _load_bundle(
         spec,

@@ -10,8 +10,24 @@ import argparse
 import sys
 
 from tensorsight.devices import DeviceError, add_device_option, describe_device, resolve_device
+from tensorsight.training._command import add_data_options
 
 _DEFAULT_OUTPUT = "tinyvgg-run"
+# The options that, when given, override TrainConfig's defaults (DEFORMABLE_DEFAULTS too).
+_OPTIONS = (
+    "epochs",
+    "input_size",
+    "channels",
+    "batch_size",
+    "learning_rate",
+    "label_smoothing",
+    "augment",
+    "seed",
+    "limit",
+    "threads",
+    "deformable_layers",
+    "initial_weights",
+)
 
 
 def add_parser(
@@ -25,24 +41,12 @@ def add_parser(
         "classes, preprocessing, test accuracy, confusion matrix, data checksum, time) and "
         "samples/*.png into --output.",
     )
-    parser.add_argument(
-        "--data",
-        default="fashion-mnist",
-        help="'fashion-mnist' (default) or a folder with one sub-folder of images per class",
+    add_data_options(
+        parser,
+        data_help="'fashion-mnist' (default) or a folder with one sub-folder of images per class",
+        output_default=_DEFAULT_OUTPUT,
+        output_help="folder to write the model into",
     )
-    parser.add_argument(
-        "--data-dir",
-        default=None,
-        help="folder holding the Fashion-MNIST *-ubyte.gz files "
-        "(default: $TENSORSIGHT_FASHION_MNIST or /usr/share/datasets/fashion-mnist)",
-    )
-    parser.add_argument(
-        "--output",
-        "-o",
-        default=_DEFAULT_OUTPUT,
-        help=f"folder to write the model into (default: {_DEFAULT_OUTPUT})",
-    )
-    parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument(
         "--input-size",
         type=int,
@@ -101,7 +105,7 @@ def add_parser(
 
 def run(args: argparse.Namespace) -> int:
     """Train as the parsed ``args`` say; print where the model went and its test accuracy."""
-    from tensorsight.data import DatasetError, DatasetNotFoundError
+    from tensorsight.training._command import train_from_args
     from tensorsight.training.trainer import DEFORMABLE_DEFAULTS, TrainConfig, train
 
     try:
@@ -111,38 +115,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"tensorsight train: training on {describe_device(device)}", flush=True)
 
-    overrides = {
-        key: value
-        for key, value in {
-            "epochs": args.epochs,
-            "input_size": args.input_size,
-            "channels": args.channels,
-            "batch_size": args.batch_size,
-            "learning_rate": args.learning_rate,
-            "label_smoothing": args.label_smoothing,
-            "augment": args.augment,
-            "seed": args.seed,
-            "limit": args.limit,
-            "threads": args.threads,
-            "deformable_layers": args.deformable_layers,
-            "initial_weights": args.initial_weights,
-        }.items()
-        if value is not None
-    }
-    if args.deformable:
-        overrides = {**DEFORMABLE_DEFAULTS, **overrides, "deformable": True}
-    config = TrainConfig(
-        output=args.output,
-        data=args.data,
-        data_dir=args.data_dir,
+    result = train_from_args(
+        "train",
+        args,
+        _OPTIONS,
+        TrainConfig,
+        train,
+        defaults=DEFORMABLE_DEFAULTS if args.deformable else None,
         device=device,
-        progress=not args.quiet,
-        **overrides,
+        deformable=args.deformable,
     )
-    try:
-        result = train(config)
-    except (DatasetError, DatasetNotFoundError) as error:
-        print(f"tensorsight train: {error}", file=sys.stderr)
+    if result is None:
         return 1
     metrics = result.card["metrics"]
     print(

@@ -7,9 +7,24 @@ tensorsight train-gan --data my-photos/ --image-size 64 --epochs 20 --output run
 from __future__ import annotations
 
 import argparse
-import sys
+
+from tensorsight.training._command import add_data_options
 
 _DEFAULT_OUTPUT = "dcgan-run"
+# The options that, when given, override GanConfig's defaults.
+_OPTIONS = (
+    "epochs",
+    "image_size",
+    "channels",
+    "latent_dim",
+    "features",
+    "batch_size",
+    "learning_rate",
+    "seed",
+    "limit",
+    "threads",
+    "measure_quality",
+)
 
 
 def add_parser(
@@ -24,21 +39,12 @@ def add_parser(
         "per epoch (grids/epoch-NN.png) into --output. Serve it with "
         "`tensorsight serve --model dcgan --weights OUTPUT/generator.safetensors`.",
     )
-    parser.add_argument(
-        "--data",
-        default="fashion-mnist",
-        help="'fashion-mnist' (default) or a folder with sub-folders of images",
+    add_data_options(
+        parser,
+        data_help="'fashion-mnist' (default) or a folder with sub-folders of images",
+        output_default=_DEFAULT_OUTPUT,
+        output_help="folder to write the pair into",
     )
-    parser.add_argument(
-        "--data-dir", default=None, help="folder holding the Fashion-MNIST *-ubyte.gz files"
-    )
-    parser.add_argument(
-        "--output",
-        "-o",
-        default=_DEFAULT_OUTPUT,
-        help=f"folder to write the pair into (default: {_DEFAULT_OUTPUT})",
-    )
-    parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument(
         "--image-size",
         type=int,
@@ -81,34 +87,11 @@ def add_parser(
 
 def run(args: argparse.Namespace) -> int:
     """Train as the parsed ``args`` say; print where the pair went and its quality."""
-    from tensorsight.data import DatasetError, DatasetNotFoundError
+    from tensorsight.training._command import train_from_args
     from tensorsight.training.gan import GanConfig, train_gan
 
-    names = (
-        "epochs",
-        "image_size",
-        "channels",
-        "latent_dim",
-        "features",
-        "batch_size",
-        "learning_rate",
-        "seed",
-        "limit",
-        "threads",
-        "measure_quality",
-    )
-    overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
-    config = GanConfig(
-        output=args.output,
-        data=args.data,
-        data_dir=args.data_dir,
-        progress=not args.quiet,
-        **overrides,
-    )
-    try:
-        result = train_gan(config)
-    except (DatasetError, DatasetNotFoundError) as error:
-        print(f"tensorsight train-gan: {error}", file=sys.stderr)
+    result = train_from_args("train-gan", args, _OPTIONS, GanConfig, train_gan)
+    if result is None:
         return 1
     training = result.card["training"]
     print(f"trained {training['iterations']} iterations in {training['training_seconds']:.0f} s")
