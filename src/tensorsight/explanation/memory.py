@@ -64,9 +64,10 @@ def tune_allocator(*, arenas: int = 2) -> None:
 
     Each thread that runs a model gets its own arena by default, and each arena keeps its freed
     blocks: resident memory then grows with the thread pool (MobileNetV2, 16 threads: 5x the
-    activation budget above idle), not with the cache. Call it once, before the model runs.
+    activation budget above idle), not with the cache. Call it once, before the model runs; it
+    sets the whole process, hence the example is not run as a test.
 
-    >>> tune_allocator()
+    >>> tune_allocator()  # doctest: +SKIP
     """
     if _libc is None:
         return
