@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tensorsight.attribution.core import Job, class_scores
+from tensorsight.attribution.core import Job
 from tensorsight.attribution.errors import AttributionError
 from tensorsight.attribution.taps import tap_run
 from tensorsight.capturing import Graph
@@ -49,15 +49,23 @@ def _channel_sum(raw: torch.Tensor) -> torch.Tensor:
     return raw.sum(0) if raw.dim() > 1 else raw
 
 
+def gradient_at_x(job: Job) -> torch.Tensor:
+    """d(target score)/d(x) from one forward and one backward; the forward picks the target."""
+    inputs = job.x.detach().requires_grad_(True)
+    scores = job.choose(job.model(inputs))
+    (gradient,) = torch.autograd.grad(scores[0, job.target], inputs)
+    return gradient
+
+
 def saliency(job: Job) -> Result:
     """The input gradient; the map is its largest magnitude over channels."""
-    raw = input_gradient(job, job.x)[0]
+    raw = gradient_at_x(job)[0]
     return Result(raw, _max_magnitude(raw))
 
 
 def gradient_x_input(job: Job) -> Result:
     """Input gradient times the input, summed over channels."""
-    raw = (input_gradient(job, job.x) * job.x)[0]
+    raw = (gradient_at_x(job) * job.x)[0]
     return Result(raw, _channel_sum(raw))
 
 
@@ -188,10 +196,12 @@ def gradcam(job: Job, *, graph: Graph, layer: str, plus: bool = False) -> Result
 def gradcam_maps(
     job: Job, graph: Graph, layers: list[str], *, plus: bool = False
 ) -> list[torch.Tensor]:
-    """Grad-CAM (``[h, w]`` at each layer) of several layers from one forward and backward."""
+    """Grad-CAM (``[h, w]`` at each layer) of several layers from one forward and backward;
+    the forward's output picks the target."""
     run = tap_run(job.model, job.x, graph, layers)
     activations = [run.taps[layer] for layer in layers]
-    gradients = torch.autograd.grad(class_score_of(run.output, job.target), activations)
+    scores = job.choose(run.output)
+    gradients = torch.autograd.grad(scores[0, job.target], activations)
     maps = []
     for activation, gradient in zip(activations, gradients, strict=True):
         activation, gradient = activation.detach()[0], gradient[0]
@@ -209,11 +219,6 @@ def spatial_stages(graph: Graph) -> list[str]:
         if following is None
         or graph.node(node_id).output_shape[2:] != graph.node(following).output_shape[2:]
     ]
-
-
-def class_score_of(output: Any, target: int) -> torch.Tensor:
-    """The target's score from a model output (one input)."""
-    return class_scores(output)[0, target]
 
 
 def gradcam_plus_weights(activation: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
@@ -294,20 +299,25 @@ class Method:
     defaults: dict[str, Any]
     needs_layer: bool = False
     long: bool = False
+    #: It runs one forward on the input itself and picks the target from it (``Job.choose``).
+    picks_target: bool = False
 
 
 METHODS: dict[str, Method] = {
-    "saliency": Method(saliency, {}),
-    "gradient_x_input": Method(gradient_x_input, {}),
+    "saliency": Method(saliency, {}, picks_target=True),
+    "gradient_x_input": Method(gradient_x_input, {}, picks_target=True),
     "smoothgrad": Method(
         smoothgrad, {"samples": 25, "noise": 0.15, "seed": 0, "batch_size": 16}, long=True
     ),
     "integrated_gradients": Method(
         integrated_gradients, {"steps": 32, "baseline": None, "batch_size": 16}, long=True
     ),
-    "gradcam": Method(gradcam, {}, needs_layer=True),
+    "gradcam": Method(gradcam, {}, needs_layer=True, picks_target=True),
     "gradcam++": Method(
-        lambda job, **options: gradcam(job, plus=True, **options), {}, needs_layer=True
+        lambda job, **options: gradcam(job, plus=True, **options),
+        {},
+        needs_layer=True,
+        picks_target=True,
     ),
     "occlusion": Method(
         occlusion, {"window": None, "stride": None, "value": 0.0, "batch_size": 32}, long=True
