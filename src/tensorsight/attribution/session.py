@@ -278,7 +278,7 @@ def with_attribution(protocol: Protocol, explainer: Any) -> Protocol:
 
 def _attribution_arguments(arguments: Arguments) -> dict[str, Any]:
     method = arguments.choice("method", tuple(METHODS), default="saliency")
-    options = {}
+    options: dict[str, Any] = {}
     for name in METHODS[method].defaults:
         if name not in arguments.params:
             continue
