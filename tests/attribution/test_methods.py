@@ -325,3 +325,30 @@ def test_a_segmenter_sums_its_class_map():
     inputs = x.clone().requires_grad_(True)
     (expected,) = torch.autograd.grad(model(inputs)[0, 1].sum(), inputs)
     np.testing.assert_allclose(result.raw, expected[0].numpy(), rtol=1e-5, atol=1e-7)
+
+
+class Counting(nn.Module):
+    """Counts the forward passes of the model it wraps."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("method", ["saliency", "gradient_x_input", "gradcam", "gradcam++"])
+def test_one_pass_methods_run_the_model_once(method):
+    """The target comes from the same forward whose output is differentiated."""
+    model, x = build("resnet")
+    counting = Counting(model).eval()
+    graph = capture(counting, x)
+    counting.calls = 0
+    result = attribute(counting, x, method, graph=graph)
+    assert counting.calls == 1
+    with torch.no_grad():
+        assert result.target == int(model(x).argmax())
+        assert result.score == pytest.approx(float(model(x).max()), rel=1e-5)
