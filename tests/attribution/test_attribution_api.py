@@ -184,3 +184,25 @@ def test_channel_exemplars_route(client, explainer, run):
     )
     assert response.status_code == 400
     assert "No exemplars were computed for layer 'relu_2_1'" in response.json()["error"]
+
+
+def test_the_blurred_baseline_over_http(client, explainer, run):
+    url = f"/api/runs/{run['run_id']}/attribution"
+    params = {"method": "integrated_gradients", "steps": "8", "baseline": "blur"}
+    meta, arrays = decode_pack(client.get(url, params={**params, "blur_sigma": "2.5"}).content)
+    expected = attribute(
+        explainer.model,
+        _x(explainer, run),
+        "integrated_gradients",
+        steps=8,
+        baseline="blur",
+        blur_sigma=2.5,
+    )
+    assert meta["settings"]["baseline"] == "blur" and meta["settings"]["blur_sigma"] == 2.5
+    assert meta["details"]["baseline_score"] == pytest.approx(expected.details["baseline_score"])
+    np.testing.assert_allclose(arrays["map"], expected.map, rtol=1e-5, atol=1e-7)
+    black, _ = decode_pack(client.get(url, params={**params, "baseline": "black"}).content)
+    assert black["settings"]["baseline"] is None
+    response = client.get(url, params={**params, "baseline": "gray"})
+    assert response.status_code == 400
+    assert "must be black, blur or a number" in response.json()["error"]

@@ -19,6 +19,8 @@ export const METHODS = {
 const LONG = new Set(["smoothgrad", "integrated_gradients", "occlusion"]);
 const LAYERED = new Set(["gradcam", "gradcam++"]);
 const POLL_MS = 200;
+// The blurred baseline's default gaussian in input pixels (DEFAULT_BLUR_SIGMA in methods.py).
+const BLUR_SIGMA = 4;
 const SIZE = 256;
 
 let jobCounter = 0;
@@ -45,6 +47,9 @@ export function openAttribution(container, options) {
   const layer = select("tsa-layer", spatial.map((node) => [node.id, node.name]),
     spatial.length ? spatial[spatial.length - 1].id : "");
   const steps = el("input", { type: "number", class: "tsa-steps", min: 1, max: 4096, value: 32 });
+  const baseline = select("tsa-baseline", [["black", "black"], ["blur", "blurred input"]], "black");
+  const sigma = el("input", { type: "number", class: "tsa-blur-sigma", min: 0.5, max: 64, step: 0.5,
+    value: BLUR_SIGMA });
   const opacity = el("input", { type: "range", class: "tsa-opacity", min: 0, max: 100, value: 60,
     "aria-label": "Overlay opacity" });
   const progress = el("progress", { class: "tsa-progress", max: 1, value: 0, hidden: true });
@@ -66,10 +71,13 @@ export function openAttribution(container, options) {
     }, `${name} ${(probability * 100).toFixed(1)}%`)));
   }
   const stepsRow = el("label", {}, "Steps ", steps);
+  const baselineRow = el("label", {}, "Baseline ", baseline);
+  const sigmaRow = el("label", {}, "Blur σ (pixels) ", sigma);
 
   frame.views.append(
     el("div", { class: "tsa-controls" },
       el("label", {}, "Method ", method), el("label", {}, "Class ", target), layerRow, stepsRow,
+      baselineRow, sigmaRow,
       el("button", { type: "button", class: "tsa-run", onclick: run }, "Show"),
       el("label", {}, "Opacity ", opacity), progress, cancel),
     choice,
@@ -86,6 +94,7 @@ export function openAttribution(container, options) {
   method.addEventListener("change", () => { showRows(); run(); });
   target.addEventListener("change", () => { run(); loadStages(); });
   layer.addEventListener("change", run);
+  baseline.addEventListener("change", () => { showRows(); run(); });
   for (const control of [method, target, layer]) control.addEventListener("change", showChoice);
   opacity.addEventListener("input", () => { overlay.style.opacity = String(opacity.value / 100); });
   overlay.style.opacity = String(opacity.value / 100);
@@ -130,7 +139,10 @@ export function openAttribution(container, options) {
 
   function showRows() {
     layerRow.hidden = !LAYERED.has(method.value);
-    stepsRow.hidden = method.value !== "integrated_gradients";
+    const integrated = method.value === "integrated_gradients";
+    stepsRow.hidden = !integrated;
+    baselineRow.hidden = !integrated;
+    sigmaRow.hidden = !integrated || baseline.value !== "blur";
   }
 
   async function run() {
@@ -138,7 +150,11 @@ export function openAttribution(container, options) {
     cancelJob();
     const params = { method: method.value, target: target.value };
     if (LAYERED.has(method.value) && layer.value) params.layer = layer.value;
-    if (method.value === "integrated_gradients") params.steps = String(steps.value);
+    if (method.value === "integrated_gradients") {
+      params.steps = String(steps.value);
+      params.baseline = baseline.value;
+      if (baseline.value === "blur") params.blur_sigma = String(sigma.value);
+    }
     if (LONG.has(method.value)) params.job_id = `job-${Date.now()}-${jobCounter++}`;
     frame.frame.dataset.state = "loading";
     status.textContent = `Computing ${METHODS[method.value]}…`;
@@ -148,7 +164,7 @@ export function openAttribution(container, options) {
       if (mine !== state.request || state.destroyed) return;
       paint(pack);
       status.textContent = `${METHODS[pack.meta.method]} for “${pack.meta.target_name}”`
-        + (pack.meta.layer_name ? ` at ${pack.meta.layer_name}` : "");
+        + (pack.meta.layer_name ? ` at ${pack.meta.layer_name}` : "") + completeness(pack.meta);
       frame.frame.dataset.state = "ready";
     } catch (error) {
       if (mine !== state.request || state.destroyed) return;
@@ -157,6 +173,18 @@ export function openAttribution(container, options) {
     } finally {
       if (polling) polling.stop();
     }
+  }
+
+  // Integrated gradients: how far the attributions' sum is from the score change they split.
+  function completeness(meta) {
+    const { delta, score, baseline_score: baselineScore } = meta.details || {};
+    if (delta === undefined) return "";
+    const change = Math.abs(score - baselineScore);
+    const percent = change > 0 ? `${(100 * Math.abs(delta) / change).toFixed(2)}%` : "n/a";
+    const { baseline: from, blur_sigma: blurSigma } = meta.settings;
+    const named = from === "blur" ? `blurred baseline, σ ${blurSigma}`
+      : from === null || from === undefined ? "black baseline" : `baseline ${from}`;
+    return ` (${named}; the map sums to the score change within ${percent})`;
   }
 
   function poll(jobId) {

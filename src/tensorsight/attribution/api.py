@@ -13,8 +13,6 @@ from tensorsight.attribution.core import (
     CancelEvent,
     Job,
     Progress,
-    choose_target,
-    class_scores,
     model_input,
     to_numpy,
     untouched,
@@ -62,7 +60,9 @@ def attribute(
     spec = METHODS[method]
     x = model_input(model, x)
     with untouched(model):
-        job = _job(model, x, target, progress, cancel)
+        job = Job(model, x, target, progress, cancel)
+        if not spec.picks_target:
+            _choose_target(job)
         extra: dict[str, Any] = {}
         if spec.needs_layer:
             graph = graph if graph is not None else capture(model, x)
@@ -100,7 +100,7 @@ def gradcam_stages(
     """
     x = model_input(model, x)
     with untouched(model):
-        job = _job(model, x, target, None, None)
+        job = Job(model, x, target)
         graph = graph if graph is not None else capture(model, x)
         layers = spatial_stages(graph)
         maps = gradcam_maps(job, graph, layers, plus=plus)
@@ -126,17 +126,11 @@ def _upsampled(raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     )[0, 0]
 
 
-def _job(
-    model: nn.Module,
-    x: torch.Tensor,
-    target: int | None,
-    progress: Progress | None,
-    cancel: CancelEvent | None,
-) -> Job:
+def _choose_target(job: Job) -> None:
+    # For the methods that do not run the model on x itself (or not first): one forward
+    # without gradients, on the real input only.
     with torch.no_grad():
-        scores = class_scores(model(x))
-    chosen = choose_target(scores, target)
-    return Job(model, x, chosen, float(scores[0, chosen]), progress, cancel)
+        job.choose(job.model(job.x))
 
 
 def _jsonable(value: Any) -> Any:

@@ -56,14 +56,29 @@ class Attribution:
 
 @dataclass
 class Job:
-    """What every method gets: the model, the input and the target, ready to differentiate."""
+    """What every method gets: the model, the input and the target, ready to differentiate.
+
+    ``requested`` is the caller's target (``None``: the predicted class); ``target`` and
+    ``score`` are set by :meth:`choose` from the model's output on ``x``, either by a
+    gradient-free forward before the method runs or, for the methods that run exactly one
+    forward on ``x`` anyway (saliency, gradient x input, Grad-CAM), from that forward's output.
+    """
 
     model: nn.Module
     x: torch.Tensor
-    target: int
-    score: float
+    requested: int | None = None
     progress: Progress | None = None
     cancel: CancelEvent | None = None
+    target: int = -1
+    score: float = float("nan")
+
+    def choose(self, output: Any) -> torch.Tensor:
+        """Pick the target from the model's output on ``x``; returns its class scores."""
+        scores = class_scores(output)
+        values = scores.detach()
+        self.target = choose_target(values, self.requested)
+        self.score = float(values[0, self.target])
+        return scores
 
     def advance(self, done: int, total: int) -> None:
         """Report progress, and stop (``AttributionCancelled``) if the caller cancelled."""

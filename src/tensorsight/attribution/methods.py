@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tensorsight.attribution.core import Job, class_scores
+from tensorsight.attribution.core import Job
 from tensorsight.attribution.errors import AttributionError
 from tensorsight.attribution.taps import tap_run
 from tensorsight.capturing import Graph
@@ -49,15 +49,23 @@ def _channel_sum(raw: torch.Tensor) -> torch.Tensor:
     return raw.sum(0) if raw.dim() > 1 else raw
 
 
+def gradient_at_x(job: Job) -> torch.Tensor:
+    """d(target score)/d(x) from one forward and one backward; the forward picks the target."""
+    inputs = job.x.detach().requires_grad_(True)
+    scores = job.choose(job.model(inputs))
+    (gradient,) = torch.autograd.grad(scores[0, job.target], inputs)
+    return gradient
+
+
 def saliency(job: Job) -> Result:
     """The input gradient; the map is its largest magnitude over channels."""
-    raw = input_gradient(job, job.x)[0]
+    raw = gradient_at_x(job)[0]
     return Result(raw, _max_magnitude(raw))
 
 
 def gradient_x_input(job: Job) -> Result:
     """Input gradient times the input, summed over channels."""
-    raw = (input_gradient(job, job.x) * job.x)[0]
+    raw = (gradient_at_x(job) * job.x)[0]
     return Result(raw, _channel_sum(raw))
 
 
@@ -81,8 +89,16 @@ def smoothgrad(job: Job, *, samples: int, noise: float, seed: int, batch_size: i
     return Result(raw, _max_magnitude(raw))
 
 
-def integrated_gradients(job: Job, *, steps: int, baseline: Any, batch_size: int) -> Result:
+def integrated_gradients(
+    job: Job, *, steps: int, baseline: Any, blur_sigma: float, batch_size: int
+) -> Result:
     """Sundararajan et al. 2017: (x - baseline) times the mean gradient along the straight path.
+
+    ``baseline`` is ``None`` (black: zeros), a number, a tensor shaped like the input, or
+    ``"blur"``: the input itself under a gaussian blur of ``blur_sigma`` pixels (Sturmfels et
+    al. 2020, "Visualizing the Impact of Feature Attribution Baselines", Distill), which keeps
+    the image's colours and coarse layout and removes its detail; ``blur_sigma`` is used only
+    with ``"blur"``.
 
     The path integral is Gauss-Legendre quadrature with ``steps`` points (Captum's default
     rule), evaluated ``batch_size`` at a time; ``details["total"]`` (the sum of the attribution)
@@ -91,7 +107,7 @@ def integrated_gradients(job: Job, *, steps: int, baseline: Any, batch_size: int
     network seen from a black baseline turns most sharply; how many steps a given accuracy
     takes still depends on the model: TinyVGG needs hundreds for 1%.
     """
-    base = _baseline(job.x, baseline)
+    base = _baseline(job.x, baseline, blur_sigma)
     delta = job.x - base
     alphas, weights = (
         torch.from_numpy(values).to(job.x.device, job.x.dtype) for values in gauss_legendre(steps)
@@ -115,6 +131,9 @@ def integrated_gradients(job: Job, *, steps: int, baseline: Any, batch_size: int
     }
     return Result(raw, _channel_sum(raw), details)
 
+
+#: The blurred baseline's gaussian, in pixels of the model input (see ``integrated_gradients``).
+DEFAULT_BLUR_SIGMA = 4.0
 
 #: The most integrated-gradients points: their Gauss-Legendre rule costs O(steps^2) to build
 #: (about a second at this many), and more points change no map one can see.
@@ -152,9 +171,16 @@ def _legendre(degree: int, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return current, degree * (x * current - previous) / (x**2 - 1)
 
 
-def _baseline(x: torch.Tensor, baseline: Any) -> torch.Tensor:
+def _baseline(x: torch.Tensor, baseline: Any, blur_sigma: float) -> torch.Tensor:
     if baseline is None:
         return torch.zeros_like(x)
+    if isinstance(baseline, str):
+        if baseline != "blur":
+            raise AttributionError(
+                f"The baseline {baseline!r} is unknown: give 'blur', None (zeros), a number or "
+                "a tensor shaped like the input."
+            )
+        return gaussian_blur(x, blur_sigma)
     if isinstance(baseline, int | float):
         return torch.full_like(x, float(baseline))
     if isinstance(baseline, torch.Tensor):
@@ -167,8 +193,44 @@ def _baseline(x: torch.Tensor, baseline: Any) -> torch.Tensor:
             )
         return base
     raise AttributionError(
-        "The baseline must be None (zeros), a number or a tensor shaped like the input."
+        "The baseline must be None (zeros), 'blur', a number or a tensor shaped like the input."
     )
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``x`` ``[N, C, H, W]`` blurred by a gaussian of ``sigma`` pixels, each channel alone.
+
+    Separable (a row pass, then a column pass), with reflect padding so the edges keep their
+    brightness; the kernel reaches 3 sigma, at most one pixel short of the image's side, and
+    sums to 1, so a constant image stays as it is.
+
+    >>> x = torch.zeros(1, 1, 5, 5)
+    >>> x[0, 0, 2, 2] = 1.0
+    >>> [round(v, 4) for v in gaussian_blur(x, 1.0)[0, 0, 2].tolist()]
+    [0.0431, 0.0984, 0.1592, 0.0984, 0.0431]
+    >>> float((gaussian_blur(torch.full((1, 3, 7, 9), 0.3), 2.5) - 0.3).abs().max()) < 1e-6
+    True
+    """
+    if x.dim() != 4:
+        raise AttributionError("A blurred baseline needs an image input [1, C, H, W].")
+    if not sigma > 0:
+        raise AttributionError(f"blur_sigma must be a positive number, not {sigma!r}.")
+    channels = x.shape[1]
+    for axis, length in ((3, x.shape[3]), (2, x.shape[2])):
+        radius = min(int(np.ceil(3 * sigma)), length - 1)
+        if radius < 1:
+            continue
+        offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+        kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+        kernel = kernel / kernel.sum()
+        if axis == 3:
+            weight = kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1)
+            padded = F.pad(x, (radius, radius, 0, 0), mode="reflect")
+        else:
+            weight = kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1)
+            padded = F.pad(x, (0, 0, radius, radius), mode="reflect")
+        x = F.conv2d(padded, weight, groups=channels)
+    return x
 
 
 def gradcam(job: Job, *, graph: Graph, layer: str, plus: bool = False) -> Result:
@@ -188,10 +250,12 @@ def gradcam(job: Job, *, graph: Graph, layer: str, plus: bool = False) -> Result
 def gradcam_maps(
     job: Job, graph: Graph, layers: list[str], *, plus: bool = False
 ) -> list[torch.Tensor]:
-    """Grad-CAM (``[h, w]`` at each layer) of several layers from one forward and backward."""
+    """Grad-CAM (``[h, w]`` at each layer) of several layers from one forward and backward;
+    the forward's output picks the target."""
     run = tap_run(job.model, job.x, graph, layers)
     activations = [run.taps[layer] for layer in layers]
-    gradients = torch.autograd.grad(class_score_of(run.output, job.target), activations)
+    scores = job.choose(run.output)
+    gradients = torch.autograd.grad(scores[0, job.target], activations)
     maps = []
     for activation, gradient in zip(activations, gradients, strict=True):
         activation, gradient = activation.detach()[0], gradient[0]
@@ -209,11 +273,6 @@ def spatial_stages(graph: Graph) -> list[str]:
         if following is None
         or graph.node(node_id).output_shape[2:] != graph.node(following).output_shape[2:]
     ]
-
-
-def class_score_of(output: Any, target: int) -> torch.Tensor:
-    """The target's score from a model output (one input)."""
-    return class_scores(output)[0, target]
 
 
 def gradcam_plus_weights(activation: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
@@ -294,20 +353,27 @@ class Method:
     defaults: dict[str, Any]
     needs_layer: bool = False
     long: bool = False
+    #: It runs one forward on the input itself and picks the target from it (``Job.choose``).
+    picks_target: bool = False
 
 
 METHODS: dict[str, Method] = {
-    "saliency": Method(saliency, {}),
-    "gradient_x_input": Method(gradient_x_input, {}),
+    "saliency": Method(saliency, {}, picks_target=True),
+    "gradient_x_input": Method(gradient_x_input, {}, picks_target=True),
     "smoothgrad": Method(
         smoothgrad, {"samples": 25, "noise": 0.15, "seed": 0, "batch_size": 16}, long=True
     ),
     "integrated_gradients": Method(
-        integrated_gradients, {"steps": 32, "baseline": None, "batch_size": 16}, long=True
+        integrated_gradients,
+        {"steps": 32, "baseline": None, "blur_sigma": DEFAULT_BLUR_SIGMA, "batch_size": 16},
+        long=True,
     ),
-    "gradcam": Method(gradcam, {}, needs_layer=True),
+    "gradcam": Method(gradcam, {}, needs_layer=True, picks_target=True),
     "gradcam++": Method(
-        lambda job, **options: gradcam(job, plus=True, **options), {}, needs_layer=True
+        lambda job, **options: gradcam(job, plus=True, **options),
+        {},
+        needs_layer=True,
+        picks_target=True,
     ),
     "occlusion": Method(
         occlusion, {"window": None, "stride": None, "value": 0.0, "batch_size": 32}, long=True

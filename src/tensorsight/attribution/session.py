@@ -36,7 +36,9 @@ from tensorsight.protocol import Arguments, Method, Protocol, ProtocolError
 
 _KEPT_JOBS = 32
 # Options read as numbers from a request; the rest are whole numbers.
-_REAL_OPTIONS = frozenset(("noise", "value", "baseline"))
+_REAL_OPTIONS = frozenset(("noise", "value", "baseline", "blur_sigma"))
+# Baselines a request may name instead of giving a number.
+_NAMED_BASELINES = {"black": None, "zeros": None, "blur": "blur"}
 
 
 class Jobs:
@@ -276,12 +278,21 @@ def with_attribution(protocol: Protocol, explainer: Any) -> Protocol:
 
 def _attribution_arguments(arguments: Arguments) -> dict[str, Any]:
     method = arguments.choice("method", tuple(METHODS), default="saliency")
-    options = {}
+    options: dict[str, Any] = {}
     for name in METHODS[method].defaults:
-        if name in arguments.params:
-            options[name] = (
-                _real(arguments, name) if name in _REAL_OPTIONS else arguments.integer(name)
+        if name not in arguments.params:
+            continue
+        value = arguments.params[name]
+        if name == "baseline" and isinstance(value, str) and value in _NAMED_BASELINES:
+            options[name] = _NAMED_BASELINES[value]
+        elif name == "baseline" and not _is_number(value):
+            raise ProtocolError(
+                400, f"The parameter 'baseline' must be black, blur or a number, not {value!r}."
             )
+        elif name in _REAL_OPTIONS:
+            options[name] = _real(arguments, name)
+        else:
+            options[name] = arguments.integer(name)
     return {
         "run_id": arguments.text("run_id"),
         "method": method,
@@ -290,6 +301,13 @@ def _attribution_arguments(arguments: Arguments) -> dict[str, Any]:
         "job_id": arguments.text("job_id", default=None),
         "options": options,
     }
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return not isinstance(value, bool) and bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
 
 
 def _real(arguments: Arguments, name: str) -> float:
