@@ -539,7 +539,7 @@ def _sampling_grid(
     """
     batch, channels, out_h, out_w = offset.shape
     taps = kernel_size[0] * kernel_size[1]
-    base, scale = _normalised_grid(
+    base_x, base_y = _normalised_grid(
         kernel_size,
         _pair(stride),
         _pair(padding),
@@ -549,10 +549,17 @@ def _sampling_grid(
         offset.dtype,
         offset.device,
     )
-    # (dy, dx) pairs -> grid_sample's (x, y), moved last: [B, G, K, Ho, Wo, 2].
+    height, width = size
+    # (dy, dx) pairs -> grid_sample's (x, y) last: [B, G, K, Ho, Wo, 2]; an offset of one pixel
+    # moves 2 / side in normalised units.
     pairs = offset.reshape(batch, channels // (2 * taps), taps, 2, out_h, out_w)
-    pairs = pairs.flip(3).permute(0, 1, 2, 4, 5, 3)
-    grid = torch.addcmul(base, pairs, scale)
+    grid = torch.stack(
+        (
+            torch.add(base_x, pairs[:, :, :, 1], alpha=2 / width),
+            torch.add(base_y, pairs[:, :, :, 0], alpha=2 / height),
+        ),
+        dim=-1,
+    )
     return grid.reshape(batch * (channels // (2 * taps)), taps * out_h, out_w, 2)
 
 
@@ -567,18 +574,14 @@ def _normalised_grid(
     dtype: torch.dtype,
     device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The regular grid ``[K, Ho, Wo, (x, y)]`` normalised, and the scale of offsets; built once
-    per configuration, since a small layer would spend a good part of each call on it."""
+    """The regular grid's normalised ``x`` and ``y``, each ``[K, Ho, Wo]``; built once per
+    configuration, since a small layer would spend a good part of each call on it."""
     taps = kernel_size[0] * kernel_size[1]
     height, width = size
     with _cacheable():
         zero = torch.zeros(1, 2 * taps, *out_size, dtype=dtype, device=device)
         base_y, base_x = sampling_positions(zero, kernel_size, stride, padding, dilation)
-        base = torch.stack(
-            ((2 * base_x[0, 0] + 1) / width - 1, (2 * base_y[0, 0] + 1) / height - 1), dim=-1
-        )
-        scale = torch.tensor([2 / width, 2 / height], dtype=dtype, device=device)
-    return base, scale
+        return (2 * base_x[0, 0] + 1) / width - 1, (2 * base_y[0, 0] + 1) / height - 1
 
 
 def _cacheable() -> torch.inference_mode:
