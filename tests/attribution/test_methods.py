@@ -133,8 +133,9 @@ def test_a_bad_baseline_says_what_is_wrong():
     model, x = build("resnet")
     with pytest.raises(AttributionError, match="The baseline 'gray' is unknown"):
         attribute(model, x, "integrated_gradients", steps=2, baseline="gray")
-    with pytest.raises(AttributionError, match="blur_sigma must be a positive number"):
-        attribute(model, x, "integrated_gradients", steps=2, baseline="blur", blur_sigma=0.0)
+    for sigma in (0.0, -1, float("nan"), "4", True):
+        with pytest.raises(AttributionError, match="blur_sigma must be a positive number"):
+            attribute(model, x, "integrated_gradients", steps=2, baseline="blur", blur_sigma=sigma)
     vector_model = nn.Linear(4, 2)
     with pytest.raises(AttributionError, match="needs an image input"):
         attribute(vector_model, torch.ones(1, 4), "integrated_gradients", baseline="blur")

@@ -213,7 +213,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """
     if x.dim() != 4:
         raise AttributionError("A blurred baseline needs an image input [1, C, H, W].")
-    if not sigma > 0:
+    if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not sigma > 0:
         raise AttributionError(f"blur_sigma must be a positive number, not {sigma!r}.")
     channels = x.shape[1]
     for axis, length in ((3, x.shape[3]), (2, x.shape[2])):
