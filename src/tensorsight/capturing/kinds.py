@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -323,9 +324,16 @@ def is_builtin_module(module: nn.Module) -> bool:
     (True, False)
     """
     cls = type(module)
-    return cls.__module__.startswith("torch.nn.") and not isinstance(
-        module, nn.Sequential | nn.ModuleList | nn.ModuleDict | nn.ParameterList | nn.ParameterDict
-    )
+    known = _BUILTIN_CLASSES.get(cls)
+    if known is None:  # per class, once: a capture asks it of every module of the model
+        known = cls.__module__.startswith("torch.nn.") and not issubclass(
+            cls, nn.Sequential | nn.ModuleList | nn.ModuleDict | nn.ParameterList | nn.ParameterDict
+        )
+        _BUILTIN_CLASSES[cls] = known
+    return known
+
+
+_BUILTIN_CLASSES: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
 
 
 def module_config(module: nn.Module) -> dict[str, Any]:
