@@ -106,6 +106,25 @@ def meta_layer(frame) -> str:
     return frame.locator(".tsa-layer").input_value()
 
 
+@pytest.mark.allow_console_error(r"status of 409 \(Conflict\)")  # a new choice cancels the last run
+def test_only_the_chosen_methods_settings_are_shown(panel):
+    page, frame = panel
+    rows = {".tsa-layer": "layer", ".tsa-steps": "steps", ".tsa-baseline": "baseline"}
+    rows[".tsa-blur-sigma"] = "blur"
+
+    def shown() -> set[str]:
+        return {name for selector, name in rows.items() if frame.locator(selector).is_visible()}
+
+    assert shown() == set()  # saliency, the default, has no settings
+    frame.locator(".tsa-method").select_option("gradcam")
+    assert shown() == {"layer"}
+    frame.locator(".tsa-method").select_option("integrated_gradients")
+    assert shown() == {"steps", "baseline"}
+    frame.locator(".tsa-baseline").select_option("blur")
+    assert shown() == {"steps", "baseline", "blur"}
+    page.wait_for_selector('.tsa-panel[data-state="ready"]', timeout=60_000)
+
+
 @pytest.mark.allow_console_error(r"status of 409 \(Conflict\)")  # the cancelled request's answer
 def test_a_long_run_shows_progress_and_can_be_cancelled(panel):
     page, frame = panel
