@@ -16,6 +16,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("anywidget")
+from _widget_page import ORIGIN, mount_script, serve_widget  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from tensorsight.explanation import Explainer, decode_pack  # noqa: E402
@@ -23,41 +24,17 @@ from tensorsight.imaging import Preprocessing  # noqa: E402
 from tensorsight.jupyter import CommHandler  # noqa: E402
 from tensorsight.models import Sample  # noqa: E402
 from tensorsight.models.tinyvgg import TinyVGG  # noqa: E402
-from tensorsight.web import static_dir  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-ORIGIN = "http://widget.test"
 CLASSES = tuple(f"kind {index}" for index in range(4))
-PAGE = """<!doctype html><meta charset="utf-8"><body><h1>A notebook cell</h1>
-<div id="cell" style="width: 1100px"></div></body>"""
 
-# The kernel side of the comm in the page: anywidget's model API over the exposed `kernel`.
-MOUNT = """async () => {
-    const listeners = [];
-    const toBase64 = (buffer) => btoa(String.fromCharCode(...new Uint8Array(buffer)));
-    const model = {
-        on(event, listener) { if (event === 'msg:custom') listeners.push(listener); },
-        off(event, listener) {
-            if (event === 'msg:custom' && listeners.includes(listener)) {
-                listeners.splice(listeners.indexOf(listener), 1);
-            }
-        },
-        get() { return null; },
-        send(content, callbacks, buffers = []) {
-            window.sent.push(content);
-            window.kernel(content, buffers.map(toBase64)).then(([reply, replyBuffers]) => {
-                const views = replyBuffers.map((text) => new DataView(
-                    Uint8Array.from(atob(text), (c) => c.charCodeAt(0)).buffer));
-                for (const listener of listeners) listener(reply, views);
-            });
-        },
-    };
-    window.sent = [];
-    window.modelListeners = listeners;
-    const widget = (await import('/widget.js')).default;
-    window.unrender = widget.render({ model, el: document.getElementById('cell') });
-}"""
+# The kernel side answers each message at once, and the reply goes straight to the listeners.
+MOUNT = mount_script(
+    send="""window.kernel(content, buffers.map(toBase64)).then(([reply, replyBuffers]) => {
+                for (const listener of listeners) listener(reply, replyBuffers.map(fromBase64));
+            });"""
+)
 
 # What the widget's code still has listening: event listeners on window and document, scroll
 # listeners anywhere, ResizeObservers observing. Installed before any page script runs; only
@@ -131,20 +108,11 @@ def handler(tmp_path) -> CommHandler:
 
 @pytest.fixture
 def widget_page(browser_page, handler):
-    module = (static_dir() / "widget.js").read_bytes()
-
-    def serve(route):
-        path = route.request.url.removeprefix(ORIGIN)
-        if path == "/widget.js":
-            route.fulfill(body=module, content_type="text/javascript")
-        else:
-            route.fulfill(body=PAGE, content_type="text/html")
-
     def kernel(content, buffers):
         reply, reply_buffers = handler.handle(content, [base64.b64decode(b) for b in buffers])
         return [reply, [base64.b64encode(bytes(b)).decode() for b in reply_buffers]]
 
-    browser_page.route(f"{ORIGIN}/**", serve)
+    serve_widget(browser_page)
     browser_page.expose_function("kernel", kernel)
     browser_page.add_init_script(TRACK_LISTENERS)
     browser_page.goto(ORIGIN + "/")

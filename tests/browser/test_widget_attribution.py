@@ -19,48 +19,23 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("anywidget")
 
+from _widget_page import ORIGIN, mount_script, serve_widget  # noqa: E402
+
 from tensorsight.explanation import Explainer, decode_pack  # noqa: E402
 from tensorsight.jupyter import ExplainerWidget  # noqa: E402
 from tensorsight.models import load_model  # noqa: E402
-from tensorsight.web import static_dir  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ORIGIN = "http://widget.test"
-PAGE = """<!doctype html><meta charset="utf-8"><body><h1>A notebook cell</h1>
-<div id="cell" style="width: 1100px"></div></body>"""
-
-MOUNT = """async () => {
-    const listeners = [];
-    const toBase64 = (buffer) => {
-        let text = '';
-        for (const byte of new Uint8Array(buffer)) text += String.fromCharCode(byte);
-        return btoa(text);
-    };
-    const fromBase64 = (text) => new DataView(
-        Uint8Array.from(atob(text), (c) => c.charCodeAt(0)).buffer);
-    const model = {
-        on(event, listener) { if (event === 'msg:custom') listeners.push(listener); },
-        off(event, listener) {
-            if (event === 'msg:custom' && listeners.includes(listener)) {
-                listeners.splice(listeners.indexOf(listener), 1);
-            }
-        },
-        get() { return null; },
-        send(content, callbacks, buffers = []) {
-            window.sent.push(content);
-            window.kernel(content, buffers.map(toBase64));
-        },
-    };
-    window.sent = [];
-    window.collector = setInterval(async () => {
+# The widget answers on its own threads; the page collects the queued replies every 20 ms.
+MOUNT = mount_script(
+    send="window.kernel(content, buffers.map(toBase64));",
+    after="""window.collector = setInterval(async () => {
         for (const [reply, buffers] of await window.replies()) {
             for (const listener of [...listeners]) listener(reply, buffers.map(fromBase64));
         }
-    }, 20);
-    const widget = (await import('/widget.js')).default;
-    window.unrender = widget.render({ model, el: document.getElementById('cell') });
-}"""
+    }, 20);""",
+)
 
 
 @pytest.fixture
@@ -72,20 +47,12 @@ def widget() -> Any:
 
 @pytest.fixture
 def widget_page(browser_page, widget):
-    module = (static_dir() / "widget.js").read_bytes()
     outbox: queue.Queue[list[Any]] = queue.Queue()
 
     def send(content: Any, buffers: Any = None) -> None:  # called on the widget's threads
         outbox.put([content, [base64.b64encode(bytes(b)).decode() for b in buffers or []]])
 
     widget.send = send
-
-    def serve(route):
-        path = route.request.url.removeprefix(ORIGIN)
-        if path == "/widget.js":
-            route.fulfill(body=module, content_type="text/javascript")
-        else:
-            route.fulfill(body=PAGE, content_type="text/html")
 
     def kernel(content, buffers):
         widget._handle_custom_msg(content, [base64.b64decode(b) for b in buffers])
@@ -98,7 +65,7 @@ def widget_page(browser_page, widget):
             except queue.Empty:
                 return ready
 
-    browser_page.route(f"{ORIGIN}/**", serve)
+    serve_widget(browser_page)
     browser_page.expose_function("kernel", kernel)
     browser_page.expose_function("replies", replies)
     browser_page.goto(ORIGIN + "/")
