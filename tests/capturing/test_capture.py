@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules import module as module_hooks
 
 from architectures import FAMILIES, build
 from tensorsight.capturing import ELEMENTWISE_KINDS, KINDS, CaptureError, Graph, Node, capture
@@ -198,7 +201,8 @@ def test_metadata_and_layout_ops_are_not_nodes_but_keep_edges() -> None:
 
 
 def _hook_counts(model: nn.Module) -> int:
-    return sum(
+    """The model's hooks, and torch.nn's global ones (a capture registers two of those)."""
+    own = sum(
         len(module._forward_hooks)
         + len(module._forward_pre_hooks)
         + len(module._forward_hooks_with_kwargs)
@@ -206,6 +210,49 @@ def _hook_counts(model: nn.Module) -> int:
         + len(module._forward_hooks_always_called)
         for module in model.modules()
     )
+    return (
+        own + len(module_hooks._global_forward_hooks) + len(module_hooks._global_forward_pre_hooks)
+    )
+
+
+def test_a_forward_hook_of_the_model_that_replaces_an_output_is_seen() -> None:
+    """The capture reads each output after the model's own forward hooks have run."""
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 1, 1))
+    handle = model[0].register_forward_hook(lambda module, args, output: output * 2 - 1)
+    x = torch.randn(1, 1, 6, 6)
+    try:
+        graph = capture(model, x)
+        with torch.no_grad():
+            doubled = model[0](x)
+        assert _hook_counts(model) == 1  # the model's own hook, and nothing of ours
+    finally:
+        handle.remove()
+    conv, relu = graph.nodes[1], graph.nodes[2]
+    torch.testing.assert_close(conv.activation, doubled)
+    assert relu.inputs == (conv.id,)
+    torch.testing.assert_close(relu.activation, doubled.relu())
+
+
+def test_captures_of_one_model_in_two_threads_at_once_each_see_their_own_run() -> None:
+    """The capture's hooks are global to torch.nn, so each one checks the call is its own."""
+    model, x = build("resnet")
+    inputs = [x, torch.randn_like(x), torch.randn_like(x) * 3]
+    alone = [capture(model, value) for value in inputs]
+    start = threading.Barrier(len(inputs))
+
+    def run(value: torch.Tensor) -> list[Graph]:
+        start.wait()
+        return [capture(model, value) for _ in range(5)]
+
+    with ThreadPoolExecutor(len(inputs)) as pool:
+        together = list(pool.map(run, inputs))
+    for expected, graphs in zip(alone, together, strict=True):
+        for graph in graphs:
+            assert [node.name for node in graph.nodes] == [node.name for node in expected.nodes]
+            assert [node.inputs for node in graph.nodes] == [n.inputs for n in expected.nodes]
+            for node, reference in zip(graph.nodes, expected.nodes, strict=True):
+                torch.testing.assert_close(node.activation, reference.activation)
+    assert _hook_counts(model) == 0
 
 
 def test_hooks_removed_training_flags_restored_and_grad_mode_kept() -> None:
@@ -411,3 +458,21 @@ def test_elementwise_kinds_list_every_elementwise_capture_kind() -> None:
         "dropout",
         "identity",
     } == ELEMENTWISE_KINDS
+
+
+def test_a_layer_changed_between_captures_shows_its_new_settings() -> None:
+    """Configs are remembered per layer; changing any setting (or the bias) is seen."""
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU())
+    x = torch.randn(1, 1, 9, 9)
+    assert capture(model, x).nodes[1].config["stride"] == [1, 1]
+    model[0].stride = (2, 2)
+    changed = capture(model, x).nodes[1]
+    assert changed.config["stride"] == [2, 2] and changed.output_shape == (1, 2, 4, 4)
+    model[0].padding_mode = "reflect"
+    assert capture(model, x).nodes[1].config["padding_mode"] == "reflect"
+    model[0].bias = None
+    assert capture(model, x).nodes[1].config["bias"] is False
+    model[0].dilation = [2, 2]  # a list, which may change inside: never remembered
+    assert capture(model, x).nodes[1].config["dilation"] == [2, 2]
+    model[0].dilation[0] = 1
+    assert capture(model, x).nodes[1].config["dilation"] == [1, 2]

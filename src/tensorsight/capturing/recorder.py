@@ -20,14 +20,20 @@ copying every output at once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
+import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.modules.module import (
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+)
 from torch.overrides import TorchFunctionMode
 
 from tensorsight.capturing.graph import Graph, Node
@@ -140,6 +146,15 @@ class _Recorder:
             for module in self.paths
             if is_builtin_module(module) or (module is not model and _is_leaf(module))
         }
+        self.late = {module for module in self.paths if module._forward_hooks}
+        # torch.nn's own layers write their input only when told to (``inplace=True``).
+        self.quiet_leaves = {
+            module
+            for module in self.leaves - self.late
+            if is_builtin_module(module) and vars(module).get("inplace") is not True
+        }
+        self.quiet: list[AbstractContextManager[None]] = []
+        self.thread = threading.get_ident()
         self.nodes: list[Node] = []
         # id(tensor) -> (tensor, node id); the tensor is held so that its id stays unique.
         self.producers: dict[int, tuple[torch.Tensor, str]] = {}
@@ -159,16 +174,30 @@ class _Recorder:
         # as nn.Module's attribute setter is slow for hundreds of layers.
         modes = {module: module.training for module in self.paths}
         switch = any(modes.values())
-        handles = []
+        # Two global hooks instead of two per module: registering and removing hundreds of
+        # handles cost more than the hooks themselves. They fire for every module in every
+        # thread, so each call is checked to be this capture's own. Global hooks run before a
+        # module's own; where the model has forward hooks of its own (which may replace the
+        # output), the output is read after them, by a hook of that module.
+        handles = [
+            register_module_forward_pre_hook(self._before),
+            register_module_forward_hook(self._after, with_kwargs=True),
+            *(
+                module.register_forward_hook(
+                    functools.partial(self._after, late=True), with_kwargs=True
+                )
+                for module in self.late
+            ),
+        ]
         try:
-            for module in self.paths:
-                handles.append(module.register_forward_pre_hook(self._before, with_kwargs=True))
-                handles.append(module.register_forward_hook(self._after, with_kwargs=True))
             if switch:
                 self.model.eval()
             self._add(x, kind="input", name="input", inputs=(), copy=True)  # the caller's tensor
             with torch.no_grad(), _FunctionListener(self):
-                output = self.model(x)
+                try:
+                    output = self.model(x)
+                finally:
+                    self._end_quiet_leaves()
         except Exception as error:
             raise self._failure(error) from error
         finally:
@@ -185,20 +214,48 @@ class _Recorder:
 
     # -- module hooks -------------------------------------------------------------------------
 
-    def _before(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def _before(self, module: nn.Module, args: tuple[Any, ...]) -> None:
+        if threading.get_ident() != self.thread or module not in self.paths:
+            return
         self.running.append(module)
-        if self.leaf_depth or module in self.leaves:
+        if self.leaf_depth:
             self.leaf_depth += 1
+        elif module in self.leaves:
+            self.leaf_depth = 1
+            if module in self.quiet_leaves:
+                # The ops inside need not reach the function listener: they are not nodes and
+                # cannot overwrite a kept value (version counters would still catch one).
+                quiet = torch._C.DisableTorchFunction()
+                quiet.__enter__()
+                self.quiet.append(quiet)
         else:
-            self.containers.append(self.paths.get(module, ""))
+            self.containers.append(self.paths[module])
 
     def _after(
-        self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+        self,
+        module: nn.Module,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        output: Any,
+        *,
+        late: bool = False,
     ) -> None:
+        if (
+            threading.get_ident() != self.thread
+            or module not in self.paths
+            or late != (module in self.late)
+        ):
+            return
+        if self.leaf_depth == 1 and self.quiet:
+            self._end_quiet_leaves()
         # Hooks run inside the function mode; our own tensor reads (.shape, detach) need not
         # pass through it. (Private, but what torch's own overrides use.)
         with torch._C.DisableTorchFunction():
             self._leave(module, args, kwargs, output)
+
+    def _end_quiet_leaves(self) -> None:
+        while self.quiet:
+            self.quiet.pop().__exit__(None, None, None)
 
     def _leave(
         self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
@@ -397,6 +454,9 @@ class _Recorder:
                 del self.versions[index]
 
     def _inputs_of(self, args: Any, kwargs: dict[str, Any]) -> tuple[str, ...]:
+        if not kwargs and len(args) == 1 and isinstance(args[0], torch.Tensor):  # most layers
+            source = self.producers.get(id(args[0]))
+            return () if source is None else (source[1],)
         found: dict[str, None] = {}  # ordered and without repeats
         for value in _tensors_in((args, kwargs)):
             source = self.producers.get(id(value))
@@ -442,7 +502,7 @@ class _FunctionListener(TorchFunctionMode):
 
 
 def _parameters_of(module: nn.Module) -> dict[str, torch.Tensor]:
-    if next(module.children(), None) is None:  # the common case, without generator chains
+    if not module._modules:  # the common case, without generator chains
         named = itertools.chain(module._parameters.items(), module._buffers.items())
     else:
         named = itertools.chain(module.named_parameters(), module.named_buffers())
@@ -464,16 +524,18 @@ def _writes_in_place(op_name: str, kwargs: dict[str, Any]) -> bool:
 
 def _is_leaf(module: nn.Module) -> bool:
     """A user module holding weights but no sub-modules (torch.nn's own layers are leaves too)."""
-    has_children = next(module.children(), None) is not None
     has_own_tensors = any(
-        True
-        for _ in itertools.chain(module.parameters(recurse=False), module.buffers(recurse=False))
+        tensor is not None
+        for tensor in itertools.chain(module._parameters.values(), module._buffers.values())
     )
-    return has_own_tensors and not has_children
+    return has_own_tensors and not module._modules
 
 
 def _tensor_outputs(output: Any) -> Iterator[tuple[int | None, torch.Tensor]]:
     """The tensors an op returned; the index is ``None`` when there is exactly one."""
+    if isinstance(output, torch.Tensor):
+        yield None, output
+        return
     tensors = list(_tensors_in(output))
     if len(tensors) == 1:
         yield None, tensors[0]
