@@ -101,6 +101,12 @@ def test_receptive_field_routes(client, explainer, run):
         ("attribution", {"method": "lime"}, 400, "method must be saliency or"),
         ("attribution", {"method": "saliency", "target": "10"}, 400, "out of range"),
         ("attribution", {"method": "occlusion", "value": "x"}, 400, "must be a number"),
+        (
+            "attribution",
+            {"method": "integrated_gradients", "rule": "simpson"},
+            400,
+            "rule must be adaptive or gauss-legendre",
+        ),
         ("attribution", {"method": "gradcam", "layer": "n13"}, 400, "no spatial output"),
         ("nodes/n999/receptive_field", {}, 400, "no node 'n999'"),
         ("nodes/n1/effective_receptive_field", {"y": "99", "x": "0"}, 400, "outside the 62x62"),
@@ -206,3 +212,16 @@ def test_the_blurred_baseline_over_http(client, explainer, run):
     response = client.get(url, params={**params, "baseline": "gray"})
     assert response.status_code == 400
     assert "must be black, blur or a number" in response.json()["error"]
+
+
+def test_the_path_rule_over_http(client, explainer, run):
+    url = f"/api/runs/{run['run_id']}/attribution"
+    params = {"method": "integrated_gradients", "steps": "12", "rule": "gauss-legendre"}
+    meta, arrays = decode_pack(client.get(url, params=params).content)
+    expected = attribute(
+        explainer.model, _x(explainer, run), "integrated_gradients", steps=12, rule="gauss-legendre"
+    )
+    assert meta["settings"]["rule"] == "gauss-legendre"
+    np.testing.assert_allclose(arrays["map"], expected.map, rtol=1e-5, atol=1e-7)
+    default, _ = decode_pack(client.get(url, params={"method": "integrated_gradients"}).content)
+    assert default["settings"]["rule"] == "adaptive"

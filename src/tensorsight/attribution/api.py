@@ -43,8 +43,9 @@ def attribute(
 
     ``method`` is one of ``saliency``, ``gradient_x_input``, ``smoothgrad`` (``samples``,
     ``noise``, ``seed``, ``batch_size``), ``integrated_gradients`` (``steps``, ``baseline``,
-    ``batch_size``), ``gradcam`` and ``gradcam++`` (at ``layer``: a node id, node name or module
-    path with a spatial output; default the last one) and ``occlusion`` (``window``, ``stride``,
+    ``blur_sigma``, ``batch_size``, ``rule``: ``"adaptive"`` or ``"gauss-legendre"``),
+    ``gradcam`` and ``gradcam++`` (at ``layer``: a node id, node name or module path with a
+    spatial output; default the last one) and ``occlusion`` (``window``, ``stride``,
     ``value``, ``batch_size``). ``target`` defaults to the predicted class. ``graph`` is a
     capture of ``model`` on ``x`` if you have one (Grad-CAM needs one and captures otherwise).
     Long methods call ``progress(done, total)`` and stop with ``AttributionCancelled`` once

@@ -30,7 +30,7 @@ from tensorsight.attribution.api import attribute, gradcam_stages
 from tensorsight.attribution.core import Attribution
 from tensorsight.attribution.errors import AttributionCancelled, AttributionError
 from tensorsight.attribution.exemplars import channel_crops, read_index
-from tensorsight.attribution.methods import METHODS
+from tensorsight.attribution.methods import METHODS, PATH_RULES
 from tensorsight.attribution.receptive import effective_receptive_field, receptive_fields
 from tensorsight.protocol import Arguments, Method, Protocol, ProtocolError
 
@@ -289,6 +289,8 @@ def _attribution_arguments(arguments: Arguments) -> dict[str, Any]:
             raise ProtocolError(
                 400, f"The parameter 'baseline' must be black, blur or a number, not {value!r}."
             )
+        elif name == "rule":
+            options[name] = arguments.choice(name, tuple(PATH_RULES), default="adaptive")
         elif name in _REAL_OPTIONS:
             options[name] = _real(arguments, name)
         else:
