@@ -358,14 +358,17 @@ def module_config(module: nn.Module) -> dict[str, Any]:
     ):
         config["bias"] = _has_bias(module)
     if not any(isinstance(value, list) for value in found.values()):  # a list can change inside
-        _CONFIGS[module] = _Config(tuple(found.items()), len(attributes), "bias" in config, config)
+        _CONFIGS[module] = _Config(
+            tuple(found), tuple(found.values()), len(attributes), "bias" in config, config
+        )
     return dict(config)
 
 
 class _Config(NamedTuple):
-    """A module's config and the attribute values it was read from (compared by identity)."""
+    """A module's config and the (immutable) attribute values it was read from."""
 
-    settings: tuple[tuple[str, Any], ...]
+    names: tuple[str, ...]
+    values: tuple[Any, ...]
     attribute_count: int
     reads_bias: bool
     config: dict[str, Any]
@@ -374,14 +377,14 @@ class _Config(NamedTuple):
 def _still_holds(cached: _Config, module: nn.Module, attributes: dict[str, Any]) -> bool:
     """Whether the module still has the attributes (and bias) its cached config was read from.
 
-    Per capture, per layer: checking a dozen values by identity is several times cheaper than
-    reading and converting them again. A new attribute changes the count.
+    Per capture, per layer: comparing a dozen values is several times cheaper than reading and
+    converting them again. A new attribute changes the count.
     """
     if len(attributes) != cached.attribute_count:
         return False
     if cached.reads_bias and _has_bias(module) != cached.config["bias"]:
         return False
-    return all(attributes.get(name, _MISSING) is value for name, value in cached.settings)
+    return tuple(map(attributes.get, cached.names)) == cached.values
 
 
 def _has_bias(module: nn.Module) -> bool:
@@ -393,7 +396,6 @@ def _has_bias(module: nn.Module) -> bool:
 
 # Per module, its last config: a capture reads every layer's settings, and they rarely change.
 _CONFIGS: weakref.WeakKeyDictionary[nn.Module, _Config] = weakref.WeakKeyDictionary()
-_MISSING = object()
 
 
 def function_config(
