@@ -1,14 +1,16 @@
-"""Integrated gradients' completeness gap per baseline on the shipped samples.
+"""Integrated gradients' completeness gap per path rule and baseline on the shipped samples.
 
-For every shipped sample of each model (TinyVGG: 20 Fashion-MNIST images; MobileNetV2: 11
-photos) and each baseline, prints the gap |sum(attribution) - (f(x) - f(baseline))| as a
-percentage of |f(x) - f(baseline)| at ``--steps`` Gauss-Legendre points, for the predicted
-class, and the score change itself beside the black baseline's (a baseline that is nearly the
-input explains almost nothing, however complete). Baselines: ``black`` (zeros) and
-``blur:SIGMA`` (the input under a gaussian blur of SIGMA pixels).
+For every shipped sample of each model (TinyVGG: 20 Fashion-MNIST images; MobileNetV2: 15)
+and each rule and baseline, prints the gap |sum(attribution) - (f(x) - f(baseline))| as a
+percentage of |f(x) - f(baseline)| at ``--steps`` points, for the predicted class, and the
+score change itself (a baseline that is nearly the input explains almost nothing, however
+complete). Rules: ``adaptive`` and ``gauss-legendre``. Baselines: ``black`` (zeros) and
+``blur:SIGMA`` (the input under a gaussian blur of SIGMA pixels). Goal (issue 12): within 1%
+at 64 points.
 
     python bench/ig_completeness.py [--models tinyvgg mobilenet_v2] [--steps 64]
-        [--baselines black blur:4] [--threads 2] [--per-sample]
+        [--rules adaptive gauss-legendre] [--baselines black blur:4] [--threads 2]
+        [--per-sample]
 """
 
 from __future__ import annotations
