@@ -19,6 +19,7 @@ from tensorsight.attribution import (
     class_scores,
     gauss_legendre,
     gradcam_plus_weights,
+    gradcam_stages,
     window_starts,
 )
 from tensorsight.attribution.methods import gaussian_blur
@@ -431,3 +432,15 @@ def test_one_pass_methods_run_the_model_once(method):
     with torch.no_grad():
         assert result.target == int(model(x).argmax())
         assert result.score == pytest.approx(float(model(x).max()), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("method", "options"),
+    [("saliency", {}), ("integrated_gradients", {"steps": 4}), ("gradcam", {})],
+)
+def test_an_input_the_model_cannot_take_is_a_clear_attribution_error(tinyvgg, method, options):
+    """Three channels into the one-channel TinyVGG: torch's message, said as the caller's."""
+    with pytest.raises(AttributionError, match=r"failed on the input of shape \[1, 3, 64, 64\]"):
+        attribute(tinyvgg.model, torch.randn(1, 3, 64, 64), method, **options)
+    with pytest.raises(AttributionError, match="expected input"):
+        gradcam_stages(tinyvgg.model, torch.randn(1, 3, 64, 64))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -17,6 +19,7 @@ from tensorsight.attribution.core import (
     to_numpy,
     untouched,
 )
+from tensorsight.attribution.errors import AttributionCancelled, AttributionError
 from tensorsight.attribution.methods import (
     METHODS,
     gradcam_maps,
@@ -60,7 +63,7 @@ def attribute(
     settings = settings_for(method, options)
     spec = METHODS[method]
     x = model_input(model, x)
-    with untouched(model):
+    with untouched(model), _model_failures(x):
         job = Job(model, x, target, progress, cancel)
         if not spec.picks_target:
             _choose_target(job)
@@ -100,7 +103,7 @@ def gradcam_stages(
     [(6, 6), (3, 3), (2, 2)]
     """
     x = model_input(model, x)
-    with untouched(model):
+    with untouched(model), _model_failures(x):
         job = Job(model, x, target)
         graph = graph if graph is not None else capture(model, x)
         layers = spatial_stages(graph)
@@ -125,6 +128,20 @@ def _upsampled(raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(
         raw[None, None], size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False
     )[0, 0]
+
+
+@contextmanager
+def _model_failures(x: torch.Tensor) -> Iterator[None]:
+    """A model that fails on the input (wrong channels or size, most often) is the caller's
+    problem to fix, so it gets an :class:`AttributionError` that says so, chained to torch's."""
+    try:
+        yield
+    except AttributionCancelled:
+        raise
+    except RuntimeError as error:  # torch's own errors, and CaptureError
+        raise AttributionError(
+            f"The model failed on the input of shape {list(x.shape)}: {error}"
+        ) from error
 
 
 def _choose_target(job: Job) -> None:
