@@ -14,6 +14,7 @@ taps read between pixels; the plain convolution gets the same input, weight and 
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -23,6 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from tensorsight.ops import deform_conv, deform_conv2d, torchvision_deform_conv2d
+
+chunked = deform_conv._in_chunks  # each design as deform_conv2d_torch runs it: batches in chunks
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,8 @@ def cases(shape: Shape) -> dict[str, Callable[[bool], Callable[[], None]]]:
     return {
         "conv2d": make(lambda x, w, b: F.conv2d(x, w, b, padding=shape.padding), (x, weight, bias)),
         "deform_conv2d": deform(deform_conv2d),
-        "grid_sample": deform(deform_conv._deform_conv2d_grid_sample),
-        "gather": deform(deform_conv._deform_conv2d_gather),
+        "grid_sample": deform(functools.partial(chunked, deform_conv._deform_conv2d_grid_sample)),
+        "gather": deform(functools.partial(chunked, deform_conv._deform_conv2d_gather)),
     }
 
 
