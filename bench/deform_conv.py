@@ -13,7 +13,7 @@ weight and bias.
     python bench/deform_conv.py [--repeats 7] [--threads 2]
 
 Measured 2026-12-02, 1 thread, load 2.1-2.3 (other sessions), deform_conv2d's CPU-time ratio
-to conv2d, forward / forward+backward, before -> after this bench's commit (11 interleaved
+to conv2d, forward / forward+backward, before (main at 37683e4) -> after (11 interleaved
 rounds of both versions in one process):
 
     TinyVGG 10ch 30x30, batch 1      5.8 / 4.3  ->  5.0 / 4.1
