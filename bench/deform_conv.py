@@ -22,6 +22,12 @@ rounds of both versions in one process):
     64ch 56x56, batch 1              1.7 / 2.6  ->  1.6 / 2.6
     64ch 56x56, batch 8              1.7 / 3.2  ->  1.7 / 3.0
 
+On 2 threads the machine (load 4-5) gave conv2d 16 ms per call at batch 1 (OpenMP threads
+spinning against other processes); with OMP_WAIT_POLICY=passive, load 3.9-4.1, 7 rounds, the
+wall-time ratios were 3.8-3.9 / 3.1-3.3 -> 3.2-3.4 / 3.0-3.1 (batch 1), 7.3 / 6.6 -> 5.4 /
+6.2 (batch 128), 2.1 / 3.6 -> 1.9 / 3.6 and 3.0 / 5.6 -> 3.1 / 5.0 (64ch batch 1, 8): conv2d
+spreads a wide layer's backward over both threads better than the gather design does.
+
 Where 4x stays out of reach it is the sampling itself: at TinyVGG's width ``grid_sample``
 alone (its grid included) costs 2.8x conv2d forward at batch 1 (0.11 vs 0.04 ms) and 7.6x at
 batch 128 (25 vs 3.3 ms), where deform_conv2d ran 7.5-7.7x; the gather design's
