@@ -12,28 +12,41 @@ weight and bias.
 
     python bench/deform_conv.py [--repeats 7] [--threads 2]
 
-Measured 2026-12-02, 1 thread, load 2.1-2.3 (other sessions), deform_conv2d's CPU-time ratio
-to conv2d, forward / forward+backward, before (main at 37683e4) -> after (11 interleaved
-rounds of both versions in one process):
+Measured 2026-12-02, 1 thread, deform_conv2d's CPU-time ratio to conv2d, forward /
+forward+backward, before (main at 37683e4) -> after, each version and conv2d interleaved for
+11 rounds in one process; run A at 16:04 UTC (load 1.0 from other sessions, the gradient of
+sum()), run B at 16:08 (load 1.3, this bench's dense gradient):
 
-    TinyVGG 10ch 30x30, batch 1      5.8 / 4.3  ->  5.0 / 4.1
-    TinyVGG 10ch 28x28, batch 1      5.8 / 4.1  ->  5.2 / 3.9
-    TinyVGG 10ch 30x30, batch 128   12.3 / 6.1  ->  7.7 / 4.8
-    64ch 56x56, batch 1              1.7 / 2.6  ->  1.6 / 2.6
-    64ch 56x56, batch 8              1.7 / 3.2  ->  1.7 / 3.0
+                                     run A                      run B
+    TinyVGG 10ch 30x30, batch 1      5.6 / 4.3  ->  4.7 / 4.0   5.8 / 4.5  ->  4.9 / 4.2
+    TinyVGG 10ch 28x28, batch 1      5.7 / 4.2  ->  4.9 / 3.9   6.9 / 5.3  ->  5.6 / 5.0
+    TinyVGG 10ch 30x30, batch 128    8.2 / 6.4  ->  5.6 / 5.3  12.3 / 6.9  ->  6.4 / 5.8
+    64ch 56x56, batch 1              2.0 / 3.3  ->  1.9 / 2.8   2.0 / 2.8  ->  1.9 / 2.7
+    64ch 56x56, batch 8              2.1 / 3.3  ->  1.8 / 3.2   2.1 / 3.3  ->  1.7 / 3.2
 
-On 2 threads the machine (load 4-5) gave conv2d 16 ms per call at batch 1 (OpenMP threads
-spinning against other processes); with OMP_WAIT_POLICY=passive, load 3.9-4.1, 7 rounds, the
-wall-time ratios were 3.8-3.9 / 3.1-3.3 -> 3.2-3.4 / 3.0-3.1 (batch 1), 7.3 / 6.6 -> 5.4 /
-6.2 (batch 128), 2.1 / 3.6 -> 1.9 / 3.6 and 3.0 / 5.6 -> 3.1 / 5.0 (64ch batch 1, 8): conv2d
-spreads a wide layer's backward over both threads better than the gather design does.
+The ratios move between runs mostly with conv2d's own time (at batch 128, 3.3 to 5.7 ms
+forward minutes apart): this bench itself at load 1.7-2.0 gave 8.6 / 6.8 at batch 128.
 
-Where 4x stays out of reach it is the sampling itself: at TinyVGG's width ``grid_sample``
-alone (its grid included) costs 2.8x conv2d forward at batch 1 (0.11 vs 0.04 ms) and 7.6x at
-batch 128 (25 vs 3.3 ms), where deform_conv2d ran 7.5-7.7x; the gather design's
-``embedding_bag`` alone, 15 ms at batch 128, is already 4.3x. conv2d reads each input pixel
-once per output position from cache, while any deformable layer must compute, per sampling
-point, a fractional position, four corner weights and four reads, for only 10 channels.
+Where 4x stays out of reach it is the sampling itself. The "sampling only" column (the grid and
+grid_sample, in the same chunks, no weights) costs, in the same run, 3.5x conv2d forward at
+batch 1 (0.13 vs 0.04 ms; 2.9-3.0x forward+backward) and 7.6x at batch 128 (25 vs 3.3 ms;
+3.9x forward+backward); the batched product with the weights adds about 0.6x more at batch 1
+(24 us), so forward there cannot go below about 4x in this design. The gather design's
+``embedding_bag`` alone is 15 ms at batch 128 (4.3x) before its index arithmetic. conv2d reads
+each input pixel from cache at fixed strides, while a deformable layer must compute, per
+sampling point, a fractional position, four corner weights and four reads, for only 10
+channels.
+
+On 2 threads the machine could not be measured: another process held about one core (load 1-5
+through the session), so each OpenMP region waited on a descheduled thread (conv2d took 16 ms
+per call at batch 1) or, with OMP_WAIT_POLICY=passive, ran no faster than on one thread
+(conv2d 4.8 ms forward at batch 128 on both; grid_sample forward and backward on 29 images
+3.2 and 10.4 ms at 2 threads, 3.2 and 10.8 at 1). The passive 2-thread wall ratios (16:08,
+load 1.3-2.1) were before -> after 3.9-4.0 / 3.3 -> 3.2 / 3.0-3.1 at batch 1, 8.8 / 6.0 ->
+6.3 / 5.0 at batch 128, 2.0 / 2.9 -> 1.9 / 2.8 and 2.1 / 3.6 -> 2.1 / 3.5 at 64 channels: no
+test of the goal on 2 free cores. One thing 2 threads did show (profiled): with sum()'s
+expanded gradient the batched products' backward loops image by image, 25 ms at 1 thread and
+48 ms at 2; a dense gradient, as in training, keeps them batched.
 """
 
 from __future__ import annotations
@@ -103,7 +116,9 @@ def cases(shape: Shape) -> dict[str, Callable[[bool], Callable[[], None]]]:
             def run() -> None:
                 result = op(*leaves)
                 if backward:
-                    result.sum().backward()
+                    # A dense gradient, as the layers after it give in training: sum()'s
+                    # is one expanded value, on which batched products fall back to a loop.
+                    result.backward(torch.ones_like(result))
 
             return run
 
