@@ -131,8 +131,8 @@ def deform_conv2d_torch(
 # per point costs a fixed amount of index arithmetic per point and little per channel, so the
 # gather wins on wide layers (64 channels: forward about 2x faster than grid_sample's); on
 # narrow ones (TinyVGG's 10) grid_sample's fused kernels, forward and backward, stay ahead,
-# at batch 128 too once both run in chunks (1 thread: forward 26 vs 28 ms, forward+backward
-# 88 vs 226 ms), so channels alone decide.
+# at batch 128 too once both run in chunks (1 thread: forward 29 vs 38 ms, forward+backward
+# 119 vs 318 ms), so channels alone decide.
 _GATHER_MIN_CHANNELS = 64
 # Sampled values per chunk of images (8 MB of float32), in either design.
 _CHUNK_VALUES = 1 << 21
@@ -613,7 +613,7 @@ def _sampling_grid(
     )
     pairs = offset.reshape(batch, channels // (2 * taps), taps, 2, out_h, out_w)
     grid = torch.addcmul(base, pairs, scale)
-    return grid.view(-1, taps, 2, out_h * out_w).transpose(2, 3)
+    return grid.reshape(-1, taps, 2, out_h * out_w).transpose(2, 3)
 
 
 @functools.lru_cache(maxsize=64)
