@@ -311,6 +311,19 @@ def test_a_first_call_in_inference_mode_leaves_later_backwards_working() -> None
     assert torch.equal(out.detach(), expected) and grad.abs().sum() > 0
 
 
+def test_channels_last_and_transposed_tensors_give_the_same_numbers() -> None:
+    # The narrow design views its grid and images in other layouts; strides must not matter.
+    x, offset, weight, bias, mask = CASES[1].tensors(masked=True)
+    expected = deform_conv2d_torch(x, offset, weight, bias, mask=mask, **CASES[1].settings())
+    for layout in (
+        lambda t: t.contiguous(memory_format=torch.channels_last),
+        lambda t: t.transpose(2, 3).contiguous().transpose(2, 3),
+    ):
+        x2, offset2, mask2 = (layout(t) for t in (x, offset, mask))
+        out = deform_conv2d_torch(x2, offset2, weight, bias, mask=mask2, **CASES[1].settings())
+        assert torch.allclose(out, expected, atol=1e-12)
+
+
 @pytest.mark.parametrize("chunk", [1 << 21, 1], ids=["one-chunk", "chunk-per-image"])
 def test_both_designs_agree_on_a_wide_layer_with_gradients(
     chunk: int, monkeypatch: pytest.MonkeyPatch
@@ -323,9 +336,9 @@ def test_both_designs_agree_on_a_wide_layer_with_gradients(
     offset = torch.randn(2, 2 * 9, 9, 8, generator=generator) * 2
     mask = torch.rand(2, 9, 9, 8, generator=generator)
     results = []
-    for run in (deform_conv._deform_conv2d_gather, deform_conv._deform_conv2d_grid_sample):
+    for design in (deform_conv._deform_conv2d_gather, deform_conv._deform_conv2d_grid_sample):
         leaves = [t.clone().requires_grad_() for t in (x, offset, weight, bias, mask)]
-        out = run(*leaves[:4], 1, 1, 1, leaves[4])
+        out = deform_conv._in_chunks(design, *leaves[:4], 1, 1, 1, leaves[4])
         out.square().sum().backward()
         results.append([out, *(t.grad for t in leaves)])
     for gathered, sampled in zip(*results, strict=True):
