@@ -19,7 +19,6 @@ copying every output at once.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 import threading
@@ -38,6 +37,7 @@ from torch.overrides import TorchFunctionMode
 
 from tensorsight.capturing.graph import Graph, Node
 from tensorsight.capturing.kinds import (
+    DEFORM_KIND,
     PASS_THROUGH_OPS,
     deform_config,
     deform_inputs,
@@ -155,7 +155,7 @@ class _Recorder:
         }
         self.quiet: list[AbstractContextManager[None]] = []
         self.thread = threading.get_ident()
-        self.nodes: list[Node] = []
+        self.nodes: list[_Pending] = []  # made Nodes once the forward pass is over
         # id(tensor) -> (tensor, node id); the tensor is held so that its id stays unique.
         self.producers: dict[int, tuple[torch.Tensor, str]] = {}
         self.op_counts: Counter[str] = Counter()
@@ -210,7 +210,7 @@ class _Recorder:
             for index, version in self.versions.items()
         ):
             return None
-        return Graph(tuple(self.nodes), self._output_id(output))
+        return Graph(tuple(pending.node() for pending in self.nodes), self._output_id(output))
 
     # -- module hooks -------------------------------------------------------------------------
 
@@ -272,10 +272,11 @@ class _Recorder:
         calls = self.module_calls[module]
         name = path or type(module).__name__
         inputs = self._inputs_of(args, kwargs)
-        parameters = _parameters_of(module)
         kind = module_kind(module)
-        config = module_config(module)
-        self._add_deform_inputs(kind, module, args, kwargs, config, parameters)
+        settings: _Settings = module
+        if kind == DEFORM_KIND:  # read now: its offsets and mask come from the arguments
+            settings = (module_config(module), _parameters_of(module))
+            self._add_deform_inputs(kind, module, args, kwargs, *settings)
         for index, tensor in _tensor_outputs(output):
             self._add(
                 tensor,
@@ -283,8 +284,7 @@ class _Recorder:
                 name=_numbered(name if calls == 1 else f"{name}#{calls}", index),
                 inputs=inputs,
                 module=module,
-                config=config,
-                parameters=parameters,
+                settings=settings,
             )
 
     # -- functional ops -----------------------------------------------------------------------
@@ -326,8 +326,7 @@ class _Recorder:
                 kind=kind,
                 name=_numbered(f"{label}_{self.op_counts[label]}", index),
                 inputs=inputs,
-                config=config,
-                parameters=parameters,
+                settings=(config, parameters),
             )
         return output
 
@@ -369,8 +368,7 @@ class _Recorder:
         name: str,
         inputs: tuple[str, ...],
         module: nn.Module | None = None,
-        config: dict[str, Any] | None = None,
-        parameters: dict[str, torch.Tensor] | None = None,
+        settings: _Settings | None = None,
         copy: bool = False,
     ) -> None:
         node_id = f"n{len(self.nodes)}"
@@ -380,18 +378,16 @@ class _Recorder:
             self.views.setdefault(address, []).append(len(self.nodes))
             self.versions[len(self.nodes)] = tensor._version
         self.nodes.append(
-            Node(
-                id=node_id,
-                kind=kind,
-                name=name,
-                module_path=None if module is None else self.paths.get(module, ""),
-                module_type=None if module is None else type(module).__name__,
-                config=config or {},
-                inputs=inputs,
-                output_shape=tuple(tensor.shape),
-                activation=_copy(tensor) if copy else tensor.detach(),
-                parameters=parameters or {},
-                group=(self.containers[-1] or None) if self.containers else None,
+            _Pending(
+                node_id,
+                kind,
+                name,
+                module,
+                None if module is None else self.paths.get(module, ""),
+                ({}, {}) if settings is None else settings,
+                inputs,
+                _copy(tensor) if copy else tensor.detach(),
+                (self.containers[-1] or None) if self.containers else None,
             )
         )
         self.producers[id(tensor)] = (tensor, node_id)
@@ -449,8 +445,7 @@ class _Recorder:
         """Copy the kept activations that share memory with tensors about to be overwritten."""
         for target in _tensors_in(targets):
             for index in self.views.pop(target.untyped_storage().data_ptr(), ()):
-                node = self.nodes[index]
-                self.nodes[index] = dataclasses.replace(node, activation=node.activation.clone())
+                self.nodes[index].activation = self.nodes[index].activation.clone()
                 del self.versions[index]
 
     def _inputs_of(self, args: Any, kwargs: dict[str, Any]) -> tuple[str, ...]:
@@ -481,6 +476,68 @@ class _Recorder:
             where += f" at {self.failed_op}"
         return CaptureError(
             f"Capture failed in {where}: {type(error).__name__}: {error}", path, module_type
+        )
+
+
+# A leaf module whose config and parameters are read once the forward pass is over, or both.
+_Settings = nn.Module | tuple[dict[str, Any], dict[str, torch.Tensor]]
+
+
+class _Pending:
+    """A node as the forward pass records it. Reading a layer's settings and tensors, and
+    building the node, wait until the pass is over: between two layers' kernels the same
+    Python ran at about half speed (the kernels had just filled the caches with activations)."""
+
+    __slots__ = (
+        "activation",
+        "group",
+        "id",
+        "inputs",
+        "kind",
+        "module",
+        "name",
+        "path",
+        "settings",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        node_id: str,
+        kind: str,
+        name: str,
+        module: nn.Module | None,
+        path: str | None,
+        settings: _Settings,
+        inputs: tuple[str, ...],
+        activation: torch.Tensor,
+        group: str | None,
+    ) -> None:
+        self.id, self.kind, self.name, self.module, self.path = node_id, kind, name, module, path
+        self.settings, self.inputs, self.activation, self.group = (
+            settings,
+            inputs,
+            activation,
+            group,
+        )
+
+    def node(self) -> Node:
+        """The finished node: a module's settings and parameters are read now."""
+        if isinstance(self.settings, nn.Module):
+            config, parameters = module_config(self.settings), _parameters_of(self.settings)
+        else:
+            config, parameters = self.settings
+        return Node(
+            id=self.id,
+            kind=self.kind,
+            name=self.name,
+            module_path=self.path,
+            module_type=None if self.module is None else type(self.module).__name__,
+            config=config,
+            inputs=self.inputs,
+            output_shape=tuple(self.activation.shape),
+            activation=self.activation,
+            parameters=parameters,
+            group=self.group,
         )
 
 
