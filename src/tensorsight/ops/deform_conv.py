@@ -225,7 +225,8 @@ def _deform_conv2d_grid_sample(
     if bias is None:
         output = torch.bmm(kernels, columns)
     else:  # the bias as the product's addend: one op fewer, one pass fewer over the output
-        addend = bias.reshape(1, groups, out_channels // groups, 1)
+        # In the product's dtype, as ``output + bias`` promoted a float32 bias to before.
+        addend = bias.to(columns.dtype).reshape(1, groups, out_channels // groups, 1)
         addend = addend.expand(batch, -1, -1, out_h * out_w).reshape(
             batch * groups, -1, out_h * out_w
         )
