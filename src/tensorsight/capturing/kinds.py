@@ -10,7 +10,7 @@ import math
 import sys
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from torch import nn
@@ -343,48 +343,16 @@ def module_config(module: nn.Module) -> dict[str, Any]:
     [1, 1]
     """
     # Settings are plain instance attributes; reading __dict__ avoids nn.Module.__getattr__.
-    attributes = vars(module)
-    cached = _CONFIGS.get(module)
-    if cached is not None and _still_holds(cached, module, attributes):
-        return dict(cached.config)  # callers add to it
-    found = {
-        name: value
-        for name, value in attributes.items()
+    config = {
+        name: _jsonable(value)
+        for name, value in vars(module).items()
         if name in _MODULE_ATTRIBUTES and _is_setting(value)
     }
-    config = {name: _jsonable(value) for name, value in found.items()}
     if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear) or (
         module_kind(module) == DEFORM_KIND
     ):
         config["bias"] = _has_bias(module)
-    if not any(isinstance(value, list) for value in found.values()):  # a list can change inside
-        _CONFIGS[module] = _Config(
-            tuple(found), tuple(found.values()), len(attributes), "bias" in config, config
-        )
-    return dict(config)
-
-
-class _Config(NamedTuple):
-    """A module's config and the (immutable) attribute values it was read from."""
-
-    names: tuple[str, ...]
-    values: tuple[Any, ...]
-    attribute_count: int
-    reads_bias: bool
-    config: dict[str, Any]
-
-
-def _still_holds(cached: _Config, module: nn.Module, attributes: dict[str, Any]) -> bool:
-    """Whether the module still has the attributes (and bias) its cached config was read from.
-
-    Per capture, per layer: comparing a dozen values is several times cheaper than reading and
-    converting them again. A new attribute changes the count.
-    """
-    if len(attributes) != cached.attribute_count:
-        return False
-    if cached.reads_bias and _has_bias(module) != cached.config["bias"]:
-        return False
-    return tuple(map(attributes.get, cached.names)) == cached.values
+    return config
 
 
 def _has_bias(module: nn.Module) -> bool:
@@ -392,10 +360,6 @@ def _has_bias(module: nn.Module) -> bool:
     if "bias" in parameters:  # torch.nn's layers: without nn.Module.__getattr__
         return parameters["bias"] is not None
     return getattr(module, "bias", None) is not None
-
-
-# Per module, its last config: a capture reads every layer's settings, and they rarely change.
-_CONFIGS: weakref.WeakKeyDictionary[nn.Module, _Config] = weakref.WeakKeyDictionary()
 
 
 def function_config(

@@ -25,6 +25,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -273,7 +274,7 @@ class _Recorder:
         name = path or type(module).__name__
         inputs = self._inputs_of(args, kwargs)
         kind = module_kind(module)
-        settings: _Settings = module
+        settings = None  # read once the forward pass is over
         if kind == DEFORM_KIND:  # read now: its offsets and mask come from the arguments
             settings = (module_config(module), _parameters_of(module))
             self._add_deform_inputs(kind, module, args, kwargs, *settings)
@@ -368,9 +369,11 @@ class _Recorder:
         name: str,
         inputs: tuple[str, ...],
         module: nn.Module | None = None,
-        settings: _Settings | None = None,
+        settings: tuple[dict[str, Any], dict[str, torch.Tensor]] | None = None,
         copy: bool = False,
     ) -> None:
+        """Record ``tensor`` as a node's output; ``settings`` are its (config, parameters), or
+        None for a module's own, read when the node is made."""
         node_id = f"n{len(self.nodes)}"
         copy = copy or self.copy_at_once
         if not copy:
@@ -384,7 +387,7 @@ class _Recorder:
                 name,
                 module,
                 None if module is None else self.paths.get(module, ""),
-                ({}, {}) if settings is None else settings,
+                ({}, {}) if settings is None and module is None else settings,
                 inputs,
                 _copy(tensor) if copy else tensor.detach(),
                 (self.containers[-1] or None) if self.containers else None,
@@ -479,53 +482,30 @@ class _Recorder:
         )
 
 
-# A leaf module whose config and parameters are read once the forward pass is over, or both.
-_Settings = nn.Module | tuple[dict[str, Any], dict[str, torch.Tensor]]
-
-
+@dataclass(slots=True)
 class _Pending:
     """A node as the forward pass records it. Reading a layer's settings and tensors, and
     building the node, wait until the pass is over: between two layers' kernels the same
     Python ran at about half speed (the kernels had just filled the caches with activations)."""
 
-    __slots__ = (
-        "activation",
-        "group",
-        "id",
-        "inputs",
-        "kind",
-        "module",
-        "name",
-        "path",
-        "settings",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        node_id: str,
-        kind: str,
-        name: str,
-        module: nn.Module | None,
-        path: str | None,
-        settings: _Settings,
-        inputs: tuple[str, ...],
-        activation: torch.Tensor,
-        group: str | None,
-    ) -> None:
-        self.id, self.kind, self.name, self.module, self.path = node_id, kind, name, module, path
-        self.settings, self.inputs, self.activation, self.group = (
-            settings,
-            inputs,
-            activation,
-            group,
-        )
+    id: str
+    kind: str
+    name: str
+    module: nn.Module | None
+    path: str | None
+    # (config, parameters), or None: the module's, read when the node is made.
+    settings: tuple[dict[str, Any], dict[str, torch.Tensor]] | None
+    inputs: tuple[str, ...]
+    activation: torch.Tensor
+    group: str | None
 
     def node(self) -> Node:
-        """The finished node: a module's settings and parameters are read now."""
-        if isinstance(self.settings, nn.Module):
-            config, parameters = module_config(self.settings), _parameters_of(self.settings)
-        else:
+        """The finished node."""
+        if self.settings is not None:
             config, parameters = self.settings
+        else:
+            assert self.module is not None
+            config, parameters = module_config(self.module), _parameters_of(self.module)
         return Node(
             id=self.id,
             kind=self.kind,
