@@ -183,8 +183,8 @@ def adaptive_path(
     path.add(job, base, delta, np.linspace(0.0, 1.0, max(2, steps // 8)), batch_size, steps)
     per_round = max(1, steps // 16)
     while len(path.alphas) < steps:
-        path.add(job, base, delta, path.refinement(min(per_round, steps - len(path.alphas))),
-                 batch_size, steps)  # fmt: skip
+        added = path.refinement(min(per_round, steps - len(path.alphas)))
+        path.add(job, base, delta, added, batch_size, steps)
     return path.trapezoid()
 
 
@@ -222,9 +222,9 @@ class _Path:
             self.gradients.extend(gradients)
         self.alphas = np.append(self.alphas, alphas)
         order = np.argsort(self.alphas, kind="stable")
-        self.alphas, self.scores, self.slopes = (
-            self.alphas[order], self.scores[order], self.slopes[order]
-        )  # fmt: skip
+        self.alphas = self.alphas[order]
+        self.scores = self.scores[order]
+        self.slopes = self.slopes[order]
         self.gradients = [self.gradients[index] for index in order]
 
     def refinement(self, count: int) -> np.ndarray:
