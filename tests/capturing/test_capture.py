@@ -288,6 +288,11 @@ def test_failure_names_the_layer_and_keeps_the_cause() -> None:
     assert isinstance(caught.value.__cause__, RuntimeError)
     assert "mat1 and mat2" in str(caught.value)
     assert _hook_counts(model) == 0 and model.training and model.head[1].training
+    # It failed inside a layer run without the function listener: torch functions are back on.
+    assert torch._C._is_torch_function_enabled()
+    functional, x = build("functional")  # F.conv2d, F.leaky_relu...: seen by the listener only
+    kinds = [node.kind for node in capture(functional, x).nodes]
+    assert kinds == ["input", "conv2d", "leaky_relu", "other", "max_pool2d", "reshape", "linear"]
 
 
 class _BadCat(nn.Module):
