@@ -110,7 +110,7 @@ def meta_layer(frame) -> str:
 def test_only_the_chosen_methods_settings_are_shown(panel):
     page, frame = panel
     rows = {".tsa-layer": "layer", ".tsa-steps": "steps", ".tsa-baseline": "baseline"}
-    rows[".tsa-blur-sigma"] = "blur"
+    rows |= {".tsa-rule": "rule", ".tsa-blur-sigma": "blur"}
 
     def shown() -> set[str]:
         return {name for selector, name in rows.items() if frame.locator(selector).is_visible()}
@@ -119,10 +119,38 @@ def test_only_the_chosen_methods_settings_are_shown(panel):
     frame.locator(".tsa-method").select_option("gradcam")
     assert shown() == {"layer"}
     frame.locator(".tsa-method").select_option("integrated_gradients")
-    assert shown() == {"steps", "baseline"}
+    assert shown() == {"steps", "rule", "baseline"}
     frame.locator(".tsa-baseline").select_option("blur")
-    assert shown() == {"steps", "baseline", "blur"}
+    assert shown() == {"steps", "rule", "baseline", "blur"}
     page.wait_for_selector('.tsa-panel[data-state="ready"]', timeout=60_000)
+
+
+@pytest.mark.allow_console_error(r"status of 409 \(Conflict\)")  # a new choice cancels the last run
+def test_integrated_gradients_by_either_rule_paint_the_servers_map(panel, live_server):
+    page, frame = panel
+    frame.locator(".tsa-method").select_option("integrated_gradients")
+    page.wait_for_selector('.tsa-panel[data-state="ready"]', timeout=60_000)
+    run_id = page.locator(".ts-app").get_attribute("data-run-id")
+    target = frame.locator(".tsa-overlay").get_attribute("data-target")
+    for rule in ("adaptive", "gauss-legendre"):
+        frame.locator(".tsa-rule").select_option(rule)
+        page.wait_for_selector('.tsa-panel[data-state="ready"]', timeout=60_000)
+        meta, _ = _server_map(
+            live_server,
+            run_id,
+            method="integrated_gradients",
+            target=target,
+            steps="32",
+            baseline="black",
+            rule=rule,
+        )
+        assert meta["settings"]["rule"] == rule
+        overlay = frame.locator(".tsa-overlay")
+        assert float(overlay.get_attribute("data-max")) == pytest.approx(meta["range"][1])
+        gap = abs(meta["details"]["delta"]) / abs(
+            meta["details"]["score"] - meta["details"]["baseline_score"]
+        )
+        assert f"within {100 * gap:.2f}%" in frame.locator(".tsa-status").inner_text()
 
 
 @pytest.mark.allow_console_error(r"status of 409 \(Conflict\)")  # the cancelled request's answer

@@ -48,6 +48,10 @@ export function openAttribution(container, options) {
     spatial.length ? spatial[spatial.length - 1].id : "");
   const steps = el("input", { type: "number", class: "tsa-steps", min: 1, max: 4096, value: 32 });
   const baseline = select("tsa-baseline", [["black", "black"], ["blur", "blurred input"]], "black");
+  // Where the steps go on the path (methods.py PATH_RULES): adaptive keeps every gradient,
+  // so a large model's thousands of steps need Gauss-Legendre.
+  const rule = select("tsa-rule", [["adaptive", "adaptive"], ["gauss-legendre", "Gauss-Legendre"]],
+    "adaptive");
   const sigma = el("input", { type: "number", class: "tsa-blur-sigma", min: 0.5, max: 64, step: 0.5,
     value: BLUR_SIGMA });
   const opacity = el("input", { type: "range", class: "tsa-opacity", min: 0, max: 100, value: 60,
@@ -71,13 +75,14 @@ export function openAttribution(container, options) {
     }, `${name} ${(probability * 100).toFixed(1)}%`)));
   }
   const stepsRow = el("label", {}, "Steps ", steps);
+  const ruleRow = el("label", {}, "Points ", rule);
   const baselineRow = el("label", {}, "Baseline ", baseline);
   const sigmaRow = el("label", {}, "Blur σ (pixels) ", sigma);
 
   frame.views.append(
     el("div", { class: "tsa-controls" },
       el("label", {}, "Method ", method), el("label", {}, "Class ", target), layerRow, stepsRow,
-      baselineRow, sigmaRow,
+      ruleRow, baselineRow, sigmaRow,
       el("button", { type: "button", class: "tsa-run", onclick: run }, "Show"),
       el("label", {}, "Opacity ", opacity), progress, cancel),
     choice,
@@ -95,6 +100,7 @@ export function openAttribution(container, options) {
   target.addEventListener("change", () => { run(); loadStages(); });
   layer.addEventListener("change", run);
   baseline.addEventListener("change", () => { showRows(); run(); });
+  rule.addEventListener("change", run);
   for (const control of [method, target, layer]) control.addEventListener("change", showChoice);
   opacity.addEventListener("input", () => { overlay.style.opacity = String(opacity.value / 100); });
   overlay.style.opacity = String(opacity.value / 100);
@@ -141,6 +147,7 @@ export function openAttribution(container, options) {
     layerRow.hidden = !LAYERED.has(method.value);
     const integrated = method.value === "integrated_gradients";
     stepsRow.hidden = !integrated;
+    ruleRow.hidden = !integrated;
     baselineRow.hidden = !integrated;
     sigmaRow.hidden = !integrated || baseline.value !== "blur";
   }
@@ -152,6 +159,7 @@ export function openAttribution(container, options) {
     if (LAYERED.has(method.value) && layer.value) params.layer = layer.value;
     if (method.value === "integrated_gradients") {
       params.steps = String(steps.value);
+      params.rule = rule.value;
       params.baseline = baseline.value;
       if (baseline.value === "blur") params.blur_sigma = String(sigma.value);
     }
@@ -181,10 +189,11 @@ export function openAttribution(container, options) {
     if (delta === undefined) return "";
     const change = Math.abs(score - baselineScore);
     const percent = change > 0 ? `${(100 * Math.abs(delta) / change).toFixed(2)}%` : "n/a";
-    const { baseline: from, blur_sigma: blurSigma } = meta.settings;
+    const { baseline: from, blur_sigma: blurSigma, rule: placed } = meta.settings;
     const named = from === "blur" ? `blurred baseline, σ ${blurSigma}`
       : from === null || from === undefined ? "black baseline" : `baseline ${from}`;
-    return ` (${named}; the map sums to the score change within ${percent})`;
+    const points = placed ? `, ${placed === "gauss-legendre" ? "Gauss-Legendre" : placed} points` : "";
+    return ` (${named}${points}; the map sums to the score change within ${percent})`;
   }
 
   function poll(jobId) {

@@ -175,7 +175,7 @@ def adaptive_path(
         raise AttributionError(
             f"{steps} adaptive steps of this input would keep {kept_bytes / 2**20:.0f} MB of "
             f"gradients (at most {ADAPTIVE_BYTES // 2**20} MB): use fewer steps, or "
-            "rule='gauss-legendre', which keeps none."
+            "Gauss-Legendre points (rule='gauss-legendre'), which keep none."
         )
     if steps == 1:
         return gauss_legendre_path(job, base, delta, steps, batch_size)
