@@ -291,3 +291,30 @@ def shown(locator: Any) -> float:
     tolerance = PRINTED_DIGITS_TOLERANCE * max(1.0, abs(value))
     assert abs(float(text) - value) <= tolerance, (text, value)
     return value
+
+
+NAME_LINES = """() => [...document.querySelectorAll('.ts-unit-name')].map((name) => ({
+    name: name.textContent,
+    lines: Math.round(name.getBoundingClientRect().height
+                      / parseFloat(getComputedStyle(name).lineHeight)),
+    clipped: name.scrollHeight > name.clientHeight + 1 || name.scrollWidth > name.clientWidth + 1,
+}))"""
+
+
+def layer_name_lines(page) -> dict[str, tuple[int, bool]]:
+    """Each overview column's layer name: (lines it takes, whether any of it is cut off)."""
+    entries = page.evaluate(NAME_LINES)
+    return {entry["name"]: (entry["lines"], entry["clipped"]) for entry in entries}
+
+
+def name_line_tops(page, name: str) -> dict[str, int]:
+    """The top of the line each underscore-separated part of layer ``name`` sits on."""
+    return dict(
+        page.locator(".ts-unit-name", has_text=name).first.evaluate(
+            """(name) => [...name.childNodes].filter((part) => part.nodeType === 3).map((part) => {
+                const range = document.createRange();
+                range.selectNodeContents(part);
+                return [part.textContent, Math.round(range.getBoundingClientRect().top)];
+            })"""
+        )
+    )

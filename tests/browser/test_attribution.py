@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from _graph_page import layer_name_lines, name_line_tops
 
 from tensorsight.explanation import decode_pack
 
@@ -351,5 +352,10 @@ def test_the_docked_panel_leaves_the_overview_whole_through_softmax(
             "(() => { const s = document.querySelector('.ts-stage-scroll');"
             " return s.scrollWidth <= s.clientWidth; })()"
         )
+        # narrow columns: conv_1_1 on one line, max_pool_1 in two even halves, nothing cut off
+        lines = layer_name_lines(page)
+        assert lines["conv_1_1"] == (1, False) and lines["max_pool_1"] == (2, False), lines
+        tops = name_line_tops(page, "max_pool_1")
+        assert tops["max_"] < tops["pool_"] == tops["1"], tops  # not max_pool_ over 1
     else:
         assert panel["y"] > 0 and panel["x"] == 0  # docked along the bottom

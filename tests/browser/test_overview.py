@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from _graph_page import layer_name_lines
 
 from tensorsight.explanation.pack import decode_pack
 
@@ -281,3 +282,12 @@ def test_a_long_model_name_stays_on_one_header_line(page, model):
         button = locator.bounding_box()
         assert button["x"] + button["width"] <= page.viewport_size["width"]
     assert status.evaluate("(el) => el.scrollWidth > el.clientWidth"), "cut short, not wrapped"
+
+
+def test_layer_names_keep_to_one_line_at_1440(page, model):
+    """A name a little wider than its column (max_pool_1) takes smaller type, not two lines."""
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.wait_for_timeout(200)
+    lines = layer_name_lines(page)
+    assert {"max_pool_1", "conv_1_1"} <= set(lines)
+    assert all(entry == (1, False) for entry in lines.values()), lines

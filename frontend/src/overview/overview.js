@@ -125,7 +125,9 @@ export function createOverview({
     const [group, tail] = splitTitle(title, expanded);
     const label = (...before) => [
       group ? el("span", { class: "ts-unit-group" }, group) : null,
-      el("span", { class: "ts-unit-name" }, ...before, ...breakable(tail))];
+      // its length sizes the type (see .ts-unit-name), a caret counting as two characters
+      el("span", { class: "ts-unit-name", style: `--ts-name-chars: ${tail.length + 2 * before.length}` },
+        ...before, ...breakable(tail))];
     const heading = unit.block
       ? el("button", {
         class: "ts-unit-title ts-unit-open", type: "button", title: `Open ${unit.block}: ${unit.nodes.length} layers`,
