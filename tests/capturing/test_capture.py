@@ -481,3 +481,14 @@ def test_a_layer_changed_between_captures_shows_its_new_settings() -> None:
     assert capture(model, x).nodes[1].config["dilation"] == [2, 2]
     model[0].dilation[0] = 1
     assert capture(model, x).nodes[1].config["dilation"] == [1, 2]
+
+
+def test_a_remembered_config_is_each_captures_own() -> None:
+    """Editing one graph's config (a caller may) changes no later capture's."""
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, stride=2))
+    x = torch.randn(1, 1, 9, 9)
+    first = capture(model, x).nodes[1].config
+    first["stride"] = "edited"
+    first["extra"] = 1
+    again = capture(model, x).nodes[1].config
+    assert again["stride"] == [2, 2] and "extra" not in again

@@ -7,6 +7,7 @@ class (``isinstance``), a functional op's by the torch function that ran.
 from __future__ import annotations
 
 import math
+import operator
 import sys
 import weakref
 from collections.abc import Mapping, Sequence
@@ -343,16 +344,52 @@ def module_config(module: nn.Module) -> dict[str, Any]:
     [1, 1]
     """
     # Settings are plain instance attributes; reading __dict__ avoids nn.Module.__getattr__.
-    config = {
-        name: _jsonable(value)
-        for name, value in vars(module).items()
-        if name in _MODULE_ATTRIBUTES and _is_setting(value)
-    }
+    attributes = vars(module)
+    known = _CONFIGS.get(module)
+    if known is not None and known.matches(attributes, module):
+        return dict(known.config)
+    names = tuple(name for name in attributes if name in _MODULE_ATTRIBUTES)
+    config = {name: _jsonable(attributes[name]) for name in names if _is_setting(attributes[name])}
     if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear) or (
         module_kind(module) == DEFORM_KIND
     ):
         config["bias"] = _has_bias(module)
-    return config
+    if not any(type(attributes[name]) is list for name in names):  # may change inside
+        _CONFIGS[module] = _KnownConfig(module, attributes, names, config)
+    return dict(config)
+
+
+class _KnownConfig:
+    """A module's config as last read, and what it was read from: the same attribute objects
+    (remembered only when every setting is an immutable value, so that a changed setting is a
+    new object), as many attributes, and the same bias. Turning settings into JSON-able values
+    was the largest part of making nodes after the forward pass (MobileNetV2: 1.2 of 3.4 ms;
+    a Conv2d's config 14 us, remembered 2.5 us)."""
+
+    __slots__ = ("bias", "config", "count", "names", "values")
+
+    def __init__(
+        self,
+        module: nn.Module,
+        attributes: dict[str, Any],
+        names: tuple[str, ...],
+        config: dict[str, Any],
+    ) -> None:
+        self.count = len(attributes)
+        self.names = names
+        self.values = tuple(map(attributes.get, names))
+        self.bias = "bias" in config and _has_bias(module)
+        self.config = config
+
+    def matches(self, attributes: dict[str, Any], module: nn.Module) -> bool:
+        return (
+            len(attributes) == self.count
+            and all(map(operator.is_, map(attributes.get, self.names), self.values))
+            and ("bias" not in self.config or _has_bias(module) == self.bias)
+        )
+
+
+_CONFIGS: weakref.WeakKeyDictionary[nn.Module, _KnownConfig] = weakref.WeakKeyDictionary()
 
 
 def _has_bias(module: nn.Module) -> bool:
