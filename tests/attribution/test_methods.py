@@ -20,6 +20,7 @@ from tensorsight.attribution import (
     gauss_legendre,
     gradcam_plus_weights,
     gradcam_stages,
+    methods,
     window_starts,
 )
 from tensorsight.attribution.methods import gaussian_blur
@@ -140,12 +141,27 @@ def test_adaptive_points_go_to_the_kink_of_a_relu():
     np.testing.assert_allclose(adaptive.raw, adaptive.details["total"] / 16, rtol=1e-5)
 
 
-def test_the_adaptive_rule_says_when_its_gradients_would_not_fit():
-    model = nn.Sequential(nn.Conv2d(3, 2, 3), nn.Flatten(), nn.LazyLinear(2))
-    x = torch.randn(1, 3, 224, 224)
+def test_the_adaptive_rule_past_its_memory_takes_the_gradients_twice(monkeypatch):
+    """Where the gradients would not fit, the same points and weights give the same map, the
+    gradients taken a second time at the final points (progress counts both passes)."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
+    x = torch.randn(1, 3, 12, 12)
     model(x)
-    with pytest.raises(AttributionError, match=r"would keep \d+ MB of gradients"):
-        attribute(model, x, "integrated_gradients", steps=4096)
+    kept = attribute(model, x, "integrated_gradients", steps=32, batch_size=8)
+    monkeypatch.setattr(methods, "ADAPTIVE_BYTES", 31 * x.numel() * x.element_size())
+    seen: list[tuple[int, int]] = []
+    twice = attribute(
+        model,
+        x,
+        "integrated_gradients",
+        steps=32,
+        batch_size=8,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    np.testing.assert_allclose(twice.raw, kept.raw, rtol=1e-5, atol=1e-7)
+    assert twice.details["delta"] == pytest.approx(kept.details["delta"], abs=1e-5)
+    assert {total for _, total in seen} == {64} and seen[-1] == (64, 64)
+    assert any(done == 32 for done, _ in seen)  # the points placed, half-way
     with pytest.raises(AttributionError, match="rule must be one of adaptive, gauss-legendre"):
         attribute(model, x, "integrated_gradients", steps=4, rule="simpson")
 

@@ -48,8 +48,8 @@ export function openAttribution(container, options) {
     spatial.length ? spatial[spatial.length - 1].id : "");
   const steps = el("input", { type: "number", class: "tsa-steps", min: 1, max: 4096, value: 32 });
   const baseline = select("tsa-baseline", [["black", "black"], ["blur", "blurred input"]], "black");
-  // Where the steps go on the path (methods.py PATH_RULES): adaptive keeps every gradient,
-  // so a large model's thousands of steps need Gauss-Legendre.
+  // Where the steps go on the path (methods.py PATH_RULES); past its memory (a photo's 445
+  // steps) adaptive takes each gradient twice, and its progress counts both passes.
   const rule = select("tsa-rule", [["adaptive", "adaptive"], ["gauss-legendre", "Gauss-Legendre"]],
     "adaptive");
   const sigma = el("input", { type: "number", class: "tsa-blur-sigma", min: 0.5, max: 64, step: 0.5,
