@@ -75,9 +75,11 @@ def test_play_change_lr_pause_and_step(gan):
     assert epoch(page) == paused + 2
 
 
-def test_drawing_lands_where_the_pointer_was_even_scrolled_and_resized(gan):
+@pytest.mark.parametrize(("width", "height"), [(1000, 600), (390, 844)])
+def test_drawing_lands_where_the_pointer_was_even_scrolled_and_resized(gan, width, height):
+    """On a phone the plot is drawn smaller than its 420 pixels: positions still land."""
     page = gan
-    page.set_viewport_size({"width": 1000, "height": 600})
+    page.set_viewport_size({"width": width, "height": height})
     page.locator('[data-role="draw"]').click()
     canvas = page.locator('[data-role="plot"]')
     canvas.scroll_into_view_if_needed()
@@ -163,3 +165,20 @@ def test_one_d_mode_and_wgan_gp_critic(live_server, browser_page):
     assert "modes covered" in page.locator('[data-role="numbers"]').inner_text()
     assert page.locator(".ts-legend").count() == 2  # D's critic scale and the |∇D| scale
     assert not problems, "\n".join(problems)
+
+
+def test_the_charts_sit_beside_the_plot_at_1440_and_the_plot_fits_a_phone(gan):
+    page = gan
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.wait_for_timeout(200)
+    plot = page.locator('[data-role="plot"]').bounding_box()
+    charts = [box.bounding_box() for box in page.locator(".tsg-chart-box").all()]
+    assert len(charts) == 4
+    for chart in charts:  # all four on screen, right of the plot: two columns of two
+        assert chart["x"] >= plot["x"] + plot["width"] and chart["y"] + chart["height"] <= 900
+    assert len({round(chart["x"]) for chart in charts}) == 2
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(200)
+    plot = page.locator('[data-role="plot"]').bounding_box()
+    assert plot["x"] >= 0 and plot["x"] + plot["width"] <= 390
+    assert plot["width"] == pytest.approx(plot["height"])

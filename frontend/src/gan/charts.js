@@ -20,7 +20,12 @@ export function createChart(title, series, { width = 300, height = 110, fixed = 
   function draw() {
     const ctx = canvas.getContext("2d");
     ctx.clearRect(0, 0, width, height);
-    if (points.length < 2) return;
+    ctx.fillStyle = "#5b6573";
+    ctx.font = "10px system-ui, sans-serif";
+    if (points.length < 2) {  // a line needs two epochs: say why the chart is still empty
+      ctx.fillText("no epochs yet: press Play or Step", 28, height / 2);
+      return;
+    }
     let [lo, hi] = fixed ?? [Infinity, -Infinity];
     if (!fixed) {
       for (const p of points) for (const v of p.slice(1)) if (Number.isFinite(v)) {
@@ -31,8 +36,6 @@ export function createChart(title, series, { width = 300, height = 110, fixed = 
     const [e0, e1] = [points[0][0], points[points.length - 1][0] || 1];
     const x = (e) => 28 + (width - 32) * (e - e0) / (e1 - e0 || 1);
     const y = (v) => height - 14 - (height - 20) * (v - lo) / (hi - lo);
-    ctx.fillStyle = "#5b6573";
-    ctx.font = "10px system-ui, sans-serif";
     ctx.fillText(fmtShort(hi), 0, 10);
     ctx.fillText(fmtShort(lo), 0, height - 14);
     ctx.fillText(`epoch ${e1}`, width - 70, height - 2);
@@ -45,7 +48,8 @@ export function createChart(title, series, { width = 300, height = 110, fixed = 
     });
   }
 
-  return { el: box, add, draw, clear: () => { points = []; } };
+  draw();
+  return { el: box, add, draw, clear: () => { points = []; draw(); } };
 }
 
 function fmtShort(v) {
