@@ -236,6 +236,22 @@ def test_views_close_with_button_and_click_outside(page, model_info):
     assert page.locator(".ts-detail-layer").is_hidden()
 
 
+@pytest.mark.parametrize(("width", "words_below"), [(390, True), (1440, False)])
+def test_on_a_phone_the_words_go_under_the_views(page, model_info, width, words_below):
+    """A narrow frame stacks the explanation under the views, which keep the frame's width."""
+    page.set_viewport_size({"width": width, "height": 844})
+    conv = nodes_of_kind(model_info, "conv2d")[0]
+    view = open_view(page, conv["id"], 0)
+    views = view.frame.locator(".tsd-detail-views").bounding_box()
+    words = view.frame.locator(".tsd-detail-text").bounding_box()
+    frame = view.frame.bounding_box()
+    assert (words["y"] >= views["y"] + views["height"]) is words_below
+    if words_below:
+        assert views["width"] > 0.85 * frame["width"] and frame["x"] + frame["width"] <= width
+    else:
+        assert words["x"] >= views["x"] + views["width"]
+
+
 def test_relu_formula_matches_activation(live_server, page, model_info, screenshot_dir):
     relu = nodes_of_kind(model_info, "relu")[1]
     view = open_view(page, relu["id"], liveliest_channel(live_server, page, relu["id"]))
