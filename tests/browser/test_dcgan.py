@@ -61,6 +61,12 @@ def test_the_generated_garment_and_its_latent_numbers_are_shown(page, generator)
     assert cells.count() == latent
     shown = [float(cells.nth(i).get_attribute("data-value")) for i in range(latent)]
     assert shown == pytest.approx(run["latent"], abs=1e-6)
+    for i in range(latent):  # each cell on one line, its number rounded to what fits
+        text = cells.nth(i).inner_text()
+        assert "e" not in text and "\n" not in text
+        assert float(text) == pytest.approx(
+            run["latent"][i], abs=0.051 if abs(float(text)) >= 0.1 else 0.0051
+        )
     width = page.locator('[data-role="generated"]').evaluate("img => img.naturalWidth")
     assert width == generator.card["architecture"]["generator"]["image_size"]
     verdict = page.locator('[data-role="verdict"]').inner_text()

@@ -142,7 +142,7 @@ export function createLatentPanel({ latent, source, run }) {
     result.latent.forEach((value, index) => {
       const color = numberColor(value);
       const cell = cells[index];
-      cell.textContent = fmt(value, 1);
+      cell.textContent = cellText(value);
       cell.title = `z[${index}] = ${value}`;
       cell.dataset.value = String(value);
       Object.assign(cell.style, { background: cssColor(color), color: inkFor(color) });
@@ -162,4 +162,11 @@ export function createLatentPanel({ latent, source, run }) {
 function verdictSentence(verdict) {
   const percent = (100 * verdict.p_real).toFixed(1);
   return `Discriminator: ${percent}% "real" (logit ${fmt(verdict.logit, 2)}), so it calls this ${verdict.label}.`;
+}
+
+// One decimal, two under 0.1 (0.03, not fmt's 3.16e-2, which broke the grid's cell in two);
+// the cell's title holds the exact number.
+function cellText(value) {
+  const text = value.toFixed(Math.abs(value) < 0.1 ? 2 : 1);
+  return text === "-0.00" ? "0.00" : text;
 }
