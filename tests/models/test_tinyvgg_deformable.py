@@ -110,7 +110,28 @@ def test_command_line_deformable_flag(tmp_path: Path, capsys) -> None:
     # the shipped TinyVGG is 64x64: a 28x28 run cannot start from it and trains from scratch
     assert card["architecture"]["deformable_layers"] == 2
     assert card["training"]["epochs"] == 1 and "initialised_from" not in card["training"]
+    assert card["training"]["offset_learning_rate_scale"] == 10
     assert "test accuracy" in capsys.readouterr().out
+
+
+def test_the_offsets_learn_at_their_own_rate(tmp_path: Path) -> None:
+    """At a scale of 0 the offsets stay at zero while the deformable weights still learn."""
+    settings = {"data_dir": FASHION, "input_size": 28, "limit": 256, "progress": False}
+    result = train(
+        TrainConfig(
+            output=tmp_path,
+            deformable=True,
+            batch_size=32,
+            offset_learning_rate_scale=0.0,
+            samples_per_class=1,
+            **settings,
+        )
+    )
+    weights = load_file(tmp_path / "weights.safetensors")
+    offsets = [name for name in weights if "_offset." in name]
+    assert offsets and all(not weights[name].any() for name in offsets)
+    assert weights["conv_2_2.weight"].abs().max() > 0
+    assert result.card["training"]["offset_learning_rate_scale"] == 0.0
 
 
 def test_shipped_bundle_loads_offline_with_learned_offsets() -> None:

@@ -13,6 +13,8 @@ import { activationScale } from "./palette.js";
 import { defineView, explain, figure, operator, plane } from "./view.js";
 import "./deform_conv2d.css";
 
+const FIELD_SCALES = [1, 5, 10, 20];  // how much longer than true the field arrows may be drawn
+
 const PLAY_INTERVAL_MS = 650;
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -99,10 +101,13 @@ export const deformConv2dView = defineView("Deformable convolution", (frame, pac
       el("option", { value: -1 }, "no offset field"));
     for (let k = 0; k < d.taps; k++) tapSelect.append(el("option", { value: k, selected: k === state.tap }, `offset field of tap ${d.tapName(k)}`));
     tapSelect.addEventListener("change", () => { state.tap = Number(tapSelect.value); drawField(); });
-    // Learned offsets are often a fraction of a pixel: the field's arrows can be drawn longer.
-    if (state.fieldScale === undefined) state.fieldScale = d.meanOffset() < 0.25 ? 10 : 1;
+    // Learned offsets are often a fraction of a pixel: the field's arrows can be drawn longer,
+    // at most so much that an average arrow spans half a cell (longer ones cross each other).
+    if (state.fieldScale === undefined) {
+      state.fieldScale = FIELD_SCALES.findLast((scale) => scale * d.meanOffset() <= 0.5) ?? 1;
+    }
     const scaleSelect = el("select", { "aria-label": "Length of the offset field's arrows", "data-role": "field-scale" });
-    for (const scale of [1, 5, 10, 20]) {
+    for (const scale of FIELD_SCALES) {
       scaleSelect.append(el("option", { value: scale, selected: scale === state.fieldScale },
         scale === 1 ? "field arrows at true length" : `field arrows drawn ×${scale}`));
     }

@@ -73,6 +73,18 @@ class DeformableTinyVGG(TinyVGG):
         """The attribute names of the deformable convolutions, in execution order."""
         return CONVOLUTIONS[len(CONVOLUTIONS) - self.deformable_layers :]
 
+    def offset_parameters(self) -> list[nn.Parameter]:
+        """The weights and biases of the convolutions that predict the offsets.
+
+        >>> len(DeformableTinyVGG(deformable_layers=2).offset_parameters())
+        4
+        """
+        return [
+            parameter
+            for name in self.deformable_names()
+            for parameter in getattr(self, name + OFFSET_SUFFIX).parameters()
+        ]
+
     def plain_names_before_deformable(self) -> tuple[str, ...]:
         """The plain convolutions that run before the first deformable one."""
         return CONVOLUTIONS[: len(CONVOLUTIONS) - self.deformable_layers]

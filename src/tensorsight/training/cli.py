@@ -27,6 +27,7 @@ _OPTIONS = (
     "threads",
     "deformable_layers",
     "initial_weights",
+    "offset_learning_rate_scale",
 )
 
 
@@ -83,7 +84,7 @@ def add_parser(
         "--deformable",
         action="store_true",
         help="make the last convolutions deformable and fine-tune the shipped "
-        "TinyVGG (default 1 epoch, learning rate 0.002)",
+        "TinyVGG (default 1 epoch, learning rate 0.002, offsets at 10x)",
     )
     parser.add_argument(
         "--deformable-layers",
@@ -95,6 +96,13 @@ def add_parser(
         "--initial-weights",
         default=None,
         help="plain TinyVGG safetensors to start --deformable from (default: the shipped TinyVGG)",
+    )
+    parser.add_argument(
+        "--offset-lr-scale",
+        dest="offset_learning_rate_scale",
+        type=float,
+        default=None,
+        help="with --deformable: how much faster than the weights the offsets learn (default: 10)",
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     add_device_option(parser)

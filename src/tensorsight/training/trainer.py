@@ -52,8 +52,15 @@ FASHION_MNIST = "fashion-mnist"
 CARD_FORMAT = "tensorsight-model-card/1"
 _EVAL_BATCH = 1000
 _SAMPLE_MAX_SIDE = 256
-# `--deformable` fine-tunes the shipped TinyVGG: a short, gentler schedule than from scratch.
-DEFORMABLE_DEFAULTS: dict[str, Any] = {"epochs": 1, "learning_rate": 0.002}
+# `--deformable` fine-tunes the shipped TinyVGG: a short, gentler schedule than from scratch,
+# in which the offsets, starting at zero, learn 10 times faster than the weights. At 1x they
+# ended at 0.07 px on average (a receptive field that hardly adapts); at 10x, 0.35 px, and the
+# test accuracy was 0.9149 (1x 0.9156, 20x 0.9127, 30x 0.9084; 10x for 2 epochs 0.9147).
+DEFORMABLE_DEFAULTS: dict[str, Any] = {
+    "epochs": 1,
+    "learning_rate": 0.002,
+    "offset_learning_rate_scale": 10.0,
+}
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,9 @@ class TrainConfig:
     convolutions are deformable, starting from ``initial_weights`` (a plain TinyVGG's
     safetensors; default: the shipped TinyVGG when the input fits it, else from scratch).
     Fine-tuning from trained weights keeps the layers before the first deformable one fixed
-    (``freeze_before_deformable``): they need no gradients, which halves a step's time.
+    (``freeze_before_deformable``): they need no gradients, which halves a step's time. The
+    convolutions that predict the offsets learn at ``offset_learning_rate_scale`` times the
+    learning rate (Dai et al. 2017 scale theirs too).
     """
 
     output: str | Path = "tinyvgg-run"
@@ -101,6 +110,7 @@ class TrainConfig:
     deformable_layers: int = 2
     initial_weights: str | Path | None = None
     freeze_before_deformable: bool = True
+    offset_learning_rate_scale: float = 1.0
     threads: int | None = None
     device: str = "auto"  # where the model trains: cpu, cuda, mps; auto: the first available
     progress: bool = True
@@ -362,10 +372,12 @@ def _fit(model: TinyVGG, data: _Prepared, config: TrainConfig) -> list[dict[str,
     count = len(data.train.labels)
     steps_per_epoch = math.ceil(count / config.batch_size)
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        _parameter_groups(model, config), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.learning_rate, total_steps=config.epochs * steps_per_epoch
+        optimizer,
+        max_lr=[group["lr"] for group in optimizer.param_groups],
+        total_steps=config.epochs * steps_per_epoch,
     )
     history = []
     for epoch in range(1, config.epochs + 1):
@@ -408,6 +420,17 @@ def _fit(model: TinyVGG, data: _Prepared, config: TrainConfig) -> list[dict[str,
             print("  ".join(f"{key} {value}" for key, value in record.items()), flush=True)
     model.eval().to("cpu")  # what follows (test metrics, exemplars, saving) reads it there
     return history
+
+
+def _parameter_groups(model: TinyVGG, config: TrainConfig) -> list[dict[str, Any]]:
+    """The optimizer's groups: a deformable model's offset convolutions at their own rate."""
+    if not isinstance(model, DeformableTinyVGG):
+        return [{"params": list(model.parameters())}]
+    offsets = model.offset_parameters()
+    chosen = {id(parameter) for parameter in offsets}
+    rest = [parameter for parameter in model.parameters() if id(parameter) not in chosen]
+    rate = config.learning_rate * config.offset_learning_rate_scale
+    return [{"params": rest}, {"params": offsets, "lr": rate}]
 
 
 def _augment(inputs: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
