@@ -81,3 +81,27 @@ def test_both_commands_read_data_output_and_epochs_alike() -> None:
         )
         args = _parse(command, "--data", "d/", "--data-dir", "f/", "-o", "o/", "--epochs", "2")
         assert (args.data, args.data_dir, args.output, args.epochs) == ("d/", "f/", "o/", 2)
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "value"),
+    [
+        ("train", "--epochs", "0"),
+        ("train", "--batch-size", "0"),
+        ("train", "--learning-rate", "-1"),
+        ("train", "--label-smoothing", "1"),
+        ("train", "--offset-lr-scale", "nan"),
+        ("train", "--limit", "x"),
+        ("train", "--threads", "0"),
+        ("train-gan", "--learning-rate", "0"),
+        ("train-gan", "--latent-dim", "-3"),
+        ("train-gan", "--epochs", "inf"),
+    ],
+)
+def test_a_number_out_of_range_is_a_usage_error_not_a_traceback(
+    command: str, option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        _parse(command, option, value)
+    assert stop.value.code == 2
+    assert f"argument {option}: must be" in capsys.readouterr().err

@@ -9,7 +9,63 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 _Config = TypeVar("_Config")
+_Number = TypeVar("_Number", int, float)
 _Result = TypeVar("_Result")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1, else a one-line usage error.
+
+    >>> positive_int("3")
+    3
+    """
+    value = _number(text, int, "a whole number")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0.
+
+    >>> positive_float("0.002")
+    0.002
+    """
+    value = _number(text, float, "a number")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, not {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a finite number of at least 0.
+
+    >>> non_negative_float("0")
+    0.0
+    """
+    value = _number(text, float, "a number")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number of at least 0, not {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a number from 0 up to (not including) 1.
+
+    >>> fraction("0.05")
+    0.05
+    """
+    value = _number(text, float, "a number")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 up to (not including) 1, not {text}")
+    return value
+
+
+def _number(text: str, kind: Callable[[str], _Number], what: str) -> _Number:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}") from None
 
 
 def add_data_options(
@@ -30,7 +86,7 @@ def add_data_options(
         default=output_default,
         help=f"{output_help} (default: {output_default})",
     )
-    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--epochs", type=positive_int, default=None)
 
 
 def given_options(args: argparse.Namespace, names: Iterable[str]) -> dict[str, object]:

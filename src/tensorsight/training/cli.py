@@ -10,7 +10,13 @@ import argparse
 import sys
 
 from tensorsight.devices import DeviceError, add_device_option, describe_device, resolve_device
-from tensorsight.training._command import add_data_options
+from tensorsight.training._command import (
+    add_data_options,
+    fraction,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
 
 _DEFAULT_OUTPUT = "tinyvgg-run"
 # The options that, when given, override TrainConfig's defaults (DEFORMABLE_DEFAULTS too).
@@ -50,7 +56,7 @@ def add_parser(
     )
     parser.add_argument(
         "--input-size",
-        type=int,
+        type=positive_int,
         default=None,
         help="side of the square model input in pixels (default: 64)",
     )
@@ -61,14 +67,14 @@ def add_parser(
         default=None,
         help="1 = grayscale, 3 = RGB (default: 1 for Fashion-MNIST, else 3)",
     )
-    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--batch-size", type=positive_int, default=None)
     parser.add_argument(
         "--learning-rate",
-        type=float,
+        type=positive_float,
         default=None,
         help="peak learning rate of the one-cycle schedule",
     )
-    parser.add_argument("--label-smoothing", type=float, default=None)
+    parser.add_argument("--label-smoothing", type=fraction, default=None)
     parser.add_argument(
         "--no-augment",
         dest="augment",
@@ -78,7 +84,10 @@ def add_parser(
     )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument(
-        "--limit", type=int, default=None, help="train on only this many images (a quick check)"
+        "--limit",
+        type=positive_int,
+        default=None,
+        help="train on only this many images (a quick check)",
     )
     parser.add_argument(
         "--deformable",
@@ -100,11 +109,11 @@ def add_parser(
     parser.add_argument(
         "--offset-lr-scale",
         dest="offset_learning_rate_scale",
-        type=float,
+        type=non_negative_float,
         default=None,
         help="with --deformable: how much faster than the weights the offsets learn (default: 10)",
     )
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     add_device_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)

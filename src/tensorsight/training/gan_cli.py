@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from tensorsight.training._command import add_data_options
+from tensorsight.training._command import add_data_options, positive_float, positive_int
 
 _DEFAULT_OUTPUT = "dcgan-run"
 # The options that, when given, override GanConfig's defaults.
@@ -59,18 +59,21 @@ def add_parser(
         default=None,
         help="1 = grayscale, 3 = RGB (default: 1 for Fashion-MNIST, else 3)",
     )
-    parser.add_argument("--latent-dim", type=int, default=None, help="default: 64")
+    parser.add_argument("--latent-dim", type=positive_int, default=None, help="default: 64")
     parser.add_argument(
         "--features",
-        type=int,
+        type=positive_int,
         default=None,
         help="filters of the widest-resolution layer (default: 32)",
     )
-    parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--batch-size", type=positive_int, default=None)
+    parser.add_argument("--learning-rate", type=positive_float, default=None)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument(
-        "--limit", type=int, default=None, help="train on only this many images (a quick check)"
+        "--limit",
+        type=positive_int,
+        default=None,
+        help="train on only this many images (a quick check)",
     )
     parser.add_argument(
         "--no-quality",
@@ -79,7 +82,7 @@ def add_parser(
         default=None,
         help="skip the Fréchet distance and class histogram",
     )
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)
     return parser
