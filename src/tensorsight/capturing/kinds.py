@@ -355,7 +355,7 @@ def module_config(module: nn.Module) -> dict[str, Any]:
     ):
         config["bias"] = _has_bias(module)
     if not any(type(attributes[name]) is list for name in names):  # may change inside
-        _CONFIGS[module] = _KnownConfig(module, attributes, names, config)
+        _CONFIGS[module] = _KnownConfig(attributes, names, config)
     return dict(config)
 
 
@@ -369,23 +369,19 @@ class _KnownConfig:
     __slots__ = ("bias", "config", "count", "names", "values")
 
     def __init__(
-        self,
-        module: nn.Module,
-        attributes: dict[str, Any],
-        names: tuple[str, ...],
-        config: dict[str, Any],
+        self, attributes: dict[str, Any], names: tuple[str, ...], config: dict[str, Any]
     ) -> None:
         self.count = len(attributes)
         self.names = names
         self.values = tuple(map(attributes.get, names))
-        self.bias = "bias" in config and _has_bias(module)
+        self.bias = config.get("bias")
         self.config = config
 
     def matches(self, attributes: dict[str, Any], module: nn.Module) -> bool:
         return (
             len(attributes) == self.count
             and all(map(operator.is_, map(attributes.get, self.names), self.values))
-            and ("bias" not in self.config or _has_bias(module) == self.bias)
+            and (self.bias is None or _has_bias(module) == self.bias)
         )
 
 

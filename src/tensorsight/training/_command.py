@@ -13,59 +13,34 @@ _Number = TypeVar("_Number", int, float)
 _Result = TypeVar("_Result")
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number of at least 1, else a one-line usage error.
+def _number_type(
+    kind: Callable[[str], _Number], what: str, accepts: Callable[[_Number], bool], bounds: str
+) -> Callable[[str], _Number]:
+    """An argparse type: ``kind`` parsed from the text and within ``bounds``, else a one-line
+    usage error (``tensorsight train: error: argument --epochs: must be at least 1, not 0``)."""
 
-    >>> positive_int("3")
-    3
-    """
-    value = _number(text, int, "a whole number")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
-    return value
+    def parse(text: str) -> _Number:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}") from None
+        if not accepts(value):
+            raise argparse.ArgumentTypeError(f"must be {bounds}, not {text}")
+        return value
 
-
-def positive_float(text: str) -> float:
-    """An argparse type: a finite number above 0.
-
-    >>> positive_float("0.002")
-    0.002
-    """
-    value = _number(text, float, "a number")
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, not {text}")
-    return value
+    return parse
 
 
-def non_negative_float(text: str) -> float:
-    """An argparse type: a finite number of at least 0.
-
-    >>> non_negative_float("0")
-    0.0
-    """
-    value = _number(text, float, "a number")
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number of at least 0, not {text}")
-    return value
-
-
-def fraction(text: str) -> float:
-    """An argparse type: a number from 0 up to (not including) 1.
-
-    >>> fraction("0.05")
-    0.05
-    """
-    value = _number(text, float, "a number")
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be from 0 up to (not including) 1, not {text}")
-    return value
-
-
-def _number(text: str, kind: Callable[[str], _Number], what: str) -> _Number:
-    try:
-        return kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}") from None
+_INFINITY = float("inf")
+#: argparse types for the training commands' numbers.
+positive_int = _number_type(int, "a whole number", lambda value: value >= 1, "at least 1")
+positive_float = _number_type(
+    float, "a number", lambda value: 0 < value < _INFINITY, "a finite number above 0"
+)
+non_negative_float = _number_type(
+    float, "a number", lambda value: 0 <= value < _INFINITY, "a finite number of at least 0"
+)
+fraction = _number_type(float, "a number", lambda value: 0 <= value < 1, "at least 0, below 1")
 
 
 def add_data_options(
